@@ -1,0 +1,27 @@
+//! Paxos and Multi-Paxos written once as [`stateright`] actors, checked exhaustively against
+//! the requirements of Lamport's *Paxos Made Simple*.
+//!
+//! ```
+//! use paxos::paxos_model::{Layout, NetworkKind, PaxosConfig};
+//! use stateright::{Checker, Model};
+//!
+//! let model = PaxosConfig {
+//!     layout: Layout::Servers { servers: 3 },
+//!     clients: 1,
+//!     network: NetworkKind::UnorderedNonduplicating,
+//!     lossy: false,
+//!     max_crashes: 0,
+//!     max_round: 1,
+//!     variant: Default::default(),
+//! }
+//! .into_model();
+//! let checker = model.checker().spawn_bfs().join();
+//! assert!(checker.discovery("agreement").is_none());
+//! ```
+pub mod paxos;
+pub mod paxos_model;
+
+/// Model checking allocates and frees millions of small states from several threads: glibc's
+/// allocator spends much of that time on lock contention, mimalloc does not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
