@@ -25,3 +25,6 @@ pub mod paxos_model;
 /// allocator spends much of that time on lock contention, mimalloc does not.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+pub mod catalogue;
+pub mod check;
+pub mod cli;

@@ -269,6 +269,24 @@ pub struct PaxosState {
     pub reads: BTreeMap<(Id, RequestId), BTreeMap<Id, Option<Proposal>>>,
 }
 
+/// P1: an acceptor answers a prepare numbered `ballot` iff it answered no prepare numbered
+/// higher. Shared with Multi-Paxos, whose acceptors apply it once for all slots.
+pub fn may_promise(promised: Ballot, ballot: Ballot) -> bool {
+    ballot >= promised
+}
+
+/// P1a: an acceptor accepts a proposal numbered `ballot` iff it answered no prepare numbered
+/// higher. Shared with Multi-Paxos, whose acceptors apply it to each slot.
+pub fn may_accept(promised: Ballot, ballot: Ballot) -> bool {
+    ballot >= promised
+}
+
+/// P2c(b): among the proposals a quorum of acceptors reported, the highest-numbered one,
+/// whose value a proposer must propose. Shared with Multi-Paxos, per slot.
+pub fn highest_reported<V>(reported: impl IntoIterator<Item = (Ballot, V)>) -> Option<(Ballot, V)> {
+    reported.into_iter().max_by_key(|(ballot, _)| *ballot)
+}
+
 /// The number of acceptors that make a quorum: a majority (or `n / 2` for
 /// [`Variant::HalfQuorum`]).
 pub fn quorum(acceptors: usize, variant: Variant) -> usize {
@@ -311,7 +329,10 @@ impl PaxosActor {
 
     /// Phase 1a: start `round` (saved before the prepares go out).
     fn start_ballot(&self, id: Id, state: &mut PaxosState, round: u32, o: &mut Out<Self>) {
-        let proposer = state.proposer.as_mut().expect("only proposers start ballots");
+        let proposer = state
+            .proposer
+            .as_mut()
+            .expect("only proposers start ballots");
         proposer.ballot = self.ballot(round, id);
         proposer.phase = Phase::Preparing {
             promises: BTreeMap::new(),
@@ -324,15 +345,19 @@ impl PaxosActor {
 
     /// Phase 2a: the value to propose given a majority of promises (P2c).
     fn choose_value(&self, promises: &BTreeMap<Id, Option<Proposal>>, own: Value) -> Value {
-        let reported = promises.values().flatten();
+        let reported = promises.values().flatten().map(|p| (p.ballot, p.value));
         let adopted = match self.variant {
             Variant::IgnorePromisedValues | Variant::InventValue => None,
-            Variant::AdoptFirstValue => promises.values().flatten().next(),
+            Variant::AdoptFirstValue => promises
+                .values()
+                .flatten()
+                .next()
+                .map(|p| (p.ballot, p.value)),
             // P2c(b): the value of the highest-numbered proposal reported by the quorum.
-            _ => reported.max_by_key(|p| p.ballot),
+            _ => highest_reported(reported),
         };
         match (adopted, self.variant) {
-            (Some(p), _) => p.value,
+            (Some((_, value)), _) => value,
             (None, Variant::InventValue) => INVENTED_VALUE,
             // P2c(a): no acceptor in the quorum accepted anything below n.
             (None, _) => own,
@@ -417,9 +442,9 @@ impl PaxosActor {
             return;
         };
         // P1: respond to a prepare numbered n only if no prepare numbered above n was
-        // responded to. A repeated prepare for the promised number is answered again (the
-        // answer is the same), which only its one proposer can send: numbers are unique.
-        if ballot < acceptor.promised {
+        // responded to. A repeated prepare for the promised number is answered again: only
+        // its one proposer can send it, since numbers are unique.
+        if !may_promise(acceptor.promised, ballot) {
             let promised = acceptor.promised;
             o.send(src, Msg::Rejected { ballot, promised });
             return;
@@ -480,7 +505,8 @@ impl PaxosActor {
             return;
         };
         // P1a: accept a proposal numbered n iff no prepare numbered above n was responded to.
-        if proposal.ballot < acceptor.promised && self.variant != Variant::AcceptAlways {
+        if !may_accept(acceptor.promised, proposal.ballot) && self.variant != Variant::AcceptAlways
+        {
             let promised = acceptor.promised;
             let ballot = proposal.ballot;
             o.send(src, Msg::Rejected { ballot, promised });

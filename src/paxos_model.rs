@@ -149,13 +149,12 @@ impl Trail {
     fn observe(&mut self, msg: &Msg) {
         match *msg {
             Msg::Promise { ballot, .. } => self.promised = self.promised.max(ballot),
-            Msg::Accepted { proposal } => {
+            Msg::Accepted { proposal }
                 if self.accepted.insert(proposal)
                     && self.promised > proposal.ballot
-                    && self.p1a_broken.is_none()
-                {
-                    self.p1a_broken = Some(proposal);
-                }
+                    && self.p1a_broken.is_none() =>
+            {
+                self.p1a_broken = Some(proposal);
             }
             Msg::Accept { proposal } => {
                 self.issued.insert(proposal);
@@ -166,6 +165,7 @@ impl Trail {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[allow(clippy::large_enum_variant)] // Boxing would cost an allocation per step.
 pub enum NodeState {
     Paxos {
         state: PaxosState,
@@ -201,7 +201,9 @@ impl Node {
         let mut inner = Cow::Borrowed(inner);
         let mut next_trail = Cow::Borrowed(trail);
         let mut out = Out::new();
-        step(&mut inner, &mut out, &mut |msg| next_trail.to_mut().observe(msg));
+        step(&mut inner, &mut out, &mut |msg| {
+            next_trail.to_mut().observe(msg)
+        });
         let mut next_saved = Cow::Borrowed(saved);
         for command in out {
             match command {
@@ -302,7 +304,13 @@ impl Actor for Node {
         }
     }
 
-    fn on_timeout(&self, id: Id, state: &mut Cow<NodeState>, timer: &Self::Timer, o: &mut Out<Self>) {
+    fn on_timeout(
+        &self,
+        id: Id,
+        state: &mut Cow<NodeState>,
+        timer: &Self::Timer,
+        o: &mut Out<Self>,
+    ) {
         if let Node::Paxos(actor) = self {
             Self::paxos_step(state, o, |inner, out, observe| {
                 actor.on_timeout_observed(id, inner, timer, out, observe)
@@ -644,5 +652,55 @@ impl PaxosConfig {
             model = model.property(Expectation::Sometimes, name, condition);
         }
         model
+    }
+}
+
+impl PaxosConfig {
+    /// Checks the sizes make sense, with a message that says what to change.
+    pub fn validate(&self) -> Result<(), String> {
+        let (proposers, acceptors, _) = self.layout.groups();
+        if proposers.is_empty() || acceptors.is_empty() {
+            return Err("a model needs at least one proposer and one acceptor".to_owned());
+        }
+        if self.clients == 0 || self.clients > 26 {
+            return Err("clients must be between 1 and 26 (client k proposes 'A' + k)".to_owned());
+        }
+        if self.max_round == 0 {
+            return Err("max_round must be at least 1: round 0 is no proposal".to_owned());
+        }
+        Ok(())
+    }
+
+    /// One line describing the configuration.
+    pub fn summary(&self) -> String {
+        let layout = match self.layout {
+            Layout::Servers { servers } => {
+                format!("{servers} servers (each proposer, acceptor, learner)")
+            }
+            Layout::Roles {
+                proposers,
+                acceptors,
+                learners,
+            } => format!("{proposers} proposers, {acceptors} acceptors, {learners} learners"),
+        };
+        let network = match self.network {
+            NetworkKind::Ordered => "ordered",
+            NetworkKind::UnorderedDuplicating => "unordered duplicating",
+            NetworkKind::UnorderedNonduplicating => "unordered non-duplicating",
+        };
+        format!(
+            "single-decree Paxos: {layout}, {} clients, {network} network{}, at most {} crashed, rounds <= {}, variant {:?}",
+            self.clients,
+            if self.lossy { " with loss" } else { ", no loss" },
+            self.max_crashes,
+            self.max_round,
+            self.variant,
+        )
+    }
+}
+
+impl crate::check::Checkable for PaxosModel {
+    fn describe(&self, action: &Self::Action) -> String {
+        crate::check::describe_actor_action(&crate::check::actor_names(self), action)
     }
 }
