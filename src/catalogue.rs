@@ -286,6 +286,13 @@ pub struct Judged {
 }
 
 impl Judged {
+    /// Whether the run meets the exit-status contract of `paxos check`: every property as
+    /// recorded, and no `always` property violated (a recorded bug still exits non-zero).
+    pub fn exit_ok(&self) -> bool {
+        self.passed() && self.rows.iter().all(|r| r.verdict != Verdict::Violated)
+    }
+
+    /// Whether every recorded verdict (and state count) is as recorded.
     pub fn passed(&self) -> bool {
         let rows_ok = self
             .rows

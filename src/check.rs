@@ -159,10 +159,11 @@ struct Progress {
 
 impl<M: Model> Reporter<M> for Progress {
     fn report_checking(&mut self, data: ReportData) {
-        if !self.enabled || data.done || data.duration < Duration::from_secs(2) {
+        let (last_time, last_states) = self.last.unwrap_or_default();
+        let due = data.duration >= last_time + Duration::from_secs(3);
+        if !self.enabled || data.done || !due {
             return;
         }
-        let (last_time, last_states) = self.last.unwrap_or_default();
         let rate = (data.total_states - last_states) as f64
             / (data.duration - last_time).as_secs_f64().max(1e-3);
         self.last = Some((data.duration, data.total_states));
@@ -184,8 +185,9 @@ impl<M: Model> Reporter<M> for Progress {
     {
     }
 
+    /// How often the checker is polled; progress is printed every 3 seconds.
     fn delay(&self) -> Duration {
-        Duration::from_secs(3)
+        Duration::from_millis(100)
     }
 }
 

@@ -8,6 +8,7 @@
 //! let model = PaxosConfig {
 //!     layout: Layout::Servers { servers: 3 },
 //!     clients: 1,
+//!     readers: 0,
 //!     network: NetworkKind::UnorderedNonduplicating,
 //!     lossy: false,
 //!     max_crashes: 0,

@@ -49,19 +49,31 @@ pub type Value = char;
 pub type RequestId = u64;
 
 /// A proposal number: unique across proposers and totally ordered, round first.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Ballot {
     pub round: u32,
     pub proposer: Id,
 }
 
+/// Short, for traces: `(round, proposer)`.
+impl std::fmt::Debug for Ballot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "({}, {})", self.round, usize::from(self.proposer))
+    }
+}
+
 /// A proposal: a value under a proposal number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Proposal {
     pub ballot: Ballot,
     pub value: Value,
+}
+
+/// Short, for traces: `(round, proposer)='value'`.
+impl std::fmt::Debug for Proposal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}={:?}", self.ballot, self.value)
+    }
 }
 
 /// Every message of the protocol, client requests and replies included.
@@ -783,5 +795,202 @@ impl Actor for PaxosActor {
 
     fn on_timeout(&self, id: Id, state: &mut Cow<PaxosState>, timer: &Timer, o: &mut Out<Self>) {
         self.on_timeout_observed(id, state, timer, o, &mut |_| {});
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(variant: Variant) -> PaxosActor {
+        PaxosActor {
+            roles: Roles::SERVER,
+            acceptors: Id::vec_from(0..3),
+            learners: Vec::new(),
+            variant,
+            retry_after: Duration::ZERO..Duration::ZERO,
+        }
+    }
+
+    fn ballot(round: u32, proposer: usize) -> Ballot {
+        Ballot {
+            round,
+            proposer: Id::from(proposer),
+        }
+    }
+
+    fn step(
+        actor: &PaxosActor,
+        state: &PaxosState,
+        src: usize,
+        msg: Msg,
+    ) -> (PaxosState, Out<PaxosActor>) {
+        let mut state = Cow::Borrowed(state);
+        let mut out = Out::new();
+        actor.on_msg(Id::from(0), &mut state, Id::from(src), msg, &mut out);
+        (state.into_owned(), out)
+    }
+
+    #[test]
+    fn quorums_are_majorities() {
+        assert_eq!(quorum(3, Variant::Correct), 2);
+        assert_eq!(quorum(4, Variant::Correct), 3);
+        assert_eq!(quorum(5, Variant::Correct), 3);
+        assert_eq!(quorum(3, Variant::HalfQuorum), 1);
+    }
+
+    #[test]
+    fn ballots_order_by_round_then_proposer() {
+        assert!(ballot(1, 2) < ballot(2, 0));
+        assert!(ballot(1, 0) < ballot(1, 1));
+        assert_eq!(
+            highest_reported([
+                (ballot(1, 1), 'B'),
+                (ballot(2, 0), 'A'),
+                (ballot(1, 2), 'C')
+            ]),
+            Some((ballot(2, 0), 'A'))
+        );
+    }
+
+    // Reference: Paxos Made Simple, P1a and "durable state is written before the reply".
+    #[test]
+    fn a_promise_is_saved_before_it_is_sent() {
+        let actor = server(Variant::Correct);
+        let state = actor.on_start(Id::from(0), &None, &mut Out::new());
+        let (state, out) = step(
+            &actor,
+            &state,
+            1,
+            Msg::Prepare {
+                ballot: ballot(1, 1),
+            },
+        );
+        assert_eq!(
+            state.acceptor.as_ref().map(|a| a.promised),
+            Some(ballot(1, 1))
+        );
+        let save = out
+            .iter()
+            .position(|c| matches!(c, Command::Save(s) if s.promised == ballot(1, 1)));
+        let send = out
+            .iter()
+            .position(|c| matches!(c, Command::Send(_, Msg::Promise { .. })));
+        assert!(save.is_some() && save < send, "{out:?}");
+    }
+
+    // Reference: Paxos Made Simple, P1a.
+    #[test]
+    fn an_acceptor_rejects_numbers_below_its_promise() {
+        let actor = server(Variant::Correct);
+        let state = actor.on_start(Id::from(0), &None, &mut Out::new());
+        let (state, _) = step(
+            &actor,
+            &state,
+            1,
+            Msg::Prepare {
+                ballot: ballot(2, 1),
+            },
+        );
+        let proposal = Proposal {
+            ballot: ballot(1, 2),
+            value: 'C',
+        };
+        let (after, out) = step(&actor, &state, 2, Msg::Accept { proposal });
+        assert_eq!(after, state);
+        assert!(out.iter().any(|c| matches!(
+            c,
+            Command::Send(_, Msg::Rejected { promised, .. }) if *promised == ballot(2, 1)
+        )));
+        let (_, out) = step(
+            &actor,
+            &state,
+            2,
+            Msg::Prepare {
+                ballot: ballot(1, 2),
+            },
+        );
+        assert!(!out
+            .iter()
+            .any(|c| matches!(c, Command::Send(_, Msg::Promise { .. }))));
+    }
+
+    // Reference: Paxos Made Simple, P2c.
+    #[test]
+    fn a_proposer_adopts_the_highest_numbered_reported_value() {
+        let promises = BTreeMap::from([
+            (
+                Id::from(1),
+                Some(Proposal {
+                    ballot: ballot(1, 1),
+                    value: 'B',
+                }),
+            ),
+            (
+                Id::from(2),
+                Some(Proposal {
+                    ballot: ballot(2, 2),
+                    value: 'C',
+                }),
+            ),
+            (Id::from(0), None),
+        ]);
+        assert_eq!(server(Variant::Correct).choose_value(&promises, 'A'), 'C');
+        assert_eq!(
+            server(Variant::AdoptFirstValue).choose_value(&promises, 'A'),
+            'B'
+        );
+        assert_eq!(
+            server(Variant::IgnorePromisedValues).choose_value(&promises, 'A'),
+            'A'
+        );
+        let none = BTreeMap::from([(Id::from(1), None), (Id::from(2), None)]);
+        assert_eq!(server(Variant::Correct).choose_value(&none, 'A'), 'A');
+    }
+
+    #[test]
+    fn a_quorum_read_needs_a_majority_on_one_proposal() {
+        let p = |round, proposer, value| {
+            Some(Proposal {
+                ballot: ballot(round, proposer),
+                value,
+            })
+        };
+        let split = BTreeMap::from([(Id::from(0), p(1, 0, 'A')), (Id::from(1), p(1, 1, 'A'))]);
+        assert_eq!(server(Variant::Correct).read_outcome(&split), None);
+        assert_eq!(
+            server(Variant::ReadByValue).read_outcome(&split),
+            Some(Some('A'))
+        );
+        let same = BTreeMap::from([(Id::from(0), p(1, 1, 'A')), (Id::from(1), p(1, 1, 'A'))]);
+        assert_eq!(
+            server(Variant::Correct).read_outcome(&same),
+            Some(Some('A'))
+        );
+        let empty = BTreeMap::from([(Id::from(0), None), (Id::from(2), None)]);
+        assert_eq!(server(Variant::Correct).read_outcome(&empty), Some(None));
+    }
+
+    #[test]
+    fn a_restart_restores_the_acceptor_and_the_proposer_round() {
+        let actor = server(Variant::Correct);
+        let saved = Storage {
+            round: 3,
+            promised: ballot(4, 1),
+            accepted: Some(Proposal {
+                ballot: ballot(4, 1),
+                value: 'B',
+            }),
+        };
+        let state = actor.on_start(Id::from(0), &Some(saved.clone()), &mut Out::new());
+        let acceptor = state.acceptor.as_ref().expect("a server is an acceptor");
+        assert_eq!(
+            (acceptor.promised, acceptor.accepted),
+            (saved.promised, saved.accepted)
+        );
+        assert_eq!(
+            state.proposer.as_ref().map(|p| p.ballot),
+            Some(ballot(3, 0))
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! [`ActorModel`] that puts them together. The servers are the unmodified
 //! [`PaxosActor`](crate::paxos::PaxosActor) that also runs on UDP.
 use crate::paxos::{
-    quorum, Ballot, Msg, PaxosActor, PaxosState, Proposal, RequestId, Roles, Storage, Value,
+    quorum, Ballot, Msg, PaxosActor, PaxosState, Phase, Proposal, RequestId, Roles, Storage, Value,
     Variant,
 };
 use itertools::Itertools;
@@ -14,9 +14,10 @@ use stateright::actor::{
 };
 use stateright::semantics::write_once_register::{WORegister, WORegisterOp, WORegisterRet};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
-use stateright::Expectation;
+use stateright::{Expectation, Rewrite, RewritePlan};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// How the roles are placed on actors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,7 +93,11 @@ impl NetworkKind {
 #[serde(deny_unknown_fields)]
 pub struct PaxosConfig {
     pub layout: Layout,
+    /// Clients that put a value ('A', 'B', ...) and then read.
     pub clients: usize,
+    /// Clients that only read, from the start: their reads race with the proposals.
+    #[serde(default)]
+    pub readers: usize,
     pub network: NetworkKind,
     #[serde(default)]
     pub lossy: bool,
@@ -104,10 +109,12 @@ pub struct PaxosConfig {
     pub variant: Variant,
 }
 
-/// A client of the write-once register: puts its value, then reads the register.
+/// A client of the write-once register: puts its value (if it has one), then reads the
+/// register.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Client {
-    pub value: Value,
+    /// The value to put; a reader has none and only reads.
+    pub value: Option<Value>,
     pub put_to: Id,
     pub get_from: Id,
 }
@@ -263,16 +270,25 @@ impl Actor for Node {
                 }
             }
             Node::Client(client) => {
-                o.send(
-                    client.put_to,
-                    Msg::Put {
-                        request: PUT,
-                        value: client.value,
-                    },
-                );
+                let awaiting = match client.value {
+                    Some(value) => {
+                        o.send(
+                            client.put_to,
+                            Msg::Put {
+                                request: PUT,
+                                value,
+                            },
+                        );
+                        PUT
+                    }
+                    None => {
+                        o.send(client.get_from, Msg::Get { request: GET });
+                        GET
+                    }
+                };
                 NodeState::Client(ClientState {
                     id,
-                    awaiting: Some(PUT),
+                    awaiting: Some(awaiting),
                 })
             }
         }
@@ -325,6 +341,8 @@ impl Actor for Node {
 pub struct Ghost {
     /// Every value a client proposed.
     pub proposed: BTreeSet<Value>,
+    /// Every value a server reported to a client's read.
+    pub read: BTreeSet<Value>,
     /// Whether the client history was linearizable after its last return.
     pub linearizable: bool,
     /// The request each client is waiting on, so that only the reply it consumes is recorded.
@@ -336,6 +354,7 @@ impl Default for Ghost {
     fn default() -> Self {
         Ghost {
             proposed: BTreeSet::new(),
+            read: BTreeSet::new(),
             linearizable: true,
             awaiting: BTreeMap::new(),
             linearizability: LinearizabilityTester::new(WORegister(None)),
@@ -400,6 +419,13 @@ pub type PaxosModel = ActorModel<Node, ModelCfg, Ghost>;
 pub type PaxosModelState = ActorModelState<Node, Ghost>;
 
 fn record_out(_: &ModelCfg, ghost: &Ghost, env: Envelope<&Msg>) -> Option<Ghost> {
+    if let Msg::GetOk {
+        value: Some(value), ..
+    } = *env.msg
+    {
+        let mut next = ghost.clone();
+        return next.read.insert(value).then_some(next);
+    }
     let op = match *env.msg {
         Msg::Put { value, .. } => WORegisterOp::Write(value),
         Msg::Get { .. } => WORegisterOp::Read,
@@ -504,6 +530,12 @@ fn learners_agree(model: &PaxosModel, state: &PaxosModelState) -> bool {
     learned.len() <= 1 && learned.is_subset(&chosen)
 }
 
+/// Property: a read reports a value only once it is chosen (the quorum read's claim).
+/// Chosen values stay chosen, so checking every state checks each answer when it is sent.
+fn reads_only_chosen(model: &PaxosModel, state: &PaxosModelState) -> bool {
+    state.history.read.is_subset(&chosen_values(model, state))
+}
+
 /// Property: the clients' history is linearizable as a write-once register.
 fn linearizable(_: &PaxosModel, state: &PaxosModelState) -> bool {
     state.history.linearizable
@@ -554,13 +586,14 @@ fn chosen_after_crash(model: &PaxosModel, state: &PaxosModelState) -> bool {
 }
 
 /// The names of the properties, in the order they are reported.
-pub const ALWAYS: [&str; 7] = [
+pub const ALWAYS: [&str; 8] = [
     "agreement",
     "validity",
     "P1a",
     "P2c",
     "P2b",
     "learners agree",
+    "reads only chosen",
     "linearizable",
 ];
 pub const SOMETIMES: [&str; 4] = [
@@ -585,7 +618,7 @@ impl PaxosConfig {
     pub fn into_model(self) -> PaxosModel {
         let (proposers, acceptors, learners) = self.layout.groups();
         let first_client = self.layout.server_count();
-        let clients = Id::vec_from(first_client..first_client + self.clients);
+        let clients = Id::vec_from(first_client..first_client + self.clients + self.readers);
         let cfg = ModelCfg {
             config: self.clone(),
             acceptors: acceptors.clone(),
@@ -609,9 +642,9 @@ impl PaxosConfig {
                 .chain(learners.iter().map(|_| paxos(Roles::LEARNER)))
                 .collect(),
         };
-        let client_nodes = (0..self.clients).map(|k| {
+        let client_nodes = (0..self.clients + self.readers).map(|k| {
             Node::Client(Client {
-                value: (b'A' + k as u8) as char,
+                value: (k < self.clients).then(|| (b'A' + k as u8) as char),
                 put_to: proposers[k % proposers.len()],
                 get_from: proposers[(k + 1) % proposers.len()],
             })
@@ -630,13 +663,14 @@ impl PaxosConfig {
             .record_msg_out(record_out)
             .record_msg_in(record_in)
             .within_boundary(within_boundary);
-        let always: [fn(&PaxosModel, &PaxosModelState) -> bool; 7] = [
+        let always: [fn(&PaxosModel, &PaxosModelState) -> bool; 8] = [
             agreement,
             validity,
             p1a,
             p2c,
             p2b,
             learners_agree,
+            reads_only_chosen,
             linearizable,
         ];
         for (name, condition) in ALWAYS.into_iter().zip(always) {
@@ -689,8 +723,9 @@ impl PaxosConfig {
             NetworkKind::UnorderedNonduplicating => "unordered non-duplicating",
         };
         format!(
-            "single-decree Paxos: {layout}, {} clients, {network} network{}, at most {} crashed, rounds <= {}, variant {:?}",
+            "single-decree Paxos: {layout}, {} clients, {} readers, {network} network{}, at most {} crashed, rounds <= {}, variant {:?}",
             self.clients,
+            self.readers,
             if self.lossy { " with loss" } else { ", no loss" },
             self.max_crashes,
             self.max_round,
@@ -702,5 +737,116 @@ impl PaxosConfig {
 impl crate::check::Checkable for PaxosModel {
     fn describe(&self, action: &Self::Action) -> String {
         crate::check::describe_actor_action(&crate::check::actor_names(self), action)
+    }
+
+    fn symmetry(&self) -> Option<crate::check::Representative<Self>> {
+        Some(representative)
+    }
+}
+
+/// Which interchangeable group an actor belongs to, read off its state: acceptors and
+/// learners of the paper's layout are interchangeable among themselves; servers (whose
+/// ballots name them), proposers and clients are not.
+fn symmetry_group(state: &NodeState) -> Option<u8> {
+    match state {
+        NodeState::Paxos { state, .. } => match (&state.proposer, &state.acceptor) {
+            (None, Some(_)) => Some(0),
+            (None, None) => Some(1),
+            _ => None,
+        },
+        NodeState::Client(_) => None,
+    }
+}
+
+/// Symmetry reduction: sorts the acceptors among themselves and the learners among
+/// themselves, renaming them everywhere (network, proposers' promise and acceptance tallies,
+/// readers' reports). Sound because acceptors (and learners) run identical actors, every
+/// property treats them as a set, and no ballot, value or client names them.
+pub fn representative(state: &PaxosModelState) -> PaxosModelState {
+    let n = state.actor_states.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    for group in [0, 1] {
+        let members: Vec<usize> = (0..n)
+            .filter(|&i| symmetry_group(&state.actor_states[i]) == Some(group))
+            .collect();
+        let mut sorted = members.clone();
+        sorted.sort_by(|&a, &b| {
+            let key = |i: usize| {
+                (
+                    &state.actor_states[i],
+                    &state.actor_storages[i],
+                    state.crashed[i],
+                )
+            };
+            key(a).cmp(&key(b)).then(a.cmp(&b))
+        });
+        for (slot, old) in members.iter().zip(sorted) {
+            order[*slot] = old; // The actor now at `slot` was at `old`.
+        }
+    }
+    if order.iter().enumerate().all(|(i, &o)| i == o) {
+        return state.clone();
+    }
+    let mut renamed = vec![Id::from(0); n];
+    for (new, &old) in order.iter().enumerate() {
+        renamed[old] = Id::from(new);
+    }
+    let rename = |id: &Id| renamed.get(usize::from(*id)).copied().unwrap_or(*id);
+    let plan = RewritePlan::new(renamed.clone(), |id: &Id, renamed: &Vec<Id>| {
+        renamed.get(usize::from(*id)).copied().unwrap_or(*id)
+    });
+    PaxosModelState {
+        actor_states: order
+            .iter()
+            .map(|&old| Arc::new(rename_node(&state.actor_states[old], &rename)))
+            .collect(),
+        network: state.network.rewrite(&plan),
+        timers_set: reorder(&state.timers_set, &order),
+        random_choices: reorder(&state.random_choices, &order),
+        crashed: reorder(&state.crashed, &order),
+        history: state.history.clone(),
+        actor_storages: reorder(&state.actor_storages, &order),
+    }
+}
+
+fn reorder<T: Clone>(v: &[T], order: &[usize]) -> Vec<T> {
+    order.iter().map(|&old| v[old].clone()).collect()
+}
+
+fn rename_node(node: &NodeState, rename: &impl Fn(&Id) -> Id) -> NodeState {
+    let NodeState::Paxos {
+        state,
+        trail,
+        saved,
+    } = node
+    else {
+        return node.clone();
+    };
+    let mut state = state.clone();
+    if let Some(proposer) = &mut state.proposer {
+        if let Phase::Preparing { promises } = &mut proposer.phase {
+            *promises = promises.iter().map(|(a, p)| (rename(a), *p)).collect();
+        }
+    }
+    if let Some(learner) = &mut state.learner {
+        for by in learner.accepted_by.values_mut() {
+            *by = by.iter().map(rename).collect();
+        }
+    }
+    for reports in state.reads.values_mut() {
+        *reports = reports.iter().map(|(a, p)| (rename(a), *p)).collect();
+    }
+    NodeState::Paxos {
+        state,
+        trail: trail.clone(),
+        saved: saved.clone(),
+    }
+}
+
+/// Messages name acceptors and learners only as senders and receivers: the envelope's
+/// `src` and `dst`, which the network renames itself.
+impl Rewrite<Id> for Msg {
+    fn rewrite<S>(&self, _: &RewritePlan<Id, S>) -> Self {
+        self.clone()
     }
 }

@@ -1,0 +1,150 @@
+//! Re-checks the catalogue: every model marked `in_tests` must have exactly its recorded
+//! outcome, and every deliberate bug must be caught by the property that exists for it.
+use paxos::catalogue::{self, ProtocolModel};
+use paxos::check::{Strategy, Verdict};
+use paxos::cli::{check, CheckOptions};
+use paxos::paxos::Variant;
+use std::collections::BTreeSet;
+
+fn options() -> CheckOptions {
+    CheckOptions {
+        threads: Some(2),
+        ..Default::default()
+    }
+}
+
+fn load_all() -> Vec<catalogue::Loaded> {
+    catalogue::catalogue()
+        .iter()
+        .map(|p| catalogue::load(p.to_str()).expect("every catalogue file parses"))
+        .collect()
+}
+
+/// The models this test suite re-checks.
+fn in_tests() -> Vec<catalogue::Loaded> {
+    load_all()
+        .into_iter()
+        .filter(|m| m.file.check.in_tests)
+        .collect()
+}
+
+#[test]
+fn every_small_model_is_as_recorded() {
+    let mut failures = Vec::new();
+    for model in in_tests() {
+        let (outcome, judged) = check(&model, &options()).expect("checks");
+        eprintln!(
+            "{}: {} unique states in {:.1}s, as recorded: {}",
+            model.name,
+            outcome.unique_states,
+            outcome.seconds,
+            judged.passed()
+        );
+        if !judged.passed() {
+            failures.push(format!("{}: {:?}", model.name, judged));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "not as recorded:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// The property each deliberate bug must break (Paxos Made Simple's name where it has one).
+fn breaks(variant: Variant) -> &'static str {
+    match variant {
+        Variant::Correct => unreachable!("the protocol itself breaks nothing"),
+        Variant::ForgetOnCrash | Variant::AcceptAlways => "P1a",
+        Variant::IgnorePromisedValues | Variant::AdoptFirstValue => "P2c",
+        Variant::HalfQuorum | Variant::SharedBallots => "agreement",
+        Variant::ReadByValue => "reads only chosen",
+        Variant::InventValue => "validity",
+    }
+}
+
+#[test]
+fn every_bug_variant_is_caught_by_its_property() {
+    let models = load_all();
+    for variant in Variant::ALL.into_iter().filter(|v| *v != Variant::Correct) {
+        let model = models
+            .iter()
+            .find(|m| matches!(&m.file.model, ProtocolModel::Paxos(c) if c.variant == variant))
+            .unwrap_or_else(|| panic!("no model in models/ for {variant:?}"));
+        assert!(
+            model.file.check.in_tests,
+            "{} is not re-checked",
+            model.name
+        );
+        let (outcome, judged) = check(&model, &options()).expect("checks");
+        let property = breaks(variant);
+        let found = outcome.property(property).expect("a known property");
+        let trace = found
+            .trace
+            .as_ref()
+            .unwrap_or_else(|| panic!("{variant:?}: no counterexample for {property}"));
+        assert!(!trace.steps.is_empty());
+        assert_eq!(found.verdict(), Verdict::Violated);
+        // `paxos check` exits non-zero for it, although it is as recorded.
+        assert!(judged.passed() && !judged.exit_ok(), "{}", model.name);
+    }
+}
+
+#[test]
+fn every_always_property_has_a_bug_that_breaks_it() {
+    let broken: BTreeSet<&str> = load_all()
+        .iter()
+        .flat_map(|m| catalogue::expected_violations(&m.file))
+        .collect();
+    for property in paxos::paxos_model::ALWAYS {
+        assert!(
+            broken.contains(property),
+            "no bug variant breaks {property}"
+        );
+    }
+}
+
+#[test]
+fn correct_models_hold_every_always_property_and_reach_the_interesting_paths() {
+    for model in load_all() {
+        let ProtocolModel::Paxos(config) = &model.file.model;
+        if config.variant != Variant::Correct {
+            continue;
+        }
+        let expect = &model.file.expect.properties;
+        for property in paxos::paxos_model::ALWAYS {
+            assert_eq!(
+                expect.get(property),
+                Some(&Verdict::Holds),
+                "{}",
+                model.name
+            );
+        }
+        for property in ["value chosen", "dueling proposers", "adopted earlier value"] {
+            assert_eq!(
+                expect.get(property),
+                Some(&Verdict::Reached),
+                "{}",
+                model.name
+            );
+        }
+        assert!(model.file.expect.unique_states.is_some(), "{}", model.name);
+    }
+}
+
+#[test]
+fn bfs_and_dfs_count_the_same_states() {
+    let model = catalogue::load(Some("paxos-3-servers-2-clients-ordered")).expect("loads");
+    let counts: Vec<usize> = [Strategy::Bfs, Strategy::Dfs]
+        .into_iter()
+        .map(|strategy| {
+            let options = CheckOptions {
+                strategy: Some(strategy),
+                ..options()
+            };
+            check(&model, &options).expect("checks").0.unique_states
+        })
+        .collect();
+    assert_eq!(counts[0], counts[1]);
+    assert_eq!(Some(counts[0]), model.file.expect.unique_states);
+}
