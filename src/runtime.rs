@@ -10,6 +10,9 @@
 //! - **H2** A peer-to-peer message from an address that is not a configured peer is dropped
 //!   and logged: only client requests are accepted from anyone.
 //! - **H3** A client reply sent to a server is dropped and logged.
+//! - **L1** A peer's notice that a ballot was preempted (`Rejected`) reaches the actor after a
+//!   random delay ([`BACKOFF`]), a network delay the protocol tolerates: proposers that
+//!   preempt each other at once on every rejection would otherwise duel for ever.
 //! - **D1** Storage is written to a temporary file, flushed with `fsync`, renamed over
 //!   `<address>.storage` and the directory is flushed, before any message that depends on
 //!   it is sent. A node that cannot save stops (exit status 1) instead of running on.
@@ -55,6 +58,9 @@ impl fmt::Display for Protocol {
 /// enough for a loopback round trip, short enough that a lost datagram costs little.
 pub const RETRY_AFTER: Range<Duration> = Duration::from_millis(50)..Duration::from_millis(150);
 
+/// L1: how long a preemption notice is held back, drawn at random by `spawn`'s timers.
+pub const BACKOFF: Range<Duration> = Duration::from_millis(10)..Duration::from_millis(60);
+
 /// What a runtime message is for, as far as the guard is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MsgKind {
@@ -64,6 +70,9 @@ pub enum MsgKind {
     ClientReply,
     /// A peer-to-peer message: accepted only from a configured peer.
     Internal,
+    /// A peer-to-peer message telling a proposer it was preempted: accepted only from a
+    /// configured peer, and delivered after a random delay (L1).
+    Preemption,
 }
 
 /// A protocol actor that can run on UDP: its messages and storage travel as JSON, and the
@@ -89,9 +98,9 @@ impl WireProtocol for PaxosActor {
             | Msg::Promise { .. }
             | Msg::Accept { .. }
             | Msg::Accepted { .. }
-            | Msg::Rejected { .. }
             | Msg::Read { .. }
             | Msg::ReadReply { .. } => MsgKind::Internal,
+            Msg::Rejected { .. } => MsgKind::Preemption,
         }
     }
 }
@@ -266,6 +275,13 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     fs::File::open(directory.unwrap_or(Path::new(".")))?.sync_all()
 }
 
+/// The guard's timers: the actor's own, and held-back messages (L1).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum GuardTimer<T, M> {
+    Inner(T),
+    Deliver(Id, M),
+}
+
 /// The runtime's wrapper around a protocol actor: filters what reaches it (H2, H3) and writes
 /// its storage durably (D1). State, timers and messages are the inner actor's own.
 #[derive(Clone, Debug)]
@@ -290,8 +306,10 @@ where
             match command {
                 Command::Save(storage) => self.save(id, &storage),
                 Command::Send(dst, msg) => o.send(dst, msg),
-                Command::SetTimer(timer, duration) => o.set_timer(timer, duration),
-                Command::CancelTimer(timer) => o.cancel_timer(timer),
+                Command::SetTimer(timer, duration) => {
+                    o.set_timer(GuardTimer::Inner(timer), duration)
+                }
+                Command::CancelTimer(timer) => o.cancel_timer(GuardTimer::Inner(timer)),
                 Command::ChooseRandom(key, random) => o.choose_random(key, random),
             }
         }
@@ -324,7 +342,7 @@ where
 {
     type Msg = A::Msg;
     type State = A::State;
-    type Timer = A::Timer;
+    type Timer = GuardTimer<A::Timer, A::Msg>;
     type Random = A::Random;
     type Storage = A::Storage;
 
@@ -342,7 +360,7 @@ where
     fn on_msg(&self, id: Id, state: &mut Cow<A::State>, src: Id, msg: A::Msg, o: &mut Out<Self>) {
         match A::kind(&msg) {
             // H2: peer-to-peer messages only from configured peers.
-            MsgKind::Internal if !self.peers.contains(&src) => {
+            MsgKind::Internal | MsgKind::Preemption if !self.peers.contains(&src) => {
                 log::warn!(
                     "Dropped internal message from a non-peer. id={id}, src={src}, msg={msg:?}"
                 );
@@ -353,6 +371,11 @@ where
                 log::warn!("Dropped unexpected client reply. id={id}, src={src}, msg={msg:?}");
                 return;
             }
+            // L1: back off before acting on a preemption.
+            MsgKind::Preemption => {
+                o.set_timer(GuardTimer::Deliver(src, msg), BACKOFF);
+                return;
+            }
             MsgKind::Internal | MsgKind::ClientRequest => {}
         }
         let mut out = Out::new();
@@ -360,9 +383,20 @@ where
         self.forward(id, out, o);
     }
 
-    fn on_timeout(&self, id: Id, state: &mut Cow<A::State>, timer: &A::Timer, o: &mut Out<Self>) {
+    fn on_timeout(
+        &self,
+        id: Id,
+        state: &mut Cow<A::State>,
+        timer: &Self::Timer,
+        o: &mut Out<Self>,
+    ) {
         let mut out = Out::new();
-        self.inner.on_timeout(id, state, timer, &mut out);
+        match timer {
+            GuardTimer::Inner(timer) => self.inner.on_timeout(id, state, timer, &mut out),
+            GuardTimer::Deliver(src, msg) => {
+                self.inner.on_msg(id, state, *src, msg.clone(), &mut out)
+            }
+        }
         self.forward(id, out, o);
     }
 
@@ -645,11 +679,45 @@ mod tests {
             Msg::Prepare { ballot },
             Msg::Accept { proposal },
             Msg::PutOk { request: 1 },
+            Msg::Rejected {
+                ballot,
+                promised: ballot,
+            },
         ] {
             guard.on_msg(peers[0], &mut state, stranger, msg, &mut o);
         }
         assert!(matches!(state, Cow::Borrowed(_)));
         assert!(o.is_empty());
+    }
+
+    // L1: a peer's Rejected is held back on a timer, then handed to the actor.
+    #[test]
+    fn guard_delays_preemption_notices() {
+        let peers: Vec<Id> = (1..=3)
+            .map(|p| Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), p)))
+            .collect();
+        let guard = Guard {
+            inner: paxos_server(&peers),
+            peers: peers.iter().copied().collect(),
+            storage_path: std::env::temp_dir().join("never-written.storage"),
+        };
+        let mut o = Out::new();
+        let start = guard.on_start(peers[0], &None, &mut o);
+        let mut state = Cow::Borrowed(&start);
+        let rejected = Msg::Rejected {
+            ballot: Ballot::default(),
+            promised: Ballot {
+                round: 2,
+                proposer: peers[1],
+            },
+        };
+        guard.on_msg(peers[0], &mut state, peers[1], rejected.clone(), &mut o);
+        assert!(matches!(state, Cow::Borrowed(_)));
+        let timer = GuardTimer::Deliver(peers[1], rejected);
+        assert!(matches!(
+            &o[..],
+            [Command::SetTimer(t, range)] if *t == timer && *range == BACKOFF
+        ));
     }
 
     // D2: an empty or garbled file is refused, a missing one is a fresh node.
