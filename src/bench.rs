@@ -2,9 +2,10 @@
 //! concurrent clients, measured in the same run as a raw UDP request/response echo, the
 //! physical limit of the machine's loopback.
 //!
-//! Single-decree Paxos decides once, so after one put chooses the value every measured
-//! operation is a `Get` (a quorum read, or an answer from a server that learned the value);
-//! Multi-Paxos will measure committed puts here once its actor exists.
+//! Single-decree Paxos decides once, so the throughput rows are `Get`s of the chosen value
+//! (answered at once by a server that learned it, by a quorum read otherwise), and committed
+//! puts are timed one per fresh cluster (`--puts`). Multi-Paxos will measure committed puts
+//! under concurrent clients here once its actor exists.
 use crate::client::{Client, Op, Reply};
 use crate::runtime::{self, NodeConfig, Protocol};
 use std::net::{SocketAddrV4, UdpSocket};
@@ -20,6 +21,8 @@ pub struct BenchConfig {
     pub clients: Vec<usize>,
     /// Length of each measurement.
     pub duration: Duration,
+    /// Committed puts to time, each on a fresh cluster (single-decree decides once).
+    pub decisions: usize,
 }
 
 /// One measurement.
@@ -147,37 +150,94 @@ fn cluster_gets(servers: &[SocketAddrV4], clients: usize, duration: Duration) ->
     row("paxos get", clients, seconds, results)
 }
 
+/// Starts a 3-node cluster in this process's threads (it ends when the process does) and waits
+/// until every node answers.
+fn start_cluster(
+    protocol: Protocol,
+    data_dir: &std::path::Path,
+    lifetime: Duration,
+) -> Result<Vec<SocketAddrV4>, runtime::Error> {
+    let io = |e: std::io::Error| runtime::Error::Stopped(format!("benchmark I/O: {e}"));
+    let servers = runtime::free_loopback_addresses(3).map_err(io)?;
+    let node = NodeConfig {
+        protocol,
+        addresses: servers.clone(),
+        cluster: servers.clone(),
+        data_dir: data_dir.to_owned(),
+        exit_after: Some(lifetime),
+    };
+    let cluster = std::thread::spawn(move || runtime::run(&node));
+    for &server in &servers {
+        let mut client = Client::new(vec![server], Duration::from_millis(100), 30)
+            .map_err(|e| runtime::Error::Stopped(format!("benchmark client: {e}")))?;
+        let answer = client.call(Op::Get);
+        if cluster.is_finished() {
+            return match cluster.join() {
+                Ok(Err(e)) => Err(e),
+                _ => Err(runtime::Error::Stopped("the cluster stopped".to_owned())),
+            };
+        }
+        if answer.is_err() {
+            return Err(runtime::Error::Stopped(format!("{server} does not answer")));
+        }
+    }
+    Ok(servers)
+}
+
+/// Single-decree Paxos decides once per cluster: each committed put is timed on a fresh one.
+fn decisions(config: &BenchConfig, data_dir: &std::path::Path) -> Result<Row, runtime::Error> {
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    for i in 0..config.decisions {
+        let servers = start_cluster(
+            config.protocol,
+            &data_dir.join(format!("put-{i}")),
+            LIFETIME,
+        )?;
+        let mut client = Client::new(servers, Duration::from_millis(500), 3)
+            .map_err(|e| runtime::Error::Stopped(format!("benchmark client: {e}")))?;
+        let sent = Instant::now();
+        match client.call(Op::Put('P')) {
+            Ok(Reply::PutOk) => latencies.push(sent.elapsed()),
+            _ => failures += 1,
+        }
+    }
+    let seconds = latencies
+        .iter()
+        .sum::<Duration>()
+        .as_secs_f64()
+        .max(f64::EPSILON);
+    Ok(row("paxos put", 1, seconds, vec![(latencies, failures)]))
+}
+
+/// Benchmark clusters stop by themselves after this long, should the process outlive them.
+const LIFETIME: Duration = Duration::from_secs(600);
+
+fn print_row(measured: &Row) {
+    println!(
+        "{:<10} {:>7} {:>10} {:>9.0} {:>10} {:>10} {:>8}",
+        measured.target,
+        measured.clients,
+        measured.ops,
+        measured.ops_per_second(),
+        measured.p50.as_micros(),
+        measured.p99.as_micros(),
+        measured.failures
+    );
+}
+
 /// Measures, prints a table on standard output, and returns the rows.
 pub fn run(config: &BenchConfig) -> Result<Vec<Row>, runtime::Error> {
     if config.protocol == Protocol::MultiPaxos {
         return Err(runtime::Error::NotBuilt(Protocol::MultiPaxos));
     }
     let io = |e: std::io::Error| runtime::Error::Stopped(format!("benchmark I/O: {e}"));
-    let servers = runtime::free_loopback_addresses(3).map_err(io)?;
     let data_dir = std::env::temp_dir().join(format!("paxos-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
-    let budget = config.duration * (2 * config.clients.len() as u32) + Duration::from_secs(30);
-    let node = NodeConfig {
-        protocol: config.protocol,
-        addresses: servers.clone(),
-        cluster: servers.clone(),
-        data_dir: data_dir.clone(),
-        exit_after: Some(budget),
-    };
-    // The cluster runs in this process's threads; it ends when the process does.
-    let cluster = std::thread::spawn(move || runtime::run(&node));
+    let servers = start_cluster(config.protocol, &data_dir.join("gets"), LIFETIME)?;
     let mut setup = Client::new(servers.clone(), Duration::from_millis(200), 25)
         .map_err(|e| runtime::Error::Stopped(format!("benchmark client: {e}")))?;
-    let put_started = Instant::now();
-    let chosen = setup.call(Op::Put('B'));
-    let decision = put_started.elapsed();
-    if cluster.is_finished() {
-        return match cluster.join() {
-            Ok(Err(e)) => Err(e),
-            _ => Err(runtime::Error::Stopped("the cluster stopped".to_owned())),
-        };
-    }
-    match chosen {
+    match setup.call(Op::Put('B')) {
         Ok(Reply::PutOk | Reply::PutFail) => {}
         other => {
             return Err(runtime::Error::Stopped(format!(
@@ -186,33 +246,29 @@ pub fn run(config: &BenchConfig) -> Result<Vec<Row>, runtime::Error> {
         }
     }
     println!(
-        "single-decree: the first put (two phases, fresh 3-node cluster) took {} us; \
-         the rows below are Gets",
-        decision.as_micros()
-    );
-    let mut rows = Vec::new();
-    println!(
         "{:<10} {:>7} {:>10} {:>9} {:>10} {:>10} {:>8}",
         "target", "clients", "ops", "ops/s", "p50 (us)", "p99 (us)", "failed"
     );
+    let mut rows = Vec::new();
     for &clients in &config.clients {
         for measured in [
             echo(clients, config.duration).map_err(io)?,
             cluster_gets(&servers, clients, config.duration),
         ] {
-            println!(
-                "{:<10} {:>7} {:>10} {:>9.0} {:>10} {:>10} {:>8}",
-                measured.target,
-                measured.clients,
-                measured.ops,
-                measured.ops_per_second(),
-                measured.p50.as_micros(),
-                measured.p99.as_micros(),
-                measured.failures
-            );
+            print_row(&measured);
             rows.push(measured);
         }
     }
+    if config.decisions > 0 {
+        let measured = decisions(config, &data_dir)?;
+        print_row(&measured);
+        rows.push(measured);
+    }
+    println!(
+        "paxos get: reads of the chosen value (answered at once by a server that learned it, \
+         by a quorum read otherwise); paxos put: one committed put (both phases) per fresh \
+         cluster, ops/s = puts / time spent in puts."
+    );
     let _ = std::fs::remove_dir_all(&data_dir);
     Ok(rows)
 }
@@ -229,6 +285,9 @@ pub struct BenchArgs {
     /// Seconds per measurement.
     #[arg(long, default_value_t = 3.0)]
     pub seconds: f64,
+    /// Committed puts to time, each on a fresh 3-node cluster (at most 200).
+    #[arg(long, default_value_t = 30)]
+    pub puts: usize,
 }
 
 /// Runs `paxos bench`.
@@ -244,6 +303,7 @@ pub fn command(args: &BenchArgs) -> Result<bool, runtime::Error> {
         protocol: args.protocol,
         clients: args.clients.clone(),
         duration,
+        decisions: args.puts.min(200),
     };
     run(&config).map(|_| true)
 }
