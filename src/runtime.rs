@@ -20,8 +20,11 @@
 //!   `spawn` would start it with no storage, and an acceptor that forgets its promises
 //!   breaks agreement.
 //!
-//! Plugging in another protocol takes an `impl WireProtocol` (which messages are internal,
-//! which are replies) and one arm in [`run`].
+//! Plugging in another protocol (Multi-Paxos) takes: an `impl WireProtocol` for its actor
+//! (which messages are internal, which are replies, which announce a preemption); a function
+//! building the server actor from the cluster's ids, as [`paxos_server`] does; one arm in
+//! [`run`]; and, for `paxos client` and `paxos bench`, an `impl ClientCodec`
+//! ([`crate::client`]) used through `Client::call_with`.
 use crate::paxos::{Msg, PaxosActor, Roles, Variant};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -496,10 +499,13 @@ where
             std::process::exit(0);
         });
     }
-    log::info!(
-        "Starting nodes. protocol={}, nodes={:?}, cluster={cluster:?}, data_dir={}",
+    let nodes: Vec<String> = config.addresses.iter().map(|a| a.to_string()).collect();
+    let members: Vec<String> = cluster.iter().map(|a| a.to_string()).collect();
+    eprintln!(
+        "paxos: serving {} at {} (cluster {}), storage in {}",
         config.protocol,
-        config.addresses,
+        nodes.join(", "),
+        members.join(", "),
         data_dir.display()
     );
     let result = spawn(
