@@ -242,3 +242,31 @@ fn command_line_client_puts_and_gets() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("no server answered"), "{stderr}");
 }
+
+// The benchmark harness runs end to end (a smoke test: figures come from `paxos bench`).
+#[test]
+fn bench_runs_and_reports() {
+    let dir = temp_dir("bench");
+    let log = dir.join("bench.out");
+    let mut child = std::process::Command::new(common::BIN)
+        .args([
+            "bench",
+            "--seconds",
+            "0.2",
+            "--clients",
+            "1,4",
+            "--puts",
+            "2",
+        ])
+        .stdout(std::fs::File::create(&log).expect("log file"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the built binary runs");
+    let status = common::wait_for_exit(&mut child, Duration::from_secs(30));
+    let out = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{out}");
+    for target in ["udp echo", "paxos get", "paxos put"] {
+        assert!(out.contains(target), "{out}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
