@@ -37,6 +37,7 @@ use std::io::Write;
 use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The protocols a node can run.
@@ -212,6 +213,19 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
     serde_json::to_vec(value).map_err(CodecError::Json)
 }
 
+static DROPPED_OVERSIZED: AtomicU64 = AtomicU64::new(0);
+static DROPPED_MALFORMED: AtomicU64 = AtomicU64::new(0);
+static DROPPED_NON_PEER: AtomicU64 = AtomicU64::new(0);
+static DROPPED_REPLY: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one dropped datagram of a kind; returns the count when it is worth a log line: the
+/// first 100 of each kind, then one in 1,000, so that a flood of datagrams does not become a
+/// flood of log lines.
+fn worth_logging(dropped: &AtomicU64) -> Option<u64> {
+    let n = dropped.fetch_add(1, Ordering::Relaxed) + 1;
+    (n <= 100 || n % 1000 == 0).then_some(n)
+}
+
 /// H1: oversized or undecodable datagrams are refused here and logged; `spawn` then skips
 /// them ("Unable to parse message. Ignoring.").
 fn decode_msg<A>(bytes: &[u8]) -> Result<A::Msg, CodecError>
@@ -221,18 +235,25 @@ where
     A::Storage: Serialize + DeserializeOwned,
 {
     if bytes.len() > A::MAX_DATAGRAM {
-        log::warn!(
-            "Dropped oversized datagram. bytes={}, max={}",
-            bytes.len(),
-            A::MAX_DATAGRAM
-        );
+        if let Some(dropped) = worth_logging(&DROPPED_OVERSIZED) {
+            log::warn!(
+                "Dropped oversized datagram. bytes={}, max={}, dropped={dropped}",
+                bytes.len(),
+                A::MAX_DATAGRAM
+            );
+        }
         return Err(CodecError::Oversized {
             bytes: bytes.len(),
             max: A::MAX_DATAGRAM,
         });
     }
     serde_json::from_slice(bytes).map_err(|e| {
-        log::warn!("Dropped malformed datagram. bytes={}, err={e}", bytes.len());
+        if let Some(dropped) = worth_logging(&DROPPED_MALFORMED) {
+            log::warn!(
+                "Dropped malformed datagram. bytes={}, err={e}, dropped={dropped}",
+                bytes.len()
+            );
+        }
         CodecError::Json(e)
     })
 }
@@ -364,14 +385,22 @@ where
         match A::kind(&msg) {
             // H2: peer-to-peer messages only from configured peers.
             MsgKind::Internal | MsgKind::Preemption if !self.peers.contains(&src) => {
-                log::warn!(
-                    "Dropped internal message from a non-peer. id={id}, src={src}, msg={msg:?}"
-                );
+                if let Some(dropped) = worth_logging(&DROPPED_NON_PEER) {
+                    log::warn!(
+                        "Dropped internal message from a non-peer. id={id}, src={src}, \
+                         msg={msg:?}, dropped={dropped}"
+                    );
+                }
                 return;
             }
             // H3: servers expect no client replies.
             MsgKind::ClientReply => {
-                log::warn!("Dropped unexpected client reply. id={id}, src={src}, msg={msg:?}");
+                if let Some(dropped) = worth_logging(&DROPPED_REPLY) {
+                    log::warn!(
+                        "Dropped unexpected client reply. id={id}, src={src}, msg={msg:?}, \
+                         dropped={dropped}"
+                    );
+                }
                 return;
             }
             // L1: back off before acting on a preemption.
