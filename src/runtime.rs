@@ -223,7 +223,7 @@ static DROPPED_REPLY: AtomicU64 = AtomicU64::new(0);
 /// flood of log lines.
 fn worth_logging(dropped: &AtomicU64) -> Option<u64> {
     let n = dropped.fetch_add(1, Ordering::Relaxed) + 1;
-    (n <= 100 || n % 1000 == 0).then_some(n)
+    (n <= 100 || n.is_multiple_of(1000)).then_some(n)
 }
 
 /// H1: oversized or undecodable datagrams are refused here and logged; `spawn` then skips
