@@ -54,6 +54,20 @@ pub enum Command {
     },
     /// List the models of the catalogue with their descriptions.
     Models,
+    /// Run a node (or, with --local N, a whole cluster) of the model-checked actors on UDP.
+    ///
+    /// Durable state lives in <data-dir>/<address>.storage; a node refuses to start when that
+    /// file exists but cannot be read. Runs until stopped (or --exit-after). Log level:
+    /// RUST_LOG (e.g. RUST_LOG=info). Exit status: 1 when the node cannot start or stops,
+    /// 2 for a bad command line.
+    Spawn(crate::runtime::SpawnArgs),
+    /// Put a value into, or get the value of, the cluster's register over UDP.
+    ///
+    /// Exit status: 0 for PutOk or GetOk, 1 for PutFail or when no server answered (the
+    /// outcome of the put is then unknown), 2 for a bad command line.
+    Client(crate::client::ClientArgs),
+    /// Measure a 3-node loopback cluster with 1, 4 and 16 clients next to a raw UDP echo.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// What went wrong, in terms a user can act on.
@@ -62,6 +76,8 @@ pub enum Error {
     Catalogue(catalogue::CatalogueError),
     Usage(String),
     Io(std::io::Error),
+    Runtime(crate::runtime::Error),
+    Client(crate::client::Error),
 }
 
 impl std::fmt::Display for Error {
@@ -70,6 +86,8 @@ impl std::fmt::Display for Error {
             Error::Catalogue(e) => e.fmt(f),
             Error::Usage(message) => f.write_str(message),
             Error::Io(e) => e.fmt(f),
+            Error::Runtime(e) => e.fmt(f),
+            Error::Client(e) => e.fmt(f),
         }
     }
 }
@@ -82,12 +100,25 @@ impl From<catalogue::CatalogueError> for Error {
     }
 }
 
+impl From<crate::runtime::Error> for Error {
+    fn from(e: crate::runtime::Error) -> Self {
+        Error::Runtime(e)
+    }
+}
+
+impl From<crate::client::Error> for Error {
+    fn from(e: crate::client::Error) -> Self {
+        Error::Client(e)
+    }
+}
+
 impl Error {
     /// The process exit status for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Catalogue(_) | Error::Usage(_) => 2,
-            Error::Io(_) => 1,
+            Error::Io(_) | Error::Client(_) => 1,
+            Error::Runtime(e) => e.exit_code(),
         }
     }
 }
@@ -149,6 +180,9 @@ pub fn run(cli: Cli) -> Result<bool, Error> {
             }
             Ok(true)
         }
+        Command::Spawn(args) => Ok(crate::runtime::command(&args)?),
+        Command::Client(args) => Ok(crate::client::command(&args)?),
+        Command::Bench(args) => Ok(crate::bench::command(&args)?),
     }
 }
 

@@ -19,8 +19,11 @@
 //! let checker = model.checker().spawn_bfs().join();
 //! assert!(checker.discovery("agreement").is_none());
 //! ```
+pub mod bench;
+pub mod client;
 pub mod paxos;
 pub mod paxos_model;
+pub mod runtime;
 
 /// Model checking allocates and frees millions of small states from several threads: glibc's
 /// allocator spends much of that time on lock contention, mimalloc does not.

@@ -1,0 +1,309 @@
+//! `paxos bench`: throughput and latency of a 3-node loopback cluster with 1, 4 and 16
+//! concurrent clients, measured in the same run as a raw UDP request/response echo, the
+//! physical limit of the machine's loopback.
+//!
+//! Single-decree Paxos decides once, so the throughput rows are `Get`s of the chosen value
+//! (answered at once by a server that learned it, by a quorum read otherwise), and committed
+//! puts are timed one per fresh cluster (`--puts`). Multi-Paxos will measure committed puts
+//! under concurrent clients here once its actor exists.
+use crate::client::{Client, Op, Reply};
+use crate::runtime::{self, NodeConfig, Protocol};
+use std::net::{SocketAddrV4, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    pub protocol: Protocol,
+    /// Concurrent client counts, one measurement each.
+    pub clients: Vec<usize>,
+    /// Length of each measurement.
+    pub duration: Duration,
+    /// Committed puts to time, each on a fresh cluster (single-decree decides once).
+    pub decisions: usize,
+}
+
+/// One measurement.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub target: String,
+    pub clients: usize,
+    pub ops: usize,
+    pub failures: usize,
+    pub seconds: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+impl Row {
+    pub fn ops_per_second(&self) -> f64 {
+        self.ops as f64 / self.seconds
+    }
+}
+
+fn row(target: &str, clients: usize, seconds: f64, results: Vec<(Vec<Duration>, usize)>) -> Row {
+    let failures = results.iter().map(|(_, f)| f).sum();
+    let mut latencies: Vec<Duration> = results.into_iter().flat_map(|(l, _)| l).collect();
+    latencies.sort();
+    let percentile = |p: usize| {
+        latencies
+            .get((latencies.len() * p / 100).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Row {
+        target: target.to_owned(),
+        clients,
+        ops: latencies.len(),
+        failures,
+        seconds,
+        p50: percentile(50),
+        p99: percentile(99),
+    }
+}
+
+/// Runs `clients` threads of `work` for `duration`; each returns its latencies and failures.
+fn measure<F>(clients: usize, duration: Duration, work: F) -> (f64, Vec<(Vec<Duration>, usize)>)
+where
+    F: Fn(usize, Instant) -> (Vec<Duration>, usize) + Send + Sync,
+{
+    let start = Instant::now();
+    let deadline = start + duration;
+    let results = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..clients)
+            .map(|i| {
+                let work = &work;
+                s.spawn(move || work(i, deadline))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    (start.elapsed().as_secs_f64(), results)
+}
+
+/// The raw UDP limit: a thread echoing datagrams, clients sending a Get-sized request and
+/// waiting for the echo.
+fn echo(clients: usize, duration: Duration) -> std::io::Result<Row> {
+    let server = UdpSocket::bind("127.0.0.1:0")?;
+    server.set_read_timeout(Some(Duration::from_millis(50)))?;
+    let address = server.local_addr()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let echoing = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok((n, from)) = server.recv_from(&mut buf) {
+                    let _ = server.send_to(&buf[..n], from);
+                }
+            }
+        })
+    };
+    let request = br#"{"Get":{"request":1763853000000000}}"#;
+    let (seconds, results) = measure(clients, duration, |_, deadline| {
+        let mut latencies = Vec::new();
+        let mut failures = 0;
+        let Ok(socket) = UdpSocket::bind("127.0.0.1:0") else {
+            return (latencies, 1);
+        };
+        let _ = socket.set_read_timeout(Some(Duration::from_millis(500)));
+        let mut buf = [0u8; 2048];
+        while Instant::now() < deadline {
+            let sent = Instant::now();
+            let ok = socket.send_to(request, address).is_ok() && socket.recv_from(&mut buf).is_ok();
+            if ok {
+                latencies.push(sent.elapsed());
+            } else {
+                failures += 1;
+            }
+        }
+        (latencies, failures)
+    });
+    stop.store(true, Ordering::Relaxed);
+    let _ = echoing.join();
+    Ok(row("udp echo", clients, seconds, results))
+}
+
+/// Gets against a cluster that has chosen a value.
+fn cluster_gets(servers: &[SocketAddrV4], clients: usize, duration: Duration) -> Row {
+    let (seconds, results) = measure(clients, duration, |i, deadline| {
+        let mut latencies = Vec::new();
+        let mut failures = 0;
+        let Ok(mut client) = Client::new(servers.to_vec(), Duration::from_millis(500), 3) else {
+            return (latencies, 1);
+        };
+        client.prefer(i);
+        while Instant::now() < deadline {
+            let sent = Instant::now();
+            match client.call(Op::Get) {
+                Ok(Reply::GetOk(Some(_))) => latencies.push(sent.elapsed()),
+                _ => failures += 1,
+            }
+        }
+        (latencies, failures)
+    });
+    row("paxos get", clients, seconds, results)
+}
+
+/// Starts a 3-node cluster in this process's threads (it ends when the process does) and waits
+/// until every node answers.
+fn start_cluster(
+    protocol: Protocol,
+    data_dir: &std::path::Path,
+    lifetime: Duration,
+) -> Result<Vec<SocketAddrV4>, runtime::Error> {
+    let io = |e: std::io::Error| runtime::Error::Stopped(format!("benchmark I/O: {e}"));
+    let servers = runtime::free_loopback_addresses(3).map_err(io)?;
+    let node = NodeConfig {
+        protocol,
+        addresses: servers.clone(),
+        cluster: servers.clone(),
+        data_dir: data_dir.to_owned(),
+        exit_after: Some(lifetime),
+    };
+    let cluster = std::thread::spawn(move || runtime::run(&node));
+    for &server in &servers {
+        let mut client = Client::new(vec![server], Duration::from_millis(100), 30)
+            .map_err(|e| runtime::Error::Stopped(format!("benchmark client: {e}")))?;
+        let answer = client.call(Op::Get);
+        if cluster.is_finished() {
+            return match cluster.join() {
+                Ok(Err(e)) => Err(e),
+                _ => Err(runtime::Error::Stopped("the cluster stopped".to_owned())),
+            };
+        }
+        if answer.is_err() {
+            return Err(runtime::Error::Stopped(format!("{server} does not answer")));
+        }
+    }
+    Ok(servers)
+}
+
+/// Single-decree Paxos decides once per cluster: each committed put is timed on a fresh one.
+fn decisions(config: &BenchConfig, data_dir: &std::path::Path) -> Result<Row, runtime::Error> {
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    for i in 0..config.decisions {
+        let servers = start_cluster(
+            config.protocol,
+            &data_dir.join(format!("put-{i}")),
+            LIFETIME,
+        )?;
+        let mut client = Client::new(servers, Duration::from_millis(500), 3)
+            .map_err(|e| runtime::Error::Stopped(format!("benchmark client: {e}")))?;
+        let sent = Instant::now();
+        match client.call(Op::Put('P')) {
+            Ok(Reply::PutOk) => latencies.push(sent.elapsed()),
+            _ => failures += 1,
+        }
+    }
+    let seconds = latencies
+        .iter()
+        .sum::<Duration>()
+        .as_secs_f64()
+        .max(f64::EPSILON);
+    Ok(row("paxos put", 1, seconds, vec![(latencies, failures)]))
+}
+
+/// Benchmark clusters stop by themselves after this long, should the process outlive them.
+const LIFETIME: Duration = Duration::from_secs(600);
+
+fn print_row(measured: &Row) {
+    println!(
+        "{:<10} {:>7} {:>10} {:>9.0} {:>10} {:>10} {:>8}",
+        measured.target,
+        measured.clients,
+        measured.ops,
+        measured.ops_per_second(),
+        measured.p50.as_micros(),
+        measured.p99.as_micros(),
+        measured.failures
+    );
+}
+
+/// Measures, prints a table on standard output, and returns the rows.
+pub fn run(config: &BenchConfig) -> Result<Vec<Row>, runtime::Error> {
+    if config.protocol == Protocol::MultiPaxos {
+        return Err(runtime::Error::NotBuilt(Protocol::MultiPaxos));
+    }
+    let io = |e: std::io::Error| runtime::Error::Stopped(format!("benchmark I/O: {e}"));
+    let data_dir = std::env::temp_dir().join(format!("paxos-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let servers = start_cluster(config.protocol, &data_dir.join("gets"), LIFETIME)?;
+    let mut setup = Client::new(servers.clone(), Duration::from_millis(200), 25)
+        .map_err(|e| runtime::Error::Stopped(format!("benchmark client: {e}")))?;
+    match setup.call(Op::Put('B')) {
+        Ok(Reply::PutOk | Reply::PutFail) => {}
+        other => {
+            return Err(runtime::Error::Stopped(format!(
+                "the cluster did not choose a value: {other:?}"
+            )))
+        }
+    }
+    println!(
+        "{:<10} {:>7} {:>10} {:>9} {:>10} {:>10} {:>8}",
+        "target", "clients", "ops", "ops/s", "p50 (us)", "p99 (us)", "failed"
+    );
+    let mut rows = Vec::new();
+    for &clients in &config.clients {
+        for measured in [
+            echo(clients, config.duration).map_err(io)?,
+            cluster_gets(&servers, clients, config.duration),
+        ] {
+            print_row(&measured);
+            rows.push(measured);
+        }
+    }
+    if config.decisions > 0 {
+        let measured = decisions(config, &data_dir)?;
+        print_row(&measured);
+        rows.push(measured);
+    }
+    println!(
+        "paxos get: reads of the chosen value (answered at once by a server that learned it, \
+         by a quorum read otherwise); paxos put: one committed put (both phases) per fresh \
+         cluster, ops/s = puts / time spent in puts."
+    );
+    let _ = std::fs::remove_dir_all(&data_dir);
+    Ok(rows)
+}
+
+/// `paxos bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// The protocol to measure (multi-paxos: not built yet).
+    #[arg(long, value_enum, default_value_t = Protocol::Paxos)]
+    pub protocol: Protocol,
+    /// Concurrent client counts, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 4, 16])]
+    pub clients: Vec<usize>,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    /// Committed puts to time, each on a fresh 3-node cluster (at most 200).
+    #[arg(long, default_value_t = 30)]
+    pub puts: usize,
+}
+
+/// Runs `paxos bench`.
+pub fn command(args: &BenchArgs) -> Result<bool, runtime::Error> {
+    let duration = Duration::try_from_secs_f64(args.seconds)
+        .map_err(|e| runtime::Error::Usage(format!("--seconds {}: {e}", args.seconds)))?;
+    if args.clients.iter().any(|&c| c == 0 || c > 1024) {
+        return Err(runtime::Error::Usage(
+            "--clients takes counts between 1 and 1024".to_owned(),
+        ));
+    }
+    let config = BenchConfig {
+        protocol: args.protocol,
+        clients: args.clients.clone(),
+        duration,
+        decisions: args.puts.min(200),
+    };
+    run(&config).map(|_| true)
+}

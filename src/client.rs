@@ -1,0 +1,265 @@
+//! A UDP client for the register the cluster implements: one JSON message per datagram
+//! (the wire format is in `README-runtime.md`), a timeout per attempt, and retries that move
+//! on to the next server.
+//!
+//! Each attempt carries a fresh request number, so a retry is never mistaken by a server for
+//! a duplicate of a request it dropped; a reply to any attempt of the same operation answers
+//! it. A client that gets no answer does not know whether a put took effect.
+use crate::paxos::{Msg, RequestId, Value};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// An operation on the write-once register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Put(Value),
+    Get,
+}
+
+/// A server's definite answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// The register holds the value put.
+    PutOk,
+    /// The register holds another value.
+    PutFail,
+    /// The register's value (`None`: nothing chosen yet).
+    GetOk(Option<Value>),
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reply::PutOk => f.write_str("PutOk: the register holds this value"),
+            Reply::PutFail => f.write_str("PutFail: the register holds another value"),
+            Reply::GetOk(Some(value)) => write!(f, "GetOk: {value}"),
+            Reply::GetOk(None) => f.write_str("GetOk: (empty)"),
+        }
+    }
+}
+
+/// How a protocol's client requests and replies look on the wire.
+pub trait ClientCodec {
+    type Msg: serde::Serialize + serde::de::DeserializeOwned;
+    fn request(op: Op, request: RequestId) -> Self::Msg;
+    /// The request number a reply answers, and the answer; `None` for anything else.
+    fn reply(msg: Self::Msg) -> Option<(RequestId, Reply)>;
+}
+
+/// The single-decree Paxos messages of [`crate::paxos::Msg`].
+pub struct PaxosCodec;
+
+impl ClientCodec for PaxosCodec {
+    type Msg = Msg;
+
+    fn request(op: Op, request: RequestId) -> Msg {
+        match op {
+            Op::Put(value) => Msg::Put { request, value },
+            Op::Get => Msg::Get { request },
+        }
+    }
+
+    fn reply(msg: Msg) -> Option<(RequestId, Reply)> {
+        match msg {
+            Msg::PutOk { request } => Some((request, Reply::PutOk)),
+            Msg::PutFail { request } => Some((request, Reply::PutFail)),
+            Msg::GetOk { request, value } => Some((request, Reply::GetOk(value))),
+            _ => None,
+        }
+    }
+}
+
+/// Why an operation has no answer.
+#[derive(Debug)]
+pub enum Error {
+    /// The client's own socket failed.
+    Io(std::io::Error),
+    /// No server answered any attempt: the outcome is unknown (a put may have taken effect).
+    NoAnswer { attempts: usize },
+    /// No server to ask.
+    NoServers,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "client socket error: {e}"),
+            Error::NoAnswer { attempts } => write!(
+                f,
+                "no server answered after {attempts} attempts: the outcome is unknown \
+                 (a put may still take effect); check that the servers run, or retry"
+            ),
+            Error::NoServers => f.write_str("no server address given"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A client bound to one UDP socket (its address is its identity for the servers).
+pub struct Client {
+    socket: UdpSocket,
+    servers: Vec<SocketAddrV4>,
+    /// Per-attempt timeout.
+    pub timeout: Duration,
+    /// Attempts per operation, each to the next server in turn.
+    pub attempts: usize,
+    /// The server the next operation starts with.
+    next_server: usize,
+    next_request: RequestId,
+}
+
+impl Client {
+    /// A client of `servers`, on an ephemeral port of the loopback interface when the first
+    /// server is local, of any interface otherwise.
+    pub fn new(
+        servers: Vec<SocketAddrV4>,
+        timeout: Duration,
+        attempts: usize,
+    ) -> Result<Self, Error> {
+        let first = servers.first().ok_or(Error::NoServers)?;
+        let ip = if first.ip().is_loopback() {
+            Ipv4Addr::LOCALHOST
+        } else {
+            Ipv4Addr::UNSPECIFIED
+        };
+        let socket = UdpSocket::bind(SocketAddrV4::new(ip, 0)).map_err(Error::Io)?;
+        // Request numbers start from the clock so that a restarted client reusing a port does
+        // not collide with its predecessor's requests.
+        let next_request = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |d| d.as_micros() as u64);
+        Ok(Client {
+            socket,
+            servers,
+            timeout,
+            attempts: attempts.max(1),
+            next_server: 0,
+            next_request,
+        })
+    }
+
+    /// Starts the next operation with `servers[index % n]`.
+    pub fn prefer(&mut self, index: usize) {
+        self.next_server = index;
+    }
+
+    /// This client's address, as servers see it.
+    pub fn local_address(&self) -> Option<SocketAddr> {
+        self.socket.local_addr().ok()
+    }
+
+    /// Runs `op` with the single-decree Paxos messages.
+    pub fn call(&mut self, op: Op) -> Result<Reply, Error> {
+        self.call_with::<PaxosCodec>(op)
+    }
+
+    /// Runs `op`: asks one server after another until one answers or the attempts run out.
+    pub fn call_with<C: ClientCodec>(&mut self, op: Op) -> Result<Reply, Error> {
+        let mut asked: BTreeSet<RequestId> = BTreeSet::new();
+        let mut buf = [0u8; 65_535];
+        for attempt in 0..self.attempts {
+            let server = self.servers[(self.next_server + attempt) % self.servers.len()];
+            let request = self.next_request;
+            self.next_request += 1;
+            asked.insert(request);
+            let bytes = serde_json::to_vec(&C::request(op, request))
+                .expect("a client request always serializes");
+            if let Err(e) = self.socket.send_to(&bytes, server) {
+                log::debug!("Unable to send. server={server}, err={e}");
+            }
+            let deadline = Instant::now() + self.timeout;
+            while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+                if left.is_zero() {
+                    break;
+                }
+                self.socket
+                    .set_read_timeout(Some(left))
+                    .map_err(Error::Io)?;
+                let (count, from) = match self.socket.recv_from(&mut buf) {
+                    Ok(received) => received,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        break
+                    }
+                    // An ICMP "port unreachable" from a stopped server: try the next one.
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
+                    Err(e) => return Err(Error::Io(e)),
+                };
+                let reply = serde_json::from_slice::<C::Msg>(&buf[..count])
+                    .ok()
+                    .and_then(C::reply);
+                match reply {
+                    Some((id, reply)) if asked.contains(&id) => {
+                        self.next_server = (self.next_server + attempt) % self.servers.len();
+                        return Ok(reply);
+                    }
+                    _ => log::debug!("Ignoring a datagram that answers nothing asked. from={from}"),
+                }
+            }
+        }
+        // Start the next operation elsewhere.
+        self.next_server = (self.next_server + 1) % self.servers.len();
+        Err(Error::NoAnswer {
+            attempts: self.attempts,
+        })
+    }
+}
+
+/// `paxos client`.
+#[derive(Debug, clap::Args)]
+pub struct ClientArgs {
+    /// The protocol the servers run (multi-paxos: not built yet).
+    #[arg(long, value_enum, default_value_t = crate::runtime::Protocol::Paxos)]
+    pub protocol: crate::runtime::Protocol,
+    /// The servers, comma-separated; attempts go to one after the other.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub servers: Vec<String>,
+    /// How long to wait for an answer to each attempt, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    pub timeout_ms: u64,
+    /// How many attempts before giving up.
+    #[arg(long, default_value_t = 6)]
+    pub attempts: usize,
+    #[command(subcommand)]
+    pub op: ClientOp,
+}
+
+/// What the client asks.
+#[derive(Debug, clap::Subcommand)]
+pub enum ClientOp {
+    /// Write VALUE (one character) into the write-once register.
+    Put { value: char },
+    /// Read the register.
+    Get,
+}
+
+/// Runs `paxos client`: prints the answer; `Ok(false)` for a PutFail.
+pub fn command(args: &ClientArgs) -> Result<bool, crate::cli::Error> {
+    if args.protocol == crate::runtime::Protocol::MultiPaxos {
+        return Err(crate::runtime::Error::NotBuilt(args.protocol).into());
+    }
+    let servers = args
+        .servers
+        .iter()
+        .map(|s| crate::runtime::parse_address(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut client = Client::new(
+        servers,
+        Duration::from_millis(args.timeout_ms),
+        args.attempts,
+    )?;
+    let op = match args.op {
+        ClientOp::Put { value } => Op::Put(value),
+        ClientOp::Get => Op::Get,
+    };
+    let reply = client.call(op)?;
+    println!("{reply}");
+    Ok(reply != Reply::PutFail)
+}
