@@ -314,8 +314,12 @@ pub fn judge(expect: &Expect, outcome: &Outcome, comparable_count: bool) -> Judg
         .map(|p| {
             let verdict = p.verdict();
             let expected = expect.properties.get(p.name).copied();
-            // Without a discovery, only an exhaustive search proves "holds" or "unreached".
-            let proved = p.trace.is_some() || outcome.exhaustive();
+            // Without a discovery, only an exhaustive search proves "holds" or "unreached";
+            // a simulation's recorded "holds" claims no counterexample in its time budget.
+            let simulated = outcome.strategy == Strategy::Simulation && !outcome.stopped_early;
+            let proved = p.trace.is_some()
+                || outcome.exhaustive()
+                || (simulated && expected == Some(Verdict::Holds));
             let judgement = match expected {
                 None => Judgement::NotJudged,
                 Some(e) if e == verdict && proved => Judgement::Ok,
