@@ -642,11 +642,15 @@ impl PaxosConfig {
                 .chain(learners.iter().map(|_| paxos(Roles::LEARNER)))
                 .collect(),
         };
+        // A writer reads from the server it wrote through (which learned the outcome before
+        // answering, so it answers at once); a reader asks a server that may not know yet,
+        // so its quorum read races the proposals.
         let client_nodes = (0..self.clients + self.readers).map(|k| {
+            let server = proposers[k % proposers.len()];
             Node::Client(Client {
                 value: (k < self.clients).then(|| (b'A' + k as u8) as char),
-                put_to: proposers[k % proposers.len()],
-                get_from: proposers[(k + 1) % proposers.len()],
+                put_to: server,
+                get_from: server,
             })
         });
         let lossy = if self.lossy {

@@ -1,0 +1,140 @@
+//! The `paxos check` command line: verdicts, traces, and exit statuses scripts can trust.
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn paxos(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_paxos"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs paxos")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A model file in a fresh temporary directory.
+fn temp_model(name: &str, contents: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("paxos-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("creates a temp dir");
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, contents).expect("writes the model");
+    path
+}
+
+#[test]
+fn a_correct_model_as_recorded_exits_0() {
+    let out = paxos(&[
+        "check",
+        "paxos-3-servers-2-clients-ordered",
+        "--threads",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("PASS: every property is as recorded."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("59,130"), "{stdout}");
+}
+
+#[test]
+fn a_caught_bug_exits_1_with_a_numbered_counterexample() {
+    let out = paxos(&["check", "paxos-bug-invent-value", "--threads", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Counterexample for \"validity\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("    1. "), "{stdout}");
+    assert!(stdout.contains("/#/steps/0/"), "{stdout}");
+    assert!(stdout.contains("as recorded for this model"), "{stdout}");
+}
+
+#[test]
+fn a_result_not_as_recorded_exits_1() {
+    let model =
+        std::fs::read_to_string("models/paxos-3-servers-2-clients-ordered.toml").expect("reads");
+    let wrong = model
+        .replace("agreement = \"holds\"", "agreement = \"violated\"")
+        .replace("unique_states = 59130", "unique_states = 59131");
+    let path = temp_model("wrong-expectation", &wrong);
+    let out = paxos(&["check", path.to_str().expect("utf-8"), "--threads", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("FAIL: not as recorded: agreement, unique states."),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn json_output_is_machine_readable() {
+    let out = paxos(&[
+        "check",
+        "paxos-bug-invent-value",
+        "--json",
+        "--threads",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(json["as_recorded"], true);
+    assert_eq!(json["exit_ok"], false);
+    let properties = json["outcome"]["properties"].as_array().expect("a list");
+    let validity = properties
+        .iter()
+        .find(|p| p["name"] == "validity")
+        .expect("validity is reported");
+    assert!(!validity["trace"]["steps"]
+        .as_array()
+        .expect("steps")
+        .is_empty());
+}
+
+#[test]
+fn bad_input_exits_2_and_says_what_to_fix() {
+    let out = paxos(&["check", "no-such-model"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("no model named 'no-such-model'"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("paxos-3-servers-2-clients"), "{stderr}");
+
+    let model = std::fs::read_to_string("models/paxos-bug-invent-value.toml").expect("reads");
+    let typo = model.replace("validity = ", "validty = ");
+    let path = temp_model("typo", &typo);
+    let out = paxos(&["check", path.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("'validty'") && stderr.contains("validity"),
+        "{stderr}"
+    );
+
+    let path = temp_model("garbage", "protocol = [");
+    let out = paxos(&["check", path.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("is not valid"));
+
+    let out = paxos(&["check", "--strategy", "simulation"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--timeout"));
+
+    let out = paxos(&["check", "--threads", "many"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn an_exhaustive_run_stopped_by_the_timeout_proves_nothing() {
+    let out = paxos(&["check", "--timeout", "1", "--threads", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("stopped at the timeout"), "{stdout}");
+    assert!(stdout.contains("INCONCLUSIVE"), "{stdout}");
+}
