@@ -18,6 +18,8 @@
 //! let checker = model.checker().spawn_bfs().join();
 //! assert!(checker.discovery("agreement").is_none());
 //! ```
+pub mod multi_paxos;
+pub mod multi_paxos_model;
 pub mod paxos;
 pub mod paxos_model;
 
