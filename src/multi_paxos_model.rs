@@ -418,64 +418,62 @@ fn servers(state: &MultiPaxosModelState) -> impl Iterator<Item = ServerView<'_>>
 }
 
 /// Every acceptance that ever happened, by slot and acceptor, gathered from the trails.
-pub struct Acceptances(BTreeSet<(Slot, Proposal, Id)>);
+pub struct Acceptances<'a>(BTreeSet<(Slot, &'a Proposal, Id)>);
 
-impl Acceptances {
-    fn of(state: &MultiPaxosModelState) -> Self {
+impl<'a> Acceptances<'a> {
+    fn of(state: &'a MultiPaxosModelState) -> Self {
         let mut all = BTreeSet::new();
         for server in servers(state) {
-            all.extend(
-                server
-                    .trail
-                    .accepted
-                    .iter()
-                    .map(|(s, p)| (*s, p.clone(), server.id)),
-            );
+            all.extend(server.trail.accepted.iter().map(|(s, p)| (*s, p, server.id)));
         }
         Acceptances(all)
     }
 
     /// The proposals accepted in a slot by at least `majority` distinct acceptors.
-    pub fn chosen(&self, majority: usize) -> BTreeSet<(Slot, Proposal)> {
+    pub fn chosen(&self, majority: usize) -> BTreeSet<(Slot, &'a Proposal)> {
         self.0
             .iter()
-            .map(|(slot, proposal, _)| (*slot, proposal))
+            .map(|(slot, proposal, _)| (*slot, *proposal))
             .dedup_with_count()
             .filter(|(count, _)| *count >= majority)
-            .map(|(_, (slot, proposal))| (slot, proposal.clone()))
+            .map(|(_, chosen)| chosen)
             .collect()
     }
 
     /// P2c for proposal `(n, v)` issued in `slot`: some majority S either accepted nothing in
     /// that slot numbered below n, or v is the command of the highest-numbered proposal below
     /// n that S accepted in that slot.
-    fn p2c_holds(
-        &self,
-        slot: Slot,
-        proposal: &Proposal,
-        acceptors: &[Id],
-        majority: usize,
-    ) -> bool {
+    fn p2c_holds(&self, slot: Slot, proposal: &Proposal, acceptors: &[Id], majority: usize) -> bool {
+        let below: Vec<&(Slot, &Proposal, Id)> = self
+            .0
+            .iter()
+            .filter(|(at, p, _)| *at == slot && p.ballot < proposal.ballot)
+            .collect();
+        if below.is_empty() {
+            return true;
+        }
         acceptors.iter().combinations(majority).any(|s| {
-            let highest = self
-                .0
+            let highest = below
                 .iter()
-                .filter(|(at, p, a)| *at == slot && p.ballot < proposal.ballot && s.contains(&a))
+                .filter(|(_, _, a)| s.contains(&a))
                 .max_by_key(|(_, p, _)| p.ballot);
             highest.is_none_or(|(_, p, _)| p.command == proposal.command)
         })
     }
 }
 
-fn chosen(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> BTreeSet<(Slot, Proposal)> {
+fn chosen<'a>(
+    model: &MultiPaxosModel,
+    state: &'a MultiPaxosModelState,
+) -> BTreeSet<(Slot, &'a Proposal)> {
     Acceptances::of(state).chosen(model.cfg.majority())
 }
 
 /// Property: at most one command is chosen per slot.
 fn slot_agreement(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
-    let mut by_slot: BTreeMap<Slot, BTreeSet<Command>> = BTreeMap::new();
+    let mut by_slot: BTreeMap<Slot, BTreeSet<&Command>> = BTreeMap::new();
     for (slot, proposal) in chosen(model, state) {
-        by_slot.entry(slot).or_default().insert(proposal.command);
+        by_slot.entry(slot).or_default().insert(&proposal.command);
     }
     by_slot.values().all(|commands| commands.len() <= 1)
 }
@@ -509,9 +507,9 @@ fn log_consistency(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
 fn validity(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     chosen(model, state)
         .into_iter()
-        .all(|(_, p)| match p.command {
+        .all(|(_, p)| match &p.command {
             Command::Noop => true,
-            Command::Client(cc) => state.history.submitted.contains(&cc),
+            Command::Client(cc) => state.history.submitted.contains(cc),
         })
 }
 
@@ -544,7 +542,12 @@ fn linearizable(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
 /// A client command a leader proposed in steady state (phase 2 only) is chosen.
 fn steady_state(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     let chosen = chosen(model, state);
-    servers(state).any(|s| s.trail.steady.iter().any(|p| chosen.contains(p)))
+    servers(state).any(|s| {
+        s.trail
+            .steady
+            .iter()
+            .any(|(slot, p)| chosen.contains(&(*slot, p)))
+    })
 }
 
 /// A no-op is chosen in a slot below one that a lower ballot had used: a gap filled by a
