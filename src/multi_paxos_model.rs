@@ -424,7 +424,13 @@ impl<'a> Acceptances<'a> {
     fn of(state: &'a MultiPaxosModelState) -> Self {
         let mut all = BTreeSet::new();
         for server in servers(state) {
-            all.extend(server.trail.accepted.iter().map(|(s, p)| (*s, p, server.id)));
+            all.extend(
+                server
+                    .trail
+                    .accepted
+                    .iter()
+                    .map(|(s, p)| (*s, p, server.id)),
+            );
         }
         Acceptances(all)
     }
@@ -443,7 +449,13 @@ impl<'a> Acceptances<'a> {
     /// P2c for proposal `(n, v)` issued in `slot`: some majority S either accepted nothing in
     /// that slot numbered below n, or v is the command of the highest-numbered proposal below
     /// n that S accepted in that slot.
-    fn p2c_holds(&self, slot: Slot, proposal: &Proposal, acceptors: &[Id], majority: usize) -> bool {
+    fn p2c_holds(
+        &self,
+        slot: Slot,
+        proposal: &Proposal,
+        acceptors: &[Id],
+        majority: usize,
+    ) -> bool {
         let below: Vec<&(Slot, &Proposal, Id)> = self
             .0
             .iter()

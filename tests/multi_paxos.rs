@@ -46,7 +46,12 @@ fn caught(name: &str, variant: Variant, property: &str) {
     let outcome = run(&loaded);
     let found = outcome.property(property).expect("a property of the model");
     assert_eq!(found.verdict(), Verdict::Violated, "{name}: {property}");
-    assert!(!found.trace.as_ref().expect("a counterexample").steps.is_empty());
+    assert!(!found
+        .trace
+        .as_ref()
+        .expect("a counterexample")
+        .steps
+        .is_empty());
 }
 
 // Reference: Paxos Made Simple §3: a new leader runs phase 1 before proposing (P2c per slot).
@@ -139,7 +144,10 @@ fn every_always_property_has_a_variant_that_breaks_it() {
         }
     }
     for variant in Variant::ALL {
-        assert!(variants.contains(&format!("{variant:?}")), "{variant:?} has no model");
+        assert!(
+            variants.contains(&format!("{variant:?}")),
+            "{variant:?} has no model"
+        );
     }
     for name in ALWAYS {
         assert!(broken.contains(name), "no variant breaks {name}");
@@ -163,5 +171,8 @@ fn catalogued_correct_models_are_as_recorded() {
         }
         checked += 1;
     }
-    assert!(checked > 0, "no correct Multi-Paxos model is re-checked in tests");
+    assert!(
+        checked > 0,
+        "no correct Multi-Paxos model is re-checked in tests"
+    );
 }
