@@ -238,7 +238,14 @@ impl ProtocolModel {
     pub fn run(&self, settings: &Settings) -> Outcome {
         match self {
             ProtocolModel::Paxos(config) => check::run(config.clone().into_model(), settings),
-            ProtocolModel::MultiPaxos(config) => check::run(config.clone().into_model(), settings),
+            ProtocolModel::MultiPaxos(config) => {
+                let model = config.clone().into_model();
+                if settings.strategy == Strategy::Simulation {
+                    check::run(crate::multi_paxos_model::Simulated(model), settings)
+                } else {
+                    check::run(model, settings)
+                }
+            }
         }
     }
 
