@@ -176,8 +176,10 @@ pub enum Msg {
 
     /// Learning: leader to replicas (or replica to a lagging one): `command` is chosen in `slot`.
     Chosen { slot: Slot, command: Command },
-    /// Catch-up: replica to a replica that knows more: send every chosen slot from `from` on.
-    CatchUp { from: Slot },
+    /// Catch-up: replica to a replica that knows more: send every chosen slot in `from..to`
+    /// (the gap below the slot `to` just learned, so that answers never outnumber the slots
+    /// missing).
+    CatchUp { from: Slot, to: Slot },
 }
 
 /// The timers of servers and clients.
@@ -795,12 +797,24 @@ impl MultiPaxosActor {
         // Catch up on a gap, once per newly learned slot (so requests never loop).
         let first = inner.first_unknown();
         if first < slot {
-            o.send(src, Msg::CatchUp { from: first });
+            o.send(
+                src,
+                Msg::CatchUp {
+                    from: first,
+                    to: slot,
+                },
+            );
         }
     }
 
-    fn handle_catch_up(&self, state: &MultiPaxosState, src: Id, from: Slot, o: &mut Out<Self>) {
-        for (slot, command) in state.replica.chosen.range(from..) {
+    fn handle_catch_up(
+        &self,
+        state: &MultiPaxosState,
+        src: Id,
+        gap: Range<Slot>,
+        o: &mut Out<Self>,
+    ) {
+        for (slot, command) in state.replica.chosen.range(gap) {
             let (slot, command) = (*slot, command.clone());
             o.send(src, Msg::Chosen { slot, command });
         }
@@ -831,7 +845,7 @@ impl MultiPaxosActor {
                 slot,
             } => self.handle_rejected(state, ballot, promised, slot, o),
             Msg::Chosen { slot, command } => self.handle_chosen(state, src, slot, command, o),
-            Msg::CatchUp { from } => self.handle_catch_up(state, src, from, o),
+            Msg::CatchUp { from, to } => self.handle_catch_up(state, src, from..to, o),
             // Replies are for clients.
             Msg::Reply { .. } => {}
         }
