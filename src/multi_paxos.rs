@@ -47,7 +47,10 @@
 //!   for a retry of an applied one). A follower forwards a request that came straight from a
 //!   client to the leader it knows (the proposer of the highest ballot it promised), so that
 //!   forwarding never loops; otherwise it keeps the request until it leads.
-//! - Replicas keep their chosen log in memory: a restarted replica catches up from the leader.
+//! - Replicas keep their chosen log in memory: a restarted replica catches up from the leader
+//!   when it next learns a chosen slot past its gap.
+//! - The leader timer runs only on a server that got a request it cannot serve, or that is
+//!   campaigning: a server with no pending work has no reason to suspect the leader.
 //! - [`Variant`] selects deliberately broken versions, one per safety property.
 use crate::paxos::{self, highest_reported, may_accept, may_promise, Ballot};
 use serde::{Deserialize, Serialize};
@@ -185,7 +188,8 @@ pub enum Msg {
 /// The timers of servers and clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Timer {
-    /// A server that is not leading heard too little from a leader: start phase 1.
+    /// A server that is not leading got a request it cannot serve (it forwarded or queued
+    /// it), or is campaigning, and no leader made progress in time: start phase 1.
     Election,
     /// A client waited too long for a reply: send the request again (to another server).
     ClientRetry,
