@@ -176,3 +176,25 @@ fn catalogued_correct_models_are_as_recorded() {
         "no correct Multi-Paxos model is re-checked in tests"
     );
 }
+
+/// BFS and DFS explore the same space: the default model's recorded (DFS) count holds for BFS.
+#[test]
+fn default_model_count_is_the_same_with_bfs() {
+    let loaded = load("multi-paxos-3-servers-1-client-ordered");
+    let options = CheckOptions {
+        strategy: Some(Strategy::Bfs),
+        threads: Some(1),
+        ..CheckOptions::default()
+    };
+    let (outcome, judged) = check(&loaded, &options).expect("a catalogued model checks");
+    assert!(outcome.exhaustive());
+    assert_eq!(
+        Some(outcome.unique_states),
+        loaded.file.expect.unique_states,
+        "BFS and DFS disagree on the number of states"
+    );
+    assert!(judged
+        .rows
+        .iter()
+        .all(|r| r.expected.is_none_or(|e| e == r.verdict)));
+}
