@@ -2,6 +2,7 @@
 //! the outcome it is expected to have. Loading, judging a run against its expectations, and
 //! the embedded default.
 use crate::check::{self, Outcome, Settings, Strategy, Verdict};
+use crate::multi_paxos_model::MultiPaxosConfig;
 use crate::paxos_model::PaxosConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -43,6 +44,7 @@ pub struct CheckSection {
 #[serde(tag = "protocol", rename_all = "kebab-case")]
 pub enum ProtocolModel {
     Paxos(PaxosConfig),
+    MultiPaxos(MultiPaxosConfig),
 }
 
 /// The recorded outcome.
@@ -211,12 +213,17 @@ impl ProtocolModel {
                 .into_iter()
                 .chain(crate::paxos_model::SOMETIMES)
                 .collect(),
+            ProtocolModel::MultiPaxos(_) => crate::multi_paxos_model::ALWAYS
+                .into_iter()
+                .chain(crate::multi_paxos_model::SOMETIMES)
+                .collect(),
         }
     }
 
     fn validate(&self) -> Result<(), String> {
         match self {
             ProtocolModel::Paxos(config) => config.validate(),
+            ProtocolModel::MultiPaxos(config) => config.validate(),
         }
     }
 
@@ -224,12 +231,21 @@ impl ProtocolModel {
     pub fn summary(&self) -> String {
         match self {
             ProtocolModel::Paxos(config) => config.summary(),
+            ProtocolModel::MultiPaxos(config) => config.summary(),
         }
     }
 
     pub fn run(&self, settings: &Settings) -> Outcome {
         match self {
             ProtocolModel::Paxos(config) => check::run(config.clone().into_model(), settings),
+            ProtocolModel::MultiPaxos(config) => {
+                let model = config.clone().into_model();
+                if settings.strategy == Strategy::Simulation {
+                    check::run(crate::multi_paxos_model::Simulated(model), settings)
+                } else {
+                    check::run(model, settings)
+                }
+            }
         }
     }
 
@@ -243,6 +259,14 @@ impl ProtocolModel {
         match self {
             ProtocolModel::Paxos(config) => {
                 // Blocks while the Explorer serves.
+                config
+                    .clone()
+                    .into_model()
+                    .checker()
+                    .threads(threads)
+                    .serve(&addresses[..]);
+            }
+            ProtocolModel::MultiPaxos(config) => {
                 config
                     .clone()
                     .into_model()

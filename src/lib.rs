@@ -20,7 +20,12 @@
 //! assert!(checker.discovery("agreement").is_none());
 //! ```
 pub mod bench;
+pub mod catalogue;
+pub mod check;
+pub mod cli;
 pub mod client;
+pub mod multi_paxos;
+pub mod multi_paxos_model;
 pub mod paxos;
 pub mod paxos_model;
 pub mod runtime;
@@ -29,6 +34,3 @@ pub mod runtime;
 /// allocator spends much of that time on lock contention, mimalloc does not.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-pub mod catalogue;
-pub mod check;
-pub mod cli;

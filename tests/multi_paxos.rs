@@ -1,0 +1,200 @@
+//! Model checks of Multi-Paxos: the catalogued models that are cheap enough re-checked with
+//! their recorded outcome, and mutation checks: each broken variant yields a counterexample
+//! for the property it exists to break.
+use paxos::catalogue::{self, Loaded, ProtocolModel};
+use paxos::check::{Outcome, Strategy, Verdict};
+use paxos::cli::{check, CheckOptions};
+use paxos::multi_paxos::Variant;
+use paxos::multi_paxos_model::ALWAYS;
+use std::collections::BTreeSet;
+
+fn load(name: &str) -> Loaded {
+    catalogue::load(Some(name)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn run(loaded: &Loaded) -> Outcome {
+    let options = CheckOptions {
+        threads: Some(2),
+        ..CheckOptions::default()
+    };
+    let (outcome, judged) = check(loaded, &options).expect("a catalogued model checks");
+    assert!(
+        judged.passed(),
+        "{} is not as recorded: {judged:?}",
+        loaded.name
+    );
+    outcome
+}
+
+/// Every Multi-Paxos model of the catalogue, with its name.
+fn multi_paxos_models() -> Vec<Loaded> {
+    catalogue::catalogue()
+        .iter()
+        .map(|p| load(p.to_str().expect("a UTF-8 path")))
+        .filter(|l| matches!(l.file.model, ProtocolModel::MultiPaxos(_)))
+        .collect()
+}
+
+/// Checks the broken-variant model `name` and returns the counterexample's length for
+/// `property`, asserting that it exists.
+fn caught(name: &str, variant: Variant, property: &str) {
+    let loaded = load(name);
+    let ProtocolModel::MultiPaxos(config) = &loaded.file.model else {
+        panic!("{name} is a Multi-Paxos model");
+    };
+    assert_eq!(config.variant, variant);
+    let outcome = run(&loaded);
+    let found = outcome.property(property).expect("a property of the model");
+    assert_eq!(found.verdict(), Verdict::Violated, "{name}: {property}");
+    assert!(!found
+        .trace
+        .as_ref()
+        .expect("a counterexample")
+        .steps
+        .is_empty());
+}
+
+// Reference: Paxos Made Simple §3: a new leader runs phase 1 before proposing (P2c per slot).
+#[test]
+fn skipping_phase_1_breaks_slot_agreement() {
+    caught(
+        "multi-paxos-bug-skip-phase-1",
+        Variant::SkipPhase1,
+        "slot agreement",
+    );
+}
+
+// Reference: P2c(b) per slot: propose the highest-numbered reported command.
+#[test]
+fn ignoring_reported_commands_breaks_p2c() {
+    caught(
+        "multi-paxos-bug-ignore-reported",
+        Variant::IgnoreReported,
+        "P2c",
+    );
+}
+
+// Reference: §3: commands are executed in slot order, so replicas apply the same sequence.
+#[test]
+fn applying_past_a_gap_breaks_log_consistency() {
+    caught(
+        "multi-paxos-bug-apply-past-gap",
+        Variant::ApplyPastGap,
+        "log consistency",
+    );
+}
+
+// Reference: the at-most-once requirement: a per-client table in the state machine.
+#[test]
+fn no_dedup_table_breaks_at_most_once() {
+    caught(
+        "multi-paxos-bug-no-dedup-table",
+        Variant::NoDedupTable,
+        "at most once",
+    );
+}
+
+// Reference: P1a and the hand-off argument: a leader that sees a higher ballot steps down.
+#[test]
+fn keeping_on_after_a_higher_ballot_breaks_slot_agreement() {
+    caught(
+        "multi-paxos-bug-keep-proposing",
+        Variant::KeepProposing,
+        "slot agreement",
+    );
+}
+
+// Reference: §3: gaps are filled with no-ops; validity (only proposed values are chosen).
+#[test]
+fn inventing_a_filler_breaks_validity() {
+    caught(
+        "multi-paxos-bug-invent-filler",
+        Variant::InventFiller,
+        "validity",
+    );
+}
+
+// Reference: the linearizability requirement: reads go through the log.
+#[test]
+fn local_reads_break_linearizability() {
+    caught(
+        "multi-paxos-bug-local-read",
+        Variant::LocalRead,
+        "linearizable",
+    );
+}
+
+/// Every broken variant has a model, and every Always property is broken by one of them:
+/// no property is vacuous.
+#[test]
+fn every_always_property_has_a_variant_that_breaks_it() {
+    let models = multi_paxos_models();
+    let mut variants = BTreeSet::new();
+    let mut broken = BTreeSet::new();
+    for loaded in &models {
+        let ProtocolModel::MultiPaxos(config) = &loaded.file.model else {
+            unreachable!("filtered above");
+        };
+        variants.insert(format!("{:?}", config.variant));
+        for (name, verdict) in &loaded.file.expect.properties {
+            if *verdict == Verdict::Violated {
+                assert_ne!(config.variant, Variant::Correct, "{}", loaded.name);
+                broken.insert(name.clone());
+            }
+        }
+    }
+    for variant in Variant::ALL {
+        assert!(
+            variants.contains(&format!("{variant:?}")),
+            "{variant:?} has no model"
+        );
+    }
+    for name in ALWAYS {
+        assert!(broken.contains(name), "no variant breaks {name}");
+    }
+}
+
+/// The correct models marked `in_tests` check with their recorded outcome and state count.
+#[test]
+fn catalogued_correct_models_are_as_recorded() {
+    let mut checked = 0;
+    for loaded in multi_paxos_models() {
+        let ProtocolModel::MultiPaxos(config) = &loaded.file.model else {
+            unreachable!("filtered above");
+        };
+        if config.variant != Variant::Correct || !loaded.file.check.in_tests {
+            continue;
+        }
+        let outcome = run(&loaded);
+        if loaded.file.check.strategy != Strategy::Simulation {
+            assert!(outcome.exhaustive(), "{}", loaded.name);
+        }
+        checked += 1;
+    }
+    assert!(
+        checked > 0,
+        "no correct Multi-Paxos model is re-checked in tests"
+    );
+}
+
+/// BFS and DFS explore the same space: the default model's recorded (DFS) count holds for BFS.
+#[test]
+fn default_model_count_is_the_same_with_bfs() {
+    let loaded = load("multi-paxos-3-servers-1-client-ordered");
+    let options = CheckOptions {
+        strategy: Some(Strategy::Bfs),
+        threads: Some(1),
+        ..CheckOptions::default()
+    };
+    let (outcome, judged) = check(&loaded, &options).expect("a catalogued model checks");
+    assert!(outcome.exhaustive());
+    assert_eq!(
+        Some(outcome.unique_states),
+        loaded.file.expect.unique_states,
+        "BFS and DFS disagree on the number of states"
+    );
+    assert!(judged
+        .rows
+        .iter()
+        .all(|r| r.expected.is_none_or(|e| e == r.verdict)));
+}
