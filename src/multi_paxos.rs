@@ -1098,6 +1098,38 @@ mod tests {
         assert!(state.is_leader());
     }
 
+    // Reference: §3: commands are applied in slot order; a replica past a gap catches up.
+    #[test]
+    fn replica_waits_for_the_gap_and_asks_only_for_it() {
+        let a = actor(Variant::Correct);
+        let (id, leader) = (Id::from(1), Id::from(0));
+        let mut state = Cow::Owned(a.on_start(id, &None, &mut Out::new()));
+        let mut o = Out::new();
+        let command = put(3, 1, 'A');
+        a.on_msg(
+            id,
+            &mut state,
+            leader,
+            Msg::Chosen { slot: 1, command },
+            &mut o,
+        );
+        assert!(state.replica.log.is_empty(), "slot 0 is not known yet");
+        assert_eq!(sent(o), vec![(leader, Msg::CatchUp { from: 0, to: 1 })]);
+        let mut o = Out::new();
+        let chosen = Msg::Chosen {
+            slot: 0,
+            command: Command::Noop,
+        };
+        a.on_msg(id, &mut state, leader, chosen, &mut o);
+        assert!(sent(o).is_empty());
+        let slots: Vec<Slot> = state.replica.log.iter().map(|e| e.slot).collect();
+        assert_eq!(slots, vec![0, 1]);
+        // The leader answers a catch-up with the gap only.
+        let mut o = Out::new();
+        a.handle_catch_up(&state, Id::from(2), 0..1, &mut o);
+        assert!(matches!(sent(o)[..], [(_, Msg::Chosen { slot: 0, .. })]));
+    }
+
     // Reference: P1a per slot: an accept below the promise is refused.
     #[test]
     fn acceptor_refuses_accept_below_promise() {
