@@ -39,8 +39,10 @@ fn child(name: &str) -> (usize, usize) {
     };
     let default = || {
         let loaded = paxos::catalogue::load(None).expect("the embedded default loads");
-        let paxos::catalogue::ProtocolModel::Paxos(config) = loaded.file.model;
-        config
+        match loaded.file.model {
+            paxos::catalogue::ProtocolModel::Paxos(config) => config,
+            _ => unreachable!("the default model is single-decree Paxos"),
+        }
     };
     let roles = PaxosConfig {
         layout: Layout::Roles {
@@ -84,6 +86,7 @@ fn child(name: &str) -> (usize, usize) {
 }
 
 /// Runs `name` in a child process; returns its report and rusage.
+#[allow(clippy::zombie_processes)] // Reaped by `wait4`, which also reports its rusage.
 fn measure(name: &str) -> (String, f64, f64, f64) {
     let start = Instant::now();
     let mut process = Command::new(std::env::current_exe().expect("the benchmark's own path"))

@@ -56,7 +56,7 @@ pub enum Command {
     Models,
     /// Run a node (or, with --local N, a whole cluster) of the model-checked actors on UDP.
     ///
-    /// Durable state lives in <data-dir>/<address>.storage; a node refuses to start when that
+    /// Durable state lives in `<data-dir>/<address>.storage`; a node refuses to start when that
     /// file exists but cannot be read. Runs until stopped (or --exit-after). Log level:
     /// RUST_LOG (e.g. RUST_LOG=info). Exit status: 1 when the node cannot start or stops,
     /// 2 for a bad command line.

@@ -40,7 +40,7 @@
 //!
 //! - Every server is proposer, acceptor and replica; the acceptors are the servers.
 //! - Messages a server sends to itself are handled within the same step, as in
-//!   [`paxos`](crate::paxos).
+//!   [`crate::paxos`].
 //! - The log is bounded by [`MultiPaxosActor::slots`] (the model's boundary): a leader drops a
 //!   command it has no slot for, and the client's retry is its only recourse.
 //! - Only the leader answers clients, when it applies a command (or from the per-client table

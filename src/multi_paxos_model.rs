@@ -1,7 +1,7 @@
 //! The model-checking harness for Multi-Paxos: clients of the key-value store, a ghost record
 //! of every acceptance, the properties of the replicated log, and the [`ActorModel`] that puts
 //! them together. The servers are the unmodified
-//! [`MultiPaxosActor`](crate::multi_paxos::MultiPaxosActor).
+//! [`MultiPaxosActor`].
 use crate::multi_paxos::{
     Applied, ClientCommand, Command, Kv, KvOp, Msg, MultiPaxosActor, MultiPaxosState, Proposal,
     RequestId, Slot, Storage, Timer, Variant,

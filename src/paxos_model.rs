@@ -1,7 +1,7 @@
 //! The model-checking harness for single-decree Paxos: clients, a ghost history of
 //! everything that ever happened, the properties of *Paxos Made Simple*, and the
 //! [`ActorModel`] that puts them together. The servers are the unmodified
-//! [`PaxosActor`](crate::paxos::PaxosActor) that also runs on UDP.
+//! [`PaxosActor`] that also runs on UDP.
 use crate::paxos::{
     quorum, Ballot, Msg, PaxosActor, PaxosState, Phase, Proposal, RequestId, Roles, Storage, Value,
     Variant,

@@ -1,5 +1,5 @@
 //! Running the model-checked actors as a real UDP cluster, through stateright's
-//! [`spawn`](stateright::actor::spawn).
+//! [`spawn`].
 //!
 //! The actor that runs is the actor the model checks: [`PaxosActor`] is handed to `spawn`
 //! unchanged, wrapped in a [`Guard`] that only decides *whether* a datagram reaches it and
@@ -599,7 +599,7 @@ pub struct SpawnArgs {
     /// Run a whole cluster of N nodes in this process, on --address and the next N-1 ports.
     #[arg(long, value_name = "N")]
     pub local: Option<u16>,
-    /// Where durable state lives: one <address>.storage file per node.
+    /// Where durable state lives: one `<address>.storage` file per node.
     #[arg(long, default_value = ".")]
     pub data_dir: PathBuf,
     /// Exit (status 0) after this many seconds, so that test clusters stop by themselves.

@@ -76,7 +76,7 @@ fn every_bug_variant_is_caught_by_its_property() {
             "{} is not re-checked",
             model.name
         );
-        let (outcome, judged) = check(&model, &options()).expect("checks");
+        let (outcome, judged) = check(model, &options()).expect("checks");
         let property = breaks(variant);
         let found = outcome.property(property).expect("a known property");
         let trace = found
@@ -107,7 +107,9 @@ fn every_always_property_has_a_bug_that_breaks_it() {
 #[test]
 fn correct_models_hold_every_always_property_and_reach_the_interesting_paths() {
     for model in load_all() {
-        let ProtocolModel::Paxos(config) = &model.file.model;
+        let ProtocolModel::Paxos(config) = &model.file.model else {
+            continue; // tests/multi_paxos.rs covers Multi-Paxos.
+        };
         if config.variant != Variant::Correct {
             continue;
         }
