@@ -34,3 +34,4 @@ pub mod runtime;
 /// allocator spends much of that time on lock contention, mimalloc does not.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+pub mod local;

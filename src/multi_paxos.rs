@@ -54,10 +54,10 @@
 //! - [`Variant`] selects deliberately broken versions, one per safety property.
 use crate::paxos::{self, highest_reported, may_accept, may_promise, Ballot};
 use serde::{Deserialize, Serialize};
-use stateright::actor::{Actor, Command as ActorCommand, Id, Out};
+use stateright::actor::{Actor, Id, Out};
 use stateright::semantics::SequentialSpec;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::time::Duration;
 
@@ -888,8 +888,8 @@ impl MultiPaxosActor {
         self.deliver_locally(id, state, out, o, observe);
     }
 
-    /// Messages a server sends to itself are handled at once, in the same step, as a real
-    /// node would; the rest go out in `o`.
+    /// Messages a node sends to itself are handled at once, in the same step, as a real
+    /// node would; the rest go out in `o` (see [`crate::local`]).
     fn deliver_locally(
         &self,
         id: Id,
@@ -898,26 +898,9 @@ impl MultiPaxosActor {
         o: &mut Out<Self>,
         observe: &mut dyn FnMut(&Msg),
     ) {
-        let mut pending: VecDeque<ActorCommand<Msg, Timer, (), Storage>> =
-            out.into_iter().collect();
-        while let Some(command) = pending.pop_front() {
-            match command {
-                ActorCommand::Send(dst, msg) => {
-                    observe(&msg);
-                    if dst == id {
-                        let mut local = Out::new();
-                        self.handle(id, state, id, msg, &mut local);
-                        pending.extend(local);
-                    } else {
-                        o.send(dst, msg);
-                    }
-                }
-                ActorCommand::SetTimer(timer, duration) => o.set_timer(timer, duration),
-                ActorCommand::CancelTimer(timer) => o.cancel_timer(timer),
-                ActorCommand::Save(storage) => o.save(storage),
-                ActorCommand::ChooseRandom(key, random) => o.choose_random(key, random),
-            }
-        }
+        crate::local::deliver_locally(id, state, out, o, observe, |state, msg, out| {
+            self.handle(id, state, id, msg, out)
+        });
     }
 }
 
@@ -980,6 +963,7 @@ impl Actor for MultiPaxosActor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stateright::actor::Command as ActorCommand;
 
     fn put(client: usize, request: RequestId, value: Value) -> Command {
         Command::Client(ClientCommand {

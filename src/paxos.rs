@@ -36,9 +36,9 @@
 //! - [`Variant`] selects deliberately broken versions, so that every safety property can be
 //!   shown to catch the bug it exists for.
 use serde::{Deserialize, Serialize};
-use stateright::actor::{Actor, Command, Id, Out};
+use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::time::Duration;
 
@@ -714,8 +714,8 @@ impl PaxosActor {
         }
     }
 
-    /// Messages an actor sends to itself (its proposer to its own acceptor and back) are
-    /// handled at once, in the same step, as a real node would; the rest go out in `o`.
+    /// Messages a node sends to itself are handled at once, in the same step, as a real
+    /// node would; the rest go out in `o` (see [`crate::local`]).
     fn deliver_locally(
         &self,
         id: Id,
@@ -724,25 +724,9 @@ impl PaxosActor {
         o: &mut Out<Self>,
         observe: &mut dyn FnMut(&Msg),
     ) {
-        let mut pending: VecDeque<Command<Msg, Timer, (), Storage>> = out.into_iter().collect();
-        while let Some(command) = pending.pop_front() {
-            match command {
-                Command::Send(dst, msg) => {
-                    observe(&msg);
-                    if dst == id {
-                        let mut local = Out::new();
-                        self.handle(id, state, id, msg, &mut local);
-                        pending.extend(local);
-                    } else {
-                        o.send(dst, msg);
-                    }
-                }
-                Command::SetTimer(timer, duration) => o.set_timer(timer, duration),
-                Command::CancelTimer(timer) => o.cancel_timer(timer),
-                Command::Save(storage) => o.save(storage),
-                Command::ChooseRandom(key, random) => o.choose_random(key, random),
-            }
-        }
+        crate::local::deliver_locally(id, state, out, o, observe, |state, msg, out| {
+            self.handle(id, state, id, msg, out)
+        });
     }
 }
 
@@ -801,6 +785,7 @@ impl Actor for PaxosActor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stateright::actor::Command;
 
     fn server(variant: Variant) -> PaxosActor {
         PaxosActor {
