@@ -1,10 +1,13 @@
-//! A UDP client for the register the cluster implements: one JSON message per datagram
-//! (the wire format is in `README-runtime.md`), a timeout per attempt, and retries that move
+//! A UDP client for the cluster: the single-decree register ([`PaxosCodec`]) or the
+//! Multi-Paxos key-value store ([`MultiPaxosCodec`]); one JSON message per datagram (the wire
+//! formats are in README.md, "Running on UDP"), a timeout per attempt, and retries that move
 //! on to the next server.
 //!
-//! Each attempt carries a fresh request number, so a retry is never mistaken by a server for
-//! a duplicate of a request it dropped; a reply to any attempt of the same operation answers
-//! it. A client that gets no answer does not know whether a put took effect.
+//! For single-decree Paxos each attempt carries a fresh request number, so a retry is never
+//! mistaken by a server for a duplicate of a request it dropped; a reply to any attempt of the
+//! same operation answers it. Multi-Paxos retries keep the request number, so that the
+//! replicas' per-client table applies a command chosen twice only once. A client that gets no
+//! answer does not know whether a write took effect.
 use crate::multi_paxos::{self, ClientCommand, KvOp, KvRet};
 use crate::paxos::{Msg, RequestId, Value};
 use stateright::actor::Id;
