@@ -9,7 +9,7 @@ mod common;
 
 use common::{temp_dir, BIN};
 use paxos::client::{Client, MultiPaxosCodec};
-use paxos::multi_paxos::{Key, Kv, KvOp, KvRet};
+use paxos::multi_paxos::{Key, Kv, KvOp, KvRet, Storage};
 use paxos::runtime::free_loopback_addresses;
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use std::fs::File;
@@ -53,6 +53,21 @@ impl Nodes {
             .spawn()
             .expect("the built binary runs");
         self.children.lock().expect("no panic")[i] = Some(child);
+    }
+
+    /// The leader: the proposer of the highest ballot any node's storage promised.
+    fn leader(&self) -> Option<usize> {
+        let highest = (0..self.addresses.len())
+            .filter_map(|i| {
+                let path = paxos::runtime::storage_path(&self.data_dir, self.addresses[i]);
+                paxos::runtime::load_storage::<Storage>(&path)
+                    .ok()
+                    .flatten()
+            })
+            .map(|saved| saved.promised)
+            .max()?;
+        let proposer = SocketAddrV4::from(highest.proposer);
+        self.addresses.iter().position(|&a| a == proposer)
     }
 
     fn kill(&self, i: usize) {
@@ -178,14 +193,15 @@ fn acknowledged_writes_survive_kill_and_restart() {
                 }
             });
         }
-        // kill -9 the node the readiness client asked first (most likely the leader)
-        // mid-load, then restart it from its storage.
+        // kill -9 the leader mid-load,
+        // then restart it from its storage.
         let acked = || history.acknowledged.lock().expect("recorded").len();
         std::thread::sleep(Duration::from_millis(800));
-        nodes.kill(0);
+        let victim = nodes.leader().expect("a leader is elected");
+        nodes.kill(victim);
         let at_kill = acked();
         std::thread::sleep(Duration::from_millis(1500));
-        nodes.launch(0);
+        nodes.launch(victim);
         let at_restart = acked();
         std::thread::sleep(Duration::from_millis(1500));
         let at_stop = acked();
@@ -199,7 +215,7 @@ fn acknowledged_writes_survive_kill_and_restart() {
         );
     });
 
-    // Every acknowledged append is read back, through the restarted node first.
+    // Every acknowledged append is read back.
     let acknowledged = history.acknowledged.lock().expect("recorded").clone();
     let mut reader = nodes.client(0);
     let mut thread = usize::MAX / 2;
