@@ -724,6 +724,41 @@ mod tests {
         );
     }
 
+    // H2, H3: the guard's classification of the Multi-Paxos messages: a Request is open to
+    // anyone (a follower forwards a client's), a Reply is for clients only.
+    #[test]
+    fn multi_paxos_requests_are_open_to_anyone() {
+        use crate::multi_paxos::{ClientCommand, KvOp, KvRet, Msg as M};
+        let someone = Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 9));
+        let command = ClientCommand {
+            client: someone,
+            request: 1,
+            op: KvOp::Get { key: 'x' },
+        };
+        assert_eq!(
+            MultiPaxosActor::kind(&M::Request { command }),
+            MsgKind::ClientRequest
+        );
+        let reply = M::Reply {
+            request: 1,
+            ret: KvRet::PutOk,
+        };
+        assert_eq!(MultiPaxosActor::kind(&reply), MsgKind::ClientReply);
+        let prepare = M::Prepare {
+            ballot: Ballot::default(),
+            from: 0,
+        };
+        assert_eq!(MultiPaxosActor::kind(&prepare), MsgKind::Internal);
+        let catch_up = M::CatchUp { from: 0, to: 1 };
+        assert_eq!(MultiPaxosActor::kind(&catch_up), MsgKind::Internal);
+        let rejected = M::Rejected {
+            ballot: Ballot::default(),
+            promised: Ballot::default(),
+            slot: None,
+        };
+        assert_eq!(MultiPaxosActor::kind(&rejected), MsgKind::Preemption);
+    }
+
     // H2: an internal message from a non-peer leaves the state as it was and sends nothing.
     #[test]
     fn guard_drops_internal_messages_from_non_peers() {
