@@ -4,9 +4,11 @@
 //!
 //! Single-decree Paxos decides once, so the throughput rows are `Get`s of the chosen value
 //! (answered at once by a server that learned it, by a quorum read otherwise), and committed
-//! puts are timed one per fresh cluster (`--puts`). Multi-Paxos will measure committed puts
-//! under concurrent clients here once its actor exists.
-use crate::client::{Client, Op, Reply};
+//! puts are timed one per fresh cluster (`--puts`). Multi-Paxos measures committed puts (each
+//! one log slot, fsync'd by a majority) under concurrent clients, on a fresh cluster per
+//! client count so that every row starts from an empty log.
+use crate::client::{Client, MultiPaxosCodec, Op, Reply};
+use crate::multi_paxos::{KvOp, KvRet};
 use crate::runtime::{self, NodeConfig, Protocol};
 use std::net::{SocketAddrV4, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -168,9 +170,20 @@ fn start_cluster(
     };
     let cluster = std::thread::spawn(move || runtime::run(&node));
     for &server in &servers {
-        let mut client = Client::new(vec![server], Duration::from_millis(100), 30)
+        // A Multi-Paxos follower restarts its leader timer on every request it cannot serve:
+        // retries must come less often than `ELECTION_AFTER` for an election to happen.
+        let (timeout, attempts) = match protocol {
+            Protocol::Paxos => (Duration::from_millis(100), 30),
+            Protocol::MultiPaxos => (runtime::ELECTION_AFTER.end * 2, 10),
+        };
+        let mut client = Client::new(vec![server], timeout, attempts)
             .map_err(|e| runtime::Error::Stopped(format!("benchmark client: {e}")))?;
-        let answer = client.call(Op::Get);
+        let answer = match protocol {
+            Protocol::Paxos => client.call(Op::Get).map(|_| ()),
+            Protocol::MultiPaxos => client
+                .call_with::<MultiPaxosCodec>(KvOp::Get { key: 'k' })
+                .map(|_| ()),
+        };
         if cluster.is_finished() {
             return match cluster.join() {
                 Ok(Err(e)) => Err(e),
@@ -226,10 +239,80 @@ fn print_row(measured: &Row) {
     );
 }
 
+/// Committed Multi-Paxos puts: each client writes its own key on a fresh 3-node cluster.
+fn multi_paxos_puts(
+    clients: usize,
+    duration: Duration,
+    data_dir: &std::path::Path,
+) -> Result<Row, runtime::Error> {
+    let servers = start_cluster(Protocol::MultiPaxos, data_dir, LIFETIME)?;
+    let (seconds, results) = measure(clients, duration, |i, deadline| {
+        let mut latencies = Vec::new();
+        let mut failures = 0;
+        let Ok(mut client) = Client::new(servers.clone(), Duration::from_millis(500), 3) else {
+            return (latencies, 1);
+        };
+        client.prefer(i);
+        let key = char::from_u32('a' as u32 + i as u32 % 26).unwrap_or('a');
+        let values = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+        let mut n = 0;
+        while Instant::now() < deadline {
+            let op = KvOp::Put {
+                key,
+                value: values[n % values.len()],
+            };
+            n += 1;
+            let sent = Instant::now();
+            match client.call_with::<MultiPaxosCodec>(op) {
+                Ok(KvRet::PutOk) => latencies.push(sent.elapsed()),
+                _ => failures += 1,
+            }
+        }
+        (latencies, failures)
+    });
+    Ok(row("mp put", clients, seconds, results))
+}
+
+fn print_header() {
+    println!(
+        "{:<10} {:>7} {:>10} {:>9} {:>10} {:>10} {:>8}",
+        "target", "clients", "ops", "ops/s", "p50 (us)", "p99 (us)", "failed"
+    );
+}
+
+/// Multi-Paxos: committed puts next to the raw UDP echo, per client count.
+fn run_multi_paxos(config: &BenchConfig) -> Result<Vec<Row>, runtime::Error> {
+    let io = |e: std::io::Error| runtime::Error::Stopped(format!("benchmark I/O: {e}"));
+    let data_dir = std::env::temp_dir().join(format!("paxos-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    print_header();
+    let mut rows = Vec::new();
+    for &clients in &config.clients {
+        for measured in [
+            echo(clients, config.duration).map_err(io)?,
+            multi_paxos_puts(
+                clients,
+                config.duration,
+                &data_dir.join(format!("clients-{clients}")),
+            )?,
+        ] {
+            print_row(&measured);
+            rows.push(measured);
+        }
+    }
+    println!(
+        "mp put: committed Multi-Paxos puts (one log slot each: leader's accept, a majority's \
+         fsync'd Accepted, apply, reply), each client on its own key, a fresh 3-node cluster \
+         per client count."
+    );
+    let _ = std::fs::remove_dir_all(&data_dir);
+    Ok(rows)
+}
+
 /// Measures, prints a table on standard output, and returns the rows.
 pub fn run(config: &BenchConfig) -> Result<Vec<Row>, runtime::Error> {
     if config.protocol == Protocol::MultiPaxos {
-        return Err(runtime::Error::NotBuilt(Protocol::MultiPaxos));
+        return run_multi_paxos(config);
     }
     let io = |e: std::io::Error| runtime::Error::Stopped(format!("benchmark I/O: {e}"));
     let data_dir = std::env::temp_dir().join(format!("paxos-bench-{}", std::process::id()));
@@ -245,10 +328,7 @@ pub fn run(config: &BenchConfig) -> Result<Vec<Row>, runtime::Error> {
             )))
         }
     }
-    println!(
-        "{:<10} {:>7} {:>10} {:>9} {:>10} {:>10} {:>8}",
-        "target", "clients", "ops", "ops/s", "p50 (us)", "p99 (us)", "failed"
-    );
+    print_header();
     let mut rows = Vec::new();
     for &clients in &config.clients {
         for measured in [
@@ -276,7 +356,7 @@ pub fn run(config: &BenchConfig) -> Result<Vec<Row>, runtime::Error> {
 /// `paxos bench`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// The protocol to measure (multi-paxos: not built yet).
+    /// The protocol to measure.
     #[arg(long, value_enum, default_value_t = Protocol::Paxos)]
     pub protocol: Protocol,
     /// Concurrent client counts, comma-separated.
@@ -285,7 +365,7 @@ pub struct BenchArgs {
     /// Seconds per measurement.
     #[arg(long, default_value_t = 3.0)]
     pub seconds: f64,
-    /// Committed puts to time, each on a fresh 3-node cluster (at most 200).
+    /// paxos only: committed puts to time, each on a fresh 3-node cluster (at most 200).
     #[arg(long, default_value_t = 30)]
     pub puts: usize,
 }

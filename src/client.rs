@@ -1,11 +1,16 @@
-//! A UDP client for the register the cluster implements: one JSON message per datagram
-//! (the wire format is in `README-runtime.md`), a timeout per attempt, and retries that move
+//! A UDP client for the cluster: the single-decree register ([`PaxosCodec`]) or the
+//! Multi-Paxos key-value store ([`MultiPaxosCodec`]); one JSON message per datagram (the wire
+//! formats are in README.md, "Running on UDP"), a timeout per attempt, and retries that move
 //! on to the next server.
 //!
-//! Each attempt carries a fresh request number, so a retry is never mistaken by a server for
-//! a duplicate of a request it dropped; a reply to any attempt of the same operation answers
-//! it. A client that gets no answer does not know whether a put took effect.
+//! For single-decree Paxos each attempt carries a fresh request number, so a retry is never
+//! mistaken by a server for a duplicate of a request it dropped; a reply to any attempt of the
+//! same operation answers it. Multi-Paxos retries keep the request number, so that the
+//! replicas' per-client table applies a command chosen twice only once. A client that gets no
+//! answer does not know whether a write took effect.
+use crate::multi_paxos::{self, ClientCommand, KvOp, KvRet};
 use crate::paxos::{Msg, RequestId, Value};
+use stateright::actor::Id;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
@@ -42,20 +47,32 @@ impl fmt::Display for Reply {
 
 /// How a protocol's client requests and replies look on the wire.
 pub trait ClientCodec {
+    /// What a client asks.
+    type Op: Clone;
+    /// A server's definite answer.
+    type Ret;
     type Msg: serde::Serialize + serde::de::DeserializeOwned;
-    fn request(op: Op, request: RequestId) -> Self::Msg;
+    /// Whether every attempt of one operation carries the same request number. A protocol
+    /// that deduplicates retried requests (Multi-Paxos's per-client table) needs it: a retry
+    /// chosen twice is then applied once. Otherwise each attempt gets a fresh number, so that
+    /// a retry is never mistaken for a duplicate of a request a server dropped.
+    const SAME_REQUEST_ON_RETRY: bool = false;
+    /// The request `request` of the client at `client` (its address, where replies go).
+    fn request(op: &Self::Op, request: RequestId, client: SocketAddrV4) -> Self::Msg;
     /// The request number a reply answers, and the answer; `None` for anything else.
-    fn reply(msg: Self::Msg) -> Option<(RequestId, Reply)>;
+    fn reply(msg: Self::Msg) -> Option<(RequestId, Self::Ret)>;
 }
 
 /// The single-decree Paxos messages of [`crate::paxos::Msg`].
 pub struct PaxosCodec;
 
 impl ClientCodec for PaxosCodec {
+    type Op = Op;
+    type Ret = Reply;
     type Msg = Msg;
 
-    fn request(op: Op, request: RequestId) -> Msg {
-        match op {
+    fn request(op: &Op, request: RequestId, _client: SocketAddrV4) -> Msg {
+        match *op {
             Op::Put(value) => Msg::Put { request, value },
             Op::Get => Msg::Get { request },
         }
@@ -66,6 +83,34 @@ impl ClientCodec for PaxosCodec {
             Msg::PutOk { request } => Some((request, Reply::PutOk)),
             Msg::PutFail { request } => Some((request, Reply::PutFail)),
             Msg::GetOk { request, value } => Some((request, Reply::GetOk(value))),
+            _ => None,
+        }
+    }
+}
+
+/// The Multi-Paxos key-value messages of [`crate::multi_paxos::Msg`]: a `Request` carrying
+/// the client's address and request number, answered by the leader's `Reply`.
+pub struct MultiPaxosCodec;
+
+impl ClientCodec for MultiPaxosCodec {
+    type Op = KvOp;
+    type Ret = KvRet;
+    type Msg = multi_paxos::Msg;
+    const SAME_REQUEST_ON_RETRY: bool = true;
+
+    fn request(op: &KvOp, request: RequestId, client: SocketAddrV4) -> multi_paxos::Msg {
+        multi_paxos::Msg::Request {
+            command: ClientCommand {
+                client: Id::from(client),
+                request,
+                op: op.clone(),
+            },
+        }
+    }
+
+    fn reply(msg: multi_paxos::Msg) -> Option<(RequestId, KvRet)> {
+        match msg {
+            multi_paxos::Msg::Reply { request, ret } => Some((request, ret)),
             _ => None,
         }
     }
@@ -101,6 +146,8 @@ impl std::error::Error for Error {}
 /// A client bound to one UDP socket (its address is its identity for the servers).
 pub struct Client {
     socket: UdpSocket,
+    /// The socket's own address: the client's identity in Multi-Paxos requests.
+    address: SocketAddrV4,
     servers: Vec<SocketAddrV4>,
     /// Per-attempt timeout.
     pub timeout: Duration,
@@ -123,9 +170,20 @@ impl Client {
         let ip = if first.ip().is_loopback() {
             Ipv4Addr::LOCALHOST
         } else {
-            Ipv4Addr::UNSPECIFIED
+            // The interface that routes to the first server: its address is the one a
+            // Multi-Paxos request names as the client's (a wildcard address names nobody).
+            let probe = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).map_err(Error::Io)?;
+            probe.connect(first).map_err(Error::Io)?;
+            match probe.local_addr().map_err(Error::Io)? {
+                SocketAddr::V4(local) => *local.ip(),
+                SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+            }
         };
         let socket = UdpSocket::bind(SocketAddrV4::new(ip, 0)).map_err(Error::Io)?;
+        let address = match socket.local_addr().map_err(Error::Io)? {
+            SocketAddr::V4(address) => address,
+            SocketAddr::V6(_) => return Err(Error::Io(std::io::Error::other("bound IPv6"))),
+        };
         // Request numbers start from the clock so that a restarted client reusing a port does
         // not collide with its predecessor's requests.
         let next_request = SystemTime::now()
@@ -133,6 +191,7 @@ impl Client {
             .map_or(1, |d| d.as_micros() as u64);
         Ok(Client {
             socket,
+            address,
             servers,
             timeout,
             attempts: attempts.max(1),
@@ -157,15 +216,19 @@ impl Client {
     }
 
     /// Runs `op`: asks one server after another until one answers or the attempts run out.
-    pub fn call_with<C: ClientCodec>(&mut self, op: Op) -> Result<Reply, Error> {
+    pub fn call_with<C: ClientCodec>(&mut self, op: C::Op) -> Result<C::Ret, Error> {
         let mut asked: BTreeSet<RequestId> = BTreeSet::new();
         let mut buf = [0u8; 65_535];
         for attempt in 0..self.attempts {
             let server = self.servers[(self.next_server + attempt) % self.servers.len()];
-            let request = self.next_request;
-            self.next_request += 1;
+            let request = if C::SAME_REQUEST_ON_RETRY && attempt > 0 {
+                self.next_request - 1
+            } else {
+                self.next_request += 1;
+                self.next_request - 1
+            };
             asked.insert(request);
-            let bytes = serde_json::to_vec(&C::request(op, request))
+            let bytes = serde_json::to_vec(&C::request(&op, request, self.address))
                 .expect("a client request always serializes");
             if let Err(e) = self.socket.send_to(&bytes, server) {
                 log::debug!("Unable to send. server={server}, err={e}");
@@ -215,7 +278,7 @@ impl Client {
 /// `paxos client`.
 #[derive(Debug, clap::Args)]
 pub struct ClientArgs {
-    /// The protocol the servers run (multi-paxos: not built yet).
+    /// The protocol the servers run.
     #[arg(long, value_enum, default_value_t = crate::runtime::Protocol::Paxos)]
     pub protocol: crate::runtime::Protocol,
     /// The servers, comma-separated; attempts go to one after the other.
@@ -234,17 +297,26 @@ pub struct ClientArgs {
 /// What the client asks.
 #[derive(Debug, clap::Subcommand)]
 pub enum ClientOp {
-    /// Write VALUE (one character) into the write-once register.
-    Put { value: char },
-    /// Read the register.
-    Get,
+    /// paxos: `put VALUE` writes VALUE (one character) into the write-once register.
+    /// multi-paxos: `put KEY VALUE` replaces KEY's value with VALUE (one character each).
+    Put {
+        #[arg(value_name = "KEY|VALUE")]
+        first: char,
+        #[arg(value_name = "VALUE")]
+        second: Option<char>,
+    },
+    /// paxos: `get` reads the register. multi-paxos: `get KEY` reads KEY.
+    Get { key: Option<char> },
+    /// multi-paxos only: `append KEY VALUE` appends VALUE to KEY's value and prints the result.
+    Append { key: char, value: char },
+}
+
+fn usage(message: &str) -> crate::cli::Error {
+    crate::runtime::Error::Usage(message.to_owned()).into()
 }
 
 /// Runs `paxos client`: prints the answer; `Ok(false)` for a PutFail.
 pub fn command(args: &ClientArgs) -> Result<bool, crate::cli::Error> {
-    if args.protocol == crate::runtime::Protocol::MultiPaxos {
-        return Err(crate::runtime::Error::NotBuilt(args.protocol).into());
-    }
     let servers = args
         .servers
         .iter()
@@ -255,9 +327,47 @@ pub fn command(args: &ClientArgs) -> Result<bool, crate::cli::Error> {
         Duration::from_millis(args.timeout_ms),
         args.attempts,
     )?;
+    if args.protocol == crate::runtime::Protocol::MultiPaxos {
+        let op = match args.op {
+            ClientOp::Put {
+                first: key,
+                second: Some(value),
+            } => KvOp::Put { key, value },
+            ClientOp::Get { key: Some(key) } => KvOp::Get { key },
+            ClientOp::Append { key, value } => KvOp::Append { key, value },
+            ClientOp::Put { second: None, .. } => {
+                return Err(usage("multi-paxos: put takes KEY VALUE, e.g. `put x A`"))
+            }
+            ClientOp::Get { key: None } => {
+                return Err(usage("multi-paxos: get takes KEY, e.g. `get x`"))
+            }
+        };
+        let ret = client.call_with::<MultiPaxosCodec>(op)?;
+        match ret {
+            KvRet::PutOk => println!("PutOk"),
+            KvRet::GetOk { value: Some(value) } => println!("GetOk: {value}"),
+            KvRet::GetOk { value: None } => println!("GetOk: (empty)"),
+            KvRet::AppendOk { value } => println!("AppendOk: {value}"),
+        }
+        return Ok(true);
+    }
     let op = match args.op {
-        ClientOp::Put { value } => Op::Put(value),
-        ClientOp::Get => Op::Get,
+        ClientOp::Put {
+            first: value,
+            second: None,
+        } => Op::Put(value),
+        ClientOp::Get { key: None } => Op::Get,
+        ClientOp::Put {
+            second: Some(_), ..
+        } => return Err(usage("paxos: put takes one VALUE, e.g. `put A`")),
+        ClientOp::Get { key: Some(_) } => {
+            return Err(usage("paxos: get takes no key (the register is one value)"))
+        }
+        ClientOp::Append { .. } => {
+            return Err(usage(
+                "paxos: the write-once register has no append; use --protocol multi-paxos",
+            ))
+        }
     };
     let reply = client.call(op)?;
     println!("{reply}");

@@ -20,11 +20,13 @@
 //!   `spawn` would start it with no storage, and an acceptor that forgets its promises
 //!   breaks agreement.
 //!
-//! Plugging in another protocol (Multi-Paxos) takes: an `impl WireProtocol` for its actor
+//! Both protocols run this way: [`paxos_server`] and [`multi_paxos_server`]. Plugging in
+//! another protocol takes: an `impl WireProtocol` for its actor
 //! (which messages are internal, which are replies, which announce a preemption); a function
 //! building the server actor from the cluster's ids, as [`paxos_server`] does; one arm in
 //! [`run`]; and, for `paxos client` and `paxos bench`, an `impl ClientCodec`
 //! ([`crate::client`]) used through `Client::call_with`.
+use crate::multi_paxos::{self, MultiPaxosActor, Slot};
 use crate::paxos::{Msg, PaxosActor, Roles, Variant};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -45,7 +47,7 @@ use std::time::Duration;
 pub enum Protocol {
     /// Single-decree Paxos: a write-once register.
     Paxos,
-    /// Multi-Paxos: not built yet (the actor is being written); selecting it is an error.
+    /// Multi-Paxos: a replicated key-value log with a stable leader.
     MultiPaxos,
 }
 
@@ -61,6 +63,10 @@ impl fmt::Display for Protocol {
 /// How long a proposer waits before retrying with a higher ballot on a real network: long
 /// enough for a loopback round trip, short enough that a lost datagram costs little.
 pub const RETRY_AFTER: Range<Duration> = Duration::from_millis(50)..Duration::from_millis(150);
+
+/// How long a Multi-Paxos server that has a request it cannot serve waits for a leader before
+/// starting phase 1 itself: several loopback round trips plus fsyncs.
+pub const ELECTION_AFTER: Range<Duration> = Duration::from_millis(150)..Duration::from_millis(300);
 
 /// L1: how long a preemption notice is held back, drawn at random by `spawn`'s timers.
 pub const BACKOFF: Range<Duration> = Duration::from_millis(10)..Duration::from_millis(60);
@@ -109,6 +115,30 @@ impl WireProtocol for PaxosActor {
     }
 }
 
+impl WireProtocol for MultiPaxosActor {
+    /// A `Promise` carries every proposal accepted from the candidate's first unknown slot on:
+    /// after a restart (the chosen log is kept in memory) that is the whole log, so the limit
+    /// is UDP's own.
+    const MAX_DATAGRAM: usize = 65_507;
+
+    fn kind(msg: &multi_paxos::Msg) -> MsgKind {
+        use multi_paxos::Msg as M;
+        match msg {
+            // A follower forwards a client's request to the leader: a peer's Request is a
+            // request too, and anyone may send one.
+            M::Request { .. } => MsgKind::ClientRequest,
+            M::Reply { .. } => MsgKind::ClientReply,
+            M::Prepare { .. }
+            | M::Promise { .. }
+            | M::Accept { .. }
+            | M::Accepted { .. }
+            | M::Chosen { .. }
+            | M::CatchUp { .. } => MsgKind::Internal,
+            M::Rejected { .. } => MsgKind::Preemption,
+        }
+    }
+}
+
 /// Why a node cannot start or had to stop, in terms an operator can act on.
 #[derive(Debug)]
 pub enum Error {
@@ -128,8 +158,6 @@ pub enum Error {
     },
     /// D2: a storage file exists but cannot be used.
     StorageUnreadable { path: PathBuf, reason: String },
-    /// The protocol's actor is not part of this build.
-    NotBuilt(Protocol),
     /// The command line does not describe a cluster.
     Usage(String),
     /// A node thread stopped (stateright's `spawn` returned).
@@ -163,10 +191,6 @@ impl fmt::Display for Error {
                  the node's state is truly lost, see \"Lost storage\" in spec/runtime.md",
                 path.display()
             ),
-            Error::NotBuilt(protocol) => write!(
-                f,
-                "protocol {protocol} is not built yet: its actor is not part of this build; use --protocol paxos"
-            ),
             Error::Usage(message) => f.write_str(message),
             Error::Stopped(reason) => write!(f, "node stopped: {reason}"),
         }
@@ -179,7 +203,7 @@ impl Error {
     /// The process exit status: 2 for a bad command line, 1 for anything else.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::MalformedAddress { .. } | Error::NotBuilt(_) | Error::Usage(_) => 2,
+            Error::MalformedAddress { .. } | Error::Usage(_) => 2,
             _ => 1,
         }
     }
@@ -466,13 +490,23 @@ pub fn paxos_server(cluster: &[Id]) -> PaxosActor {
     }
 }
 
+/// The Multi-Paxos server the model checks, with real timer durations and a log as long as
+/// [`Slot`] allows (the model bounds it to keep the state space finite).
+pub fn multi_paxos_server(cluster: &[Id]) -> MultiPaxosActor {
+    MultiPaxosActor {
+        servers: cluster.to_vec(),
+        slots: Slot::MAX,
+        variant: multi_paxos::Variant::Correct,
+        election_after: ELECTION_AFTER,
+    }
+}
+
 /// Checks the configuration, then runs the nodes until the process is stopped (or
 /// `exit_after` passes). Returns only on an error.
 pub fn run(config: &NodeConfig) -> Result<(), Error> {
     match config.protocol {
         Protocol::Paxos => serve(config, paxos_server),
-        // Multi-Paxos plugs in here: `serve(config, multi_paxos_server)` once the actor exists.
-        Protocol::MultiPaxos => Err(Error::NotBuilt(Protocol::MultiPaxos)),
+        Protocol::MultiPaxos => serve(config, multi_paxos_server),
     }
 }
 
@@ -587,7 +621,7 @@ fn prepare_data_dir(path: &Path) -> Result<PathBuf, Error> {
 /// `paxos spawn`: one node, or a whole local cluster.
 #[derive(Debug, clap::Args)]
 pub struct SpawnArgs {
-    /// The protocol the nodes run (multi-paxos: not built yet).
+    /// The protocol the nodes run.
     #[arg(long, value_enum, default_value_t = Protocol::Paxos)]
     pub protocol: Protocol,
     /// This node's address (IPv4:port). With --local, the first node's address.
@@ -688,6 +722,41 @@ mod tests {
             PaxosActor::kind(&Msg::PutOk { request: 1 }),
             MsgKind::ClientReply
         );
+    }
+
+    // H2, H3: the guard's classification of the Multi-Paxos messages: a Request is open to
+    // anyone (a follower forwards a client's), a Reply is for clients only.
+    #[test]
+    fn multi_paxos_requests_are_open_to_anyone() {
+        use crate::multi_paxos::{ClientCommand, KvOp, KvRet, Msg as M};
+        let someone = Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 9));
+        let command = ClientCommand {
+            client: someone,
+            request: 1,
+            op: KvOp::Get { key: 'x' },
+        };
+        assert_eq!(
+            MultiPaxosActor::kind(&M::Request { command }),
+            MsgKind::ClientRequest
+        );
+        let reply = M::Reply {
+            request: 1,
+            ret: KvRet::PutOk,
+        };
+        assert_eq!(MultiPaxosActor::kind(&reply), MsgKind::ClientReply);
+        let prepare = M::Prepare {
+            ballot: Ballot::default(),
+            from: 0,
+        };
+        assert_eq!(MultiPaxosActor::kind(&prepare), MsgKind::Internal);
+        let catch_up = M::CatchUp { from: 0, to: 1 };
+        assert_eq!(MultiPaxosActor::kind(&catch_up), MsgKind::Internal);
+        let rejected = M::Rejected {
+            ballot: Ballot::default(),
+            promised: Ballot::default(),
+            slot: None,
+        };
+        assert_eq!(MultiPaxosActor::kind(&rejected), MsgKind::Preemption);
     }
 
     // H2: an internal message from a non-peer leaves the state as it was and sends nothing.
