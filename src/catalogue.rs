@@ -251,32 +251,29 @@ impl ProtocolModel {
 
     /// Serves stateright's Explorer for this model; blocks.
     pub fn explore(&self, address: &str, threads: usize) -> std::io::Result<()> {
-        use stateright::Model;
         // Validate the address first: stateright's `serve` panics on a bad one.
         let addresses: Vec<std::net::SocketAddr> =
             std::net::ToSocketAddrs::to_socket_addrs(address)?.collect();
         std::net::TcpListener::bind(&addresses[..])?;
+        // Blocks while the Explorer serves.
         match self {
-            ProtocolModel::Paxos(config) => {
-                // Blocks while the Explorer serves.
-                config
-                    .clone()
-                    .into_model()
-                    .checker()
-                    .threads(threads)
-                    .serve(&addresses[..]);
-            }
+            ProtocolModel::Paxos(config) => serve(config.clone().into_model(), threads, &addresses),
             ProtocolModel::MultiPaxos(config) => {
-                config
-                    .clone()
-                    .into_model()
-                    .checker()
-                    .threads(threads)
-                    .serve(&addresses[..]);
+                serve(config.clone().into_model(), threads, &addresses)
             }
         }
         Ok(())
     }
+}
+
+/// Serves stateright's Explorer for `model` on `addresses`; blocks.
+fn serve<M>(model: M, threads: usize, addresses: &[std::net::SocketAddr])
+where
+    M: stateright::Model + Send + Sync + 'static,
+    M::Action: std::fmt::Debug + Send + Sync + Clone + PartialEq,
+    M::State: std::fmt::Debug + std::hash::Hash + Send + Sync + Clone + PartialEq,
+{
+    model.checker().threads(threads).serve(addresses);
 }
 
 /// How a property's verdict compares with the recorded one.

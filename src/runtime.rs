@@ -759,9 +759,8 @@ mod tests {
         assert_eq!(MultiPaxosActor::kind(&rejected), MsgKind::Preemption);
     }
 
-    // H2: an internal message from a non-peer leaves the state as it was and sends nothing.
-    #[test]
-    fn guard_drops_internal_messages_from_non_peers() {
+    /// A guarded Paxos server among three loopback peers; its storage is never written.
+    fn test_guard() -> (Vec<Id>, Guard<PaxosActor>) {
         let peers: Vec<Id> = (1..=3)
             .map(|p| Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), p)))
             .collect();
@@ -770,6 +769,13 @@ mod tests {
             peers: peers.iter().copied().collect(),
             storage_path: std::env::temp_dir().join("never-written.storage"),
         };
+        (peers, guard)
+    }
+
+    // H2: an internal message from a non-peer leaves the state as it was and sends nothing.
+    #[test]
+    fn guard_drops_internal_messages_from_non_peers() {
+        let (peers, guard) = test_guard();
         let mut o = Out::new();
         let start = guard.on_start(peers[0], &None, &mut o);
         let mut state = Cow::Borrowed(&start);
@@ -797,14 +803,7 @@ mod tests {
     // L1: a peer's Rejected is held back on a timer, then handed to the actor.
     #[test]
     fn guard_delays_preemption_notices() {
-        let peers: Vec<Id> = (1..=3)
-            .map(|p| Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), p)))
-            .collect();
-        let guard = Guard {
-            inner: paxos_server(&peers),
-            peers: peers.iter().copied().collect(),
-            storage_path: std::env::temp_dir().join("never-written.storage"),
-        };
+        let (peers, guard) = test_guard();
         let mut o = Out::new();
         let start = guard.on_start(peers[0], &None, &mut o);
         let mut state = Cow::Borrowed(&start);
