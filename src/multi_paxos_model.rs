@@ -169,14 +169,8 @@ impl Node {
             next_trail.to_mut().led = Some(inner.proposer.ballot);
         }
         let mut next_saved = Cow::Borrowed(saved);
-        for command in out {
-            match command {
-                ActorCommand::Save(storage) => *next_saved.to_mut() = Some(storage),
-                ActorCommand::Send(dst, msg) => o.send(dst, msg),
-                ActorCommand::SetTimer(timer, duration) => o.set_timer(timer, duration),
-                ActorCommand::CancelTimer(timer) => o.cancel_timer(timer),
-                ActorCommand::ChooseRandom(..) => unreachable!("servers make no random choices"),
-            }
+        if let Some(storage) = crate::paxos_model::forward_except_saves(out, o) {
+            *next_saved.to_mut() = Some(storage);
         }
         let changed = matches!(next_trail, Cow::Owned(_)) || matches!(next_saved, Cow::Owned(_));
         if changed {

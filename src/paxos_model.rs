@@ -212,14 +212,8 @@ impl Node {
             next_trail.to_mut().observe(msg)
         });
         let mut next_saved = Cow::Borrowed(saved);
-        for command in out {
-            match command {
-                Command::Save(storage) => *next_saved.to_mut() = Some(storage),
-                Command::Send(dst, msg) => o.send(dst, msg),
-                Command::SetTimer(timer, duration) => o.set_timer(timer, duration),
-                Command::CancelTimer(timer) => o.cancel_timer(timer),
-                Command::ChooseRandom(..) => unreachable!("Paxos makes no random choices"),
-            }
+        if let Some(storage) = forward_except_saves(out, o) {
+            *next_saved.to_mut() = Some(storage);
         }
         let changed = matches!(next_trail, Cow::Owned(_)) || matches!(next_saved, Cow::Owned(_));
         if changed {
@@ -242,6 +236,27 @@ impl Node {
             });
         }
     }
+}
+
+/// Forwards the commands of a wrapped protocol actor to its model wrapper, except saves: the
+/// last one, if any, is returned for the wrapper to save together with the node's trail.
+/// Shared by the single-decree and Multi-Paxos harnesses.
+pub(crate) fn forward_except_saves<A, W>(out: Out<A>, o: &mut Out<W>) -> Option<A::Storage>
+where
+    A: Actor<Random = ()>,
+    W: Actor<Msg = A::Msg, Timer = A::Timer>,
+{
+    let mut saved = None;
+    for command in out {
+        match command {
+            Command::Save(storage) => saved = Some(storage),
+            Command::Send(dst, msg) => o.send(dst, msg),
+            Command::SetTimer(timer, duration) => o.set_timer(timer, duration),
+            Command::CancelTimer(timer) => o.cancel_timer(timer),
+            Command::ChooseRandom(..) => unreachable!("the protocols make no random choices"),
+        }
+    }
+    saved
 }
 
 impl Actor for Node {
