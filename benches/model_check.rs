@@ -3,8 +3,9 @@
 //! benchmark so that its CPU time and peak memory are its own (from `wait4`'s rusage).
 mod stateright_paxos;
 
-use paxos::check::{self, Settings, Strategy};
-use paxos::paxos_model::{Layout, NetworkKind, PaxosConfig};
+use paxos::model::check::{self, Settings, Strategy};
+use paxos::model::harness::NetworkKind;
+use paxos::model::paxos::{Layout, PaxosConfig};
 use stateright::actor::Network;
 use stateright::{Checker, Model};
 use std::process::Command;
@@ -38,9 +39,9 @@ fn child(name: &str) -> (usize, usize) {
         (outcome.unique_states, outcome.states)
     };
     let default = || {
-        let loaded = paxos::catalogue::load(None).expect("the embedded default loads");
+        let loaded = paxos::model::catalogue::load(None).expect("the embedded default loads");
         match loaded.file.model {
-            paxos::catalogue::ProtocolModel::Paxos(config) => config,
+            paxos::model::catalogue::ProtocolModel::Paxos(config) => config,
             _ => unreachable!("the default model is single-decree Paxos"),
         }
     };

@@ -1,8 +1,15 @@
 //! Paxos and Multi-Paxos written once as [`stateright`] actors, checked exhaustively against
-//! the requirements of Lamport's *Paxos Made Simple*.
+//! the requirements of Lamport's *Paxos Made Simple*, and run as real clusters on UDP.
+//!
+//! The layers, each a module:
+//! - [`protocol`]: the actors, pure state machines (no sockets, clocks or files);
+//! - [`model`]: the model-checking harnesses, properties, checker driver and catalogue;
+//! - [`runtime`]: the same actors on UDP, with durable storage, a client and a benchmark;
+//! - [`cli`]: the `paxos` command line.
 //!
 //! ```
-//! use paxos::paxos_model::{Layout, NetworkKind, PaxosConfig};
+//! use paxos::model::harness::NetworkKind;
+//! use paxos::model::paxos::{Layout, PaxosConfig};
 //! use stateright::{Checker, Model};
 //!
 //! let model = PaxosConfig {
@@ -19,19 +26,13 @@
 //! let checker = model.checker().spawn_bfs().join();
 //! assert!(checker.discovery("agreement").is_none());
 //! ```
-pub mod bench;
-pub mod catalogue;
-pub mod check;
 pub mod cli;
-pub mod client;
-pub mod multi_paxos;
-pub mod multi_paxos_model;
-pub mod paxos;
-pub mod paxos_model;
+pub mod model;
+pub mod protocol;
 pub mod runtime;
 
-/// Model checking allocates and frees millions of small states from several threads: glibc's
-/// allocator spends much of that time on lock contention, mimalloc does not.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-pub mod local;
+pub use model::multi_paxos::MultiPaxosConfig;
+pub use model::paxos::PaxosConfig;
+pub use protocol::ballot::Ballot;
+pub use protocol::multi_paxos::MultiPaxosActor;
+pub use protocol::paxos::PaxosActor;

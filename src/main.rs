@@ -1,5 +1,10 @@
 use clap::Parser;
 
+/// Model checking allocates and frees millions of small states from several threads: glibc's
+/// allocator spends much of that time on lock contention, mimalloc does not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     env_logger::init_from_env(env_logger::Env::default().default_filter_or("warn"));
     let cli = paxos::cli::Cli::parse();

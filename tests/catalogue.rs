@@ -1,9 +1,9 @@
 //! Re-checks the catalogue: every model marked `in_tests` must have exactly its recorded
 //! outcome, and every deliberate bug must be caught by the property that exists for it.
-use paxos::catalogue::{self, ProtocolModel};
-use paxos::check::{Strategy, Verdict};
 use paxos::cli::{check, CheckOptions};
-use paxos::paxos::Variant;
+use paxos::model::catalogue::{self, ProtocolModel};
+use paxos::model::check::{Strategy, Verdict};
+use paxos::protocol::paxos::Variant;
 use std::collections::BTreeSet;
 
 fn options() -> CheckOptions {
@@ -96,7 +96,7 @@ fn every_always_property_has_a_bug_that_breaks_it() {
         .iter()
         .flat_map(|m| catalogue::expected_violations(&m.file))
         .collect();
-    for property in paxos::paxos_model::ALWAYS {
+    for property in paxos::model::paxos::ALWAYS {
         assert!(
             broken.contains(property),
             "no bug variant breaks {property}"
@@ -114,7 +114,7 @@ fn correct_models_hold_every_always_property_and_reach_the_interesting_paths() {
             continue;
         }
         let expect = &model.file.expect.properties;
-        for property in paxos::paxos_model::ALWAYS {
+        for property in paxos::model::paxos::ALWAYS {
             assert_eq!(
                 expect.get(property),
                 Some(&Verdict::Holds),
@@ -141,7 +141,7 @@ fn correct_models_hold_every_always_property_and_reach_the_interesting_paths() {
 #[test]
 fn every_sometimes_property_is_reached_by_a_correct_model() {
     let models = load_all();
-    for property in paxos::paxos_model::SOMETIMES {
+    for property in paxos::model::paxos::SOMETIMES {
         let reached = models.iter().any(|m| {
             matches!(&m.file.model, ProtocolModel::Paxos(c) if c.variant == Variant::Correct)
                 && m.file.expect.properties.get(property) == Some(&Verdict::Reached)

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{run_binary, temp_dir, Cluster, History, Rng};
-use paxos::client::{Client, Op, Reply};
+use paxos::runtime::client::{Client, Op, Reply};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -125,7 +125,7 @@ fn run_round(round: u64, victim: usize, kill_after: usize) {
     // D1: the restarted node still has its storage, and it parses.
     let storage = std::fs::read(cluster.storage_path(victim)).unwrap_or_default();
     assert!(
-        serde_json::from_slice::<paxos::paxos::Storage>(&storage).is_ok(),
+        serde_json::from_slice::<paxos::protocol::paxos::Storage>(&storage).is_ok(),
         "round {round}: the victim's storage is unreadable"
     );
 }
@@ -146,8 +146,8 @@ fn kill_nine_in_the_middle_of_the_load_loses_nothing() {
 #[test]
 fn corrupt_storage_file_refuses_to_start() {
     let dir = temp_dir("corrupt");
-    let address = paxos::runtime::free_loopback_addresses(1).expect("a free port")[0];
-    let path = paxos::runtime::storage_path(&dir, address);
+    let address = paxos::runtime::node::free_loopback_addresses(1).expect("a free port")[0];
+    let path = paxos::runtime::node::storage_path(&dir, address);
     for content in [
         &b""[..],
         b"{\"round\":1,\"promised\":",
@@ -197,7 +197,8 @@ fn bad_addresses_and_data_dirs_are_refused() {
     let file = dir.join("a-file");
     std::fs::write(&file, b"").expect("written");
     let below = file.join("data").to_string_lossy().into_owned();
-    let free = paxos::runtime::free_loopback_addresses(1).expect("a free port")[0].to_string();
+    let free =
+        paxos::runtime::node::free_loopback_addresses(1).expect("a free port")[0].to_string();
     let (code, stderr) = run_binary(&["spawn", "--address", &free, "--data-dir", &below], &dir);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("cannot be written"), "{stderr}");
@@ -219,7 +220,8 @@ fn command_line_client_puts_and_gets() {
     let mut client =
         Client::new(cluster.addresses.clone(), Duration::from_millis(200), 10).expect("client");
     assert_eq!(client.call(Op::Get).ok(), Some(Reply::GetOk(Some('K'))));
-    let silent = paxos::runtime::free_loopback_addresses(1).expect("a free port")[0].to_string();
+    let silent =
+        paxos::runtime::node::free_loopback_addresses(1).expect("a free port")[0].to_string();
     let (code, stderr) = run_binary(
         &[
             "client",

@@ -6,8 +6,8 @@
 mod common;
 
 use common::{Cluster, History, Rng};
-use paxos::client::{Client, Op, Reply};
-use paxos::paxos::{Ballot, Msg, Proposal};
+use paxos::protocol::paxos::{Ballot, Msg, Proposal};
+use paxos::runtime::client::{Client, Op, Reply};
 use stateright::actor::Id;
 use std::net::{SocketAddrV4, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,11 +1,11 @@
 //! Model checks of Multi-Paxos: the catalogued models that are cheap enough re-checked with
 //! their recorded outcome, and mutation checks: each broken variant yields a counterexample
 //! for the property it exists to break.
-use paxos::catalogue::{self, Loaded, ProtocolModel};
-use paxos::check::{Outcome, Strategy, Verdict};
 use paxos::cli::{check, CheckOptions};
-use paxos::multi_paxos::Variant;
-use paxos::multi_paxos_model::ALWAYS;
+use paxos::model::catalogue::{self, Loaded, ProtocolModel};
+use paxos::model::check::{Outcome, Strategy, Verdict};
+use paxos::model::multi_paxos::ALWAYS;
+use paxos::protocol::multi_paxos::Variant;
 use std::collections::BTreeSet;
 
 fn load(name: &str) -> Loaded {

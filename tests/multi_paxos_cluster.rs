@@ -8,9 +8,9 @@
 mod common;
 
 use common::{temp_dir, BIN};
-use paxos::client::{Client, MultiPaxosCodec};
-use paxos::multi_paxos::{Key, Kv, KvOp, KvRet, Storage};
-use paxos::runtime::free_loopback_addresses;
+use paxos::protocol::multi_paxos::{Key, Kv, KvOp, KvRet, Storage};
+use paxos::runtime::client::{Client, MultiPaxosCodec};
+use paxos::runtime::node::free_loopback_addresses;
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use std::fs::File;
 use std::net::SocketAddrV4;
@@ -59,8 +59,8 @@ impl Nodes {
     fn leader(&self) -> Option<usize> {
         let highest = (0..self.addresses.len())
             .filter_map(|i| {
-                let path = paxos::runtime::storage_path(&self.data_dir, self.addresses[i]);
-                paxos::runtime::load_storage::<Storage>(&path)
+                let path = paxos::runtime::node::storage_path(&self.data_dir, self.addresses[i]);
+                paxos::runtime::node::load_storage::<Storage>(&path)
                     .ok()
                     .flatten()
             })

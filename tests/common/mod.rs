@@ -4,8 +4,8 @@
 //! operation for stateright's `LinearizabilityTester`.
 #![allow(dead_code)] // Each test file uses a different part.
 
-use paxos::client::{Client, Op, Reply};
-use paxos::runtime::free_loopback_addresses;
+use paxos::runtime::client::{Client, Op, Reply};
+use paxos::runtime::node::free_loopback_addresses;
 use stateright::semantics::write_once_register::{WORegister, WORegisterOp, WORegisterRet};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use std::fs::File;
@@ -164,7 +164,7 @@ impl Cluster {
     }
 
     pub fn storage_path(&self, i: usize) -> PathBuf {
-        paxos::runtime::storage_path(&self.data_dir, self.addresses[i])
+        paxos::runtime::node::storage_path(&self.data_dir, self.addresses[i])
     }
 }
 

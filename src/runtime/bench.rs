@@ -7,9 +7,9 @@
 //! puts are timed one per fresh cluster (`--puts`). Multi-Paxos measures committed puts (each
 //! one log slot, fsync'd by a majority) under concurrent clients, on a fresh cluster per
 //! client count so that every row starts from an empty log.
-use crate::client::{Client, MultiPaxosCodec, Op, Reply};
-use crate::multi_paxos::{KvOp, KvRet};
-use crate::runtime::{self, NodeConfig, Protocol};
+use crate::protocol::multi_paxos::{KvOp, KvRet};
+use crate::runtime::client::{Client, MultiPaxosCodec, Op, Reply};
+use crate::runtime::node::{self, NodeConfig, Protocol};
 use std::net::{SocketAddrV4, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -158,9 +158,9 @@ fn start_cluster(
     protocol: Protocol,
     data_dir: &std::path::Path,
     lifetime: Duration,
-) -> Result<Vec<SocketAddrV4>, runtime::Error> {
-    let io = |e: std::io::Error| runtime::Error::Stopped(format!("benchmark I/O: {e}"));
-    let servers = runtime::free_loopback_addresses(3).map_err(io)?;
+) -> Result<Vec<SocketAddrV4>, node::Error> {
+    let io = |e: std::io::Error| node::Error::Stopped(format!("benchmark I/O: {e}"));
+    let servers = node::free_loopback_addresses(3).map_err(io)?;
     let node = NodeConfig {
         protocol,
         addresses: servers.clone(),
@@ -168,16 +168,16 @@ fn start_cluster(
         data_dir: data_dir.to_owned(),
         exit_after: Some(lifetime),
     };
-    let cluster = std::thread::spawn(move || runtime::run(&node));
+    let cluster = std::thread::spawn(move || node::run(&node));
     for &server in &servers {
         // A Multi-Paxos follower restarts its leader timer on every request it cannot serve:
         // retries must come less often than `ELECTION_AFTER` for an election to happen.
         let (timeout, attempts) = match protocol {
             Protocol::Paxos => (Duration::from_millis(100), 30),
-            Protocol::MultiPaxos => (runtime::ELECTION_AFTER.end * 2, 10),
+            Protocol::MultiPaxos => (node::ELECTION_AFTER.end * 2, 10),
         };
         let mut client = Client::new(vec![server], timeout, attempts)
-            .map_err(|e| runtime::Error::Stopped(format!("benchmark client: {e}")))?;
+            .map_err(|e| node::Error::Stopped(format!("benchmark client: {e}")))?;
         let answer = match protocol {
             Protocol::Paxos => client.call(Op::Get).map(|_| ()),
             Protocol::MultiPaxos => client
@@ -187,18 +187,18 @@ fn start_cluster(
         if cluster.is_finished() {
             return match cluster.join() {
                 Ok(Err(e)) => Err(e),
-                _ => Err(runtime::Error::Stopped("the cluster stopped".to_owned())),
+                _ => Err(node::Error::Stopped("the cluster stopped".to_owned())),
             };
         }
         if answer.is_err() {
-            return Err(runtime::Error::Stopped(format!("{server} does not answer")));
+            return Err(node::Error::Stopped(format!("{server} does not answer")));
         }
     }
     Ok(servers)
 }
 
 /// Single-decree Paxos decides once per cluster: each committed put is timed on a fresh one.
-fn decisions(config: &BenchConfig, data_dir: &std::path::Path) -> Result<Row, runtime::Error> {
+fn decisions(config: &BenchConfig, data_dir: &std::path::Path) -> Result<Row, node::Error> {
     let mut latencies = Vec::new();
     let mut failures = 0;
     for i in 0..config.decisions {
@@ -208,7 +208,7 @@ fn decisions(config: &BenchConfig, data_dir: &std::path::Path) -> Result<Row, ru
             LIFETIME,
         )?;
         let mut client = Client::new(servers, Duration::from_millis(500), 3)
-            .map_err(|e| runtime::Error::Stopped(format!("benchmark client: {e}")))?;
+            .map_err(|e| node::Error::Stopped(format!("benchmark client: {e}")))?;
         let sent = Instant::now();
         match client.call(Op::Put('P')) {
             Ok(Reply::PutOk) => latencies.push(sent.elapsed()),
@@ -244,7 +244,7 @@ fn multi_paxos_puts(
     clients: usize,
     duration: Duration,
     data_dir: &std::path::Path,
-) -> Result<Row, runtime::Error> {
+) -> Result<Row, node::Error> {
     let servers = start_cluster(Protocol::MultiPaxos, data_dir, LIFETIME)?;
     let (seconds, results) = measure(clients, duration, |i, deadline| {
         let mut latencies = Vec::new();
@@ -281,8 +281,8 @@ fn print_header() {
 }
 
 /// Multi-Paxos: committed puts next to the raw UDP echo, per client count.
-fn run_multi_paxos(config: &BenchConfig) -> Result<Vec<Row>, runtime::Error> {
-    let io = |e: std::io::Error| runtime::Error::Stopped(format!("benchmark I/O: {e}"));
+fn run_multi_paxos(config: &BenchConfig) -> Result<Vec<Row>, node::Error> {
+    let io = |e: std::io::Error| node::Error::Stopped(format!("benchmark I/O: {e}"));
     let data_dir = std::env::temp_dir().join(format!("paxos-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
     print_header();
@@ -310,20 +310,20 @@ fn run_multi_paxos(config: &BenchConfig) -> Result<Vec<Row>, runtime::Error> {
 }
 
 /// Measures, prints a table on standard output, and returns the rows.
-pub fn run(config: &BenchConfig) -> Result<Vec<Row>, runtime::Error> {
+pub fn run(config: &BenchConfig) -> Result<Vec<Row>, node::Error> {
     if config.protocol == Protocol::MultiPaxos {
         return run_multi_paxos(config);
     }
-    let io = |e: std::io::Error| runtime::Error::Stopped(format!("benchmark I/O: {e}"));
+    let io = |e: std::io::Error| node::Error::Stopped(format!("benchmark I/O: {e}"));
     let data_dir = std::env::temp_dir().join(format!("paxos-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
     let servers = start_cluster(config.protocol, &data_dir.join("gets"), LIFETIME)?;
     let mut setup = Client::new(servers.clone(), Duration::from_millis(200), 25)
-        .map_err(|e| runtime::Error::Stopped(format!("benchmark client: {e}")))?;
+        .map_err(|e| node::Error::Stopped(format!("benchmark client: {e}")))?;
     match setup.call(Op::Put('B')) {
         Ok(Reply::PutOk | Reply::PutFail) => {}
         other => {
-            return Err(runtime::Error::Stopped(format!(
+            return Err(node::Error::Stopped(format!(
                 "the cluster did not choose a value: {other:?}"
             )))
         }
@@ -371,11 +371,11 @@ pub struct BenchArgs {
 }
 
 /// Runs `paxos bench`.
-pub fn command(args: &BenchArgs) -> Result<bool, runtime::Error> {
+pub fn command(args: &BenchArgs) -> Result<bool, node::Error> {
     let duration = Duration::try_from_secs_f64(args.seconds)
-        .map_err(|e| runtime::Error::Usage(format!("--seconds {}: {e}", args.seconds)))?;
+        .map_err(|e| node::Error::Usage(format!("--seconds {}: {e}", args.seconds)))?;
     if args.clients.iter().any(|&c| c == 0 || c > 1024) {
-        return Err(runtime::Error::Usage(
+        return Err(node::Error::Usage(
             "--clients takes counts between 1 and 1024".to_owned(),
         ));
     }

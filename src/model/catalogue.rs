@@ -1,9 +1,9 @@
 //! The catalogue of checked configurations: one TOML file per model in `models/`, each with
 //! the outcome it is expected to have. Loading, judging a run against its expectations, and
 //! the embedded default.
-use crate::check::{self, Outcome, Settings, Strategy, Verdict};
-use crate::multi_paxos_model::MultiPaxosConfig;
-use crate::paxos_model::PaxosConfig;
+use crate::model::check::{self, Outcome, Settings, Strategy, Verdict};
+use crate::model::multi_paxos::MultiPaxosConfig;
+use crate::model::paxos::PaxosConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// The model `paxos check` runs with no argument.
 pub const DEFAULT_MODEL: (&str, &str) = (
     "paxos-3-servers-2-clients",
-    include_str!("../models/paxos-3-servers-2-clients.toml"),
+    include_str!("../../models/paxos-3-servers-2-clients.toml"),
 );
 
 /// One entry of `models/`.
@@ -209,13 +209,13 @@ pub fn load(argument: Option<&str>) -> Result<Loaded, CatalogueError> {
 impl ProtocolModel {
     pub fn property_names(&self) -> Vec<&'static str> {
         match self {
-            ProtocolModel::Paxos(_) => crate::paxos_model::ALWAYS
+            ProtocolModel::Paxos(_) => crate::model::paxos::ALWAYS
                 .into_iter()
-                .chain(crate::paxos_model::SOMETIMES)
+                .chain(crate::model::paxos::SOMETIMES)
                 .collect(),
-            ProtocolModel::MultiPaxos(_) => crate::multi_paxos_model::ALWAYS
+            ProtocolModel::MultiPaxos(_) => crate::model::multi_paxos::ALWAYS
                 .into_iter()
-                .chain(crate::multi_paxos_model::SOMETIMES)
+                .chain(crate::model::multi_paxos::SOMETIMES)
                 .collect(),
         }
     }
@@ -241,7 +241,7 @@ impl ProtocolModel {
             ProtocolModel::MultiPaxos(config) => {
                 let model = config.clone().into_model();
                 if settings.strategy == Strategy::Simulation {
-                    check::run(crate::multi_paxos_model::Simulated(model), settings)
+                    check::run(crate::model::multi_paxos::Simulated(model), settings)
                 } else {
                     check::run(model, settings)
                 }

@@ -25,9 +25,9 @@
 //! (which messages are internal, which are replies, which announce a preemption); a function
 //! building the server actor from the cluster's ids, as [`paxos_server`] does; one arm in
 //! [`run`]; and, for `paxos client` and `paxos bench`, an `impl ClientCodec`
-//! ([`crate::client`]) used through `Client::call_with`.
-use crate::multi_paxos::{self, MultiPaxosActor, Slot};
-use crate::paxos::{Msg, PaxosActor, Roles, Variant};
+//! ([`crate::runtime::client`]) used through `Client::call_with`.
+use crate::protocol::multi_paxos::{self, MultiPaxosActor, Slot};
+use crate::protocol::paxos::{Msg, PaxosActor, Roles, Variant};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use stateright::actor::{spawn, Actor, Command, Id, Out};
@@ -683,7 +683,7 @@ pub fn command(args: &SpawnArgs) -> Result<bool, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::paxos::{Ballot, Proposal, Storage};
+    use crate::protocol::paxos::{Ballot, Proposal, Storage};
 
     #[test]
     fn addresses_parse_or_explain() {
@@ -728,7 +728,7 @@ mod tests {
     // anyone (a follower forwards a client's), a Reply is for clients only.
     #[test]
     fn multi_paxos_requests_are_open_to_anyone() {
-        use crate::multi_paxos::{ClientCommand, KvOp, KvRet, Msg as M};
+        use crate::protocol::multi_paxos::{ClientCommand, KvOp, KvRet, Msg as M};
         let someone = Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 9));
         let command = ClientCommand {
             client: someone,

@@ -2,15 +2,16 @@
 //! everything that ever happened, the properties of *Paxos Made Simple*, and the
 //! [`ActorModel`] that puts them together. The servers are the unmodified
 //! [`PaxosActor`] that also runs on UDP.
-use crate::paxos::{
-    quorum, Ballot, Msg, PaxosActor, PaxosState, Phase, Proposal, RequestId, Roles, Storage, Value,
-    Variant,
+use crate::model::harness::{forward_except_saves, NetworkKind};
+use crate::protocol::ballot::quorum;
+use crate::protocol::local::Handlers;
+use crate::protocol::paxos::{
+    Ballot, Msg, PaxosActor, PaxosState, Phase, Proposal, RequestId, Roles, Storage, Value, Variant,
 };
 use itertools::Itertools;
 use serde::{Deserialize, Serialize};
 use stateright::actor::{
-    model_timeout, Actor, ActorModel, ActorModelState, Command, Envelope, Id, LossyNetwork,
-    Network, Out,
+    model_timeout, Actor, ActorModel, ActorModelState, Envelope, Id, LossyNetwork, Out,
 };
 use stateright::semantics::write_once_register::{WORegister, WORegisterOp, WORegisterRet};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
@@ -65,25 +66,6 @@ impl Layout {
                 acceptors,
                 learners,
             } => proposers + acceptors + learners,
-        }
-    }
-}
-
-/// Message delivery semantics, as stateright's [`Network`] offers them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum NetworkKind {
-    Ordered,
-    UnorderedDuplicating,
-    UnorderedNonduplicating,
-}
-
-impl NetworkKind {
-    pub fn network<M: Eq + std::hash::Hash + Clone>(self) -> Network<M> {
-        match self {
-            NetworkKind::Ordered => Network::new_ordered([]),
-            NetworkKind::UnorderedDuplicating => Network::new_unordered_duplicating([]),
-            NetworkKind::UnorderedNonduplicating => Network::new_unordered_nonduplicating([]),
         }
     }
 }
@@ -238,31 +220,10 @@ impl Node {
     }
 }
 
-/// Forwards the commands of a wrapped protocol actor to its model wrapper, except saves: the
-/// last one, if any, is returned for the wrapper to save together with the node's trail.
-/// Shared by the single-decree and Multi-Paxos harnesses.
-pub(crate) fn forward_except_saves<A, W>(out: Out<A>, o: &mut Out<W>) -> Option<A::Storage>
-where
-    A: Actor<Random = ()>,
-    W: Actor<Msg = A::Msg, Timer = A::Timer>,
-{
-    let mut saved = None;
-    for command in out {
-        match command {
-            Command::Save(storage) => saved = Some(storage),
-            Command::Send(dst, msg) => o.send(dst, msg),
-            Command::SetTimer(timer, duration) => o.set_timer(timer, duration),
-            Command::CancelTimer(timer) => o.cancel_timer(timer),
-            Command::ChooseRandom(..) => unreachable!("the protocols make no random choices"),
-        }
-    }
-    saved
-}
-
 impl Actor for Node {
     type Msg = Msg;
     type State = NodeState;
-    type Timer = crate::paxos::Timer;
+    type Timer = crate::protocol::paxos::Timer;
     type Random = ();
     type Storage = NodeStorage;
 
@@ -426,7 +387,7 @@ pub struct ModelCfg {
 impl ModelCfg {
     /// A true majority of the acceptors, whatever quorum a broken variant uses.
     pub fn majority(&self) -> usize {
-        quorum(self.acceptors.len(), Variant::Correct)
+        quorum(self.acceptors.len())
     }
 }
 
@@ -753,12 +714,12 @@ impl PaxosConfig {
     }
 }
 
-impl crate::check::Checkable for PaxosModel {
+impl crate::model::check::Checkable for PaxosModel {
     fn describe(&self, action: &Self::Action) -> String {
-        crate::check::describe_actor_action(&crate::check::actor_names(self), action)
+        crate::model::check::describe_actor_action(&crate::model::check::actor_names(self), action)
     }
 
-    fn symmetry(&self) -> Option<crate::check::Representative<Self>> {
+    fn symmetry(&self) -> Option<crate::model::check::Representative<Self>> {
         Some(representative)
     }
 }

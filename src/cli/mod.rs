@@ -1,6 +1,6 @@
 //! The `paxos` command line: check a model, explore it, list the catalogue.
-use crate::catalogue::{self, Judged, Judgement, Loaded};
-use crate::check::{thousands, Outcome, Settings, Strategy, Verdict};
+use crate::model::catalogue::{self, Judged, Judgement, Loaded};
+use crate::model::check::{thousands, Outcome, Settings, Strategy, Verdict};
 use clap::{Parser, Subcommand};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -60,14 +60,14 @@ pub enum Command {
     /// file exists but cannot be read. Runs until stopped (or --exit-after). Log level:
     /// RUST_LOG (e.g. RUST_LOG=info). Exit status: 1 when the node cannot start or stops,
     /// 2 for a bad command line.
-    Spawn(crate::runtime::SpawnArgs),
+    Spawn(crate::runtime::node::SpawnArgs),
     /// Put a value into, or get the value of, the cluster's register over UDP.
     ///
     /// Exit status: 0 for PutOk or GetOk, 1 for PutFail or when no server answered (the
     /// outcome of the put is then unknown), 2 for a bad command line.
-    Client(crate::client::ClientArgs),
+    Client(crate::runtime::client::ClientArgs),
     /// Measure a 3-node loopback cluster with 1, 4 and 16 clients next to a raw UDP echo.
-    Bench(crate::bench::BenchArgs),
+    Bench(crate::runtime::bench::BenchArgs),
 }
 
 /// What went wrong, in terms a user can act on.
@@ -76,8 +76,8 @@ pub enum Error {
     Catalogue(catalogue::CatalogueError),
     Usage(String),
     Io(std::io::Error),
-    Runtime(crate::runtime::Error),
-    Client(crate::client::Error),
+    Runtime(crate::runtime::node::Error),
+    Client(crate::runtime::client::Error),
 }
 
 impl std::fmt::Display for Error {
@@ -100,14 +100,14 @@ impl From<catalogue::CatalogueError> for Error {
     }
 }
 
-impl From<crate::runtime::Error> for Error {
-    fn from(e: crate::runtime::Error) -> Self {
+impl From<crate::runtime::node::Error> for Error {
+    fn from(e: crate::runtime::node::Error) -> Self {
         Error::Runtime(e)
     }
 }
 
-impl From<crate::client::Error> for Error {
-    fn from(e: crate::client::Error) -> Self {
+impl From<crate::runtime::client::Error> for Error {
+    fn from(e: crate::runtime::client::Error) -> Self {
         Error::Client(e)
     }
 }
@@ -180,9 +180,9 @@ pub fn run(cli: Cli) -> Result<bool, Error> {
             }
             Ok(true)
         }
-        Command::Spawn(args) => Ok(crate::runtime::command(&args)?),
-        Command::Client(args) => Ok(crate::client::command(&args)?),
-        Command::Bench(args) => Ok(crate::bench::command(&args)?),
+        Command::Spawn(args) => Ok(crate::runtime::node::command(&args)?),
+        Command::Client(args) => Ok(crate::runtime::client::command(&args)?),
+        Command::Bench(args) => Ok(crate::runtime::bench::command(&args)?),
     }
 }
 

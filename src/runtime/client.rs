@@ -8,8 +8,8 @@
 //! same operation answers it. Multi-Paxos retries keep the request number, so that the
 //! replicas' per-client table applies a command chosen twice only once. A client that gets no
 //! answer does not know whether a write took effect.
-use crate::multi_paxos::{self, ClientCommand, KvOp, KvRet};
-use crate::paxos::{Msg, RequestId, Value};
+use crate::protocol::multi_paxos::{self, ClientCommand, KvOp, KvRet};
+use crate::protocol::paxos::{Msg, RequestId, Value};
 use stateright::actor::Id;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -63,7 +63,7 @@ pub trait ClientCodec {
     fn reply(msg: Self::Msg) -> Option<(RequestId, Self::Ret)>;
 }
 
-/// The single-decree Paxos messages of [`crate::paxos::Msg`].
+/// The single-decree Paxos messages of [`crate::protocol::paxos::Msg`].
 pub struct PaxosCodec;
 
 impl ClientCodec for PaxosCodec {
@@ -88,7 +88,7 @@ impl ClientCodec for PaxosCodec {
     }
 }
 
-/// The Multi-Paxos key-value messages of [`crate::multi_paxos::Msg`]: a `Request` carrying
+/// The Multi-Paxos key-value messages of [`crate::protocol::multi_paxos::Msg`]: a `Request` carrying
 /// the client's address and request number, answered by the leader's `Reply`.
 pub struct MultiPaxosCodec;
 
@@ -279,8 +279,8 @@ impl Client {
 #[derive(Debug, clap::Args)]
 pub struct ClientArgs {
     /// The protocol the servers run.
-    #[arg(long, value_enum, default_value_t = crate::runtime::Protocol::Paxos)]
-    pub protocol: crate::runtime::Protocol,
+    #[arg(long, value_enum, default_value_t = crate::runtime::node::Protocol::Paxos)]
+    pub protocol: crate::runtime::node::Protocol,
     /// The servers, comma-separated; attempts go to one after the other.
     #[arg(long, value_delimiter = ',', required = true)]
     pub servers: Vec<String>,
@@ -312,7 +312,7 @@ pub enum ClientOp {
 }
 
 fn usage(message: &str) -> crate::cli::Error {
-    crate::runtime::Error::Usage(message.to_owned()).into()
+    crate::runtime::node::Error::Usage(message.to_owned()).into()
 }
 
 /// Runs `paxos client`: prints the answer; `Ok(false)` for a PutFail.
@@ -320,14 +320,14 @@ pub fn command(args: &ClientArgs) -> Result<bool, crate::cli::Error> {
     let servers = args
         .servers
         .iter()
-        .map(|s| crate::runtime::parse_address(s))
+        .map(|s| crate::runtime::node::parse_address(s))
         .collect::<Result<Vec<_>, _>>()?;
     let mut client = Client::new(
         servers,
         Duration::from_millis(args.timeout_ms),
         args.attempts,
     )?;
-    if args.protocol == crate::runtime::Protocol::MultiPaxos {
+    if args.protocol == crate::runtime::node::Protocol::MultiPaxos {
         let op = match args.op {
             ClientOp::Put {
                 first: key,

@@ -35,6 +35,9 @@
 //!   handler that sends the reply depending on them.
 //! - [`Variant`] selects deliberately broken versions, so that every safety property can be
 //!   shown to catch the bug it exists for.
+pub use super::ballot::Ballot;
+use super::ballot::{highest_reported, may_accept, may_promise, quorum};
+use super::local::Handlers;
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
@@ -47,20 +50,6 @@ pub type Value = char;
 
 /// A client's request number, unique per client.
 pub type RequestId = u64;
-
-/// A proposal number: unique across proposers and totally ordered, round first.
-#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Ballot {
-    pub round: u32,
-    pub proposer: Id,
-}
-
-/// Short, for traces: `(round, proposer)`.
-impl std::fmt::Debug for Ballot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "({}, {})", self.round, usize::from(self.proposer))
-    }
-}
 
 /// A proposal: a value under a proposal number.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -281,37 +270,14 @@ pub struct PaxosState {
     pub reads: BTreeMap<(Id, RequestId), BTreeMap<Id, Option<Proposal>>>,
 }
 
-/// P1: an acceptor answers a prepare numbered `ballot` iff it answered no prepare numbered
-/// higher. Shared with Multi-Paxos, whose acceptors apply it once for all slots.
-pub fn may_promise(promised: Ballot, ballot: Ballot) -> bool {
-    ballot >= promised
-}
-
-/// P1a: an acceptor accepts a proposal numbered `ballot` iff it answered no prepare numbered
-/// higher. Shared with Multi-Paxos, whose acceptors apply it to each slot.
-pub fn may_accept(promised: Ballot, ballot: Ballot) -> bool {
-    ballot >= promised
-}
-
-/// P2c(b): among the proposals a quorum of acceptors reported, the highest-numbered one,
-/// whose value a proposer must propose. Shared with Multi-Paxos, per slot.
-pub fn highest_reported<V>(reported: impl IntoIterator<Item = (Ballot, V)>) -> Option<(Ballot, V)> {
-    reported.into_iter().max_by_key(|(ballot, _)| *ballot)
-}
-
-/// The number of acceptors that make a quorum: a majority (or `n / 2` for
-/// [`Variant::HalfQuorum`]).
-pub fn quorum(acceptors: usize, variant: Variant) -> usize {
-    if variant == Variant::HalfQuorum {
-        (acceptors / 2).max(1)
-    } else {
-        acceptors / 2 + 1
-    }
-}
-
 impl PaxosActor {
     fn quorum(&self) -> usize {
-        quorum(self.acceptors.len(), self.variant)
+        let n = self.acceptors.len();
+        if self.variant == Variant::HalfQuorum {
+            (n / 2).max(1)
+        } else {
+            quorum(n)
+        }
     }
 
     fn ballot(&self, round: u32, id: Id) -> Ballot {
@@ -635,6 +601,9 @@ impl PaxosActor {
             o.send(client, Msg::GetOk { request, value });
         }
     }
+}
+
+impl Handlers for PaxosActor {
     /// Dispatches one message to the handler of the role it is for.
     fn handle(&self, id: Id, state: &mut Cow<PaxosState>, src: Id, msg: Msg, o: &mut Out<Self>) {
         match msg {
@@ -674,31 +643,8 @@ impl PaxosActor {
         }
     }
 
-    /// Handles `msg` from `src` as [`Actor::on_msg`] does, showing `observe` every message
-    /// sent, including those delivered locally (the model's ghost history is built this way).
-    pub fn on_msg_observed(
-        &self,
-        id: Id,
-        state: &mut Cow<PaxosState>,
-        src: Id,
-        msg: Msg,
-        o: &mut Out<Self>,
-        observe: &mut dyn FnMut(&Msg),
-    ) {
-        let mut out = Out::new();
-        self.handle(id, state, src, msg, &mut out);
-        self.deliver_locally(id, state, out, o, observe);
-    }
-
-    /// Handles a timeout as [`Actor::on_timeout`] does, showing `observe` every message sent.
-    pub fn on_timeout_observed(
-        &self,
-        id: Id,
-        state: &mut Cow<PaxosState>,
-        timer: &Timer,
-        o: &mut Out<Self>,
-        observe: &mut dyn FnMut(&Msg),
-    ) {
+    /// The proposer's current ballot made no progress: start a higher one.
+    fn timeout(&self, id: Id, state: &mut Cow<PaxosState>, timer: &Timer, o: &mut Out<Self>) {
         let Timer::Retry = timer;
         let Some(proposer) = &state.proposer else {
             return;
@@ -708,25 +654,8 @@ impl PaxosActor {
             Phase::Preparing { .. } | Phase::Accepting { .. }
         ) {
             let round = proposer.ballot.round + 1;
-            let mut out = Out::new();
-            self.start_ballot(id, state.to_mut(), round, &mut out);
-            self.deliver_locally(id, state, out, o, observe);
+            self.start_ballot(id, state.to_mut(), round, o);
         }
-    }
-
-    /// Messages a node sends to itself are handled at once, in the same step, as a real
-    /// node would; the rest go out in `o` (see [`crate::local`]).
-    fn deliver_locally(
-        &self,
-        id: Id,
-        state: &mut Cow<PaxosState>,
-        out: Out<Self>,
-        o: &mut Out<Self>,
-        observe: &mut dyn FnMut(&Msg),
-    ) {
-        crate::local::deliver_locally(id, state, out, o, observe, |state, msg, out| {
-            self.handle(id, state, id, msg, out)
-        });
     }
 }
 
@@ -814,28 +743,6 @@ mod tests {
         let mut out = Out::new();
         actor.on_msg(Id::from(0), &mut state, Id::from(src), msg, &mut out);
         (state.into_owned(), out)
-    }
-
-    #[test]
-    fn quorums_are_majorities() {
-        assert_eq!(quorum(3, Variant::Correct), 2);
-        assert_eq!(quorum(4, Variant::Correct), 3);
-        assert_eq!(quorum(5, Variant::Correct), 3);
-        assert_eq!(quorum(3, Variant::HalfQuorum), 1);
-    }
-
-    #[test]
-    fn ballots_order_by_round_then_proposer() {
-        assert!(ballot(1, 2) < ballot(2, 0));
-        assert!(ballot(1, 0) < ballot(1, 1));
-        assert_eq!(
-            highest_reported([
-                (ballot(1, 1), 'B'),
-                (ballot(2, 0), 'A'),
-                (ballot(1, 2), 'C')
-            ]),
-            Some((ballot(2, 0), 'A'))
-        );
     }
 
     // Reference: Paxos Made Simple, P1a and "durable state is written before the reply".

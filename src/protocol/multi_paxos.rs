@@ -7,16 +7,16 @@
 //! **Phase 1, once per leader.** A server whose leader timer fires picks a ballot higher than
 //! any it has seen and sends `Prepare { ballot, from }`, where `from` is the first slot it does
 //! not know to be chosen. An acceptor applies the single-decree rule P1 once for all slots
-//! ([`paxos::may_promise`]) and answers with every proposal it accepted in a slot `>= from`.
+//! ([`may_promise`]) and answers with every proposal it accepted in a slot `>= from`.
 //!
 //! **Taking over the log.** With promises from a majority, the new leader proposes, in every
 //! slot that some promise reported, the command of the highest-numbered proposal reported for
-//! that slot (P2c(b) per slot, [`paxos::highest_reported`]); every slot below the highest
+//! that slot (P2c(b) per slot, [`highest_reported`]); every slot below the highest
 //! reported slot that no promise reported is filled with a no-op (P2c(a): it may propose
 //! anything, and a no-op changes no state). Commands after that go to fresh slots.
 //!
 //! **Phase 2, the steady state.** For each new client command the leader sends one
-//! `Accept { slot, proposal }`; acceptors apply P1a per slot ([`paxos::may_accept`]) and answer
+//! `Accept { slot, proposal }`; acceptors apply P1a per slot ([`may_accept`]) and answer
 //! `Accepted`. One round trip per command, several slots in flight at once. Once a majority
 //! accepted a slot's proposal, the command is chosen: the leader applies it, answers the
 //! client and tells the other replicas with `Chosen`.
@@ -40,7 +40,7 @@
 //!
 //! - Every server is proposer, acceptor and replica; the acceptors are the servers.
 //! - Messages a server sends to itself are handled within the same step, as in
-//!   [`crate::paxos`].
+//!   [`crate::protocol::paxos`].
 //! - The log is bounded by [`MultiPaxosActor::slots`] (the model's boundary): a leader drops a
 //!   command it has no slot for, and the client's retry is its only recourse.
 //! - Only the leader answers clients, when it applies a command (or from the per-client table
@@ -52,7 +52,9 @@
 //! - The leader timer runs only on a server that got a request it cannot serve, or that is
 //!   campaigning: a server with no pending work has no reason to suspect the leader.
 //! - [`Variant`] selects deliberately broken versions, one per safety property.
-use crate::paxos::{self, highest_reported, may_accept, may_promise, Ballot};
+pub use super::ballot::Ballot;
+use super::ballot::{highest_reported, may_accept, may_promise, quorum};
+use super::local::Handlers;
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
 use stateright::semantics::SequentialSpec;
@@ -385,7 +387,7 @@ impl MultiPaxosState {
 
 impl MultiPaxosActor {
     fn quorum(&self) -> usize {
-        paxos::quorum(self.servers.len(), paxos::Variant::Correct)
+        quorum(self.servers.len())
     }
 
     fn save(state: &MultiPaxosState, o: &mut Out<Self>) {
@@ -823,7 +825,9 @@ impl MultiPaxosActor {
             o.send(src, Msg::Chosen { slot, command });
         }
     }
+}
 
+impl Handlers for MultiPaxosActor {
     /// Dispatches one message to its handler.
     fn handle(
         &self,
@@ -855,52 +859,12 @@ impl MultiPaxosActor {
         }
     }
 
-    /// Handles `msg` as [`Actor::on_msg`] does, showing `observe` every message sent,
-    /// including those delivered locally (the model's ghost record is built this way).
-    pub fn on_msg_observed(
-        &self,
-        id: Id,
-        state: &mut Cow<MultiPaxosState>,
-        src: Id,
-        msg: Msg,
-        o: &mut Out<Self>,
-        observe: &mut dyn FnMut(&Msg),
-    ) {
-        let mut out = Out::new();
-        self.handle(id, state, src, msg, &mut out);
-        self.deliver_locally(id, state, out, o, observe);
-    }
-
-    /// Handles a timeout as [`Actor::on_timeout`] does, showing `observe` every message sent.
-    pub fn on_timeout_observed(
-        &self,
-        id: Id,
-        state: &mut Cow<MultiPaxosState>,
-        timer: &Timer,
-        o: &mut Out<Self>,
-        observe: &mut dyn FnMut(&Msg),
-    ) {
+    /// The leader timer: a server that is not leading campaigns.
+    fn timeout(&self, id: Id, state: &mut Cow<MultiPaxosState>, timer: &Timer, o: &mut Out<Self>) {
         if *timer != Timer::Election || state.is_leader() {
             return;
         }
-        let mut out = Out::new();
-        self.start_phase1(id, state.to_mut(), &mut out);
-        self.deliver_locally(id, state, out, o, observe);
-    }
-
-    /// Messages a node sends to itself are handled at once, in the same step, as a real
-    /// node would; the rest go out in `o` (see [`crate::local`]).
-    fn deliver_locally(
-        &self,
-        id: Id,
-        state: &mut Cow<MultiPaxosState>,
-        out: Out<Self>,
-        o: &mut Out<Self>,
-        observe: &mut dyn FnMut(&Msg),
-    ) {
-        crate::local::deliver_locally(id, state, out, o, observe, |state, msg, out| {
-            self.handle(id, state, id, msg, out)
-        });
+        self.start_phase1(id, state.to_mut(), o);
     }
 }
 

@@ -2,12 +2,13 @@
 //! of every acceptance, the properties of the replicated log, and the [`ActorModel`] that puts
 //! them together. The servers are the unmodified
 //! [`MultiPaxosActor`].
-use crate::multi_paxos::{
+use crate::model::harness::{forward_except_saves, NetworkKind};
+use crate::protocol::ballot::{quorum, Ballot};
+use crate::protocol::local::Handlers;
+use crate::protocol::multi_paxos::{
     Applied, ClientCommand, Command, Kv, KvOp, Msg, MultiPaxosActor, MultiPaxosState, Proposal,
     RequestId, Slot, Storage, Timer, Variant,
 };
-use crate::paxos::{quorum, Ballot};
-use crate::paxos_model::NetworkKind;
 use itertools::Itertools;
 use serde::{Deserialize, Serialize};
 use stateright::actor::{
@@ -169,7 +170,7 @@ impl Node {
             next_trail.to_mut().led = Some(inner.proposer.ballot);
         }
         let mut next_saved = Cow::Borrowed(saved);
-        if let Some(storage) = crate::paxos_model::forward_except_saves(out, o) {
+        if let Some(storage) = forward_except_saves(out, o) {
             *next_saved.to_mut() = Some(storage);
         }
         let changed = matches!(next_trail, Cow::Owned(_)) || matches!(next_saved, Cow::Owned(_));
@@ -343,7 +344,7 @@ pub struct ModelCfg {
 
 impl ModelCfg {
     pub fn majority(&self) -> usize {
-        quorum(self.servers.len(), crate::paxos::Variant::Correct)
+        quorum(self.servers.len())
     }
 }
 
@@ -774,9 +775,9 @@ impl MultiPaxosConfig {
     }
 }
 
-impl crate::check::Checkable for MultiPaxosModel {
+impl crate::model::check::Checkable for MultiPaxosModel {
     fn describe(&self, action: &Self::Action) -> String {
-        crate::check::describe_actor_action(&crate::check::actor_names(self), action)
+        crate::model::check::describe_actor_action(&crate::model::check::actor_names(self), action)
     }
 }
 
@@ -837,8 +838,11 @@ impl Model for Simulated {
     }
 }
 
-impl crate::check::Checkable for Simulated {
+impl crate::model::check::Checkable for Simulated {
     fn describe(&self, action: &Self::Action) -> String {
-        crate::check::describe_actor_action(&crate::check::actor_names(&self.0), action)
+        crate::model::check::describe_actor_action(
+            &crate::model::check::actor_names(&self.0),
+            action,
+        )
     }
 }

@@ -1,0 +1,7 @@
+//! Model checking: the harnesses that wrap the protocol actors with clients, ghost records
+//! and the properties of *Paxos Made Simple*; the checker driver; the catalogue of models.
+pub mod catalogue;
+pub mod check;
+pub mod harness;
+pub mod multi_paxos;
+pub mod paxos;

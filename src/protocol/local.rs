@@ -1,0 +1,87 @@
+//! One step of a protocol actor, with the messages a node sends to itself handled within the
+//! step that sends them: a server's proposer and its own acceptor talk without the network,
+//! in the model and on UDP alike. Both protocols get their [`Actor`] steps from here, and the
+//! model harness gets the same steps with every message shown to its ghost record.
+use stateright::actor::{Actor, Command, Id, Out};
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
+/// A protocol actor written as a message handler and a timer handler. The provided methods
+/// run them with local delivery; `Actor::on_msg` and `Actor::on_timeout` call those with an
+/// observer that ignores what it sees.
+pub trait Handlers: Actor {
+    /// Handles `msg` from `src`; messages to `id` itself are delivered by the caller.
+    fn handle(
+        &self,
+        id: Id,
+        state: &mut Cow<Self::State>,
+        src: Id,
+        msg: Self::Msg,
+        o: &mut Out<Self>,
+    );
+
+    /// Handles the expiry of `timer`.
+    fn timeout(&self, id: Id, state: &mut Cow<Self::State>, timer: &Self::Timer, o: &mut Out<Self>);
+
+    /// Handles `msg` from `src` as [`Actor::on_msg`] does, showing `observe` every message
+    /// sent, those delivered locally included (the model's ghost record is built this way).
+    fn on_msg_observed(
+        &self,
+        id: Id,
+        state: &mut Cow<Self::State>,
+        src: Id,
+        msg: Self::Msg,
+        o: &mut Out<Self>,
+        observe: &mut dyn FnMut(&Self::Msg),
+    ) {
+        let mut out = Out::new();
+        self.handle(id, state, src, msg, &mut out);
+        deliver_locally(self, id, state, out, o, observe);
+    }
+
+    /// Handles a timeout as [`Actor::on_timeout`] does, showing `observe` every message sent.
+    fn on_timeout_observed(
+        &self,
+        id: Id,
+        state: &mut Cow<Self::State>,
+        timer: &Self::Timer,
+        o: &mut Out<Self>,
+        observe: &mut dyn FnMut(&Self::Msg),
+    ) {
+        let mut out = Out::new();
+        self.timeout(id, state, timer, &mut out);
+        deliver_locally(self, id, state, out, o, observe);
+    }
+}
+
+/// Moves the commands of `out` to `o`, except messages addressed to `id` itself, which the
+/// actor handles at once (their own output goes through the same sieve). `observe` sees every
+/// message sent, local or not.
+fn deliver_locally<A: Handlers>(
+    actor: &A,
+    id: Id,
+    state: &mut Cow<A::State>,
+    out: Out<A>,
+    o: &mut Out<A>,
+    observe: &mut dyn FnMut(&A::Msg),
+) {
+    let mut pending: VecDeque<_> = out.into_iter().collect();
+    while let Some(command) = pending.pop_front() {
+        match command {
+            Command::Send(dst, msg) => {
+                observe(&msg);
+                if dst == id {
+                    let mut local = Out::new();
+                    actor.handle(id, state, id, msg, &mut local);
+                    pending.extend(local);
+                } else {
+                    o.send(dst, msg);
+                }
+            }
+            Command::SetTimer(timer, duration) => o.set_timer(timer, duration),
+            Command::CancelTimer(timer) => o.cancel_timer(timer),
+            Command::Save(storage) => o.save(storage),
+            Command::ChooseRandom(key, random) => o.choose_random(key, random),
+        }
+    }
+}
