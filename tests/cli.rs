@@ -145,3 +145,35 @@ fn an_exhaustive_run_stopped_by_the_timeout_proves_nothing() {
     assert!(stdout.contains("stopped at the timeout"), "{stdout}");
     assert!(stdout.contains("INCONCLUSIVE"), "{stdout}");
 }
+
+/// Runs the binary with `args`, its standard output a pipe whose reader is already gone (as
+/// after `paxos models | head -3`): exit code and standard error.
+fn paxos_into_closed_pipe(args: &[&str]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_paxos"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("runs paxos");
+    (out.status.code(), text(&out.stderr))
+}
+
+// A reader that stops early (`paxos models | head -3`) ends the output quietly: no panic, no
+// error message, and the exit status the command would have had.
+#[test]
+fn a_closed_standard_output_stops_printing_quietly() {
+    let (code, stderr) = paxos_into_closed_pipe(&["models"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+
+    let (code, stderr) =
+        paxos_into_closed_pipe(&["check", "paxos-bug-invent-value", "--threads", "2"]);
+    assert_eq!(code, Some(1), "the verdict's status: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("error"),
+        "{stderr}"
+    );
+}

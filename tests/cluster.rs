@@ -147,7 +147,7 @@ fn kill_nine_in_the_middle_of_the_load_loses_nothing() {
 fn corrupt_storage_file_refuses_to_start() {
     let dir = temp_dir("corrupt");
     let address = paxos::runtime::node::free_loopback_addresses(1).expect("a free port")[0];
-    let path = paxos::runtime::node::storage_path(&dir, address);
+    let path = paxos::runtime::storage::storage_path(&dir, address);
     for content in [
         &b""[..],
         b"{\"round\":1,\"promised\":",

@@ -59,8 +59,8 @@ impl Nodes {
     fn leader(&self) -> Option<usize> {
         let highest = (0..self.addresses.len())
             .filter_map(|i| {
-                let path = paxos::runtime::node::storage_path(&self.data_dir, self.addresses[i]);
-                paxos::runtime::node::load_storage::<Storage>(&path)
+                let path = paxos::runtime::storage::storage_path(&self.data_dir, self.addresses[i]);
+                paxos::runtime::storage::load_storage::<Storage>(&path)
                     .ok()
                     .flatten()
             })

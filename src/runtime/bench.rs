@@ -8,9 +8,12 @@
 //! one log slot, fsync'd by a majority) under concurrent clients, on a fresh cluster per
 //! client count so that every row starts from an empty log.
 use crate::protocol::multi_paxos::{KvOp, KvRet};
-use crate::runtime::client::{Client, MultiPaxosCodec, Op, Reply};
+use crate::runtime::client::{self, Client, MultiPaxosCodec, Op, Reply};
 use crate::runtime::node::{self, NodeConfig, Protocol};
+use std::fmt;
+use std::io::{self, Write};
 use std::net::{SocketAddrV4, UdpSocket};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +21,7 @@ use std::time::{Duration, Instant};
 /// What to measure.
 #[derive(Clone, Debug)]
 pub struct BenchConfig {
+    /// The protocol the cluster runs.
     pub protocol: Protocol,
     /// Concurrent client counts, one measurement each.
     pub clients: Vec<usize>,
@@ -30,18 +34,72 @@ pub struct BenchConfig {
 /// One measurement.
 #[derive(Clone, Debug)]
 pub struct Row {
+    /// What was measured (`udp echo`, `paxos get`, `paxos put`, `mp put`).
     pub target: String,
+    /// Concurrent clients.
     pub clients: usize,
+    /// Operations answered.
     pub ops: usize,
+    /// Operations that failed or got no answer.
     pub failures: usize,
+    /// Length of the measurement.
     pub seconds: f64,
+    /// Median latency of the answered operations.
     pub p50: Duration,
+    /// 99th-percentile latency of the answered operations.
     pub p99: Duration,
 }
 
 impl Row {
+    /// Answered operations per second.
     pub fn ops_per_second(&self) -> f64 {
         self.ops as f64 / self.seconds
+    }
+}
+
+/// Why the benchmark could not measure.
+#[derive(Debug)]
+pub enum Error {
+    /// A node of the benchmark's cluster cannot start, or stopped.
+    Node(node::Error),
+    /// A socket or file of the benchmark itself failed.
+    Io(io::Error),
+    /// A benchmark client cannot be made.
+    Client(client::Error),
+    /// A node of a fresh cluster does not answer.
+    NoAnswer(SocketAddrV4),
+    /// The cluster's threads ended before every node answered.
+    ClusterStopped,
+    /// The cluster did not choose the value the `Get`s are to read (what the put got).
+    NotChosen(String),
+    /// The table cannot be written.
+    Output(io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Node(e) => e.fmt(f),
+            Error::Io(e) => write!(f, "node stopped: benchmark I/O: {e}"),
+            Error::Client(e) => write!(f, "node stopped: benchmark client: {e}"),
+            Error::NoAnswer(server) => write!(f, "node stopped: {server} does not answer"),
+            Error::ClusterStopped => f.write_str("node stopped: the cluster stopped"),
+            Error::NotChosen(got) => {
+                write!(f, "node stopped: the cluster did not choose a value: {got}")
+            }
+            Error::Output(e) => write!(f, "cannot write the benchmark's table: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Node(e) => Some(e),
+            Error::Io(e) | Error::Output(e) => Some(e),
+            Error::Client(e) => Some(e),
+            Error::NoAnswer(_) | Error::ClusterStopped | Error::NotChosen(_) => None,
+        }
     }
 }
 
@@ -156,11 +214,10 @@ fn cluster_gets(servers: &[SocketAddrV4], clients: usize, duration: Duration) ->
 /// until every node answers.
 fn start_cluster(
     protocol: Protocol,
-    data_dir: &std::path::Path,
+    data_dir: &Path,
     lifetime: Duration,
-) -> Result<Vec<SocketAddrV4>, node::Error> {
-    let io = |e: std::io::Error| node::Error::Stopped(format!("benchmark I/O: {e}"));
-    let servers = node::free_loopback_addresses(3).map_err(io)?;
+) -> Result<Vec<SocketAddrV4>, Error> {
+    let servers = node::free_loopback_addresses(3).map_err(Error::Io)?;
     let node = NodeConfig {
         protocol,
         addresses: servers.clone(),
@@ -176,8 +233,7 @@ fn start_cluster(
             Protocol::Paxos => (Duration::from_millis(100), 30),
             Protocol::MultiPaxos => (node::ELECTION_AFTER.end * 2, 10),
         };
-        let mut client = Client::new(vec![server], timeout, attempts)
-            .map_err(|e| node::Error::Stopped(format!("benchmark client: {e}")))?;
+        let mut client = Client::new(vec![server], timeout, attempts).map_err(Error::Client)?;
         let answer = match protocol {
             Protocol::Paxos => client.call(Op::Get).map(|_| ()),
             Protocol::MultiPaxos => client
@@ -186,19 +242,19 @@ fn start_cluster(
         };
         if cluster.is_finished() {
             return match cluster.join() {
-                Ok(Err(e)) => Err(e),
-                _ => Err(node::Error::Stopped("the cluster stopped".to_owned())),
+                Ok(Err(e)) => Err(Error::Node(e)),
+                _ => Err(Error::ClusterStopped),
             };
         }
         if answer.is_err() {
-            return Err(node::Error::Stopped(format!("{server} does not answer")));
+            return Err(Error::NoAnswer(server));
         }
     }
     Ok(servers)
 }
 
 /// Single-decree Paxos decides once per cluster: each committed put is timed on a fresh one.
-fn decisions(config: &BenchConfig, data_dir: &std::path::Path) -> Result<Row, node::Error> {
+fn decisions(config: &BenchConfig, data_dir: &Path) -> Result<Row, Error> {
     let mut latencies = Vec::new();
     let mut failures = 0;
     for i in 0..config.decisions {
@@ -207,8 +263,8 @@ fn decisions(config: &BenchConfig, data_dir: &std::path::Path) -> Result<Row, no
             &data_dir.join(format!("put-{i}")),
             LIFETIME,
         )?;
-        let mut client = Client::new(servers, Duration::from_millis(500), 3)
-            .map_err(|e| node::Error::Stopped(format!("benchmark client: {e}")))?;
+        let mut client =
+            Client::new(servers, Duration::from_millis(500), 3).map_err(Error::Client)?;
         let sent = Instant::now();
         match client.call(Op::Put('P')) {
             Ok(Reply::PutOk) => latencies.push(sent.elapsed()),
@@ -226,25 +282,8 @@ fn decisions(config: &BenchConfig, data_dir: &std::path::Path) -> Result<Row, no
 /// Benchmark clusters stop by themselves after this long, should the process outlive them.
 const LIFETIME: Duration = Duration::from_secs(600);
 
-fn print_row(measured: &Row) {
-    println!(
-        "{:<10} {:>7} {:>10} {:>9.0} {:>10} {:>10} {:>8}",
-        measured.target,
-        measured.clients,
-        measured.ops,
-        measured.ops_per_second(),
-        measured.p50.as_micros(),
-        measured.p99.as_micros(),
-        measured.failures
-    );
-}
-
 /// Committed Multi-Paxos puts: each client writes its own key on a fresh 3-node cluster.
-fn multi_paxos_puts(
-    clients: usize,
-    duration: Duration,
-    data_dir: &std::path::Path,
-) -> Result<Row, node::Error> {
+fn multi_paxos_puts(clients: usize, duration: Duration, data_dir: &Path) -> Result<Row, Error> {
     let servers = start_cluster(Protocol::MultiPaxos, data_dir, LIFETIME)?;
     let (seconds, results) = measure(clients, duration, |i, deadline| {
         let mut latencies = Vec::new();
@@ -273,117 +312,93 @@ fn multi_paxos_puts(
     Ok(row("mp put", clients, seconds, results))
 }
 
-fn print_header() {
-    println!(
-        "{:<10} {:>7} {:>10} {:>9} {:>10} {:>10} {:>8}",
-        "target", "clients", "ops", "ops/s", "p50 (us)", "p99 (us)", "failed"
-    );
+/// A cluster that has chosen a value, for the single-decree `Get`s.
+fn chosen_cluster(protocol: Protocol, data_dir: &Path) -> Result<Vec<SocketAddrV4>, Error> {
+    let servers = start_cluster(protocol, &data_dir.join("gets"), LIFETIME)?;
+    let mut setup =
+        Client::new(servers.clone(), Duration::from_millis(200), 25).map_err(Error::Client)?;
+    match setup.call(Op::Put('B')) {
+        Ok(Reply::PutOk | Reply::PutFail) => Ok(servers),
+        other => Err(Error::NotChosen(format!("{other:?}"))),
+    }
 }
 
-/// Multi-Paxos: committed puts next to the raw UDP echo, per client count.
-fn run_multi_paxos(config: &BenchConfig) -> Result<Vec<Row>, node::Error> {
-    let io = |e: std::io::Error| node::Error::Stopped(format!("benchmark I/O: {e}"));
+/// Measures, writes a table to `out` row by row, and returns the rows. Single-decree Paxos:
+/// `Get`s of a chosen value, then committed puts; Multi-Paxos: committed puts; each next to
+/// the raw UDP echo, per client count.
+pub fn run(config: &BenchConfig, out: &mut dyn Write) -> Result<Vec<Row>, Error> {
     let data_dir = std::env::temp_dir().join(format!("paxos-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
-    print_header();
-    let mut rows = Vec::new();
+    let gets = match config.protocol {
+        Protocol::Paxos => Some(chosen_cluster(config.protocol, &data_dir)?),
+        Protocol::MultiPaxos => None,
+    };
+    let mut table = Table {
+        out,
+        rows: Vec::new(),
+    };
+    table.header()?;
     for &clients in &config.clients {
-        for measured in [
-            echo(clients, config.duration).map_err(io)?,
-            multi_paxos_puts(
+        table.add(echo(clients, config.duration).map_err(Error::Io)?)?;
+        table.add(match &gets {
+            Some(servers) => cluster_gets(servers, clients, config.duration),
+            None => multi_paxos_puts(
                 clients,
                 config.duration,
                 &data_dir.join(format!("clients-{clients}")),
             )?,
-        ] {
-            print_row(&measured);
-            rows.push(measured);
+        })?;
+    }
+    if gets.is_some() && config.decisions > 0 {
+        table.add(decisions(config, &data_dir)?)?;
+    }
+    let legend = match config.protocol {
+        Protocol::Paxos => {
+            "paxos get: reads of the chosen value (answered at once by a server that learned it, \
+             by a quorum read otherwise); paxos put: one committed put (both phases) per fresh \
+             cluster, ops/s = puts / time spent in puts."
         }
-    }
-    println!(
-        "mp put: committed Multi-Paxos puts (one log slot each: leader's accept, a majority's \
-         fsync'd Accepted, apply, reply), each client on its own key, a fresh 3-node cluster \
-         per client count."
-    );
-    let _ = std::fs::remove_dir_all(&data_dir);
-    Ok(rows)
-}
-
-/// Measures, prints a table on standard output, and returns the rows.
-pub fn run(config: &BenchConfig) -> Result<Vec<Row>, node::Error> {
-    if config.protocol == Protocol::MultiPaxos {
-        return run_multi_paxos(config);
-    }
-    let io = |e: std::io::Error| node::Error::Stopped(format!("benchmark I/O: {e}"));
-    let data_dir = std::env::temp_dir().join(format!("paxos-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data_dir);
-    let servers = start_cluster(config.protocol, &data_dir.join("gets"), LIFETIME)?;
-    let mut setup = Client::new(servers.clone(), Duration::from_millis(200), 25)
-        .map_err(|e| node::Error::Stopped(format!("benchmark client: {e}")))?;
-    match setup.call(Op::Put('B')) {
-        Ok(Reply::PutOk | Reply::PutFail) => {}
-        other => {
-            return Err(node::Error::Stopped(format!(
-                "the cluster did not choose a value: {other:?}"
-            )))
+        Protocol::MultiPaxos => {
+            "mp put: committed Multi-Paxos puts (one log slot each: leader's accept, a majority's \
+             fsync'd Accepted, apply, reply), each client on its own key, a fresh 3-node cluster \
+             per client count."
         }
-    }
-    print_header();
-    let mut rows = Vec::new();
-    for &clients in &config.clients {
-        for measured in [
-            echo(clients, config.duration).map_err(io)?,
-            cluster_gets(&servers, clients, config.duration),
-        ] {
-            print_row(&measured);
-            rows.push(measured);
-        }
-    }
-    if config.decisions > 0 {
-        let measured = decisions(config, &data_dir)?;
-        print_row(&measured);
-        rows.push(measured);
-    }
-    println!(
-        "paxos get: reads of the chosen value (answered at once by a server that learned it, \
-         by a quorum read otherwise); paxos put: one committed put (both phases) per fresh \
-         cluster, ops/s = puts / time spent in puts."
-    );
-    let _ = std::fs::remove_dir_all(&data_dir);
-    Ok(rows)
-}
-
-/// `paxos bench`.
-#[derive(Debug, clap::Args)]
-pub struct BenchArgs {
-    /// The protocol to measure.
-    #[arg(long, value_enum, default_value_t = Protocol::Paxos)]
-    pub protocol: Protocol,
-    /// Concurrent client counts, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = [1, 4, 16])]
-    pub clients: Vec<usize>,
-    /// Seconds per measurement.
-    #[arg(long, default_value_t = 3.0)]
-    pub seconds: f64,
-    /// paxos only: committed puts to time, each on a fresh 3-node cluster (at most 200).
-    #[arg(long, default_value_t = 30)]
-    pub puts: usize,
-}
-
-/// Runs `paxos bench`.
-pub fn command(args: &BenchArgs) -> Result<bool, node::Error> {
-    let duration = Duration::try_from_secs_f64(args.seconds)
-        .map_err(|e| node::Error::Usage(format!("--seconds {}: {e}", args.seconds)))?;
-    if args.clients.iter().any(|&c| c == 0 || c > 1024) {
-        return Err(node::Error::Usage(
-            "--clients takes counts between 1 and 1024".to_owned(),
-        ));
-    }
-    let config = BenchConfig {
-        protocol: args.protocol,
-        clients: args.clients.clone(),
-        duration,
-        decisions: args.puts.min(200),
     };
-    run(&config).map(|_| true)
+    writeln!(table.out, "{legend}").map_err(Error::Output)?;
+    let _ = std::fs::remove_dir_all(&data_dir);
+    Ok(table.rows)
+}
+
+/// The table of measurements, written as they come.
+struct Table<'a> {
+    out: &'a mut dyn Write,
+    rows: Vec<Row>,
+}
+
+impl Table<'_> {
+    fn header(&mut self) -> Result<(), Error> {
+        writeln!(
+            self.out,
+            "{:<10} {:>7} {:>10} {:>9} {:>10} {:>10} {:>8}",
+            "target", "clients", "ops", "ops/s", "p50 (us)", "p99 (us)", "failed"
+        )
+        .map_err(Error::Output)
+    }
+
+    fn add(&mut self, measured: Row) -> Result<(), Error> {
+        writeln!(
+            self.out,
+            "{:<10} {:>7} {:>10} {:>9.0} {:>10} {:>10} {:>8}",
+            measured.target,
+            measured.clients,
+            measured.ops,
+            measured.ops_per_second(),
+            measured.p50.as_micros(),
+            measured.p99.as_micros(),
+            measured.failures
+        )
+        .map_err(Error::Output)?;
+        self.rows.push(measured);
+        Ok(())
+    }
 }

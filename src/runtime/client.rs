@@ -19,7 +19,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// An operation on the write-once register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
+    /// Put this value, unless another was chosen.
     Put(Value),
+    /// Read the chosen value.
     Get,
 }
 
@@ -51,6 +53,7 @@ pub trait ClientCodec {
     type Op: Clone;
     /// A server's definite answer.
     type Ret;
+    /// The protocol's message type, requests and replies alike, as JSON on the wire.
     type Msg: serde::Serialize + serde::de::DeserializeOwned;
     /// Whether every attempt of one operation carries the same request number. A protocol
     /// that deduplicates retried requests (Multi-Paxos's per-client table) needs it: a retry
@@ -122,7 +125,10 @@ pub enum Error {
     /// The client's own socket failed.
     Io(std::io::Error),
     /// No server answered any attempt: the outcome is unknown (a put may have taken effect).
-    NoAnswer { attempts: usize },
+    NoAnswer {
+        /// How many attempts went unanswered.
+        attempts: usize,
+    },
     /// No server to ask.
     NoServers,
 }
@@ -141,7 +147,14 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            Error::NoAnswer { .. } | Error::NoServers => None,
+        }
+    }
+}
 
 /// A client bound to one UDP socket (its address is its identity for the servers).
 pub struct Client {
@@ -273,103 +286,4 @@ impl Client {
             attempts: self.attempts,
         })
     }
-}
-
-/// `paxos client`.
-#[derive(Debug, clap::Args)]
-pub struct ClientArgs {
-    /// The protocol the servers run.
-    #[arg(long, value_enum, default_value_t = crate::runtime::node::Protocol::Paxos)]
-    pub protocol: crate::runtime::node::Protocol,
-    /// The servers, comma-separated; attempts go to one after the other.
-    #[arg(long, value_delimiter = ',', required = true)]
-    pub servers: Vec<String>,
-    /// How long to wait for an answer to each attempt, in milliseconds.
-    #[arg(long, default_value_t = 500)]
-    pub timeout_ms: u64,
-    /// How many attempts before giving up.
-    #[arg(long, default_value_t = 6)]
-    pub attempts: usize,
-    #[command(subcommand)]
-    pub op: ClientOp,
-}
-
-/// What the client asks.
-#[derive(Debug, clap::Subcommand)]
-pub enum ClientOp {
-    /// paxos: `put VALUE` writes VALUE (one character) into the write-once register.
-    /// multi-paxos: `put KEY VALUE` replaces KEY's value with VALUE (one character each).
-    Put {
-        #[arg(value_name = "KEY|VALUE")]
-        first: char,
-        #[arg(value_name = "VALUE")]
-        second: Option<char>,
-    },
-    /// paxos: `get` reads the register. multi-paxos: `get KEY` reads KEY.
-    Get { key: Option<char> },
-    /// multi-paxos only: `append KEY VALUE` appends VALUE to KEY's value and prints the result.
-    Append { key: char, value: char },
-}
-
-fn usage(message: &str) -> crate::cli::Error {
-    crate::runtime::node::Error::Usage(message.to_owned()).into()
-}
-
-/// Runs `paxos client`: prints the answer; `Ok(false)` for a PutFail.
-pub fn command(args: &ClientArgs) -> Result<bool, crate::cli::Error> {
-    let servers = args
-        .servers
-        .iter()
-        .map(|s| crate::runtime::node::parse_address(s))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut client = Client::new(
-        servers,
-        Duration::from_millis(args.timeout_ms),
-        args.attempts,
-    )?;
-    if args.protocol == crate::runtime::node::Protocol::MultiPaxos {
-        let op = match args.op {
-            ClientOp::Put {
-                first: key,
-                second: Some(value),
-            } => KvOp::Put { key, value },
-            ClientOp::Get { key: Some(key) } => KvOp::Get { key },
-            ClientOp::Append { key, value } => KvOp::Append { key, value },
-            ClientOp::Put { second: None, .. } => {
-                return Err(usage("multi-paxos: put takes KEY VALUE, e.g. `put x A`"))
-            }
-            ClientOp::Get { key: None } => {
-                return Err(usage("multi-paxos: get takes KEY, e.g. `get x`"))
-            }
-        };
-        let ret = client.call_with::<MultiPaxosCodec>(op)?;
-        match ret {
-            KvRet::PutOk => println!("PutOk"),
-            KvRet::GetOk { value: Some(value) } => println!("GetOk: {value}"),
-            KvRet::GetOk { value: None } => println!("GetOk: (empty)"),
-            KvRet::AppendOk { value } => println!("AppendOk: {value}"),
-        }
-        return Ok(true);
-    }
-    let op = match args.op {
-        ClientOp::Put {
-            first: value,
-            second: None,
-        } => Op::Put(value),
-        ClientOp::Get { key: None } => Op::Get,
-        ClientOp::Put {
-            second: Some(_), ..
-        } => return Err(usage("paxos: put takes one VALUE, e.g. `put A`")),
-        ClientOp::Get { key: Some(_) } => {
-            return Err(usage("paxos: get takes no key (the register is one value)"))
-        }
-        ClientOp::Append { .. } => {
-            return Err(usage(
-                "paxos: the write-once register has no append; use --protocol multi-paxos",
-            ))
-        }
-    };
-    let reply = client.call(op)?;
-    println!("{reply}");
-    Ok(reply != Reply::PutFail)
 }

@@ -164,7 +164,7 @@ impl Cluster {
     }
 
     pub fn storage_path(&self, i: usize) -> PathBuf {
-        paxos::runtime::node::storage_path(&self.data_dir, self.addresses[i])
+        paxos::runtime::storage::storage_path(&self.data_dir, self.addresses[i])
     }
 }
 

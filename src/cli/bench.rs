@@ -1,0 +1,50 @@
+//! `paxos bench`: the benchmark's command line, turned into a [`BenchConfig`].
+use crate::cli::{printed, Error, ProtocolArg};
+use crate::runtime::bench::{self, BenchConfig};
+use std::io;
+use std::time::Duration;
+
+/// `paxos bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// The protocol to measure.
+    #[arg(long, value_enum, default_value_t = ProtocolArg::Paxos)]
+    protocol: ProtocolArg,
+    /// Concurrent client counts, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 4, 16])]
+    clients: Vec<usize>,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// paxos only: committed puts to time, each on a fresh 3-node cluster (at most 200).
+    #[arg(long, default_value_t = 30)]
+    puts: usize,
+}
+
+impl BenchArgs {
+    /// The measurements the arguments describe.
+    fn config(&self) -> Result<BenchConfig, Error> {
+        let duration = Duration::try_from_secs_f64(self.seconds)
+            .map_err(|e| Error::Usage(format!("--seconds {}: {e}", self.seconds)))?;
+        if self.clients.iter().any(|&c| c == 0 || c > 1024) {
+            return Err(Error::Usage(
+                "--clients takes counts between 1 and 1024".to_owned(),
+            ));
+        }
+        Ok(BenchConfig {
+            protocol: self.protocol.into(),
+            clients: self.clients.clone(),
+            duration,
+            decisions: self.puts.min(200),
+        })
+    }
+}
+
+/// Runs `paxos bench`: the table on standard output.
+pub(super) fn command(args: &BenchArgs) -> Result<bool, Error> {
+    match bench::run(&args.config()?, &mut io::stdout().lock()) {
+        Ok(_) => Ok(true),
+        Err(bench::Error::Output(e)) => printed(Err(e)).map(|()| true),
+        Err(e) => Err(Error::Bench(e)),
+    }
+}

@@ -1,0 +1,324 @@
+//! `paxos check`, `paxos explore` and `paxos models`: the catalogue of models on the command
+//! line, and the report of a check (a table of verdicts, the traces of counterexamples, or
+//! JSON).
+use crate::cli::{printed, Error};
+use crate::model::catalogue::{self, Judged, Judgement, Loaded};
+use crate::model::check::{thousands, Outcome, Settings, Strategy, Verdict};
+use std::collections::BTreeSet;
+use std::io::{self, Write};
+use std::time::Duration;
+
+/// `paxos check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// A model: a path to a .toml file, or the name of one in models/. Default: the
+    /// embedded paxos-3-servers-2-clients.
+    model: Option<String>,
+    /// Override the model file's strategy.
+    #[arg(long, value_enum)]
+    strategy: Option<Strategy>,
+    /// Checker threads (default: every core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Stop after this many seconds (a stopped exhaustive run proves nothing).
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
+    /// Seed of the simulation strategy.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print the result as JSON on standard output (progress still goes to standard error).
+    #[arg(long)]
+    json: bool,
+    /// Also print the example trace of each reached `sometimes` property.
+    #[arg(long)]
+    examples: bool,
+}
+
+/// `paxos explore`.
+#[derive(Debug, clap::Args)]
+pub struct ExploreArgs {
+    /// A model, as for `check`.
+    model: Option<String>,
+    /// Where to serve the Explorer.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    address: String,
+}
+
+/// Runs `paxos check`: checks, prints the report, and says whether the outcome meets the
+/// exit-status contract.
+pub(super) fn check_command(args: &CheckArgs) -> Result<bool, Error> {
+    let loaded = catalogue::load(args.model.as_deref())?;
+    let options = CheckOptions {
+        strategy: args.strategy,
+        threads: args.threads,
+        timeout: args.timeout,
+        seed: args.seed,
+        progress: true,
+    };
+    let (outcome, judged) = check(&loaded, &options)?;
+    let out = &mut io::stdout().lock();
+    printed(if args.json {
+        print_json(out, &loaded, &outcome, &judged)
+    } else {
+        print_report(out, &loaded, &outcome, &judged, args.examples)
+    })?;
+    // A reader that stopped reading early does not change the verdict.
+    Ok(judged.exit_ok())
+}
+
+/// Runs `paxos explore`: serves until stopped; returns only on an error.
+pub(super) fn explore_command(args: &ExploreArgs) -> Result<bool, Error> {
+    let loaded = catalogue::load(args.model.as_deref())?;
+    let address = &args.address;
+    // The banner is for a person; the Explorer serves whether or not anyone reads it.
+    let _ = writeln!(
+        io::stdout(),
+        "Explorer for {} ({}) on http://{address}/ (Ctrl-C to stop)",
+        loaded.name,
+        loaded.file.model.summary()
+    );
+    loaded
+        .file
+        .model
+        .explore(address, default_threads())
+        .map_err(|source| Error::Explorer {
+            address: address.clone(),
+            source,
+        })?;
+    Ok(true)
+}
+
+/// Runs `paxos models`: each model's name and description.
+pub(super) fn models_command() -> Result<bool, Error> {
+    printed(print_models(&mut io::stdout().lock()))?;
+    Ok(true)
+}
+
+fn print_models(out: &mut impl Write) -> io::Result<()> {
+    for path in catalogue::catalogue() {
+        let name = path.file_stem().unwrap_or_default().to_string_lossy();
+        match std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| catalogue::parse(&name, &t).map_err(|e| e.to_string()))
+        {
+            Ok(file) => writeln!(out, "{name}\n    {}", file.description)?,
+            Err(e) => writeln!(out, "{name}\n    UNREADABLE: {e}")?,
+        }
+    }
+    Ok(())
+}
+
+/// Options of one check, from the command line or a test.
+#[derive(Clone, Debug, Default)]
+pub struct CheckOptions {
+    /// The search strategy; `None`: the model file's.
+    pub strategy: Option<Strategy>,
+    /// Checker threads; `None`: every core.
+    pub threads: Option<usize>,
+    /// Seconds before the checker stops; `None`: the model file's timeout, if any.
+    pub timeout: Option<u64>,
+    /// Seed of the simulation strategy.
+    pub seed: u64,
+    /// Report progress on standard error.
+    pub progress: bool,
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Checks a loaded model and judges the outcome against its recorded expectations.
+pub fn check(loaded: &Loaded, options: &CheckOptions) -> Result<(Outcome, Judged), Error> {
+    let file = &loaded.file;
+    let strategy = options.strategy.unwrap_or(file.check.strategy);
+    let symmetry = file.check.symmetry && strategy != Strategy::Bfs;
+    let timeout = options.timeout.or(file.check.timeout_secs);
+    if strategy == Strategy::Simulation && timeout.is_none() {
+        return Err(Error::Usage(
+            "the simulation strategy runs until stopped: give --timeout SECS".to_owned(),
+        ));
+    }
+    let violations = catalogue::expected_violations(file);
+    let settings = Settings {
+        strategy,
+        threads: options.threads.unwrap_or_else(default_threads),
+        timeout: timeout.map(Duration::from_secs),
+        finish_when: (!violations.is_empty())
+            .then(|| violations.iter().copied().collect::<BTreeSet<_>>()),
+        symmetry,
+        progress: options.progress,
+        seed: options.seed,
+    };
+    if options.progress {
+        eprintln!("Checking {}: {}", loaded.name, file.model.summary());
+        eprintln!(
+            "Strategy {strategy:?}{} on {} threads{}.",
+            if symmetry {
+                " with symmetry reduction"
+            } else {
+                ""
+            },
+            settings.threads,
+            timeout.map_or(String::new(), |t| format!(", timeout {t}s")),
+        );
+    }
+    let outcome = file.model.run(&settings);
+    let comparable = strategy == file.check.strategy && symmetry == file.check.symmetry;
+    let judged = catalogue::judge(&file.expect, &outcome, comparable);
+    Ok((outcome, judged))
+}
+
+fn print_report(
+    out: &mut impl Write,
+    loaded: &Loaded,
+    outcome: &Outcome,
+    judged: &Judged,
+    examples: bool,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "Model {}: {}",
+        loaded.name,
+        loaded.file.model.summary()
+    )?;
+    let how = if outcome.timed_out {
+        " (stopped at the timeout: not exhaustive)"
+    } else if outcome.stopped_early {
+        " (stopped once the expected counterexamples were found)"
+    } else if !outcome.strategy.is_exhaustive() {
+        " (simulation: not exhaustive)"
+    } else {
+        ""
+    };
+    writeln!(
+        out,
+        "Explored {} states ({} unique, depth {}) in {:.1}s with {:?} on {} threads{how}.",
+        thousands(outcome.states),
+        thousands(outcome.unique_states),
+        outcome.max_depth,
+        outcome.seconds,
+        outcome.strategy,
+        outcome.threads,
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  {:<24} {:<10} {:<10} {:<10} result",
+        "property", "kind", "verdict", "expected"
+    )?;
+    for (row, p) in judged.rows.iter().zip(&outcome.properties) {
+        let kind = format!("{:?}", p.expectation).to_lowercase();
+        let expected = row.expected.map_or("-".to_owned(), |e| e.to_string());
+        // Without a discovery, only an exhaustive run proves "holds" or "unreached".
+        let verdict = if p.trace.is_none() && !outcome.exhaustive() {
+            "not seen".to_owned()
+        } else {
+            row.verdict.to_string()
+        };
+        writeln!(
+            out,
+            "  {:<24} {:<10} {:<10} {:<10} {}",
+            row.name,
+            kind,
+            verdict,
+            expected,
+            judgement_word(row.judgement)
+        )?;
+    }
+    if let Some((expected, judgement)) = judged.unique_states {
+        writeln!(
+            out,
+            "  {:<24} {:<10} {:<10} {:<10} {}",
+            "unique states",
+            "count",
+            thousands(outcome.unique_states),
+            thousands(expected),
+            judgement_word(judgement)
+        )?;
+    }
+    for p in &outcome.properties {
+        let Some(trace) = &p.trace else { continue };
+        let counterexample = p.expectation != stateright::Expectation::Sometimes;
+        if !counterexample && !examples {
+            continue;
+        }
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{} for \"{}\" ({} steps):",
+            if counterexample {
+                "Counterexample"
+            } else {
+                "Example"
+            },
+            p.name,
+            trace.steps.len()
+        )?;
+        for (i, step) in trace.steps.iter().enumerate() {
+            writeln!(out, "  {:>3}. {step}", i + 1)?;
+        }
+        writeln!(
+            out,
+            "  Open it in the Explorer: `paxos explore {}`, then http://127.0.0.1:3000/#/steps/{}",
+            loaded.argument, trace.explorer_path
+        )?;
+    }
+    writeln!(out)?;
+    let failed: Vec<&str> = judged
+        .rows
+        .iter()
+        .filter(|r| !matches!(r.judgement, Judgement::Ok | Judgement::NotJudged))
+        .map(|r| r.name.as_str())
+        .chain(
+            judged
+                .unique_states
+                .filter(|(_, j)| !matches!(j, Judgement::Ok | Judgement::NotJudged))
+                .map(|_| "unique states"),
+        )
+        .collect();
+    let violated: Vec<&str> = judged
+        .rows
+        .iter()
+        .filter(|r| r.verdict == Verdict::Violated)
+        .map(|r| r.name.as_str())
+        .collect();
+    match (failed.is_empty(), violated.is_empty()) {
+        (true, true) => writeln!(out, "PASS: every property is as recorded."),
+        (true, false) => writeln!(
+            out,
+            "FAIL: {} violated, as recorded for this model (the bug is caught).",
+            violated.join(", ")
+        ),
+        (false, _) => writeln!(out, "FAIL: not as recorded: {}.", failed.join(", ")),
+    }
+}
+
+fn judgement_word(j: Judgement) -> &'static str {
+    match j {
+        Judgement::Ok => "ok",
+        Judgement::Mismatch => "MISMATCH",
+        Judgement::Inconclusive => "INCONCLUSIVE",
+        Judgement::NotJudged => "-",
+    }
+}
+
+fn print_json(
+    out: &mut impl Write,
+    loaded: &Loaded,
+    outcome: &Outcome,
+    judged: &Judged,
+) -> io::Result<()> {
+    let value = serde_json::json!({
+        "model": loaded.name,
+        "summary": loaded.file.model.summary(),
+        "as_recorded": judged.passed(),
+        "exit_ok": judged.exit_ok(),
+        "outcome": outcome,
+        "judged": judged,
+    });
+    writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(&value).expect("a report always serializes")
+    )
+}

@@ -1,0 +1,75 @@
+//! `paxos spawn`: the command line of a node, turned into a [`NodeConfig`].
+use crate::cli::{parse_address, Error, ProtocolArg};
+use crate::runtime::node::{self, NodeConfig};
+use std::net::SocketAddrV4;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `paxos spawn`: one node, or a whole local cluster.
+#[derive(Debug, clap::Args)]
+pub struct SpawnArgs {
+    /// The protocol the nodes run.
+    #[arg(long, value_enum, default_value_t = ProtocolArg::Paxos)]
+    protocol: ProtocolArg,
+    /// This node's address (IPv4:port). With --local, the first node's address.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    address: String,
+    /// The other members' addresses, comma-separated (every node must list the same cluster).
+    #[arg(long, value_delimiter = ',')]
+    peers: Vec<String>,
+    /// Run a whole cluster of N nodes in this process, on --address and the next N-1 ports.
+    #[arg(long, value_name = "N")]
+    local: Option<u16>,
+    /// Where durable state lives: one `<address>.storage` file per node.
+    #[arg(long, default_value = ".")]
+    data_dir: PathBuf,
+    /// Exit (status 0) after this many seconds, so that test clusters stop by themselves.
+    #[arg(long, value_name = "SECS")]
+    exit_after: Option<f64>,
+}
+
+impl SpawnArgs {
+    /// The node configuration the arguments describe.
+    fn config(&self) -> Result<NodeConfig, Error> {
+        let first = parse_address(&self.address)?;
+        let addresses = match self.local {
+            None => vec![first],
+            Some(0) => return Err(Error::Usage("--local needs at least 1 node".to_owned())),
+            Some(n) => (0..n)
+                .map(|i| {
+                    first
+                        .port()
+                        .checked_add(i)
+                        .map(|port| SocketAddrV4::new(*first.ip(), port))
+                        .ok_or_else(|| Error::Usage(format!("--local {n} runs past port 65535")))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let peers = self
+            .peers
+            .iter()
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| parse_address(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let exit_after = match self.exit_after {
+            None => None,
+            Some(secs) => Some(
+                Duration::try_from_secs_f64(secs)
+                    .map_err(|e| Error::Usage(format!("--exit-after {secs}: {e}")))?,
+            ),
+        };
+        Ok(NodeConfig {
+            protocol: self.protocol.into(),
+            cluster: peers.iter().chain(&addresses).copied().collect(),
+            addresses,
+            data_dir: self.data_dir.clone(),
+            exit_after,
+        })
+    }
+}
+
+/// Runs `paxos spawn`; returns only on an error.
+pub(super) fn command(args: &SpawnArgs) -> Result<bool, Error> {
+    node::run(&args.config()?)?;
+    Ok(true)
+}

@@ -1,0 +1,113 @@
+//! A node's durable storage on disk: one JSON file per node, `<data dir>/<address>.storage`,
+//! the name stateright's `spawn` reads at start. The rules are in `spec/runtime.md`:
+//!
+//! - **D1** Storage is written to a temporary file, flushed with `fsync`, renamed over
+//!   `<address>.storage` and the directory is flushed ([`write_durably`]), before any message
+//!   that depends on it is sent. A node that cannot save stops (exit status 1) instead of
+//!   running on ([`crate::runtime::guard`] does the saving).
+//! - **D2** A node whose storage file exists but cannot be read or decoded refuses to start
+//!   ([`load_storage`]): `spawn` would start it with no storage, and an acceptor that forgets
+//!   its promises breaks agreement.
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::net::SocketAddrV4;
+use std::path::{Path, PathBuf};
+
+/// D2: a storage file exists but cannot be used.
+#[derive(Debug)]
+pub struct Unreadable {
+    /// The storage file.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "storage file {} exists but cannot be read ({})",
+            self.path.display(),
+            self.reason
+        )
+    }
+}
+
+impl std::error::Error for Unreadable {}
+
+/// The storage file of the node at `address`: the name `spawn` reads at start.
+pub fn storage_path(data_dir: &Path, address: SocketAddrV4) -> PathBuf {
+    data_dir.join(format!("{address}.storage"))
+}
+
+/// The storage's bytes on disk: its JSON.
+pub(crate) fn encode<S: Serialize>(storage: &S) -> serde_json::Result<Vec<u8>> {
+    serde_json::to_vec(storage)
+}
+
+/// Storage from the bytes [`encode`] wrote.
+pub(crate) fn decode<S: DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<S> {
+    serde_json::from_slice(bytes)
+}
+
+/// D2: the saved storage at `path`, `None` if there is no file yet, an error if there is one
+/// that cannot be used (an empty file included: a save that never finished).
+pub fn load_storage<S: DeserializeOwned>(path: &Path) -> Result<Option<S>, Unreadable> {
+    let unreadable = |reason: String| Unreadable {
+        path: path.to_owned(),
+        reason,
+    };
+    match fs::read(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(unreadable(e.to_string())),
+        Ok(bytes) if bytes.is_empty() => Err(unreadable("the file is empty".to_owned())),
+        Ok(bytes) => decode(&bytes)
+            .map(Some)
+            .map_err(|e| unreadable(format!("Json({e:?})"))),
+    }
+}
+
+/// D1: replaces `path` with `bytes` so that a crash at any point leaves either the old or the
+/// new content, flushed to the device.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    let mut file = fs::File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(&temporary, path)?;
+    let directory = path.parent().filter(|p| !p.as_os_str().is_empty());
+    fs::File::open(directory.unwrap_or(Path::new(".")))?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::paxos::Storage;
+
+    // D2: an empty or garbled file is refused, a missing one is a fresh node.
+    #[test]
+    fn storage_is_loaded_or_refused() {
+        let dir = std::env::temp_dir().join(format!("paxos-runtime-unit-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("temp dir is writable");
+        let path = dir.join("node.storage");
+        let _ = fs::remove_file(&path);
+        assert!(matches!(load_storage::<Storage>(&path), Ok(None)));
+        let saved = Storage {
+            round: 3,
+            ..Storage::default()
+        };
+        write_durably(&path, &encode(&saved).expect("storage encodes")).expect("saved");
+        assert_eq!(load_storage::<Storage>(&path).ok().flatten(), Some(saved));
+        for garbage in [&b""[..], b"{\"round\":", b"\x00\xff"] {
+            fs::write(&path, garbage).expect("written");
+            assert!(load_storage::<Storage>(&path).is_err());
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
