@@ -6,6 +6,7 @@ mod common;
 
 use common::{run_binary, temp_dir, Cluster, History, Rng};
 use paxos::runtime::client::{Client, Op, Reply};
+use paxos::runtime::node::Protocol;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -29,7 +30,7 @@ fn await_answers(history: &History, target: usize) -> bool {
 /// picked at random, while node `victim` is killed once `kill_after` operations were answered,
 /// restarted once 15 more were, and the load goes on for 15 more.
 fn run_round(round: u64, victim: usize, kill_after: usize) {
-    let mut cluster = Cluster::start(3, &format!("kill-{round}"));
+    let mut cluster = Cluster::start(Protocol::Paxos, 3, &format!("kill-{round}"));
     let history = History::default();
     let servers = cluster.addresses.clone();
     let stop = AtomicBool::new(false);
@@ -209,7 +210,7 @@ fn bad_addresses_and_data_dirs_are_refused() {
 // The command-line client: answers, exit statuses, and no answer from a silent address.
 #[test]
 fn command_line_client_puts_and_gets() {
-    let cluster = Cluster::start(3, "cli");
+    let cluster = Cluster::start(Protocol::Paxos, 3, "cli");
     let servers: Vec<String> = cluster.addresses.iter().map(|a| a.to_string()).collect();
     let servers = servers.join(",");
     let dir = &cluster.data_dir;

@@ -8,6 +8,7 @@ mod common;
 use common::{Cluster, History, Rng};
 use paxos::protocol::paxos::{Ballot, Msg, Proposal};
 use paxos::runtime::client::{Client, Op, Reply};
+use paxos::runtime::node::Protocol;
 use stateright::actor::Id;
 use std::net::{SocketAddrV4, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -87,7 +88,7 @@ fn hostile(i: usize, rng: &mut Rng, me: Id, victim: SocketAddrV4) -> Vec<u8> {
 // H1-H3: no input makes a node panic, stop answering, or choose a value no client put.
 #[test]
 fn hostile_datagrams_change_nothing() {
-    let cluster = Cluster::start(3, "hostile");
+    let cluster = Cluster::start(Protocol::Paxos, 3, "hostile");
     let history = History::default();
     let servers = cluster.addresses.clone();
     let attacking = AtomicBool::new(true);

@@ -7,95 +7,41 @@
 //! the model's "linearizable" property, now on UDP.
 mod common;
 
-use common::{temp_dir, BIN};
+use common::Cluster;
 use paxos::protocol::multi_paxos::{Key, Kv, KvOp, KvRet, Storage};
 use paxos::runtime::client::{Client, MultiPaxosCodec};
-use paxos::runtime::node::free_loopback_addresses;
+use paxos::runtime::node::Protocol;
+use paxos::runtime::storage::load_storage;
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
-use std::fs::File;
 use std::net::SocketAddrV4;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Node processes exit by themselves after this long, whatever happens to the test.
-const NODE_LIFETIME_SECS: &str = "60";
 const WORKERS: usize = 4;
 const KEYS: [Key; 2] = ['x', 'y'];
 
-struct Nodes {
-    addresses: Vec<SocketAddrV4>,
-    data_dir: PathBuf,
-    children: Mutex<Vec<Option<Child>>>,
-    starts: AtomicUsize,
+/// The leader: the proposer of the highest ballot any node's storage promised.
+fn leader(cluster: &Cluster) -> Option<usize> {
+    let highest = (0..cluster.addresses.len())
+        .filter_map(|i| {
+            load_storage::<Storage>(&cluster.storage_path(i))
+                .ok()
+                .flatten()
+        })
+        .map(|saved| saved.promised)
+        .max()?;
+    let proposer = SocketAddrV4::from(highest.proposer);
+    cluster.addresses.iter().position(|&a| a == proposer)
 }
 
-impl Nodes {
-    fn launch(&self, i: usize) {
-        let peers: Vec<String> = (0..self.addresses.len())
-            .filter(|&j| j != i)
-            .map(|j| self.addresses[j].to_string())
-            .collect();
-        let start = self.starts.fetch_add(1, Ordering::Relaxed) + 1;
-        let log = self.data_dir.join(format!("node-{i}-start-{start}.log"));
-        let child = Command::new(BIN)
-            .args(["spawn", "--protocol", "multi-paxos"])
-            .args(["--address", &self.addresses[i].to_string()])
-            .args(["--peers", &peers.join(",")])
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(["--exit-after", NODE_LIFETIME_SECS])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(File::create(log).expect("log file"))
-            .spawn()
-            .expect("the built binary runs");
-        self.children.lock().expect("no panic")[i] = Some(child);
-    }
-
-    /// The leader: the proposer of the highest ballot any node's storage promised.
-    fn leader(&self) -> Option<usize> {
-        let highest = (0..self.addresses.len())
-            .filter_map(|i| {
-                let path = paxos::runtime::storage::storage_path(&self.data_dir, self.addresses[i]);
-                paxos::runtime::storage::load_storage::<Storage>(&path)
-                    .ok()
-                    .flatten()
-            })
-            .map(|saved| saved.promised)
-            .max()?;
-        let proposer = SocketAddrV4::from(highest.proposer);
-        self.addresses.iter().position(|&a| a == proposer)
-    }
-
-    fn kill(&self, i: usize) {
-        if let Some(mut child) = self.children.lock().expect("no panic")[i].take() {
-            child.kill().expect("SIGKILL delivered");
-            let _ = child.wait();
-        }
-    }
-
-    /// A client of every node. Its per-attempt timeout exceeds the election timeout: a
-    /// follower restarts its leader timer on each request it cannot serve.
-    fn client(&self, first: usize) -> Client {
-        let mut client =
-            Client::new(self.addresses.clone(), Duration::from_millis(700), 6).expect("client");
-        client.prefer(first);
-        client
-    }
-}
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for i in 0..self.addresses.len() {
-            self.kill(i);
-        }
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.data_dir);
-        }
-    }
+/// A client of every node, starting with node `first`. Its per-attempt timeout exceeds the
+/// election timeout: a follower restarts its leader timer on each request it cannot serve.
+fn client(cluster: &Cluster, first: usize) -> Client {
+    let mut client =
+        Client::new(cluster.addresses.clone(), Duration::from_millis(700), 6).expect("client");
+    client.prefer(first);
+    client
 }
 
 /// The recorded history: logical thread ids, a new one after an unanswered operation (it
@@ -143,24 +89,8 @@ impl History {
 #[test]
 fn acknowledged_writes_survive_kill_and_restart() {
     let started = Instant::now();
-    let addresses = free_loopback_addresses(3).expect("free loopback ports");
-    let nodes = Nodes {
-        addresses,
-        data_dir: temp_dir("multi-paxos-cluster"),
-        children: Mutex::new((0..3).map(|_| None).collect()),
-        starts: AtomicUsize::new(0),
-    };
-    for i in 0..3 {
-        nodes.launch(i);
-    }
-    // Ready: a leader is elected and answers a read.
-    assert!(
-        nodes
-            .client(0)
-            .call_with::<MultiPaxosCodec>(KvOp::Get { key: 'x' })
-            .is_ok(),
-        "the cluster does not answer after start"
-    );
+    // Ready: a leader is elected and every node answers a read.
+    let mut cluster = Cluster::start(Protocol::MultiPaxos, 3, "multi-paxos-cluster");
 
     let history = History {
         tester: Mutex::new(LinearizabilityTester::new(Kv::default())),
@@ -173,9 +103,9 @@ fn acknowledged_writes_survive_kill_and_restart() {
     let fresh = || char::from_u32(next_value.fetch_add(1, Ordering::Relaxed)).expect("a char");
     std::thread::scope(|s| {
         for worker in 0..WORKERS {
-            let (history, stop, fresh, nodes) = (&history, &stop, &fresh, &nodes);
+            let (history, stop, fresh) = (&history, &stop, &fresh);
+            let mut client = client(&cluster, worker);
             s.spawn(move || {
-                let mut client = nodes.client(worker);
                 let mut thread = worker;
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) && n < 400 {
@@ -197,11 +127,11 @@ fn acknowledged_writes_survive_kill_and_restart() {
         // then restart it from its storage.
         let acked = || history.acknowledged.lock().expect("recorded").len();
         std::thread::sleep(Duration::from_millis(800));
-        let victim = nodes.leader().expect("a leader is elected");
-        nodes.kill(victim);
+        let victim = leader(&cluster).expect("a leader is elected");
+        cluster.kill(victim);
         let at_kill = acked();
         std::thread::sleep(Duration::from_millis(1500));
-        nodes.launch(victim);
+        cluster.restart(victim);
         let at_restart = acked();
         std::thread::sleep(Duration::from_millis(1500));
         let at_stop = acked();
@@ -217,7 +147,7 @@ fn acknowledged_writes_survive_kill_and_restart() {
 
     // Every acknowledged append is read back.
     let acknowledged = history.acknowledged.lock().expect("recorded").clone();
-    let mut reader = nodes.client(0);
+    let mut reader = client(&cluster, 0);
     let mut thread = usize::MAX / 2;
     for key in KEYS {
         let read = history.call(&mut thread, &mut reader, KvOp::Get { key });
@@ -255,18 +185,8 @@ fn acknowledged_writes_survive_kill_and_restart() {
         verdict,
         "linearizable: the history of {len} operations is not"
     );
-    for (i, child) in nodes
-        .children
-        .lock()
-        .expect("no panic")
-        .iter_mut()
-        .enumerate()
-    {
-        let child = child.as_mut().expect("every node runs");
-        assert!(
-            matches!(child.try_wait(), Ok(None)),
-            "node {i} stopped on its own"
-        );
+    for i in 0..3 {
+        assert!(cluster.running(i), "node {i} stopped on its own");
     }
     assert!(started.elapsed() < Duration::from_secs(60));
 }

@@ -189,23 +189,42 @@ fn echo(clients: usize, duration: Duration) -> std::io::Result<Row> {
     Ok(row("udp echo", clients, seconds, results))
 }
 
-/// Gets against a cluster that has chosen a value.
-fn cluster_gets(servers: &[SocketAddrV4], clients: usize, duration: Duration) -> Row {
-    let (seconds, results) = measure(clients, duration, |i, deadline| {
+/// Runs `clients` clients of `servers` for `duration`, client `i` starting with server `i`,
+/// each calling `call(client, i, n)` for its `n`-th operation, which says whether it succeeded.
+fn measure_calls<F>(
+    servers: &[SocketAddrV4],
+    clients: usize,
+    duration: Duration,
+    call: F,
+) -> (f64, Vec<(Vec<Duration>, usize)>)
+where
+    F: Fn(&mut Client, usize, usize) -> bool + Send + Sync,
+{
+    measure(clients, duration, |i, deadline| {
         let mut latencies = Vec::new();
         let mut failures = 0;
         let Ok(mut client) = Client::new(servers.to_vec(), Duration::from_millis(500), 3) else {
             return (latencies, 1);
         };
         client.prefer(i);
+        let mut n = 0;
         while Instant::now() < deadline {
             let sent = Instant::now();
-            match client.call(Op::Get) {
-                Ok(Reply::GetOk(Some(_))) => latencies.push(sent.elapsed()),
-                _ => failures += 1,
+            if call(&mut client, i, n) {
+                latencies.push(sent.elapsed());
+            } else {
+                failures += 1;
             }
+            n += 1;
         }
         (latencies, failures)
+    })
+}
+
+/// Gets against a cluster that has chosen a value.
+fn cluster_gets(servers: &[SocketAddrV4], clients: usize, duration: Duration) -> Row {
+    let (seconds, results) = measure_calls(servers, clients, duration, |client, _, _| {
+        matches!(client.call(Op::Get), Ok(Reply::GetOk(Some(_))))
     });
     row("paxos get", clients, seconds, results)
 }
@@ -285,29 +304,14 @@ const LIFETIME: Duration = Duration::from_secs(600);
 /// Committed Multi-Paxos puts: each client writes its own key on a fresh 3-node cluster.
 fn multi_paxos_puts(clients: usize, duration: Duration, data_dir: &Path) -> Result<Row, Error> {
     let servers = start_cluster(Protocol::MultiPaxos, data_dir, LIFETIME)?;
-    let (seconds, results) = measure(clients, duration, |i, deadline| {
-        let mut latencies = Vec::new();
-        let mut failures = 0;
-        let Ok(mut client) = Client::new(servers.clone(), Duration::from_millis(500), 3) else {
-            return (latencies, 1);
-        };
-        client.prefer(i);
+    let values = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+    let (seconds, results) = measure_calls(&servers, clients, duration, |client, i, n| {
         let key = char::from_u32('a' as u32 + i as u32 % 26).unwrap_or('a');
-        let values = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
-        let mut n = 0;
-        while Instant::now() < deadline {
-            let op = KvOp::Put {
-                key,
-                value: values[n % values.len()],
-            };
-            n += 1;
-            let sent = Instant::now();
-            match client.call_with::<MultiPaxosCodec>(op) {
-                Ok(KvRet::PutOk) => latencies.push(sent.elapsed()),
-                _ => failures += 1,
-            }
-        }
-        (latencies, failures)
+        let op = KvOp::Put {
+            key,
+            value: values[n % values.len()],
+        };
+        matches!(client.call_with::<MultiPaxosCodec>(op), Ok(KvRet::PutOk))
     });
     Ok(row("mp put", clients, seconds, results))
 }

@@ -4,8 +4,9 @@
 //! operation for stateright's `LinearizabilityTester`.
 #![allow(dead_code)] // Each test file uses a different part.
 
-use paxos::runtime::client::{Client, Op, Reply};
-use paxos::runtime::node::free_loopback_addresses;
+use paxos::protocol::multi_paxos::KvOp;
+use paxos::runtime::client::{Client, MultiPaxosCodec, Op, Reply};
+use paxos::runtime::node::{free_loopback_addresses, Protocol};
 use stateright::semantics::write_once_register::{WORegister, WORegisterOp, WORegisterRet};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use std::fs::File;
@@ -64,6 +65,7 @@ pub fn run_binary(args: &[&str], dir: &Path) -> (Option<i32>, String) {
 
 /// A cluster of single-node processes on loopback.
 pub struct Cluster {
+    pub protocol: Protocol,
     pub addresses: Vec<SocketAddrV4>,
     pub data_dir: PathBuf,
     children: Vec<Option<Child>>,
@@ -71,10 +73,12 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts `n` nodes, each its own process, and waits until each answers a Get.
-    pub fn start(n: usize, tag: &str) -> Cluster {
+    /// Starts `n` nodes of `protocol`, each its own process, and waits until each answers a
+    /// Get.
+    pub fn start(protocol: Protocol, n: usize, tag: &str) -> Cluster {
         let addresses = free_loopback_addresses(n).expect("free loopback ports");
         let mut cluster = Cluster {
+            protocol,
             addresses,
             data_dir: temp_dir(tag),
             children: (0..n).map(|_| None).collect(),
@@ -100,7 +104,8 @@ impl Cluster {
         self.starts += 1;
         let log = self.log_path(i, self.starts);
         let child = Command::new(BIN)
-            .args(["spawn", "--address", &self.addresses[i].to_string()])
+            .args(["spawn", "--protocol", &self.protocol.to_string()])
+            .args(["--address", &self.addresses[i].to_string()])
             .args(["--peers", &peers.join(",")])
             .arg("--data-dir")
             .arg(&self.data_dir)
@@ -158,9 +163,19 @@ impl Cluster {
         Client::new(vec![self.addresses[i]], Duration::from_millis(200), 15).expect("client")
     }
 
-    /// Whether node `i` answers a Get (retrying for up to 3 s).
+    /// Whether node `i` answers a Get (retrying for up to 3 s, 4.2 s for Multi-Paxos).
     pub fn answers(&self, i: usize) -> bool {
-        self.client_of(i).call(Op::Get).is_ok()
+        match self.protocol {
+            Protocol::Paxos => self.client_of(i).call(Op::Get).is_ok(),
+            // A follower restarts its leader timer on each request it cannot serve: the
+            // retries must come less often than the election timeout.
+            Protocol::MultiPaxos => {
+                Client::new(vec![self.addresses[i]], Duration::from_millis(700), 6)
+                    .expect("client")
+                    .call_with::<MultiPaxosCodec>(KvOp::Get { key: 'x' })
+                    .is_ok()
+            }
+        }
     }
 
     pub fn storage_path(&self, i: usize) -> PathBuf {
