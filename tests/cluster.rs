@@ -7,12 +7,17 @@ mod common;
 use common::{run_binary, temp_dir, Cluster, History, Rng};
 use paxos::runtime::client::{Client, Op, Reply};
 use paxos::runtime::node::Protocol;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const WORKERS: usize = 4;
 /// A worker stops when told, or after this many operations.
 const MAX_OPS_PER_WORKER: usize = 150;
+/// How many answers the workers may run ahead of the fault schedule. Past that they wait for
+/// the test thread to inject the next fault: on a loaded machine the test thread can be
+/// descheduled long enough for the workers to spend their whole budget (after the decision
+/// an answer takes about a millisecond), and a load that has stopped shows no progress.
+const AHEAD: usize = 30;
 
 /// Waits until `history` has at least `target` answered operations (at most 10 s).
 fn await_answers(history: &History, target: usize) -> bool {
@@ -34,11 +39,13 @@ fn run_round(round: u64, victim: usize, kill_after: usize) {
     let history = History::default();
     let servers = cluster.addresses.clone();
     let stop = AtomicBool::new(false);
+    // Workers start no operation once this many were answered, until the schedule moves on.
+    let limit = AtomicUsize::new(kill_after + AHEAD);
     std::thread::scope(|s| {
         for worker in 0..WORKERS {
             let history = &history;
             let servers = servers.clone();
-            let stop = &stop;
+            let (stop, limit) = (&stop, &limit);
             s.spawn(move || {
                 let mut rng = Rng::new(round * 100 + worker as u64);
                 let mut client =
@@ -46,6 +53,11 @@ fn run_round(round: u64, victim: usize, kill_after: usize) {
                 let mut recorder = history.recorder(worker, WORKERS);
                 let value = (b'A' + worker as u8) as char;
                 for _ in 0..MAX_OPS_PER_WORKER {
+                    while history.completed.load(Ordering::SeqCst) >= limit.load(Ordering::SeqCst)
+                        && !stop.load(Ordering::SeqCst)
+                    {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
@@ -64,12 +76,14 @@ fn run_round(round: u64, victim: usize, kill_after: usize) {
         let started = await_answers(&history, kill_after);
         cluster.kill(victim);
         let killed_at = history.completed.load(Ordering::SeqCst);
+        limit.store(killed_at + 15 + AHEAD, Ordering::SeqCst);
         // S2: the load goes on without the node.
         let without = await_answers(&history, killed_at + 15);
         if without {
             cluster.restart(victim);
         }
         let restarted_at = history.completed.load(Ordering::SeqCst);
+        limit.store(restarted_at + 15 + AHEAD, Ordering::SeqCst);
         let with = without && await_answers(&history, restarted_at + 15);
         stop.store(true, Ordering::SeqCst);
         assert!(started, "round {round}: the load did not start");

@@ -163,18 +163,27 @@ impl Cluster {
         Client::new(vec![self.addresses[i]], Duration::from_millis(200), 15).expect("client")
     }
 
-    /// Whether node `i` answers a Get (retrying for up to 3 s, 4.2 s for Multi-Paxos).
+    /// Whether node `i` answers a Get within 15 s. A node process that has not bound its port
+    /// yet (slow to start on a loaded machine) makes each attempt fail at once ("connection
+    /// refused"), so the Get is asked again until the deadline, not a fixed number of times.
     pub fn answers(&self, i: usize) -> bool {
-        match self.protocol {
-            Protocol::Paxos => self.client_of(i).call(Op::Get).is_ok(),
-            // A follower restarts its leader timer on each request it cannot serve: the
-            // retries must come less often than the election timeout.
-            Protocol::MultiPaxos => {
-                Client::new(vec![self.addresses[i]], Duration::from_millis(700), 6)
-                    .expect("client")
-                    .call_with::<MultiPaxosCodec>(KvOp::Get { key: 'x' })
-                    .is_ok()
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let answered = match self.protocol {
+                Protocol::Paxos => self.client_of(i).call(Op::Get).is_ok(),
+                // A follower restarts its leader timer on each request it cannot serve: the
+                // retries must come less often than the election timeout.
+                Protocol::MultiPaxos => {
+                    Client::new(vec![self.addresses[i]], Duration::from_millis(700), 6)
+                        .expect("client")
+                        .call_with::<MultiPaxosCodec>(KvOp::Get { key: 'x' })
+                        .is_ok()
+                }
+            };
+            if answered || Instant::now() > deadline {
+                return answered;
             }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
