@@ -5,6 +5,7 @@ use crate::model::check::{self, Outcome, Settings, Strategy, Verdict};
 use crate::model::multi_paxos::MultiPaxosConfig;
 use crate::model::paxos::PaxosConfig;
 use serde::Deserialize;
+use stateright::Expectation;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -207,17 +208,16 @@ pub fn load(argument: Option<&str>) -> Result<Loaded, CatalogueError> {
 }
 
 impl ProtocolModel {
+    /// The names of the protocol's properties: the `always` ones, then the `sometimes` ones.
     pub fn property_names(&self) -> Vec<&'static str> {
-        match self {
-            ProtocolModel::Paxos(_) => crate::model::paxos::ALWAYS
-                .into_iter()
-                .chain(crate::model::paxos::SOMETIMES)
-                .collect(),
-            ProtocolModel::MultiPaxos(_) => crate::model::multi_paxos::ALWAYS
-                .into_iter()
-                .chain(crate::model::multi_paxos::SOMETIMES)
-                .collect(),
-        }
+        let names = match self {
+            ProtocolModel::Paxos(_) => crate::model::paxos::property_names,
+            ProtocolModel::MultiPaxos(_) => crate::model::multi_paxos::property_names,
+        };
+        [Expectation::Always, Expectation::Sometimes]
+            .into_iter()
+            .flat_map(names)
+            .collect()
     }
 
     fn validate(&self) -> Result<(), String> {

@@ -290,11 +290,23 @@ where
     }
 }
 
-/// Describes a step of an actor model, naming each actor by `names[index]`.
-pub fn describe_actor_action<Msg: Debug, Timer: Debug, Random: Debug>(
-    names: &[String],
-    action: &ActorModelAction<Msg, Timer, Random>,
-) -> String {
+/// Describes a step of an actor model, naming each actor by its role and index
+/// (`"<actor name> <index>"`, as `server 0` or `client 3`).
+pub(crate) fn describe_actor_step<A: Actor, C, H>(
+    model: &ActorModel<A, C, H>,
+    action: &ActorModelAction<A::Msg, A::Timer, A::Random>,
+) -> String
+where
+    A::Msg: Ord,
+    A::Timer: Ord,
+    H: Clone + Debug + Hash,
+{
+    let names: Vec<String> = model
+        .actors
+        .iter()
+        .enumerate()
+        .map(|(i, a)| format!("{} {i}", a.name().to_lowercase()))
+        .collect();
     let name = |id: &stateright::actor::Id| {
         names
             .get(usize::from(*id))
@@ -318,19 +330,4 @@ pub fn describe_actor_action<Msg: Debug, Timer: Debug, Random: Debug>(
             format!("{} picks {random:?}", name(actor))
         }
     }
-}
-
-/// Names of the actors of a model, as `"<actor name> <index>"`.
-pub fn actor_names<A: Actor, C, H>(model: &ActorModel<A, C, H>) -> Vec<String>
-where
-    A::Msg: Ord,
-    A::Timer: Ord,
-    H: Clone + Debug + Hash,
-{
-    model
-        .actors
-        .iter()
-        .enumerate()
-        .map(|(i, a)| format!("{} {i}", a.name().to_lowercase()))
-        .collect()
 }
