@@ -3,7 +3,9 @@
 use paxos::cli::{check, CheckOptions};
 use paxos::model::catalogue::{self, ProtocolModel};
 use paxos::model::check::{Strategy, Verdict};
+use paxos::model::paxos::property_names;
 use paxos::protocol::paxos::Variant;
+use stateright::Expectation;
 use std::collections::BTreeSet;
 
 fn options() -> CheckOptions {
@@ -96,7 +98,7 @@ fn every_always_property_has_a_bug_that_breaks_it() {
         .iter()
         .flat_map(|m| catalogue::expected_violations(&m.file))
         .collect();
-    for property in paxos::model::paxos::ALWAYS {
+    for property in property_names(Expectation::Always) {
         assert!(
             broken.contains(property),
             "no bug variant breaks {property}"
@@ -114,7 +116,7 @@ fn correct_models_hold_every_always_property_and_reach_the_interesting_paths() {
             continue;
         }
         let expect = &model.file.expect.properties;
-        for property in paxos::model::paxos::ALWAYS {
+        for property in property_names(Expectation::Always) {
             assert_eq!(
                 expect.get(property),
                 Some(&Verdict::Holds),
@@ -141,7 +143,7 @@ fn correct_models_hold_every_always_property_and_reach_the_interesting_paths() {
 #[test]
 fn every_sometimes_property_is_reached_by_a_correct_model() {
     let models = load_all();
-    for property in paxos::model::paxos::SOMETIMES {
+    for property in property_names(Expectation::Sometimes) {
         let reached = models.iter().any(|m| {
             matches!(&m.file.model, ProtocolModel::Paxos(c) if c.variant == Variant::Correct)
                 && m.file.expect.properties.get(property) == Some(&Verdict::Reached)

@@ -5,6 +5,7 @@ use crate::model::check::{self, Outcome, Settings, Strategy, Verdict};
 use crate::model::multi_paxos::MultiPaxosConfig;
 use crate::model::paxos::PaxosConfig;
 use serde::Deserialize;
+use stateright::Expectation;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -20,8 +21,11 @@ pub const DEFAULT_MODEL: (&str, &str) = (
 pub struct ModelFile {
     /// What this configuration shows, in one sentence.
     pub description: String,
+    /// `[check]`: how to check it.
     pub check: CheckSection,
+    /// `[model]`: what to check.
     pub model: ProtocolModel,
+    /// `[expect]`: the outcome recorded for it.
     pub expect: Expect,
 }
 
@@ -29,7 +33,9 @@ pub struct ModelFile {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckSection {
+    /// How the state space is explored.
     pub strategy: Strategy,
+    /// Whether to use the model's symmetry reduction (DFS and simulation only).
     #[serde(default)]
     pub symmetry: bool,
     /// Whether `cargo test` re-checks this model (it finishes in well under 30 s on 2 cores).
@@ -43,7 +49,9 @@ pub struct CheckSection {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(tag = "protocol", rename_all = "kebab-case")]
 pub enum ProtocolModel {
+    /// `protocol = "paxos"`: single-decree Paxos.
     Paxos(PaxosConfig),
+    /// `protocol = "multi-paxos"`: Multi-Paxos with a key-value store.
     MultiPaxos(MultiPaxosConfig),
 }
 
@@ -61,16 +69,25 @@ pub struct Expect {
 /// A model file that could not be used.
 #[derive(Debug)]
 pub enum CatalogueError {
+    /// No file at that path, and no model of that name in the catalogue.
     NotFound {
+        /// The name asked for.
         name: String,
+        /// The names of the catalogue's models.
         available: Vec<String>,
     },
+    /// The file exists but could not be read.
     Unreadable {
+        /// The file.
         path: PathBuf,
+        /// Why it could not be read.
         error: std::io::Error,
     },
+    /// The file is not a valid model file.
     Invalid {
+        /// The file, as given (or the embedded default's name).
         path: String,
+        /// What is wrong with it.
         reason: String,
     },
 }
@@ -127,9 +144,11 @@ fn stem(path: &Path) -> String {
 /// A loaded model: its name (for messages) and contents.
 #[derive(Clone, Debug)]
 pub struct Loaded {
+    /// The file's name without `.toml`.
     pub name: String,
     /// How to name it on a command line.
     pub argument: String,
+    /// What the file says.
     pub file: ModelFile,
 }
 
@@ -207,17 +226,16 @@ pub fn load(argument: Option<&str>) -> Result<Loaded, CatalogueError> {
 }
 
 impl ProtocolModel {
+    /// The names of the protocol's properties: the `always` ones, then the `sometimes` ones.
     pub fn property_names(&self) -> Vec<&'static str> {
-        match self {
-            ProtocolModel::Paxos(_) => crate::model::paxos::ALWAYS
-                .into_iter()
-                .chain(crate::model::paxos::SOMETIMES)
-                .collect(),
-            ProtocolModel::MultiPaxos(_) => crate::model::multi_paxos::ALWAYS
-                .into_iter()
-                .chain(crate::model::multi_paxos::SOMETIMES)
-                .collect(),
-        }
+        let names = match self {
+            ProtocolModel::Paxos(_) => crate::model::paxos::property_names,
+            ProtocolModel::MultiPaxos(_) => crate::model::multi_paxos::property_names,
+        };
+        [Expectation::Always, Expectation::Sometimes]
+            .into_iter()
+            .flat_map(names)
+            .collect()
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -235,6 +253,7 @@ impl ProtocolModel {
         }
     }
 
+    /// Checks the model with `settings`.
     pub fn run(&self, settings: &Settings) -> Outcome {
         match self {
             ProtocolModel::Paxos(config) => check::run(config.clone().into_model(), settings),
@@ -293,16 +312,22 @@ pub enum Judgement {
 /// One row of the report.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Row {
+    /// The property's name.
     pub name: String,
+    /// Its verdict in this run.
     pub verdict: Verdict,
+    /// Its recorded verdict, if any.
     pub expected: Option<Verdict>,
+    /// How the two compare.
     pub judgement: Judgement,
 }
 
 /// A run judged against a model file's expectations.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Judged {
+    /// One row per property, in the order they are reported.
     pub rows: Vec<Row>,
+    /// The recorded unique-state count, if any, and how this run's compares with it.
     pub unique_states: Option<(usize, Judgement)>,
 }
 

@@ -23,6 +23,7 @@ pub enum Strategy {
 }
 
 impl Strategy {
+    /// Whether a run that finishes has explored every reachable state.
     pub fn is_exhaustive(self) -> bool {
         self != Strategy::Simulation
     }
@@ -31,8 +32,11 @@ impl Strategy {
 /// How one check runs.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// How the state space is explored.
     pub strategy: Strategy,
+    /// How many checker threads.
     pub threads: usize,
+    /// Stop after this long; a simulation runs until then.
     pub timeout: Option<Duration>,
     /// Stop as soon as all of these properties have discoveries.
     pub finish_when: Option<BTreeSet<&'static str>>,
@@ -65,7 +69,9 @@ where
 /// A property's result.
 #[derive(Clone, Debug, Serialize)]
 pub struct PropertyOutcome {
+    /// The property's name: the claim it checks.
     pub name: &'static str,
+    /// Whether it must hold always or be reached sometimes.
     #[serde(serialize_with = "serialize_expectation")]
     pub expectation: Expectation,
     /// The trace to the discovery: a counterexample for `Always`, an example for `Sometimes`.
@@ -106,6 +112,7 @@ impl std::fmt::Display for Verdict {
 }
 
 impl PropertyOutcome {
+    /// What the discovery, or its absence, says of the property.
     pub fn verdict(&self) -> Verdict {
         match (&self.expectation, self.trace.is_some()) {
             (Expectation::Sometimes, true) => Verdict::Reached,
@@ -119,6 +126,7 @@ impl PropertyOutcome {
 /// A numbered trace of the steps to a discovery.
 #[derive(Clone, Debug, Serialize)]
 pub struct Trace {
+    /// Each step, described in one line.
     pub steps: Vec<String>,
     /// The path of action indices that stateright's Explorer opens at `#/steps/<path>`.
     pub explorer_path: String,
@@ -127,16 +135,23 @@ pub struct Trace {
 /// What one check found.
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
+    /// How the state space was explored.
     pub strategy: Strategy,
+    /// How many checker threads.
     pub threads: usize,
+    /// The states generated, repeats included.
     pub states: usize,
+    /// The distinct states (symmetry classes, with symmetry reduction).
     pub unique_states: usize,
+    /// The longest path explored.
     pub max_depth: usize,
+    /// The wall-clock time of the check.
     pub seconds: f64,
     /// The checker stopped at the timeout before exhausting the space.
     pub timed_out: bool,
     /// The checker stopped once the properties it was told to wait for were discovered.
     pub stopped_early: bool,
+    /// Each property's result, in the order the model reports them.
     pub properties: Vec<PropertyOutcome>,
 }
 
@@ -146,6 +161,7 @@ impl Outcome {
         self.strategy.is_exhaustive() && !self.timed_out && !self.stopped_early
     }
 
+    /// The result of the property named `name`.
     pub fn property(&self, name: &str) -> Option<&PropertyOutcome> {
         self.properties.iter().find(|p| p.name == name)
     }
@@ -290,11 +306,23 @@ where
     }
 }
 
-/// Describes a step of an actor model, naming each actor by `names[index]`.
-pub fn describe_actor_action<Msg: Debug, Timer: Debug, Random: Debug>(
-    names: &[String],
-    action: &ActorModelAction<Msg, Timer, Random>,
-) -> String {
+/// Describes a step of an actor model, naming each actor by its role and index
+/// (`"<actor name> <index>"`, as `server 0` or `client 3`).
+pub(crate) fn describe_actor_step<A: Actor, C, H>(
+    model: &ActorModel<A, C, H>,
+    action: &ActorModelAction<A::Msg, A::Timer, A::Random>,
+) -> String
+where
+    A::Msg: Ord,
+    A::Timer: Ord,
+    H: Clone + Debug + Hash,
+{
+    let names: Vec<String> = model
+        .actors
+        .iter()
+        .enumerate()
+        .map(|(i, a)| format!("{} {i}", a.name().to_lowercase()))
+        .collect();
     let name = |id: &stateright::actor::Id| {
         names
             .get(usize::from(*id))
@@ -318,19 +346,4 @@ pub fn describe_actor_action<Msg: Debug, Timer: Debug, Random: Debug>(
             format!("{} picks {random:?}", name(actor))
         }
     }
-}
-
-/// Names of the actors of a model, as `"<actor name> <index>"`.
-pub fn actor_names<A: Actor, C, H>(model: &ActorModel<A, C, H>) -> Vec<String>
-where
-    A::Msg: Ord,
-    A::Timer: Ord,
-    H: Clone + Debug + Hash,
-{
-    model
-        .actors
-        .iter()
-        .enumerate()
-        .map(|(i, a)| format!("{} {i}", a.name().to_lowercase()))
-        .collect()
 }

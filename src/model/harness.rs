@@ -1,19 +1,38 @@
-//! What both model harnesses share: the network settings and the wrapper plumbing that
-//! keeps a protocol actor's ghost record beside its state.
+//! What both model harnesses share: the actor that wraps a protocol actor with its ghost
+//! record ([`Node`], [`Observed`], [`Trail`]), the network settings, and the plumbing that
+//! turns a table of properties into a model's.
+//!
+//! A protocol harness supplies three things: its [`Trail`] (what the properties must remember
+//! of each protocol actor), its [`Client`], and its properties as one table of stateright
+//! [`Property`] values; the [`Actor`] that runs them is [`Node`], written once here.
+use crate::protocol::ballot::quorum;
+use crate::protocol::local::Handlers;
 use serde::{Deserialize, Serialize};
-use stateright::actor::{Actor, Command, Network, Out};
+use stateright::actor::{
+    Actor, ActorModel, ActorModelState, Command, Id, LossyNetwork, Network, Out,
+};
+use stateright::semantics::{ConsistencyTester, LinearizabilityTester, SequentialSpec};
+use stateright::{Expectation, Model, Property};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt::{self, Debug};
+use std::hash::Hash;
 
 /// Message delivery semantics, as stateright's [`Network`] offers them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum NetworkKind {
+    /// Each channel delivers in order, without loss or duplication.
     Ordered,
+    /// Any message in flight may arrive next, and again later.
     UnorderedDuplicating,
+    /// Any message in flight may arrive next, once.
     UnorderedNonduplicating,
 }
 
 impl NetworkKind {
-    pub fn network<M: Eq + std::hash::Hash + Clone>(self) -> Network<M> {
+    /// An empty network of this kind.
+    pub fn network<M: Eq + Hash + Clone>(self) -> Network<M> {
         match self {
             NetworkKind::Ordered => Network::new_ordered([]),
             NetworkKind::UnorderedDuplicating => Network::new_unordered_duplicating([]),
@@ -22,10 +41,436 @@ impl NetworkKind {
     }
 }
 
-/// Forwards the commands of a wrapped protocol actor to its model wrapper, except saves: the
-/// last one, if any, is returned for the wrapper to save together with the node's trail.
-/// Shared by the single-decree and Multi-Paxos harnesses.
-pub fn forward_except_saves<A, W>(out: Out<A>, o: &mut Out<W>) -> Option<A::Storage>
+/// As a model's one-line summary says it.
+impl fmt::Display for NetworkKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NetworkKind::Ordered => "ordered",
+            NetworkKind::UnorderedDuplicating => "unordered duplicating",
+            NetworkKind::UnorderedNonduplicating => "unordered non-duplicating",
+        })
+    }
+}
+
+/// The faults a model allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Faults {
+    /// How the network delivers.
+    pub(crate) network: NetworkKind,
+    /// Whether the network may also lose any message.
+    pub(crate) lossy: bool,
+    /// How many actors may be down at once.
+    pub(crate) max_crashes: usize,
+}
+
+/// As a model's one-line summary says them: "unordered duplicating network with loss, at
+/// most 1 crashed".
+impl fmt::Display for Faults {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let loss = if self.lossy {
+            " with loss"
+        } else {
+            ", no loss"
+        };
+        write!(
+            f,
+            "{} network{loss}, at most {} crashed",
+            self.network, self.max_crashes
+        )
+    }
+}
+
+/// A model file's configuration, as the shared harness needs it.
+pub(crate) trait Config: Clone {
+    /// The faults the model allows.
+    fn faults(&self) -> Faults;
+}
+
+/// A model's configuration as its properties and its boundary see it.
+#[derive(Clone, Debug)]
+pub struct ModelCfg<C> {
+    /// The configuration the model was built from.
+    pub config: C,
+    /// The acceptors (in Multi-Paxos, every server).
+    pub acceptors: Vec<Id>,
+    /// The clients.
+    pub clients: Vec<Id>,
+}
+
+impl<C> ModelCfg<C> {
+    /// A true majority of the acceptors, whatever quorum a broken variant uses.
+    pub fn majority(&self) -> usize {
+        quorum(self.acceptors.len())
+    }
+
+    /// Whether every client is up: the models never crash a client (its history would end
+    /// with a call that never returns).
+    pub(crate) fn clients_up<A: Actor, H>(&self, state: &ActorModelState<A, H>) -> bool {
+        self.clients.iter().all(|c| !state.crashed[usize::from(*c)])
+    }
+}
+
+/// The clients' calls and their returns, for stateright's linearizability checker against
+/// the sequential specification `S`; `R` numbers a client's requests. Part of both models'
+/// history.
+#[derive(Clone, Debug, PartialEq, Hash)]
+pub struct Calls<S, R>
+where
+    S: SequentialSpec,
+    S::Op: Clone + Debug + Hash + PartialEq,
+    S::Ret: Clone + Debug + Hash,
+{
+    /// The request each client is waiting on, so that only the reply it consumes is recorded.
+    pub awaiting: BTreeMap<Id, R>,
+    /// Whether the history was linearizable after its last return.
+    pub linearizable: bool,
+    /// The history.
+    pub linearizability: LinearizabilityTester<Id, S>,
+}
+
+impl<S, R> Calls<S, R>
+where
+    S: SequentialSpec + Clone,
+    S::Op: Clone + Debug + Hash + PartialEq,
+    S::Ret: Clone + Debug + Hash,
+    R: Eq,
+{
+    /// No calls yet, on an object that starts as `init`.
+    pub(crate) fn new(init: S) -> Self {
+        Calls {
+            awaiting: BTreeMap::new(),
+            linearizable: true,
+            linearizability: LinearizabilityTester::new(init),
+        }
+    }
+
+    /// Whether `client` is waiting on the reply to `request`: a client ignores any other
+    /// reply (a duplicate or a stale one), so that only this one is a return.
+    pub(crate) fn awaits(&self, client: Id, request: &R) -> bool {
+        self.awaiting.get(&client) == Some(request)
+    }
+
+    /// Records that `client` called `op` with its request `request`.
+    pub(crate) fn invoke(&mut self, client: Id, request: R, op: S::Op) {
+        self.awaiting.insert(client, request);
+        let _ = self.linearizability.on_invoke(client, op);
+    }
+
+    /// Records that the call `client` awaits returned `ret`.
+    pub(crate) fn ret(&mut self, client: Id, ret: S::Ret) {
+        self.awaiting.remove(&client);
+        let _ = self.linearizability.on_return(client, ret);
+        // Only a return can make a history non-linearizable, and it stays so: judge it once
+        // here.
+        self.linearizable = self.linearizability.serialized_history().is_some();
+    }
+}
+
+/// A protocol actor's ghost record: everything it ever did that its own state may since have
+/// overwritten, which the safety properties are judged on. The harness keeps it beside the
+/// actor's state and in its storage, so that it survives crashes; the protocol never reads it.
+pub trait Trail<A: Actor>: Clone + Debug + Default + Eq + Ord + Hash + Serialize {
+    /// What the properties keep of the trail the actor last (re)started with: kept in its
+    /// state, never saved. `()` where they need nothing.
+    type Start: Clone + Debug + Eq + Ord + Hash + Serialize;
+
+    /// What [`Trail::observe`] must know of the step that sent a message, judged before the
+    /// step runs. `()` where it needs nothing; a timeout's step is the default.
+    type Step: Copy + Default;
+
+    /// What to keep of `restored`, the trail the actor starts with (none at the first start).
+    fn start(restored: Option<&Self>) -> Self::Start;
+
+    /// The step that delivers `msg` to an actor in `state`.
+    fn step(state: &A::State, msg: &A::Msg) -> Self::Step {
+        let _ = (state, msg);
+        Self::Step::default()
+    }
+
+    /// Records `sent`, a message the actor sent during `step` (to itself included).
+    fn observe(&mut self, step: Self::Step, sent: &A::Msg);
+
+    /// Records what the actor's `state` after a step shows. Takes the trail as a [`Cow`] so
+    /// that the trail is copied only when it changes: a trail that is not copied, with nothing
+    /// sent and nothing saved, leaves the actor's storage as it was.
+    fn settle(trail: &mut Cow<'_, Self>, state: &A::State) {
+        let _ = (trail, state);
+    }
+}
+
+/// A protocol actor the model can run: names the ghost record the model keeps for it.
+pub trait Recorded: Handlers<Random = ()> {
+    /// The actor's ghost record.
+    type Trail: Trail<Self>;
+}
+
+/// A client of a protocol's service in the model, written by the protocol's harness. Its
+/// handlers are an [`Actor`]'s, for the client's own part of a [`Node`].
+pub trait Client: Clone + Debug + Eq + Hash + Sized {
+    /// The protocol actor the client talks to.
+    type Protocol: Recorded;
+
+    /// The client's state: put its [`Id`] first, so that sorting actor states (the symmetry
+    /// reduction does) never reorders clients.
+    type State: Clone + Debug + Eq + Ord + Hash + Serialize;
+
+    /// Starts the client: its first request.
+    fn on_start(&self, id: Id, o: &mut ClientOut<Self>) -> Self::State;
+
+    /// Handles a reply.
+    fn on_msg(
+        &self,
+        id: Id,
+        state: &mut Cow<Self::State>,
+        msg: MsgOf<Self>,
+        o: &mut ClientOut<Self>,
+    );
+
+    /// Handles a timeout. By default a client sets no timers.
+    fn on_timeout(
+        &self,
+        id: Id,
+        state: &mut Cow<Self::State>,
+        timer: &<Self::Protocol as Actor>::Timer,
+        o: &mut ClientOut<Self>,
+    ) {
+        let _ = (id, state, timer, o);
+    }
+}
+
+/// The message type of client `C`'s protocol.
+pub type MsgOf<C> = <<C as Client>::Protocol as Actor>::Msg;
+
+/// Where client `C` sends its messages and sets its timers.
+pub type ClientOut<C> = Out<Node<<C as Client>::Protocol, C>>;
+
+/// An actor of a model: a protocol actor, run with its ghost record, or a client.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Node<A, C> {
+    /// The unmodified protocol actor that also runs on UDP.
+    Protocol(A),
+    /// A client of the service.
+    Client(C),
+}
+
+/// A protocol actor's state in the model: its own state, its ghost record, and what it last
+/// saved. Compared, hashed and ordered field by field in this order.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Observed<S, T, St, R> {
+    /// The actor's own state.
+    pub state: S,
+    /// Its ghost record.
+    pub trail: T,
+    /// What the actor last saved: the harness re-saves it with every new trail.
+    pub saved: Option<St>,
+    /// What the trail said when the actor last started ([`Trail::Start`]).
+    pub at_start: R,
+}
+
+/// Shows `at_start` only where the trail keeps something there: a `()` would be noise in the
+/// Explorer.
+impl<S: Debug, T: Debug, St: Debug, R: Debug> Debug for Observed<S, T, St, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("Observed");
+        out.field("state", &self.state)
+            .field("trail", &self.trail)
+            .field("saved", &self.saved);
+        if std::mem::size_of::<R>() > 0 {
+            out.field("at_start", &self.at_start);
+        }
+        out.finish()
+    }
+}
+
+/// The [`Observed`] state of protocol actor `A`.
+pub type ObservedOf<A> = Observed<
+    <A as Actor>::State,
+    <A as Recorded>::Trail,
+    <A as Actor>::Storage,
+    <<A as Recorded>::Trail as Trail<A>>::Start,
+>;
+
+/// The state of a [`Node`].
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[allow(clippy::large_enum_variant)] // Boxing would cost an allocation per step.
+pub enum NodeState<P, C> {
+    /// A protocol actor's [`Observed`] state.
+    Protocol(P),
+    /// A client's state.
+    Client(C),
+}
+
+/// A protocol actor's storage in the model: what the actor saved, and its trail.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct NodeStorage<T, St> {
+    /// What the actor saved, if it saved anything yet.
+    pub saved: Option<St>,
+    /// The actor's ghost record at its last step.
+    pub trail: T,
+}
+
+/// The state of actor [`Node<A, C>`].
+pub type StateOf<A, C> = NodeState<ObservedOf<A>, <C as Client>::State>;
+
+impl<A: Recorded, C: Client<Protocol = A>> Actor for Node<A, C> {
+    type Msg = A::Msg;
+    type State = StateOf<A, C>;
+    type Timer = A::Timer;
+    type Random = ();
+    type Storage = NodeStorage<A::Trail, A::Storage>;
+
+    fn name(&self) -> String {
+        match self {
+            Node::Protocol(actor) => actor.name(),
+            Node::Client(_) => "Client".to_owned(),
+        }
+    }
+
+    fn on_start(&self, id: Id, storage: &Option<Self::Storage>, o: &mut Out<Self>) -> Self::State {
+        match self {
+            Node::Protocol(actor) => {
+                let (saved, trail) = match storage {
+                    Some(NodeStorage { saved, trail }) => (saved.clone(), trail.clone()),
+                    None => (None, A::Trail::default()),
+                };
+                let at_start = A::Trail::start(storage.as_ref().map(|s| &s.trail));
+                let mut out = Out::new();
+                let state = actor.on_start(id, &saved, &mut out);
+                let resaved = forward_except_saves(out, o);
+                assert!(
+                    resaved.is_none(),
+                    "a protocol actor saves nothing on start: it has just restored its storage"
+                );
+                NodeState::Protocol(Observed {
+                    state,
+                    trail,
+                    saved,
+                    at_start,
+                })
+            }
+            Node::Client(client) => NodeState::Client(client.on_start(id, o)),
+        }
+    }
+
+    fn on_msg(
+        &self,
+        id: Id,
+        state: &mut Cow<Self::State>,
+        src: Id,
+        msg: A::Msg,
+        o: &mut Out<Self>,
+    ) {
+        self.step(id, state, Event::Msg(src, msg), o);
+    }
+
+    fn on_timeout(
+        &self,
+        id: Id,
+        state: &mut Cow<Self::State>,
+        timer: &A::Timer,
+        o: &mut Out<Self>,
+    ) {
+        self.step(id, state, Event::Timeout(timer), o);
+    }
+}
+
+/// What a step of a [`Node`] handles.
+enum Event<'a, A: Actor> {
+    /// A message from an actor.
+    Msg(Id, A::Msg),
+    /// The expiry of a timer.
+    Timeout(&'a A::Timer),
+}
+
+impl<A: Recorded, C: Client<Protocol = A>> Node<A, C> {
+    /// Handles `event` with the protocol actor's observed step or the client's handler.
+    fn step(&self, id: Id, state: &mut Cow<StateOf<A, C>>, event: Event<A>, o: &mut Out<Self>) {
+        let next = match (self, &**state) {
+            (Node::Protocol(actor), NodeState::Protocol(node)) => {
+                observed_step(actor, id, node, event, o).map(NodeState::Protocol)
+            }
+            (Node::Client(client), NodeState::Client(client_state)) => {
+                let mut client_state = Cow::Borrowed(client_state);
+                match event {
+                    Event::Msg(_, msg) => client.on_msg(id, &mut client_state, msg, o),
+                    Event::Timeout(timer) => client.on_timeout(id, &mut client_state, timer, o),
+                }
+                match client_state {
+                    Cow::Owned(client_state) => Some(NodeState::Client(client_state)),
+                    Cow::Borrowed(_) => None,
+                }
+            }
+            _ => unreachable!("an actor's state is of the actor's kind"),
+        };
+        if let Some(next) = next {
+            *state = Cow::Owned(next);
+        }
+    }
+}
+
+/// Runs one step of protocol actor `actor`, showing its trail every message sent and saving
+/// the trail with the actor's storage whenever either changes. Returns the new state, or
+/// `None` when nothing changed (the step then leaves the model state as it was).
+fn observed_step<A: Recorded, C: Client<Protocol = A>>(
+    actor: &A,
+    id: Id,
+    node: &ObservedOf<A>,
+    event: Event<A>,
+    o: &mut Out<Node<A, C>>,
+) -> Option<ObservedOf<A>> {
+    let mut state = Cow::Borrowed(&node.state);
+    let mut trail = Cow::Borrowed(&node.trail);
+    let mut out = Out::new();
+    // The trail is copied for every message sent, even one it does not record, so that such a
+    // step saves the storage again: the model's states depend on it.
+    match event {
+        Event::Msg(src, msg) => {
+            let step = A::Trail::step(&node.state, &msg);
+            actor.on_msg_observed(id, &mut state, src, msg, &mut out, &mut |sent| {
+                trail.to_mut().observe(step, sent)
+            });
+        }
+        Event::Timeout(timer) => {
+            let step = Default::default();
+            actor.on_timeout_observed(id, &mut state, timer, &mut out, &mut |sent| {
+                trail.to_mut().observe(step, sent)
+            });
+        }
+    }
+    A::Trail::settle(&mut trail, &state);
+    let mut saved = Cow::Borrowed(&node.saved);
+    if let Some(storage) = forward_except_saves(out, o) {
+        *saved.to_mut() = Some(storage);
+    }
+    let changed = matches!(trail, Cow::Owned(_)) || matches!(saved, Cow::Owned(_));
+    if changed {
+        let trail = trail.into_owned();
+        let saved = saved.into_owned();
+        o.save(NodeStorage {
+            saved: saved.clone(),
+            trail: trail.clone(),
+        });
+        Some(Observed {
+            state: state.into_owned(),
+            trail,
+            saved,
+            at_start: node.at_start.clone(),
+        })
+    } else if let Cow::Owned(state) = state {
+        Some(Observed {
+            state,
+            trail: node.trail.clone(),
+            saved: node.saved.clone(),
+            at_start: node.at_start.clone(),
+        })
+    } else {
+        None
+    }
+}
+
+/// Forwards the commands of a wrapped protocol actor to its [`Node`], except saves: the last
+/// one, if any, is returned for the node to save together with its trail.
+fn forward_except_saves<A, W>(out: Out<A>, o: &mut Out<W>) -> Option<A::Storage>
 where
     A: Actor<Random = ()>,
     W: Actor<Msg = A::Msg, Timer = A::Timer>,
@@ -41,4 +486,70 @@ where
         }
     }
     saved
+}
+
+/// The protocol actors of a model state, with their ids, in index order.
+pub(crate) fn protocol_actors<A: Recorded, C: Client<Protocol = A>, H>(
+    state: &ActorModelState<Node<A, C>, H>,
+) -> impl Iterator<Item = (Id, &ObservedOf<A>)> {
+    state
+        .actor_states
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match &**s {
+            NodeState::Protocol(node) => Some((Id::from(i), node)),
+            NodeState::Client(_) => None,
+        })
+}
+
+/// The model of `config`: the protocol actors `protocol`, among which the `acceptors`, then
+/// the clients `clients`, with the faults the configuration allows, no history yet, and every
+/// property of `table`, in the table's order (the order they are reported in).
+pub(crate) fn actor_model<A, C, Cfg, H>(
+    config: &Cfg,
+    acceptors: Vec<Id>,
+    protocol: Vec<A>,
+    clients: Vec<C>,
+    table: impl IntoIterator<Item = Property<ActorModel<Node<A, C>, ModelCfg<Cfg>, H>>>,
+) -> ActorModel<Node<A, C>, ModelCfg<Cfg>, H>
+where
+    A: Recorded,
+    A::Msg: Ord,
+    A::Timer: Ord,
+    C: Client<Protocol = A>,
+    Cfg: Config,
+    H: Clone + Debug + Default + Hash,
+{
+    let first_client = protocol.len();
+    let cfg = ModelCfg {
+        config: config.clone(),
+        acceptors,
+        clients: Id::vec_from(first_client..first_client + clients.len()),
+    };
+    let faults = config.faults();
+    let model = ActorModel::new(cfg, H::default())
+        .actors(protocol.into_iter().map(Node::Protocol))
+        .actors(clients.into_iter().map(Node::Client))
+        .init_network(faults.network.network())
+        .lossy_network(if faults.lossy {
+            LossyNetwork::Yes
+        } else {
+            LossyNetwork::No
+        })
+        .max_crashes(faults.max_crashes);
+    table.into_iter().fold(model, |model, p| {
+        model.property(p.expectation, p.name, p.condition)
+    })
+}
+
+/// The names of the properties of `table` with `expectation`, in the table's order.
+pub(crate) fn names<M: Model>(
+    table: impl IntoIterator<Item = Property<M>>,
+    expectation: Expectation,
+) -> Vec<&'static str> {
+    table
+        .into_iter()
+        .filter(|p| p.expectation == expectation)
+        .map(|p| p.name)
+        .collect()
 }

@@ -2,20 +2,18 @@
 //! of every acceptance, the properties of the replicated log, and the [`ActorModel`] that puts
 //! them together. The servers are the unmodified
 //! [`MultiPaxosActor`].
-use crate::model::harness::{forward_except_saves, NetworkKind};
-use crate::protocol::ballot::{quorum, Ballot};
-use crate::protocol::local::Handlers;
+use crate::model::check;
+use crate::model::harness::{
+    self, protocol_actors, Calls, ClientOut, Config, Faults, NetworkKind, Node, Recorded,
+};
+use crate::protocol::ballot::Ballot;
 use crate::protocol::multi_paxos::{
     Applied, ClientCommand, Command, Kv, KvOp, Msg, MultiPaxosActor, MultiPaxosState, Proposal,
-    RequestId, Slot, Storage, Timer, Variant,
+    RequestId, Slot, Timer, Variant,
 };
 use itertools::Itertools;
 use serde::{Deserialize, Serialize};
-use stateright::actor::{
-    model_timeout, Actor, ActorModel, ActorModelState, Command as ActorCommand, Envelope, Id,
-    LossyNetwork, Out,
-};
-use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
+use stateright::actor::{model_timeout, ActorModel, ActorModelState, Envelope, Id};
 use stateright::{Expectation, Model, Property};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,12 +22,16 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MultiPaxosConfig {
+    /// How many servers: each is leader, acceptor and replica.
     pub servers: usize,
+    /// How many clients: client 0 puts, the others append.
     pub clients: usize,
     /// Whether each client reads the key after its write.
     #[serde(default)]
     pub reads: bool,
+    /// How the network delivers.
     pub network: NetworkKind,
+    /// Whether the network may also lose any message.
     #[serde(default)]
     pub lossy: bool,
     /// Servers that may crash (clients never do).
@@ -41,36 +43,43 @@ pub struct MultiPaxosConfig {
     pub slots: Slot,
     /// How many times each client may resend a request, in all.
     pub client_retries: u8,
+    /// The protocol itself, or one of its deliberately broken versions.
     #[serde(default)]
     pub variant: Variant,
 }
 
 /// The key every client works on.
-pub const KEY: char = 'x';
+const KEY: char = 'x';
 
 /// A client: client 0 puts `'A'`, client `k > 0` appends `'A' + k`; then each reads, if
 /// configured. It sends request `i` first to server `k + i` and retries at the next server.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Client {
+    /// The client's index `k` among the clients.
     pub index: usize,
+    /// Every server, in id order.
     pub servers: Vec<Id>,
+    /// The operations, in the order the client issues them.
     pub ops: Vec<KvOp>,
+    /// How many times the client may resend a request, in all.
     pub retries: u8,
 }
 
 /// Client state. `id` first, so that sorting actor states never reorders clients.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ClientState {
+    /// The client's own id.
     pub id: Id,
     /// The index of the operation awaiting its reply; `ops.len()` once all are answered.
     pub next: usize,
     /// The server the current request was last sent to.
     pub server: Id,
+    /// How many more times the client may resend a request.
     pub retries_left: u8,
 }
 
 impl Client {
-    fn send(&self, id: Id, state: &ClientState, o: &mut Out<Node>) {
+    fn send(&self, id: Id, state: &ClientState, o: &mut ClientOut<Self>) {
         let command = ClientCommand {
             client: id,
             request: state.next as RequestId + 1,
@@ -83,16 +92,59 @@ impl Client {
     }
 }
 
-/// The actors of the model: servers and clients.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Node {
-    Server(MultiPaxosActor),
-    Client(Client),
+impl harness::Client for Client {
+    type Protocol = MultiPaxosActor;
+    type State = ClientState;
+
+    fn on_start(&self, id: Id, o: &mut ClientOut<Self>) -> ClientState {
+        let state = ClientState {
+            id,
+            next: 0,
+            server: self.servers[self.index % self.servers.len()],
+            retries_left: self.retries,
+        };
+        self.send(id, &state, o);
+        state
+    }
+
+    fn on_msg(&self, id: Id, state: &mut Cow<ClientState>, msg: Msg, o: &mut ClientOut<Self>) {
+        let Msg::Reply { request, .. } = msg else {
+            return;
+        };
+        if state.next >= self.ops.len() || request != state.next as RequestId + 1 {
+            return; // A duplicate or stale reply.
+        }
+        let mut next = (**state).clone();
+        next.next += 1;
+        if next.next < self.ops.len() {
+            let n = self.servers.len();
+            next.server = self.servers[(self.index + next.next) % n];
+            self.send(id, &next, o);
+        } else {
+            o.cancel_timer(Timer::ClientRetry);
+        }
+        *state = Cow::Owned(next);
+    }
+
+    fn on_timeout(&self, id: Id, state: &mut Cow<ClientState>, _: &Timer, o: &mut ClientOut<Self>) {
+        if state.next >= self.ops.len() || state.retries_left == 0 {
+            return;
+        }
+        let mut next = (**state).clone();
+        let at = self
+            .servers
+            .iter()
+            .position(|s| *s == next.server)
+            .expect("a client sends to servers");
+        next.server = self.servers[(at + 1) % self.servers.len()];
+        next.retries_left -= 1;
+        self.send(id, &next, o);
+        *state = Cow::Owned(next);
+    }
 }
 
 /// Everything one server ever did that its own state may since have overwritten: the ghost
-/// record the properties are judged on. Kept beside the server's state and in its storage,
-/// so that it survives crashes; the protocol never reads it.
+/// record the properties are judged on (see [`harness::Trail`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Trail {
     /// Every proposal this acceptor accepted, by slot.
@@ -105,9 +157,25 @@ pub struct Trail {
     pub led: Option<Ballot>,
 }
 
-impl Trail {
-    fn observe(&mut self, msg: &Msg, steady: bool) {
-        match msg {
+/// At a server's last restart, the highest ballot it had led under (its trail's `led` then).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct LedBeforeRestart(pub Option<Ballot>);
+
+impl harness::Trail<MultiPaxosActor> for Trail {
+    type Start = LedBeforeRestart;
+    /// Whether the step is a leader handling a client request: steady state, no phase 1.
+    type Step = bool;
+
+    fn start(restored: Option<&Self>) -> LedBeforeRestart {
+        LedBeforeRestart(restored.and_then(|trail| trail.led))
+    }
+
+    fn step(state: &MultiPaxosState, msg: &Msg) -> bool {
+        matches!(msg, Msg::Request { .. }) && state.is_leader()
+    }
+
+    fn observe(&mut self, steady: bool, sent: &Msg) {
+        match sent {
             Msg::Accepted { slot, proposal } => {
                 self.accepted.insert((*slot, proposal.clone()));
             }
@@ -120,194 +188,16 @@ impl Trail {
             _ => {}
         }
     }
-}
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[allow(clippy::large_enum_variant)] // Boxing would cost an allocation per step.
-pub enum NodeState {
-    Server {
-        state: MultiPaxosState,
-        trail: Trail,
-        /// What the server last saved: the harness re-saves it with every new trail.
-        saved: Option<Storage>,
-        /// At the last restart, the highest ballot the server had led under.
-        led_before_restart: Option<Ballot>,
-    },
-    Client(ClientState),
-}
-
-/// A server's storage in the model: what the server saved, and its trail.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct NodeStorage {
-    pub saved: Option<Storage>,
-    pub trail: Trail,
-}
-
-impl Node {
-    /// Runs one step of a server, keeping its trail and saving it with the server's storage.
-    fn server_step(
-        state: &mut Cow<NodeState>,
-        o: &mut Out<Self>,
-        steady: bool,
-        step: impl FnOnce(&mut Cow<MultiPaxosState>, &mut Out<MultiPaxosActor>, &mut dyn FnMut(&Msg)),
-    ) {
-        let NodeState::Server {
-            state: inner,
-            trail,
-            saved,
-            led_before_restart,
-        } = &**state
-        else {
-            unreachable!("a server's state is a server state");
-        };
-        let mut inner = Cow::Borrowed(inner);
-        let mut next_trail = Cow::Borrowed(trail);
-        let mut out = Out::new();
-        step(&mut inner, &mut out, &mut |msg| {
-            next_trail.to_mut().observe(msg, steady)
-        });
-        if inner.is_leader() && next_trail.led < Some(inner.proposer.ballot) {
-            next_trail.to_mut().led = Some(inner.proposer.ballot);
-        }
-        let mut next_saved = Cow::Borrowed(saved);
-        if let Some(storage) = forward_except_saves(out, o) {
-            *next_saved.to_mut() = Some(storage);
-        }
-        let changed = matches!(next_trail, Cow::Owned(_)) || matches!(next_saved, Cow::Owned(_));
-        if changed {
-            let trail = next_trail.into_owned();
-            let saved = next_saved.into_owned();
-            o.save(NodeStorage {
-                saved: saved.clone(),
-                trail: trail.clone(),
-            });
-            *state = Cow::Owned(NodeState::Server {
-                state: inner.into_owned(),
-                trail,
-                saved,
-                led_before_restart: *led_before_restart,
-            });
-        } else if let Cow::Owned(inner) = inner {
-            *state = Cow::Owned(NodeState::Server {
-                state: inner,
-                trail: trail.clone(),
-                saved: saved.clone(),
-                led_before_restart: *led_before_restart,
-            });
+    fn settle(trail: &mut Cow<'_, Self>, state: &MultiPaxosState) {
+        if state.is_leader() && trail.led < Some(state.proposer.ballot) {
+            trail.to_mut().led = Some(state.proposer.ballot);
         }
     }
 }
 
-impl Actor for Node {
-    type Msg = Msg;
-    type State = NodeState;
-    type Timer = Timer;
-    type Random = ();
-    type Storage = NodeStorage;
-
-    fn name(&self) -> String {
-        match self {
-            Node::Server(actor) => actor.name(),
-            Node::Client(_) => "Client".to_owned(),
-        }
-    }
-
-    fn on_start(&self, id: Id, storage: &Option<NodeStorage>, o: &mut Out<Self>) -> NodeState {
-        match self {
-            Node::Server(actor) => {
-                let led_before_restart = storage.as_ref().and_then(|s| s.trail.led);
-                let NodeStorage { saved, trail } = storage.clone().unwrap_or_default();
-                let mut out = Out::new();
-                let state = actor.on_start(id, &saved, &mut out);
-                for command in out {
-                    match command {
-                        ActorCommand::Send(dst, msg) => o.send(dst, msg),
-                        ActorCommand::SetTimer(timer, duration) => o.set_timer(timer, duration),
-                        _ => unreachable!("a server only sends and sets timers on start"),
-                    }
-                }
-                NodeState::Server {
-                    state,
-                    trail,
-                    saved,
-                    led_before_restart,
-                }
-            }
-            Node::Client(client) => {
-                let state = ClientState {
-                    id,
-                    next: 0,
-                    server: client.servers[client.index % client.servers.len()],
-                    retries_left: client.retries,
-                };
-                client.send(id, &state, o);
-                NodeState::Client(state)
-            }
-        }
-    }
-
-    fn on_msg(&self, id: Id, state: &mut Cow<NodeState>, src: Id, msg: Msg, o: &mut Out<Self>) {
-        match self {
-            Node::Server(actor) => {
-                let NodeState::Server { state: inner, .. } = &**state else {
-                    unreachable!("a server's state is a server state");
-                };
-                let steady = matches!(msg, Msg::Request { .. }) && inner.is_leader();
-                Self::server_step(state, o, steady, |inner, out, observe| {
-                    actor.on_msg_observed(id, inner, src, msg, out, observe)
-                })
-            }
-            Node::Client(client) => {
-                let NodeState::Client(client_state) = &**state else {
-                    unreachable!("a client's state is a client state");
-                };
-                let Msg::Reply { request, .. } = msg else {
-                    return;
-                };
-                if client_state.next >= client.ops.len()
-                    || request != client_state.next as RequestId + 1
-                {
-                    return; // A duplicate or stale reply.
-                }
-                let mut next = client_state.clone();
-                next.next += 1;
-                if next.next < client.ops.len() {
-                    let n = client.servers.len();
-                    next.server = client.servers[(client.index + next.next) % n];
-                    client.send(id, &next, o);
-                } else {
-                    o.cancel_timer(Timer::ClientRetry);
-                }
-                *state = Cow::Owned(NodeState::Client(next));
-            }
-        }
-    }
-
-    fn on_timeout(&self, id: Id, state: &mut Cow<NodeState>, timer: &Timer, o: &mut Out<Self>) {
-        match self {
-            Node::Server(actor) => Self::server_step(state, o, false, |inner, out, observe| {
-                actor.on_timeout_observed(id, inner, timer, out, observe)
-            }),
-            Node::Client(client) => {
-                let NodeState::Client(client_state) = &**state else {
-                    unreachable!("a client's state is a client state");
-                };
-                if client_state.next >= client.ops.len() || client_state.retries_left == 0 {
-                    return;
-                }
-                let mut next = client_state.clone();
-                let at = client
-                    .servers
-                    .iter()
-                    .position(|s| *s == next.server)
-                    .expect("a client sends to servers");
-                next.server = client.servers[(at + 1) % client.servers.len()];
-                next.retries_left -= 1;
-                client.send(id, &next, o);
-                *state = Cow::Owned(NodeState::Client(next));
-            }
-        }
-    }
+impl Recorded for MultiPaxosActor {
+    type Trail = Trail;
 }
 
 /// Auxiliary ("ghost") state for the clients: what they submitted and the history of their
@@ -316,43 +206,29 @@ impl Actor for Node {
 pub struct Ghost {
     /// Every command a client submitted.
     pub submitted: BTreeSet<ClientCommand>,
-    /// The request each client is waiting on, so that only the reply it consumes is recorded.
-    pub awaiting: BTreeMap<Id, RequestId>,
-    /// Whether the client history was linearizable after its last return.
-    pub linearizable: bool,
-    pub linearizability: LinearizabilityTester<Id, Kv>,
+    /// The clients' calls on the key-value store.
+    pub calls: Calls<Kv, RequestId>,
 }
 
 impl Default for Ghost {
     fn default() -> Self {
         Ghost {
             submitted: BTreeSet::new(),
-            awaiting: BTreeMap::new(),
-            linearizable: true,
-            linearizability: LinearizabilityTester::new(Kv::default()),
+            calls: Calls::new(Kv::default()),
         }
     }
 }
 
-/// The model's configuration as the properties see it.
-#[derive(Clone, Debug)]
-pub struct ModelCfg {
-    pub config: MultiPaxosConfig,
-    pub servers: Vec<Id>,
-    pub clients: Vec<Id>,
-}
+/// The model's configuration as the properties see it: every server is an acceptor.
+pub type ModelCfg = harness::ModelCfg<MultiPaxosConfig>;
 
-impl ModelCfg {
-    pub fn majority(&self) -> usize {
-        quorum(self.servers.len())
-    }
-}
+/// The Multi-Paxos model: servers and key-value clients.
+pub type MultiPaxosModel = ActorModel<Node<MultiPaxosActor, Client>, ModelCfg, Ghost>;
 
-pub type MultiPaxosModel = ActorModel<Node, ModelCfg, Ghost>;
-
-/// What the properties need of a model: its configuration. Lets the same property functions
-/// serve the actor model and its [`Simulated`] wrapper.
-pub trait HasCfg {
+/// What the properties need of a model: its states, and its configuration. Lets the same
+/// property functions serve the actor model and its [`Simulated`] wrapper.
+pub(crate) trait HasCfg: Model<State = MultiPaxosModelState> {
+    /// The model's configuration.
     fn cfg(&self) -> &ModelCfg;
 }
 
@@ -361,20 +237,22 @@ impl HasCfg for MultiPaxosModel {
         &self.cfg
     }
 }
-pub type MultiPaxosModelState = ActorModelState<Node, Ghost>;
+
+/// A state of [`MultiPaxosModel`].
+pub type MultiPaxosModelState = ActorModelState<Node<MultiPaxosActor, Client>, Ghost>;
 
 fn record_out(_: &ModelCfg, ghost: &Ghost, env: Envelope<&Msg>) -> Option<Ghost> {
     let Msg::Request { command } = env.msg else {
         return None;
     };
     // Only a client's own first send invokes: forwards and retries do not.
-    if env.src != command.client || ghost.awaiting.get(&env.src) == Some(&command.request) {
+    if env.src != command.client || ghost.calls.awaits(env.src, &command.request) {
         return None;
     }
     let mut next = ghost.clone();
     next.submitted.insert(command.clone());
-    next.awaiting.insert(env.src, command.request);
-    let _ = next.linearizability.on_invoke(env.src, command.op.clone());
+    next.calls
+        .invoke(env.src, command.request, command.op.clone());
     Some(next)
 }
 
@@ -382,50 +260,37 @@ fn record_in(_: &ModelCfg, ghost: &Ghost, env: Envelope<&Msg>) -> Option<Ghost> 
     let Msg::Reply { request, ret } = env.msg else {
         return None;
     };
-    if ghost.awaiting.get(&env.dst) != Some(request) {
+    if !ghost.calls.awaits(env.dst, request) {
         return None; // The client ignores this reply: a duplicate or a stale one.
     }
     let mut next = ghost.clone();
-    next.awaiting.remove(&env.dst);
-    let _ = next.linearizability.on_return(env.dst, ret.clone());
-    // Only a return can make a history non-linearizable, and it stays so: judge it once here.
-    next.linearizable = next.linearizability.serialized_history().is_some();
+    next.calls.ret(env.dst, ret.clone());
     Some(next)
 }
 
 /// One server as the properties see it.
-pub struct ServerView<'a> {
-    pub id: Id,
-    pub state: &'a MultiPaxosState,
-    pub trail: &'a Trail,
-    pub crashed: bool,
-    pub led_before_restart: Option<Ballot>,
+struct ServerView<'a> {
+    id: Id,
+    state: &'a MultiPaxosState,
+    trail: &'a Trail,
+    /// Whether the server is down.
+    crashed: bool,
+    /// At its last restart, the highest ballot it had led under.
+    led_before_restart: Option<Ballot>,
 }
 
 fn servers(state: &MultiPaxosModelState) -> impl Iterator<Item = ServerView<'_>> {
-    state
-        .actor_states
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| match &**s {
-            NodeState::Server {
-                state: inner,
-                trail,
-                led_before_restart,
-                ..
-            } => Some(ServerView {
-                id: Id::from(i),
-                state: inner,
-                trail,
-                crashed: state.crashed[i],
-                led_before_restart: *led_before_restart,
-            }),
-            NodeState::Client(_) => None,
-        })
+    protocol_actors(state).map(|(id, node)| ServerView {
+        id,
+        state: &node.state,
+        trail: &node.trail,
+        crashed: state.crashed[usize::from(id)],
+        led_before_restart: node.at_start.0,
+    })
 }
 
 /// Every acceptance that ever happened, by slot and acceptor, gathered from the trails.
-pub struct Acceptances<'a>(BTreeSet<(Slot, &'a Proposal, Id)>);
+struct Acceptances<'a>(BTreeSet<(Slot, &'a Proposal, Id)>);
 
 impl<'a> Acceptances<'a> {
     fn of(state: &'a MultiPaxosModelState) -> Self {
@@ -443,7 +308,7 @@ impl<'a> Acceptances<'a> {
     }
 
     /// The proposals accepted in a slot by at least `majority` distinct acceptors.
-    pub fn chosen(&self, majority: usize) -> BTreeSet<(Slot, &'a Proposal)> {
+    fn chosen(&self, majority: usize) -> BTreeSet<(Slot, &'a Proposal)> {
         self.0
             .iter()
             .map(|(slot, proposal, _)| (*slot, *proposal))
@@ -507,7 +372,7 @@ fn p2c<M: HasCfg>(model: &M, state: &MultiPaxosModelState) -> bool {
             .trail
             .issued
             .iter()
-            .all(|(slot, p)| acceptances.p2c_holds(*slot, p, &model.cfg().servers, majority))
+            .all(|(slot, p)| acceptances.p2c_holds(*slot, p, &model.cfg().acceptors, majority))
     })
 }
 
@@ -555,7 +420,7 @@ fn at_most_once<M: HasCfg>(_: &M, state: &MultiPaxosModelState) -> bool {
 
 /// Property: the clients' history is linearizable as a key-value store.
 fn linearizable<M: HasCfg>(_: &M, state: &MultiPaxosModelState) -> bool {
-    state.history.linearizable
+    state.history.calls.linearizable
 }
 
 /// A client command a leader proposed in steady state (phase 2 only) is chosen.
@@ -615,69 +480,58 @@ fn chosen_after_leader_crash<M: HasCfg>(model: &M, state: &MultiPaxosModelState)
     })
 }
 
-/// The names of the properties, in the order they are reported.
-pub const ALWAYS: [&str; 6] = [
-    "slot agreement",
-    "P2c",
-    "log consistency",
-    "validity",
-    "at most once",
-    "linearizable",
-];
-pub const SOMETIMES: [&str; 4] = [
-    "steady state",
-    "gap filled",
-    "recovered slot",
-    "chosen after leader crash",
-];
+/// Every property of the model, in the order they are reported: its name (the claim it
+/// checks), whether it must hold always or be reached sometimes, and its condition. For the
+/// actor model or its [`Simulated`] wrapper.
+fn properties<M: HasCfg>() -> [Property<M>; 10] {
+    [
+        Property::always("slot agreement", slot_agreement),
+        Property::always("P2c", p2c),
+        Property::always("log consistency", log_consistency),
+        Property::always("validity", validity),
+        Property::always("at most once", at_most_once),
+        Property::always("linearizable", linearizable),
+        Property::sometimes("steady state", steady_state),
+        Property::sometimes("gap filled", gap_filled),
+        Property::sometimes("recovered slot", recovered_slot),
+        Property::sometimes("chosen after leader crash", chosen_after_leader_crash),
+    ]
+}
 
-/// A property's condition, for the actor model or its [`Simulated`] wrapper.
-type Condition<M> = fn(&M, &MultiPaxosModelState) -> bool;
-
-/// The conditions of [`ALWAYS`] and [`SOMETIMES`], in order.
-fn conditions<M: HasCfg>() -> ([Condition<M>; 6], [Condition<M>; 4]) {
-    (
-        [
-            slot_agreement,
-            p2c,
-            log_consistency,
-            validity,
-            at_most_once,
-            linearizable,
-        ],
-        [
-            steady_state,
-            gap_filled,
-            recovered_slot,
-            chosen_after_leader_crash,
-        ],
-    )
+/// The names of the properties with `expectation`, in the order they are reported.
+pub fn property_names(expectation: Expectation) -> Vec<&'static str> {
+    harness::names(properties::<MultiPaxosModel>(), expectation)
 }
 
 fn within_boundary(cfg: &ModelCfg, state: &MultiPaxosModelState) -> bool {
-    let clients_up = cfg.clients.iter().all(|c| !state.crashed[usize::from(*c)]);
-    clients_up && servers(state).all(|s| s.state.proposer.ballot.round <= cfg.config.max_round)
+    cfg.clients_up(state)
+        && servers(state).all(|s| s.state.proposer.ballot.round <= cfg.config.max_round)
+}
+
+impl harness::Config for MultiPaxosConfig {
+    fn faults(&self) -> Faults {
+        Faults {
+            network: self.network,
+            lossy: self.lossy,
+            max_crashes: self.max_crashes,
+        }
+    }
 }
 
 impl MultiPaxosConfig {
     /// Builds the model: the servers, the clients, and every property.
     pub fn into_model(self) -> MultiPaxosModel {
         let servers = Id::vec_from(0..self.servers);
-        let clients = Id::vec_from(self.servers..self.servers + self.clients);
-        let cfg = ModelCfg {
-            config: self.clone(),
-            servers: servers.clone(),
-            clients: clients.clone(),
-        };
-        let server_nodes = servers.iter().map(|_| {
-            Node::Server(MultiPaxosActor {
+        let server_nodes = servers
+            .iter()
+            .map(|_| MultiPaxosActor {
                 servers: servers.clone(),
                 slots: self.slots,
                 variant: self.variant,
                 election_after: model_timeout(),
             })
-        });
-        let client_nodes = (0..self.clients).map(|k| {
+            .collect();
+        let clients = (0..self.clients).map(|k| {
             let write = if k == 0 {
                 KvOp::Put {
                     key: KEY,
@@ -693,35 +547,19 @@ impl MultiPaxosConfig {
             if self.reads {
                 ops.push(KvOp::Get { key: KEY });
             }
-            Node::Client(Client {
+            Client {
                 index: k,
                 servers: servers.clone(),
                 ops,
                 retries: self.client_retries,
-            })
+            }
         });
-        let lossy = if self.lossy {
-            LossyNetwork::Yes
-        } else {
-            LossyNetwork::No
-        };
-        let mut model = ActorModel::new(cfg, Ghost::default())
-            .actors(server_nodes)
-            .actors(client_nodes)
-            .init_network(self.network.network())
-            .lossy_network(lossy)
-            .max_crashes(self.max_crashes)
+        // Every server is an acceptor.
+        let clients = clients.collect();
+        harness::actor_model(&self, servers.clone(), server_nodes, clients, properties())
             .record_msg_out(record_out)
             .record_msg_in(record_in)
-            .within_boundary(within_boundary);
-        let (always, sometimes) = conditions::<MultiPaxosModel>();
-        for (name, condition) in ALWAYS.into_iter().zip(always) {
-            model = model.property(Expectation::Always, name, condition);
-        }
-        for (name, condition) in SOMETIMES.into_iter().zip(sometimes) {
-            model = model.property(Expectation::Sometimes, name, condition);
-        }
-        model
+            .within_boundary(within_boundary)
     }
 
     /// Checks the sizes make sense, with a message that says what to change.
@@ -746,14 +584,9 @@ impl MultiPaxosConfig {
 
     /// One line describing the configuration.
     pub fn summary(&self) -> String {
-        let network = match self.network {
-            NetworkKind::Ordered => "ordered",
-            NetworkKind::UnorderedDuplicating => "unordered duplicating",
-            NetworkKind::UnorderedNonduplicating => "unordered non-duplicating",
-        };
         format!(
-            "Multi-Paxos: {} servers, {} clients ({}), {network} network{}, at most {} crashed, \
-             {} slots, rounds <= {}, {} client retries, variant {:?}",
+            "Multi-Paxos: {} servers, {} clients ({}), {}, {} slots, rounds <= {}, \
+             {} client retries, variant {:?}",
             self.servers,
             self.clients,
             if self.reads {
@@ -761,23 +594,12 @@ impl MultiPaxosConfig {
             } else {
                 "write"
             },
-            if self.lossy {
-                " with loss"
-            } else {
-                ", no loss"
-            },
-            self.max_crashes,
+            self.faults(),
             self.slots,
             self.max_round,
             self.client_retries,
             self.variant,
         )
-    }
-}
-
-impl crate::model::check::Checkable for MultiPaxosModel {
-    fn describe(&self, action: &Self::Action) -> String {
-        crate::model::check::describe_actor_action(&crate::model::check::actor_names(self), action)
     }
 }
 
@@ -787,7 +609,7 @@ impl crate::model::check::Checkable for MultiPaxosModel {
 /// an action cannot be rebuilt and the run panics when reporting it. Deliveries to a crashed
 /// server and ignored duplicates are such actions. They are self-loops, so dropping them
 /// changes neither the reachable states nor any verdict.
-pub struct Simulated(pub MultiPaxosModel);
+pub(crate) struct Simulated(pub(crate) MultiPaxosModel);
 
 impl HasCfg for Simulated {
     fn cfg(&self) -> &ModelCfg {
@@ -821,16 +643,7 @@ impl Model for Simulated {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        let (always, sometimes) = conditions::<Simulated>();
-        let always = ALWAYS
-            .into_iter()
-            .zip(always)
-            .map(|(name, condition)| Property::always(name, condition));
-        let sometimes = SOMETIMES
-            .into_iter()
-            .zip(sometimes)
-            .map(|(name, condition)| Property::sometimes(name, condition));
-        always.chain(sometimes).collect()
+        properties().into()
     }
 
     fn within_boundary(&self, state: &Self::State) -> bool {
@@ -838,11 +651,14 @@ impl Model for Simulated {
     }
 }
 
-impl crate::model::check::Checkable for Simulated {
+impl check::Checkable for MultiPaxosModel {
     fn describe(&self, action: &Self::Action) -> String {
-        crate::model::check::describe_actor_action(
-            &crate::model::check::actor_names(&self.0),
-            action,
-        )
+        check::describe_actor_step(self, action)
+    }
+}
+
+impl check::Checkable for Simulated {
+    fn describe(&self, action: &Self::Action) -> String {
+        check::describe_actor_step(&self.0, action)
     }
 }

@@ -2,22 +2,21 @@
 //! everything that ever happened, the properties of *Paxos Made Simple*, and the
 //! [`ActorModel`] that puts them together. The servers are the unmodified
 //! [`PaxosActor`] that also runs on UDP.
-use crate::model::harness::{forward_except_saves, NetworkKind};
-use crate::protocol::ballot::quorum;
-use crate::protocol::local::Handlers;
+use crate::model::check;
+use crate::model::harness::{
+    self, protocol_actors, Calls, ClientOut, Config, Faults, NetworkKind, Node, NodeState,
+    Observed, Recorded, StateOf,
+};
 use crate::protocol::paxos::{
-    Ballot, Msg, PaxosActor, PaxosState, Phase, Proposal, RequestId, Roles, Storage, Value, Variant,
+    Ballot, Msg, PaxosActor, PaxosState, Phase, Proposal, RequestId, Roles, Value, Variant,
 };
 use itertools::Itertools;
 use serde::{Deserialize, Serialize};
-use stateright::actor::{
-    model_timeout, Actor, ActorModel, ActorModelState, Envelope, Id, LossyNetwork, Out,
-};
+use stateright::actor::{model_timeout, ActorModel, ActorModelState, Envelope, Id};
 use stateright::semantics::write_once_register::{WORegister, WORegisterOp, WORegisterRet};
-use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
-use stateright::{Expectation, Rewrite, RewritePlan};
+use stateright::{Expectation, Property, Rewrite, RewritePlan};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// How the roles are placed on actors.
@@ -25,11 +24,17 @@ use std::sync::Arc;
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum Layout {
     /// Every server is proposer, acceptor and learner.
-    Servers { servers: usize },
+    Servers {
+        /// How many servers.
+        servers: usize,
+    },
     /// The paper's formulation: separate proposers, acceptors and learners.
     Roles {
+        /// How many proposers.
         proposers: usize,
+        /// How many acceptors.
         acceptors: usize,
+        /// How many learners.
         learners: usize,
     },
 }
@@ -57,36 +62,30 @@ impl Layout {
             }
         }
     }
-
-    pub fn server_count(&self) -> usize {
-        match *self {
-            Layout::Servers { servers } => servers,
-            Layout::Roles {
-                proposers,
-                acceptors,
-                learners,
-            } => proposers + acceptors + learners,
-        }
-    }
 }
 
 /// One single-decree configuration: what an entry of `models/` describes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaxosConfig {
+    /// How the roles are placed on actors.
     pub layout: Layout,
     /// Clients that put a value ('A', 'B', ...) and then read.
     pub clients: usize,
     /// Clients that only read, from the start: their reads race with the proposals.
     #[serde(default)]
     pub readers: usize,
+    /// How the network delivers.
     pub network: NetworkKind,
+    /// Whether the network may also lose any message.
     #[serde(default)]
     pub lossy: bool,
+    /// How many actors may be down at once (clients never crash).
     #[serde(default)]
     pub max_crashes: usize,
     /// Proposers never go past this round (the model's boundary keeps the space finite).
     pub max_round: u32,
+    /// The protocol itself, or one of its deliberately broken versions.
     #[serde(default)]
     pub variant: Variant,
 }
@@ -97,13 +96,16 @@ pub struct PaxosConfig {
 pub struct Client {
     /// The value to put; a reader has none and only reads.
     pub value: Option<Value>,
+    /// The server the client puts its value through.
     pub put_to: Id,
+    /// The server the client reads from.
     pub get_from: Id,
 }
 
 /// Client state. `id` comes first so that sorting actor states never reorders clients.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ClientState {
+    /// The client's own id.
     pub id: Id,
     /// The request waiting for its reply: 1 is the put, 2 the get.
     pub awaiting: Option<RequestId>,
@@ -112,16 +114,52 @@ pub struct ClientState {
 const PUT: RequestId = 1;
 const GET: RequestId = 2;
 
-/// The actors of the model: Paxos participants and clients.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Node {
-    Paxos(PaxosActor),
-    Client(Client),
+impl harness::Client for Client {
+    type Protocol = PaxosActor;
+    type State = ClientState;
+
+    fn on_start(&self, id: Id, o: &mut ClientOut<Self>) -> ClientState {
+        let awaiting = match self.value {
+            Some(value) => {
+                o.send(
+                    self.put_to,
+                    Msg::Put {
+                        request: PUT,
+                        value,
+                    },
+                );
+                PUT
+            }
+            None => {
+                o.send(self.get_from, Msg::Get { request: GET });
+                GET
+            }
+        };
+        ClientState {
+            id,
+            awaiting: Some(awaiting),
+        }
+    }
+
+    fn on_msg(&self, id: Id, state: &mut Cow<ClientState>, msg: Msg, o: &mut ClientOut<Self>) {
+        match (state.awaiting, msg) {
+            (Some(PUT), Msg::PutOk { request: PUT } | Msg::PutFail { request: PUT }) => {
+                o.send(self.get_from, Msg::Get { request: GET });
+                *state = Cow::Owned(ClientState {
+                    id,
+                    awaiting: Some(GET),
+                });
+            }
+            (Some(GET), Msg::GetOk { request: GET, .. }) => {
+                *state = Cow::Owned(ClientState { id, awaiting: None });
+            }
+            _ => {} // A duplicate or stale reply.
+        }
+    }
 }
 
 /// Everything one Paxos actor ever did that its own state may since have overwritten:
-/// the ghost record the safety properties are judged on. The harness keeps it beside the
-/// actor's state and in its storage, so that it survives crashes; the protocol never reads it.
+/// the ghost record the safety properties are judged on (see [`harness::Trail`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Trail {
     /// The highest prepare this acceptor responded to with a promise.
@@ -134,9 +172,14 @@ pub struct Trail {
     pub p1a_broken: Option<Proposal>,
 }
 
-impl Trail {
-    fn observe(&mut self, msg: &Msg) {
-        match *msg {
+impl harness::Trail<PaxosActor> for Trail {
+    type Start = ();
+    type Step = ();
+
+    fn start(_: Option<&Self>) {}
+
+    fn observe(&mut self, (): (), sent: &Msg) {
+        match *sent {
             Msg::Promise { ballot, .. } => self.promised = self.promised.max(ballot),
             Msg::Accepted { proposal }
                 if self.accepted.insert(proposal)
@@ -153,162 +196,8 @@ impl Trail {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[allow(clippy::large_enum_variant)] // Boxing would cost an allocation per step.
-pub enum NodeState {
-    Paxos {
-        state: PaxosState,
-        trail: Trail,
-        /// What the actor last saved: the harness re-saves it with every new trail.
-        saved: Option<Storage>,
-    },
-    Client(ClientState),
-}
-
-/// A Paxos actor's storage in the model: what the actor saved, and its trail.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct NodeStorage {
-    pub saved: Option<Storage>,
-    pub trail: Trail,
-}
-
-impl Node {
-    /// Runs one step of a Paxos actor, keeping its trail and saving it with the actor's storage.
-    fn paxos_step(
-        state: &mut Cow<NodeState>,
-        o: &mut Out<Self>,
-        step: impl FnOnce(&mut Cow<PaxosState>, &mut Out<PaxosActor>, &mut dyn FnMut(&Msg)),
-    ) {
-        let NodeState::Paxos {
-            state: inner,
-            trail,
-            saved,
-        } = &**state
-        else {
-            unreachable!("a Paxos actor's state is a Paxos state");
-        };
-        let mut inner = Cow::Borrowed(inner);
-        let mut next_trail = Cow::Borrowed(trail);
-        let mut out = Out::new();
-        step(&mut inner, &mut out, &mut |msg| {
-            next_trail.to_mut().observe(msg)
-        });
-        let mut next_saved = Cow::Borrowed(saved);
-        if let Some(storage) = forward_except_saves(out, o) {
-            *next_saved.to_mut() = Some(storage);
-        }
-        let changed = matches!(next_trail, Cow::Owned(_)) || matches!(next_saved, Cow::Owned(_));
-        if changed {
-            let trail = next_trail.into_owned();
-            let saved = next_saved.into_owned();
-            o.save(NodeStorage {
-                saved: saved.clone(),
-                trail: trail.clone(),
-            });
-            *state = Cow::Owned(NodeState::Paxos {
-                state: inner.into_owned(),
-                trail,
-                saved,
-            });
-        } else if let Cow::Owned(inner) = inner {
-            *state = Cow::Owned(NodeState::Paxos {
-                state: inner,
-                trail: trail.clone(),
-                saved: saved.clone(),
-            });
-        }
-    }
-}
-
-impl Actor for Node {
-    type Msg = Msg;
-    type State = NodeState;
-    type Timer = crate::protocol::paxos::Timer;
-    type Random = ();
-    type Storage = NodeStorage;
-
-    fn name(&self) -> String {
-        match self {
-            Node::Paxos(actor) => actor.name(),
-            Node::Client(_) => "Client".to_owned(),
-        }
-    }
-
-    fn on_start(&self, id: Id, storage: &Option<NodeStorage>, o: &mut Out<Self>) -> NodeState {
-        match self {
-            Node::Paxos(actor) => {
-                let NodeStorage { saved, trail } = storage.clone().unwrap_or_default();
-                let state = actor.on_start(id, &saved, &mut Out::new());
-                NodeState::Paxos {
-                    state,
-                    trail,
-                    saved,
-                }
-            }
-            Node::Client(client) => {
-                let awaiting = match client.value {
-                    Some(value) => {
-                        o.send(
-                            client.put_to,
-                            Msg::Put {
-                                request: PUT,
-                                value,
-                            },
-                        );
-                        PUT
-                    }
-                    None => {
-                        o.send(client.get_from, Msg::Get { request: GET });
-                        GET
-                    }
-                };
-                NodeState::Client(ClientState {
-                    id,
-                    awaiting: Some(awaiting),
-                })
-            }
-        }
-    }
-
-    fn on_msg(&self, id: Id, state: &mut Cow<NodeState>, src: Id, msg: Msg, o: &mut Out<Self>) {
-        match self {
-            Node::Paxos(actor) => Self::paxos_step(state, o, |inner, out, observe| {
-                actor.on_msg_observed(id, inner, src, msg, out, observe)
-            }),
-            Node::Client(client) => {
-                let NodeState::Client(client_state) = &**state else {
-                    unreachable!("a client's state is a client state");
-                };
-                match (client_state.awaiting, msg) {
-                    (Some(PUT), Msg::PutOk { request: PUT } | Msg::PutFail { request: PUT }) => {
-                        o.send(client.get_from, Msg::Get { request: GET });
-                        *state = Cow::Owned(NodeState::Client(ClientState {
-                            id,
-                            awaiting: Some(GET),
-                        }));
-                    }
-                    (Some(GET), Msg::GetOk { request: GET, .. }) => {
-                        *state = Cow::Owned(NodeState::Client(ClientState { id, awaiting: None }));
-                    }
-                    _ => {} // A duplicate or stale reply.
-                }
-            }
-        }
-    }
-
-    fn on_timeout(
-        &self,
-        id: Id,
-        state: &mut Cow<NodeState>,
-        timer: &Self::Timer,
-        o: &mut Out<Self>,
-    ) {
-        if let Node::Paxos(actor) = self {
-            Self::paxos_step(state, o, |inner, out, observe| {
-                actor.on_timeout_observed(id, inner, timer, out, observe)
-            });
-        }
-    }
+impl Recorded for PaxosActor {
+    type Trail = Trail;
 }
 
 /// Auxiliary ("ghost") state for the clients: what they proposed and the history of their
@@ -319,11 +208,8 @@ pub struct Ghost {
     pub proposed: BTreeSet<Value>,
     /// Every value a server reported to a client's read.
     pub read: BTreeSet<Value>,
-    /// Whether the client history was linearizable after its last return.
-    pub linearizable: bool,
-    /// The request each client is waiting on, so that only the reply it consumes is recorded.
-    pub awaiting: BTreeMap<Id, RequestId>,
-    pub linearizability: LinearizabilityTester<Id, WORegister<Value>>,
+    /// The clients' calls on the write-once register.
+    pub calls: Calls<WORegister<Value>, RequestId>,
 }
 
 impl Default for Ghost {
@@ -331,27 +217,25 @@ impl Default for Ghost {
         Ghost {
             proposed: BTreeSet::new(),
             read: BTreeSet::new(),
-            linearizable: true,
-            awaiting: BTreeMap::new(),
-            linearizability: LinearizabilityTester::new(WORegister(None)),
+            calls: Calls::new(WORegister(None)),
         }
     }
 }
 
 /// Every acceptance that ever happened, by acceptor, gathered from the trails.
-pub struct Acceptances(BTreeSet<(Proposal, Id)>);
+struct Acceptances(BTreeSet<(Proposal, Id)>);
 
 impl Acceptances {
     fn of(state: &PaxosModelState) -> Self {
         let mut all = BTreeSet::new();
-        for (id, _, trail) in paxos_states(state) {
-            all.extend(trail.accepted.iter().map(|p| (*p, id)));
+        for (id, node) in protocol_actors(state) {
+            all.extend(node.trail.accepted.iter().map(|p| (*p, id)));
         }
         Acceptances(all)
     }
 
     /// The proposals accepted by at least `majority` distinct acceptors.
-    pub fn chosen(&self, majority: usize) -> BTreeSet<Proposal> {
+    fn chosen(&self, majority: usize) -> BTreeSet<Proposal> {
         self.0
             .iter()
             .map(|(proposal, _)| *proposal)
@@ -376,23 +260,12 @@ impl Acceptances {
 }
 
 /// The model's configuration as the properties see it.
-#[derive(Clone, Debug)]
-pub struct ModelCfg {
-    pub config: PaxosConfig,
-    pub acceptors: Vec<Id>,
-    pub learners: Vec<Id>,
-    pub clients: Vec<Id>,
-}
+pub type ModelCfg = harness::ModelCfg<PaxosConfig>;
 
-impl ModelCfg {
-    /// A true majority of the acceptors, whatever quorum a broken variant uses.
-    pub fn majority(&self) -> usize {
-        quorum(self.acceptors.len())
-    }
-}
-
-pub type PaxosModel = ActorModel<Node, ModelCfg, Ghost>;
-pub type PaxosModelState = ActorModelState<Node, Ghost>;
+/// The single-decree model: Paxos actors and write-once-register clients.
+pub type PaxosModel = ActorModel<Node<PaxosActor, Client>, ModelCfg, Ghost>;
+/// A state of [`PaxosModel`].
+pub type PaxosModelState = ActorModelState<Node<PaxosActor, Client>, Ghost>;
 
 fn record_out(_: &ModelCfg, ghost: &Ghost, env: Envelope<&Msg>) -> Option<Ghost> {
     if let Msg::GetOk {
@@ -414,8 +287,7 @@ fn record_out(_: &ModelCfg, ghost: &Ghost, env: Envelope<&Msg>) -> Option<Ghost>
     if let WORegisterOp::Write(value) = op {
         next.proposed.insert(value);
     }
-    next.awaiting.insert(env.src, request);
-    let _ = next.linearizability.on_invoke(env.src, op);
+    next.calls.invoke(env.src, request, op);
     Some(next)
 }
 
@@ -426,26 +298,22 @@ fn record_in(_: &ModelCfg, ghost: &Ghost, env: Envelope<&Msg>) -> Option<Ghost> 
         Msg::GetOk { request, value } => (request, WORegisterRet::ReadOk(value)),
         _ => return None,
     };
-    if ghost.awaiting.get(&env.dst) != Some(&request) {
+    if !ghost.calls.awaits(env.dst, &request) {
         return None; // The client ignores this reply: a duplicate or a stale one.
     }
     let mut next = ghost.clone();
-    next.awaiting.remove(&env.dst);
-    let _ = next.linearizability.on_return(env.dst, ret);
-    // Only a return can make a history non-linearizable, and it stays so: judge it once here.
-    next.linearizable = next.linearizability.serialized_history().is_some();
+    next.calls.ret(env.dst, ret);
     Some(next)
 }
 
-fn paxos_states(state: &PaxosModelState) -> impl Iterator<Item = (Id, &PaxosState, &Trail)> {
-    state
-        .actor_states
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| match &**s {
-            NodeState::Paxos { state, trail, .. } => Some((Id::from(i), state, trail)),
-            NodeState::Client(_) => None,
-        })
+/// The Paxos actors' own states.
+fn paxos_states(state: &PaxosModelState) -> impl Iterator<Item = &PaxosState> {
+    protocol_actors(state).map(|(_, node)| &node.state)
+}
+
+/// The Paxos actors' trails.
+fn trails(state: &PaxosModelState) -> impl Iterator<Item = &Trail> {
+    protocol_actors(state).map(|(_, node)| &node.trail)
 }
 
 fn chosen_values(model: &PaxosModel, state: &PaxosModelState) -> BTreeSet<Value> {
@@ -457,8 +325,8 @@ fn chosen_values(model: &PaxosModel, state: &PaxosModelState) -> BTreeSet<Value>
 }
 
 fn issued(state: &PaxosModelState) -> BTreeSet<Proposal> {
-    paxos_states(state)
-        .flat_map(|(_, _, trail)| trail.issued.iter().copied())
+    trails(state)
+        .flat_map(|trail| trail.issued.iter().copied())
         .collect()
 }
 
@@ -474,7 +342,7 @@ fn validity(model: &PaxosModel, state: &PaxosModelState) -> bool {
 
 /// Property P1a: no acceptor accepted n after promising a number above n.
 fn p1a(_: &PaxosModel, state: &PaxosModelState) -> bool {
-    paxos_states(state).all(|(_, _, trail)| trail.p1a_broken.is_none())
+    trails(state).all(|trail| trail.p1a_broken.is_none())
 }
 
 /// Property P2c: every issued proposal (n, v) has a majority S that accepted nothing below
@@ -501,7 +369,7 @@ fn p2b(model: &PaxosModel, state: &PaxosModelState) -> bool {
 fn learners_agree(model: &PaxosModel, state: &PaxosModelState) -> bool {
     let chosen = chosen_values(model, state);
     let learned: BTreeSet<Value> = paxos_states(state)
-        .filter_map(|(_, s, _)| s.learner.as_ref()?.learned)
+        .filter_map(|s| s.learner.as_ref()?.learned)
         .collect();
     learned.len() <= 1 && learned.is_subset(&chosen)
 }
@@ -514,7 +382,7 @@ fn reads_only_chosen(model: &PaxosModel, state: &PaxosModelState) -> bool {
 
 /// Property: the clients' history is linearizable as a write-once register.
 fn linearizable(_: &PaxosModel, state: &PaxosModelState) -> bool {
-    state.history.linearizable
+    state.history.calls.linearizable
 }
 
 fn value_chosen(model: &PaxosModel, state: &PaxosModelState) -> bool {
@@ -550,7 +418,7 @@ fn adopted_earlier_value(_: &PaxosModel, state: &PaxosModelState) -> bool {
 /// promise (so after the restart), and that proposal is chosen.
 fn chosen_after_crash(model: &PaxosModel, state: &PaxosModelState) -> bool {
     let chosen = Acceptances::of(state).chosen(model.cfg.majority());
-    paxos_states(state).any(|(_, s, _)| {
+    paxos_states(state).any(|s| {
         let Some(acceptor) = &s.acceptor else {
             return false;
         };
@@ -561,28 +429,33 @@ fn chosen_after_crash(model: &PaxosModel, state: &PaxosModelState) -> bool {
     })
 }
 
-/// The names of the properties, in the order they are reported.
-pub const ALWAYS: [&str; 8] = [
-    "agreement",
-    "validity",
-    "P1a",
-    "P2c",
-    "P2b",
-    "learners agree",
-    "reads only chosen",
-    "linearizable",
-];
-pub const SOMETIMES: [&str; 4] = [
-    "value chosen",
-    "dueling proposers",
-    "adopted earlier value",
-    "chosen after crash",
-];
+/// Every property of the model, in the order they are reported: its name (the claim it
+/// checks), whether it must hold always or be reached sometimes, and its condition.
+fn properties() -> [Property<PaxosModel>; 12] {
+    [
+        Property::always("agreement", agreement),
+        Property::always("validity", validity),
+        Property::always("P1a", p1a),
+        Property::always("P2c", p2c),
+        Property::always("P2b", p2b),
+        Property::always("learners agree", learners_agree),
+        Property::always("reads only chosen", reads_only_chosen),
+        Property::always("linearizable", linearizable),
+        Property::sometimes("value chosen", value_chosen),
+        Property::sometimes("dueling proposers", dueling_proposers),
+        Property::sometimes("adopted earlier value", adopted_earlier_value),
+        Property::sometimes("chosen after crash", chosen_after_crash),
+    ]
+}
+
+/// The names of the properties with `expectation`, in the order they are reported.
+pub fn property_names(expectation: Expectation) -> Vec<&'static str> {
+    harness::names(properties(), expectation)
+}
 
 fn within_boundary(cfg: &ModelCfg, state: &PaxosModelState) -> bool {
-    let clients_up = cfg.clients.iter().all(|c| !state.crashed[usize::from(*c)]);
-    clients_up
-        && paxos_states(state).all(|(_, s, _)| {
+    cfg.clients_up(state)
+        && paxos_states(state).all(|s| {
             s.proposer
                 .as_ref()
                 .is_none_or(|p| p.ballot.round <= cfg.config.max_round)
@@ -593,24 +466,14 @@ impl PaxosConfig {
     /// Builds the model: the Paxos actors, the clients, and every property.
     pub fn into_model(self) -> PaxosModel {
         let (proposers, acceptors, learners) = self.layout.groups();
-        let first_client = self.layout.server_count();
-        let clients = Id::vec_from(first_client..first_client + self.clients + self.readers);
-        let cfg = ModelCfg {
-            config: self.clone(),
+        let paxos = |roles| PaxosActor {
+            roles,
             acceptors: acceptors.clone(),
             learners: learners.clone(),
-            clients: clients.clone(),
+            variant: self.variant,
+            retry_after: model_timeout(),
         };
-        let paxos = |roles| {
-            Node::Paxos(PaxosActor {
-                roles,
-                acceptors: acceptors.clone(),
-                learners: learners.clone(),
-                variant: self.variant,
-                retry_after: model_timeout(),
-            })
-        };
-        let servers: Vec<Node> = match self.layout {
+        let servers: Vec<PaxosActor> = match self.layout {
             Layout::Servers { servers } => (0..servers).map(|_| paxos(Roles::SERVER)).collect(),
             Layout::Roles { .. } => std::iter::empty()
                 .chain(proposers.iter().map(|_| paxos(Roles::PROPOSER)))
@@ -621,51 +484,30 @@ impl PaxosConfig {
         // A writer reads from the server it wrote through (which learned the outcome before
         // answering, so it answers at once); a reader asks a server that may not know yet,
         // so its quorum read races the proposals.
-        let client_nodes = (0..self.clients + self.readers).map(|k| {
-            let server = proposers[k % proposers.len()];
-            Node::Client(Client {
-                value: (k < self.clients).then(|| (b'A' + k as u8) as char),
-                put_to: server,
-                get_from: server,
+        let clients = (0..self.clients + self.readers)
+            .map(|k| {
+                let server = proposers[k % proposers.len()];
+                Client {
+                    value: (k < self.clients).then(|| (b'A' + k as u8) as char),
+                    put_to: server,
+                    get_from: server,
+                }
             })
-        });
-        let lossy = if self.lossy {
-            LossyNetwork::Yes
-        } else {
-            LossyNetwork::No
-        };
-        let mut model = ActorModel::new(cfg, Ghost::default())
-            .actors(servers)
-            .actors(client_nodes)
-            .init_network(self.network.network())
-            .lossy_network(lossy)
-            .max_crashes(self.max_crashes)
+            .collect();
+        harness::actor_model(&self, acceptors, servers, clients, properties())
             .record_msg_out(record_out)
             .record_msg_in(record_in)
-            .within_boundary(within_boundary);
-        let always: [fn(&PaxosModel, &PaxosModelState) -> bool; 8] = [
-            agreement,
-            validity,
-            p1a,
-            p2c,
-            p2b,
-            learners_agree,
-            reads_only_chosen,
-            linearizable,
-        ];
-        for (name, condition) in ALWAYS.into_iter().zip(always) {
-            model = model.property(Expectation::Always, name, condition);
+            .within_boundary(within_boundary)
+    }
+}
+
+impl harness::Config for PaxosConfig {
+    fn faults(&self) -> Faults {
+        Faults {
+            network: self.network,
+            lossy: self.lossy,
+            max_crashes: self.max_crashes,
         }
-        let sometimes: [fn(&PaxosModel, &PaxosModelState) -> bool; 4] = [
-            value_chosen,
-            dueling_proposers,
-            adopted_earlier_value,
-            chosen_after_crash,
-        ];
-        for (name, condition) in SOMETIMES.into_iter().zip(sometimes) {
-            model = model.property(Expectation::Sometimes, name, condition);
-        }
-        model
     }
 }
 
@@ -697,39 +539,36 @@ impl PaxosConfig {
                 learners,
             } => format!("{proposers} proposers, {acceptors} acceptors, {learners} learners"),
         };
-        let network = match self.network {
-            NetworkKind::Ordered => "ordered",
-            NetworkKind::UnorderedDuplicating => "unordered duplicating",
-            NetworkKind::UnorderedNonduplicating => "unordered non-duplicating",
-        };
         format!(
-            "single-decree Paxos: {layout}, {} clients, {} readers, {network} network{}, at most {} crashed, rounds <= {}, variant {:?}",
+            "single-decree Paxos: {layout}, {} clients, {} readers, {}, rounds <= {}, variant {:?}",
             self.clients,
             self.readers,
-            if self.lossy { " with loss" } else { ", no loss" },
-            self.max_crashes,
+            self.faults(),
             self.max_round,
             self.variant,
         )
     }
 }
 
-impl crate::model::check::Checkable for PaxosModel {
+impl check::Checkable for PaxosModel {
     fn describe(&self, action: &Self::Action) -> String {
-        crate::model::check::describe_actor_action(&crate::model::check::actor_names(self), action)
+        check::describe_actor_step(self, action)
     }
 
-    fn symmetry(&self) -> Option<crate::model::check::Representative<Self>> {
+    fn symmetry(&self) -> Option<check::Representative<Self>> {
         Some(representative)
     }
 }
 
+/// The state of an actor of [`PaxosModel`].
+type PaxosNodeState = StateOf<PaxosActor, Client>;
+
 /// Which interchangeable group an actor belongs to, read off its state: acceptors and
 /// learners of the paper's layout are interchangeable among themselves; servers (whose
 /// ballots name them), proposers and clients are not.
-fn symmetry_group(state: &NodeState) -> Option<u8> {
+fn symmetry_group(state: &PaxosNodeState) -> Option<u8> {
     match state {
-        NodeState::Paxos { state, .. } => match (&state.proposer, &state.acceptor) {
+        NodeState::Protocol(node) => match (&node.state.proposer, &node.state.acceptor) {
             (None, Some(_)) => Some(0),
             (None, None) => Some(1),
             _ => None,
@@ -742,7 +581,7 @@ fn symmetry_group(state: &NodeState) -> Option<u8> {
 /// themselves, renaming them everywhere (network, proposers' promise and acceptance tallies,
 /// readers' reports). Sound because acceptors (and learners) run identical actors, every
 /// property treats them as a set, and no ballot, value or client names them.
-pub fn representative(state: &PaxosModelState) -> PaxosModelState {
+fn representative(state: &PaxosModelState) -> PaxosModelState {
     let n = state.actor_states.len();
     let mut order: Vec<usize> = (0..n).collect();
     for group in [0, 1] {
@@ -793,16 +632,11 @@ fn reorder<T: Clone>(v: &[T], order: &[usize]) -> Vec<T> {
     order.iter().map(|&old| v[old].clone()).collect()
 }
 
-fn rename_node(node: &NodeState, rename: &impl Fn(&Id) -> Id) -> NodeState {
-    let NodeState::Paxos {
-        state,
-        trail,
-        saved,
-    } = node
-    else {
+fn rename_node(node: &PaxosNodeState, rename: &impl Fn(&Id) -> Id) -> PaxosNodeState {
+    let NodeState::Protocol(node) = node else {
         return node.clone();
     };
-    let mut state = state.clone();
+    let mut state = node.state.clone();
     if let Some(proposer) = &mut state.proposer {
         if let Phase::Preparing { promises } = &mut proposer.phase {
             *promises = promises.iter().map(|(a, p)| (rename(a), *p)).collect();
@@ -816,11 +650,12 @@ fn rename_node(node: &NodeState, rename: &impl Fn(&Id) -> Id) -> NodeState {
     for reports in state.reads.values_mut() {
         *reports = reports.iter().map(|(a, p)| (rename(a), *p)).collect();
     }
-    NodeState::Paxos {
+    NodeState::Protocol(Observed {
         state,
-        trail: trail.clone(),
-        saved: saved.clone(),
-    }
+        trail: node.trail.clone(),
+        saved: node.saved.clone(),
+        at_start: (),
+    })
 }
 
 /// Messages name acceptors and learners only as senders and receivers: the envelope's
