@@ -256,14 +256,15 @@ impl ProtocolModel {
     /// Checks the model with `settings`.
     pub fn run(&self, settings: &Settings) -> Outcome {
         match self {
-            ProtocolModel::Paxos(config) => check::run(config.clone().into_model(), settings),
+            ProtocolModel::Paxos(config) => {
+                let mut model = config.clone().into_model();
+                model.skip_noops = settings.strategy == Strategy::Simulation;
+                check::run(model, settings)
+            }
             ProtocolModel::MultiPaxos(config) => {
-                let model = config.clone().into_model();
-                if settings.strategy == Strategy::Simulation {
-                    check::run(crate::model::multi_paxos::Simulated(model), settings)
-                } else {
-                    check::run(model, settings)
-                }
+                let mut model = config.clone().into_model();
+                model.skip_noops = settings.strategy == Strategy::Simulation;
+                check::run(model, settings)
             }
         }
     }

@@ -503,14 +503,12 @@ pub(crate) fn protocol_actors<A: Recorded, C: Client<Protocol = A>, H>(
 }
 
 /// The model of `config`: the protocol actors `protocol`, among which the `acceptors`, then
-/// the clients `clients`, with the faults the configuration allows, no history yet, and every
-/// property of `table`, in the table's order (the order they are reported in).
+/// the clients `clients`, with the faults the configuration allows, no history yet.
 pub(crate) fn actor_model<A, C, Cfg, H>(
     config: &Cfg,
     acceptors: Vec<Id>,
     protocol: Vec<A>,
     clients: Vec<C>,
-    table: impl IntoIterator<Item = Property<ActorModel<Node<A, C>, ModelCfg<Cfg>, H>>>,
 ) -> ActorModel<Node<A, C>, ModelCfg<Cfg>, H>
 where
     A: Recorded,
@@ -527,7 +525,7 @@ where
         clients: Id::vec_from(first_client..first_client + clients.len()),
     };
     let faults = config.faults();
-    let model = ActorModel::new(cfg, H::default())
+    ActorModel::new(cfg, H::default())
         .actors(protocol.into_iter().map(Node::Protocol))
         .actors(clients.into_iter().map(Node::Client))
         .init_network(faults.network.network())
@@ -536,10 +534,7 @@ where
         } else {
             LossyNetwork::No
         })
-        .max_crashes(faults.max_crashes);
-    table.into_iter().fold(model, |model, p| {
-        model.property(p.expectation, p.name, p.condition)
-    })
+        .max_crashes(faults.max_crashes)
 }
 
 /// The names of the properties of `table` with `expectation`, in the table's order.

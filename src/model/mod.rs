@@ -2,6 +2,7 @@
 //! and the properties of *Paxos Made Simple*; the checker driver; the catalogue of models.
 pub mod catalogue;
 pub mod check;
+pub mod checked;
 pub mod harness;
 pub mod multi_paxos;
 pub mod paxos;

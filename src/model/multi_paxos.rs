@@ -2,7 +2,7 @@
 //! of every acceptance, the properties of the replicated log, and the [`ActorModel`] that puts
 //! them together. The servers are the unmodified
 //! [`MultiPaxosActor`].
-use crate::model::check;
+use crate::model::checked::Checked;
 use crate::model::harness::{
     self, protocol_actors, Calls, ClientOut, Config, Faults, NetworkKind, Node, Recorded,
 };
@@ -13,8 +13,8 @@ use crate::protocol::multi_paxos::{
 };
 use itertools::Itertools;
 use serde::{Deserialize, Serialize};
-use stateright::actor::{model_timeout, ActorModel, ActorModelState, Envelope, Id};
-use stateright::{Expectation, Model, Property};
+use stateright::actor::{model_timeout, ActorModelState, Envelope, Id};
+use stateright::{Expectation, Property};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -223,20 +223,7 @@ impl Default for Ghost {
 pub type ModelCfg = harness::ModelCfg<MultiPaxosConfig>;
 
 /// The Multi-Paxos model: servers and key-value clients.
-pub type MultiPaxosModel = ActorModel<Node<MultiPaxosActor, Client>, ModelCfg, Ghost>;
-
-/// What the properties need of a model: its states, and its configuration. Lets the same
-/// property functions serve the actor model and its [`Simulated`] wrapper.
-pub(crate) trait HasCfg: Model<State = MultiPaxosModelState> {
-    /// The model's configuration.
-    fn cfg(&self) -> &ModelCfg;
-}
-
-impl HasCfg for MultiPaxosModel {
-    fn cfg(&self) -> &ModelCfg {
-        &self.cfg
-    }
-}
+pub type MultiPaxosModel = Checked<MultiPaxosActor, Client, MultiPaxosConfig, Ghost>;
 
 /// A state of [`MultiPaxosModel`].
 pub type MultiPaxosModelState = ActorModelState<Node<MultiPaxosActor, Client>, Ghost>;
@@ -346,15 +333,15 @@ impl<'a> Acceptances<'a> {
     }
 }
 
-fn chosen<'a, M: HasCfg>(
-    model: &M,
+fn chosen<'a>(
+    model: &MultiPaxosModel,
     state: &'a MultiPaxosModelState,
 ) -> BTreeSet<(Slot, &'a Proposal)> {
-    Acceptances::of(state).chosen(model.cfg().majority())
+    Acceptances::of(state).chosen(model.cfg.majority())
 }
 
 /// Property: at most one command is chosen per slot.
-fn slot_agreement<M: HasCfg>(model: &M, state: &MultiPaxosModelState) -> bool {
+fn slot_agreement(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     let mut by_slot: BTreeMap<Slot, BTreeSet<&Command>> = BTreeMap::new();
     for (slot, proposal) in chosen(model, state) {
         by_slot.entry(slot).or_default().insert(&proposal.command);
@@ -364,20 +351,20 @@ fn slot_agreement<M: HasCfg>(model: &M, state: &MultiPaxosModelState) -> bool {
 
 /// Property P2c, per slot: for every issued proposal (n, v) in slot s, some majority accepted
 /// nothing in s below n, or the highest-numbered proposal below n it accepted in s has v.
-fn p2c<M: HasCfg>(model: &M, state: &MultiPaxosModelState) -> bool {
+fn p2c(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     let acceptances = Acceptances::of(state);
-    let majority = model.cfg().majority();
+    let majority = model.cfg.majority();
     servers(state).all(|server| {
         server
             .trail
             .issued
             .iter()
-            .all(|(slot, p)| acceptances.p2c_holds(*slot, p, &model.cfg().acceptors, majority))
+            .all(|(slot, p)| acceptances.p2c_holds(*slot, p, &model.cfg.acceptors, majority))
     })
 }
 
 /// Property: of any two replicas' applied logs, one is a prefix of the other.
-fn log_consistency<M: HasCfg>(_: &M, state: &MultiPaxosModelState) -> bool {
+fn log_consistency(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     let logs: Vec<Vec<&Command>> = servers(state)
         .map(|s| s.state.replica.log.iter().map(|a| &a.command).collect())
         .collect();
@@ -388,7 +375,7 @@ fn log_consistency<M: HasCfg>(_: &M, state: &MultiPaxosModelState) -> bool {
 }
 
 /// Property: every chosen command was submitted by a client, or is a no-op.
-fn validity<M: HasCfg>(model: &M, state: &MultiPaxosModelState) -> bool {
+fn validity(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     chosen(model, state)
         .into_iter()
         .all(|(_, p)| match &p.command {
@@ -398,7 +385,7 @@ fn validity<M: HasCfg>(model: &M, state: &MultiPaxosModelState) -> bool {
 }
 
 /// Property: no replica runs a client's request on its store twice.
-fn at_most_once<M: HasCfg>(_: &M, state: &MultiPaxosModelState) -> bool {
+fn at_most_once(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     servers(state).all(|server| {
         let executed: Vec<(Id, RequestId)> = server
             .state
@@ -419,12 +406,12 @@ fn at_most_once<M: HasCfg>(_: &M, state: &MultiPaxosModelState) -> bool {
 }
 
 /// Property: the clients' history is linearizable as a key-value store.
-fn linearizable<M: HasCfg>(_: &M, state: &MultiPaxosModelState) -> bool {
+fn linearizable(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     state.history.calls.linearizable
 }
 
 /// A client command a leader proposed in steady state (phase 2 only) is chosen.
-fn steady_state<M: HasCfg>(model: &M, state: &MultiPaxosModelState) -> bool {
+fn steady_state(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     let chosen = chosen(model, state);
     servers(state).any(|s| {
         s.trail
@@ -436,7 +423,7 @@ fn steady_state<M: HasCfg>(model: &M, state: &MultiPaxosModelState) -> bool {
 
 /// A no-op is chosen in a slot below one that a lower ballot had used: a gap filled by a
 /// later leader.
-fn gap_filled<M: HasCfg>(model: &M, state: &MultiPaxosModelState) -> bool {
+fn gap_filled(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     let acceptances = Acceptances::of(state);
     chosen(model, state).into_iter().any(|(slot, p)| {
         p.command == Command::Noop
@@ -449,7 +436,7 @@ fn gap_filled<M: HasCfg>(model: &M, state: &MultiPaxosModelState) -> bool {
 
 /// A client command accepted under one leader's ballot is chosen under another's, higher one:
 /// a new leader recovered it in phase 1 and proposed it again.
-fn recovered_slot<M: HasCfg>(model: &M, state: &MultiPaxosModelState) -> bool {
+fn recovered_slot(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     let acceptances = Acceptances::of(state);
     chosen(model, state).into_iter().any(|(slot, p)| {
         matches!(p.command, Command::Client(_))
@@ -464,7 +451,7 @@ fn recovered_slot<M: HasCfg>(model: &M, state: &MultiPaxosModelState) -> bool {
 
 /// A server that led crashed (and is down or restarted), and a command is chosen under
 /// another server's higher ballot.
-fn chosen_after_leader_crash<M: HasCfg>(model: &M, state: &MultiPaxosModelState) -> bool {
+fn chosen_after_leader_crash(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     let chosen = chosen(model, state);
     servers(state).any(|server| {
         let led = if server.crashed {
@@ -483,7 +470,7 @@ fn chosen_after_leader_crash<M: HasCfg>(model: &M, state: &MultiPaxosModelState)
 /// Every property of the model, in the order they are reported: its name (the claim it
 /// checks), whether it must hold always or be reached sometimes, and its condition. For the
 /// actor model or its [`Simulated`] wrapper.
-fn properties<M: HasCfg>() -> [Property<M>; 10] {
+fn properties() -> [Property<MultiPaxosModel>; 10] {
     [
         Property::always("slot agreement", slot_agreement),
         Property::always("P2c", p2c),
@@ -498,9 +485,12 @@ fn properties<M: HasCfg>() -> [Property<M>; 10] {
     ]
 }
 
+/// Judges each transition; nothing to judge yet.
+fn judge(_: &ModelCfg, _: &MultiPaxosModelState, _: &mut MultiPaxosModelState) {}
+
 /// The names of the properties with `expectation`, in the order they are reported.
 pub fn property_names(expectation: Expectation) -> Vec<&'static str> {
-    harness::names(properties::<MultiPaxosModel>(), expectation)
+    harness::names(properties(), expectation)
 }
 
 fn within_boundary(cfg: &ModelCfg, state: &MultiPaxosModelState) -> bool {
@@ -556,10 +546,11 @@ impl MultiPaxosConfig {
         });
         // Every server is an acceptor.
         let clients = clients.collect();
-        harness::actor_model(&self, servers.clone(), server_nodes, clients, properties())
+        let actors = harness::actor_model(&self, servers.clone(), server_nodes, clients)
             .record_msg_out(record_out)
             .record_msg_in(record_in)
-            .within_boundary(within_boundary)
+            .within_boundary(within_boundary);
+        Checked::new(actors, properties(), judge)
     }
 
     /// Checks the sizes make sense, with a message that says what to change.
@@ -603,62 +594,3 @@ impl MultiPaxosConfig {
     }
 }
 
-/// The model without its no-op actions, for the simulation strategy. stateright 0.31's
-/// simulation records a wrong action index after an action that leads nowhere (it pushes the
-/// index into the action list it has just `swap_remove`d from), so that a trace through such
-/// an action cannot be rebuilt and the run panics when reporting it. Deliveries to a crashed
-/// server and ignored duplicates are such actions. They are self-loops, so dropping them
-/// changes neither the reachable states nor any verdict.
-pub(crate) struct Simulated(pub(crate) MultiPaxosModel);
-
-impl HasCfg for Simulated {
-    fn cfg(&self) -> &ModelCfg {
-        &self.0.cfg
-    }
-}
-
-impl Model for Simulated {
-    type State = MultiPaxosModelState;
-    type Action = <MultiPaxosModel as Model>::Action;
-
-    fn init_states(&self) -> Vec<Self::State> {
-        self.0.init_states()
-    }
-
-    fn actions(&self, state: &Self::State, actions: &mut Vec<Self::Action>) {
-        let mut all = Vec::new();
-        self.0.actions(state, &mut all);
-        actions.extend(
-            all.into_iter()
-                .filter(|a| self.0.next_state(state, a.clone()).is_some()),
-        );
-    }
-
-    fn next_state(&self, last_state: &Self::State, action: Self::Action) -> Option<Self::State> {
-        self.0.next_state(last_state, action)
-    }
-
-    fn format_action(&self, action: &Self::Action) -> String {
-        self.0.format_action(action)
-    }
-
-    fn properties(&self) -> Vec<Property<Self>> {
-        properties().into()
-    }
-
-    fn within_boundary(&self, state: &Self::State) -> bool {
-        Model::within_boundary(&self.0, state)
-    }
-}
-
-impl check::Checkable for MultiPaxosModel {
-    fn describe(&self, action: &Self::Action) -> String {
-        check::describe_actor_step(self, action)
-    }
-}
-
-impl check::Checkable for Simulated {
-    fn describe(&self, action: &Self::Action) -> String {
-        check::describe_actor_step(&self.0, action)
-    }
-}

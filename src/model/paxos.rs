@@ -2,7 +2,7 @@
 //! everything that ever happened, the properties of *Paxos Made Simple*, and the
 //! [`ActorModel`] that puts them together. The servers are the unmodified
 //! [`PaxosActor`] that also runs on UDP.
-use crate::model::check;
+use crate::model::checked::Checked;
 use crate::model::harness::{
     self, protocol_actors, Calls, ClientOut, Config, Faults, NetworkKind, Node, NodeState,
     Observed, Recorded, StateOf,
@@ -12,7 +12,7 @@ use crate::protocol::paxos::{
 };
 use itertools::Itertools;
 use serde::{Deserialize, Serialize};
-use stateright::actor::{model_timeout, ActorModel, ActorModelState, Envelope, Id};
+use stateright::actor::{model_timeout, ActorModelState, Envelope, Id};
 use stateright::semantics::write_once_register::{WORegister, WORegisterOp, WORegisterRet};
 use stateright::{Expectation, Property, Rewrite, RewritePlan};
 use std::borrow::Cow;
@@ -263,7 +263,7 @@ impl Acceptances {
 pub type ModelCfg = harness::ModelCfg<PaxosConfig>;
 
 /// The single-decree model: Paxos actors and write-once-register clients.
-pub type PaxosModel = ActorModel<Node<PaxosActor, Client>, ModelCfg, Ghost>;
+pub type PaxosModel = Checked<PaxosActor, Client, PaxosConfig, Ghost>;
 /// A state of [`PaxosModel`].
 pub type PaxosModelState = ActorModelState<Node<PaxosActor, Client>, Ghost>;
 
@@ -448,6 +448,9 @@ fn properties() -> [Property<PaxosModel>; 12] {
     ]
 }
 
+/// Judges each transition; nothing to judge yet.
+fn judge(_: &ModelCfg, _: &PaxosModelState, _: &mut PaxosModelState) {}
+
 /// The names of the properties with `expectation`, in the order they are reported.
 pub fn property_names(expectation: Expectation) -> Vec<&'static str> {
     harness::names(properties(), expectation)
@@ -494,10 +497,11 @@ impl PaxosConfig {
                 }
             })
             .collect();
-        harness::actor_model(&self, acceptors, servers, clients, properties())
+        let actors = harness::actor_model(&self, acceptors, servers, clients)
             .record_msg_out(record_out)
             .record_msg_in(record_in)
-            .within_boundary(within_boundary)
+            .within_boundary(within_boundary);
+        Checked::new(actors, properties(), judge).symmetry(representative)
     }
 }
 
@@ -550,15 +554,6 @@ impl PaxosConfig {
     }
 }
 
-impl check::Checkable for PaxosModel {
-    fn describe(&self, action: &Self::Action) -> String {
-        check::describe_actor_step(self, action)
-    }
-
-    fn symmetry(&self) -> Option<check::Representative<Self>> {
-        Some(representative)
-    }
-}
 
 /// The state of an actor of [`PaxosModel`].
 type PaxosNodeState = StateOf<PaxosActor, Client>;

@@ -1,0 +1,175 @@
+//! The model the checker runs: an [`ActorModel`] of [`Node`]s with its property table, and a
+//! judge that sees every transition whole (the state before and the state after), so that a
+//! property can speak of steps ("a read that answers nothing started before anything was
+//! chosen") and not only of states. Both protocols' models are a [`Checked`].
+use super::check::{self, Checkable, Representative};
+use super::harness::{Client, ModelCfg, Node, Recorded};
+use stateright::actor::{ActorModel, ActorModelAction, ActorModelState};
+use stateright::{Model, Path, Property};
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::ops::Deref;
+
+/// The state of a [`Checked`] model.
+pub type CheckedState<A, C, H> = ActorModelState<Node<A, C>, H>;
+
+/// A judge of transitions: sees the model's configuration, the state before a step and the
+/// state after it, and writes what it finds into the after-state's history (a sticky record
+/// that the `always` properties then read). It must only ever record what a step did, never
+/// anything the state does not already determine, or it would split equal states.
+pub type Judge<Cfg, A, C, H> =
+    fn(&ModelCfg<Cfg>, &CheckedState<A, C, H>, &mut CheckedState<A, C, H>);
+
+/// A symmetry reduction: the representative of a state's class.
+pub type Canonical<A, C, H> = fn(&CheckedState<A, C, H>) -> CheckedState<A, C, H>;
+
+/// An actor model with its property table, its judge of transitions and its symmetry.
+pub struct Checked<A, C, Cfg, H>
+where
+    A: Recorded,
+    A::Msg: Ord,
+    A::Timer: Ord,
+    C: Client<Protocol = A>,
+    H: Clone + Debug + Hash,
+{
+    actors: ActorModel<Node<A, C>, ModelCfg<Cfg>, H>,
+    properties: Vec<Property<Self>>,
+    judge: Judge<Cfg, A, C, H>,
+    symmetry: Option<Canonical<A, C, H>>,
+    /// Whether to leave out the actions that lead nowhere. stateright 0.31's simulation
+    /// records a wrong action index after such an action (it pushes the index into the action
+    /// list it has just `swap_remove`d from), so that a trace through it cannot be rebuilt and
+    /// the run panics when reporting it. They are self-loops (a delivery to a crashed actor,
+    /// an ignored duplicate): leaving them out changes neither the reachable states nor any
+    /// verdict, so the simulation strategy turns this on.
+    pub skip_noops: bool,
+}
+
+/// The properties read the configuration and the actors through the model, as they would on
+/// the [`ActorModel`] itself (`model.cfg`).
+impl<A, C, Cfg, H> Deref for Checked<A, C, Cfg, H>
+where
+    A: Recorded,
+    A::Msg: Ord,
+    A::Timer: Ord,
+    C: Client<Protocol = A>,
+    H: Clone + Debug + Hash,
+{
+    type Target = ActorModel<Node<A, C>, ModelCfg<Cfg>, H>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.actors
+    }
+}
+
+impl<A, C, Cfg, H> Checked<A, C, Cfg, H>
+where
+    A: Recorded,
+    A::Msg: Ord,
+    A::Timer: Ord,
+    C: Client<Protocol = A>,
+    H: Clone + Debug + Hash,
+{
+    /// The model of `actors`, checked against `properties` (reported in this order), with
+    /// every transition judged by `judge`.
+    pub(crate) fn new(
+        actors: ActorModel<Node<A, C>, ModelCfg<Cfg>, H>,
+        properties: impl IntoIterator<Item = Property<Self>>,
+        judge: Judge<Cfg, A, C, H>,
+    ) -> Self {
+        Checked {
+            actors,
+            properties: properties.into_iter().collect(),
+            judge,
+            symmetry: None,
+            skip_noops: false,
+        }
+    }
+
+    /// Offers `representative` as the model's symmetry reduction.
+    pub(crate) fn symmetry(
+        mut self,
+        representative: Canonical<A, C, H>,
+    ) -> Self {
+        self.symmetry = Some(representative);
+        self
+    }
+}
+
+impl<A, C, Cfg, H> Model for Checked<A, C, Cfg, H>
+where
+    A: Recorded,
+    A::Msg: Ord,
+    A::Timer: Ord,
+    C: Client<Protocol = A>,
+    H: Clone + Debug + Hash,
+{
+    type State = CheckedState<A, C, H>;
+    type Action = ActorModelAction<A::Msg, A::Timer, ()>;
+
+    fn init_states(&self) -> Vec<Self::State> {
+        self.actors.init_states()
+    }
+
+    fn actions(&self, state: &Self::State, actions: &mut Vec<Self::Action>) {
+        if !self.skip_noops {
+            return self.actors.actions(state, actions);
+        }
+        let mut all = Vec::new();
+        self.actors.actions(state, &mut all);
+        actions.extend(
+            all.into_iter()
+                .filter(|a| self.actors.next_state(state, a.clone()).is_some()),
+        );
+    }
+
+    fn next_state(&self, last: &Self::State, action: Self::Action) -> Option<Self::State> {
+        let mut next = self.actors.next_state(last, action)?;
+        (self.judge)(&self.actors.cfg, last, &mut next);
+        Some(next)
+    }
+
+    fn format_action(&self, action: &Self::Action) -> String {
+        check::describe_actor_step(&self.actors, action)
+    }
+
+    fn format_step(&self, last: &Self::State, action: Self::Action) -> Option<String> {
+        self.actors.format_step(last, action)
+    }
+
+    /// The sequence diagram of stateright's actor model: the states and actions are its own.
+    fn as_svg(&self, path: Path<Self::State, Self::Action>) -> Option<String> {
+        self.actors.as_svg(path)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        self.properties.clone()
+    }
+
+    fn within_boundary(&self, state: &Self::State) -> bool {
+        Model::within_boundary(&self.actors, state)
+    }
+}
+
+impl<A, C, Cfg, H> Checkable for Checked<A, C, Cfg, H>
+where
+    A: Recorded + Send + Sync + 'static,
+    A::Msg: Ord + Send + Sync,
+    A::Timer: Ord + Send + Sync,
+    A::State: Send + Sync,
+    A::Storage: Send + Sync,
+    A::Trail: Send + Sync,
+    <A::Trail as super::harness::Trail<A>>::Start: Send + Sync,
+    C: Client<Protocol = A> + Send + Sync + 'static,
+    C::State: Send + Sync,
+    Cfg: Send + Sync + 'static,
+    H: Clone + Debug + Hash + PartialEq + Send + Sync + 'static,
+{
+    fn describe(&self, action: &Self::Action) -> String {
+        check::describe_actor_step(&self.actors, action)
+    }
+
+    fn symmetry(&self) -> Option<Representative<Self>> {
+        self.symmetry
+    }
+}
