@@ -62,10 +62,11 @@ pub fn highest_reported<V>(reported: impl IntoIterator<Item = (Ballot, V)>) -> O
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn ballot(round: u32, proposer: usize) -> Ballot {
+    /// `(round, proposer)`, for tests.
+    pub(crate) fn ballot(round: u32, proposer: usize) -> Ballot {
         Ballot {
             round,
             proposer: Id::from(proposer),
