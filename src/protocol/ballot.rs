@@ -25,8 +25,9 @@ impl std::fmt::Debug for Ballot {
 
 /// The number of acceptors that make a quorum: a majority.
 ///
-/// §2.2: "a value is chosen when a large enough set of acceptors has accepted it ... a set
-/// consisting of a majority of the agents", so that any two such sets intersect.
+/// §2.2: "we can let a large enough set consist of any majority of the agents. Because any two
+/// majorities have at least one acceptor in common, this works if an acceptor can accept at
+/// most one value."
 pub fn quorum(acceptors: usize) -> usize {
     acceptors / 2 + 1
 }

@@ -50,8 +50,9 @@ impl Variant {
         Variant::InventValue,
     ];
 
-    /// How many of `acceptors` acceptors make a quorum: a majority ([`quorum`]).
-    /// [`Variant::HalfQuorum`] takes half, so that two quorums may not intersect.
+    /// How many of `acceptors` acceptors make a quorum: a majority ([`quorum`]; §2.2: "any
+    /// two majorities have at least one acceptor in common"). [`Variant::HalfQuorum`] takes
+    /// half, so that two quorums may not intersect.
     pub(crate) fn quorum(self, acceptors: usize) -> usize {
         match self {
             Variant::HalfQuorum => (acceptors / 2).max(1),

@@ -99,7 +99,9 @@ impl PaxosActor {
     }
 
     /// The answer of a quorum read, once the reports allow one: the value of a proposal that a
-    /// majority reported (it is chosen, §2.2), or `None` if a majority reported nothing.
+    /// majority reported, or `None` if a majority reported nothing. §2.2: "A value is chosen
+    /// when a single proposal with that value has been accepted by a majority of the
+    /// acceptors."
     pub(super) fn read_outcome(
         &self,
         reports: &BTreeMap<Id, Option<Proposal>>,

@@ -52,14 +52,14 @@ mod messages;
 mod proposer;
 
 pub use super::ballot::Ballot;
-use super::local::Handlers;
+use super::local::{self, Handlers};
 pub use acceptor::AcceptorState;
 pub use bugs::Variant;
 pub use learner::LearnerState;
 use learner::Reads;
 pub use messages::{Msg, Proposal, RequestId, Storage, Timer, Value};
 pub use proposer::{Phase, ProposerState};
-use stateright::actor::{Actor, Id, Out};
+use stateright::actor::{Id, Out};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -200,6 +200,7 @@ impl PaxosActor {
             learner,
             reads,
         } = parts;
+        // A proposer saves its round with its acceptor's state.
         let acceptor_part = acceptor.as_deref();
         match msg {
             Msg::Put { request, value } => {
@@ -256,7 +257,46 @@ impl PaxosActor {
     }
 }
 
+local::impl_actor!(PaxosActor: Msg = Msg, State = PaxosState, Timer = Timer, Storage = Storage);
+
 impl Handlers for PaxosActor {
+    /// The actor's name in traces: its roles.
+    fn title(&self) -> String {
+        let Roles {
+            proposer,
+            acceptor,
+            learner,
+        } = self.roles;
+        match (proposer, acceptor, learner) {
+            (true, true, true) => "Server",
+            (true, false, false) => "Proposer",
+            (false, true, false) => "Acceptor",
+            (false, false, true) => "Learner",
+            _ => "Paxos",
+        }
+        .to_owned()
+    }
+
+    fn start(&self, id: Id, storage: &Option<Storage>) -> PaxosState {
+        let saved = storage.clone().unwrap_or_default();
+        PaxosState {
+            proposer: self.roles.proposer.then(|| ProposerState {
+                id,
+                ballot: self.variant.ballot(saved.round, id),
+                phase: Phase::Idle,
+                waiting: BTreeSet::new(),
+            }),
+            acceptor: self.roles.acceptor.then(|| AcceptorState {
+                promised: saved.promised,
+                accepted: saved.accepted,
+                restored: storage.as_ref().map(|s| s.promised),
+            }),
+            // Proposers learn too: they answer their clients once the outcome is known.
+            learner: (self.roles.learner || self.roles.proposer).then(LearnerState::default),
+            reads: BTreeMap::new(),
+        }
+    }
+
     fn handle(&self, id: Id, state: &mut Cow<PaxosState>, src: Id, msg: Msg, o: &mut Out<Self>) {
         let mut parts = Parts::of(state);
         self.step(id, &mut parts, src, msg, o);
@@ -278,62 +318,11 @@ impl Handlers for PaxosActor {
     }
 }
 
-impl Actor for PaxosActor {
-    type Msg = Msg;
-    type State = PaxosState;
-    type Timer = Timer;
-    type Random = ();
-    type Storage = Storage;
-
-    fn name(&self) -> String {
-        let Roles {
-            proposer,
-            acceptor,
-            learner,
-        } = self.roles;
-        match (proposer, acceptor, learner) {
-            (true, true, true) => "Server",
-            (true, false, false) => "Proposer",
-            (false, true, false) => "Acceptor",
-            (false, false, true) => "Learner",
-            _ => "Paxos",
-        }
-        .to_owned()
-    }
-
-    fn on_start(&self, id: Id, storage: &Option<Storage>, _o: &mut Out<Self>) -> PaxosState {
-        let saved = storage.clone().unwrap_or_default();
-        PaxosState {
-            proposer: self.roles.proposer.then(|| ProposerState {
-                id,
-                ballot: self.variant.ballot(saved.round, id),
-                phase: Phase::Idle,
-                waiting: BTreeSet::new(),
-            }),
-            acceptor: self.roles.acceptor.then(|| AcceptorState {
-                promised: saved.promised,
-                accepted: saved.accepted,
-                restored: storage.as_ref().map(|s| s.promised),
-            }),
-            // Proposers learn too: they answer their clients once the outcome is known.
-            learner: (self.roles.learner || self.roles.proposer).then(LearnerState::default),
-            reads: BTreeMap::new(),
-        }
-    }
-
-    fn on_msg(&self, id: Id, state: &mut Cow<PaxosState>, src: Id, msg: Msg, o: &mut Out<Self>) {
-        self.on_msg_observed(id, state, src, msg, o, &mut |_| {});
-    }
-
-    fn on_timeout(&self, id: Id, state: &mut Cow<PaxosState>, timer: &Timer, o: &mut Out<Self>) {
-        self.on_timeout_observed(id, state, timer, o, &mut |_| {});
-    }
-}
-
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
     use crate::protocol::ballot::tests::ballot;
+    use stateright::actor::Actor;
 
     /// A server among three, running `variant`.
     pub(super) fn server(variant: Variant) -> PaxosActor {
