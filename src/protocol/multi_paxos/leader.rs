@@ -219,8 +219,10 @@ impl MultiPaxosActor {
                 }
                 Some((request, _)) if command.request < *request => {} // Long answered.
                 _ => {
-                    // Written back even when no slot is left and nothing changes: the step
-                    // then still consumes the request in the model, as it always has.
+                    // Written back even when no slot is left and nothing changes: stateright
+                    // reads a step that leaves the state borrowed and sends nothing as a
+                    // no-op, which would leave the request in the network, whereas this step
+                    // has always consumed (dropped) it.
                     let (mut next_slot, mut in_flight) = (*next_slot, in_flight.clone());
                     let ballot = proposer.ballot;
                     self.propose_new(ballot, &mut next_slot, &mut in_flight, command, o);
@@ -306,9 +308,9 @@ impl MultiPaxosActor {
     pub(super) fn handle_rejected(
         &self,
         proposer: &mut Cow<ProposerState>,
+        slot: Option<Slot>,
         ballot: Ballot,
         promised: Ballot,
-        slot: Option<Slot>,
         o: &mut Out<Self>,
     ) {
         if ballot != proposer.ballot || promised <= ballot || proposer.role == Role::Follower {

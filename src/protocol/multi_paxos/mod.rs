@@ -193,7 +193,7 @@ impl MultiPaxosActor {
                 ballot,
                 promised,
                 slot,
-            } => self.handle_rejected(&mut parts.proposer, ballot, promised, slot, o),
+            } => self.handle_rejected(&mut parts.proposer, slot, ballot, promised, o),
             Msg::Prepare { ballot, from } => {
                 let (acceptor, proposer) = (&mut parts.acceptor, &parts.proposer);
                 if let Some(promised) =

@@ -49,21 +49,22 @@ impl PaxosActor {
         learner.learned
     }
 
-    /// A client's `Get`: answered from the learned value, or by a quorum read.
+    /// A client's `Get`, `key` being (client, request): answered from the learned value, or
+    /// by a quorum read.
     pub(super) fn handle_get(
         &self,
         reads: &mut Cow<Reads>,
         learned: Option<Value>,
-        client: Id,
-        request: RequestId,
+        key: (Id, RequestId),
         o: &mut Out<Self>,
     ) {
+        let (client, request) = key;
         if let Some(value) = learned {
             // Learned values are chosen: no need to ask the acceptors.
             let value = Some(value);
             o.send(client, Msg::GetOk { request, value });
-        } else if !reads.contains_key(&(client, request)) {
-            reads.to_mut().insert((client, request), BTreeMap::new());
+        } else if !reads.contains_key(&key) {
+            reads.to_mut().insert(key, BTreeMap::new());
             o.broadcast(&self.acceptors, &Msg::Read { client, request });
         }
     }

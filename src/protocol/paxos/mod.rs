@@ -245,7 +245,7 @@ impl PaxosActor {
                     Self::answer_clients(proposer.to_mut(), value, o);
                 }
             }
-            Msg::Get { request } => self.handle_get(reads, learned, src, request, o),
+            Msg::Get { request } => self.handle_get(reads, learned, (src, request), o),
             Msg::ReadReply {
                 client,
                 request,
