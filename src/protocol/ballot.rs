@@ -25,8 +25,9 @@ impl std::fmt::Debug for Ballot {
 
 /// The number of acceptors that make a quorum: a majority.
 ///
-/// §2.2: "a value is chosen when a large enough set of acceptors has accepted it ... a set
-/// consisting of a majority of the agents", so that any two such sets intersect.
+/// §2.2: "we can let a large enough set consist of any majority of the agents. Because any two
+/// majorities have at least one acceptor in common, this works if an acceptor can accept at
+/// most one value."
 pub fn quorum(acceptors: usize) -> usize {
     acceptors / 2 + 1
 }
@@ -62,10 +63,11 @@ pub fn highest_reported<V>(reported: impl IntoIterator<Item = (Ballot, V)>) -> O
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn ballot(round: u32, proposer: usize) -> Ballot {
+    /// `(round, proposer)`, for tests.
+    pub(crate) fn ballot(round: u32, proposer: usize) -> Ballot {
         Ballot {
             round,
             proposer: Id::from(proposer),

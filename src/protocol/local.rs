@@ -1,15 +1,22 @@
 //! One step of a protocol actor, with the messages a node sends to itself handled within the
 //! step that sends them: a server's proposer and its own acceptor talk without the network,
-//! in the model and on UDP alike. Both protocols get their [`Actor`] steps from here, and the
-//! model harness gets the same steps with every message shown to its ghost record.
+//! in the model and on UDP alike. Both protocols get their [`Actor`] implementation from here
+//! (`impl_actor!`), and the model harness gets the same steps with every message shown to
+//! its ghost record.
 use stateright::actor::{Actor, Command, Id, Out};
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
-/// A protocol actor written as a message handler and a timer handler. The provided methods
-/// run them with local delivery; `Actor::on_msg` and `Actor::on_timeout` call those with an
-/// observer that ignores what it sees.
+/// A protocol actor written as a start, a message handler and a timer handler. The provided
+/// methods run the handlers with local delivery; the [`Actor`] that `impl_actor!` writes
+/// calls them with an observer that ignores what it sees.
 pub trait Handlers: Actor {
+    /// The actor's name in traces ([`Actor::name`]).
+    fn title(&self) -> String;
+
+    /// The state at start, or at restart from `storage` ([`Actor::on_start`]).
+    fn start(&self, id: Id, storage: &Option<Self::Storage>) -> Self::State;
+
     /// Handles `msg` from `src`; messages to `id` itself are delivered by the caller.
     fn handle(
         &self,
@@ -53,6 +60,62 @@ pub trait Handlers: Actor {
         deliver_locally(self, id, state, out, o, observe);
     }
 }
+
+/// Implements stateright's [`Actor`] for a protocol actor from its [`Handlers`], given its
+/// message, state, timer and storage types: every message and timeout runs with local
+/// delivery, observed by nobody. The same actor then runs in the model and on UDP.
+macro_rules! impl_actor {
+    ($actor:ty: Msg = $msg:ty, State = $state:ty, Timer = $timer:ty, Storage = $storage:ty) => {
+        impl ::stateright::actor::Actor for $actor {
+            type Msg = $msg;
+            type State = $state;
+            type Timer = $timer;
+            type Random = ();
+            type Storage = $storage;
+
+            fn name(&self) -> String {
+                $crate::protocol::local::Handlers::title(self)
+            }
+
+            fn on_start(
+                &self,
+                id: ::stateright::actor::Id,
+                storage: &Option<$storage>,
+                _o: &mut ::stateright::actor::Out<Self>,
+            ) -> $state {
+                $crate::protocol::local::Handlers::start(self, id, storage)
+            }
+
+            fn on_msg(
+                &self,
+                id: ::stateright::actor::Id,
+                state: &mut ::std::borrow::Cow<$state>,
+                src: ::stateright::actor::Id,
+                msg: $msg,
+                o: &mut ::stateright::actor::Out<Self>,
+            ) {
+                let ignore = &mut |_: &$msg| {};
+                $crate::protocol::local::Handlers::on_msg_observed(
+                    self, id, state, src, msg, o, ignore,
+                );
+            }
+
+            fn on_timeout(
+                &self,
+                id: ::stateright::actor::Id,
+                state: &mut ::std::borrow::Cow<$state>,
+                timer: &$timer,
+                o: &mut ::stateright::actor::Out<Self>,
+            ) {
+                let ignore = &mut |_: &$msg| {};
+                $crate::protocol::local::Handlers::on_timeout_observed(
+                    self, id, state, timer, o, ignore,
+                );
+            }
+        }
+    };
+}
+pub(crate) use impl_actor;
 
 /// Moves the commands of `out` to `o`, except messages addressed to `id` itself, which the
 /// actor handles at once (their own output goes through the same sieve). `observe` sees every

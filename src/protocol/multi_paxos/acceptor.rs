@@ -1,0 +1,153 @@
+//! The acceptor: the single-decree rules of §2.2, phase 1(b) once for every slot and phase
+//! 2(b) per slot (§3: "a separate instance of the Paxos consensus algorithm" per command).
+use super::{Ballot, Msg, MultiPaxosActor, Proposal, ProposerState, Slot};
+use crate::protocol::ballot::{may_accept, may_promise};
+use serde::Serialize;
+use stateright::actor::{Id, Out};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// Acceptor state. Invariant: `promised >= p.ballot` for every accepted `p`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct AcceptorState {
+    /// The highest ballot promised (or accepted), for all slots.
+    pub promised: Ballot,
+    /// The highest-numbered proposal accepted, per slot.
+    pub accepted: BTreeMap<Slot, Proposal>,
+}
+
+impl AcceptorState {
+    /// The leader this acceptor knows: the proposer of the highest ballot it promised.
+    pub(crate) fn known_leader(&self) -> Option<Id> {
+        (self.promised.round > 0).then_some(self.promised.proposer)
+    }
+
+    /// Phase 1(b) for every slot from `from` on: the promise for `ballot`, with the proposals
+    /// accepted in those slots (§3: "an acceptor responds with more than a simple OK only if
+    /// it has already received a phase 2 message"); `None` if a higher promise refuses it.
+    fn promise(&self, ballot: Ballot, from: Slot) -> Option<BTreeMap<Slot, Proposal>> {
+        may_promise(self.promised, ballot).then(|| {
+            self.accepted
+                .range(from..)
+                .map(|(s, p)| (*s, p.clone()))
+                .collect()
+        })
+    }
+
+    /// Phase 2(b) in `slot`: accepts `proposal`, which is also a promise for its number.
+    fn accept(&mut self, slot: Slot, proposal: Proposal) {
+        self.promised = self.promised.max(proposal.ballot);
+        self.accepted.insert(slot, proposal);
+    }
+}
+
+impl MultiPaxosActor {
+    /// Phase 1(b), once for all slots; the server's `proposer` round is saved with the promise.
+    /// Returns the promise made, `None` if refused.
+    pub(super) fn handle_prepare(
+        &self,
+        acceptor: &mut Cow<AcceptorState>,
+        proposer: &ProposerState,
+        src: Id,
+        ballot: Ballot,
+        from: Slot,
+        o: &mut Out<Self>,
+    ) -> Option<Ballot> {
+        let promised = acceptor.promised;
+        // §2.2 phase 1(b): "If an acceptor receives a prepare request with number n greater
+        // than that of any prepare request to which it has already responded, then it responds
+        // to the request with a promise".
+        let Some(accepted) = acceptor.promise(ballot, from) else {
+            let refusal = Msg::Rejected {
+                ballot,
+                promised,
+                slot: None,
+            };
+            o.send(src, refusal);
+            return None;
+        };
+        if ballot > promised {
+            acceptor.to_mut().promised = ballot;
+            Self::save(proposer, acceptor, o);
+        }
+        o.send(src, Msg::Promise { ballot, accepted });
+        Some(ballot)
+    }
+
+    /// Phase 2(b) in `slot`; the server's `proposer` round is saved with the acceptance.
+    /// Returns the promise after accepting, `None` if refused or a duplicate.
+    pub(super) fn handle_accept(
+        &self,
+        acceptor: &mut Cow<AcceptorState>,
+        proposer: &ProposerState,
+        src: Id,
+        slot: Slot,
+        proposal: Proposal,
+        o: &mut Out<Self>,
+    ) -> Option<Ballot> {
+        let promised = acceptor.promised;
+        // §2.2 P1a, per slot: "An acceptor can accept a proposal numbered n iff it has not
+        // responded to a prepare request having a number greater than n."
+        if !may_accept(promised, proposal.ballot) {
+            let refusal = Msg::Rejected {
+                ballot: proposal.ballot,
+                promised,
+                slot: Some(slot),
+            };
+            o.send(src, refusal);
+            return None;
+        }
+        if acceptor.accepted.get(&slot) == Some(&proposal) {
+            return None; // A duplicate: already accepted and answered.
+        }
+        acceptor.to_mut().accept(slot, proposal.clone());
+        Self::save(proposer, acceptor, o);
+        o.send(src, Msg::Accepted { slot, proposal });
+        Some(acceptor.promised)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::actor;
+    use super::super::{Command, Variant};
+    use super::*;
+    use crate::protocol::ballot::tests::ballot;
+    use stateright::actor::Actor;
+
+    // Reference: §2.2, P1a per slot: an accept below the promise is refused.
+    #[test]
+    fn acceptor_refuses_accept_below_promise() {
+        let a = actor(Variant::Correct);
+        let id = Id::from(1);
+        let mut state = Cow::Owned(a.on_start(id, &None, &mut Out::new()));
+        let mut o = Out::new();
+        a.on_msg(
+            id,
+            &mut state,
+            Id::from(2),
+            Msg::Prepare {
+                ballot: ballot(2, 2),
+                from: 0,
+            },
+            &mut o,
+        );
+        let mut o = Out::new();
+        let proposal = Proposal {
+            ballot: ballot(1, 0),
+            command: Command::Noop,
+        };
+        a.on_msg(
+            id,
+            &mut state,
+            Id::from(0),
+            Msg::Accept { slot: 0, proposal },
+            &mut o,
+        );
+        assert!(state.acceptor.accepted.is_empty());
+        assert!(matches!(
+            super::super::tests::sent(o)[..],
+            [(_, Msg::Rejected { .. })]
+        ));
+    }
+}

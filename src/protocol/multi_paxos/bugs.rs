@@ -1,0 +1,167 @@
+//! The deliberate bugs, one per safety property, each a hook named like the rule it breaks:
+//! the protocol calls `self.variant.adopt(reported, queue)`, `self.variant.no_op(id)` ..., and
+//! only here does a broken [`Variant`] depart from the rule.
+use super::{
+    Ballot, ClientCommand, Command, KvOp, KvRet, MultiPaxosActor, ProposerState, ReplicaState,
+    Role, Slot, StateMachine,
+};
+use crate::protocol::ballot::highest_reported;
+use serde::{Deserialize, Serialize};
+use stateright::actor::{Id, Out};
+use stateright::semantics::SequentialSpec;
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+
+/// Deliberate bugs, one per safety property; [`Variant::Correct`] is the protocol.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variant {
+    /// The protocol of the paper.
+    #[default]
+    Correct,
+    /// A new leader skips phase 1 and proposes its commands from its first unknown slot.
+    SkipPhase1,
+    /// A new leader proposes a command of its own in a slot where a promise reported one.
+    IgnoreReported,
+    /// A replica applies every command as soon as it learns it, past any gap.
+    ApplyPastGap,
+    /// The state machine has no per-client table: a command chosen twice is applied twice.
+    NoDedupTable,
+    /// A leader refused for a higher ballot does not step down: it takes that ballot as its
+    /// own and keeps proposing, without phase 1.
+    KeepProposing,
+    /// A new leader fills gaps with a command of its own making instead of a no-op.
+    InventFiller,
+    /// A follower answers reads from its own, possibly stale, store.
+    LocalRead,
+}
+
+impl Variant {
+    /// Every variant, the correct one first.
+    pub const ALL: [Variant; 8] = [
+        Variant::Correct,
+        Variant::SkipPhase1,
+        Variant::IgnoreReported,
+        Variant::ApplyPastGap,
+        Variant::NoDedupTable,
+        Variant::KeepProposing,
+        Variant::InventFiller,
+        Variant::LocalRead,
+    ];
+
+    /// Whether a new leader runs phase 1 before it proposes. §3: the new leader "executes
+    /// phase 1 of instances 135–137 and of all instances greater than 139." With
+    /// [`Variant::SkipPhase1`] it leads at once, as if a majority had promised and reported
+    /// nothing.
+    pub(crate) fn runs_phase1(self) -> bool {
+        self != Variant::SkipPhase1
+    }
+
+    /// Phase 2(a) in a slot that promises reported: the command of the highest-numbered
+    /// reported proposal (P2c(b), [`highest_reported`]). [`Variant::IgnoreReported`] proposes
+    /// its own next queued command instead, while it has one.
+    pub(crate) fn adopt(
+        self,
+        reported: Vec<(Ballot, Command)>,
+        queue: &mut BTreeSet<ClientCommand>,
+    ) -> Command {
+        if self == Variant::IgnoreReported {
+            if let Some(own) = queue.pop_first() {
+                return Command::Client(own);
+            }
+        }
+        highest_reported(reported)
+            .expect("reported slots are non-empty")
+            .1
+    }
+
+    /// What a new `leader` proposes in a gap below the highest reported slot. §3: "a special
+    /// 'no-op' command that leaves the state unchanged" (P2c(a) allows any command).
+    /// [`Variant::InventFiller`] proposes a command no client submitted.
+    pub(crate) fn no_op(self, leader: Id) -> Command {
+        match self {
+            Variant::InventFiller => Command::Client(ClientCommand {
+                client: leader,
+                request: 0,
+                op: KvOp::Put {
+                    key: 'x',
+                    value: '?',
+                },
+            }),
+            _ => Command::Noop,
+        }
+    }
+
+    /// The next slot a replica applies: the next in slot order
+    /// ([`ReplicaState::next_in_order`]). [`Variant::ApplyPastGap`] applies any chosen slot not
+    /// yet applied, gap or not.
+    pub(crate) fn next_to_apply(self, replica: &ReplicaState) -> Option<Slot> {
+        match self {
+            Variant::ApplyPastGap => replica
+                .chosen
+                .keys()
+                .copied()
+                .find(|s| !replica.log.iter().any(|a| a.slot == *s)),
+            _ => replica.next_in_order(),
+        }
+    }
+
+    /// Whether a replica keeps its per-client table, so that a command chosen twice is
+    /// applied once and a retry is answered from the table. [`Variant::NoDedupTable`] has none.
+    pub(crate) fn at_most_once(self) -> bool {
+        self != Variant::NoDedupTable
+    }
+
+    /// Whether a proposer that learns of a higher ballot abandons its own. §2.2: the acceptor
+    /// "should probably inform the proposer, who should then abandon its proposal."
+    /// [`Variant::KeepProposing`] does not: see [`MultiPaxosActor::keep_proposing`].
+    pub(crate) fn abandons(self) -> bool {
+        self != Variant::KeepProposing
+    }
+
+    /// A follower's own answer to a client's command: none, since §3 has "Clients send
+    /// commands to the leader". [`Variant::LocalRead`] answers a `Get` from its own store,
+    /// which may lag behind the log.
+    pub(crate) fn local_read(
+        self,
+        command: &ClientCommand,
+        machine: &StateMachine,
+    ) -> Option<KvRet> {
+        match (self, &command.op) {
+            (Variant::LocalRead, KvOp::Get { .. }) => Some(machine.kv.clone().invoke(&command.op)),
+            _ => None,
+        }
+    }
+}
+
+impl MultiPaxosActor {
+    /// [`Variant::KeepProposing`]'s answer to a refusal of `slot`: keep leading, under the
+    /// ballot `promised` that beat it, and propose the slot's command again.
+    pub(super) fn keep_proposing(
+        &self,
+        proposer: &mut Cow<ProposerState>,
+        promised: Ballot,
+        slot: Option<Slot>,
+        o: &mut Out<Self>,
+    ) {
+        let Role::Leader {
+            next_slot,
+            in_flight,
+        } = &proposer.role
+        else {
+            return;
+        };
+        let Some((slot, (command, _))) = slot.and_then(|s| Some((s, in_flight.get(&s)?))) else {
+            return;
+        };
+        let command = command.clone();
+        let (next_slot, mut in_flight) = (*next_slot, in_flight.clone());
+        self.propose(promised, &mut in_flight, slot, command, o);
+        let proposer = proposer.to_mut();
+        proposer.ballot = promised;
+        proposer.role = Role::Leader {
+            next_slot,
+            in_flight,
+        };
+    }
+}

@@ -1,0 +1,390 @@
+//! The proposer, as follower, candidate or leader (§3: the leader "acts as the distinguished
+//! proposer"): client requests, phase 1(a) once for every slot, taking over the log, and
+//! phase 2(a) per slot.
+use super::{
+    AcceptorState, Ballot, ClientCommand, Command, Msg, MultiPaxosActor, Parts, Proposal, Slot,
+    Timer,
+};
+use serde::Serialize;
+use stateright::actor::{Id, Out};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A leader's proposals not yet chosen, with the acceptors known to have accepted them.
+pub(super) type InFlight = BTreeMap<Slot, (Command, BTreeSet<Id>)>;
+
+/// What a server does as proposer.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Role {
+    /// Not leading: forwards client requests to the leader it knows.
+    Follower,
+    /// Phase 1 under way for every slot from `from` on: the promises received so far.
+    Candidate {
+        /// The first slot not known to be chosen when phase 1 started.
+        from: Slot,
+        /// Each acceptor's promise: its accepted proposals from `from` on.
+        promises: BTreeMap<Id, BTreeMap<Slot, Proposal>>,
+    },
+    /// Phase 1 done: proposes in slots from `next_slot` on with phase 2 only.
+    Leader {
+        /// The next free slot.
+        next_slot: Slot,
+        /// Proposals not yet chosen, with the acceptors known to have accepted them.
+        in_flight: BTreeMap<Slot, (Command, BTreeSet<Id>)>,
+    },
+}
+
+/// Proposer state.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ProposerState {
+    /// The current own ballot. Invariant: `ballot.round` is saved in
+    /// [`Storage::round`](super::Storage::round), and `ballot.proposer` is this server (but
+    /// for [`Variant::KeepProposing`](super::Variant::KeepProposing)).
+    pub ballot: Ballot,
+    /// Follower, candidate or leader.
+    pub role: Role,
+    /// Client commands received while no other leader was known, proposed on taking the lead.
+    pub queue: BTreeSet<ClientCommand>,
+}
+
+impl ProposerState {
+    /// Whether this server leads.
+    pub(crate) fn is_leader(&self) -> bool {
+        matches!(self.role, Role::Leader { .. })
+    }
+}
+
+impl MultiPaxosActor {
+    /// Phase 1(a) on a leader timeout: a ballot above any seen, for every slot from `from`, the
+    /// first unknown one, on. §3: "Using the same proposal number for all instances, it can do
+    /// this by sending a single reasonably short message to the other servers."
+    pub(super) fn start_phase1(
+        &self,
+        id: Id,
+        proposer: &mut ProposerState,
+        acceptor: &AcceptorState,
+        from: Slot,
+        o: &mut Out<Self>,
+    ) {
+        let round = proposer.ballot.round.max(acceptor.promised.round) + 1;
+        let ballot = Ballot {
+            round,
+            proposer: id,
+        };
+        proposer.ballot = ballot;
+        Self::save(proposer, acceptor, o);
+        if !self.variant.runs_phase1() {
+            // Lead at once, as if a majority had promised and reported nothing.
+            return self.take_lead(proposer, from, Vec::new(), o);
+        }
+        proposer.role = Role::Candidate {
+            from,
+            promises: BTreeMap::new(),
+        };
+        o.set_timer(Timer::Election, self.election_after.clone());
+        o.broadcast(&self.servers, &Msg::Prepare { ballot, from });
+    }
+
+    /// A candidate's promise; with a majority of them, it takes over the log.
+    pub(super) fn handle_promise(
+        &self,
+        id: Id,
+        proposer: &mut Cow<ProposerState>,
+        src: Id,
+        ballot: Ballot,
+        accepted: BTreeMap<Slot, Proposal>,
+        o: &mut Out<Self>,
+    ) {
+        let Role::Candidate { from, promises } = &proposer.role else {
+            return;
+        };
+        if ballot != proposer.ballot || promises.contains_key(&src) {
+            return;
+        }
+        let from = *from;
+        let mut promises = promises.clone();
+        promises.insert(src, accepted);
+        // §2.2 phase 2(a): "If the proposer receives a response to its prepare requests
+        // (numbered n) from a majority of acceptors, then it sends an accept request".
+        if promises.len() < self.quorum() {
+            proposer.to_mut().role = Role::Candidate { from, promises };
+            return;
+        }
+        // For each slot, every proposal the quorum reported.
+        let mut reported: BTreeMap<Slot, Vec<(Ballot, Command)>> = BTreeMap::new();
+        for (slot, p) in promises.values().flatten() {
+            reported
+                .entry(*slot)
+                .or_default()
+                .push((p.ballot, p.command.clone()));
+        }
+        let end = reported.keys().next_back().map_or(from, |top| top + 1);
+        let proposer = proposer.to_mut();
+        let recovered = (from..end)
+            .map(|slot| {
+                let command = match reported.remove(&slot) {
+                    // P2c(b), per slot: the command of the highest-numbered reported proposal.
+                    Some(proposals) => self.variant.adopt(proposals, &mut proposer.queue),
+                    // §3: "we let it fill the gap immediately by proposing ... a special
+                    // 'no-op' command".
+                    None => self.variant.no_op(id),
+                };
+                (slot, command)
+            })
+            .collect();
+        self.take_lead(proposer, end.max(from), recovered, o);
+    }
+
+    /// Phase 1 is over: lead from `next_slot` on, proposing the `recovered` slots, then the
+    /// commands queued meanwhile.
+    fn take_lead(
+        &self,
+        proposer: &mut ProposerState,
+        mut next_slot: Slot,
+        recovered: Vec<(Slot, Command)>,
+        o: &mut Out<Self>,
+    ) {
+        o.cancel_timer(Timer::Election);
+        let ballot = proposer.ballot;
+        let mut in_flight = InFlight::new();
+        for (slot, command) in recovered {
+            self.propose(ballot, &mut in_flight, slot, command, o);
+        }
+        for command in std::mem::take(&mut proposer.queue) {
+            self.propose_new(ballot, &mut next_slot, &mut in_flight, command, o);
+        }
+        proposer.role = Role::Leader {
+            next_slot,
+            in_flight,
+        };
+    }
+
+    /// Phase 2(a) for one slot: the proposal goes in flight, and to every acceptor.
+    pub(super) fn propose(
+        &self,
+        ballot: Ballot,
+        in_flight: &mut InFlight,
+        slot: Slot,
+        command: Command,
+        o: &mut Out<Self>,
+    ) {
+        in_flight.insert(slot, (command.clone(), BTreeSet::new()));
+        let proposal = Proposal { ballot, command };
+        o.broadcast(&self.servers, &Msg::Accept { slot, proposal });
+    }
+
+    /// Steady state: a new client command goes to the next free slot, if any is left.
+    fn propose_new(
+        &self,
+        ballot: Ballot,
+        next_slot: &mut Slot,
+        in_flight: &mut InFlight,
+        command: ClientCommand,
+        o: &mut Out<Self>,
+    ) {
+        if *next_slot >= self.slots {
+            return; // The model's bound: no slot left.
+        }
+        let slot = *next_slot;
+        *next_slot += 1;
+        self.propose(ballot, in_flight, slot, Command::Client(command), o);
+    }
+
+    /// A client's command, or one a follower forwarded.
+    pub(super) fn handle_request(
+        &self,
+        id: Id,
+        parts: &mut Parts,
+        src: Id,
+        command: ClientCommand,
+        o: &mut Out<Self>,
+    ) {
+        let Parts {
+            proposer,
+            acceptor,
+            replica,
+        } = parts;
+        if let Role::Leader {
+            next_slot,
+            in_flight,
+        } = &proposer.role
+        {
+            // At most once: a request already applied is answered from the table, not re-run.
+            match replica.machine.last.get(&command.client) {
+                Some((request, ret))
+                    if command.request == *request && self.variant.at_most_once() =>
+                {
+                    let (request, ret) = (*request, ret.clone());
+                    o.send(command.client, Msg::Reply { request, ret });
+                }
+                Some((request, _)) if command.request < *request => {} // Long answered.
+                _ => {
+                    // Written back even when no slot is left and nothing changes: stateright
+                    // reads a step that leaves the state borrowed and sends nothing as a
+                    // no-op, which would leave the request in the network, whereas this step
+                    // has always consumed (dropped) it.
+                    let (mut next_slot, mut in_flight) = (*next_slot, in_flight.clone());
+                    let ballot = proposer.ballot;
+                    self.propose_new(ballot, &mut next_slot, &mut in_flight, command, o);
+                    proposer.to_mut().role = Role::Leader {
+                        next_slot,
+                        in_flight,
+                    };
+                }
+            }
+            return;
+        }
+        if let Some(ret) = self.variant.local_read(&command, &replica.machine) {
+            let request = command.request;
+            o.send(command.client, Msg::Reply { request, ret });
+            return;
+        }
+        match acceptor.known_leader() {
+            // Forward only what came from the client itself, so that forwarding never loops.
+            Some(leader) if leader != id && src == command.client => {
+                o.send(leader, Msg::Request { command });
+            }
+            _ => {
+                if !proposer.queue.contains(&command) {
+                    proposer.to_mut().queue.insert(command);
+                }
+            }
+        }
+        // A request a follower cannot serve itself starts its leader timer: if the leader it
+        // knows (or none) does not take over, it will.
+        o.set_timer(Timer::Election, self.election_after.clone());
+    }
+
+    /// A leader's acceptance in `slot`. Returns the slot's command once a majority accepted
+    /// it: it is chosen, and the other replicas are told.
+    pub(super) fn handle_accepted(
+        &self,
+        id: Id,
+        proposer: &mut Cow<ProposerState>,
+        src: Id,
+        slot: Slot,
+        proposal: Proposal,
+        o: &mut Out<Self>,
+    ) -> Option<Command> {
+        let Role::Leader {
+            next_slot,
+            in_flight,
+        } = &proposer.role
+        else {
+            return None;
+        };
+        let (command, by) = in_flight.get(&slot)?;
+        if proposal.ballot != proposer.ballot || *command != proposal.command || by.contains(&src) {
+            return None;
+        }
+        let mut by = by.clone();
+        by.insert(src);
+        // §2.2: "A value is chosen when a single proposal with that value has been accepted
+        // by a majority of the acceptors."
+        let chosen = by.len() >= self.quorum();
+        let (next_slot, mut in_flight) = (*next_slot, in_flight.clone());
+        if chosen {
+            in_flight.remove(&slot);
+        } else {
+            in_flight.insert(slot, (proposal.command.clone(), by));
+        }
+        proposer.to_mut().role = Role::Leader {
+            next_slot,
+            in_flight,
+        };
+        if !chosen {
+            return None;
+        }
+        for server in self.others(id) {
+            let command = proposal.command.clone();
+            o.send(*server, Msg::Chosen { slot, command });
+        }
+        Some(proposal.command)
+    }
+
+    /// An acceptor refused this proposer's `ballot` (in `slot`, or for phase 1 when `None`)
+    /// because it promised `promised`: the proposer abandons its proposal (§2.2: "it should
+    /// probably inform the proposer, who should then abandon its proposal").
+    pub(super) fn handle_rejected(
+        &self,
+        proposer: &mut Cow<ProposerState>,
+        slot: Option<Slot>,
+        ballot: Ballot,
+        promised: Ballot,
+        o: &mut Out<Self>,
+    ) {
+        if ballot != proposer.ballot || promised <= ballot || proposer.role == Role::Follower {
+            return;
+        }
+        if !self.variant.abandons() {
+            return self.keep_proposing(proposer, promised, slot, o);
+        }
+        proposer.to_mut().role = Role::Follower;
+    }
+
+    /// A server whose acceptor promised a ballot above its own stops leading (or
+    /// campaigning): its accepts would be refused (§2.2, abandoning a proposal).
+    pub(super) fn step_down(&self, proposer: &mut Cow<ProposerState>, promised: Ballot) {
+        if self.variant.abandons() && proposer.role != Role::Follower && promised > proposer.ballot
+        {
+            proposer.to_mut().role = Role::Follower;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{actor, put, sent};
+    use super::super::Variant;
+    use super::*;
+    use crate::protocol::ballot::tests::ballot;
+    use crate::protocol::local::Handlers;
+
+    // Reference: Paxos Made Simple §3: the new leader re-proposes reported commands and fills
+    // the gap below the highest reported slot with a no-op.
+    #[test]
+    fn new_leader_recovers_reported_slots_and_fills_gaps() {
+        let a = actor(Variant::Correct);
+        let id = Id::from(0);
+        let mut state = Cow::Owned(stateright::actor::Actor::on_start(
+            &a,
+            id,
+            &None,
+            &mut Out::new(),
+        ));
+        let mut o = Out::new();
+        a.on_timeout_observed(id, &mut state, &Timer::Election, &mut o, &mut |_| {});
+        let b = ballot(1, 0);
+        assert!(matches!(state.proposer.role, Role::Candidate { .. }));
+        // Acceptor 1 accepted put A in slot 1 under an older ballot; slot 0 is a gap.
+        let old = Proposal {
+            ballot: Ballot::default(),
+            command: put(3, 1, 'A'),
+        };
+        let mut o = Out::new();
+        let accepted = BTreeMap::from([(1, old)]);
+        a.on_msg_observed(
+            id,
+            &mut state,
+            Id::from(1),
+            Msg::Promise {
+                ballot: b,
+                accepted,
+            },
+            &mut o,
+            &mut |_| {},
+        );
+        let accepts: BTreeSet<(Slot, Command)> = sent(o)
+            .into_iter()
+            .filter_map(|(_, m)| match m {
+                Msg::Accept { slot, proposal } => Some((slot, proposal.command)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            accepts,
+            BTreeSet::from([(0, Command::Noop), (1, put(3, 1, 'A'))])
+        );
+        assert!(state.is_leader());
+    }
+}

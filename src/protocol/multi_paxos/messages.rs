@@ -1,0 +1,139 @@
+//! The words of Multi-Paxos on the wire and on disk: slots, commands, proposals, messages,
+//! timers and stable storage. The UDP runtime sends [`Msg`] as serde JSON, so a variant's
+//! name and fields are its wire format.
+use super::{Ballot, KvOp, KvRet};
+use serde::{Deserialize, Serialize};
+use stateright::actor::Id;
+use std::collections::BTreeMap;
+
+/// A position in the replicated log, from 0: §3, "the value chosen by the ith instance being
+/// the ith state machine command in the sequence".
+pub type Slot = u32;
+
+/// A proposal for one slot: a command under a ballot.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Proposal {
+    /// The proposal number.
+    pub ballot: Ballot,
+    /// The command proposed.
+    pub command: Command,
+}
+
+/// What a log slot holds.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Command {
+    /// Fills a slot that a new leader found empty below a used one (§3: "a special 'no-op'
+    /// command that leaves the state unchanged").
+    Noop,
+    /// A client's command.
+    Client(ClientCommand),
+}
+
+/// A client's command: who asked, which of its requests, and what to do.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ClientCommand {
+    /// The client, which gets the reply.
+    pub client: Id,
+    /// The client's request number.
+    pub request: RequestId,
+    /// The operation on the store.
+    pub op: KvOp,
+}
+
+/// A client's request number: 1, 2, ... in the order the client issues them.
+pub type RequestId = u64;
+
+/// Every message of the protocol, client requests and replies included.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Msg {
+    /// Client to any server, or follower to leader: order `command` into the log.
+    Request {
+        /// The client's command.
+        command: ClientCommand,
+    },
+    /// Leader to client: the result of the client's `request`.
+    Reply {
+        /// The request answered.
+        request: RequestId,
+        /// Its result.
+        ret: KvRet,
+    },
+
+    /// Phase 1(a): candidate to acceptors, one ballot for every slot from `from` on.
+    Prepare {
+        /// The proposal number, the same for every slot.
+        ballot: Ballot,
+        /// The first slot the prepare is for.
+        from: Slot,
+    },
+    /// Phase 1(b): acceptor to candidate: the promise, with every proposal the acceptor accepted
+    /// in a slot at or after the prepare's `from`.
+    Promise {
+        /// The prepare answered.
+        ballot: Ballot,
+        /// The acceptor's accepted proposal in each slot from `from` on.
+        accepted: BTreeMap<Slot, Proposal>,
+    },
+    /// Phase 2(a): leader to acceptors.
+    Accept {
+        /// The slot.
+        slot: Slot,
+        /// The proposal for it.
+        proposal: Proposal,
+    },
+    /// Phase 2(b): acceptor to the leader that asked.
+    Accepted {
+        /// The slot.
+        slot: Slot,
+        /// The proposal accepted in it.
+        proposal: Proposal,
+    },
+    /// Acceptor to proposer: `ballot` (for `slot`, or phase 1 when `None`) was refused
+    /// because the acceptor promised `promised`.
+    Rejected {
+        /// The number refused.
+        ballot: Ballot,
+        /// The higher number the acceptor promised.
+        promised: Ballot,
+        /// The slot of a refused accept; `None` for a refused prepare.
+        slot: Option<Slot>,
+    },
+
+    /// Learning: leader to replicas (or replica to a lagging one): `command` is chosen in `slot`.
+    Chosen {
+        /// The slot.
+        slot: Slot,
+        /// The command chosen in it.
+        command: Command,
+    },
+    /// Catch-up: replica to a replica that knows more: send every chosen slot in `from..to`
+    /// (the gap below the slot `to` just learned, so that answers never outnumber the slots
+    /// missing).
+    CatchUp {
+        /// The first slot missing.
+        from: Slot,
+        /// The slot just learned, past the gap.
+        to: Slot,
+    },
+}
+
+/// The timers of servers and clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Timer {
+    /// A server that is not leading got a request it cannot serve (it forwarded or queued
+    /// it), or is campaigning, and no leader made progress in time: start phase 1.
+    Election,
+    /// A client waited too long for a reply: send the request again (to another server).
+    ClientRetry,
+}
+
+/// Durable state, saved by the handler that sends a message depending on it (§2.5).
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Storage {
+    /// The highest round this server used for its own ballots.
+    pub round: u32,
+    /// The acceptor's promise, for all slots.
+    pub promised: Ballot,
+    /// The acceptor's accepted proposal per slot.
+    pub accepted: BTreeMap<Slot, Proposal>,
+}

@@ -1,0 +1,315 @@
+//! Multi-Paxos, as in §3 of Lamport's *Paxos Made Simple* (2001): a replicated log of client
+//! commands, one single-decree Paxos instance per log slot, run by a stable leader, applied in
+//! slot order to a small key-value store. Written as one pure [`stateright`] actor.
+//!
+//! # The algorithm
+//!
+//! **Phase 1, once per leader.** A server whose leader timer fires picks a ballot higher than
+//! any it has seen and sends `Prepare { ballot, from }`, where `from` is the first slot it does
+//! not know to be chosen (§3: "phase 1 for infinitely many instances" at once). An acceptor
+//! applies the single-decree rule of §2.2 phase 1(b) once for all slots ([`may_promise`]) and
+//! answers with every proposal it accepted in a slot `>= from`.
+//!
+//! **Taking over the log.** With promises from a majority, the new leader proposes, in every
+//! slot that some promise reported, the command of the highest-numbered proposal reported for
+//! that slot (P2c(b) per slot, [`highest_reported`]); every slot below the highest
+//! reported slot that no promise reported is filled with a no-op (P2c(a): it may propose
+//! anything, and §3's "no-op" command "leaves the state unchanged"). Commands after that go to
+//! fresh slots.
+//!
+//! **Phase 2, the steady state.** For each new client command the leader sends one
+//! `Accept { slot, proposal }`; acceptors apply phase 2(b), P1a, per slot ([`may_accept`])
+//! and answer `Accepted`. One round trip per command, several slots in flight at once. Once a majority
+//! accepted a slot's proposal, the command is chosen: the leader applies it, answers the
+//! client and tells the other replicas with `Chosen`.
+//!
+//! **Replicas** apply the chosen commands in slot order, a contiguous prefix, to a key-value
+//! store with a per-client table of the last request applied and its reply, so that a retried
+//! command chosen twice is applied once. A replica that learns a slot past a gap asks the
+//! sender to `CatchUp`.
+//!
+//! # Why the hand-off between leaders is safe
+//!
+//! Each slot is single-decree Paxos, and the ballots of all slots are the same totally ordered
+//! [`Ballot`]s: a promise for ballot `b` covers every slot at once. If a command was chosen in
+//! slot `s` under ballot `m`, every later leader's prepare quorum intersects the majority that
+//! accepted it, so its phase 1 reports slot `s` and, by induction on P2c, the
+//! highest-numbered proposal it reports for `s` carries that command. A leader that sees a
+//! higher ballot (a prepare it promised, an accept it accepted, a refusal) steps down; its
+//! accepts under the old ballot are refused by every acceptor that promised the new one.
+//!
+//! # What this implementation simplifies
+//!
+//! - Every server is proposer, acceptor and replica; the acceptors are the servers.
+//! - Messages a server sends to itself are handled within the same step, as in
+//!   [`crate::protocol::paxos`].
+//! - The log is bounded by [`MultiPaxosActor::slots`] (the model's boundary): a leader drops a
+//!   command it has no slot for, and the client's retry is its only recourse.
+//! - Only the leader answers clients, when it applies a command (or from the per-client table
+//!   for a retry of an applied one). A follower forwards a request that came straight from a
+//!   client to the leader it knows (the proposer of the highest ballot it promised), so that
+//!   forwarding never loops; otherwise it keeps the request until it leads.
+//! - Replicas keep their chosen log in memory: a restarted replica catches up from the leader
+//!   when it next learns a chosen slot past its gap.
+//! - The leader timer runs only on a server that got a request it cannot serve, or that is
+//!   campaigning: a server with no pending work has no reason to suspect the leader.
+//! - [`Variant`] selects deliberately broken versions, one per safety property.
+//!
+//! # Where the code is
+//!
+//! [`Handlers::handle`] sends each message to the role it is for, with that role's part of
+//! the state: `leader.rs` (the proposer: requests, phase 1(a), taking over the log, phase
+//! 2(a), stepping down), `acceptor.rs` (phases 1(b) and 2(b)), `replica.rs` (learning,
+//! applying in order, catching up). `kv.rs` is the replicated store, `messages.rs` the wire
+//! and disk types, `bugs.rs` the deliberate bugs, each a hook named like the rule it breaks.
+//!
+//! [`may_promise`]: crate::protocol::ballot::may_promise
+//! [`may_accept`]: crate::protocol::ballot::may_accept
+//! [`highest_reported`]: crate::protocol::ballot::highest_reported
+mod acceptor;
+mod bugs;
+mod kv;
+mod leader;
+mod messages;
+mod replica;
+
+pub use super::ballot::Ballot;
+use super::local::{self, Handlers};
+pub use acceptor::AcceptorState;
+pub use bugs::Variant;
+pub use kv::{Key, Kv, KvOp, KvRet, Value};
+pub use leader::{ProposerState, Role};
+pub use messages::{ClientCommand, Command, Msg, Proposal, RequestId, Slot, Storage, Timer};
+pub use replica::{Applied, ReplicaState, StateMachine};
+use stateright::actor::{Id, Out};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::time::Duration;
+
+/// A Multi-Paxos server: proposer, acceptor and replica.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MultiPaxosActor {
+    /// Every server, this one included: the acceptors and the replicas.
+    pub servers: Vec<Id>,
+    /// The log has slots `0..slots`: a leader proposes nothing beyond.
+    pub slots: Slot,
+    /// The protocol, or one of its deliberate bugs.
+    pub variant: Variant,
+    /// How long a server that does not lead waits before starting phase 1.
+    pub election_after: Range<Duration>,
+}
+
+/// The state of one server, by role.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct MultiPaxosState {
+    /// The proposer: follower, candidate or leader.
+    pub proposer: ProposerState,
+    /// The acceptor, for every slot.
+    pub acceptor: AcceptorState,
+    /// The replica: the chosen log and the store it is applied to.
+    pub replica: ReplicaState,
+}
+
+impl MultiPaxosState {
+    /// Whether this server leads.
+    pub fn is_leader(&self) -> bool {
+        self.proposer.is_leader()
+    }
+}
+
+/// A [`MultiPaxosState`] split by role for one step: each handler gets its role's part,
+/// borrowed until the handler changes it (so that a step that changes nothing leaves the
+/// state borrowed, which stateright reads as a no-op).
+struct Parts<'a> {
+    proposer: Cow<'a, ProposerState>,
+    acceptor: Cow<'a, AcceptorState>,
+    replica: Cow<'a, ReplicaState>,
+}
+
+impl<'a> Parts<'a> {
+    fn of(state: &'a MultiPaxosState) -> Self {
+        Parts {
+            proposer: Cow::Borrowed(&state.proposer),
+            acceptor: Cow::Borrowed(&state.acceptor),
+            replica: Cow::Borrowed(&state.replica),
+        }
+    }
+
+    /// The state after the step, if a handler changed a part.
+    fn changed(self) -> Option<MultiPaxosState> {
+        let Parts {
+            proposer,
+            acceptor,
+            replica,
+        } = self;
+        let owned = [
+            matches!(proposer, Cow::Owned(_)),
+            matches!(acceptor, Cow::Owned(_)),
+            matches!(replica, Cow::Owned(_)),
+        ];
+        owned.contains(&true).then(|| MultiPaxosState {
+            proposer: proposer.into_owned(),
+            acceptor: acceptor.into_owned(),
+            replica: replica.into_owned(),
+        })
+    }
+}
+
+impl MultiPaxosActor {
+    /// A majority of the servers (§2.2).
+    fn quorum(&self) -> usize {
+        super::ballot::quorum(self.servers.len())
+    }
+
+    /// Writes stable storage (§2.5): the proposer's round and the acceptor's state.
+    fn save(proposer: &ProposerState, acceptor: &AcceptorState, o: &mut Out<Self>) {
+        o.save(Storage {
+            round: proposer.ballot.round,
+            promised: acceptor.promised,
+            accepted: acceptor.accepted.clone(),
+        });
+    }
+
+    /// Every server but `id`.
+    fn others(&self, id: Id) -> impl Iterator<Item = &Id> {
+        self.servers.iter().filter(move |s| **s != id)
+    }
+
+    /// Sends `msg` to the role it is for, with that role's part of the state.
+    fn step(&self, id: Id, parts: &mut Parts, src: Id, msg: Msg, o: &mut Out<Self>) {
+        match msg {
+            Msg::Request { command } => self.handle_request(id, parts, src, command, o),
+            Msg::Promise { ballot, accepted } => {
+                self.handle_promise(id, &mut parts.proposer, src, ballot, accepted, o)
+            }
+            Msg::Accepted { slot, proposal } => {
+                let proposer = &mut parts.proposer;
+                if let Some(command) = self.handle_accepted(id, proposer, src, slot, proposal, o) {
+                    self.learn(&mut parts.replica, &parts.proposer, slot, command, o);
+                }
+            }
+            Msg::Rejected {
+                ballot,
+                promised,
+                slot,
+            } => self.handle_rejected(&mut parts.proposer, slot, ballot, promised, o),
+            Msg::Prepare { ballot, from } => {
+                let (acceptor, proposer) = (&mut parts.acceptor, &parts.proposer);
+                if let Some(promised) =
+                    self.handle_prepare(acceptor, proposer, src, ballot, from, o)
+                {
+                    self.step_down(&mut parts.proposer, promised);
+                }
+            }
+            Msg::Accept { slot, proposal } => {
+                let (acceptor, proposer) = (&mut parts.acceptor, &parts.proposer);
+                if let Some(promised) =
+                    self.handle_accept(acceptor, proposer, src, slot, proposal, o)
+                {
+                    self.step_down(&mut parts.proposer, promised);
+                }
+            }
+            Msg::Chosen { slot, command } => {
+                self.handle_chosen(&mut parts.replica, &parts.proposer, src, slot, command, o)
+            }
+            Msg::CatchUp { from, to } => self.handle_catch_up(&parts.replica, src, from..to, o),
+            // Replies are for clients.
+            Msg::Reply { .. } => {}
+        }
+    }
+}
+
+local::impl_actor!(
+    MultiPaxosActor: Msg = Msg, State = MultiPaxosState, Timer = Timer, Storage = Storage
+);
+
+impl Handlers for MultiPaxosActor {
+    /// Every server plays every role.
+    fn title(&self) -> String {
+        "Server".to_owned()
+    }
+
+    fn start(&self, id: Id, storage: &Option<Storage>) -> MultiPaxosState {
+        let saved = storage.clone().unwrap_or_default();
+        let state = MultiPaxosState {
+            proposer: ProposerState {
+                ballot: Ballot {
+                    round: saved.round,
+                    proposer: id,
+                },
+                role: Role::Follower,
+                queue: BTreeSet::new(),
+            },
+            acceptor: AcceptorState {
+                promised: saved.promised,
+                accepted: saved.accepted,
+            },
+            replica: ReplicaState::default(),
+        };
+        // A restarted replica lost its log: it catches up when it next learns a chosen slot
+        // past its gap. (Asking here would add a message per restart, and the model's crashes
+        // repeat without bound.)
+        state
+    }
+
+    fn handle(
+        &self,
+        id: Id,
+        state: &mut Cow<MultiPaxosState>,
+        src: Id,
+        msg: Msg,
+        o: &mut Out<Self>,
+    ) {
+        let mut parts = Parts::of(state);
+        self.step(id, &mut parts, src, msg, o);
+        if let Some(changed) = parts.changed() {
+            *state = Cow::Owned(changed);
+        }
+    }
+
+    /// The leader timer: a server that is not leading campaigns.
+    fn timeout(&self, id: Id, state: &mut Cow<MultiPaxosState>, timer: &Timer, o: &mut Out<Self>) {
+        if *timer != Timer::Election || state.is_leader() {
+            return;
+        }
+        let from = state.replica.first_unknown();
+        let state = state.to_mut();
+        self.start_phase1(id, &mut state.proposer, &state.acceptor, from, o);
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use stateright::actor::Command as ActorCommand;
+
+    /// Client `client`'s append of `value` to key `x`, as its `request`.
+    pub(super) fn put(client: usize, request: RequestId, value: Value) -> Command {
+        Command::Client(ClientCommand {
+            client: Id::from(client),
+            request,
+            op: KvOp::Append { key: 'x', value },
+        })
+    }
+
+    /// A server among three, with a log of four slots, running `variant`.
+    pub(super) fn actor(variant: Variant) -> MultiPaxosActor {
+        MultiPaxosActor {
+            servers: Id::vec_from(0..3),
+            slots: 4,
+            variant,
+            election_after: Duration::from_secs(1)..Duration::from_secs(2),
+        }
+    }
+
+    /// The messages of `o`, with their recipients.
+    pub(super) fn sent(o: Out<MultiPaxosActor>) -> Vec<(Id, Msg)> {
+        o.into_iter()
+            .filter_map(|c| match c {
+                ActorCommand::Send(dst, msg) => Some((dst, msg)),
+                _ => None,
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,375 @@
+//! Single-decree Paxos, as in §2 of Lamport's *Paxos Made Simple* (2001), written as one
+//! [`stateright`] actor that plays any subset of the three roles.
+//!
+//! # The algorithm
+//!
+//! **Phase 1 (prepare/promise).** A proposer picks a proposal number `n` higher than any it
+//! has used and sends `Prepare { n }` to the acceptors (§2.2 phase 1(a)). An acceptor that has
+//! not responded to a prepare numbered above `n` promises never again to accept a proposal
+//! numbered below `n` and answers with the highest-numbered proposal it has accepted, if any
+//! (phase 1(b)).
+//!
+//! **Phase 2 (accept/accepted).** With promises from a majority, the proposer sends
+//! `Accept { n, v }`, where `v` is the value of the highest-numbered proposal among the
+//! promises, or its client's value when none reported one (phase 2(a), which keeps P2c). An
+//! acceptor accepts unless it has promised a higher number (phase 2(b), P1a). A value is
+//! *chosen* once a majority accepted the same proposal; learners count `Accepted` messages to
+//! find out (§2.3).
+//!
+//! # Why the hand-off between proposers is safe
+//!
+//! Any two majorities intersect. If `v` was chosen at number `m`, every prepare quorum for a
+//! later `n > m` contains an acceptor that accepted `(m, v)` and, by induction on P2c, every
+//! proposal numbered between `m` and `n` also carries `v`; so the highest proposal below `n`
+//! that the quorum reports carries `v`, and the new proposer re-proposes it (P2b).
+//!
+//! # What this implementation simplifies or adds
+//!
+//! - Proposal numbers are [`Ballot`]s `(round, proposer)`: unique and totally ordered (§2.5).
+//! - A message an actor sends to itself (a server's proposer to its own acceptor and back)
+//!   is handled at once, within the same step, in the model and on UDP alike.
+//! - A proposer keeps the clients waiting on it and answers them when its own learner part
+//!   learns the outcome (§2.3's "distinguished learner"); acceptors send `Accepted` to every
+//!   learner and to the proposer that asked.
+//! - Reads are *quorum reads*: the server asks the acceptors and answers only when a majority
+//!   report the same accepted proposal (or a majority report none), so reads need no leader.
+//! - Acceptor state and the proposer's last round are durable ([`Storage`]), saved by the
+//!   handler that sends the reply depending on them (§2.5).
+//! - [`Variant`] selects deliberately broken versions, so that every safety property can be
+//!   shown to catch the bug it exists for.
+//!
+//! # Where the code is
+//!
+//! [`Handlers::handle`] sends each message to the role it is for, with that role's part of
+//! the state: `proposer.rs` (phases 1(a) and 2(a), retries, client replies), `acceptor.rs`
+//! (phases 1(b) and 2(b)), `learner.rs` (learning, quorum reads). `messages.rs` holds the
+//! wire and disk types, `bugs.rs` the deliberate bugs, each a hook named like the rule it
+//! breaks.
+mod acceptor;
+mod bugs;
+mod learner;
+mod messages;
+mod proposer;
+
+pub use super::ballot::Ballot;
+use super::local::{self, Handlers};
+pub use acceptor::AcceptorState;
+pub use bugs::Variant;
+pub use learner::LearnerState;
+use learner::Reads;
+pub use messages::{Msg, Proposal, RequestId, Storage, Timer, Value};
+pub use proposer::{Phase, ProposerState};
+use stateright::actor::{Id, Out};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::time::Duration;
+
+/// Which roles an actor plays. A server in the default deployment plays all three.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Roles {
+    /// Proposes its clients' values (phases 1(a) and 2(a)).
+    pub proposer: bool,
+    /// Promises and accepts (phases 1(b) and 2(b)).
+    pub acceptor: bool,
+    /// Learns the chosen value from acceptances (§2.3).
+    pub learner: bool,
+}
+
+impl Roles {
+    /// All three roles: §2.5, "each process plays the role of proposer, acceptor, and learner".
+    pub const SERVER: Roles = Roles {
+        proposer: true,
+        acceptor: true,
+        learner: true,
+    };
+    /// A proposer only (it still learns the fate of its own proposals).
+    pub const PROPOSER: Roles = Roles {
+        proposer: true,
+        acceptor: false,
+        learner: false,
+    };
+    /// An acceptor only.
+    pub const ACCEPTOR: Roles = Roles {
+        proposer: false,
+        acceptor: true,
+        learner: false,
+    };
+    /// A learner only.
+    pub const LEARNER: Roles = Roles {
+        proposer: false,
+        acceptor: false,
+        learner: true,
+    };
+}
+
+/// A Paxos participant: its roles, who plays the other roles, and the variant it runs.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PaxosActor {
+    /// The roles this actor plays.
+    pub roles: Roles,
+    /// Every acceptor, possibly this actor itself.
+    pub acceptors: Vec<Id>,
+    /// Every learner, possibly this actor itself.
+    pub learners: Vec<Id>,
+    /// The protocol, or one of its deliberate bugs.
+    pub variant: Variant,
+    /// How long a proposer waits before retrying with a higher ballot.
+    pub retry_after: Range<Duration>,
+}
+
+/// The state of one actor: one part per role it plays, in the order used to sort states.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct PaxosState {
+    /// The proposer part, if the actor proposes.
+    pub proposer: Option<ProposerState>,
+    /// The acceptor part, if the actor accepts.
+    pub acceptor: Option<AcceptorState>,
+    /// The learner part, if the actor learns (proposers do).
+    pub learner: Option<LearnerState>,
+    /// Quorum reads under way, by (client, request): each acceptor's report.
+    pub reads: BTreeMap<(Id, RequestId), BTreeMap<Id, Option<Proposal>>>,
+}
+
+/// A [`PaxosState`] split by role for one step: each handler gets its role's part, borrowed
+/// until the handler changes it (so that a step that changes nothing leaves the state
+/// borrowed, which stateright reads as a no-op).
+struct Parts<'a> {
+    proposer: Option<Cow<'a, ProposerState>>,
+    acceptor: Option<Cow<'a, AcceptorState>>,
+    learner: Option<Cow<'a, LearnerState>>,
+    reads: Cow<'a, Reads>,
+}
+
+impl<'a> Parts<'a> {
+    fn of(state: &'a PaxosState) -> Self {
+        Parts {
+            proposer: state.proposer.as_ref().map(Cow::Borrowed),
+            acceptor: state.acceptor.as_ref().map(Cow::Borrowed),
+            learner: state.learner.as_ref().map(Cow::Borrowed),
+            reads: Cow::Borrowed(&state.reads),
+        }
+    }
+
+    /// The proposer's round, saved with the acceptor's state.
+    fn round(&self) -> u32 {
+        self.proposer.as_ref().map_or(0, |p| p.ballot.round)
+    }
+
+    /// The state after the step, if a handler changed a part.
+    fn changed(self) -> Option<PaxosState> {
+        let changed = matches!(self.proposer, Some(Cow::Owned(_)))
+            || matches!(self.acceptor, Some(Cow::Owned(_)))
+            || matches!(self.learner, Some(Cow::Owned(_)))
+            || matches!(self.reads, Cow::Owned(_));
+        changed.then(|| PaxosState {
+            proposer: self.proposer.map(Cow::into_owned),
+            acceptor: self.acceptor.map(Cow::into_owned),
+            learner: self.learner.map(Cow::into_owned),
+            reads: self.reads.into_owned(),
+        })
+    }
+}
+
+impl PaxosActor {
+    /// A quorum of the acceptors: a majority (§2.2), unless the variant breaks it.
+    fn quorum(&self) -> usize {
+        self.variant.quorum(self.acceptors.len())
+    }
+
+    /// Writes stable storage (§2.5): the proposer's `round` and the acceptor's state.
+    fn save(&self, round: u32, acceptor: Option<&AcceptorState>, o: &mut Out<Self>) {
+        if self.variant.remembers() {
+            let acceptor = acceptor.cloned().unwrap_or_default();
+            o.save(Storage {
+                round,
+                promised: acceptor.promised,
+                accepted: acceptor.accepted,
+            });
+        }
+    }
+
+    /// Sends `msg` to the role it is for, with that role's part of the state; an actor that
+    /// does not play the role ignores it.
+    fn step(&self, id: Id, parts: &mut Parts, src: Id, msg: Msg, o: &mut Out<Self>) {
+        let round = parts.round();
+        let learned = parts.learner.as_ref().and_then(|l| l.learned);
+        let Parts {
+            proposer,
+            acceptor,
+            learner,
+            reads,
+        } = parts;
+        // A proposer saves its round with its acceptor's state.
+        let acceptor_part = acceptor.as_deref();
+        match msg {
+            Msg::Put { request, value } => {
+                if let Some(proposer) = proposer {
+                    let put = (src, request, value);
+                    self.handle_put(id, proposer, acceptor_part, learned, put, o);
+                }
+            }
+            Msg::Promise { ballot, accepted } => {
+                if let Some(proposer) = proposer {
+                    self.handle_promise(proposer, src, ballot, accepted, o);
+                }
+            }
+            Msg::Rejected { ballot, promised } => {
+                if let Some(proposer) = proposer {
+                    self.handle_rejected(id, proposer, acceptor_part, ballot, promised, o);
+                }
+            }
+            Msg::Prepare { ballot } => {
+                if let Some(acceptor) = acceptor {
+                    self.handle_prepare(acceptor, round, src, ballot, o);
+                }
+            }
+            Msg::Accept { proposal } => {
+                if let Some(acceptor) = acceptor {
+                    self.handle_accept(acceptor, round, src, proposal, o);
+                }
+            }
+            Msg::Read { client, request } => {
+                if let Some(acceptor) = acceptor {
+                    self.handle_read(acceptor, src, client, request, o);
+                }
+            }
+            Msg::Accepted { proposal } => {
+                let Some(learner) = learner else {
+                    return;
+                };
+                let Some(value) = self.handle_accepted(learner, src, proposal) else {
+                    return;
+                };
+                if let Some(proposer) = proposer {
+                    Self::answer_clients(proposer.to_mut(), value, o);
+                }
+            }
+            Msg::Get { request } => self.handle_get(reads, learned, (src, request), o),
+            Msg::ReadReply {
+                client,
+                request,
+                accepted,
+            } => self.handle_read_reply(reads, src, (client, request), accepted, o),
+            // Replies are for clients: a server ignores them.
+            Msg::PutOk { .. } | Msg::PutFail { .. } | Msg::GetOk { .. } => {}
+        }
+    }
+}
+
+local::impl_actor!(PaxosActor: Msg = Msg, State = PaxosState, Timer = Timer, Storage = Storage);
+
+impl Handlers for PaxosActor {
+    /// The actor's name in traces: its roles.
+    fn title(&self) -> String {
+        let Roles {
+            proposer,
+            acceptor,
+            learner,
+        } = self.roles;
+        match (proposer, acceptor, learner) {
+            (true, true, true) => "Server",
+            (true, false, false) => "Proposer",
+            (false, true, false) => "Acceptor",
+            (false, false, true) => "Learner",
+            _ => "Paxos",
+        }
+        .to_owned()
+    }
+
+    fn start(&self, id: Id, storage: &Option<Storage>) -> PaxosState {
+        let saved = storage.clone().unwrap_or_default();
+        PaxosState {
+            proposer: self.roles.proposer.then(|| ProposerState {
+                id,
+                ballot: self.variant.ballot(saved.round, id),
+                phase: Phase::Idle,
+                waiting: BTreeSet::new(),
+            }),
+            acceptor: self.roles.acceptor.then(|| AcceptorState {
+                promised: saved.promised,
+                accepted: saved.accepted,
+                restored: storage.as_ref().map(|s| s.promised),
+            }),
+            // Proposers learn too: they answer their clients once the outcome is known.
+            learner: (self.roles.learner || self.roles.proposer).then(LearnerState::default),
+            reads: BTreeMap::new(),
+        }
+    }
+
+    fn handle(&self, id: Id, state: &mut Cow<PaxosState>, src: Id, msg: Msg, o: &mut Out<Self>) {
+        let mut parts = Parts::of(state);
+        self.step(id, &mut parts, src, msg, o);
+        if let Some(changed) = parts.changed() {
+            *state = Cow::Owned(changed);
+        }
+    }
+
+    /// The proposer's current ballot made no progress: start a higher one.
+    fn timeout(&self, id: Id, state: &mut Cow<PaxosState>, timer: &Timer, o: &mut Out<Self>) {
+        let Timer::Retry = timer;
+        let mut parts = Parts::of(state);
+        if let Some(proposer) = &mut parts.proposer {
+            self.retry(id, proposer, parts.acceptor.as_deref(), o);
+        }
+        if let Some(changed) = parts.changed() {
+            *state = Cow::Owned(changed);
+        }
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::protocol::ballot::tests::ballot;
+    use stateright::actor::Actor;
+
+    /// A server among three, running `variant`.
+    pub(super) fn server(variant: Variant) -> PaxosActor {
+        PaxosActor {
+            roles: Roles::SERVER,
+            acceptors: Id::vec_from(0..3),
+            learners: Vec::new(),
+            variant,
+            retry_after: Duration::ZERO..Duration::ZERO,
+        }
+    }
+
+    /// Server 0 receives `msg` from `src`.
+    pub(super) fn step(
+        actor: &PaxosActor,
+        state: &PaxosState,
+        src: usize,
+        msg: Msg,
+    ) -> (PaxosState, Out<PaxosActor>) {
+        let mut state = Cow::Borrowed(state);
+        let mut out = Out::new();
+        actor.on_msg(Id::from(0), &mut state, Id::from(src), msg, &mut out);
+        (state.into_owned(), out)
+    }
+
+    // Reference: §2.5, "Each proposer remembers (in stable storage) the highest-numbered
+    // proposal it has tried to issue".
+    #[test]
+    fn a_restart_restores_the_acceptor_and_the_proposer_round() {
+        let actor = server(Variant::Correct);
+        let saved = Storage {
+            round: 3,
+            promised: ballot(4, 1),
+            accepted: Some(Proposal {
+                ballot: ballot(4, 1),
+                value: 'B',
+            }),
+        };
+        let state = actor.on_start(Id::from(0), &Some(saved.clone()), &mut Out::new());
+        let acceptor = state.acceptor.as_ref().expect("a server is an acceptor");
+        assert_eq!(
+            (acceptor.promised, acceptor.accepted),
+            (saved.promised, saved.accepted)
+        );
+        assert_eq!(
+            state.proposer.as_ref().map(|p| p.ballot),
+            Some(ballot(3, 0))
+        );
+    }
+}

@@ -1,0 +1,234 @@
+//! The proposer: phase 1(a) and 2(a) of §2.2, retries (§2.4), and the replies to its clients.
+use super::{AcceptorState, Ballot, Msg, PaxosActor, Proposal, RequestId, Timer, Value};
+use serde::Serialize;
+use stateright::actor::{Id, Out};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Proposer state.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ProposerState {
+    /// The actor's own id, first so that sorting actor states never reorders proposers
+    /// (their ballots name them, so they are not interchangeable).
+    pub id: Id,
+    /// The current proposal number. Invariant: `ballot.proposer == id` (but for
+    /// [`Variant::SharedBallots`](super::Variant::SharedBallots)) and `ballot.round` is saved
+    /// in [`Storage::round`](super::Storage::round).
+    pub ballot: Ballot,
+    /// Where the current ballot is in the two phases.
+    pub phase: Phase,
+    /// Clients waiting for the outcome of their `Put`. The first one's value is proposed.
+    pub waiting: BTreeSet<(Id, RequestId, Value)>,
+}
+
+/// Where a proposer is in the two phases.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Phase {
+    /// No ballot under way.
+    Idle,
+    /// Phase 1 of `ballot`: the promises received so far.
+    Preparing {
+        /// Each acceptor's promise: the highest-numbered proposal it reported, if any.
+        promises: BTreeMap<Id, Option<Proposal>>,
+    },
+    /// Phase 2 of `ballot`: proposing `value`.
+    Accepting {
+        /// The value proposed.
+        value: Value,
+    },
+    /// The outcome is known: nothing left to do.
+    Done,
+}
+
+impl ProposerState {
+    /// Whether a ballot is under way (phase 1 or 2), so that a refusal or a timeout retries it.
+    fn is_trying(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Preparing { .. } | Phase::Accepting { .. }
+        )
+    }
+}
+
+impl PaxosActor {
+    /// A client's `Put`: wait for the outcome, starting a ballot if none is under way.
+    pub(super) fn handle_put(
+        &self,
+        id: Id,
+        proposer: &mut Cow<ProposerState>,
+        acceptor: Option<&AcceptorState>,
+        learned: Option<Value>,
+        put: (Id, RequestId, Value),
+        o: &mut Out<Self>,
+    ) {
+        if proposer.waiting.contains(&put) {
+            return; // A duplicate.
+        }
+        let proposer = proposer.to_mut();
+        proposer.waiting.insert(put);
+        if let Some(learned) = learned {
+            Self::answer_clients(proposer, learned, o);
+        } else if proposer.phase == Phase::Idle {
+            let round = proposer.ballot.round + 1;
+            self.start_ballot(id, proposer, acceptor, round, o);
+        }
+    }
+
+    /// Phase 1(a): start `round` (saved before the prepares go out).
+    ///
+    /// §2.2: "A proposer selects a proposal number n and sends a prepare request with number n
+    /// to a majority of acceptors." §2.5: it "begins phase 1 with a higher proposal number
+    /// than any it has already used."
+    fn start_ballot(
+        &self,
+        id: Id,
+        proposer: &mut ProposerState,
+        acceptor: Option<&AcceptorState>,
+        round: u32,
+        o: &mut Out<Self>,
+    ) {
+        let ballot = self.variant.ballot(round, id);
+        proposer.ballot = ballot;
+        proposer.phase = Phase::Preparing {
+            promises: BTreeMap::new(),
+        };
+        self.save(round, acceptor, o);
+        o.set_timer(Timer::Retry, self.retry_after.clone());
+        o.broadcast(&self.acceptors, &Msg::Prepare { ballot });
+    }
+
+    /// A promise for the current ballot; with a majority of them, phase 2(a).
+    pub(super) fn handle_promise(
+        &self,
+        proposer: &mut Cow<ProposerState>,
+        src: Id,
+        ballot: Ballot,
+        accepted: Option<Proposal>,
+        o: &mut Out<Self>,
+    ) {
+        let Phase::Preparing { promises } = &proposer.phase else {
+            return;
+        };
+        if ballot != proposer.ballot || promises.contains_key(&src) {
+            return;
+        }
+        let mut promises = promises.clone();
+        promises.insert(src, accepted);
+        // §2.2 phase 2(a): "If the proposer receives a response to its prepare requests
+        // (numbered n) from a majority of acceptors, then it sends an accept request".
+        if promises.len() < self.quorum() {
+            proposer.to_mut().phase = Phase::Preparing { promises };
+            return;
+        }
+        let (_, _, own) = *proposer
+            .waiting
+            .first()
+            .expect("a proposer only prepares for a waiting client");
+        let value = self.choose_value(&promises, own);
+        proposer.to_mut().phase = Phase::Accepting { value };
+        let proposal = Proposal { ballot, value };
+        o.broadcast(&self.acceptors, &Msg::Accept { proposal });
+    }
+
+    /// Phase 2(a): the value to propose given a majority of promises.
+    ///
+    /// §2.2: "v is the value of the highest-numbered proposal among the responses, or is any
+    /// value if the responses reported no proposals" (P2c(b), else P2c(a): the client's own).
+    pub(super) fn choose_value(
+        &self,
+        promises: &BTreeMap<Id, Option<Proposal>>,
+        own: Value,
+    ) -> Value {
+        self.variant
+            .adopt(promises.values().flatten().copied(), own)
+    }
+
+    /// An acceptor refused the current ballot for a higher one: retry above it.
+    ///
+    /// §2.4: "By abandoning a proposal and trying again if it learns about some request with a
+    /// higher proposal number, the distinguished proposer will eventually choose a high enough
+    /// proposal number."
+    pub(super) fn handle_rejected(
+        &self,
+        id: Id,
+        proposer: &mut Cow<ProposerState>,
+        acceptor: Option<&AcceptorState>,
+        ballot: Ballot,
+        promised: Ballot,
+        o: &mut Out<Self>,
+    ) {
+        if !proposer.is_trying() || ballot != proposer.ballot || promised <= ballot {
+            return;
+        }
+        self.start_ballot(id, proposer.to_mut(), acceptor, promised.round + 1, o);
+    }
+
+    /// The current ballot made no progress in time: start a higher one.
+    pub(super) fn retry(
+        &self,
+        id: Id,
+        proposer: &mut Cow<ProposerState>,
+        acceptor: Option<&AcceptorState>,
+        o: &mut Out<Self>,
+    ) {
+        if proposer.is_trying() {
+            let round = proposer.ballot.round + 1;
+            self.start_ballot(id, proposer.to_mut(), acceptor, round, o);
+        }
+    }
+
+    /// Replies to every waiting client once the outcome, `learned`, is known.
+    pub(super) fn answer_clients(proposer: &mut ProposerState, learned: Value, o: &mut Out<Self>) {
+        for (client, request, value) in std::mem::take(&mut proposer.waiting) {
+            let reply = if value == learned {
+                Msg::PutOk { request }
+            } else {
+                Msg::PutFail { request }
+            };
+            o.send(client, reply);
+        }
+        proposer.phase = Phase::Done;
+        o.cancel_timer(Timer::Retry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::server;
+    use super::super::Variant;
+    use super::*;
+    use crate::protocol::ballot::tests::ballot;
+
+    // Reference: §2.2, P2c and phase 2(a).
+    #[test]
+    fn a_proposer_adopts_the_highest_numbered_reported_value() {
+        let promises = BTreeMap::from([
+            (
+                Id::from(1),
+                Some(Proposal {
+                    ballot: ballot(1, 1),
+                    value: 'B',
+                }),
+            ),
+            (
+                Id::from(2),
+                Some(Proposal {
+                    ballot: ballot(2, 2),
+                    value: 'C',
+                }),
+            ),
+            (Id::from(0), None),
+        ]);
+        assert_eq!(server(Variant::Correct).choose_value(&promises, 'A'), 'C');
+        assert_eq!(
+            server(Variant::AdoptFirstValue).choose_value(&promises, 'A'),
+            'B'
+        );
+        assert_eq!(
+            server(Variant::IgnorePromisedValues).choose_value(&promises, 'A'),
+            'A'
+        );
+        let none = BTreeMap::from([(Id::from(1), None), (Id::from(2), None)]);
+        assert_eq!(server(Variant::Correct).choose_value(&none, 'A'), 'A');
+    }
+}
