@@ -26,6 +26,9 @@
 //! let checker = model.checker().spawn_bfs().join();
 //! assert!(checker.discovery("agreement").is_none());
 //! ```
+#![deny(missing_docs)]
+#![warn(unreachable_pub)]
+
 pub mod cli;
 pub mod model;
 pub mod protocol;
