@@ -87,10 +87,7 @@ where
     }
 
     /// Offers `representative` as the model's symmetry reduction.
-    pub(crate) fn symmetry(
-        mut self,
-        representative: Canonical<A, C, H>,
-    ) -> Self {
+    pub(crate) fn symmetry(mut self, representative: Canonical<A, C, H>) -> Self {
         self.symmetry = Some(representative);
         self
     }

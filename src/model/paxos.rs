@@ -554,7 +554,6 @@ impl PaxosConfig {
     }
 }
 
-
 /// The state of an actor of [`PaxosModel`].
 type PaxosNodeState = StateOf<PaxosActor, Client>;
 

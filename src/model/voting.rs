@@ -1,0 +1,354 @@
+//! Lamport's abstract specifications `Voting` and `Consensus`, in Rust, and the check that a
+//! step of a model refines them: the auditor's link between our actors and the algorithm
+//! that Lamport's own TLA+ Paxos is proved against.
+//!
+//! `Voting` ("The Paxos algorithm", Lamport's TLA+ module `Voting`): each acceptor `a` has a
+//! set of votes `votes[a] ⊆ Ballot × Value` and a ballot `maxBal[a]`; its actions are
+//!
+//! - `IncreaseMaxBal(a, b)`: `b > maxBal[a]`, and `maxBal' = b`;
+//! - `VoteFor(a, b, v)`: `maxBal[a] ≤ b`, `a` has not voted at `b`, no other acceptor voted
+//!   for another value at `b`, `SafeAt(b, v)`; then `votes[a]' = votes[a] ∪ {(b, v)}` and
+//!   `maxBal[a]' = b`;
+//!
+//! where `SafeAt(b, v) ≜ ∀c < b: ∃Q ∈ Quorums: ∀a ∈ Q: VotedFor(a, c, v) ∨ CannotVoteAt(a, c)`
+//! and `CannotVoteAt(a, c) ≜ maxBal[a] > c ∧ a did not vote at c`. `chosen` is the set of
+//! values voted for by a quorum at one ballot. `Consensus` has one variable, `chosen`, which
+//! starts empty and may once become a single value.
+//!
+//! [`check_step`] maps a model step to a `Voting` step: each acceptor that changed must have
+//! made one legal `IncreaseMaxBal` or `VoteFor` (several acceptors, or several votes of one,
+//! are checked one after another, which a single model step may do when a node delivers its
+//! own messages), or nothing changed at all (a stutter). `Consensus` is checked alongside:
+//! `chosen` never shrinks and never holds two values.
+use crate::protocol::ballot::{quorum, Ballot};
+use stateright::actor::Id;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::{self, Debug};
+
+/// A `Voting` state: each acceptor's `maxBal` and votes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Voting<V> {
+    /// `maxBal[a]`: the highest ballot acceptor `a` has promised or voted at.
+    pub max_bal: BTreeMap<Id, Ballot>,
+    /// `votes[a]`: every `(ballot, value)` acceptor `a` ever voted for.
+    pub votes: BTreeMap<Id, BTreeSet<(Ballot, V)>>,
+}
+
+/// A `Voting` action that a model step maps to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action<V> {
+    /// `IncreaseMaxBal(a, b)`.
+    IncreaseMaxBal(Id, Ballot),
+    /// `VoteFor(a, b, v)`.
+    VoteFor(Id, Ballot, V),
+}
+
+impl<V: Debug> fmt::Display for Action<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::IncreaseMaxBal(a, b) => write!(f, "IncreaseMaxBal({a:?}, {b:?})"),
+            Action::VoteFor(a, b, v) => write!(f, "VoteFor({a:?}, {b:?}, {v:?})"),
+        }
+    }
+}
+
+/// Why a model step is not a `Voting` (or `Consensus`) step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Illegal {
+    /// The abstract action the step would have to be, or what it changed.
+    pub action: String,
+    /// The enabling condition it breaks.
+    pub reason: String,
+}
+
+impl fmt::Display for Illegal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is not allowed: {}", self.action, self.reason)
+    }
+}
+
+impl<V: Clone + Ord + Debug> Voting<V> {
+    /// `maxBal[a]`, the lowest ballot for an acceptor that has none yet.
+    fn max_bal(&self, a: Id) -> Ballot {
+        self.max_bal.get(&a).copied().unwrap_or_default()
+    }
+
+    fn voted(&self, a: Id, b: Ballot) -> Option<&V> {
+        self.votes
+            .get(&a)?
+            .iter()
+            .find(|(c, _)| *c == b)
+            .map(|(_, v)| v)
+    }
+
+    fn acceptors(&self) -> BTreeSet<Id> {
+        self.max_bal
+            .keys()
+            .chain(self.votes.keys())
+            .copied()
+            .collect()
+    }
+
+    /// `chosen`: the values a quorum of the `n` acceptors voted for at one ballot.
+    pub fn chosen(&self, n: usize) -> BTreeSet<V> {
+        let mut by: BTreeMap<(Ballot, &V), usize> = BTreeMap::new();
+        for votes in self.votes.values() {
+            for (b, v) in votes {
+                *by.entry((*b, v)).or_default() += 1;
+            }
+        }
+        by.into_iter()
+            .filter(|(_, count)| *count >= quorum(n))
+            .map(|((_, v), _)| v.clone())
+            .collect()
+    }
+
+    /// `SafeAt(b, v)` among `n` acceptors. Only the ballots someone voted at, and the highest
+    /// ballot below `b` at which nobody voted, need checking: at a ballot without votes the
+    /// condition is that a quorum has `maxBal` above it, which is easiest for the lowest ones.
+    pub fn safe_at(&self, n: usize, b: Ballot, v: &V) -> Result<(), String> {
+        let voted: BTreeSet<Ballot> = self
+            .votes
+            .values()
+            .flatten()
+            .map(|(c, _)| *c)
+            .filter(|c| *c < b)
+            .collect();
+        let acceptors = self.acceptors();
+        let none_other_choosable = |c: Ballot| {
+            let ok = acceptors
+                .iter()
+                .filter(|a| match self.voted(**a, c) {
+                    Some(w) => w == v,
+                    None => self.max_bal(**a) > c,
+                })
+                .count();
+            ok >= quorum(n)
+        };
+        for c in &voted {
+            if !none_other_choosable(*c) {
+                return Err(format!(
+                    "SafeAt({b:?}, {v:?}) fails at ballot {c:?}: no quorum voted {v:?} there or \
+                     can no longer vote there"
+                ));
+            }
+        }
+        let mut c = predecessor(b);
+        while let Some(below) = c.filter(|c| voted.contains(c)) {
+            c = predecessor(below);
+        }
+        if let Some(c) = c {
+            if !none_other_choosable(c) {
+                return Err(format!(
+                    "SafeAt({b:?}, {v:?}) fails at ballot {c:?}: no quorum has promised above it"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `VoteFor(a, b, v)` is enabled among `n` acceptors.
+    fn may_vote(&self, n: usize, a: Id, b: Ballot, v: &V) -> Result<(), String> {
+        if self.max_bal(a) > b {
+            return Err(format!("maxBal[{a:?}] = {:?} > {b:?}", self.max_bal(a)));
+        }
+        if let Some(w) = self.voted(a, b) {
+            return Err(format!("{a:?} already voted {w:?} at {b:?}"));
+        }
+        for (c, votes) in &self.votes {
+            if let Some((_, w)) = votes.iter().find(|(d, w)| *d == b && w != v) {
+                return Err(format!("{c:?} voted another value, {w:?}, at {b:?}"));
+            }
+        }
+        self.safe_at(n, b, v)
+    }
+
+    /// Lamport's invariants of `Voting`, which every reachable state satisfies: `VotesSafe`
+    /// (every vote was safe) is implied by checking each vote as it is cast; this checks
+    /// `OneValuePerBallot`.
+    pub fn one_value_per_ballot(&self) -> Result<(), String> {
+        let mut at: BTreeMap<Ballot, &V> = BTreeMap::new();
+        for votes in self.votes.values() {
+            for (b, v) in votes {
+                if let Some(w) = at.insert(*b, v) {
+                    if w != v {
+                        return Err(format!("two values voted at {b:?}: {w:?} and {v:?}"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The ballot just below `b`, if any: ballots are ordered by round, then by proposer id.
+fn predecessor(b: Ballot) -> Option<Ballot> {
+    let proposer = usize::from(b.proposer);
+    if proposer > 0 {
+        Some(Ballot {
+            round: b.round,
+            proposer: Id::from(proposer - 1),
+        })
+    } else if b.round > 0 {
+        Some(Ballot {
+            round: b.round - 1,
+            proposer: Id::from(usize::MAX),
+        })
+    } else {
+        None
+    }
+}
+
+/// Checks that `before -> after`, among `n` acceptors, is a sequence of legal `Voting`
+/// actions (or a stutter) and a legal `Consensus` step; returns the actions.
+pub fn check_step<V: Clone + Ord + Debug>(
+    n: usize,
+    before: &Voting<V>,
+    after: &Voting<V>,
+) -> Result<Vec<Action<V>>, Illegal> {
+    let mut actions = Vec::new();
+    let mut now = before.clone();
+    for a in before.acceptors().union(&after.acceptors()) {
+        let (old, new) = (before.max_bal(*a), after.max_bal(*a));
+        let empty = BTreeSet::new();
+        let had = before.votes.get(a).unwrap_or(&empty);
+        let has = after.votes.get(a).unwrap_or(&empty);
+        if let Some(lost) = had.difference(has).next() {
+            return Err(Illegal {
+                action: format!("acceptor {a:?} forgetting its vote {lost:?}"),
+                reason: "votes are never withdrawn in Voting".to_owned(),
+            });
+        }
+        for (b, v) in has.difference(had) {
+            if let Err(reason) = now.may_vote(n, *a, *b, v) {
+                return Err(Illegal {
+                    action: Action::VoteFor(*a, *b, v.clone()).to_string(),
+                    reason,
+                });
+            }
+            now.votes.entry(*a).or_default().insert((*b, v.clone()));
+            now.max_bal.insert(*a, *b);
+            actions.push(Action::VoteFor(*a, *b, v.clone()));
+        }
+        let reached = now.max_bal(*a);
+        if new < reached {
+            let action = if new < old {
+                format!("maxBal[{a:?}] falling from {old:?} to {new:?}")
+            } else {
+                format!("maxBal[{a:?}] = {new:?} after voting at {reached:?}")
+            };
+            return Err(Illegal {
+                action,
+                reason: "maxBal never decreases (IncreaseMaxBal needs b > maxBal[a])".to_owned(),
+            });
+        }
+        if new > reached {
+            now.max_bal.insert(*a, new);
+            actions.push(Action::IncreaseMaxBal(*a, new));
+        }
+    }
+    let (was, is) = (before.chosen(n), after.chosen(n));
+    if !was.is_subset(&is) || is.len() > 1 {
+        return Err(Illegal {
+            action: format!("Consensus: chosen {was:?} -> {is:?}"),
+            reason: "chosen starts empty, may become one value, and never changes after".to_owned(),
+        });
+    }
+    Ok(actions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(round: u32, proposer: usize) -> Ballot {
+        Ballot {
+            round,
+            proposer: Id::from(proposer),
+        }
+    }
+
+    fn voting(max_bal: &[(usize, Ballot)], votes: &[(usize, Ballot, char)]) -> Voting<char> {
+        let mut v = Voting::default();
+        for (a, m) in max_bal {
+            v.max_bal.insert(Id::from(*a), *m);
+        }
+        for (a, bal, val) in votes {
+            v.votes
+                .entry(Id::from(*a))
+                .or_default()
+                .insert((*bal, *val));
+        }
+        v
+    }
+
+    // Reference: Voting's IncreaseMaxBal and VoteFor.
+    #[test]
+    fn promises_and_safe_votes_are_voting_steps() {
+        let s0 = voting(&[], &[]);
+        let s1 = voting(&[(0, b(1, 0)), (1, b(1, 0))], &[]);
+        assert_eq!(
+            check_step(3, &s0, &s1),
+            Ok(vec![
+                Action::IncreaseMaxBal(Id::from(0), b(1, 0)),
+                Action::IncreaseMaxBal(Id::from(1), b(1, 0))
+            ])
+        );
+        let s2 = voting(&[(0, b(1, 0)), (1, b(1, 0))], &[(0, b(1, 0), 'A')]);
+        assert_eq!(
+            check_step(3, &s1, &s2),
+            Ok(vec![Action::VoteFor(Id::from(0), b(1, 0), 'A')])
+        );
+        assert_eq!(check_step(3, &s2, &s2), Ok(vec![]));
+    }
+
+    // Reference: SafeAt; a vote without a quorum of promises above the lower ballots.
+    #[test]
+    fn a_vote_without_phase_1_is_not_safe() {
+        let s0 = voting(
+            &[(0, b(1, 0)), (1, b(1, 0))],
+            &[(0, b(1, 0), 'A'), (1, b(1, 0), 'A')],
+        );
+        // Acceptor 2 votes B at a higher ballot that no quorum promised.
+        let mut s1 = s0.clone();
+        s1.votes
+            .entry(Id::from(2))
+            .or_default()
+            .insert((b(2, 1), 'B'));
+        s1.max_bal.insert(Id::from(2), b(2, 1));
+        let err = check_step(3, &s0, &s1).expect_err("unsafe vote");
+        assert!(err.action.starts_with("VoteFor"), "{err}");
+        assert!(err.reason.contains("SafeAt"), "{err}");
+    }
+
+    // Reference: P1a as Voting states it: maxBal[a] <= b to vote, and maxBal never falls.
+    #[test]
+    fn a_vote_below_max_bal_and_a_forgotten_promise_are_not_voting_steps() {
+        let s0 = voting(&[(0, b(2, 1))], &[]);
+        let s1 = voting(&[(0, b(2, 1))], &[(0, b(1, 0), 'A')]);
+        let err = check_step(3, &s0, &s1).expect_err("vote below maxBal");
+        assert!(err.reason.contains("maxBal"), "{err}");
+        let forgot = voting(&[(0, b(1, 1))], &[]);
+        let err = check_step(3, &s0, &forgot).expect_err("maxBal falls");
+        assert!(err.action.contains("falling"), "{err}");
+    }
+
+    #[test]
+    fn two_values_at_one_ballot_and_two_chosen_values_are_caught() {
+        let s0 = voting(&[(0, b(1, 0)), (1, b(1, 0))], &[(0, b(1, 0), 'A')]);
+        let s1 = voting(
+            &[(0, b(1, 0)), (1, b(1, 0))],
+            &[(0, b(1, 0), 'A'), (1, b(1, 0), 'B')],
+        );
+        let err = check_step(3, &s0, &s1).expect_err("two values at one ballot");
+        assert!(err.reason.contains("another value"), "{err}");
+        assert!(s1.one_value_per_ballot().is_err());
+    }
+
+    #[test]
+    fn predecessors_walk_down_the_ballot_order() {
+        assert_eq!(predecessor(b(2, 1)), Some(b(2, 0)));
+        assert_eq!(predecessor(b(2, 0)), Some(b(1, usize::MAX)));
+        assert_eq!(predecessor(b(0, 0)), None);
+    }
+}
