@@ -261,6 +261,8 @@ impl Actor for Node {
                 let NodeState::Client(client_state) = &**state else {
                     unreachable!("a client's state is a client state");
                 };
+                // A `Stale` refusal never reaches a model client (it numbers its requests 1, 2,
+                // ... and waits for each answer): like any other message, it is ignored.
                 let Msg::Reply { request, .. } = msg else {
                     return;
                 };

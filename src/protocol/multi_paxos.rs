@@ -158,6 +158,11 @@ pub enum Msg {
     Request { command: ClientCommand },
     /// Leader to client: the result of the client's `request`.
     Reply { request: RequestId, ret: KvRet },
+    /// Leader to client: `request` was not run and never will be: it is below `last`, the
+    /// client's last applied request, or equal to it with another operation. The client
+    /// numbers its next request above `last`. (Never sent in the model, whose clients number
+    /// their requests 1, 2, ... and wait for each answer.)
+    Stale { request: RequestId, last: RequestId },
 
     /// Phase 1a: candidate to acceptors, one ballot for every slot from `from` on.
     Prepare { ballot: Ballot, from: Slot },
@@ -385,6 +390,20 @@ impl MultiPaxosState {
     }
 }
 
+/// Whether the client's request number `command.request` was applied with another operation:
+/// the per-client table's reply for it answers another request.
+fn reused(replica: &ReplicaState, command: &ClientCommand) -> bool {
+    let applied = replica.log.iter().rev().find_map(|a| match &a.command {
+        Command::Client(cc)
+            if a.executed && cc.client == command.client && cc.request == command.request =>
+        {
+            Some(&cc.op)
+        }
+        _ => None,
+    });
+    applied.is_some_and(|op| *op != command.op)
+}
+
 impl MultiPaxosActor {
     fn quorum(&self) -> usize {
         quorum(self.servers.len())
@@ -495,14 +514,23 @@ impl MultiPaxosActor {
         if state.is_leader() {
             // At most once: a request already applied is answered from the table, not re-run.
             let last = state.replica.machine.last.get(&command.client);
+            let dedup = self.variant != Variant::NoDedupTable;
             match last {
                 Some((request, ret))
-                    if command.request == *request && self.variant != Variant::NoDedupTable =>
+                    if command.request == *request
+                        && dedup
+                        && !reused(&state.replica, &command) =>
                 {
                     let (request, ret) = (*request, ret.clone());
                     o.send(command.client, Msg::Reply { request, ret });
                 }
-                Some((request, _)) if command.request < *request => {} // Long answered.
+                // A number the client used up: said so, so that it can number anew.
+                Some((last, _))
+                    if command.request < *last || (command.request == *last && dedup) =>
+                {
+                    let (request, last) = (command.request, *last);
+                    o.send(command.client, Msg::Stale { request, last });
+                }
                 _ => self.propose_new(state.to_mut(), command, o),
             }
             return;
@@ -776,7 +804,18 @@ impl MultiPaxosActor {
             let (ret, executed) = state.replica.machine.apply(&command, dedup);
             if let (Command::Client(cc), Some(ret), true) = (&command, ret, state.is_leader()) {
                 let request = cc.request;
-                o.send(cc.client, Msg::Reply { request, ret });
+                if !executed && dedup && reused(&state.replica, cc) {
+                    // The table's reply is another operation's: a reused number is stale.
+                    o.send(
+                        cc.client,
+                        Msg::Stale {
+                            request,
+                            last: request,
+                        },
+                    );
+                } else {
+                    o.send(cc.client, Msg::Reply { request, ret });
+                }
             }
             state.replica.log.push(Applied {
                 slot: next,
@@ -855,7 +894,7 @@ impl Handlers for MultiPaxosActor {
             Msg::Chosen { slot, command } => self.handle_chosen(state, src, slot, command, o),
             Msg::CatchUp { from, to } => self.handle_catch_up(state, src, from..to, o),
             // Replies are for clients.
-            Msg::Reply { .. } => {}
+            Msg::Reply { .. } | Msg::Stale { .. } => {}
         }
     }
 
@@ -1109,5 +1148,85 @@ mod tests {
         );
         assert!(state.acceptor.accepted.is_empty());
         assert!(matches!(sent(o)[..], [(_, Msg::Rejected { .. })]));
+    }
+
+    // R3 (spec/runtime.md): a leader refuses a used-up request number explicitly (`Stale`),
+    // whether it arrives as a request or was chosen in the log; a retry of the last request
+    // with the same operation is still answered from the table.
+    #[test]
+    fn a_used_up_request_number_is_refused() {
+        let a = actor(Variant::Correct);
+        let (id, client) = (Id::from(0), Id::from(5));
+        let mut state = Cow::Owned(a.on_start(id, &None, &mut Out::new()));
+        a.on_timeout(id, &mut state, &Timer::Election, &mut Out::new());
+        let promise = Msg::Promise {
+            ballot: ballot(1, 0),
+            accepted: BTreeMap::new(),
+        };
+        a.on_msg(id, &mut state, Id::from(1), promise, &mut Out::new());
+        assert!(state.is_leader());
+        let request = |request, op| Msg::Request {
+            command: ClientCommand {
+                client,
+                request,
+                op,
+            },
+        };
+        let put = KvOp::Put {
+            key: 'x',
+            value: 'A',
+        };
+        let append = KvOp::Append {
+            key: 'x',
+            value: 'B',
+        };
+        let mut o = Out::new();
+        a.on_msg(id, &mut state, client, request(10, put.clone()), &mut o);
+        let Some((_, Msg::Accept { slot, proposal })) = sent(o).pop() else {
+            panic!("the leader proposes");
+        };
+        let mut o = Out::new();
+        let accepted = Msg::Accepted { slot, proposal };
+        a.on_msg(id, &mut state, Id::from(1), accepted, &mut o);
+        let ok = Msg::Reply {
+            request: 10,
+            ret: KvRet::PutOk,
+        };
+        assert!(sent(o).contains(&(client, ok.clone())));
+        let answers = |state: &mut Cow<MultiPaxosState>, msg| {
+            let mut o = Out::new();
+            a.on_msg(id, state, client, msg, &mut o);
+            sent(o)
+        };
+        assert_eq!(answers(&mut state, request(10, put)), vec![(client, ok)]);
+        let reused = Msg::Stale {
+            request: 10,
+            last: 10,
+        };
+        assert_eq!(
+            answers(&mut state, request(10, append.clone())),
+            vec![(client, reused.clone())]
+        );
+        let stale = Msg::Stale {
+            request: 3,
+            last: 10,
+        };
+        assert_eq!(
+            answers(&mut state, request(3, append.clone())),
+            vec![(client, stale)]
+        );
+        // The reused number chosen all the same (a follower had queued it): refused too.
+        let chosen = Msg::Chosen {
+            slot: slot + 1,
+            command: Command::Client(ClientCommand {
+                client,
+                request: 10,
+                op: append,
+            }),
+        };
+        let mut o = Out::new();
+        a.on_msg(id, &mut state, Id::from(1), chosen, &mut o);
+        assert_eq!(sent(o), vec![(client, reused)]);
+        assert_eq!(state.replica.machine.kv.data[&'x'], "A");
     }
 }
