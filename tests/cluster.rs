@@ -1,10 +1,12 @@
 //! A real 3-node cluster: separate processes on loopback, concurrent clients, `kill -9` of a
 //! node in the middle of the load, restart from storage; the whole history is checked with
-//! the linearizability tester the model uses. Also the node's refusals to start.
-//! Reference: spec/runtime.md (D1, D2, S1-S3).
+//! the linearizability tester the model uses. The same under network faults between the
+//! nodes (loss, duplication, delay, reordering, a partition). Also the node's refusals to
+//! start.
+//! Reference: spec/runtime.md (D1, D2, S1-S3, F1, A2).
 mod common;
 
-use common::{run_binary, temp_dir, Cluster, History, Rng};
+use common::{run_binary, temp_dir, write_private, Cluster, History, Rng, Setup};
 use paxos::runtime::client::{Client, Op, Reply};
 use paxos::runtime::node::Protocol;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -154,6 +156,179 @@ fn kill_nine_in_the_middle_of_the_load_loses_nothing() {
     run_round(1, 1, 8);
     run_round(2, 2, 40);
     assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+/// F1: the faults every node injects into what it sends its peers, in the fault tests.
+pub const FAULTS: &str = "drop=0.1,duplicate=0.1,delay=0.3,delay-ms=1-40";
+
+/// One cluster, one decision, on a faulty network (F1): WORKERS clients put their own value
+/// or get, against servers picked at random, while node `partitioned` is cut off from its
+/// peers until 40 operations were answered; the load goes on for 40 more after it heals.
+fn faulty_round(round: u64, partitioned: usize) {
+    let started = Instant::now();
+    let setup = Setup {
+        faults: Some(FAULTS.to_owned()),
+        ..Setup::default()
+    };
+    let tag = format!("paxos-faults-{round}");
+    let cluster = Cluster::start_with(Protocol::Paxos, 3, &tag, setup);
+    cluster.partition(partitioned);
+    let history = History::default();
+    let servers = cluster.addresses.clone();
+    let stop = AtomicBool::new(false);
+    let (during, after) = std::thread::scope(|s| {
+        for worker in 0..WORKERS {
+            let (history, stop, servers) = (&history, &stop, servers.clone());
+            s.spawn(move || {
+                let mut rng = Rng::new(round * 100 + 50 + worker as u64);
+                let mut client =
+                    Client::new(servers, Duration::from_millis(250), 8).expect("client");
+                let mut recorder = history.recorder(worker, WORKERS);
+                let value = (b'A' + worker as u8) as char;
+                for _ in 0..MAX_OPS_PER_WORKER {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    client.prefer(rng.below(3) as usize);
+                    let op = if rng.below(3) == 0 {
+                        Op::Put(value)
+                    } else {
+                        Op::Get
+                    };
+                    recorder.call(&mut client, op);
+                }
+            });
+        }
+        // S2 with a partition: the two other nodes go on.
+        let during = await_answers(&history, 40);
+        cluster.heal(partitioned);
+        let healed_at = history.completed.load(Ordering::SeqCst);
+        let after = await_answers(&history, healed_at + 40);
+        stop.store(true, Ordering::SeqCst);
+        (during, after)
+    });
+    assert!(
+        during,
+        "round {round}: no progress while node {partitioned} was cut off"
+    );
+    assert!(
+        after,
+        "round {round}: no progress after the partition healed"
+    );
+
+    // Progress after healing on the node that was cut off: on its own, it learns the chosen
+    // value (its put runs a ballot with its peers) and reads it.
+    let mut checks = history.recorder(1000, 1000);
+    let mut alone = cluster.client_of(partitioned);
+    let put = checks.call(&mut alone, Op::Put('Q'));
+    assert!(
+        put.is_some(),
+        "round {round}: node {partitioned} does not answer after healing"
+    );
+    let acknowledged = history.acknowledged.lock().expect("workers done").clone();
+    for i in 0..3 {
+        let mut client = cluster.client_of(i);
+        let read = checks.call(&mut client, Op::Get);
+        let Some(Reply::GetOk(Some(value))) = read else {
+            panic!("round {round}: node {i} read {read:?} after the decision");
+        };
+        // S1: acknowledged writes are never lost.
+        for v in &acknowledged {
+            assert_eq!(*v, value, "round {round}: acknowledged put of {v} lost");
+        }
+    }
+    let completed = history.completed.load(Ordering::SeqCst);
+    let unknown = history.unknown.load(Ordering::SeqCst);
+    let (linearizable, len) = history.linearizable();
+    let logs = cluster.logs();
+    let [datagrams, lost, duplicated, delayed] = cluster.fault_totals();
+    eprintln!(
+        "round {round}: node {partitioned} cut off then healed: {completed} operations \
+         answered, {unknown} unanswered, {len} in the history, {} acknowledged puts; at least \
+         {datagrams} datagrams between nodes, {lost} lost, {duplicated} duplicated, {delayed} \
+         copies delayed; {:?}",
+        acknowledged.len(),
+        started.elapsed()
+    );
+    assert!(
+        linearizable,
+        "round {round}: the history is not linearizable"
+    );
+    assert!(
+        logs.contains("partition healed"),
+        "round {round}: the partition never took effect"
+    );
+    assert!(
+        lost > 0 && duplicated > 0 && delayed > 0,
+        "round {round}: the fault layer did nothing"
+    );
+    assert!(
+        !logs.contains("panicked"),
+        "round {round}: a node panicked:\n{logs}"
+    );
+}
+
+// F1 with S1-S3 and linearizable: on a network that loses, duplicates, delays and reorders
+// the datagrams between the nodes, with one node cut off from its peers for the first part
+// of the load (each node in turn), the history is linearizable, every acknowledged put is
+// what every node reads, and after the partition heals the cluster makes progress: more
+// operations are answered, and the node that was cut off answers on its own.
+#[test]
+fn a_faulty_network_loses_nothing() {
+    let started = Instant::now();
+    for round in 0..3 {
+        faulty_round(round, round as usize);
+    }
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+// A2: a cluster key file that is missing, unreadable or too short makes the node refuse to
+// start with a message saying what to do, exit status 2 (a bad command line, as for a model
+// file `paxos check` cannot use); a good one starts it, with or without a trailing newline.
+#[test]
+fn bad_cluster_key_files_are_refused() {
+    let dir = temp_dir("keys");
+    let free = paxos::runtime::node::free_loopback_addresses(1).expect("a free port")[0];
+    let data_dir = dir.join("data").to_string_lossy().into_owned();
+    let spawn = |key: &std::path::Path, exit_after: &str| {
+        let key = key.to_string_lossy().into_owned();
+        let address = free.to_string();
+        let args = [
+            "spawn",
+            "--address",
+            &address,
+            "--data-dir",
+            &data_dir,
+            "--cluster-key-file",
+            &key,
+            "--exit-after",
+            exit_after,
+        ];
+        run_binary(&args, &dir)
+    };
+    let (code, stderr) = spawn(&dir.join("missing.key"), "5");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot read cluster key file") && stderr.contains("head -c 32"),
+        "{stderr}"
+    );
+    let short = dir.join("short.key");
+    write_private(&short, b"too short\n");
+    let (code, stderr) = spawn(&short, "5");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("holds 10 bytes, fewer than 32"), "{stderr}");
+    let (code, stderr) = spawn(&dir, "5");
+    assert_eq!(code, Some(2), "a directory: {stderr}");
+    let good = dir.join("good.key");
+    write_private(&good, b"0123456789abcdef0123456789abcdef\n");
+    let (code, stderr) = spawn(&good, "0.5");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("authenticated with the cluster key"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("open to other users"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // D2: a storage file that exists but cannot be read makes the node refuse to start, with a

@@ -3,11 +3,14 @@
 //! stateright's `LinearizabilityTester` against the model's key-value specification ([`Kv`]),
 //! and every acknowledged append must be read back at the end.
 //!
-//! Reference: spec/runtime.md D1 (storage on disk before the message that depends on it) and
-//! the model's "linearizable" property, now on UDP.
+//! The same history checks on a network that loses, duplicates, delays and reorders the
+//! datagrams between the nodes and cuts the leader off for a while (F1), with a cluster key.
+//!
+//! Reference: spec/runtime.md D1 (storage on disk before the message that depends on it), F1,
+//! A1, and the model's "linearizable" property, now on UDP.
 mod common;
 
-use common::Cluster;
+use common::{Cluster, Setup};
 use paxos::protocol::multi_paxos::{Key, Kv, KvOp, KvRet, Storage};
 use paxos::runtime::client::{Client, MultiPaxosCodec};
 use paxos::runtime::node::Protocol;
@@ -188,5 +191,156 @@ fn acknowledged_writes_survive_kill_and_restart() {
     for i in 0..3 {
         assert!(cluster.running(i), "node {i} stopped on its own");
     }
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+/// Waits until `count()` reaches `target` (at most `within`).
+fn await_count(count: impl Fn() -> usize, target: usize, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while count() < target {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
+/// F1: the faults every node injects into what it sends its peers.
+const FAULTS: &str = "drop=0.1,duplicate=0.1,delay=0.3,delay-ms=1-40";
+
+// F1 with the model's "linearizable" property: with a cluster key (A1), on a network that
+// loses, duplicates (a duplicate of a sealed message is a replay, A3), delays and reorders the
+// datagrams between the nodes, the leader is cut off from its peers mid-load and healed; the
+// others elect a new leader and go on, the cluster makes progress after the partition heals,
+// the node that was cut off answers again, the history is linearizable and every
+// acknowledged append is read back.
+#[test]
+fn a_faulty_network_loses_no_acknowledged_write() {
+    let started = Instant::now();
+    let setup = Setup {
+        key: Some(b"multi-paxos fault test: a key 32+".to_vec()),
+        faults: Some(FAULTS.to_owned()),
+        ..Setup::default()
+    };
+    let cluster = Cluster::start_with(Protocol::MultiPaxos, 3, "multi-paxos-faults", setup);
+    let history = History {
+        tester: Mutex::new(LinearizabilityTester::new(Kv::default())),
+        acknowledged: Mutex::new(Vec::new()),
+        unknown: AtomicUsize::new(0),
+    };
+    let stop = AtomicBool::new(false);
+    let next_value = AtomicU32::new(0x100);
+    let fresh = || char::from_u32(next_value.fetch_add(1, Ordering::Relaxed)).expect("a char");
+    let acked = || history.acknowledged.lock().expect("recorded").len();
+    let (victim, counts) = std::thread::scope(|s| {
+        for worker in 0..WORKERS {
+            let (history, stop, fresh) = (&history, &stop, &fresh);
+            let mut client = client(&cluster, worker);
+            s.spawn(move || {
+                let mut thread = worker;
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) && n < 400 {
+                    let key = KEYS[(worker + n) % KEYS.len()];
+                    let op = if n % 3 == 2 {
+                        KvOp::Get { key }
+                    } else {
+                        KvOp::Append {
+                            key,
+                            value: fresh(),
+                        }
+                    };
+                    history.call(&mut thread, &mut client, op);
+                    n += 1;
+                }
+            });
+        }
+        let within = Duration::from_secs(15);
+        let before = await_count(acked, 30, within);
+        // Cut the leader off, until the others have gone on without it.
+        let victim = leader(&cluster).expect("a leader is elected");
+        cluster.partition(victim);
+        let at_partition = acked();
+        let during = before && await_count(acked, at_partition + 30, within);
+        cluster.heal(victim);
+        let at_heal = acked();
+        let after = during && await_count(acked, at_heal + 30, within);
+        stop.store(true, Ordering::Relaxed);
+        let at_stop = acked();
+        eprintln!(
+            "acknowledged appends: {at_partition} when node {victim} (the leader) was cut off, \
+             {at_heal} when it healed, {at_stop} at the end"
+        );
+        (victim, (before, during, after))
+    });
+    let (before, during, after) = counts;
+    assert!(before, "no progress before the partition");
+    assert!(during, "no progress with the leader cut off");
+    assert!(after, "no progress after the partition healed");
+
+    // The node that was cut off answers on its own again (it forwards to the leader, or
+    // leads), and every acknowledged append is read back.
+    let mut alone = Client::new(
+        vec![cluster.addresses[victim]],
+        Duration::from_millis(700),
+        10,
+    )
+    .expect("client");
+    let mut thread = usize::MAX / 2;
+    let read = history.call(&mut thread, &mut alone, KvOp::Get { key: KEYS[0] });
+    assert!(
+        read.is_some(),
+        "node {victim} does not answer after healing"
+    );
+    let acknowledged = history.acknowledged.lock().expect("recorded").clone();
+    let mut reader = client(&cluster, 0);
+    for key in KEYS {
+        let read = history.call(&mut thread, &mut reader, KvOp::Get { key });
+        let Some(KvRet::GetOk { value }) = read else {
+            panic!("no answer to the final read of {key}: {read:?}");
+        };
+        let value = value.unwrap_or_default();
+        for (_, appended) in acknowledged.iter().filter(|(k, _)| *k == key) {
+            assert!(
+                value.contains(*appended),
+                "acknowledged append {appended:?} to {key} lost: read {value:?}"
+            );
+        }
+    }
+    let tester = history.tester.lock().expect("recorded").clone();
+    let len = tester.len();
+    let [datagrams, lost, duplicated, delayed] = cluster.fault_totals();
+    eprintln!(
+        "operations={len}, acknowledged appends={}, unanswered={}; at least {datagrams} \
+         datagrams between nodes, {lost} lost, {duplicated} duplicated, {delayed} copies \
+         delayed; {:?}",
+        acknowledged.len(),
+        history.unknown.load(Ordering::Relaxed),
+        started.elapsed()
+    );
+    let verdict = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || tester.is_consistent())
+        .expect("a checker thread")
+        .join()
+        .expect("the checker does not panic");
+    assert!(
+        verdict,
+        "linearizable: the history of {len} operations is not"
+    );
+    let logs = cluster.logs();
+    assert!(
+        lost > 0 && duplicated > 0 && delayed > 0,
+        "the fault layer did nothing"
+    );
+    assert!(
+        logs.contains("partition healed"),
+        "the partition never took effect"
+    );
+    assert!(
+        !logs.contains("bad MAC") && !logs.contains("unauthenticated"),
+        "a genuine peer message was refused:\n{logs}"
+    );
+    assert!(!logs.contains("panicked"), "a node panicked:\n{logs}");
     assert!(started.elapsed() < Duration::from_secs(60));
 }

@@ -55,7 +55,7 @@ pub enum Command {
     /// Durable state lives in `<data-dir>/<address>.storage`; a node refuses to start when that
     /// file exists but cannot be read. Runs until stopped (or --exit-after). Log level:
     /// RUST_LOG (e.g. RUST_LOG=info). Exit status: 1 when the node cannot start or stops,
-    /// 2 for a bad command line.
+    /// 2 for a bad command line or a cluster key file that cannot be used.
     Spawn(SpawnArgs),
     /// Put a value into, or get the value of, the cluster's register over UDP.
     ///
@@ -156,7 +156,8 @@ impl Error {
             | Error::Usage(_)
             | Error::MalformedAddress { .. }
             | Error::Explorer { .. }
-            | Error::Node(runtime::node::Error::NoAddresses) => 2,
+            | Error::Node(runtime::node::Error::NoAddresses)
+            | Error::Node(runtime::node::Error::ClusterKey(_)) => 2,
             Error::Node(_) | Error::Client(_) | Error::Bench(_) | Error::Output(_) => 1,
         }
     }

@@ -1,5 +1,6 @@
 //! `paxos spawn`: the command line of a node, turned into a [`NodeConfig`].
 use crate::cli::{parse_address, Error, ProtocolArg};
+use crate::runtime::faults::FaultPlan;
 use crate::runtime::node::{self, NodeConfig};
 use std::net::SocketAddrV4;
 use std::path::PathBuf;
@@ -26,6 +27,15 @@ pub struct SpawnArgs {
     /// Exit (status 0) after this many seconds, so that test clusters stop by themselves.
     #[arg(long, value_name = "SECS")]
     exit_after: Option<f64>,
+    /// A file of at least 32 random bytes, the same on every node (e.g. made with
+    /// `head -c 32 /dev/urandom`): peer messages then carry an HMAC-SHA-256 made with it, and
+    /// messages from a peer's address without a valid one are dropped. Clients need no key.
+    #[arg(long, value_name = "PATH")]
+    cluster_key_file: Option<PathBuf>,
+    /// Tests only: drop, duplicate, delay and partition the traffic between peers
+    /// (spec/runtime.md, F1).
+    #[arg(long, value_name = "PLAN", hide = true)]
+    test_faults: Option<FaultPlan>,
 }
 
 impl SpawnArgs {
@@ -64,6 +74,8 @@ impl SpawnArgs {
             addresses,
             data_dir: self.data_dir.clone(),
             exit_after,
+            cluster_key_file: self.cluster_key_file.clone(),
+            test_faults: self.test_faults.clone(),
         })
     }
 }

@@ -108,6 +108,8 @@ impl harness::Client for Client {
     }
 
     fn on_msg(&self, id: Id, state: &mut Cow<ClientState>, msg: Msg, o: &mut ClientOut<Self>) {
+        // A `Stale` refusal never reaches a model client (it numbers its requests 1, 2, ...
+        // and waits for each answer): like any other message, it is ignored.
         let Msg::Reply { request, .. } = msg else {
             return;
         };

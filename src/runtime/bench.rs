@@ -243,6 +243,8 @@ fn start_cluster(
         cluster: servers.clone(),
         data_dir: data_dir.to_owned(),
         exit_after: Some(lifetime),
+        cluster_key_file: None,
+        test_faults: None,
     };
     let cluster = std::thread::spawn(move || node::run(&node));
     for &server in &servers {

@@ -7,7 +7,10 @@
 //! mistaken by a server for a duplicate of a request it dropped; a reply to any attempt of the
 //! same operation answers it. Multi-Paxos retries keep the request number, so that the
 //! replicas' per-client table applies a command chosen twice only once. A client that gets no
-//! answer does not know whether a write took effect.
+//! answer does not know whether a write took effect. A Multi-Paxos leader that finds a request
+//! number used up (`Stale`: below the last one it applied from this address, or equal to it
+//! with another operation: a previous client on the same port, R3 of `spec/runtime.md`) did
+//! not run it: the client numbers the operation anew, above the leader's last, and asks again.
 use crate::protocol::multi_paxos::{self, ClientCommand, KvOp, KvRet};
 use crate::protocol::paxos::{Msg, RequestId, Value};
 use stateright::actor::Id;
@@ -64,6 +67,11 @@ pub trait ClientCodec {
     fn request(op: &Self::Op, request: RequestId, client: SocketAddrV4) -> Self::Msg;
     /// The request number a reply answers, and the answer; `None` for anything else.
     fn reply(msg: Self::Msg) -> Option<(RequestId, Self::Ret)>;
+    /// R3: for a refusal of a used-up request number, that number and the last one the
+    /// servers applied from this client; `None` for anything else.
+    fn stale(_msg: &Self::Msg) -> Option<(RequestId, RequestId)> {
+        None
+    }
 }
 
 /// The single-decree Paxos messages of [`crate::protocol::paxos::Msg`].
@@ -117,6 +125,13 @@ impl ClientCodec for MultiPaxosCodec {
             _ => None,
         }
     }
+
+    fn stale(msg: &multi_paxos::Msg) -> Option<(RequestId, RequestId)> {
+        match *msg {
+            multi_paxos::Msg::Stale { request, last } => Some((request, last)),
+            _ => None,
+        }
+    }
 }
 
 /// Why an operation has no answer.
@@ -131,6 +146,9 @@ pub enum Error {
     },
     /// No server to ask.
     NoServers,
+    /// The servers applied request number `u64::MAX` from this client's address: no number
+    /// is left above it.
+    NumbersUsedUp,
 }
 
 impl fmt::Display for Error {
@@ -143,6 +161,10 @@ impl fmt::Display for Error {
                  (a put may still take effect); check that the servers run, or retry"
             ),
             Error::NoServers => f.write_str("no server address given"),
+            Error::NumbersUsedUp => f.write_str(
+                "the servers have applied the highest request number there is from this client \
+                 address: run the client from another address (port)",
+            ),
         }
     }
 }
@@ -151,7 +173,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
-            Error::NoAnswer { .. } | Error::NoServers => None,
+            Error::NoAnswer { .. } | Error::NoServers | Error::NumbersUsedUp => None,
         }
     }
 }
@@ -232,13 +254,20 @@ impl Client {
     pub fn call_with<C: ClientCodec>(&mut self, op: C::Op) -> Result<C::Ret, Error> {
         let mut asked: BTreeSet<RequestId> = BTreeSet::new();
         let mut buf = [0u8; 65_535];
+        // Whether the next attempt takes a new request number.
+        let mut renumber = true;
+        // R3: after a refusal, the next attempt asks the server that refused again.
+        let mut stay = 0;
         for attempt in 0..self.attempts {
-            let server = self.servers[(self.next_server + attempt) % self.servers.len()];
-            let request = if C::SAME_REQUEST_ON_RETRY && attempt > 0 {
+            let index = (self.next_server + attempt - stay) % self.servers.len();
+            let server = self.servers[index];
+            let request = if C::SAME_REQUEST_ON_RETRY && !renumber {
                 self.next_request - 1
             } else {
-                self.next_request += 1;
-                self.next_request - 1
+                renumber = false;
+                let request = self.next_request;
+                self.next_request = request.checked_add(1).ok_or(Error::NumbersUsedUp)?;
+                request
             };
             asked.insert(request);
             let bytes = serde_json::to_vec(&C::request(&op, request, self.address))
@@ -268,12 +297,23 @@ impl Client {
                     Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
                     Err(e) => return Err(Error::Io(e)),
                 };
-                let reply = serde_json::from_slice::<C::Msg>(&buf[..count])
-                    .ok()
-                    .and_then(C::reply);
-                match reply {
+                let Ok(msg) = serde_json::from_slice::<C::Msg>(&buf[..count]) else {
+                    log::debug!("Ignoring a datagram that does not decode. from={from}");
+                    continue;
+                };
+                if let Some((id, last)) = C::stale(&msg).filter(|(id, _)| asked.contains(id)) {
+                    // R3: not run, and never will be: number it above `last` and ask again.
+                    log::info!("Request number used up: numbering anew. request={id}, last={last}");
+                    self.next_request = self
+                        .next_request
+                        .max(last.checked_add(1).ok_or(Error::NumbersUsedUp)?);
+                    renumber = true;
+                    stay += 1;
+                    break;
+                }
+                match C::reply(msg) {
                     Some((id, reply)) if asked.contains(&id) => {
-                        self.next_server = (self.next_server + attempt) % self.servers.len();
+                        self.next_server = index;
                         return Ok(reply);
                     }
                     _ => log::debug!("Ignoring a datagram that answers nothing asked. from={from}"),
@@ -285,5 +325,92 @@ impl Client {
         Err(Error::NoAnswer {
             attempts: self.attempts,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // R3: a `Stale` refusal makes the client number the operation above the leader's last
+    // applied request and ask again; a plain reply to that number answers it.
+    #[test]
+    fn a_stale_number_is_renumbered_above_the_last() {
+        let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free port");
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("a timeout");
+        let SocketAddr::V4(address) = server.local_addr().expect("bound") else {
+            unreachable!("bound to an IPv4 address");
+        };
+        let fake_leader = std::thread::spawn(move || {
+            let mut buf = [0u8; 65_535];
+            let mut asked = Vec::new();
+            for _ in 0..2 {
+                let (n, from) = server.recv_from(&mut buf).expect("a request");
+                let msg: multi_paxos::Msg = serde_json::from_slice(&buf[..n]).expect("decodes");
+                let multi_paxos::Msg::Request { command } = msg else {
+                    panic!("not a request: {msg:?}");
+                };
+                asked.push(command.request);
+                let answer = if asked.len() == 1 {
+                    let last = command.request + 1_000;
+                    multi_paxos::Msg::Stale {
+                        request: command.request,
+                        last,
+                    }
+                } else {
+                    multi_paxos::Msg::Reply {
+                        request: command.request,
+                        ret: KvRet::PutOk,
+                    }
+                };
+                let bytes = serde_json::to_vec(&answer).expect("encodes");
+                server.send_to(&bytes, from).expect("sent");
+            }
+            asked
+        });
+        let mut client =
+            Client::new(vec![address], Duration::from_secs(2), 3).expect("a client socket");
+        let put = KvOp::Put {
+            key: 'x',
+            value: 'A',
+        };
+        let answer = client.call_with::<MultiPaxosCodec>(put);
+        let asked = fake_leader.join().expect("the fake leader does not panic");
+        assert_eq!(answer.ok(), Some(KvRet::PutOk));
+        assert_eq!(asked.len(), 2);
+        assert_eq!(asked[1], asked[0] + 1_001, "numbered above the last");
+    }
+
+    // R3: no number is left above u64::MAX: the client says so instead of looping.
+    #[test]
+    fn numbers_used_up_are_an_error() {
+        let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free port");
+        let SocketAddr::V4(address) = server.local_addr().expect("bound") else {
+            unreachable!("bound to an IPv4 address");
+        };
+        let fake_leader = std::thread::spawn(move || {
+            let mut buf = [0u8; 65_535];
+            server
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("a timeout");
+            let (n, from) = server.recv_from(&mut buf).expect("a request");
+            let msg: multi_paxos::Msg = serde_json::from_slice(&buf[..n]).expect("decodes");
+            let multi_paxos::Msg::Request { command } = msg else {
+                panic!("not a request: {msg:?}");
+            };
+            let stale = multi_paxos::Msg::Stale {
+                request: command.request,
+                last: u64::MAX,
+            };
+            let bytes = serde_json::to_vec(&stale).expect("encodes");
+            server.send_to(&bytes, from).expect("sent");
+        });
+        let mut client =
+            Client::new(vec![address], Duration::from_secs(2), 3).expect("a client socket");
+        let answer = client.call_with::<MultiPaxosCodec>(KvOp::Get { key: 'x' });
+        fake_leader.join().expect("the fake leader does not panic");
+        assert!(matches!(answer, Err(Error::NumbersUsedUp)), "{answer:?}");
     }
 }

@@ -8,6 +8,14 @@
 //! - **H2** A peer-to-peer message from an address that is not a configured peer is dropped
 //!   and logged: only client requests are accepted from anyone.
 //! - **H3** A client reply sent to a server is dropped and logged.
+//! - **R1** A client request that comes straight from a client (not from a peer) is taken in
+//!   the name of its source address ([`WireProtocol::bind_to_source`]): a Multi-Paxos
+//!   `Request` naming another client is served in its sender's name, and answered there.
+//! - **A1** With a cluster key, every message to a peer is sealed with a MAC
+//!   ([`crate::runtime::auth`]) and every datagram from a peer's address must carry a valid
+//!   one: anything else from a peer's address is dropped and logged.
+//! - **F1** (tests only) A fault layer ([`crate::runtime::faults`]) drops, duplicates, delays
+//!   and partitions the traffic between peers.
 //! - **L1** A peer's notice that a ballot was preempted (`Rejected`) reaches the actor after a
 //!   random delay ([`BACKOFF`]), a network delay the protocol tolerates: proposers that
 //!   preempt each other at once on every rejection would otherwise duel for ever.
@@ -15,18 +23,23 @@
 //!   step that asks for it, before the step's messages are sent; a node that cannot save
 //!   stops (exit status 1) instead of running on.
 //!
-//! On the wire a message is one JSON datagram: the serde JSON of the protocol's `Msg`.
+//! On the wire a message is one datagram ([`Wire`]): the serde JSON of the protocol's `Msg`,
+//! or, between members of a cluster with a key, [`SEALED_MAGIC`], the MAC, then that JSON.
 use crate::protocol::multi_paxos::{self, MultiPaxosActor};
 use crate::protocol::paxos::{Msg, PaxosActor};
+use crate::runtime::auth::{ClusterKey, Tag, TAG_BYTES};
+use crate::runtime::faults::Faults;
 use crate::runtime::storage;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use stateright::actor::{Actor, Command, Id, Out};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::fmt;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// L1: how long a preemption notice is held back, drawn at random by `spawn`'s timers.
@@ -35,7 +48,7 @@ pub const BACKOFF: Range<Duration> = Duration::from_millis(10)..Duration::from_m
 /// What a runtime message is for, as far as the guard is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MsgKind {
-    /// A request from a client: accepted from any address.
+    /// A request from a client: accepted from any address (R1 binds it to that address).
     ClientRequest,
     /// A reply meant for a client: a server never expects one.
     ClientReply,
@@ -53,11 +66,18 @@ where
     Self::Msg: Serialize + DeserializeOwned,
     Self::Storage: Serialize + DeserializeOwned,
 {
-    /// Larger datagrams are dropped unread (H1).
+    /// Larger messages are dropped unread (H1).
     const MAX_DATAGRAM: usize = 8 * 1024;
 
     /// Classifies a message for the guard (H2, H3).
     fn kind(msg: &Self::Msg) -> MsgKind;
+
+    /// R1: a client request received straight from the client at `src`, made to speak in the
+    /// name of that address only. The default keeps it as it is: for a protocol whose
+    /// requests name no client, the reply already goes to the datagram's source.
+    fn bind_to_source(msg: Self::Msg, _src: Id) -> Self::Msg {
+        msg
+    }
 }
 
 impl WireProtocol for PaxosActor {
@@ -76,6 +96,8 @@ impl WireProtocol for PaxosActor {
     }
 }
 
+static REBOUND_REQUESTS: AtomicU64 = AtomicU64::new(0);
+
 impl WireProtocol for MultiPaxosActor {
     /// A `Promise` carries every proposal accepted from the candidate's first unknown slot on:
     /// after a restart (the chosen log is kept in memory) that is the whole log, so the limit
@@ -85,10 +107,10 @@ impl WireProtocol for MultiPaxosActor {
     fn kind(msg: &multi_paxos::Msg) -> MsgKind {
         use multi_paxos::Msg as M;
         match msg {
-            // A follower forwards a client's request to the leader: a peer's Request is a
-            // request too, and anyone may send one.
+            // A client's request, or a follower forwarding one to the leader: R1 tells them
+            // apart by the source address.
             M::Request { .. } => MsgKind::ClientRequest,
-            M::Reply { .. } => MsgKind::ClientReply,
+            M::Reply { .. } | M::Stale { .. } => MsgKind::ClientReply,
             M::Prepare { .. }
             | M::Promise { .. }
             | M::Accept { .. }
@@ -96,6 +118,57 @@ impl WireProtocol for MultiPaxosActor {
             | M::Chosen { .. }
             | M::CatchUp { .. } => MsgKind::Internal,
             M::Rejected { .. } => MsgKind::Preemption,
+        }
+    }
+
+    /// R1: the command is the source's, whatever client it names: the per-client table and
+    /// the reply are that address's. (Only a configured peer forwards a request in another
+    /// client's name; the guard does not call this for peers.)
+    fn bind_to_source(msg: multi_paxos::Msg, src: Id) -> multi_paxos::Msg {
+        match msg {
+            multi_paxos::Msg::Request { mut command } => {
+                if command.client != src {
+                    if let Some(count) = worth_logging(&REBOUND_REQUESTS) {
+                        log::warn!(
+                            "Request names a client other than its source: taken in the \
+                             source's name. src={src}, named={}, request={}, rebound={count}",
+                            command.client,
+                            command.request
+                        );
+                    }
+                    command.client = src;
+                }
+                multi_paxos::Msg::Request { command }
+            }
+            other => other,
+        }
+    }
+}
+
+/// The first bytes of a sealed datagram (A1). No JSON text starts with them.
+pub const SEALED_MAGIC: &[u8; 4] = b"PXM1";
+
+/// A datagram as the guard sends and receives it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum Wire<M> {
+    /// A message as its JSON: client traffic, and every message of a cluster without a key
+    /// (the wire format is then exactly the protocol's JSON).
+    Plain(M),
+    /// A1: a message between members of a cluster with a key: on the wire [`SEALED_MAGIC`],
+    /// the 32-byte `tag`, then `body`, the message's JSON.
+    Sealed {
+        /// HMAC-SHA-256 over the sender, the receiver and `body` ([`ClusterKey::tag`]).
+        tag: Tag,
+        /// The message's JSON, parsed only once the tag checks out.
+        body: Vec<u8>,
+    },
+}
+
+impl<M: fmt::Debug> fmt::Debug for Wire<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Wire::Plain(msg) => msg.fmt(f),
+            Wire::Sealed { body, .. } => write!(f, "Sealed({})", String::from_utf8_lossy(body)),
         }
     }
 }
@@ -107,8 +180,10 @@ impl WireProtocol for MultiPaxosActor {
     reason = "the fields are read through Debug, in spawn's log line"
 )]
 pub(crate) enum CodecError {
-    /// H1: the datagram is larger than the protocol's limit.
+    /// H1: the message is larger than the protocol's limit.
     Oversized { bytes: usize, max: usize },
+    /// A sealed datagram too short to hold its tag.
+    Truncated { bytes: usize },
     /// The bytes are not the JSON of a message (or of storage).
     Json(serde_json::Error),
 }
@@ -116,6 +191,21 @@ pub(crate) enum CodecError {
 /// A message or storage as bytes: its JSON.
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
     serde_json::to_vec(value).map_err(CodecError::Json)
+}
+
+/// A datagram as bytes: a plain message is its JSON, as without the guard; a sealed one is
+/// [`SEALED_MAGIC`], the tag, then the message's JSON.
+pub(crate) fn encode_wire<M: Serialize>(wire: &Wire<M>) -> Result<Vec<u8>, CodecError> {
+    match wire {
+        Wire::Plain(msg) => encode(msg),
+        Wire::Sealed { tag, body } => {
+            let mut bytes = Vec::with_capacity(SEALED_MAGIC.len() + TAG_BYTES + body.len());
+            bytes.extend_from_slice(SEALED_MAGIC);
+            bytes.extend_from_slice(tag);
+            bytes.extend_from_slice(body);
+            Ok(bytes)
+        }
+    }
 }
 
 /// Storage as [`storage::decode`] reads it, with the error type `spawn` wants for all four of
@@ -128,6 +218,9 @@ static DROPPED_OVERSIZED: AtomicU64 = AtomicU64::new(0);
 static DROPPED_MALFORMED: AtomicU64 = AtomicU64::new(0);
 static DROPPED_NON_PEER: AtomicU64 = AtomicU64::new(0);
 static DROPPED_REPLY: AtomicU64 = AtomicU64::new(0);
+static DROPPED_UNAUTHENTICATED: AtomicU64 = AtomicU64::new(0);
+static DROPPED_BAD_MAC: AtomicU64 = AtomicU64::new(0);
+static DROPPED_SEALED: AtomicU64 = AtomicU64::new(0);
 
 /// Counts one dropped datagram of a kind; returns the count when it is worth a log line: the
 /// first 100 of each kind, then one in 1,000, so that a flood of datagrams does not become a
@@ -137,27 +230,34 @@ fn worth_logging(dropped: &AtomicU64) -> Option<u64> {
     (n <= 100 || n.is_multiple_of(1000)).then_some(n)
 }
 
-/// H1: oversized or undecodable datagrams are refused here and logged; `spawn` then skips
-/// them ("Unable to parse message. Ignoring.").
-pub(crate) fn decode_msg<A>(bytes: &[u8]) -> Result<A::Msg, CodecError>
+/// H1: the size limit, before anything is parsed.
+fn within_limit<A: WireProtocol>(bytes: usize) -> Result<(), CodecError>
+where
+    A::Msg: Serialize + DeserializeOwned,
+    A::Storage: Serialize + DeserializeOwned,
+{
+    if bytes <= A::MAX_DATAGRAM {
+        return Ok(());
+    }
+    if let Some(dropped) = worth_logging(&DROPPED_OVERSIZED) {
+        log::warn!(
+            "Dropped oversized datagram. bytes={bytes}, max={}, dropped={dropped}",
+            A::MAX_DATAGRAM
+        );
+    }
+    Err(CodecError::Oversized {
+        bytes,
+        max: A::MAX_DATAGRAM,
+    })
+}
+
+/// H1: a message's JSON, or a logged refusal.
+fn decode_json<A>(bytes: &[u8]) -> Result<A::Msg, CodecError>
 where
     A: WireProtocol,
     A::Msg: Serialize + DeserializeOwned,
     A::Storage: Serialize + DeserializeOwned,
 {
-    if bytes.len() > A::MAX_DATAGRAM {
-        if let Some(dropped) = worth_logging(&DROPPED_OVERSIZED) {
-            log::warn!(
-                "Dropped oversized datagram. bytes={}, max={}, dropped={dropped}",
-                bytes.len(),
-                A::MAX_DATAGRAM
-            );
-        }
-        return Err(CodecError::Oversized {
-            bytes: bytes.len(),
-            max: A::MAX_DATAGRAM,
-        });
-    }
     serde_json::from_slice(bytes).map_err(|e| {
         if let Some(dropped) = worth_logging(&DROPPED_MALFORMED) {
             log::warn!(
@@ -169,17 +269,57 @@ where
     })
 }
 
-/// The guard's timers: the actor's own, and held-back messages (L1).
+/// H1: oversized or undecodable datagrams are refused here and logged; `spawn` then skips
+/// them ("Unable to parse message. Ignoring."). A sealed datagram is only split into tag and
+/// body: its body is parsed once the guard has checked the tag (A1). The size limit applies
+/// to the message, without the 36 bytes of a seal.
+pub(crate) fn decode_wire<A>(bytes: &[u8]) -> Result<Wire<A::Msg>, CodecError>
+where
+    A: WireProtocol,
+    A::Msg: Serialize + DeserializeOwned,
+    A::Storage: Serialize + DeserializeOwned,
+{
+    let Some(sealed) = bytes.strip_prefix(SEALED_MAGIC) else {
+        within_limit::<A>(bytes.len())?;
+        return decode_json::<A>(bytes).map(Wire::Plain);
+    };
+    let Some((tag, body)) = sealed.split_first_chunk::<TAG_BYTES>() else {
+        if let Some(dropped) = worth_logging(&DROPPED_MALFORMED) {
+            log::warn!(
+                "Dropped malformed datagram: a seal without its tag. bytes={}, dropped={dropped}",
+                bytes.len()
+            );
+        }
+        return Err(CodecError::Truncated { bytes: bytes.len() });
+    };
+    within_limit::<A>(body.len())?;
+    Ok(Wire::Sealed {
+        tag: *tag,
+        body: body.to_vec(),
+    })
+}
+
+/// The guard's timers: the actor's own, held-back messages (L1) and delayed copies (F1).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum GuardTimer<T, M> {
     /// A timer of the inner actor.
     Inner(T),
     /// L1: hand this message from this peer to the inner actor now.
     Deliver(Id, M),
+    /// F1 (tests only): send this copy of a datagram now; `copy` tells copies apart.
+    Send {
+        /// A number unique in the process.
+        copy: u64,
+        /// The peer it is for.
+        dst: Id,
+        /// The datagram, sealed if the cluster has a key.
+        wire: Wire<M>,
+    },
 }
 
-/// The runtime's wrapper around a protocol actor: filters what reaches it (H2, H3) and writes
-/// its storage durably (D1). State, timers and messages are the inner actor's own.
+/// The runtime's wrapper around a protocol actor: filters what reaches it (H2, H3, A1), binds
+/// client requests to their source (R1), seals what it sends to peers (A1) and writes its
+/// storage durably (D1). State, timers and messages are the inner actor's own.
 #[derive(Clone, Debug)]
 pub struct Guard<A> {
     /// The protocol actor, as the model checks it.
@@ -188,6 +328,10 @@ pub struct Guard<A> {
     pub peers: BTreeSet<Id>,
     /// Where this node's storage lives (`<data dir>/<address>.storage`).
     pub storage_path: PathBuf,
+    /// A1: the cluster key; without one, peers are known by source address only (H2).
+    pub key: Option<ClusterKey>,
+    /// F1: the test-only fault layer; `None` but in tests.
+    pub faults: Option<Arc<Faults>>,
 }
 
 impl<A> Guard<A>
@@ -202,7 +346,7 @@ where
         for command in out {
             match command {
                 Command::Save(storage) => self.save(id, &storage),
-                Command::Send(dst, msg) => o.send(dst, msg),
+                Command::Send(dst, msg) => self.send(id, dst, msg, o),
                 Command::SetTimer(timer, duration) => {
                     o.set_timer(GuardTimer::Inner(timer), duration)
                 }
@@ -210,6 +354,98 @@ where
                 Command::ChooseRandom(key, random) => o.choose_random(key, random),
             }
         }
+    }
+
+    /// A1: a message to a peer is sealed when the cluster has a key; F1: in tests, the fault
+    /// layer decides what becomes of it.
+    fn send(&self, id: Id, dst: Id, msg: A::Msg, o: &mut Out<Self>) {
+        let to_peer = self.peers.contains(&dst);
+        let wire = match &self.key {
+            Some(key) if to_peer => match serde_json::to_vec(&msg) {
+                Ok(body) => Wire::Sealed {
+                    tag: key.tag(id, dst, &body),
+                    body,
+                },
+                Err(e) => {
+                    log::warn!("Unable to serialize. Ignoring. id={id}, dst={dst}, err={e}");
+                    return;
+                }
+            },
+            _ => Wire::Plain(msg),
+        };
+        match &self.faults {
+            Some(faults) if to_peer => {
+                for delay in faults.copies() {
+                    match delay {
+                        None => o.send(dst, wire.clone()),
+                        Some(delay) => {
+                            let copy = faults.copy_number();
+                            let wire = wire.clone();
+                            o.set_timer(GuardTimer::Send { copy, dst, wire }, delay);
+                        }
+                    }
+                }
+            }
+            _ => o.send(dst, wire),
+        }
+    }
+
+    /// A1: the message a datagram from `src` carries, if it may reach the actor: from a peer's
+    /// address only a sealed one whose tag checks out when the cluster has a key; a sealed
+    /// one only from a peer, and only with a key.
+    fn open(&self, id: Id, src: Id, wire: Wire<A::Msg>) -> Option<A::Msg> {
+        let from_peer = self.peers.contains(&src);
+        match (wire, &self.key) {
+            (Wire::Plain(msg), Some(_)) if from_peer => {
+                if let Some(dropped) = worth_logging(&DROPPED_UNAUTHENTICATED) {
+                    log::warn!(
+                        "Dropped unauthenticated message from a peer address. id={id}, \
+                         src={src}, msg={msg:?}, dropped={dropped}"
+                    );
+                }
+                None
+            }
+            (Wire::Plain(msg), _) => Some(msg),
+            (Wire::Sealed { .. }, None) => {
+                if let Some(dropped) = worth_logging(&DROPPED_SEALED) {
+                    log::warn!(
+                        "Dropped sealed message: this node has no cluster key. id={id}, \
+                         src={src}, dropped={dropped}"
+                    );
+                }
+                None
+            }
+            (Wire::Sealed { .. }, Some(_)) if !from_peer => {
+                if let Some(dropped) = worth_logging(&DROPPED_NON_PEER) {
+                    log::warn!(
+                        "Dropped internal message from a non-peer. id={id}, src={src}, \
+                         msg=(sealed), dropped={dropped}"
+                    );
+                }
+                None
+            }
+            (Wire::Sealed { tag, body }, Some(key)) => {
+                // A1: sealed by `src`, for this node, with the cluster's key.
+                if !key.verify(src, id, &body, &tag) {
+                    if let Some(dropped) = worth_logging(&DROPPED_BAD_MAC) {
+                        log::warn!(
+                            "Dropped peer message with a bad MAC. id={id}, src={src}, \
+                             bytes={}, dropped={dropped}",
+                            body.len()
+                        );
+                    }
+                    return None;
+                }
+                decode_json::<A>(&body).ok()
+            }
+        }
+    }
+
+    /// F1: while partitioned, nothing from a peer arrives.
+    fn cut_off_from(&self, src: Id) -> bool {
+        self.faults
+            .as_ref()
+            .is_some_and(|faults| faults.partitioned() && self.peers.contains(&src))
     }
 
     /// D1: a node that cannot save must not send what depends on the save: it stops.
@@ -239,7 +475,7 @@ where
     A::Msg: Serialize + DeserializeOwned,
     A::Storage: Serialize + DeserializeOwned,
 {
-    type Msg = A::Msg;
+    type Msg = Wire<A::Msg>;
     type State = A::State;
     type Timer = GuardTimer<A::Timer, A::Msg>;
     type Random = A::Random;
@@ -256,10 +492,24 @@ where
         state
     }
 
-    fn on_msg(&self, id: Id, state: &mut Cow<A::State>, src: Id, msg: A::Msg, o: &mut Out<Self>) {
+    fn on_msg(
+        &self,
+        id: Id,
+        state: &mut Cow<A::State>,
+        src: Id,
+        wire: Wire<A::Msg>,
+        o: &mut Out<Self>,
+    ) {
+        if self.cut_off_from(src) {
+            return;
+        }
+        let Some(mut msg) = self.open(id, src, wire) else {
+            return;
+        };
+        let from_peer = self.peers.contains(&src);
         match A::kind(&msg) {
             // H2: peer-to-peer messages only from configured peers.
-            MsgKind::Internal | MsgKind::Preemption if !self.peers.contains(&src) => {
+            MsgKind::Internal | MsgKind::Preemption if !from_peer => {
                 if let Some(dropped) = worth_logging(&DROPPED_NON_PEER) {
                     log::warn!(
                         "Dropped internal message from a non-peer. id={id}, src={src}, \
@@ -283,6 +533,9 @@ where
                 o.set_timer(GuardTimer::Deliver(src, msg), BACKOFF);
                 return;
             }
+            // R1: straight from a client, a request speaks for its source address only; from
+            // a peer it is a forwarded one, in the name of the client the peer bound it to.
+            MsgKind::ClientRequest if !from_peer => msg = A::bind_to_source(msg, src),
             MsgKind::Internal | MsgKind::ClientRequest => {}
         }
         let mut out = Out::new();
@@ -302,6 +555,13 @@ where
             GuardTimer::Inner(timer) => self.inner.on_timeout(id, state, timer, &mut out),
             GuardTimer::Deliver(src, msg) => {
                 self.inner.on_msg(id, state, *src, msg.clone(), &mut out)
+            }
+            GuardTimer::Send { dst, wire, .. } => {
+                // F1: a copy held back; a partition that began meanwhile loses it.
+                if !self.faults.as_ref().is_some_and(|f| f.partitioned()) {
+                    o.send(*dst, wire.clone());
+                }
+                return;
             }
         }
         self.forward(id, out, o);
@@ -384,6 +644,8 @@ mod tests {
             inner: paxos_server(&peers),
             peers: peers.iter().copied().collect(),
             storage_path: std::env::temp_dir().join("never-written.storage"),
+            key: None,
+            faults: None,
         };
         (peers, guard)
     }
@@ -410,7 +672,7 @@ mod tests {
                 promised: ballot,
             },
         ] {
-            guard.on_msg(peers[0], &mut state, stranger, msg, &mut o);
+            guard.on_msg(peers[0], &mut state, stranger, Wire::Plain(msg), &mut o);
         }
         assert!(matches!(state, Cow::Borrowed(_)));
         assert!(o.is_empty());
@@ -430,12 +692,295 @@ mod tests {
                 proposer: peers[1],
             },
         };
-        guard.on_msg(peers[0], &mut state, peers[1], rejected.clone(), &mut o);
+        let wire = Wire::Plain(rejected.clone());
+        guard.on_msg(peers[0], &mut state, peers[1], wire, &mut o);
         assert!(matches!(state, Cow::Borrowed(_)));
         let timer = GuardTimer::Deliver(peers[1], rejected);
         assert!(matches!(
             &o[..],
             [Command::SetTimer(t, range)] if *t == timer && *range == BACKOFF
         ));
+    }
+
+    fn key(byte: u8) -> ClusterKey {
+        ClusterKey::from_bytes(&[byte; 32]).expect("long enough")
+    }
+
+    /// [`test_guard`] with cluster key 1 and storage in a file of its own, removed on drop.
+    struct Keyed {
+        peers: Vec<Id>,
+        guard: Guard<PaxosActor>,
+    }
+
+    impl Keyed {
+        fn new(tag: &str, key: Option<ClusterKey>) -> Keyed {
+            let (peers, mut guard) = test_guard();
+            guard.storage_path = std::env::temp_dir()
+                .join(format!("paxos-guard-{tag}-{}.storage", std::process::id()));
+            guard.key = key;
+            Keyed { peers, guard }
+        }
+
+        /// `msg` sealed by `sender` for `receiver` with `key`.
+        fn sealed(key: &ClusterKey, sender: Id, receiver: Id, msg: &Msg) -> Wire<Msg> {
+            let body = serde_json::to_vec(msg).expect("encodes");
+            let tag = key.tag(sender, receiver, &body);
+            Wire::Sealed { tag, body }
+        }
+    }
+
+    impl Drop for Keyed {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.guard.storage_path);
+        }
+    }
+
+    fn sends(o: Out<Guard<PaxosActor>>) -> Vec<(Id, Wire<Msg>)> {
+        o.into_iter()
+            .filter_map(|c| match c {
+                Command::Send(dst, wire) => Some((dst, wire)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    // Without a key the wire format is the protocol's JSON, exactly; a sealed datagram is the
+    // magic, the tag and the JSON; one too short for its tag is refused.
+    #[test]
+    fn the_wire_format_is_plain_json_unless_sealed() {
+        let msg = Msg::Put {
+            request: 7,
+            value: 'A',
+        };
+        let plain = encode_wire(&Wire::Plain(msg.clone())).expect("encodes");
+        assert_eq!(plain, br#"{"Put":{"request":7,"value":"A"}}"#);
+        assert_eq!(
+            decode_wire::<PaxosActor>(&plain).ok(),
+            Some(Wire::Plain(msg.clone()))
+        );
+        let body = serde_json::to_vec(&msg).expect("encodes");
+        let sealed = Wire::<Msg>::Sealed {
+            tag: [9; TAG_BYTES],
+            body: body.clone(),
+        };
+        let bytes = encode_wire(&sealed).expect("encodes");
+        assert_eq!(&bytes[..4], SEALED_MAGIC);
+        assert_eq!(&bytes[4..36], &[9; TAG_BYTES]);
+        assert_eq!(&bytes[36..], &body[..]);
+        assert_eq!(decode_wire::<PaxosActor>(&bytes).ok(), Some(sealed));
+        assert!(decode_wire::<PaxosActor>(&bytes[..20]).is_err());
+        let mut huge = SEALED_MAGIC.to_vec();
+        huge.extend([0; TAG_BYTES]);
+        huge.extend(vec![b' '; PaxosActor::MAX_DATAGRAM + 1]);
+        assert!(
+            decode_wire::<PaxosActor>(&huge).is_err(),
+            "H1 applies to sealed messages"
+        );
+    }
+
+    // A1: with a key, what a node sends its peers is sealed for each of them; its replies to
+    // clients are plain JSON.
+    #[test]
+    fn with_a_key_peer_messages_are_sealed() {
+        let keyed = Keyed::new("seal", Some(key(1)));
+        let (me, guard) = (keyed.peers[0], &keyed.guard);
+        let client = Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 9));
+        let mut o = Out::new();
+        let start = guard.on_start(me, &None, &mut o);
+        let mut state = Cow::Borrowed(&start);
+        let put = Msg::Put {
+            request: 1,
+            value: 'A',
+        };
+        let mut o = Out::new();
+        guard.on_msg(me, &mut state, client, Wire::Plain(put), &mut o);
+        let sent = sends(o);
+        assert!(!sent.is_empty(), "a put starts a ballot");
+        for (dst, wire) in sent {
+            assert!(keyed.peers.contains(&dst));
+            let Wire::Sealed { tag, body } = wire else {
+                panic!("sent to a peer unsealed: {wire:?}");
+            };
+            assert!(key(1).verify(me, dst, &body, &tag));
+            assert!(serde_json::from_slice::<Msg>(&body).is_ok());
+        }
+        // A read the node can answer by itself goes back to the client in plain JSON.
+        let get = Msg::Get { request: 2 };
+        let mut o = Out::new();
+        let mut fresh = Cow::Borrowed(&start);
+        guard.on_msg(me, &mut fresh, client, Wire::Plain(get), &mut o);
+        for (dst, wire) in sends(o) {
+            if dst == client {
+                assert!(matches!(wire, Wire::Plain(_)), "{wire:?}");
+            }
+        }
+    }
+
+    // A1: with a key, only a message sealed by its source, for this node, with the cluster's
+    // key reaches the actor: no seal, a forged tag, another key, a seal made for another
+    // sender or receiver (a captured message replayed from elsewhere) are all dropped.
+    #[test]
+    fn with_a_key_only_valid_seals_from_peers_reach_the_actor() {
+        let keyed = Keyed::new("open", Some(key(1)));
+        let (peers, guard) = (&keyed.peers, &keyed.guard);
+        let (me, peer, other) = (peers[0], peers[1], peers[2]);
+        let stranger = Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 9));
+        let prepare = Msg::Prepare {
+            ballot: Ballot {
+                round: u32::MAX,
+                proposer: peer,
+            },
+        };
+        let body = serde_json::to_vec(&prepare).expect("encodes");
+        let mut start_out = Out::new();
+        let start = guard.on_start(me, &None, &mut start_out);
+        let forged = [
+            (peer, Wire::Plain(prepare.clone())),
+            (
+                peer,
+                Wire::Sealed {
+                    tag: [0; TAG_BYTES],
+                    body: body.clone(),
+                },
+            ),
+            (peer, Keyed::sealed(&key(2), peer, me, &prepare)),
+            (peer, Keyed::sealed(&key(1), other, me, &prepare)),
+            (peer, Keyed::sealed(&key(1), peer, other, &prepare)),
+            (peer, Keyed::sealed(&key(1), me, peer, &prepare)),
+            (stranger, Keyed::sealed(&key(1), stranger, me, &prepare)),
+        ];
+        for (src, wire) in forged {
+            let mut state = Cow::Borrowed(&start);
+            let mut o = Out::new();
+            guard.on_msg(me, &mut state, src, wire.clone(), &mut o);
+            assert!(matches!(state, Cow::Borrowed(_)), "{src}: {wire:?}");
+            assert!(o.is_empty(), "{src}: {wire:?}");
+        }
+        // The genuine article is promised, and the promise is sealed for the candidate.
+        let mut state = Cow::Borrowed(&start);
+        let mut o = Out::new();
+        let genuine = Keyed::sealed(&key(1), peer, me, &prepare);
+        guard.on_msg(me, &mut state, peer, genuine.clone(), &mut o);
+        assert!(matches!(state, Cow::Owned(_)), "a valid seal is opened");
+        let sent = sends(o);
+        assert!(matches!(&sent[..], [(dst, Wire::Sealed { .. })] if *dst == peer));
+        // A3: a replay of it is a duplicate: promised again, nothing new.
+        let promised = state.into_owned();
+        let mut again = Cow::Borrowed(&promised);
+        guard.on_msg(me, &mut again, peer, genuine, &mut Out::new());
+        assert!(matches!(again, Cow::Borrowed(_)));
+    }
+
+    // H2's limit, which A1 lifts: without a key a datagram from a peer's address is the
+    // peer's; a sealed one is dropped (this node cannot check it).
+    #[test]
+    fn without_a_key_a_peer_address_is_enough() {
+        let keyed = Keyed::new("nokey", None);
+        let (peers, guard) = (&keyed.peers, &keyed.guard);
+        let (me, peer) = (peers[0], peers[1]);
+        let prepare = Msg::Prepare {
+            ballot: Ballot {
+                round: 5,
+                proposer: peer,
+            },
+        };
+        let start = guard.on_start(me, &None, &mut Out::new());
+        let mut state = Cow::Borrowed(&start);
+        let sealed = Keyed::sealed(&key(1), peer, me, &prepare);
+        guard.on_msg(me, &mut state, peer, sealed, &mut Out::new());
+        assert!(matches!(state, Cow::Borrowed(_)));
+        let mut o = Out::new();
+        guard.on_msg(me, &mut state, peer, Wire::Plain(prepare), &mut o);
+        assert!(matches!(state, Cow::Owned(_)));
+        assert!(matches!(
+            &sends(o)[..],
+            [(_, Wire::Plain(Msg::Promise { .. }))]
+        ));
+    }
+
+    // R1: a Multi-Paxos request straight from a client speaks for its source address,
+    // whatever client it names; one forwarded by a peer keeps the client it names.
+    #[test]
+    fn a_client_request_speaks_for_its_source() {
+        use crate::protocol::multi_paxos::{ClientCommand, KvOp, Msg as M};
+        use crate::runtime::node::multi_paxos_server;
+        let peers: Vec<Id> = (1..=3)
+            .map(|p| Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), p)))
+            .collect();
+        let guard = Guard {
+            inner: multi_paxos_server(&peers),
+            peers: peers.iter().copied().collect(),
+            storage_path: std::env::temp_dir().join("never-written.storage"),
+            key: None,
+            faults: None,
+        };
+        let (me, peer) = (peers[0], peers[1]);
+        let (forger, victim) = (
+            Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 9)),
+            Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 10)),
+        );
+        let command = ClientCommand {
+            client: victim,
+            request: u64::MAX,
+            op: KvOp::Put {
+                key: 'x',
+                value: 'Z',
+            },
+        };
+        let start = guard.on_start(me, &None, &mut Out::new());
+        // A follower that knows no leader queues the request: in whose name?
+        let mut state = Cow::Borrowed(&start);
+        let request = M::Request {
+            command: command.clone(),
+        };
+        guard.on_msg(
+            me,
+            &mut state,
+            forger,
+            Wire::Plain(request.clone()),
+            &mut Out::new(),
+        );
+        let queued: Vec<Id> = state.proposer.queue.iter().map(|c| c.client).collect();
+        assert_eq!(queued, vec![forger]);
+        let mut state = Cow::Borrowed(&start);
+        guard.on_msg(me, &mut state, peer, Wire::Plain(request), &mut Out::new());
+        let queued: Vec<Id> = state.proposer.queue.iter().map(|c| c.client).collect();
+        assert_eq!(queued, vec![victim], "forwarded by a peer");
+    }
+
+    // F1: a partitioned node hears nothing from its peers and sends them nothing; clients
+    // still reach it.
+    #[test]
+    fn a_partitioned_node_is_cut_off_from_its_peers() {
+        use crate::runtime::faults::FaultPlan;
+        let file = std::env::temp_dir().join(format!("paxos-guard-cut-{}", std::process::id()));
+        std::fs::write(&file, b"").expect("written");
+        let mut keyed = Keyed::new("cut", None);
+        keyed.guard.faults = Some(Arc::new(Faults::new(FaultPlan {
+            partition_file: Some(file.clone()),
+            ..FaultPlan::default()
+        })));
+        let (peers, guard) = (&keyed.peers, &keyed.guard);
+        let (me, peer) = (peers[0], peers[1]);
+        let start = guard.on_start(me, &None, &mut Out::new());
+        let prepare = Msg::Prepare {
+            ballot: Ballot {
+                round: 5,
+                proposer: peer,
+            },
+        };
+        let mut state = Cow::Borrowed(&start);
+        guard.on_msg(me, &mut state, peer, Wire::Plain(prepare), &mut Out::new());
+        assert!(matches!(state, Cow::Borrowed(_)), "nothing from a peer");
+        let client = Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 9));
+        let put = Msg::Put {
+            request: 1,
+            value: 'A',
+        };
+        let mut o = Out::new();
+        guard.on_msg(me, &mut state, client, Wire::Plain(put), &mut o);
+        assert!(matches!(state, Cow::Owned(_)), "a client's request arrives");
+        assert!(sends(o).is_empty(), "nothing to a peer");
+        let _ = std::fs::remove_file(&file);
     }
 }

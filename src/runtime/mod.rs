@@ -2,13 +2,18 @@
 //! with durable storage; a client and a benchmark. Configured with plain structs
 //! ([`node::NodeConfig`], [`bench::BenchConfig`]); the command line lives in [`crate::cli`].
 //!
-//! - [`guard`]: what reaches the actor (H1-H3, L1 of `spec/runtime.md`) and the wire codec;
+//! - [`guard`]: what reaches the actor (H1-H3, R1, A1, L1 of `spec/runtime.md`) and the wire
+//!   codec;
+//! - [`auth`]: the cluster key and the MAC of peer messages (A1-A3);
+//! - [`faults`]: the test-only fault layer between peers (F1);
 //! - [`storage`]: the storage file (D1, D2);
 //! - [`node`]: a node's configuration and serving it on UDP;
 //! - [`client`]: a client that retries across servers;
 //! - [`bench`](mod@bench): the loopback benchmark.
+pub mod auth;
 pub mod bench;
 pub mod client;
+pub mod faults;
 pub mod guard;
 pub mod node;
 pub mod storage;

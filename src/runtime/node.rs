@@ -6,7 +6,10 @@
 //! *how* its storage reaches the disk. The rules of `spec/runtime.md` live next to the code
 //! that enforces them:
 //!
-//! - H1-H3 (hostile input) and L1 (back-off after a preemption): [`crate::runtime::guard`];
+//! - H1-H3 (hostile input), R1 (a client request speaks for its source), A1 (peer messages
+//!   sealed with the cluster key) and L1 (back-off after a preemption):
+//!   [`crate::runtime::guard`]; A2 (the key file): [`crate::runtime::auth`], loaded here
+//!   before anything else;
 //! - D1 (storage on disk before what depends on it) and D2 (a node refuses to start on
 //!   storage it cannot read): [`crate::runtime::storage`], checked here before `spawn` runs.
 //!
@@ -19,6 +22,8 @@
 //! `Client::call_with`.
 use crate::protocol::multi_paxos::{self, MultiPaxosActor, Slot};
 use crate::protocol::paxos::{PaxosActor, Roles, Variant};
+use crate::runtime::auth::{self, ClusterKey, KeyError};
+use crate::runtime::faults::{FaultPlan, Faults};
 use crate::runtime::guard::{self, Guard, WireProtocol};
 use crate::runtime::storage::{self, load_storage, storage_path};
 use serde::de::DeserializeOwned;
@@ -29,6 +34,7 @@ use std::fs;
 use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The protocols a node can run.
@@ -80,6 +86,8 @@ pub enum Error {
     },
     /// D2: a storage file exists but cannot be used.
     StorageUnreadable(storage::Unreadable),
+    /// A2: the cluster key file cannot be used.
+    ClusterKey(KeyError),
     /// A node thread stopped (stateright's `spawn` returned).
     Stopped(String),
 }
@@ -107,6 +115,7 @@ impl fmt::Display for Error {
                  agreement. Restore the file from a copy taken while the node was stopped; if \
                  the node's state is truly lost, see \"Lost storage\" in spec/runtime.md",
             ),
+            Error::ClusterKey(e) => write!(f, "refusing to start: {e}"),
             Error::Stopped(reason) => write!(f, "node stopped: {reason}"),
         }
     }
@@ -117,6 +126,7 @@ impl std::error::Error for Error {
         match self {
             Error::Bind { source, .. } | Error::DataDir { source, .. } => Some(source),
             Error::StorageUnreadable(unreadable) => Some(unreadable),
+            Error::ClusterKey(e) => Some(e),
             Error::NoAddresses | Error::AddressInUse(_) | Error::Stopped(_) => None,
         }
     }
@@ -142,6 +152,11 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// Exit (status 0) after this long: keeps test and benchmark clusters bounded in time.
     pub exit_after: Option<Duration>,
+    /// A1, A2: the file holding the key every member shares; without one, peers are known by
+    /// their source address only (H2) and the wire format is the protocol's JSON.
+    pub cluster_key_file: Option<PathBuf>,
+    /// F1: faults injected into the traffic between peers; tests only.
+    pub test_faults: Option<FaultPlan>,
 }
 
 /// The single-decree Paxos server the model checks (`Layout::Servers`): every server plays
@@ -187,6 +202,21 @@ where
     if config.addresses.is_empty() {
         return Err(Error::NoAddresses);
     }
+    // A2: no key, no start, when a key file is given.
+    let key = match &config.cluster_key_file {
+        Some(path) => {
+            let key = ClusterKey::load(path).map_err(Error::ClusterKey)?;
+            if auth::open_to_others(path) {
+                eprintln!(
+                    "paxos: warning: cluster key file {} is open to other users: whoever reads \
+                     it can speak for any member (chmod 600 it)",
+                    path.display()
+                );
+            }
+            Some(key)
+        }
+        None => None,
+    };
     let mut cluster: Vec<SocketAddrV4> = config.cluster.clone();
     cluster.extend(&config.addresses);
     cluster.sort();
@@ -209,6 +239,10 @@ where
         source,
     })?;
     let ids: Vec<Id> = cluster.iter().map(|&a| Id::from(a)).collect();
+    let faults = config
+        .test_faults
+        .clone()
+        .map(|plan| Arc::new(Faults::new(plan)));
     let actors: Vec<(Id, Guard<A>)> = config
         .addresses
         .iter()
@@ -217,6 +251,8 @@ where
                 inner: make(&ids),
                 peers: ids.iter().copied().collect(),
                 storage_path: storage_path(&data_dir, address),
+                key: key.clone(),
+                faults: faults.clone(),
             };
             (Id::from(address), guard)
         })
@@ -231,15 +267,23 @@ where
     let nodes: Vec<String> = config.addresses.iter().map(|a| a.to_string()).collect();
     let members: Vec<String> = cluster.iter().map(|a| a.to_string()).collect();
     eprintln!(
-        "paxos: serving {} at {} (cluster {}), storage in {}",
+        "paxos: serving {} at {} (cluster {}), storage in {}, peer messages {}",
         config.protocol,
         nodes.join(", "),
         members.join(", "),
-        data_dir.display()
+        data_dir.display(),
+        if key.is_some() {
+            "authenticated with the cluster key"
+        } else {
+            "known by source address only (no --cluster-key-file)"
+        }
     );
+    if let Some(plan) = &config.test_faults {
+        eprintln!("paxos: TEST FAULTS injected between peers: {plan:?}");
+    }
     let result = spawn(
-        guard::encode::<A::Msg>,
-        guard::decode_msg::<A>,
+        guard::encode_wire::<A::Msg>,
+        guard::decode_wire::<A>,
         guard::encode::<A::Storage>,
         guard::decode_storage::<A::Storage>,
         actors,

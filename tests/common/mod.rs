@@ -32,6 +32,19 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// Writes `bytes` to a new file only its owner may read, as a key file should be.
+pub fn write_private(path: &Path, bytes: &[u8]) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .expect("a new file");
+    file.write_all(bytes).expect("written");
+}
+
 /// Waits for `child` to exit, killing it at the deadline (then `None`).
 pub fn wait_for_exit(child: &mut Child, within: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + within;
@@ -63,11 +76,24 @@ pub fn run_binary(args: &[&str], dir: &Path) -> (Option<i32>, String) {
     (status.and_then(|s| s.code()), stderr)
 }
 
+/// What a test cluster has beyond its protocol and size.
+#[derive(Clone, Debug, Default)]
+pub struct Setup {
+    /// Configured members that run no node: the test may hold their addresses.
+    pub absent: Vec<SocketAddrV4>,
+    /// The cluster key, written to a file every node is given (`--cluster-key-file`).
+    pub key: Option<Vec<u8>>,
+    /// Every node's `--test-faults` plan; each node also gets its own partition file
+    /// ([`Cluster::partition`]) and seed.
+    pub faults: Option<String>,
+}
+
 /// A cluster of single-node processes on loopback.
 pub struct Cluster {
     pub protocol: Protocol,
     pub addresses: Vec<SocketAddrV4>,
     pub data_dir: PathBuf,
+    setup: Setup,
     children: Vec<Option<Child>>,
     starts: usize,
 }
@@ -76,11 +102,21 @@ impl Cluster {
     /// Starts `n` nodes of `protocol`, each its own process, and waits until each answers a
     /// Get.
     pub fn start(protocol: Protocol, n: usize, tag: &str) -> Cluster {
+        Cluster::start_with(protocol, n, tag, Setup::default())
+    }
+
+    /// [`Cluster::start`] with a key, absent members or faults.
+    pub fn start_with(protocol: Protocol, n: usize, tag: &str, setup: Setup) -> Cluster {
         let addresses = free_loopback_addresses(n).expect("free loopback ports");
+        let data_dir = temp_dir(tag);
+        if let Some(key) = &setup.key {
+            write_private(&data_dir.join("cluster.key"), key);
+        }
         let mut cluster = Cluster {
             protocol,
             addresses,
-            data_dir: temp_dir(tag),
+            data_dir,
+            setup,
             children: (0..n).map(|_| None).collect(),
             starts: 0,
         };
@@ -100,22 +136,57 @@ impl Cluster {
             .enumerate()
             .filter(|(j, _)| *j != i)
             .map(|(_, a)| a.to_string())
+            .chain(self.setup.absent.iter().map(|a| a.to_string()))
             .collect();
         self.starts += 1;
         let log = self.log_path(i, self.starts);
-        let child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        command
             .args(["spawn", "--protocol", &self.protocol.to_string()])
             .args(["--address", &self.addresses[i].to_string()])
             .args(["--peers", &peers.join(",")])
             .arg("--data-dir")
             .arg(&self.data_dir)
-            .args(["--exit-after", NODE_LIFETIME_SECS])
+            .args(["--exit-after", NODE_LIFETIME_SECS]);
+        if self.setup.key.is_some() {
+            command
+                .arg("--cluster-key-file")
+                .arg(self.data_dir.join("cluster.key"));
+        }
+        if let Some(faults) = &self.setup.faults {
+            let partition = self.partition_file(i);
+            let plan = format!(
+                "{faults},partition-file={},seed={}",
+                partition.display(),
+                100 * self.starts + i
+            );
+            command.args(["--test-faults", &plan]);
+        }
+        let child = command
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(File::create(log).expect("log file"))
             .spawn()
             .expect("the built binary runs");
         self.children[i] = Some(child);
+    }
+
+    fn partition_file(&self, i: usize) -> PathBuf {
+        self.data_dir.join(format!("partition-{i}"))
+    }
+
+    /// F1: cuts node `i` off from its peers (its process must run with `Setup::faults`).
+    pub fn partition(&self, i: usize) {
+        assert!(
+            self.setup.faults.is_some(),
+            "no fault layer to partition with"
+        );
+        std::fs::write(self.partition_file(i), b"").expect("the partition file is written");
+    }
+
+    /// F1: ends node `i`'s partition.
+    pub fn heal(&self, i: usize) {
+        std::fs::remove_file(self.partition_file(i)).expect("the partition file is removed");
     }
 
     fn log_path(&self, i: usize, start: usize) -> PathBuf {
@@ -135,6 +206,35 @@ impl Cluster {
             }
         }
         all
+    }
+
+    /// F1: what the fault layers of all node processes did so far, from their last report
+    /// each: datagrams to peers, lost, duplicated, delayed copies.
+    pub fn fault_totals(&self) -> [u64; 4] {
+        let mut totals = [0; 4];
+        for entry in std::fs::read_dir(&self.data_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let log = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let Some(last) = log.lines().rfind(|l| l.contains("Test faults so far")) else {
+                continue;
+            };
+            for (total, key) in
+                totals
+                    .iter_mut()
+                    .zip(["datagrams=", "lost=", "duplicated=", "delayed="])
+            {
+                let number = last
+                    .split(key)
+                    .nth(1)
+                    .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                    .and_then(|n| n.parse::<u64>().ok());
+                *total += number.unwrap_or(0);
+            }
+        }
+        totals
     }
 
     /// `kill -9` of node `i`.

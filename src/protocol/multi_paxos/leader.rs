@@ -210,14 +210,22 @@ impl MultiPaxosActor {
         } = &proposer.role
         {
             // At most once: a request already applied is answered from the table, not re-run.
+            let dedup = self.variant.at_most_once();
             match replica.machine.last.get(&command.client) {
                 Some((request, ret))
-                    if command.request == *request && self.variant.at_most_once() =>
+                    if command.request == *request && dedup && !replica.reused(&command) =>
                 {
                     let (request, ret) = (*request, ret.clone());
                     o.send(command.client, Msg::Reply { request, ret });
                 }
-                Some((request, _)) if command.request < *request => {} // Long answered.
+                // A number the client used up: said so, so that it can number anew (R3 in
+                // spec/runtime.md).
+                Some((last, _))
+                    if command.request < *last || (command.request == *last && dedup) =>
+                {
+                    let (request, last) = (command.request, *last);
+                    o.send(command.client, Msg::Stale { request, last });
+                }
                 _ => {
                     // Written back even when no slot is left and nothing changes: stateright
                     // reads a step that leaves the state borrowed and sends nothing as a
@@ -335,10 +343,11 @@ impl MultiPaxosActor {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{actor, put, sent};
-    use super::super::Variant;
+    use super::super::{KvOp, KvRet, MultiPaxosState, Variant};
     use super::*;
     use crate::protocol::ballot::tests::ballot;
     use crate::protocol::local::Handlers;
+    use stateright::actor::Actor;
 
     // Reference: Paxos Made Simple §3: the new leader re-proposes reported commands and fills
     // the gap below the highest reported slot with a no-op.
@@ -386,5 +395,85 @@ mod tests {
             BTreeSet::from([(0, Command::Noop), (1, put(3, 1, 'A'))])
         );
         assert!(state.is_leader());
+    }
+
+    // R3 (spec/runtime.md): a leader refuses a used-up request number explicitly (`Stale`),
+    // whether it arrives as a request or was chosen in the log; a retry of the last request
+    // with the same operation is still answered from the table.
+    #[test]
+    fn a_used_up_request_number_is_refused() {
+        let a = actor(Variant::Correct);
+        let (id, client) = (Id::from(0), Id::from(5));
+        let mut state = Cow::Owned(a.on_start(id, &None, &mut Out::new()));
+        a.on_timeout(id, &mut state, &Timer::Election, &mut Out::new());
+        let promise = Msg::Promise {
+            ballot: ballot(1, 0),
+            accepted: BTreeMap::new(),
+        };
+        a.on_msg(id, &mut state, Id::from(1), promise, &mut Out::new());
+        assert!(state.is_leader());
+        let request = |request, op| Msg::Request {
+            command: ClientCommand {
+                client,
+                request,
+                op,
+            },
+        };
+        let put = KvOp::Put {
+            key: 'x',
+            value: 'A',
+        };
+        let append = KvOp::Append {
+            key: 'x',
+            value: 'B',
+        };
+        let mut o = Out::new();
+        a.on_msg(id, &mut state, client, request(10, put.clone()), &mut o);
+        let Some((_, Msg::Accept { slot, proposal })) = sent(o).pop() else {
+            panic!("the leader proposes");
+        };
+        let mut o = Out::new();
+        let accepted = Msg::Accepted { slot, proposal };
+        a.on_msg(id, &mut state, Id::from(1), accepted, &mut o);
+        let ok = Msg::Reply {
+            request: 10,
+            ret: KvRet::PutOk,
+        };
+        assert!(sent(o).contains(&(client, ok.clone())));
+        let answers = |state: &mut Cow<MultiPaxosState>, msg| {
+            let mut o = Out::new();
+            a.on_msg(id, state, client, msg, &mut o);
+            sent(o)
+        };
+        assert_eq!(answers(&mut state, request(10, put)), vec![(client, ok)]);
+        let reused = Msg::Stale {
+            request: 10,
+            last: 10,
+        };
+        assert_eq!(
+            answers(&mut state, request(10, append.clone())),
+            vec![(client, reused.clone())]
+        );
+        let stale = Msg::Stale {
+            request: 3,
+            last: 10,
+        };
+        assert_eq!(
+            answers(&mut state, request(3, append.clone())),
+            vec![(client, stale)]
+        );
+        // The reused number chosen all the same (a follower had queued it): refused too.
+        let chosen = Msg::Chosen {
+            slot: slot + 1,
+            command: Command::Client(ClientCommand {
+                client,
+                request: 10,
+                op: append,
+            }),
+        };
+        let mut o = Out::new();
+        a.on_msg(id, &mut state, Id::from(1), chosen, &mut o);
+        assert_eq!(sent(o), vec![(client, reused)]);
+        assert_eq!(state.replica.machine.kv.data[&'x'], "A");
     }
 }

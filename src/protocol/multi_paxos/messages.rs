@@ -58,6 +58,16 @@ pub enum Msg {
         /// Its result.
         ret: KvRet,
     },
+    /// Leader to client: `request` was not run and never will be: it is below `last`, the
+    /// client's last applied request, or equal to it with another operation. The client
+    /// numbers its next request above `last`. (Never sent in the model, whose clients number
+    /// their requests 1, 2, ... and wait for each answer.)
+    Stale {
+        /// The request refused.
+        request: RequestId,
+        /// The client's last applied request.
+        last: RequestId,
+    },
 
     /// Phase 1(a): candidate to acceptors, one ballot for every slot from `from` on.
     Prepare {

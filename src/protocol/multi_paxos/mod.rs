@@ -215,7 +215,7 @@ impl MultiPaxosActor {
             }
             Msg::CatchUp { from, to } => self.handle_catch_up(&parts.replica, src, from..to, o),
             // Replies are for clients.
-            Msg::Reply { .. } => {}
+            Msg::Reply { .. } | Msg::Stale { .. } => {}
         }
     }
 }

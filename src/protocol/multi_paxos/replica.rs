@@ -1,6 +1,8 @@
 //! The replica (the learner of every slot): it learns chosen commands, applies them in slot
 //! order to the store with an at-most-once table, and catches up on gaps.
-use super::{Command, Kv, KvRet, Msg, MultiPaxosActor, ProposerState, RequestId, Slot};
+use super::{
+    ClientCommand, Command, Kv, KvRet, Msg, MultiPaxosActor, ProposerState, RequestId, Slot,
+};
 use serde::Serialize;
 use stateright::actor::{Id, Out};
 use stateright::semantics::SequentialSpec;
@@ -66,6 +68,20 @@ pub struct ReplicaState {
 }
 
 impl ReplicaState {
+    /// Whether the client's request number `command.request` was applied with another
+    /// operation: the per-client table's reply for it answers another request.
+    pub(crate) fn reused(&self, command: &ClientCommand) -> bool {
+        let applied = self.log.iter().rev().find_map(|a| match &a.command {
+            Command::Client(cc)
+                if a.executed && cc.client == command.client && cc.request == command.request =>
+            {
+                Some(&cc.op)
+            }
+            _ => None,
+        });
+        applied.is_some_and(|op| *op != command.op)
+    }
+
     /// The first slot not known to be chosen: where phase 1 starts.
     pub(crate) fn first_unknown(&self) -> Slot {
         (0..)
@@ -106,7 +122,13 @@ impl MultiPaxosActor {
             let (ret, executed) = replica.machine.apply(&command, dedup);
             if let (Command::Client(cc), Some(ret), true) = (&command, ret, proposer.is_leader()) {
                 let request = cc.request;
-                o.send(cc.client, Msg::Reply { request, ret });
+                if !executed && dedup && replica.reused(cc) {
+                    // The table's reply is another operation's: a reused number is stale.
+                    let last = request;
+                    o.send(cc.client, Msg::Stale { request, last });
+                } else {
+                    o.send(cc.client, Msg::Reply { request, ret });
+                }
             }
             replica.log.push(Applied {
                 slot: next,
