@@ -6,3 +6,4 @@ pub mod checked;
 pub mod harness;
 pub mod multi_paxos;
 pub mod paxos;
+pub mod view;
