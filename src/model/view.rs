@@ -221,3 +221,29 @@ impl Page {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_pads_each_column_to_its_widest_cell() {
+        let mut page = Page::default();
+        page.table(
+            &["", "promised"],
+            &[
+                vec!["server 0".to_owned(), "(1, 0)".to_owned()],
+                vec!["server 10".to_owned(), "-".to_owned()],
+            ],
+        );
+        assert_eq!(
+            page.text,
+            "           promised\nserver 0   (1, 0)\nserver 10  -\n"
+        );
+    }
+
+    #[test]
+    fn ids_read_as_indices() {
+        assert_eq!(ids(&[Id::from(0), Id::from(2)]), "0, 2");
+    }
+}

@@ -218,8 +218,8 @@ fn proposer(s: &PaxosState) -> String {
         let waiting = p
             .waiting
             .iter()
-            .map(|(c, _, v)| format!("{} {v:?}", usize::from(*c)));
-        format!("{phase}; for clients {}", waiting.format(", "))
+            .map(|(c, _, v)| format!("{} ({v:?})", usize::from(*c)));
+        format!("{phase}, for client {}", waiting.format(", "))
     }
 }
 
@@ -232,7 +232,12 @@ fn reads(model: &Model, s: &PaxosState) -> String {
         });
         format!("for {}: [{}]", name(model, *client), reports.format(", "))
     });
-    or_none(reads.format("; ").to_string())
+    let reads = reads.format("; ").to_string();
+    if reads.is_empty() {
+        "-".to_owned()
+    } else {
+        reads
+    }
 }
 
 /// Every acceptance that ever happened: each proposal with the acceptors that accepted it.
