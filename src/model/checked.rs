@@ -135,7 +135,7 @@ where
     fn format_step(&self, last: &Self::State, action: Self::Action) -> Option<String> {
         let step = self.format_action(&action);
         let next = self.next_state(last, action)?;
-        Some(view::render(self, Some(&step), &next))
+        Some(view::render(self, Some((&step, last)), &next))
     }
 
     /// The sequence diagram of stateright's actor model: the states and actions are its own.

@@ -16,6 +16,7 @@ use super::checked::{Checked, CheckedState};
 use super::harness::{Client, ModelCfg, Node, Recorded};
 use stateright::actor::{Actor, ActorModel, Id};
 use stateright::{Expectation, Model};
+use std::collections::BTreeMap;
 use std::fmt::{Debug, Write};
 use std::hash::Hash;
 
@@ -45,11 +46,11 @@ where
     ) -> Option<String>;
 }
 
-/// The Explorer's text for `state`, reached by the step `action` describes (none for an
-/// initial state).
+/// The Explorer's text for `state`, reached from `last` by the step `action` describes (none
+/// for an initial state).
 pub fn render<A, C, Cfg, H>(
     model: &Checked<A, C, Cfg, H>,
-    action: Option<&str>,
+    step: Option<(&str, &CheckedState<A, C, H>)>,
     state: &CheckedState<A, C, H>,
 ) -> String
 where
@@ -61,7 +62,7 @@ where
 {
     let actors: &Actors<A, C, Cfg, H> = model;
     let mut page = Page::default();
-    if let Some(action) = action {
+    if let Some((action, _)) = step {
         page.line(format!("step: {action}"));
     }
     let mut reached = Vec::new();
@@ -88,17 +89,58 @@ where
     page.blank();
     A::tables(actors, state, &mut page);
     page.blank();
-    messages(actors, state, &mut page);
+    messages(actors, step.map(|(_, last)| last), state, &mut page);
     timers(actors, state, &mut page);
     page.text
 }
 
-/// The messages in flight, one a line, in the words of the trace.
+/// The messages in flight, one a line, in the words of the trace; those the step sent marked
+/// `+`.
 fn messages<A, C, Cfg, H>(
     model: &Actors<A, C, Cfg, H>,
+    last: Option<&CheckedState<A, C, H>>,
     state: &CheckedState<A, C, H>,
     page: &mut Page,
 ) where
+    A: Recorded,
+    A::Msg: Ord,
+    A::Timer: Ord,
+    C: Client<Protocol = A>,
+    H: Clone + Debug + Hash,
+{
+    let lines = in_flight(model, state);
+    let mut before: BTreeMap<&String, usize> = BTreeMap::new();
+    let last_lines = last.map(|last| in_flight(model, last)).unwrap_or_default();
+    for line in &last_lines {
+        *before.entry(line).or_default() += 1;
+    }
+    page.line(format!(
+        "messages in flight ({}; + sent by this step):",
+        lines.len()
+    ));
+    if lines.is_empty() {
+        page.line("  none".to_owned());
+    }
+    for line in &lines {
+        let old = before.get_mut(line).filter(|n| **n > 0);
+        let mark = match old {
+            Some(n) => {
+                *n -= 1;
+                ' '
+            }
+            None if last.is_some() => '+',
+            None => ' ',
+        };
+        page.line(format!("{mark} {line}"));
+    }
+}
+
+/// The messages in flight, formatted and sorted.
+fn in_flight<A, C, Cfg, H>(
+    model: &Actors<A, C, Cfg, H>,
+    state: &CheckedState<A, C, H>,
+) -> Vec<String>
+where
     A: Recorded,
     A::Msg: Ord,
     A::Timer: Ord,
@@ -110,7 +152,7 @@ fn messages<A, C, Cfg, H>(
         .iter_all()
         .map(|env| {
             format!(
-                "  {} -> {}: {:?}",
+                "{} -> {}: {:?}",
                 name(model, env.src),
                 name(model, env.dst),
                 env.msg
@@ -118,13 +160,7 @@ fn messages<A, C, Cfg, H>(
         })
         .collect();
     lines.sort();
-    page.line(format!("messages in flight ({}):", lines.len()));
-    if lines.is_empty() {
-        page.line("  none".to_owned());
-    }
-    for line in lines {
-        page.line(line);
-    }
+    lines
 }
 
 /// The timers set, by actor.
