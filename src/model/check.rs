@@ -3,7 +3,7 @@
 use serde::Serialize;
 use stateright::actor::{Actor, ActorModel, ActorModelAction};
 use stateright::report::{ReportData, ReportDiscovery, Reporter};
-use stateright::{Checker, Expectation, HasDiscoveries, Model, UniformChooser};
+use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, UniformChooser};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -63,6 +63,12 @@ where
     /// The representative of a state's symmetry class, if symmetry reduction is sound here.
     fn symmetry(&self) -> Option<Representative<Self>> {
         None
+    }
+
+    /// The path of action indices that the Explorer, serving this model afresh, follows along
+    /// `path`.
+    fn explorer_path(&self, path: &Path<Self::State, Self::Action>) -> String {
+        path.encode(self)
     }
 }
 
@@ -280,7 +286,7 @@ where
                     .iter()
                     .map(|a| model.describe(a))
                     .collect(),
-                explorer_path: path.encode(model),
+                explorer_path: model.explorer_path(path),
             }),
         })
         .collect::<Vec<_>>();

@@ -3,7 +3,8 @@
 //! property can speak of steps ("a read that answers nothing started before anything was
 //! chosen") and not only of states. Both protocols' models are a [`Checked`].
 use super::check::{self, Checkable, Representative};
-use super::harness::{Client, ModelCfg, Node, Recorded};
+use super::harness::{Client, ModelCfg, Node};
+use super::view::{self, Readable};
 use stateright::actor::{ActorModel, ActorModelAction, ActorModelState};
 use stateright::{Model, Path, Property};
 use std::fmt::Debug;
@@ -26,7 +27,7 @@ pub type Canonical<A, C, H> = fn(&CheckedState<A, C, H>) -> CheckedState<A, C, H
 /// An actor model with its property table, its judge of transitions and its symmetry.
 pub struct Checked<A, C, Cfg, H>
 where
-    A: Recorded,
+    A: Readable<C, Cfg, H>,
     A::Msg: Ord,
     A::Timer: Ord,
     C: Client<Protocol = A>,
@@ -49,7 +50,7 @@ where
 /// the [`ActorModel`] itself (`model.cfg`).
 impl<A, C, Cfg, H> Deref for Checked<A, C, Cfg, H>
 where
-    A: Recorded,
+    A: Readable<C, Cfg, H>,
     A::Msg: Ord,
     A::Timer: Ord,
     C: Client<Protocol = A>,
@@ -64,7 +65,7 @@ where
 
 impl<A, C, Cfg, H> Checked<A, C, Cfg, H>
 where
-    A: Recorded,
+    A: Readable<C, Cfg, H>,
     A::Msg: Ord,
     A::Timer: Ord,
     C: Client<Protocol = A>,
@@ -95,7 +96,7 @@ where
 
 impl<A, C, Cfg, H> Model for Checked<A, C, Cfg, H>
 where
-    A: Recorded,
+    A: Readable<C, Cfg, H>,
     A::Msg: Ord,
     A::Timer: Ord,
     C: Client<Protocol = A>,
@@ -130,8 +131,11 @@ where
         check::describe_actor_step(&self.actors, action)
     }
 
+    /// What the Explorer shows of a step: the state it leads to, readably (see [`view`]).
     fn format_step(&self, last: &Self::State, action: Self::Action) -> Option<String> {
-        self.actors.format_step(last, action)
+        let step = self.format_action(&action);
+        let next = self.next_state(last, action)?;
+        Some(view::render(self, Some((&step, last)), &next))
     }
 
     /// The sequence diagram of stateright's actor model: the states and actions are its own.
@@ -150,7 +154,7 @@ where
 
 impl<A, C, Cfg, H> Checkable for Checked<A, C, Cfg, H>
 where
-    A: Recorded + Send + Sync + 'static,
+    A: Readable<C, Cfg, H> + Send + Sync + 'static,
     A::Msg: Ord + Send + Sync,
     A::Timer: Ord + Send + Sync,
     A::State: Send + Sync,
@@ -168,5 +172,32 @@ where
 
     fn symmetry(&self) -> Option<Representative<Self>> {
         self.symmetry
+    }
+
+    /// Indexes every action, as the Explorer's model (which never skips no-ops) lists them.
+    fn explorer_path(&self, path: &Path<Self::State, Self::Action>) -> String {
+        let steps = path.clone().into_vec();
+        let init = &steps[0].0;
+        let mut indices = vec![self
+            .init_states()
+            .iter()
+            .position(|s| s == init)
+            .expect("a path starts at an initial state")];
+        for (state, action) in &steps {
+            let Some(action) = action else { break };
+            let mut actions = Vec::new();
+            self.actors.actions(state, &mut actions);
+            indices.push(
+                actions
+                    .iter()
+                    .position(|a| a == action)
+                    .expect("a path's action is one of its state's actions"),
+            );
+        }
+        indices
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join("/")
     }
 }

@@ -1,5 +1,5 @@
 //! The model-checking harness for Multi-Paxos: clients of the key-value store, a ghost record
-//! of every acceptance, the properties of the replicated log, and the [`ActorModel`] that puts
+//! of every acceptance, the properties of the replicated log, and the [`ActorModel`](stateright::actor::ActorModel) that puts
 //! them together. The servers are the unmodified
 //! [`MultiPaxosActor`].
 use crate::model::checked::Checked;

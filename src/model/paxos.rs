@@ -1,6 +1,6 @@
 //! The model-checking harness for single-decree Paxos: clients, a ghost history of
 //! everything that ever happened, the properties of *Paxos Made Simple*, and the
-//! [`ActorModel`] that puts them together. The servers are the unmodified
+//! [`ActorModel`](stateright::actor::ActorModel) that puts them together. The servers are the unmodified
 //! [`PaxosActor`] that also runs on UDP.
 use crate::model::checked::Checked;
 use crate::model::harness::{
