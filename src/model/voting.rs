@@ -18,8 +18,8 @@
 //! [`check_step`] maps a model step to a `Voting` step: each acceptor that changed must have
 //! made one legal `IncreaseMaxBal` or `VoteFor` (several acceptors, or several votes of one,
 //! are checked one after another, which a single model step may do when a node delivers its
-//! own messages), or nothing changed at all (a stutter). `Consensus` is checked alongside:
-//! `chosen` never shrinks and never holds two values.
+//! own messages), or nothing changed at all (a stutter). [`check_consensus_step`] checks the
+//! mapped `Consensus` step: `chosen` never changes once it holds a value, and never holds two.
 use crate::protocol::ballot::{quorum, Ballot};
 use stateright::actor::Id;
 use std::collections::{BTreeMap, BTreeSet};
@@ -200,7 +200,7 @@ fn predecessor(b: Ballot) -> Option<Ballot> {
 }
 
 /// Checks that `before -> after`, among `n` acceptors, is a sequence of legal `Voting`
-/// actions (or a stutter) and a legal `Consensus` step; returns the actions.
+/// actions (or a stutter); returns the actions.
 pub fn check_step<V: Clone + Ord + Debug>(
     n: usize,
     before: &Voting<V>,
@@ -247,14 +247,27 @@ pub fn check_step<V: Clone + Ord + Debug>(
             actions.push(Action::IncreaseMaxBal(*a, new));
         }
     }
-    let (was, is) = (before.chosen(n), after.chosen(n));
-    if !was.is_subset(&is) || is.len() > 1 {
-        return Err(Illegal {
-            action: format!("Consensus: chosen {was:?} -> {is:?}"),
-            reason: "chosen starts empty, may become one value, and never changes after".to_owned(),
-        });
-    }
     Ok(actions)
+}
+
+/// Checks that the `chosen` sets of `before -> after`, among `n` acceptors, make a legal
+/// `Consensus` step: `chosen` starts empty, may become one value, and never changes after.
+pub fn check_consensus_step<V: Clone + Ord + Debug>(
+    n: usize,
+    before: &Voting<V>,
+    after: &Voting<V>,
+) -> Result<(), Illegal> {
+    let (was, is) = (before.chosen(n), after.chosen(n));
+    if was == is && is.len() <= 1 {
+        return Ok(());
+    }
+    if was.is_empty() && is.len() == 1 {
+        return Ok(()); // Choose(v).
+    }
+    Err(Illegal {
+        action: format!("Consensus: chosen {was:?} -> {is:?}"),
+        reason: "chosen starts empty, may become one value, and never changes after".to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -343,6 +356,20 @@ mod tests {
         let err = check_step(3, &s0, &s1).expect_err("two values at one ballot");
         assert!(err.reason.contains("another value"), "{err}");
         assert!(s1.one_value_per_ballot().is_err());
+        // Two majorities at two ballots: Consensus refuses the second value.
+        let one = voting(&[], &[(0, b(1, 0), 'A'), (1, b(1, 0), 'A')]);
+        let two = voting(
+            &[],
+            &[
+                (0, b(1, 0), 'A'),
+                (1, b(1, 0), 'A'),
+                (1, b(2, 1), 'B'),
+                (2, b(2, 1), 'B'),
+            ],
+        );
+        assert_eq!(check_consensus_step(3, &voting(&[], &[]), &one), Ok(()));
+        let err = check_consensus_step(3, &one, &two).expect_err("a second chosen value");
+        assert!(err.action.starts_with("Consensus"), "{err}");
     }
 
     #[test]
