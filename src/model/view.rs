@@ -14,6 +14,7 @@
 //! the verdict, never to decide it. The raw dump stays one tick away.
 use super::checked::{Checked, CheckedState};
 use super::harness::{Client, ModelCfg, Node, Recorded};
+use crate::protocol::ballot::Ballot;
 use stateright::actor::{Actor, ActorModel, Id};
 use stateright::{Expectation, Model};
 use std::collections::BTreeMap;
@@ -208,6 +209,33 @@ where
     match model.actors.get(i) {
         Some(actor) => format!("{} {i}", actor.name().to_lowercase()),
         None => format!("{id:?}"),
+    }
+}
+
+/// A ballot, or `-` for none yet.
+pub fn ballot(b: Ballot) -> String {
+    if b == Ballot::default() {
+        "-".to_owned()
+    } else {
+        format!("{b:?}")
+    }
+}
+
+/// `text`, or `none` for an empty list.
+pub fn or_none(text: String) -> String {
+    if text.is_empty() {
+        "none".to_owned()
+    } else {
+        text
+    }
+}
+
+/// `yes` or `no`.
+pub fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
     }
 }
 

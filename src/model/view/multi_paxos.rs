@@ -2,11 +2,10 @@
 //! promise, its log slot by slot, chosen or accepted, the applied prefix and the store), the
 //! clients, and the ghost summary: the chosen proposals per slot with the acceptors that chose
 //! them, the issued proposals.
-use super::{ids, name, Actors, Page, Readable};
+use super::{ballot, ids, name, or_none, yes_no, Actors, Page, Readable};
 use crate::model::checked::CheckedState;
 use crate::model::harness::{protocol_actors, Node, NodeState};
 use crate::model::multi_paxos::{Client, Ghost, MultiPaxosConfig};
-use crate::protocol::ballot::Ballot;
 use crate::protocol::multi_paxos::{
     Command, KvOp, MultiPaxosActor, MultiPaxosState, Proposal, Role, Slot,
 };
@@ -192,20 +191,8 @@ fn ghost(model: &Model, state: &State, page: &mut Page) {
     page.line(format!(
         "  submitted by clients: {}; history linearizable: {}",
         or_none(submitted),
-        if state.history.calls.linearizable {
-            "yes"
-        } else {
-            "no"
-        }
+        yes_no(state.history.calls.linearizable)
     ));
-}
-
-fn ballot(b: Ballot) -> String {
-    if b == Ballot::default() {
-        "-".to_owned()
-    } else {
-        format!("{b:?}")
-    }
 }
 
 /// The server's role and ballot: follower, candidate (with the promises so far) or leader
@@ -342,12 +329,4 @@ fn p2c_holds(
             .max_by_key(|q| q.ballot);
         highest.is_none_or(|q| q.command == p.command)
     })
-}
-
-fn or_none(text: String) -> String {
-    if text.is_empty() {
-        "none".to_owned()
-    } else {
-        text
-    }
 }

@@ -2,11 +2,11 @@
 //! learned, the proposer's ballot and phase, the quorum reads under way), the clients, and
 //! the ghost summary: every acceptance, the chosen proposals with the acceptors that chose
 //! them, the issued proposals.
-use super::{ids, name, Actors, Page, Readable};
+use super::{ballot, ids, name, or_none, yes_no, Actors, Page, Readable};
 use crate::model::checked::CheckedState;
 use crate::model::harness::{protocol_actors, NodeState};
 use crate::model::paxos::{Client, Ghost, PaxosConfig};
-use crate::protocol::paxos::{Ballot, PaxosActor, PaxosState, Phase, Proposal, Value};
+use crate::protocol::paxos::{PaxosActor, PaxosState, Phase, Proposal, Value};
 use itertools::Itertools;
 use stateright::actor::Id;
 use std::collections::{BTreeMap, BTreeSet};
@@ -178,21 +178,8 @@ fn ghost(model: &Model, state: &State, page: &mut Page) {
         "  proposed by clients: {}; reported to reads: {}; history linearizable: {}",
         values(&state.history.proposed),
         values(&state.history.read),
-        if state.history.calls.linearizable {
-            "yes"
-        } else {
-            "no"
-        }
+        yes_no(state.history.calls.linearizable)
     ));
-}
-
-/// A ballot, or `-` for none yet.
-fn ballot(b: Ballot) -> String {
-    if b == Ballot::default() {
-        "-".to_owned()
-    } else {
-        format!("{b:?}")
-    }
 }
 
 /// The proposer's ballot and phase, and the clients it answers.
@@ -296,12 +283,4 @@ fn all_acceptances(acceptances: &BTreeMap<Proposal, BTreeSet<Id>>) -> String {
 
 fn values(values: &BTreeSet<Value>) -> String {
     or_none(values.iter().map(|v| format!("{v:?}")).join(", "))
-}
-
-fn or_none(text: String) -> String {
-    if text.is_empty() {
-        "none".to_owned()
-    } else {
-        text
-    }
 }
