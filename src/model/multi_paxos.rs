@@ -157,6 +157,9 @@ pub struct Trail {
     pub steady: BTreeSet<(Slot, Proposal)>,
     /// The highest ballot under which this server led.
     pub led: Option<Ballot>,
+    /// The highest ballot this acceptor promised or accepted, as its `Promise` and `Accepted`
+    /// messages said: in the protocol, always its `promised`, so it splits no states.
+    pub promised: Ballot,
 }
 
 /// At a server's last restart, the highest ballot it had led under (its trail's `led` then).
@@ -180,7 +183,9 @@ impl harness::Trail<MultiPaxosActor> for Trail {
         match sent {
             Msg::Accepted { slot, proposal } => {
                 self.accepted.insert((*slot, proposal.clone()));
+                self.promised = self.promised.max(proposal.ballot);
             }
+            Msg::Promise { ballot, .. } => self.promised = self.promised.max(*ballot),
             Msg::Accept { slot, proposal } => {
                 self.issued.insert((*slot, proposal.clone()));
                 if steady {
@@ -407,15 +412,17 @@ fn p1a(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     !state.history.p1a_broken
 }
 
-/// Property: every acceptor's current state is in its ghost record: each proposal it holds
-/// as accepted it accepted (and said so), and it has promised at least each one's number; so
-/// that a change of state that sends nothing cannot hide from the other properties.
+/// Property: every acceptor's current state is in its ghost record: it still holds every
+/// promise it made, each proposal it holds as accepted it accepted (and said so), and it has
+/// promised at least each one's number; so that a change of state that sends nothing, or a
+/// promise that is sent but not kept, cannot hide from the other properties.
 fn acceptor_recorded(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     servers(state).all(|s| {
         let acceptor = &s.state.acceptor;
-        acceptor.accepted.iter().all(|(slot, p)| {
-            acceptor.promised >= p.ballot && s.trail.accepted.contains(&(*slot, p.clone()))
-        })
+        acceptor.promised >= s.trail.promised
+            && acceptor.accepted.iter().all(|(slot, p)| {
+                acceptor.promised >= p.ballot && s.trail.accepted.contains(&(*slot, p.clone()))
+            })
     })
 }
 
@@ -655,7 +662,8 @@ fn judge(_: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosMode
             started += 1;
         }
         if a.trail.accepted.len() > b.trail.accepted.len() {
-            let promised = b.state.acceptor.promised;
+            // The promise held before the step, or made in a message, whichever is higher.
+            let promised = b.state.acceptor.promised.max(b.trail.promised);
             p1a_broken |= a
                 .trail
                 .accepted
