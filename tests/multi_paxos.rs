@@ -36,14 +36,46 @@ fn multi_paxos_models() -> Vec<Loaded> {
         .collect()
 }
 
-/// Checks the broken-variant model `name` and returns the counterexample's length for
-/// `property`, asserting that it exists.
-fn caught(name: &str, variant: Variant, property: &str) {
+/// The base model of the bug models that meet issue 8: a correct in-tests model whose
+/// configuration they share but for the variant, so that only a safety property can tell them
+/// apart (never the state-count pin).
+const BASE: &str = "multi-paxos-3-servers-1-client-two-leader-changes";
+
+/// Checks the broken-variant model `name` and asserts a counterexample for `property`. With a
+/// `base`, first asserts that the model is the correct in-tests model `base` but for the
+/// variant.
+fn caught(name: &str, base: Option<&str>, variant: Variant, property: &str) {
     let loaded = load(name);
     let ProtocolModel::MultiPaxos(config) = &loaded.file.model else {
         panic!("{name} is a Multi-Paxos model");
     };
     assert_eq!(config.variant, variant);
+    if let Some(base) = base {
+        let base = load(base);
+        let ProtocolModel::MultiPaxos(correct) = &base.file.model else {
+            panic!("{} is a Multi-Paxos model", base.name);
+        };
+        assert_eq!(correct.variant, Variant::Correct, "{}", base.name);
+        assert!(
+            base.file.check.in_tests,
+            "{} is checked in tests",
+            base.name
+        );
+        let mut same = config.clone();
+        same.variant = Variant::Correct;
+        assert_eq!(
+            &same, correct,
+            "{name} is {} but for the variant",
+            base.name
+        );
+        let holds_in_base =
+            |p: &str| base.file.expect.properties.get(p).copied() == Some(Verdict::Holds);
+        assert!(
+            holds_in_base(property),
+            "{}: {property} is recorded as holding",
+            base.name
+        );
+    }
     let outcome = run(&loaded);
     let found = outcome.property(property).expect("a property of the model");
     assert_eq!(found.verdict(), Verdict::Violated, "{name}: {property}");
@@ -60,6 +92,7 @@ fn caught(name: &str, variant: Variant, property: &str) {
 fn skipping_phase_1_breaks_slot_agreement() {
     caught(
         "multi-paxos-bug-skip-phase-1",
+        Some(BASE),
         Variant::SkipPhase1,
         "slot agreement",
     );
@@ -70,6 +103,7 @@ fn skipping_phase_1_breaks_slot_agreement() {
 fn ignoring_reported_commands_breaks_p2c() {
     caught(
         "multi-paxos-bug-ignore-reported",
+        Some(BASE),
         Variant::IgnoreReported,
         "P2c",
     );
@@ -80,6 +114,7 @@ fn ignoring_reported_commands_breaks_p2c() {
 fn applying_past_a_gap_breaks_log_consistency() {
     caught(
         "multi-paxos-bug-apply-past-gap",
+        Some(BASE),
         Variant::ApplyPastGap,
         "log consistency",
     );
@@ -90,6 +125,7 @@ fn applying_past_a_gap_breaks_log_consistency() {
 fn no_dedup_table_breaks_at_most_once() {
     caught(
         "multi-paxos-bug-no-dedup-table",
+        None,
         Variant::NoDedupTable,
         "at most once",
     );
@@ -100,6 +136,7 @@ fn no_dedup_table_breaks_at_most_once() {
 fn keeping_on_after_a_higher_ballot_breaks_slot_agreement() {
     caught(
         "multi-paxos-bug-keep-proposing",
+        None,
         Variant::KeepProposing,
         "slot agreement",
     );
@@ -110,8 +147,77 @@ fn keeping_on_after_a_higher_ballot_breaks_slot_agreement() {
 fn inventing_a_filler_breaks_validity() {
     caught(
         "multi-paxos-bug-invent-filler",
+        None,
         Variant::InventFiller,
         "validity",
+    );
+}
+
+// Reference: §3: phase 1 runs "for infinitely many instances" from the first unknown one
+// on, so a promise reports every slot from the prepare's `from`, that slot included.
+#[test]
+fn reporting_past_the_first_slot_breaks_slot_agreement() {
+    caught(
+        "multi-paxos-bug-report-past-from",
+        Some(BASE),
+        Variant::ReportPastFrom,
+        "slot agreement",
+    );
+}
+
+// Reference: P2c(b) per slot: the command of the HIGHEST-numbered reported proposal.
+#[test]
+fn adopting_the_lowest_reported_command_breaks_slot_agreement() {
+    caught(
+        "multi-paxos-bug-adopt-lowest",
+        None,
+        Variant::AdoptLowest,
+        "slot agreement",
+    );
+}
+
+// Reference: §2.2 phase 2(a): only responses "to its prepare requests (numbered n)" count.
+#[test]
+fn counting_stale_promises_breaks_slot_agreement() {
+    caught(
+        "multi-paxos-bug-count-stale-promises",
+        None,
+        Variant::CountStalePromises,
+        "slot agreement",
+    );
+}
+
+// Reference: §2.2 P1a, per slot: accept n only if no prepare above n was answered.
+#[test]
+fn accepting_any_ballot_breaks_p1a() {
+    caught(
+        "multi-paxos-bug-accept-any-ballot",
+        Some(BASE),
+        Variant::AcceptAnyBallot,
+        "P1a",
+    );
+}
+
+// Reference: the issue's ghost requirement: the acceptor's state is in its ghost record.
+#[test]
+fn keeping_a_refused_proposal_breaks_the_acceptor_record() {
+    caught(
+        "multi-paxos-bug-keep-refused",
+        Some(BASE),
+        Variant::KeepRefused,
+        "acceptor recorded",
+    );
+}
+
+// Reference: §2.2: "A value is chosen when a single proposal with that value has been
+// accepted by a majority of the acceptors."
+#[test]
+fn learning_one_short_of_a_majority_breaks_learning_only_chosen() {
+    caught(
+        "multi-paxos-bug-learn-early",
+        Some(BASE),
+        Variant::LearnEarly,
+        "replicas learn only chosen",
     );
 }
 
@@ -120,6 +226,7 @@ fn inventing_a_filler_breaks_validity() {
 fn local_reads_break_linearizability() {
     caught(
         "multi-paxos-bug-local-read",
+        Some(BASE),
         Variant::LocalRead,
         "linearizable",
     );

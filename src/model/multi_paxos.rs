@@ -6,7 +6,7 @@ use crate::model::checked::Checked;
 use crate::model::harness::{
     self, protocol_actors, Calls, ClientOut, Config, Faults, NetworkKind, Node, Recorded,
 };
-use crate::protocol::ballot::Ballot;
+use crate::protocol::ballot::{may_accept, Ballot};
 use crate::protocol::multi_paxos::{
     Applied, ClientCommand, Command, Kv, KvOp, Msg, MultiPaxosActor, MultiPaxosState, Proposal,
     RequestId, Slot, Timer, Variant,
@@ -37,8 +37,10 @@ pub struct MultiPaxosConfig {
     /// Servers that may crash (clients never do).
     #[serde(default)]
     pub max_crashes: usize,
-    /// Servers never go past this round (the model's boundary keeps the space finite).
-    pub max_round: u32,
+    /// The ballot budget: how many times, in all, servers may start phase 1 (each start is a
+    /// new ballot). The model's boundary keeps the space finite; one server may campaign
+    /// `ballots` times or each of several once.
+    pub ballots: u8,
     /// The log's length: slots `0..slots`.
     pub slots: Slot,
     /// How many times each client may resend a request, in all.
@@ -157,6 +159,9 @@ pub struct Trail {
     pub steady: BTreeSet<(Slot, Proposal)>,
     /// The highest ballot under which this server led.
     pub led: Option<Ballot>,
+    /// The highest ballot this acceptor promised or accepted, as its `Promise` and `Accepted`
+    /// messages said: in the protocol, always its `promised`, so it splits no states.
+    pub promised: Ballot,
 }
 
 /// At a server's last restart, the highest ballot it had led under (its trail's `led` then).
@@ -180,7 +185,9 @@ impl harness::Trail<MultiPaxosActor> for Trail {
         match sent {
             Msg::Accepted { slot, proposal } => {
                 self.accepted.insert((*slot, proposal.clone()));
+                self.promised = self.promised.max(proposal.ballot);
             }
+            Msg::Promise { ballot, .. } => self.promised = self.promised.max(*ballot),
             Msg::Accept { slot, proposal } => {
                 self.issued.insert((*slot, proposal.clone()));
                 if steady {
@@ -202,14 +209,20 @@ impl Recorded for MultiPaxosActor {
     type Trail = Trail;
 }
 
-/// Auxiliary ("ghost") state for the clients: what they submitted and the history of their
-/// operations, for the linearizability checker.
+/// Auxiliary ("ghost") state of the whole model: what the clients submitted and the history
+/// of their operations, for the linearizability checker; the ballots started so far (the
+/// model's bound); and what the judge of transitions found.
 #[derive(Clone, Debug, PartialEq, Hash)]
 pub struct Ghost {
     /// Every command a client submitted.
     pub submitted: BTreeSet<ClientCommand>,
     /// The clients' calls on the key-value store.
     pub calls: Calls<Kv, RequestId>,
+    /// How many times a server started phase 1 (a new ballot), all servers together.
+    pub ballots: u8,
+    /// Sticky: some acceptor accepted a proposal numbered below a ballot it had promised
+    /// (P1a broken). Set by [`judge`], only ever on a violation.
+    pub p1a_broken: bool,
 }
 
 impl Default for Ghost {
@@ -217,6 +230,8 @@ impl Default for Ghost {
         Ghost {
             submitted: BTreeSet::new(),
             calls: Calls::new(Kv::default()),
+            ballots: 0,
+            p1a_broken: false,
         }
     }
 }
@@ -365,14 +380,51 @@ fn p2c(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     })
 }
 
-/// Property: of any two replicas' applied logs, one is a prefix of the other.
-fn log_consistency(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
-    let logs: Vec<Vec<&Command>> = servers(state)
-        .map(|s| s.state.replica.log.iter().map(|a| &a.command).collect())
-        .collect();
-    logs.iter().tuple_combinations().all(|(a, b)| {
-        let n = a.len().min(b.len());
-        a[..n] == b[..n]
+/// Property: every replica's applied log is a prefix of the chosen log as the ghost record
+/// has it: entry `i` is slot `i`, and its command is chosen in slot `i`. Judged against the
+/// record, not other replicas' memory, so that it holds across restarts too.
+fn log_consistency(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    let chosen = chosen(model, state);
+    servers(state).all(|s| {
+        s.state.replica.log.iter().enumerate().all(|(i, a)| {
+            a.slot as usize == i
+                && chosen
+                    .iter()
+                    .any(|(slot, p)| *slot == a.slot && p.command == a.command)
+        })
+    })
+}
+
+/// Property: every command in a replica's chosen map is chosen in that slot per the ghost
+/// record (a majority accepted one proposal with it).
+fn learn_only_chosen(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    let chosen = chosen(model, state);
+    servers(state).all(|s| {
+        s.state.replica.chosen.iter().all(|(slot, command)| {
+            chosen
+                .iter()
+                .any(|(at, p)| at == slot && p.command == *command)
+        })
+    })
+}
+
+/// Property P1a, per slot: no acceptor accepts a proposal numbered below a ballot it has
+/// promised. Judged on each step that accepts ([`judge`]), whose finding is sticky.
+fn p1a(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    !state.history.p1a_broken
+}
+
+/// Property: every acceptor's current state is in its ghost record: it still holds every
+/// promise it made, each proposal it holds as accepted it accepted (and said so), and it has
+/// promised at least each one's number; so that a change of state that sends nothing, or a
+/// promise that is sent but not kept, cannot hide from the other properties.
+fn acceptor_recorded(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    servers(state).all(|s| {
+        let acceptor = &s.state.acceptor;
+        acceptor.promised >= s.trail.promised
+            && acceptor.accepted.iter().all(|(slot, p)| {
+                acceptor.promised >= p.ballot && s.trail.accepted.contains(&(*slot, p.clone()))
+            })
     })
 }
 
@@ -469,26 +521,165 @@ fn chosen_after_leader_crash(model: &MultiPaxosModel, state: &MultiPaxosModelSta
     })
 }
 
+/// Witness for P2c: a server leads and re-proposes, in a slot, a command that another
+/// server's lower ballot had got accepted there (phase 1 reported it).
+fn leader_change_with_reported_slot(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    let acceptances = Acceptances::of(state);
+    servers(state).any(|s| {
+        s.trail.issued.iter().any(|(slot, p)| {
+            acceptances.0.iter().any(|(at, q, _)| {
+                at == slot
+                    && q.command == p.command
+                    && q.ballot < p.ballot
+                    && q.ballot.proposer != p.ballot.proposer
+            })
+        })
+    })
+}
+
+/// Proposals were issued under three different ballots: two leader changes.
+fn second_leader_change(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    let ballots: BTreeSet<Ballot> = servers(state)
+        .flat_map(|s| s.trail.issued.iter().map(|(_, p)| p.ballot))
+        .collect();
+    ballots.len() >= 3
+}
+
+/// A replica's request to catch up on 2+ slots is in flight to a server that knows every one
+/// of them: its answer will carry them all.
+fn catch_up_of_2_slots(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    state.network.iter_deliverable().any(|env| {
+        let Msg::CatchUp { from, to } = env.msg else {
+            return false;
+        };
+        to >= &(from + 2)
+            && servers(state).any(|s| {
+                s.id == env.dst
+                    && (*from..*to).all(|slot| s.state.replica.chosen.contains_key(&slot))
+            })
+    })
+}
+
+/// Witness for slot agreement, learning only chosen commands and log consistency: two
+/// different commands were accepted in one slot.
+fn competing_commands(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    let acceptances = Acceptances::of(state);
+    acceptances
+        .0
+        .iter()
+        .tuple_combinations()
+        .any(|((s, p, _), (t, q, _))| s == t && p.command != q.command)
+}
+
+/// Witness for P1a: an acceptor refused an accept below its promise (the refusal is in
+/// flight).
+fn accept_refused(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    state
+        .network
+        .iter_deliverable()
+        .any(|env| matches!(env.msg, Msg::Rejected { slot: Some(_), .. }))
+}
+
+/// Witness for the acceptor's record: an acceptor replaced the proposal it had accepted in
+/// a slot by a higher one.
+fn acceptance_replaced(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    servers(state).any(|s| {
+        s.trail
+            .accepted
+            .iter()
+            .tuple_windows()
+            .any(|((a, _), (b, _))| a == b)
+    })
+}
+
+/// Witness for at most once: one client command was accepted in two slots.
+fn command_in_two_slots(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    let acceptances = Acceptances::of(state);
+    acceptances
+        .0
+        .iter()
+        .filter(|(_, p, _)| matches!(p.command, Command::Client(_)))
+        .tuple_combinations()
+        .any(|((s, p, _), (t, q, _))| s != t && p.command == q.command)
+}
+
+/// Witness for linearizability: every client's every call returned.
+fn all_answered(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    let calls: usize = model
+        .actors
+        .iter()
+        .map(|a| match a {
+            Node::Client(c) => c.ops.len(),
+            Node::Protocol(_) => 0,
+        })
+        .sum();
+    state.history.calls.awaiting.is_empty() && state.history.submitted.len() == calls
+}
+
 /// Every property of the model, in the order they are reported: its name (the claim it
 /// checks), whether it must hold always or be reached sometimes, and its condition. For the
 /// actor model or its [`Simulated`] wrapper.
-fn properties() -> [Property<MultiPaxosModel>; 10] {
+fn properties() -> [Property<MultiPaxosModel>; 21] {
     [
         Property::always("slot agreement", slot_agreement),
+        Property::always("P1a", p1a),
         Property::always("P2c", p2c),
+        Property::always("acceptor recorded", acceptor_recorded),
+        Property::always("replicas learn only chosen", learn_only_chosen),
         Property::always("log consistency", log_consistency),
         Property::always("validity", validity),
         Property::always("at most once", at_most_once),
         Property::always("linearizable", linearizable),
         Property::sometimes("steady state", steady_state),
+        Property::sometimes("competing commands in a slot", competing_commands),
+        Property::sometimes("accept refused", accept_refused),
+        Property::sometimes("acceptance replaced", acceptance_replaced),
+        Property::sometimes(
+            "leader change with reported slot",
+            leader_change_with_reported_slot,
+        ),
+        Property::sometimes("second leader change", second_leader_change),
         Property::sometimes("gap filled", gap_filled),
+        Property::sometimes("catch-up of 2+ slots", catch_up_of_2_slots),
+        Property::sometimes("command in two slots", command_in_two_slots),
+        Property::sometimes("all answered", all_answered),
         Property::sometimes("recovered slot", recovered_slot),
         Property::sometimes("chosen after leader crash", chosen_after_leader_crash),
     ]
 }
 
-/// Judges each transition; nothing to judge yet.
-fn judge(_: &ModelCfg, _: &MultiPaxosModelState, _: &mut MultiPaxosModelState) {}
+/// Judges each transition, server by server: counts the ballots started (a server's own
+/// ballot moved up: phase 1 began), and checks P1a on each acceptance the step made against
+/// the promise the acceptor held before it (which only grows within a step, so this never
+/// blames a correct acceptance). Writes into the history only what the step did.
+fn judge(_: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosModelState) {
+    let mut started = 0;
+    let mut p1a_broken = false;
+    for ((id, b), (_, a)) in protocol_actors(before).zip(protocol_actors(after)) {
+        if std::ptr::eq(a, b) {
+            continue;
+        }
+        let (was, is) = (b.state.proposer.ballot, a.state.proposer.ballot);
+        if is.proposer == id && is.round > was.round {
+            started += 1;
+        }
+        if a.trail.accepted.len() > b.trail.accepted.len() {
+            // The promise held before the step, or made in a message, whichever is higher.
+            let promised = b.state.acceptor.promised.max(b.trail.promised);
+            p1a_broken |= a
+                .trail
+                .accepted
+                .difference(&b.trail.accepted)
+                .any(|(_, p)| !may_accept(promised, p.ballot));
+        }
+    }
+    if started > 0 {
+        after.history.ballots = after.history.ballots.saturating_add(started);
+    }
+    if p1a_broken {
+        after.history.p1a_broken = true;
+    }
+}
 
 /// The names of the properties with `expectation`, in the order they are reported.
 pub fn property_names(expectation: Expectation) -> Vec<&'static str> {
@@ -496,8 +687,7 @@ pub fn property_names(expectation: Expectation) -> Vec<&'static str> {
 }
 
 fn within_boundary(cfg: &ModelCfg, state: &MultiPaxosModelState) -> bool {
-    cfg.clients_up(state)
-        && servers(state).all(|s| s.state.proposer.ballot.round <= cfg.config.max_round)
+    cfg.clients_up(state) && state.history.ballots <= cfg.config.ballots
 }
 
 impl harness::Config for MultiPaxosConfig {
@@ -563,8 +753,8 @@ impl MultiPaxosConfig {
         if self.clients == 0 || self.clients > 26 {
             return Err("clients must be between 1 and 26 (client k writes 'A' + k)".to_owned());
         }
-        if self.max_round == 0 {
-            return Err("max_round must be at least 1: round 0 is no ballot".to_owned());
+        if self.ballots == 0 {
+            return Err("ballots must be at least 1: no leader is elected without one".to_owned());
         }
         if self.slots == 0 {
             return Err("slots must be at least 1: the log needs room for a command".to_owned());
@@ -578,7 +768,7 @@ impl MultiPaxosConfig {
     /// One line describing the configuration.
     pub fn summary(&self) -> String {
         format!(
-            "Multi-Paxos: {} servers, {} clients ({}), {}, {} slots, rounds <= {}, \
+            "Multi-Paxos: {} servers, {} clients ({}), {}, {} slots, at most {} ballots, \
              {} client retries, variant {:?}",
             self.servers,
             self.clients,
@@ -589,7 +779,7 @@ impl MultiPaxosConfig {
             },
             self.faults(),
             self.slots,
-            self.max_round,
+            self.ballots,
             self.client_retries,
             self.variant,
         )

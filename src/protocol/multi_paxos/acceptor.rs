@@ -1,7 +1,7 @@
 //! The acceptor: the single-decree rules of §2.2, phase 1(b) once for every slot and phase
 //! 2(b) per slot (§3: "a separate instance of the Paxos consensus algorithm" per command).
 use super::{Ballot, Msg, MultiPaxosActor, Proposal, ProposerState, Slot};
-use crate::protocol::ballot::{may_accept, may_promise};
+use crate::protocol::ballot::may_promise;
 use serde::Serialize;
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -57,7 +57,7 @@ impl MultiPaxosActor {
         // §2.2 phase 1(b): "If an acceptor receives a prepare request with number n greater
         // than that of any prepare request to which it has already responded, then it responds
         // to the request with a promise".
-        let Some(accepted) = acceptor.promise(ballot, from) else {
+        let Some(accepted) = acceptor.promise(ballot, self.variant.reported_from(from)) else {
             let refusal = Msg::Rejected {
                 ballot,
                 promised,
@@ -88,7 +88,10 @@ impl MultiPaxosActor {
         let promised = acceptor.promised;
         // §2.2 P1a, per slot: "An acceptor can accept a proposal numbered n iff it has not
         // responded to a prepare request having a number greater than n."
-        if !may_accept(promised, proposal.ballot) {
+        if !self.variant.may_accept(promised, proposal.ballot) {
+            if self.variant.keeps_refused() {
+                acceptor.to_mut().accepted.insert(slot, proposal.clone());
+            }
             let refusal = Msg::Rejected {
                 ballot: proposal.ballot,
                 promised,

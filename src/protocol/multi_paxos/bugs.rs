@@ -5,7 +5,7 @@ use super::{
     Ballot, ClientCommand, Command, KvOp, KvRet, MultiPaxosActor, ProposerState, ReplicaState,
     Role, Slot, StateMachine,
 };
-use crate::protocol::ballot::highest_reported;
+use crate::protocol::ballot::{highest_reported, may_accept};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
 use stateright::semantics::SequentialSpec;
@@ -34,11 +34,26 @@ pub enum Variant {
     InventFiller,
     /// A follower answers reads from its own, possibly stale, store.
     LocalRead,
+    /// A new leader adopts, per slot, the command of the lowest-numbered reported proposal.
+    AdoptLowest,
+    /// A candidate counts a promise made to an earlier ballot of its own toward its current
+    /// ballot's majority (leader-change path: a candidate that campaigns again).
+    CountStalePromises,
+    /// An acceptor's promise reports its accepted proposals from the slot after the
+    /// prepare's `from` on, leaving out slot `from` itself (recovery path: an off-by-one).
+    ReportPastFrom,
+    /// An acceptor accepts every proposal, whatever it promised (P1a dropped).
+    AcceptAnyBallot,
+    /// An acceptor that refuses an accept still stores the refused proposal as its own
+    /// accepted one, saying nothing about it (a change of state that sends nothing).
+    KeepRefused,
+    /// A leader counts a slot chosen one acceptance short of a majority.
+    LearnEarly,
 }
 
 impl Variant {
     /// Every variant, the correct one first.
-    pub const ALL: [Variant; 8] = [
+    pub const ALL: [Variant; 14] = [
         Variant::Correct,
         Variant::SkipPhase1,
         Variant::IgnoreReported,
@@ -47,6 +62,12 @@ impl Variant {
         Variant::KeepProposing,
         Variant::InventFiller,
         Variant::LocalRead,
+        Variant::AdoptLowest,
+        Variant::CountStalePromises,
+        Variant::ReportPastFrom,
+        Variant::AcceptAnyBallot,
+        Variant::KeepRefused,
+        Variant::LearnEarly,
     ];
 
     /// Whether a new leader runs phase 1 before it proposes. §3: the new leader "executes
@@ -59,7 +80,8 @@ impl Variant {
 
     /// Phase 2(a) in a slot that promises reported: the command of the highest-numbered
     /// reported proposal (P2c(b), [`highest_reported`]). [`Variant::IgnoreReported`] proposes
-    /// its own next queued command instead, while it has one.
+    /// its own next queued command instead, while it has one; [`Variant::AdoptLowest`] the
+    /// command of the lowest-numbered reported proposal.
     pub(crate) fn adopt(
         self,
         reported: Vec<(Ballot, Command)>,
@@ -70,9 +92,55 @@ impl Variant {
                 return Command::Client(own);
             }
         }
+        if self == Variant::AdoptLowest {
+            return reported
+                .into_iter()
+                .min_by_key(|(ballot, _)| *ballot)
+                .expect("reported slots are non-empty")
+                .1;
+        }
         highest_reported(reported)
             .expect("reported slots are non-empty")
             .1
+    }
+
+    /// Whether a candidate counts a promise for `ballot` while its own ballot is `own`: §2.2
+    /// phase 2(a) counts "a response to its prepare requests (numbered n)", so only
+    /// `ballot == own`. [`Variant::CountStalePromises`] also counts promises to its earlier
+    /// ballots.
+    pub(crate) fn counts_promise(self, ballot: Ballot, own: Ballot) -> bool {
+        ballot == own || (self == Variant::CountStalePromises && ballot < own)
+    }
+
+    /// The first slot whose accepted proposal a promise to a prepare `from` reports: `from`
+    /// itself (§3: phase 1 "for infinitely many instances" from the first unknown one on).
+    /// [`Variant::ReportPastFrom`] starts one slot later.
+    pub(crate) fn reported_from(self, from: Slot) -> Slot {
+        match self {
+            Variant::ReportPastFrom => from + 1,
+            _ => from,
+        }
+    }
+
+    /// Whether an acceptor that promised `promised` may accept a proposal numbered `ballot`:
+    /// P1a ([`may_accept`]). [`Variant::AcceptAnyBallot`] always may.
+    pub(crate) fn may_accept(self, promised: Ballot, ballot: Ballot) -> bool {
+        self == Variant::AcceptAnyBallot || may_accept(promised, ballot)
+    }
+
+    /// Whether an acceptor stores a proposal it refused: never ([`Variant::KeepRefused`]
+    /// does).
+    pub(crate) fn keeps_refused(self) -> bool {
+        self == Variant::KeepRefused
+    }
+
+    /// How many acceptances make a slot chosen: a majority, `quorum` (§2.2: "accepted by a
+    /// majority of the acceptors"). [`Variant::LearnEarly`] counts one fewer.
+    pub(crate) fn chosen_at(self, quorum: usize) -> usize {
+        match self {
+            Variant::LearnEarly => quorum - 1,
+            _ => quorum,
+        }
     }
 
     /// What a new `leader` proposes in a gap below the highest reported slot. §3: "a special

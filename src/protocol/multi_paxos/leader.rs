@@ -98,7 +98,8 @@ impl MultiPaxosActor {
         let Role::Candidate { from, promises } = &proposer.role else {
             return;
         };
-        if ballot != proposer.ballot || promises.contains_key(&src) {
+        // §2.2 phase 2(a): only responses "to its prepare requests (numbered n)" count.
+        if !self.variant.counts_promise(ballot, proposer.ballot) || promises.contains_key(&src) {
             return;
         }
         let from = *from;
@@ -289,7 +290,7 @@ impl MultiPaxosActor {
         by.insert(src);
         // §2.2: "A value is chosen when a single proposal with that value has been accepted
         // by a majority of the acceptors."
-        let chosen = by.len() >= self.quorum();
+        let chosen = by.len() >= self.variant.chosen_at(self.quorum());
         let (next_slot, mut in_flight) = (*next_slot, in_flight.clone());
         if chosen {
             in_flight.remove(&slot);
