@@ -5,7 +5,8 @@
 //!
 //! - **V1** Ids: the cluster's servers, sorted by address (the order `paxos spawn` gives them,
 //!   and the order of their [`Id`]s, which ballots compare), are model actors `0..n`; every
-//!   other address (a client) is `n, n + 1, ...` in order of first appearance. Inside the
+//!   other address (a client) is `n, n + 1, ...` in the order of the addresses (a proposer
+//!   proposes the value of the first waiting client, by `Id`). Inside the
 //!   protocol's JSON an actor is its `Id`, a number: a number equal to a known address's `Id`
 //!   is taken for that address.
 //! - **V2** Merge: each node's events are taken in its own order; a receive from a server waits
@@ -20,17 +21,23 @@
 //!   the judge and the ghost records run.
 //! - **V4** Each step must do what the node recorded: save what it saved, send (at least) what
 //!   it sent; a restart must start from the storage the model last saved for it.
-//! - **V5** Kill -9 (T2): the last step of a node before a restart may be lost after its line was
-//!   written: when the restart's storage is the one from before that step, the step is skipped.
+//! - **V5** Kill -9 (T2): the last step of a node before a restart may be cut short after its
+//!   line was written, if none of its messages was received: when the restart's storage is the
+//!   one from before that step, the step is skipped; when it is one the step saved before its
+//!   last save (a step may save more than once), the step is replayed and the restart starts
+//!   from that save.
 use crate::model::checked::{Checked, CheckedState};
-use crate::model::harness::{Client, NetworkKind, NodeState, Recorded};
+use crate::model::harness::{Calls, Client, NetworkKind, Node, NodeState, Recorded};
 use crate::model::multi_paxos::MultiPaxosConfig;
 use crate::model::paxos::{Layout, PaxosConfig};
+use crate::protocol::multi_paxos::Kv;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use stateright::actor::{ActorModelAction, Envelope, Id, Network};
+use stateright::actor::{Actor, ActorModelAction, Command, Envelope, Id, Network, Out};
+use stateright::semantics::write_once_register::WORegister;
 use stateright::{Expectation, Model};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fmt::{self, Debug};
 use std::hash::Hash;
@@ -168,6 +175,10 @@ struct Traces {
     /// Every address, its `Id` as a number, and its model `Id` (V1).
     ids: BTreeMap<SocketAddrV4, Id>,
     torn: usize,
+    /// Every message some node recorded receiving: source, destination, the message's JSON.
+    received: HashSet<(SocketAddrV4, SocketAddrV4, String)>,
+    /// Every message some node recorded sending, likewise.
+    sent: HashSet<(SocketAddrV4, SocketAddrV4, String)>,
 }
 
 fn field<'a>(v: &'a Value, name: &str, file: &Path, line: usize) -> Result<&'a Value, BadTrace> {
@@ -263,14 +274,16 @@ fn read(dir: &Path) -> Result<Traces, BadTrace> {
                     match &header {
                         None => header = Some((protocol, cluster)),
                         Some(h) if *h == (protocol.clone(), cluster.clone()) => {}
-                        Some((p, c)) => return Err(bad(
-                            file,
-                            Some(line),
-                            format!(
+                        Some((p, c)) => {
+                            return Err(bad(
+                                file,
+                                Some(line),
+                                format!(
                                 "protocol {protocol} with cluster {cluster:?}, but other traces \
                                      say {p} with {c:?}: give one cluster's traces"
                             ),
-                        )),
+                            ))
+                        }
                     }
                     if node.is_some_and(|n| n != this) {
                         return Err(bad(
@@ -340,9 +353,15 @@ fn read(dir: &Path) -> Result<Traces, BadTrace> {
     for (i, &server) in cluster.iter().enumerate() {
         ids.insert(server, Id::from(i));
     }
-    for address in others {
+    // V1: clients in the order of their addresses too: the protocols order clients by `Id`
+    // (a proposer proposes the value of the first client waiting).
+    let clients: std::collections::BTreeSet<SocketAddrV4> = others
+        .into_iter()
+        .filter(|a| !ids.contains_key(a))
+        .collect();
+    for address in clients {
         let next = Id::from(ids.len());
-        ids.entry(address).or_insert(next);
+        ids.insert(address, next);
     }
     let mut events = vec![Vec::new(); cluster.len()];
     for (node, node_events) in per_node {
@@ -358,12 +377,33 @@ fn read(dir: &Path) -> Result<Traces, BadTrace> {
             }
         }
     }
+    let received = events
+        .iter()
+        .flatten()
+        .filter_map(|e| match &e.kind {
+            Kind::Receive { src, msg, .. } => Some((*src, e.node, msg.to_string())),
+            _ => None,
+        })
+        .collect();
+    let sent = events
+        .iter()
+        .flatten()
+        .flat_map(|e| match &e.kind {
+            Kind::Receive { sent, .. } | Kind::Timeout { sent, .. } => sent
+                .iter()
+                .map(|(dst, msg)| (e.node, *dst, msg.to_string()))
+                .collect(),
+            Kind::Start { .. } => Vec::new(),
+        })
+        .collect();
     Ok(Traces {
         protocol,
         cluster,
         events,
         ids,
         torn,
+        received,
+        sent,
     })
 }
 
@@ -401,7 +441,9 @@ pub fn validate(dir: &Path) -> Result<Verdict, BadTrace> {
                 variant: Default::default(),
             }
             .into_model();
-            replay(&model, &traces)
+            replay(&model, &traces, |ghost: &mut crate::model::paxos::Ghost| {
+                ghost.calls = Calls::new(WORegister(None));
+            })
         }
         "multi-paxos" => {
             let model = MultiPaxosConfig {
@@ -417,7 +459,13 @@ pub fn validate(dir: &Path) -> Result<Verdict, BadTrace> {
                 variant: Default::default(),
             }
             .into_model();
-            replay(&model, &traces)
+            replay(
+                &model,
+                &traces,
+                |ghost: &mut crate::model::multi_paxos::Ghost| {
+                    ghost.calls = Calls::new(Kv::default());
+                },
+            )
         }
         other => Err(BadTrace {
             file: Some(dir.to_owned()),
@@ -443,9 +491,21 @@ where
     n: usize,
     /// V2: every message some node recorded sending, with the model's ids.
     sent: HashSet<(Id, Id, A::Msg)>,
-    recent: VecDeque<String>,
+    /// The last [`CONTEXT`] events replayed, for a report.
+    recent: VecDeque<Event>,
+    forget_calls: fn(&mut H),
     events: usize,
     states: usize,
+}
+
+/// V5: how a kill cut a step short.
+enum Torn<S> {
+    /// It was not: the step happened whole.
+    No,
+    /// Before its first save: nothing of it survived; the step is skipped.
+    BeforeSave,
+    /// Between two of its saves: the disk holds this earlier one.
+    MidStep(S),
 }
 
 /// Why replaying an event failed: a divergence or a broken property (exit status 1), or an
@@ -499,6 +559,13 @@ where
         if let Some(next) = next {
             self.state = next;
         }
+        // V3: the model's network is left empty. V2 checks every receive against the recorded
+        // sends and V4 every recorded send against the model's, so the envelopes it would hold
+        // (every message ever sent, on a duplicating network) would only be copied with every
+        // state; no `always` property reads them.
+        if self.state.network.len() > 0 {
+            self.state.network = Network::new_unordered_duplicating([]);
+        }
         self.states += 1;
         for property in self.model.properties() {
             if property.expectation == Expectation::Always
@@ -524,29 +591,99 @@ where
         }
     }
 
-    /// V5: whether `event`, the last step before a restart whose storage predates it, was lost.
-    fn torn(&self, i: usize, event: &Event, next: Option<&Event>) -> Result<bool, Stop> {
-        let (Kind::Receive { saved, .. } | Kind::Timeout { saved, .. }) = &event.kind else {
-            return Ok(false);
+    /// V5: whether `event`, the last step before a restart whose storage it had not all written,
+    /// was cut short by the kill: before its first save ([`Torn::BeforeSave`]), or between two
+    /// of its saves ([`Torn::MidStep`], with the save that reached the disk). A step may save
+    /// more than once (a server's proposer and its own acceptor each save); the trace records
+    /// the last save, so the earlier ones are found by running the model's actor on the step.
+    fn torn(
+        &self,
+        i: usize,
+        event: &Event,
+        next: Option<&Event>,
+        received: &HashSet<(SocketAddrV4, SocketAddrV4, String)>,
+    ) -> Result<Torn<A::Storage>, Stop> {
+        let (Kind::Receive { saved, sent, .. } | Kind::Timeout { saved, sent, .. }) = &event.kind
+        else {
+            return Ok(Torn::No);
         };
+        // Its messages never left (T2: they follow the saves): none was received.
+        if saved.is_null()
+            || sent
+                .iter()
+                .any(|(dst, msg)| received.contains(&(event.node, *dst, msg.to_string())))
+        {
+            return Ok(Torn::No);
+        }
         let Some(Event {
             kind: Kind::Start { storage },
             ..
         }) = next
         else {
-            return Ok(false);
+            return Ok(Torn::No);
         };
-        if saved.is_null() {
-            return Ok(false);
-        }
         let restarted: Option<A::Storage> = self.decode(storage, event, "storage")?;
         let saved: Option<A::Storage> = self.decode(saved, event, "storage")?;
-        Ok(restarted.as_ref() == self.saved(i) && restarted != saved)
+        if restarted == saved {
+            return Ok(Torn::No);
+        }
+        if restarted.as_ref() == self.saved(i) {
+            return Ok(Torn::BeforeSave);
+        }
+        let Some(restarted) = restarted else {
+            return Ok(Torn::No);
+        };
+        let (Some(Node::Protocol(actor)), NodeState::Protocol(node)) =
+            (self.model.actors.get(i), &*self.state.actor_states[i])
+        else {
+            return Ok(Torn::No);
+        };
+        let id = Id::from(i);
+        let mut state = Cow::Borrowed(&node.state);
+        let mut out = Out::new();
+        match &event.kind {
+            Kind::Receive { src, msg, .. } => {
+                let msg: A::Msg = self.decode(msg, event, "message")?;
+                Actor::on_msg(actor, id, &mut state, self.id(*src), msg, &mut out);
+            }
+            Kind::Timeout { timer, .. } => {
+                let timer: A::Timer = self.decode(timer, event, "timer")?;
+                Actor::on_timeout(actor, id, &mut state, &timer, &mut out);
+            }
+            Kind::Start { .. } => {}
+        }
+        let intermediate = out
+            .iter()
+            .any(|c| matches!(c, Command::Save(s) if *s == restarted));
+        Ok(if intermediate {
+            Torn::MidStep(restarted)
+        } else {
+            Torn::No
+        })
+    }
+
+    /// V4: what the model's actor `i` sends in the step `run` makes from its present state.
+    fn model_sends(
+        &self,
+        i: usize,
+        run: impl FnOnce(&Node<A, C>, &mut Cow<<Node<A, C> as Actor>::State>, &mut Out<Node<A, C>>),
+    ) -> HashSet<(Id, A::Msg)> {
+        let mut out = Out::new();
+        if let Some(actor) = self.model.actors.get(i) {
+            let mut state = Cow::Borrowed(&*self.state.actor_states[i]);
+            run(actor, &mut state, &mut out);
+        }
+        out.into_iter()
+            .filter_map(|c| match c {
+                Command::Send(dst, msg) => Some((dst, msg)),
+                _ => None,
+            })
+            .collect()
     }
 
     fn step(&mut self, i: usize, event: &Event, first: bool) -> Result<(), Stop> {
         let id = Id::from(i);
-        let (saved, sent) = match &event.kind {
+        let (saved, sent, model_sent) = match &event.kind {
             Kind::Start { storage } => {
                 let restarted: Option<A::Storage> = self.decode(storage, event, "storage")?;
                 if first {
@@ -585,7 +722,9 @@ where
                 let src_id = self.id(*src);
                 let msg: A::Msg = self.decode(msg, event, "message")?;
                 if src_id >= Id::from(self.n) {
-                    // V3: a client's request is an input: into the model's network.
+                    // V3: a client's request is an input, recorded in the history as the
+                    // model's clients' sends are. The duplicating network's `Deliver` takes any
+                    // envelope, so it is delivered without first being put into the network.
                     let env = Envelope {
                         src: src_id,
                         dst: id,
@@ -596,18 +735,11 @@ where
                     {
                         self.state.history = history;
                     }
-                    let network = self
-                        .state
-                        .network
-                        .iter_all()
-                        .map(|e| e.to_cloned_msg())
-                        .chain([Envelope {
-                            src: src_id,
-                            dst: id,
-                            msg: msg.clone(),
-                        }]);
-                    self.state.network = Network::new_unordered_duplicating(network);
+                    (self.forget_calls)(&mut self.state.history);
                 }
+                let model_sent = self.model_sends(i, |actor, state, out| {
+                    actor.on_msg(id, state, src_id, msg.clone(), out)
+                });
                 let action = ActorModelAction::Deliver {
                     src: src_id,
                     dst: id,
@@ -615,10 +747,13 @@ where
                 };
                 let next = self.model.next_state(&self.state, action);
                 self.advance(next)?;
-                (saved, sent)
+                (saved, sent, model_sent)
             }
             Kind::Timeout { timer, saved, sent } => {
                 let timer: A::Timer = self.decode(timer, event, "timer")?;
+                let model_sent = self.model_sends(i, |actor, state, out| {
+                    actor.on_timeout(id, state, &timer, out)
+                });
                 if !self.state.timers_set[i].iter().any(|t| *t == timer) {
                     return Err(Stop::Diverged(format!(
                         "the model's actor has no timer {timer:?} set"
@@ -628,7 +763,7 @@ where
                     .model
                     .next_state(&self.state, ActorModelAction::Timeout(id, timer));
                 self.advance(next)?;
-                (saved, sent)
+                (saved, sent, model_sent)
             }
         };
         // V4: the model's step saved and sent what the node did.
@@ -639,21 +774,11 @@ where
                 self.saved(i)
             )));
         }
-        let in_network: HashSet<(Id, Id, &A::Msg)> = if sent.is_empty() {
-            HashSet::new()
-        } else {
-            self.state
-                .network
-                .iter_all()
-                .filter(|e| e.src == id)
-                .map(|e| (e.src, e.dst, e.msg))
-                .collect()
-        };
         let mut sends = Vec::new();
         for (dst, msg) in sent {
             let msg: A::Msg = self.decode(msg, event, "message")?;
             let dst = self.id(*dst);
-            if !in_network.contains(&(id, dst, &msg)) {
+            if !model_sent.contains(&(dst, msg.clone())) {
                 return Err(Stop::Diverged(format!(
                     "the node sent {msg:?} to model actor {}, which the model's actor did not \
                      send",
@@ -672,7 +797,14 @@ fn self_name<A: Recorded>() -> &'static str {
     name.rsplit("::").next().unwrap_or(name)
 }
 
-fn replay<A, C, Cfg, H>(model: &Checked<A, C, Cfg, H>, traces: &Traces) -> Result<Verdict, BadTrace>
+/// Replays `traces` through `model`; `forget_calls` empties the history's record of client
+/// calls after each client request (V3: the replay records no returns, so it checks no
+/// linearizability, and the record would only grow and be copied with every state).
+fn replay<A, C, Cfg, H>(
+    model: &Checked<A, C, Cfg, H>,
+    traces: &Traces,
+    forget_calls: fn(&mut H),
+) -> Result<Verdict, BadTrace>
 where
     A: Recorded,
     A::Msg: Ord + DeserializeOwned + Serialize,
@@ -713,11 +845,13 @@ where
         n,
         sent: HashSet::new(),
         recent: VecDeque::new(),
+        forget_calls,
         events: 0,
         states: 0,
     };
     let mut next = vec![0usize; n];
     let mut skipped = 0;
+    let mut cut_short = 0;
     let stopped = |replay: &Replay<A, C, Cfg, H>, event: &Event, stop: Stop| match stop {
         Stop::Bad(bad) => Err(bad),
         Stop::Diverged(why) => Ok(report_divergence(replay, event, &why)),
@@ -750,19 +884,26 @@ where
             }
             progressed = true;
             next[i] += 1;
-            match replay.torn(i, event, node_events.get(next[i])) {
-                Ok(true) => {
+            let torn = match replay.torn(i, event, node_events.get(next[i]), &traces.received) {
+                Ok(Torn::BeforeSave) => {
                     skipped += 1;
                     continue;
                 }
-                Ok(false) => {}
+                Ok(torn) => torn,
                 Err(stop) => return stopped(&replay, event, stop),
-            }
+            };
             if let Err(stop) = replay.step(i, event, next[i] == 1) {
                 return stopped(&replay, event, stop);
             }
+            if let Torn::MidStep(on_disk) = torn {
+                // V5: the disk kept the step's earlier save; the restart starts from it.
+                cut_short += 1;
+                if let Some(storage) = &mut replay.state.actor_storages[i] {
+                    storage.saved = Some(on_disk);
+                }
+            }
             replay.events += 1;
-            replay.recent.push_back(event.describe());
+            replay.recent.push_back(event.clone());
             if replay.recent.len() > CONTEXT {
                 replay.recent.pop_front();
             }
@@ -771,8 +912,16 @@ where
             break;
         }
     }
-    // V2: what is left waits for messages nobody sent.
-    let stuck = (0..n).filter_map(|i| traces.events[i].get(next[i])).next();
+    // V2: what is left waits for messages nobody sent; the first receive whose message no
+    // node recorded sending at all is the culprit (the others wait on it).
+    let heads: Vec<&Event> = (0..n)
+        .filter_map(|i| traces.events[i].get(next[i]))
+        .collect();
+    let never_sent = heads.iter().find(|e| match &e.kind {
+        Kind::Receive { src, msg, .. } => !traces.sent.contains(&(*src, e.node, msg.to_string())),
+        _ => false,
+    });
+    let stuck = never_sent.or(heads.first()).copied();
     if let Some(event) = stuck {
         let why = match &event.kind {
             Kind::Receive { src, .. } => format!(
@@ -806,8 +955,8 @@ where
         states: replay.states,
         report: format!(
             "OK: {} events of {n} {} nodes replayed ({restarts} restarts, {skipped} steps lost \
-             to a kill, {} torn lines), {} model states checked against every always property \
-             ({})",
+             to a kill, {cut_short} cut short between saves, {} torn lines), {} model states \
+             checked against every always property ({})",
             replay.events,
             traces.protocol,
             traces.torn,
@@ -847,8 +996,8 @@ where
         "after {} events and {} states; the events before it, oldest first:\n",
         replay.events, replay.states
     ));
-    for line in &replay.recent {
-        report.push_str(&format!("  {line}\n"));
+    for earlier in &replay.recent {
+        report.push_str(&format!("  {}\n", earlier.describe()));
     }
     Verdict {
         ok: false,
