@@ -870,8 +870,7 @@ where
     }
     loop {
         let mut progressed = false;
-        for i in 0..n {
-            let node_events = &traces.events[i];
+        for (i, node_events) in traces.events.iter().enumerate() {
             let Some(event) = node_events.get(next[i]) else {
                 continue;
             };
