@@ -37,7 +37,7 @@ pub struct SpawnArgs {
     #[arg(long, value_name = "PLAN", hide = true)]
     test_faults: Option<FaultPlan>,
     /// Record every event each node's actor handles (start, message received, timeout, storage
-    /// saved, messages sent) in DIR/<address>.trace.jsonl, for `paxos validate DIR`.
+    /// saved, messages sent) in `DIR/<address>.trace.jsonl`, for `paxos validate DIR`.
     #[arg(long, value_name = "DIR")]
     trace: Option<PathBuf>,
 }
