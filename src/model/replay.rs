@@ -12,13 +12,14 @@
 //! - **V2** Merge: each node's events are taken in its own order; a receive from a server waits
 //!   until some node recorded sending that message to that node (UDP may duplicate, so one send
 //!   may be received many times). A receive from a client is an input. When only receives are
-//!   left, none of whose messages was ever sent, the first is a divergence.
+//!   left, the first whose message no node ever recorded sending is a divergence.
 //! - **V3** Replay: the model is the protocol's with the cluster's servers, no model clients, an
-//!   unordered duplicating lossy network; a client request is put into the model's network (and
-//!   recorded in the model's history, as the model's clients' sends are) then delivered; a
-//!   receive is the model's `Deliver`, a timeout its `Timeout` (the timer must be set in the
-//!   model), a restart `Crash` then `Recover`, all through [`Checked`]'s `next_state`, so that
-//!   the judge and the ghost records run.
+//!   unordered duplicating lossy network; a client request is recorded in the model's history
+//!   (as the model's clients' sends are) then delivered; a receive is the model's `Deliver`, a
+//!   timeout its `Timeout` (the timer must be set in the model), a restart `Crash` then
+//!   `Recover`, all through [`Checked`]'s `next_state`, so that the judge and the ghost records
+//!   run. The model's network is kept empty: V2 and V4 check the messages, and the duplicating
+//!   network's `Deliver` takes any envelope.
 //! - **V4** Each step must do what the node recorded: save what it saved, send (at least) what
 //!   it sent; a restart must start from the storage the model last saved for it.
 //! - **V5** Kill -9 (T2): the last step of a node before a restart may be cut short after its
