@@ -139,6 +139,11 @@ fn run_round(round: u64, victim: usize, kill_after: usize) {
         unknown * 4 <= completed,
         "round {round}: too many operations unanswered"
     );
+    // V1-V5: the run, kill -9 and restart included, replays through the model with every
+    // always property holding on every state.
+    let verdict = cluster.kill_all_and_validate();
+    assert!(verdict.ok, "round {round}: {}", verdict.report);
+    assert!(verdict.events > 0, "round {round}: nothing traced");
     // D1: the restarted node still has its storage, and it parses.
     let storage = std::fs::read(cluster.storage_path(victim)).unwrap_or_default();
     assert!(

@@ -19,6 +19,10 @@ pub struct BenchArgs {
     /// paxos only: committed puts to time, each on a fresh 3-node cluster (at most 200).
     #[arg(long, default_value_t = 30)]
     puts: usize,
+    /// Also measure each client count on a cluster recording traces (`spawn --trace`), and
+    /// print the throughput ratio traced / untraced.
+    #[arg(long)]
+    trace: bool,
 }
 
 impl BenchArgs {
@@ -36,6 +40,7 @@ impl BenchArgs {
             clients: self.clients.clone(),
             duration,
             decisions: self.puts.min(200),
+            trace: self.trace,
         })
     }
 }

@@ -6,7 +6,8 @@
 //!   [`ExploreArgs`], and [`check()`] for tests);
 //! - `spawn`, a node or a local cluster on UDP ([`SpawnArgs`]);
 //! - `client`, one operation against a cluster ([`ClientArgs`]);
-//! - `bench`, the loopback benchmark ([`BenchArgs`]).
+//! - `bench`, the loopback benchmark ([`BenchArgs`]);
+//! - `validate`, a real run's traces replayed through the model ([`ValidateArgs`]).
 //!
 //! The runtime takes plain configuration structs and returns its own errors; this module
 //! turns arguments into those configurations and those errors into [`Error`].
@@ -14,11 +15,13 @@ mod bench;
 mod check;
 mod client;
 mod spawn;
+mod validate;
 
 pub use bench::BenchArgs;
 pub use check::{check, CheckArgs, CheckOptions, ExploreArgs};
 pub use client::ClientArgs;
 pub use spawn::SpawnArgs;
+pub use validate::ValidateArgs;
 
 use crate::model::catalogue::CatalogueError;
 use crate::runtime;
@@ -64,6 +67,13 @@ pub enum Command {
     Client(ClientArgs),
     /// Measure a 3-node loopback cluster with 1, 4 and 16 clients next to a raw UDP echo.
     Bench(BenchArgs),
+    /// Replay the traces of a real run (`spawn --trace DIR`) through the model and check every
+    /// `always` property on every state.
+    ///
+    /// Exit status: 0 when the run replays and every property holds, 1 for the first event the
+    /// model's actors cannot reproduce or that breaks a property (printed with the events
+    /// before it), 2 when DIR holds no readable traces.
+    Validate(ValidateArgs),
 }
 
 /// Runs a command; `Ok(false)` means it ran but did not succeed (a check not as expected, a
@@ -76,6 +86,7 @@ pub fn run(cli: Cli) -> Result<bool, Error> {
         Command::Spawn(args) => spawn::command(&args),
         Command::Client(args) => client::command(&args),
         Command::Bench(args) => bench::command(&args),
+        Command::Validate(args) => validate::command(&args),
     }
 }
 
@@ -106,6 +117,8 @@ pub enum Error {
     Client(runtime::client::Error),
     /// The benchmark could not measure (exit status 1).
     Bench(runtime::bench::Error),
+    /// Traces that cannot be read as one cluster's (exit status 2).
+    Trace(crate::model::replay::BadTrace),
     /// Standard output cannot be written (exit status 1). A reader that closes it early
     /// (`paxos models | head -3`) is not an error: the command stops quietly.
     Output(io::Error),
@@ -129,6 +142,7 @@ impl fmt::Display for Error {
             Error::Node(e) => e.fmt(f),
             Error::Client(e) => e.fmt(f),
             Error::Bench(e) => e.fmt(f),
+            Error::Trace(e) => e.fmt(f),
             Error::Output(e) => write!(f, "cannot write to standard output: {e}"),
         }
     }
@@ -142,6 +156,7 @@ impl std::error::Error for Error {
             Error::Node(e) => Some(e),
             Error::Client(e) => Some(e),
             Error::Bench(e) => Some(e),
+            Error::Trace(e) => Some(e),
             Error::Usage(_) | Error::MalformedAddress { .. } => None,
         }
     }
@@ -157,7 +172,8 @@ impl Error {
             | Error::MalformedAddress { .. }
             | Error::Explorer { .. }
             | Error::Node(runtime::node::Error::NoAddresses)
-            | Error::Node(runtime::node::Error::ClusterKey(_)) => 2,
+            | Error::Node(runtime::node::Error::ClusterKey(_))
+            | Error::Trace(_) => 2,
             Error::Node(_) | Error::Client(_) | Error::Bench(_) | Error::Output(_) => 1,
         }
     }

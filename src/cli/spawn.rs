@@ -36,6 +36,10 @@ pub struct SpawnArgs {
     /// (spec/runtime.md, F1).
     #[arg(long, value_name = "PLAN", hide = true)]
     test_faults: Option<FaultPlan>,
+    /// Record every event each node's actor handles (start, message received, timeout, storage
+    /// saved, messages sent) in `DIR/<address>.trace.jsonl`, for `paxos validate DIR`.
+    #[arg(long, value_name = "DIR")]
+    trace: Option<PathBuf>,
 }
 
 impl SpawnArgs {
@@ -76,6 +80,7 @@ impl SpawnArgs {
             exit_after,
             cluster_key_file: self.cluster_key_file.clone(),
             test_faults: self.test_faults.clone(),
+            trace_dir: self.trace.clone(),
         })
     }
 }

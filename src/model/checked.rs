@@ -33,7 +33,7 @@ where
     C: Client<Protocol = A>,
     H: Clone + Debug + Hash,
 {
-    actors: ActorModel<Node<A, C>, ModelCfg<Cfg>, H>,
+    inner: ActorModel<Node<A, C>, ModelCfg<Cfg>, H>,
     properties: Vec<Property<Self>>,
     judge: Judge<Cfg, A, C, H>,
     symmetry: Option<Canonical<A, C, H>>,
@@ -59,7 +59,7 @@ where
     type Target = ActorModel<Node<A, C>, ModelCfg<Cfg>, H>;
 
     fn deref(&self) -> &Self::Target {
-        &self.actors
+        &self.inner
     }
 }
 
@@ -79,7 +79,7 @@ where
         judge: Judge<Cfg, A, C, H>,
     ) -> Self {
         Checked {
-            actors,
+            inner: actors,
             properties: properties.into_iter().collect(),
             judge,
             symmetry: None,
@@ -106,29 +106,29 @@ where
     type Action = ActorModelAction<A::Msg, A::Timer, ()>;
 
     fn init_states(&self) -> Vec<Self::State> {
-        self.actors.init_states()
+        self.inner.init_states()
     }
 
     fn actions(&self, state: &Self::State, actions: &mut Vec<Self::Action>) {
         if !self.skip_noops {
-            return self.actors.actions(state, actions);
+            return self.inner.actions(state, actions);
         }
         let mut all = Vec::new();
-        self.actors.actions(state, &mut all);
+        self.inner.actions(state, &mut all);
         actions.extend(
             all.into_iter()
-                .filter(|a| self.actors.next_state(state, a.clone()).is_some()),
+                .filter(|a| self.inner.next_state(state, a.clone()).is_some()),
         );
     }
 
     fn next_state(&self, last: &Self::State, action: Self::Action) -> Option<Self::State> {
-        let mut next = self.actors.next_state(last, action)?;
-        (self.judge)(&self.actors.cfg, last, &mut next);
+        let mut next = self.inner.next_state(last, action)?;
+        (self.judge)(&self.inner.cfg, last, &mut next);
         Some(next)
     }
 
     fn format_action(&self, action: &Self::Action) -> String {
-        check::describe_actor_step(&self.actors, action)
+        check::describe_actor_step(&self.inner, action)
     }
 
     /// What the Explorer shows of a step: the state it leads to, readably (see [`view`]).
@@ -140,7 +140,7 @@ where
 
     /// The sequence diagram of stateright's actor model: the states and actions are its own.
     fn as_svg(&self, path: Path<Self::State, Self::Action>) -> Option<String> {
-        self.actors.as_svg(path)
+        self.inner.as_svg(path)
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
@@ -148,7 +148,7 @@ where
     }
 
     fn within_boundary(&self, state: &Self::State) -> bool {
-        Model::within_boundary(&self.actors, state)
+        Model::within_boundary(&self.inner, state)
     }
 }
 
@@ -167,7 +167,7 @@ where
     H: Clone + Debug + Hash + PartialEq + Send + Sync + 'static,
 {
     fn describe(&self, action: &Self::Action) -> String {
-        check::describe_actor_step(&self.actors, action)
+        check::describe_actor_step(&self.inner, action)
     }
 
     fn symmetry(&self) -> Option<Representative<Self>> {
@@ -186,7 +186,7 @@ where
         for (state, action) in &steps {
             let Some(action) = action else { break };
             let mut actions = Vec::new();
-            self.actors.actions(state, &mut actions);
+            self.inner.actions(state, &mut actions);
             indices.push(
                 actions
                     .iter()

@@ -29,6 +29,9 @@ pub struct BenchConfig {
     pub duration: Duration,
     /// Committed puts to time, each on a fresh cluster (single-decree decides once).
     pub decisions: usize,
+    /// Also measure each client count on a cluster recording traces (T1, T2), and print the
+    /// throughput ratio traced / untraced.
+    pub trace: bool,
 }
 
 /// One measurement.
@@ -236,6 +239,16 @@ fn start_cluster(
     data_dir: &Path,
     lifetime: Duration,
 ) -> Result<Vec<SocketAddrV4>, Error> {
+    start_traced_cluster(protocol, data_dir, lifetime, None)
+}
+
+/// [`start_cluster`], recording traces in `trace_dir` when one is given.
+fn start_traced_cluster(
+    protocol: Protocol,
+    data_dir: &Path,
+    lifetime: Duration,
+    trace_dir: Option<&Path>,
+) -> Result<Vec<SocketAddrV4>, Error> {
     let servers = node::free_loopback_addresses(3).map_err(Error::Io)?;
     let node = NodeConfig {
         protocol,
@@ -245,6 +258,7 @@ fn start_cluster(
         exit_after: Some(lifetime),
         cluster_key_file: None,
         test_faults: None,
+        trace_dir: trace_dir.map(Path::to_owned),
     };
     let cluster = std::thread::spawn(move || node::run(&node));
     for &server in &servers {
@@ -304,8 +318,19 @@ fn decisions(config: &BenchConfig, data_dir: &Path) -> Result<Row, Error> {
 const LIFETIME: Duration = Duration::from_secs(600);
 
 /// Committed Multi-Paxos puts: each client writes its own key on a fresh 3-node cluster.
-fn multi_paxos_puts(clients: usize, duration: Duration, data_dir: &Path) -> Result<Row, Error> {
-    let servers = start_cluster(Protocol::MultiPaxos, data_dir, LIFETIME)?;
+fn multi_paxos_puts(
+    clients: usize,
+    duration: Duration,
+    data_dir: &Path,
+    trace: bool,
+) -> Result<Row, Error> {
+    let trace_dir = trace.then(|| data_dir.join("trace"));
+    let servers = start_traced_cluster(
+        Protocol::MultiPaxos,
+        data_dir,
+        LIFETIME,
+        trace_dir.as_deref(),
+    )?;
     let values = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
     let (seconds, results) = measure_calls(&servers, clients, duration, |client, i, n| {
         let key = char::from_u32('a' as u32 + i as u32 % 26).unwrap_or('a');
@@ -315,12 +340,25 @@ fn multi_paxos_puts(clients: usize, duration: Duration, data_dir: &Path) -> Resu
         };
         matches!(client.call_with::<MultiPaxosCodec>(op), Ok(KvRet::PutOk))
     });
-    Ok(row("mp put", clients, seconds, results))
+    Ok(row(
+        if trace { "mp put +trace" } else { "mp put" },
+        clients,
+        seconds,
+        results,
+    ))
 }
 
 /// A cluster that has chosen a value, for the single-decree `Get`s.
-fn chosen_cluster(protocol: Protocol, data_dir: &Path) -> Result<Vec<SocketAddrV4>, Error> {
-    let servers = start_cluster(protocol, &data_dir.join("gets"), LIFETIME)?;
+fn chosen_cluster(
+    protocol: Protocol,
+    data_dir: &Path,
+    trace: bool,
+) -> Result<Vec<SocketAddrV4>, Error> {
+    let (dir, trace_dir) = match trace {
+        false => (data_dir.join("gets"), None),
+        true => (data_dir.join("gets-traced"), Some(data_dir.join("trace"))),
+    };
+    let servers = start_traced_cluster(protocol, &dir, LIFETIME, trace_dir.as_deref())?;
     let mut setup =
         Client::new(servers.clone(), Duration::from_millis(200), 25).map_err(Error::Client)?;
     match setup.call(Op::Put('B')) {
@@ -336,9 +374,14 @@ pub fn run(config: &BenchConfig, out: &mut dyn Write) -> Result<Vec<Row>, Error>
     let data_dir = std::env::temp_dir().join(format!("paxos-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
     let gets = match config.protocol {
-        Protocol::Paxos => Some(chosen_cluster(config.protocol, &data_dir)?),
+        Protocol::Paxos => Some(chosen_cluster(config.protocol, &data_dir, false)?),
         Protocol::MultiPaxos => None,
     };
+    let traced_gets = match config.protocol {
+        Protocol::Paxos if config.trace => Some(chosen_cluster(config.protocol, &data_dir, true)?),
+        _ => None,
+    };
+    let mut ratios = Vec::new();
     let mut table = Table {
         out,
         rows: Vec::new(),
@@ -346,14 +389,33 @@ pub fn run(config: &BenchConfig, out: &mut dyn Write) -> Result<Vec<Row>, Error>
     table.header()?;
     for &clients in &config.clients {
         table.add(echo(clients, config.duration).map_err(Error::Io)?)?;
-        table.add(match &gets {
+        let untraced = match &gets {
             Some(servers) => cluster_gets(servers, clients, config.duration),
             None => multi_paxos_puts(
                 clients,
                 config.duration,
                 &data_dir.join(format!("clients-{clients}")),
+                false,
             )?,
-        })?;
+        };
+        let untraced_rate = untraced.ops_per_second();
+        table.add(untraced)?;
+        if config.trace {
+            let mut traced = match &traced_gets {
+                Some(servers) => cluster_gets(servers, clients, config.duration),
+                None => multi_paxos_puts(
+                    clients,
+                    config.duration,
+                    &data_dir.join(format!("traced-clients-{clients}")),
+                    true,
+                )?,
+            };
+            if traced_gets.is_some() {
+                traced.target = "paxos get +trace".to_owned();
+            }
+            ratios.push((clients, traced.ops_per_second() / untraced_rate));
+            table.add(traced)?;
+        }
     }
     if gets.is_some() && config.decisions > 0 {
         table.add(decisions(config, &data_dir)?)?;
@@ -371,6 +433,15 @@ pub fn run(config: &BenchConfig, out: &mut dyn Write) -> Result<Vec<Row>, Error>
         }
     };
     writeln!(table.out, "{legend}").map_err(Error::Output)?;
+    for (clients, ratio) in ratios {
+        writeln!(
+            table.out,
+            "+trace: the same on a cluster recording traces (--trace); with {clients} clients it \
+             keeps {:.0}% of the untraced throughput.",
+            ratio * 100.0
+        )
+        .map_err(Error::Output)?;
+    }
     let _ = std::fs::remove_dir_all(&data_dir);
     Ok(table.rows)
 }

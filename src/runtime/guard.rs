@@ -30,6 +30,7 @@ use crate::protocol::paxos::{Msg, PaxosActor};
 use crate::runtime::auth::{ClusterKey, Tag, TAG_BYTES};
 use crate::runtime::faults::Faults;
 use crate::runtime::storage;
+use crate::runtime::trace::{Handled, Tracer};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use stateright::actor::{Actor, Command, Id, Out};
@@ -332,6 +333,8 @@ pub struct Guard<A> {
     pub key: Option<ClusterKey>,
     /// F1: the test-only fault layer; `None` but in tests.
     pub faults: Option<Arc<Faults>>,
+    /// T1, T2: where the events the actor handles are recorded (`--trace`); `None` by default.
+    pub trace: Option<Arc<Tracer>>,
 }
 
 impl<A> Guard<A>
@@ -339,7 +342,17 @@ where
     A: WireProtocol,
     A::Msg: Serialize + DeserializeOwned,
     A::Storage: Serialize + DeserializeOwned,
+    A::Timer: Serialize,
 {
+    /// T2: records the step that handled `handled` and gave `out`, before any of it is carried
+    /// out; then carries it out.
+    fn record_and_forward(&self, id: Id, handled: Handled<'_, A>, out: Out<A>, o: &mut Out<Self>) {
+        if let Some(trace) = &self.trace {
+            trace.step(handled, &out);
+        }
+        self.forward(id, out, o);
+    }
+
     /// Passes the inner actor's commands on, saving storage on the spot so that it is on disk
     /// before any message the same step sends.
     fn forward(&self, id: Id, out: Out<A>, o: &mut Out<Self>) {
@@ -474,6 +487,7 @@ where
     A: WireProtocol,
     A::Msg: Serialize + DeserializeOwned,
     A::Storage: Serialize + DeserializeOwned,
+    A::Timer: Serialize,
 {
     type Msg = Wire<A::Msg>;
     type State = A::State;
@@ -488,6 +502,9 @@ where
     fn on_start(&self, id: Id, storage: &Option<A::Storage>, o: &mut Out<Self>) -> A::State {
         let mut out = Out::new();
         let state = self.inner.on_start(id, storage, &mut out);
+        if let Some(trace) = &self.trace {
+            trace.start::<A>(storage);
+        }
         self.forward(id, out, o);
         state
     }
@@ -539,7 +556,12 @@ where
             MsgKind::Internal | MsgKind::ClientRequest => {}
         }
         let mut out = Out::new();
-        self.inner.on_msg(id, state, src, msg, &mut out);
+        let Some(trace) = &self.trace else {
+            self.inner.on_msg(id, state, src, msg, &mut out);
+            return self.forward(id, out, o);
+        };
+        self.inner.on_msg(id, state, src, msg.clone(), &mut out);
+        trace.step(Handled::Msg(src, &msg), &out);
         self.forward(id, out, o);
     }
 
@@ -552,19 +574,21 @@ where
     ) {
         let mut out = Out::new();
         match timer {
-            GuardTimer::Inner(timer) => self.inner.on_timeout(id, state, timer, &mut out),
+            GuardTimer::Inner(timer) => {
+                self.inner.on_timeout(id, state, timer, &mut out);
+                self.record_and_forward(id, Handled::Timeout(timer), out, o);
+            }
             GuardTimer::Deliver(src, msg) => {
-                self.inner.on_msg(id, state, *src, msg.clone(), &mut out)
+                self.inner.on_msg(id, state, *src, msg.clone(), &mut out);
+                self.record_and_forward(id, Handled::Msg(*src, msg), out, o);
             }
             GuardTimer::Send { dst, wire, .. } => {
                 // F1: a copy held back; a partition that began meanwhile loses it.
                 if !self.faults.as_ref().is_some_and(|f| f.partitioned()) {
                     o.send(*dst, wire.clone());
                 }
-                return;
             }
         }
-        self.forward(id, out, o);
     }
 
     fn on_random(&self, id: Id, state: &mut Cow<A::State>, random: &A::Random, o: &mut Out<Self>) {
@@ -646,6 +670,7 @@ mod tests {
             storage_path: std::env::temp_dir().join("never-written.storage"),
             key: None,
             faults: None,
+            trace: None,
         };
         (peers, guard)
     }
@@ -913,6 +938,7 @@ mod tests {
             storage_path: std::env::temp_dir().join("never-written.storage"),
             key: None,
             faults: None,
+            trace: None,
         };
         let (me, peer) = (peers[0], peers[1]);
         let (forger, victim) = (

@@ -9,7 +9,8 @@
 //! - [`storage`]: the storage file (D1, D2);
 //! - [`node`]: a node's configuration and serving it on UDP;
 //! - [`client`]: a client that retries across servers;
-//! - [`bench`](mod@bench): the loopback benchmark.
+//! - [`bench`](mod@bench): the loopback benchmark;
+//! - [`trace`]: recording what each node's actor handles, for `paxos validate` (T1, T2).
 pub mod auth;
 pub mod bench;
 pub mod client;
@@ -17,3 +18,4 @@ pub mod faults;
 pub mod guard;
 pub mod node;
 pub mod storage;
+pub mod trace;

@@ -26,6 +26,7 @@ use crate::runtime::auth::{self, ClusterKey, KeyError};
 use crate::runtime::faults::{FaultPlan, Faults};
 use crate::runtime::guard::{self, Guard, WireProtocol};
 use crate::runtime::storage::{self, load_storage, storage_path};
+use crate::runtime::trace::Tracer;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use stateright::actor::{spawn, Id};
@@ -157,6 +158,9 @@ pub struct NodeConfig {
     pub cluster_key_file: Option<PathBuf>,
     /// F1: faults injected into the traffic between peers; tests only.
     pub test_faults: Option<FaultPlan>,
+    /// T1, T2: record every event each node's actor handles in `<dir>/<address>.trace.jsonl`
+    /// (`paxos validate` replays them through the model); off when `None`.
+    pub trace_dir: Option<PathBuf>,
 }
 
 /// The single-decree Paxos server the model checks (`Layout::Servers`): every server plays
@@ -198,6 +202,7 @@ where
     A::Msg: Serialize + DeserializeOwned,
     A::Storage: Serialize + DeserializeOwned,
     A::State: fmt::Debug,
+    A::Timer: Serialize,
 {
     if config.addresses.is_empty() {
         return Err(Error::NoAddresses);
@@ -234,6 +239,14 @@ where
             Err(source) => return Err(Error::Bind { address, source }),
         }
     }
+    // T1: a relative trace directory is relative to where the command ran.
+    let trace_dir = match &config.trace_dir {
+        Some(dir) => Some(std::path::absolute(dir).map_err(|source| Error::DataDir {
+            path: dir.clone(),
+            source,
+        })?),
+        None => None,
+    };
     std::env::set_current_dir(&data_dir).map_err(|source| Error::DataDir {
         path: data_dir.clone(),
         source,
@@ -243,20 +256,31 @@ where
         .test_faults
         .clone()
         .map(|plan| Arc::new(Faults::new(plan)));
-    let actors: Vec<(Id, Guard<A>)> = config
-        .addresses
-        .iter()
-        .map(|&address| {
-            let guard = Guard {
-                inner: make(&ids),
-                peers: ids.iter().copied().collect(),
-                storage_path: storage_path(&data_dir, address),
-                key: key.clone(),
-                faults: faults.clone(),
-            };
-            (Id::from(address), guard)
-        })
-        .collect();
+    let mut actors: Vec<(Id, Guard<A>)> = Vec::new();
+    for &address in &config.addresses {
+        let trace = match &trace_dir {
+            Some(dir) => {
+                let protocol = config.protocol.to_string();
+                let tracer = Tracer::open(dir, address, &protocol, &cluster).map_err(|source| {
+                    Error::DataDir {
+                        path: dir.clone(),
+                        source,
+                    }
+                })?;
+                Some(Arc::new(tracer))
+            }
+            None => None,
+        };
+        let guard = Guard {
+            inner: make(&ids),
+            peers: ids.iter().copied().collect(),
+            storage_path: storage_path(&data_dir, address),
+            key: key.clone(),
+            faults: faults.clone(),
+            trace,
+        };
+        actors.push((Id::from(address), guard));
+    }
     if let Some(after) = config.exit_after {
         std::thread::spawn(move || {
             std::thread::sleep(after);

@@ -147,7 +147,9 @@ impl Cluster {
             .args(["--peers", &peers.join(",")])
             .arg("--data-dir")
             .arg(&self.data_dir)
-            .args(["--exit-after", NODE_LIFETIME_SECS]);
+            .args(["--exit-after", NODE_LIFETIME_SECS])
+            .arg("--trace")
+            .arg(self.trace_dir());
         if self.setup.key.is_some() {
             command
                 .arg("--cluster-key-file")
@@ -285,6 +287,29 @@ impl Cluster {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// T1: where the nodes record their traces.
+    pub fn trace_dir(&self) -> PathBuf {
+        self.data_dir.join("trace")
+    }
+
+    /// `kill -9` of every node, then `paxos validate` of their traces (V1-V5): the verdict,
+    /// which the test asserts is OK.
+    pub fn kill_all_and_validate(&mut self) -> paxos::model::replay::Verdict {
+        for i in 0..self.children.len() {
+            self.kill(i);
+        }
+        let started = Instant::now();
+        let verdict = paxos::model::replay::validate(&self.trace_dir())
+            .unwrap_or_else(|e| panic!("the traces do not read: {e}"));
+        eprintln!(
+            "validate {}: {} ({:?})",
+            self.trace_dir().display(),
+            verdict.report,
+            started.elapsed()
+        );
+        verdict
     }
 
     pub fn storage_path(&self, i: usize) -> PathBuf {

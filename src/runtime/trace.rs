@@ -1,0 +1,230 @@
+//! Trace recording (`paxos spawn --trace DIR`): one JSON line per event the protocol actor
+//! handles, per node, in `DIR/<address>.trace.jsonl`, for `paxos validate` to replay through
+//! the model ([`crate::model::replay`]). The format and the rules are in `spec/runtime.md`,
+//! "Trace recording and validation":
+//!
+//! - **T1** Every line carries the node's sequence number `seq`: its line number in the file,
+//!   from 0, continued across restarts (the file is appended to).
+//! - **T2** A step's line (what it handled, what it saved, what it sent) reaches the file
+//!   (`write(2)`, no `fsync`) *before* the step's storage is saved and before its messages
+//!   leave: a message some node received was always recorded as sent, and a `kill -9` loses
+//!   at most the last step, which then neither saved nor sent anything. A line torn by the
+//!   kill (no final newline) is cut off when the node starts again.
+//!
+//! What is recorded is what reaches the protocol actor, after the guard (H1-H3, R1, A1, L1):
+//! a datagram the guard drops is no event, a preemption notice is received when the guard
+//! hands it over, and the messages sent are the actor's, before sealing and the fault layer.
+use serde::Serialize;
+use stateright::actor::{Actor, Command, Id, Out};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::net::SocketAddrV4;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The trace file of the node at `address` in `dir`.
+pub fn trace_path(dir: &Path, address: SocketAddrV4) -> PathBuf {
+    dir.join(format!("{address}.trace.jsonl"))
+}
+
+/// One line of a trace, as written. Addresses are `IPv4:port` strings; the messages, timers and
+/// storage are the protocol's own JSON, in which an actor is its `Id` (a number).
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+enum Line<'a, M, T, S> {
+    /// The node (re)started, from `storage` (`null` for a node that never saved).
+    Start {
+        seq: u64,
+        node: String,
+        protocol: &'a str,
+        cluster: &'a [String],
+        storage: &'a Option<S>,
+    },
+    /// The actor handled `msg` from `src`.
+    Receive {
+        seq: u64,
+        src: String,
+        msg: &'a M,
+        saved: Option<&'a S>,
+        sent: Vec<(String, &'a M)>,
+    },
+    /// The actor handled the expiry of `timer`.
+    Timeout {
+        seq: u64,
+        timer: &'a T,
+        saved: Option<&'a S>,
+        sent: Vec<(String, &'a M)>,
+    },
+}
+
+/// What the actor handled in a step.
+pub(crate) enum Handled<'a, A: Actor> {
+    /// A message from `src`.
+    Msg(Id, &'a A::Msg),
+    /// A timer's expiry.
+    Timeout(&'a A::Timer),
+}
+
+/// A node's trace file, open for appending.
+#[derive(Debug)]
+pub struct Tracer {
+    node: SocketAddrV4,
+    protocol: String,
+    cluster: Vec<String>,
+    file: Mutex<Writer>,
+}
+
+#[derive(Debug)]
+struct Writer {
+    out: BufWriter<File>,
+    seq: u64,
+    /// Set after a write fails: the trace is then incomplete, and says so once.
+    broken: bool,
+}
+
+impl Tracer {
+    /// Opens (or creates) the trace of the node at `node` in `dir`, cutting off a line torn by
+    /// a kill (T2) and counting the lines already there (T1).
+    pub fn open(
+        dir: &Path,
+        node: SocketAddrV4,
+        protocol: &str,
+        cluster: &[SocketAddrV4],
+    ) -> io::Result<Tracer> {
+        std::fs::create_dir_all(dir)?;
+        let path = trace_path(dir, node);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)?;
+        let mut existing = Vec::new();
+        file.read_to_end(&mut existing)?;
+        let whole = existing
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        if whole < existing.len() {
+            file.set_len(whole as u64)?;
+        }
+        file.seek(SeekFrom::End(0))?;
+        let seq = existing[..whole].iter().filter(|&&b| b == b'\n').count() as u64;
+        Ok(Tracer {
+            node,
+            protocol: protocol.to_owned(),
+            cluster: cluster.iter().map(|a| a.to_string()).collect(),
+            file: Mutex::new(Writer {
+                out: BufWriter::with_capacity(64 * 1024, file),
+                seq,
+                broken: false,
+            }),
+        })
+    }
+
+    /// Records a (re)start from `storage`.
+    pub(crate) fn start<A: Actor>(&self, storage: &Option<A::Storage>)
+    where
+        A::Msg: Serialize,
+        A::Timer: Serialize,
+        A::Storage: Serialize,
+    {
+        self.write(|seq| {
+            let line: Line<'_, A::Msg, A::Timer, A::Storage> = Line::Start {
+                seq,
+                node: self.node.to_string(),
+                protocol: &self.protocol,
+                cluster: &self.cluster,
+                storage,
+            };
+            line
+        });
+    }
+
+    /// Records a step: what it handled and the commands the actor gave (T2: call this before
+    /// carrying them out).
+    pub(crate) fn step<A: Actor>(&self, handled: Handled<'_, A>, out: &Out<A>)
+    where
+        A::Msg: Serialize,
+        A::Timer: Serialize,
+        A::Storage: Serialize,
+    {
+        let mut saved = None;
+        let mut sent = Vec::new();
+        for command in out.iter() {
+            match command {
+                Command::Save(storage) => saved = Some(storage),
+                Command::Send(dst, msg) => sent.push((dst.to_string(), msg)),
+                _ => {}
+            }
+        }
+        self.write(|seq| -> Line<'_, A::Msg, A::Timer, A::Storage> {
+            match handled {
+                Handled::Msg(src, msg) => Line::Receive {
+                    seq,
+                    src: src.to_string(),
+                    msg,
+                    saved,
+                    sent,
+                },
+                Handled::Timeout(timer) => Line::Timeout {
+                    seq,
+                    timer,
+                    saved,
+                    sent,
+                },
+            }
+        });
+    }
+
+    fn write<L: Serialize>(&self, line: impl FnOnce(u64) -> L) {
+        // A poisoned lock means another step panicked mid-line: keep the writer as it is.
+        let mut w = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        if w.broken {
+            return;
+        }
+        let seq = w.seq;
+        let result = serde_json::to_writer(&mut w.out, &line(seq))
+            .map_err(io::Error::from)
+            .and_then(|()| w.out.write_all(b"\n"))
+            .and_then(|()| w.out.flush());
+        match result {
+            Ok(()) => w.seq += 1,
+            Err(e) => {
+                w.broken = true;
+                log::error!(
+                    "Unable to write the trace: it stops here and will not validate. node={}, \
+                     seq={seq}, err={e}",
+                    self.node
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // T1, T2: a torn last line is cut off on reopening and numbering goes on from the whole
+    // lines.
+    #[test]
+    fn reopening_cuts_a_torn_line_and_continues_the_numbering() {
+        let dir = std::env::temp_dir().join(format!("paxos-trace-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let node = SocketAddrV4::new([127, 0, 0, 1].into(), 3000);
+        let path = trace_path(&dir, node);
+        std::fs::create_dir_all(&dir).expect("created");
+        std::fs::write(&path, b"{\"seq\":0}\n{\"seq\":1}\n{\"se").expect("written");
+        let tracer = Tracer::open(&dir, node, "paxos", &[node]).expect("opens");
+        tracer.start::<crate::protocol::paxos::PaxosActor>(&None);
+        let text = std::fs::read_to_string(&path).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(
+            lines[2].starts_with(r#"{"event":"start","seq":2,"#),
+            "{}",
+            lines[2]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
