@@ -53,10 +53,14 @@ fn child(name: &str) -> (usize, usize) {
         },
         clients: 1,
         readers: 0,
+        put_only: false,
         network: NetworkKind::UnorderedNonduplicating,
         lossy: false,
         max_crashes: 0,
-        max_round: 1,
+        max_round: Some(1),
+        ballots: None,
+        read_elsewhere: false,
+        retries: 0,
         variant: Default::default(),
     };
     let theirs = || {

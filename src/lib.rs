@@ -16,10 +16,14 @@
 //!     layout: Layout::Servers { servers: 3 },
 //!     clients: 1,
 //!     readers: 0,
+//!     put_only: false,
 //!     network: NetworkKind::UnorderedNonduplicating,
 //!     lossy: false,
 //!     max_crashes: 0,
-//!     max_round: 1,
+//!     max_round: Some(1),
+//!     ballots: None,
+//!     read_elsewhere: false,
+//!     retries: 0,
 //!     variant: Default::default(),
 //! }
 //! .into_model();

@@ -58,10 +58,16 @@ fn breaks(variant: Variant) -> &'static str {
     match variant {
         Variant::Correct => unreachable!("the protocol itself breaks nothing"),
         Variant::ForgetOnCrash | Variant::AcceptAlways => "P1a",
-        Variant::IgnorePromisedValues | Variant::AdoptFirstValue => "P2c",
-        Variant::HalfQuorum | Variant::SharedBallots => "agreement",
-        Variant::ReadByValue => "reads only chosen",
+        Variant::IgnorePromisedValues
+        | Variant::AdoptFirstValue
+        | Variant::AdoptLowestValue
+        | Variant::StalePromises
+        | Variant::RetrySkipsPhase1 => "P2c",
+        Variant::HalfQuorum => "agreement",
+        Variant::SharedBallots => "unique proposal numbers",
+        Variant::ReadByValue | Variant::ReadNoneEarly => "reads only chosen",
         Variant::InventValue => "validity",
+        Variant::AcceptSilently => "acceptor state in trail",
     }
 }
 

@@ -8,7 +8,7 @@ use crate::model::harness::{
     Observed, Recorded, StateOf,
 };
 use crate::protocol::paxos::{
-    Ballot, Msg, PaxosActor, PaxosState, Phase, Proposal, RequestId, Roles, Value, Variant,
+    Ballot, Msg, PaxosActor, PaxosState, Phase, Proposal, RequestId, Roles, Timer, Value, Variant,
 };
 use itertools::Itertools;
 use serde::{Deserialize, Serialize};
@@ -72,6 +72,10 @@ pub struct PaxosConfig {
     pub layout: Layout,
     /// Clients that put a value ('A', 'B', ...) and then read.
     pub clients: usize,
+    /// Whether the clients stop after their put, without reading: a bound for models about
+    /// the proposers (no quorum reads).
+    #[serde(default)]
+    pub put_only: bool,
     /// Clients that only read, from the start: their reads race with the proposals.
     #[serde(default)]
     pub readers: usize,
@@ -83,23 +87,46 @@ pub struct PaxosConfig {
     /// How many actors may be down at once (clients never crash).
     #[serde(default)]
     pub max_crashes: usize,
-    /// Proposers never go past this round (the model's boundary keeps the space finite).
-    pub max_round: u32,
+    /// Proposers never go past this round, if set (a per-proposer bound).
+    #[serde(default)]
+    pub max_round: Option<u32>,
+    /// The ballot budget, if set: how many ballots all proposers together may start (a phase
+    /// 1, or any new proposal number a proposer sends), counted in their ghost trails. The
+    /// model's boundary stops at the step that would start one more, as TLC models bound the
+    /// set of ballots: one proposer may retry twice, or three may each try once.
+    #[serde(default)]
+    pub ballots: Option<u32>,
+    /// Whether a writer reads through the server after the last one it put to (so by a
+    /// quorum read, which a put-then-read makes linearizability-relevant) instead of the one
+    /// that answered its put.
+    #[serde(default)]
+    pub read_elsewhere: bool,
+    /// How many times a client whose put goes unanswered resends it, each time to the next
+    /// server (the real client's retry): its retry timer may fire at any time.
+    #[serde(default)]
+    pub retries: u32,
     /// The protocol itself, or one of its deliberately broken versions.
     #[serde(default)]
     pub variant: Variant,
 }
 
-/// A client of the write-once register: puts its value (if it has one), then reads the
-/// register.
+/// A client of the write-once register, like the real client: it puts its value (if it has
+/// one) through one server and, when its retry timer fires before an answer, resends the put
+/// to the next server, at most `retries` times; once its put is answered, it reads the
+/// register through the server after the last one it put to, so that the read may be a quorum
+/// read. A reader has no value and reads from the start, racing the proposals.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Client {
     /// The value to put; a reader has none and only reads.
     pub value: Option<Value>,
-    /// The server the client puts its value through.
-    pub put_to: Id,
-    /// The server the client reads from.
-    pub get_from: Id,
+    /// The servers, in the order the client tries them, starting with its first.
+    pub servers: Vec<Id>,
+    /// How many times an unanswered put is resent to the next server.
+    pub retries: u32,
+    /// Whether the client stops after its put, without reading.
+    pub put_only: bool,
+    /// Whether a writer reads through the next server rather than its last put's.
+    pub read_elsewhere: bool,
 }
 
 /// Client state. `id` comes first so that sorting actor states never reorders clients.
@@ -109,10 +136,42 @@ pub struct ClientState {
     pub id: Id,
     /// The request waiting for its reply: 1 is the put, 2 the get.
     pub awaiting: Option<RequestId>,
+    /// How many times the put was resent.
+    pub resent: u32,
 }
 
 const PUT: RequestId = 1;
 const GET: RequestId = 2;
+
+impl Client {
+    /// The server the client puts through after `resent` retries.
+    fn put_to(&self, resent: u32) -> Id {
+        self.servers[resent as usize % self.servers.len()]
+    }
+
+    /// The server the client reads through: the one after its last put's, so not the one
+    /// that learned the outcome to answer it.
+    fn get_from(&self, resent: u32) -> Id {
+        match self.value {
+            Some(_) => self.put_to(resent + u32::from(self.read_elsewhere)),
+            None => self.servers[0],
+        }
+    }
+
+    fn put(&self, resent: u32, o: &mut ClientOut<Self>) {
+        let value = self.value.expect("only a writer puts");
+        o.send(
+            self.put_to(resent),
+            Msg::Put {
+                request: PUT,
+                value,
+            },
+        );
+        if resent < self.retries {
+            o.set_timer(Timer::Retry, model_timeout());
+        }
+    }
+}
 
 impl harness::Client for Client {
     type Protocol = PaxosActor;
@@ -120,41 +179,67 @@ impl harness::Client for Client {
 
     fn on_start(&self, id: Id, o: &mut ClientOut<Self>) -> ClientState {
         let awaiting = match self.value {
-            Some(value) => {
-                o.send(
-                    self.put_to,
-                    Msg::Put {
-                        request: PUT,
-                        value,
-                    },
-                );
+            Some(_) => {
+                self.put(0, o);
                 PUT
             }
             None => {
-                o.send(self.get_from, Msg::Get { request: GET });
+                o.send(self.get_from(0), Msg::Get { request: GET });
                 GET
             }
         };
         ClientState {
             id,
             awaiting: Some(awaiting),
+            resent: 0,
         }
     }
 
     fn on_msg(&self, id: Id, state: &mut Cow<ClientState>, msg: Msg, o: &mut ClientOut<Self>) {
+        let resent = state.resent;
         match (state.awaiting, msg) {
+            (Some(PUT), Msg::PutOk { request: PUT } | Msg::PutFail { request: PUT })
+                if self.put_only =>
+            {
+                o.cancel_timer(Timer::Retry);
+                *state = Cow::Owned(ClientState {
+                    id,
+                    awaiting: None,
+                    resent,
+                });
+            }
             (Some(PUT), Msg::PutOk { request: PUT } | Msg::PutFail { request: PUT }) => {
-                o.send(self.get_from, Msg::Get { request: GET });
+                o.cancel_timer(Timer::Retry);
+                o.send(self.get_from(resent), Msg::Get { request: GET });
                 *state = Cow::Owned(ClientState {
                     id,
                     awaiting: Some(GET),
+                    resent,
                 });
             }
             (Some(GET), Msg::GetOk { request: GET, .. }) => {
-                *state = Cow::Owned(ClientState { id, awaiting: None });
+                *state = Cow::Owned(ClientState {
+                    id,
+                    awaiting: None,
+                    resent,
+                });
             }
             _ => {} // A duplicate or stale reply.
         }
+    }
+
+    /// No answer yet: resend the put to the next server.
+    fn on_timeout(&self, id: Id, state: &mut Cow<ClientState>, _: &Timer, o: &mut ClientOut<Self>) {
+        if state.awaiting != Some(PUT) || state.resent >= self.retries {
+            return;
+        }
+        let resent = state.resent + 1;
+        self.put(resent, o);
+        *state = Cow::Owned(ClientState {
+            id,
+            awaiting: Some(PUT),
+            resent,
+        });
     }
 }
 
@@ -170,6 +255,21 @@ pub struct Trail {
     pub issued: BTreeSet<Proposal>,
     /// An acceptance that broke P1a: numbered below a promise made before it.
     pub p1a_broken: Option<Proposal>,
+    /// How many ballots this proposer started: each new number it sent a `Prepare` or an
+    /// `Accept` for (the ballot budget counts them).
+    pub ballots: u32,
+    /// The number of the last `Prepare` or `Accept` this proposer sent.
+    pub last_ballot: Ballot,
+}
+
+impl Trail {
+    /// Counts `ballot`, sent in a `Prepare` or an `Accept`, if it is a new one.
+    fn count(&mut self, ballot: Ballot) {
+        if ballot != self.last_ballot {
+            self.ballots += 1;
+            self.last_ballot = ballot;
+        }
+    }
 }
 
 impl harness::Trail<PaxosActor> for Trail {
@@ -190,7 +290,9 @@ impl harness::Trail<PaxosActor> for Trail {
             }
             Msg::Accept { proposal } => {
                 self.issued.insert(proposal);
+                self.count(proposal.ballot);
             }
+            Msg::Prepare { ballot } => self.count(ballot),
             _ => {}
         }
     }
@@ -210,6 +312,11 @@ pub struct Ghost {
     pub read: BTreeSet<Value>,
     /// The clients' calls on the write-once register.
     pub calls: Calls<WORegister<Value>, RequestId>,
+    /// The clients whose `Get` was invoked once a value was already chosen (recorded by the
+    /// judge at the invocation).
+    pub get_after_chosen: BTreeSet<Id>,
+    /// A read invoked after a value was chosen answered `None`.
+    pub none_after_chosen: bool,
 }
 
 impl Default for Ghost {
@@ -218,6 +325,8 @@ impl Default for Ghost {
             proposed: BTreeSet::new(),
             read: BTreeSet::new(),
             calls: Calls::new(WORegister(None)),
+            get_after_chosen: BTreeSet::new(),
+            none_after_chosen: false,
         }
     }
 }
@@ -283,6 +392,9 @@ fn record_out(_: &ModelCfg, ghost: &Ghost, env: Envelope<&Msg>) -> Option<Ghost>
     let (Msg::Put { request, .. } | Msg::Get { request }) = *env.msg else {
         unreachable!("matched above");
     };
+    if ghost.calls.awaits(env.src, &request) {
+        return None; // A resent put: the same call, still under way.
+    }
     let mut next = ghost.clone();
     if let WORegisterOp::Write(value) = op {
         next.proposed.insert(value);
@@ -302,6 +414,9 @@ fn record_in(_: &ModelCfg, ghost: &Ghost, env: Envelope<&Msg>) -> Option<Ghost> 
         return None; // The client ignores this reply: a duplicate or a stale one.
     }
     let mut next = ghost.clone();
+    if matches!(ret, WORegisterRet::ReadOk(None)) && ghost.get_after_chosen.contains(&env.dst) {
+        next.none_after_chosen = true;
+    }
     next.calls.ret(env.dst, ret);
     Some(next)
 }
@@ -374,15 +489,42 @@ fn learners_agree(model: &PaxosModel, state: &PaxosModelState) -> bool {
     learned.len() <= 1 && learned.is_subset(&chosen)
 }
 
-/// Property: a read reports a value only once it is chosen (the quorum read's claim).
-/// Chosen values stay chosen, so checking every state checks each answer when it is sent.
+/// Property: a read reports a value only once it is chosen (the quorum read's claim), and
+/// answers `None` only if it was invoked before anything was chosen. Chosen values stay
+/// chosen, so checking every state checks each answer when it is sent.
 fn reads_only_chosen(model: &PaxosModel, state: &PaxosModelState) -> bool {
-    state.history.read.is_subset(&chosen_values(model, state))
+    !state.history.none_after_chosen && state.history.read.is_subset(&chosen_values(model, state))
 }
 
 /// Property: the clients' history is linearizable as a write-once register.
 fn linearizable(_: &PaxosModel, state: &PaxosModelState) -> bool {
     state.history.calls.linearizable
+}
+
+/// Property: a proposal number is issued with one value only (§2.5: "Different proposers
+/// choose their numbers from disjoint sets of numbers", and a proposer never reuses one).
+fn unique_numbers(_: &PaxosModel, state: &PaxosModelState) -> bool {
+    issued(state)
+        .iter()
+        .tuple_windows()
+        .all(|(a, b)| a.ballot != b.ballot)
+}
+
+/// Property: every acceptor's current state is in its ghost trail: its accepted proposal is
+/// one it announced, and its promise one it sent or accepted. So no change of an acceptor's
+/// state can hide from the properties by sending nothing.
+fn acceptor_in_trail(_: &PaxosModel, state: &PaxosModelState) -> bool {
+    protocol_actors(state).all(|(_, node)| {
+        let Some(acceptor) = &node.state.acceptor else {
+            return true;
+        };
+        let trail = &node.trail;
+        let announced = trail.accepted.iter().map(|p| p.ballot).max();
+        acceptor
+            .accepted
+            .is_none_or(|p| trail.accepted.contains(&p))
+            && acceptor.promised <= trail.promised.max(announced.unwrap_or_default())
+    })
 }
 
 fn value_chosen(model: &PaxosModel, state: &PaxosModelState) -> bool {
@@ -403,9 +545,33 @@ fn dueling_proposers(_: &PaxosModel, state: &PaxosModelState) -> bool {
     ballots.len() >= 2
 }
 
-/// A proposer issued a value that an acceptor had accepted under another proposer's lower
-/// number: the P2c(b) path, where a proposer adopts a value instead of its client's.
+/// The values of the issued proposals.
+fn issued_values(state: &PaxosModelState) -> BTreeSet<Value> {
+    issued(state).into_iter().map(|p| p.value).collect()
+}
+
+/// Two different values were accepted (by any acceptors, at any time): the states where
+/// agreement could fail.
+fn two_values_accepted(_: &PaxosModel, state: &PaxosModelState) -> bool {
+    let values: BTreeSet<Value> = trails(state)
+        .flat_map(|t| t.accepted.iter().map(|p| p.value))
+        .collect();
+    values.len() >= 2
+}
+
+/// A proposer started a second ballot: after a `Rejected` or a timeout (a first ballot is
+/// only started by a client's put).
+fn retry_after_preemption(_: &PaxosModel, state: &PaxosModelState) -> bool {
+    trails(state).any(|t| t.ballots >= 2)
+}
+
+/// With two values competing (two values issued), a proposer issued a value that an acceptor
+/// had accepted under another proposer's lower number: the P2c(b) path, where a proposer
+/// adopts a value instead of its client's.
 fn adopted_earlier_value(_: &PaxosModel, state: &PaxosModelState) -> bool {
+    if issued_values(state).len() < 2 {
+        return false;
+    }
     let acceptances = Acceptances::of(state);
     issued(state).into_iter().any(|n| {
         acceptances.0.iter().any(|(m, _)| {
@@ -429,9 +595,32 @@ fn chosen_after_crash(model: &PaxosModel, state: &PaxosModelState) -> bool {
     })
 }
 
+/// A read's `None` answer is on its way while a client's put is still unanswered: the
+/// states where a `None` could be wrong.
+fn read_none_during_put(_: &PaxosModel, state: &PaxosModelState) -> bool {
+    let put_pending = state.history.calls.awaiting.values().any(|r| *r == PUT);
+    put_pending
+        && state.network.iter_deliverable().any(|env| {
+            matches!(
+                env.msg,
+                Msg::GetOk {
+                    request: GET,
+                    value: None
+                }
+            )
+        })
+}
+
+/// A quorum read is under way for a client whose put was answered: the read that must not
+/// answer `None`.
+fn read_after_put(model: &PaxosModel, state: &PaxosModelState) -> bool {
+    let writers = &model.cfg.clients[..model.cfg.config.clients];
+    paxos_states(state).any(|s| s.reads.keys().any(|(client, _)| writers.contains(client)))
+}
+
 /// Every property of the model, in the order they are reported: its name (the claim it
 /// checks), whether it must hold always or be reached sometimes, and its condition.
-fn properties() -> [Property<PaxosModel>; 12] {
+fn properties() -> [Property<PaxosModel>; 18] {
     [
         Property::always("agreement", agreement),
         Property::always("validity", validity),
@@ -441,27 +630,57 @@ fn properties() -> [Property<PaxosModel>; 12] {
         Property::always("learners agree", learners_agree),
         Property::always("reads only chosen", reads_only_chosen),
         Property::always("linearizable", linearizable),
+        Property::always("unique proposal numbers", unique_numbers),
+        Property::always("acceptor state in trail", acceptor_in_trail),
         Property::sometimes("value chosen", value_chosen),
         Property::sometimes("dueling proposers", dueling_proposers),
+        Property::sometimes("two values accepted", two_values_accepted),
+        Property::sometimes("retry after preemption", retry_after_preemption),
         Property::sometimes("adopted earlier value", adopted_earlier_value),
         Property::sometimes("chosen after crash", chosen_after_crash),
+        Property::sometimes("read None during put", read_none_during_put),
+        Property::sometimes("read after put", read_after_put),
     ]
 }
 
-/// Judges each transition; nothing to judge yet.
-fn judge(_: &ModelCfg, _: &PaxosModelState, _: &mut PaxosModelState) {}
+/// Judges each transition: a client's `Get` invoked in this step is recorded as invoked after
+/// a value was chosen if one was (a client's step changes no acceptance, so the state before
+/// tells). Almost always the state determines it (a writer reads after its put was answered,
+/// so after a value was chosen; a reader reads from the start), so it splits no states.
+fn judge(cfg: &ModelCfg, before: &PaxosModelState, after: &mut PaxosModelState) {
+    let invoked: Vec<Id> = cfg
+        .clients
+        .iter()
+        .copied()
+        .filter(|c| {
+            before.history.calls.awaiting.get(c) != Some(&GET)
+                && after.history.calls.awaiting.get(c) == Some(&GET)
+        })
+        .collect();
+    if invoked.is_empty() {
+        return;
+    }
+    let chosen = !Acceptances::of(before).chosen(cfg.majority()).is_empty();
+    if chosen {
+        after.history.get_after_chosen.extend(invoked);
+    }
+}
 
 /// The names of the properties with `expectation`, in the order they are reported.
 pub fn property_names(expectation: Expectation) -> Vec<&'static str> {
     harness::names(properties(), expectation)
 }
 
+/// The boundary: clients never crash, and the proposers together start at most
+/// `ballots` ballots.
 fn within_boundary(cfg: &ModelCfg, state: &PaxosModelState) -> bool {
+    let config = &cfg.config;
     cfg.clients_up(state)
-        && paxos_states(state).all(|s| {
-            s.proposer
-                .as_ref()
-                .is_none_or(|p| p.ballot.round <= cfg.config.max_round)
+        && config
+            .ballots
+            .is_none_or(|b| trails(state).map(|t| t.ballots).sum::<u32>() <= b)
+        && config.max_round.is_none_or(|max| {
+            paxos_states(state).all(|s| s.proposer.as_ref().is_none_or(|p| p.ballot.round <= max))
         })
 }
 
@@ -484,17 +703,16 @@ impl PaxosConfig {
                 .chain(learners.iter().map(|_| paxos(Roles::LEARNER)))
                 .collect(),
         };
-        // A writer reads from the server it wrote through (which learned the outcome before
-        // answering, so it answers at once); a reader asks a server that may not know yet,
-        // so its quorum read races the proposals.
+        // Client k starts at proposer k (mod their number) and goes on round the others.
         let clients = (0..self.clients + self.readers)
-            .map(|k| {
-                let server = proposers[k % proposers.len()];
-                Client {
-                    value: (k < self.clients).then(|| (b'A' + k as u8) as char),
-                    put_to: server,
-                    get_from: server,
-                }
+            .map(|k| Client {
+                value: (k < self.clients).then(|| (b'A' + k as u8) as char),
+                servers: (0..proposers.len())
+                    .map(|i| proposers[(k + i) % proposers.len()])
+                    .collect(),
+                retries: self.retries,
+                put_only: self.put_only,
+                read_elsewhere: self.read_elsewhere,
             })
             .collect();
         let actors = harness::actor_model(&self, acceptors, servers, clients)
@@ -525,8 +743,13 @@ impl PaxosConfig {
         if self.clients == 0 || self.clients > 26 {
             return Err("clients must be between 1 and 26 (client k proposes 'A' + k)".to_owned());
         }
-        if self.max_round == 0 {
-            return Err("max_round must be at least 1: round 0 is no proposal".to_owned());
+        if self.ballots == Some(0) || self.max_round == Some(0) {
+            return Err(
+                "ballots and max_round must be at least 1: else nothing is proposed".to_owned(),
+            );
+        }
+        if self.ballots.is_none() && self.max_round.is_none() {
+            return Err("set ballots (a budget for all proposers) or max_round".to_owned());
         }
         Ok(())
     }
@@ -544,10 +767,13 @@ impl PaxosConfig {
             } => format!("{proposers} proposers, {acceptors} acceptors, {learners} learners"),
         };
         format!(
-            "single-decree Paxos: {layout}, {} clients, {} readers, {}, rounds <= {}, variant {:?}",
+            "single-decree Paxos: {layout}, {} clients (put retries <= {}{}), {} readers, {}, ballots <= {:?}, rounds <= {:?}, variant {:?}",
             self.clients,
+            self.retries,
+            if self.put_only { ", no read" } else { "" },
             self.readers,
             self.faults(),
+            self.ballots,
             self.max_round,
             self.variant,
         )

@@ -83,8 +83,12 @@ impl PaxosActor {
         if acceptor.accepted == Some(proposal) {
             return; // A duplicate: already accepted and announced.
         }
+        let previous = acceptor.accepted;
         acceptor.to_mut().accept(proposal);
         self.save(round, Some(&**acceptor), o);
+        if !self.variant.announces(previous, proposal) {
+            return;
+        }
         // §2.3: "have each acceptor, whenever it accepts a proposal, respond to all learners,
         // sending them the proposal."
         let msg = Msg::Accepted { proposal };

@@ -31,6 +31,20 @@ pub enum Variant {
     ReadByValue,
     /// The proposer proposes a value of its own instead of its client's.
     InventValue,
+    /// The proposer counts a promise made to an earlier ballot of its own as a promise for
+    /// its current one.
+    StalePromises,
+    /// The proposer adopts the lowest-numbered reported proposal instead of the
+    /// highest-numbered one.
+    AdoptLowestValue,
+    /// A quorum read answers `None` as soon as one acceptor reports nothing.
+    ReadNoneEarly,
+    /// A proposer retrying after a timeout or a refusal skips phase 1 and proposes its
+    /// client's value at once under the higher number.
+    RetrySkipsPhase1,
+    /// The acceptor accepts a proposal whose value it already holds without announcing it
+    /// (an "optimisation": the value did not change).
+    AcceptSilently,
 }
 
 /// The value that [`Variant::InventValue`] proposes: no client ever proposes it.
@@ -38,7 +52,7 @@ const INVENTED_VALUE: Value = '?';
 
 impl Variant {
     /// Every variant, the correct one first.
-    pub const ALL: [Variant; 9] = [
+    pub const ALL: [Variant; 14] = [
         Variant::Correct,
         Variant::ForgetOnCrash,
         Variant::AcceptAlways,
@@ -48,6 +62,11 @@ impl Variant {
         Variant::SharedBallots,
         Variant::ReadByValue,
         Variant::InventValue,
+        Variant::StalePromises,
+        Variant::AdoptLowestValue,
+        Variant::ReadNoneEarly,
+        Variant::RetrySkipsPhase1,
+        Variant::AcceptSilently,
     ];
 
     /// How many of `acceptors` acceptors make a quorum: a majority ([`quorum`]; §2.2: "any
@@ -94,9 +113,42 @@ impl Variant {
             Variant::IgnorePromisedValues => return own,
             Variant::InventValue => return INVENTED_VALUE,
             Variant::AdoptFirstValue => reported.next().map(|p| (p.ballot, p.value)),
+            Variant::AdoptLowestValue => reported.map(|p| (p.ballot, p.value)).min(),
             _ => highest_reported(reported.map(|p| (p.ballot, p.value))),
         };
         adopted.map_or(own, |(_, value)| value)
+    }
+
+    /// Phase 2(a): whether a promise for `promise` counts towards the proposer's `current`
+    /// ballot: only a promise for that very ballot does (§2.2: "a response to its prepare
+    /// requests (numbered n)"). [`Variant::StalePromises`] counts any earlier one too.
+    pub(crate) fn counts_promise(self, promise: Ballot, current: Ballot) -> bool {
+        match self {
+            Variant::StalePromises => promise <= current,
+            _ => promise == current,
+        }
+    }
+
+    /// How many acceptors reporting nothing let a quorum read answer `None`: a quorum (any
+    /// chosen value's majority intersects them). [`Variant::ReadNoneEarly`] takes one.
+    pub(crate) fn none_quorum(self, quorum: usize) -> usize {
+        match self {
+            Variant::ReadNoneEarly => 1,
+            _ => quorum,
+        }
+    }
+
+    /// Whether a retry (after a timeout or a refusal) starts with phase 1, as every ballot
+    /// must. [`Variant::RetrySkipsPhase1`] goes to phase 2 at once.
+    pub(crate) fn retry_prepares(self) -> bool {
+        self != Variant::RetrySkipsPhase1
+    }
+
+    /// Phase 2(b): whether an acceptor that held `previous` announces its acceptance of
+    /// `proposal` (§2.3: "whenever it accepts a proposal, respond to all learners").
+    /// [`Variant::AcceptSilently`] says nothing when the value did not change.
+    pub(crate) fn announces(self, previous: Option<Proposal>, proposal: Proposal) -> bool {
+        self != Variant::AcceptSilently || previous.is_none_or(|p| p.value != proposal.value)
     }
 
     /// What makes two reports of a quorum read the same: the proposal, number and value

@@ -113,9 +113,10 @@ impl PaxosActor {
             let key = report.map(|p| self.variant.same_proposal(p));
             *counts.entry(key).or_default() += 1;
         }
+        let none_quorum = self.variant.none_quorum(quorum);
         counts
             .into_iter()
-            .find(|(_, count)| *count >= quorum)
+            .find(|(key, count)| *count >= if key.is_none() { none_quorum } else { quorum })
             .map(|(key, _)| key.map(|(_, value)| value))
     }
 }

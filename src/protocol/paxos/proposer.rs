@@ -109,7 +109,7 @@ impl PaxosActor {
         let Phase::Preparing { promises } = &proposer.phase else {
             return;
         };
-        if ballot != proposer.ballot || promises.contains_key(&src) {
+        if !self.variant.counts_promise(ballot, proposer.ballot) || promises.contains_key(&src) {
             return;
         }
         let mut promises = promises.clone();
@@ -126,7 +126,10 @@ impl PaxosActor {
             .expect("a proposer only prepares for a waiting client");
         let value = self.choose_value(&promises, own);
         proposer.to_mut().phase = Phase::Accepting { value };
-        let proposal = Proposal { ballot, value };
+        let proposal = Proposal {
+            ballot: proposer.ballot,
+            value,
+        };
         o.broadcast(&self.acceptors, &Msg::Accept { proposal });
     }
 
@@ -160,7 +163,33 @@ impl PaxosActor {
         if !proposer.is_trying() || ballot != proposer.ballot || promised <= ballot {
             return;
         }
-        self.start_ballot(id, proposer.to_mut(), acceptor, promised.round + 1, o);
+        self.restart_ballot(id, proposer.to_mut(), acceptor, promised.round + 1, o);
+    }
+
+    /// A retry: start `round`, with phase 1 as every ballot (but for
+    /// [`Variant::RetrySkipsPhase1`](super::Variant::RetrySkipsPhase1)).
+    fn restart_ballot(
+        &self,
+        id: Id,
+        proposer: &mut ProposerState,
+        acceptor: Option<&AcceptorState>,
+        round: u32,
+        o: &mut Out<Self>,
+    ) {
+        if self.variant.retry_prepares() {
+            return self.start_ballot(id, proposer, acceptor, round, o);
+        }
+        let (_, _, value) = *proposer
+            .waiting
+            .first()
+            .expect("a proposer only tries for a waiting client");
+        let ballot = self.variant.ballot(round, id);
+        proposer.ballot = ballot;
+        proposer.phase = Phase::Accepting { value };
+        self.save(round, acceptor, o);
+        o.set_timer(Timer::Retry, self.retry_after.clone());
+        let proposal = Proposal { ballot, value };
+        o.broadcast(&self.acceptors, &Msg::Accept { proposal });
     }
 
     /// The current ballot made no progress in time: start a higher one.
@@ -173,7 +202,7 @@ impl PaxosActor {
     ) {
         if proposer.is_trying() {
             let round = proposer.ballot.round + 1;
-            self.start_ballot(id, proposer.to_mut(), acceptor, round, o);
+            self.restart_ballot(id, proposer.to_mut(), acceptor, round, o);
         }
     }
 
@@ -222,6 +251,10 @@ mod tests {
         assert_eq!(server(Variant::Correct).choose_value(&promises, 'A'), 'C');
         assert_eq!(
             server(Variant::AdoptFirstValue).choose_value(&promises, 'A'),
+            'B'
+        );
+        assert_eq!(
+            server(Variant::AdoptLowestValue).choose_value(&promises, 'A'),
             'B'
         );
         assert_eq!(
