@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 /// The single-decree bug whose counterexample is the example: 11 steps.
 const READ_BY_VALUE: (&str, &str) = ("paxos-bug-read-by-value", "reads only chosen");
 /// A Multi-Paxos bug caught across a leader change: server 1 takes over from server 0.
-const IGNORE_REPORTED: (&str, &str) = ("multi-paxos-bug-ignore-reported", "slot agreement");
+const IGNORE_REPORTED: (&str, &str) = ("multi-paxos-bug-ignore-reported", "P2c");
 
 fn load(name: &str) -> ProtocolModel {
     catalogue::load(Some(name))

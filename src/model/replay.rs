@@ -435,11 +435,15 @@ pub fn validate(dir: &Path) -> Result<Verdict, BadTrace> {
             let model = PaxosConfig {
                 layout: Layout::Servers { servers: n },
                 clients: 0,
+                put_only: false,
                 readers: 0,
                 network: NetworkKind::UnorderedDuplicating,
                 lossy: true,
                 max_crashes: n,
-                max_round: u32::MAX,
+                max_round: None,
+                ballots: None,
+                read_elsewhere: false,
+                retries: 0,
                 variant: Default::default(),
             }
             .into_model();
