@@ -6,6 +6,7 @@ use crate::model::checked::Checked;
 use crate::model::harness::{
     self, protocol_actors, Calls, ClientOut, Config, Faults, NetworkKind, Node, Recorded,
 };
+use crate::model::voting::{Illegal, Refinement, Voting, REFINES_CONSENSUS, REFINES_VOTING};
 use crate::protocol::ballot::{may_accept, Ballot};
 use crate::protocol::multi_paxos::{
     Applied, ClientCommand, Command, Kv, KvOp, Msg, MultiPaxosActor, MultiPaxosState, Proposal,
@@ -223,6 +224,9 @@ pub struct Ghost {
     /// Sticky: some acceptor accepted a proposal numbered below a ballot it had promised
     /// (P1a broken). Set by [`judge`], only ever on a violation.
     pub p1a_broken: bool,
+    /// The first steps that did not refine `Voting` (in some slot) and `Consensus` (in some
+    /// slot, or a replica's log), set by [`judge`].
+    pub refinement: Refinement,
 }
 
 impl Default for Ghost {
@@ -232,6 +236,7 @@ impl Default for Ghost {
             calls: Calls::new(Kv::default()),
             ballots: 0,
             p1a_broken: false,
+            refinement: Refinement::default(),
         }
     }
 }
@@ -616,10 +621,20 @@ fn all_answered(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     state.history.calls.awaiting.is_empty() && state.history.submitted.len() == calls
 }
 
+/// Property: every step maps to a legal `Voting` step or a stutter (judged by [`judge`]).
+fn refines_voting(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    state.history.refinement.voting.is_none()
+}
+
+/// Property: every step maps to a legal `Consensus` step or a stutter (judged by [`judge`]).
+fn refines_consensus(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    state.history.refinement.consensus.is_none()
+}
+
 /// Every property of the model, in the order they are reported: its name (the claim it
 /// checks), whether it must hold always or be reached sometimes, and its condition. For the
 /// actor model or its [`Simulated`] wrapper.
-fn properties() -> [Property<MultiPaxosModel>; 21] {
+fn properties() -> [Property<MultiPaxosModel>; 23] {
     [
         Property::always("slot agreement", slot_agreement),
         Property::always("P1a", p1a),
@@ -630,6 +645,8 @@ fn properties() -> [Property<MultiPaxosModel>; 21] {
         Property::always("validity", validity),
         Property::always("at most once", at_most_once),
         Property::always("linearizable", linearizable),
+        Property::always(REFINES_VOTING, refines_voting),
+        Property::always(REFINES_CONSENSUS, refines_consensus),
         Property::sometimes("steady state", steady_state),
         Property::sometimes("competing commands in a slot", competing_commands),
         Property::sometimes("accept refused", accept_refused),
@@ -651,8 +668,9 @@ fn properties() -> [Property<MultiPaxosModel>; 21] {
 /// Judges each transition, server by server: counts the ballots started (a server's own
 /// ballot moved up: phase 1 began), and checks P1a on each acceptance the step made against
 /// the promise the acceptor held before it (which only grows within a step, so this never
-/// blames a correct acceptance). Writes into the history only what the step did.
-fn judge(_: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosModelState) {
+/// blames a correct acceptance); and judges the refinement ([`refine`]). Writes into the history
+/// only what the step did.
+fn judge(cfg: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosModelState) {
     let mut started = 0;
     let mut p1a_broken = false;
     for ((id, b), (_, a)) in protocol_actors(before).zip(protocol_actors(after)) {
@@ -679,6 +697,112 @@ fn judge(_: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosMode
     if p1a_broken {
         after.history.p1a_broken = true;
     }
+    refine(cfg, before, after);
+}
+
+/// The refinement mapping (spec/refinement.md): one `Voting` instance per slot, in which
+/// `maxBal[a]` is server `a`'s `promised` (one promise for all slots; frozen while it is down,
+/// restored from its storage when it restarts) and `votes[a]` the proposals its trail says it
+/// accepted in that slot. Every slot voted in is an instance, and slot 0 always is, so that a
+/// falling promise is judged before any vote.
+fn voting(state: &MultiPaxosModelState, slots: &BTreeSet<Slot>) -> BTreeMap<Slot, Voting<Command>> {
+    let mut instances: BTreeMap<Slot, Voting<Command>> = BTreeMap::new();
+    for server in servers(state) {
+        for slot in slots {
+            let instance = instances.entry(*slot).or_default();
+            instance
+                .max_bal
+                .insert(server.id, server.state.acceptor.promised);
+            instance.votes.insert(server.id, BTreeSet::new());
+        }
+        for (slot, p) in &server.trail.accepted {
+            let votes = instances
+                .get_mut(slot)
+                .and_then(|i| i.votes.get_mut(&server.id));
+            if let Some(votes) = votes {
+                votes.insert((p.ballot, p.command.clone()));
+            }
+        }
+    }
+    instances
+}
+
+/// Judges the refinement of the step `before -> after`, only if it changed a server's promise,
+/// acceptances or applied log (any other step maps to a stutter): each slot's `Voting` step,
+/// the `Consensus` step it maps to (whose values are the commands clients submitted and
+/// no-ops), and each changed replica's log, which must be the sequence of the slots' chosen
+/// values: entry `i` the command chosen in slot `i`.
+fn refine(cfg: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosModelState) {
+    let mut acceptors = false;
+    let mut logs = Vec::new();
+    for ((id, b), (_, a)) in protocol_actors(before).zip(protocol_actors(after)) {
+        if std::ptr::eq(a, b) {
+            continue;
+        }
+        acceptors |= a.state.acceptor.promised != b.state.acceptor.promised
+            || a.trail.accepted != b.trail.accepted;
+        if a.state.replica.log != b.state.replica.log {
+            logs.push((id, a.state.replica.log.clone()));
+        }
+    }
+    if !acceptors && logs.is_empty() {
+        return;
+    }
+    let slots: BTreeSet<Slot> = [before, &*after]
+        .into_iter()
+        .flat_map(|s| servers(s).flat_map(|v| v.trail.accepted.iter().map(|(slot, _)| *slot)))
+        .chain([0])
+        .collect();
+    let (was, is) = (voting(before, &slots), voting(after, &slots));
+    let n = cfg.acceptors.len();
+    let history = &mut after.history;
+    let submitted = |c: &Command| match c {
+        Command::Noop => true,
+        Command::Client(cc) => history.submitted.contains(cc),
+    };
+    let mut refinement = history.refinement.clone();
+    for (slot, instance) in &is {
+        let name = Some(format!("slot {slot}"));
+        refinement.judge(name, n, &was[slot], instance, submitted);
+    }
+    for (id, log) in logs {
+        if refinement.consensus.is_none() {
+            refinement.consensus = log_refines(id, &log, &is, n).err();
+        }
+    }
+    if refinement != history.refinement {
+        history.refinement = refinement;
+    }
+}
+
+/// Whether replica `id`'s applied `log` is a prefix of the sequence of `Consensus` instances:
+/// entry `i` is slot `i`'s chosen command.
+fn log_refines(
+    id: Id,
+    log: &[Applied],
+    instances: &BTreeMap<Slot, Voting<Command>>,
+    n: usize,
+) -> Result<(), Illegal> {
+    for (i, entry) in log.iter().enumerate() {
+        let chosen = instances
+            .get(&(i as Slot))
+            .map(|v| v.chosen(n))
+            .unwrap_or_default();
+        if entry.slot as usize != i || !chosen.contains(&entry.command) {
+            return Err(Illegal {
+                action: format!(
+                    "server {} learning {:?} (slot {}) as log entry {i}",
+                    usize::from(id),
+                    entry.command,
+                    entry.slot
+                ),
+                reason: format!(
+                    "the log is the sequence of Consensus instances, and slot {i} has chosen                      {chosen:?}"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The names of the properties with `expectation`, in the order they are reported.
@@ -743,6 +867,7 @@ impl MultiPaxosConfig {
             .record_msg_in(record_in)
             .within_boundary(within_boundary);
         Checked::new(actors, properties(), judge)
+            .finding(|property, ghost: &Ghost| ghost.refinement.finding(property))
     }
 
     /// Checks the sizes make sense, with a message that says what to change.
