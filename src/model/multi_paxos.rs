@@ -703,93 +703,69 @@ fn judge(cfg: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosMo
 /// The refinement mapping (spec/refinement.md): one `Voting` instance per slot, in which
 /// `maxBal[a]` is server `a`'s `promised` (one promise for all slots; frozen while it is down,
 /// restored from its storage when it restarts) and `votes[a]` the proposals its trail says it
-/// accepted in that slot. Every slot voted in is an instance, and slot 0 always is, so that a
-/// falling promise is judged before any vote.
-fn voting(state: &MultiPaxosModelState, slots: &BTreeSet<Slot>) -> BTreeMap<Slot, Voting<Command>> {
-    let mut instances: BTreeMap<Slot, Voting<Command>> = BTreeMap::new();
+/// accepted in that slot. This is `slot`'s instance.
+fn voting(state: &MultiPaxosModelState, slot: Slot) -> Voting<Command> {
+    let mut instance = Voting::default();
     for server in servers(state) {
-        for slot in slots {
-            let instance = instances.entry(*slot).or_default();
-            instance
-                .max_bal
-                .insert(server.id, server.state.acceptor.promised);
-            instance.votes.insert(server.id, BTreeSet::new());
-        }
-        for (slot, p) in &server.trail.accepted {
-            let votes = instances
-                .get_mut(slot)
-                .and_then(|i| i.votes.get_mut(&server.id));
-            if let Some(votes) = votes {
-                votes.insert((p.ballot, p.command.clone()));
-            }
-        }
+        instance
+            .max_bal
+            .insert(server.id, server.state.acceptor.promised);
+        let votes = server.trail.accepted.iter().filter(|(s, _)| *s == slot);
+        let votes = votes.map(|(_, p)| (p.ballot, p.command.clone()));
+        instance.votes.insert(server.id, votes.collect());
     }
-    instances
+    instance
 }
 
-/// Judges the refinement of the step `before -> after`, only if it changed a server's promise,
-/// acceptances or applied log (any other step maps to a stutter): each slot's `Voting` step,
-/// the `Consensus` step it maps to (whose values are the commands clients submitted and
-/// no-ops), and each changed replica's log, which must be the sequence of the slots' chosen
-/// values: entry `i` the command chosen in slot `i`.
+/// Judges the refinement of the step `before -> after` (any step that changes no server's
+/// promise, acceptances or applied log maps to a stutter): the `Voting` step of each slot
+/// whose votes changed (or of slot 0 for a promise alone: `maxBal` is one for all slots) and
+/// the `Consensus` step it maps to, whose values are the commands clients submitted and
+/// no-ops; and each new entry of a replica's log, since the log is the sequence of the slots'
+/// `Consensus` instances: entry `i` must be the command chosen in slot `i`.
 fn refine(cfg: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosModelState) {
-    let mut acceptors = false;
-    let mut logs = Vec::new();
+    let mut slots = BTreeSet::new();
+    let mut promised = false;
+    let mut learned = Vec::new();
     for ((id, b), (_, a)) in protocol_actors(before).zip(protocol_actors(after)) {
         if std::ptr::eq(a, b) {
             continue;
         }
-        acceptors |= a.state.acceptor.promised != b.state.acceptor.promised
-            || a.trail.accepted != b.trail.accepted;
-        if a.state.replica.log != b.state.replica.log {
-            logs.push((id, a.state.replica.log.clone()));
-        }
+        promised |= a.state.acceptor.promised != b.state.acceptor.promised;
+        let (had, has) = (&b.trail.accepted, &a.trail.accepted);
+        slots.extend(had.symmetric_difference(has).map(|(slot, _)| *slot));
+        let (old, new) = (&b.state.replica.log, &a.state.replica.log);
+        let kept = old.iter().zip(new).take_while(|(x, y)| x == y).count();
+        learned.extend(
+            new.iter()
+                .enumerate()
+                .skip(kept)
+                .map(|(i, e)| (id, i, e.clone())),
+        );
     }
-    if !acceptors && logs.is_empty() {
+    if promised && slots.is_empty() {
+        slots.insert(0);
+    }
+    if slots.is_empty() && learned.is_empty() {
         return;
     }
-    let slots: BTreeSet<Slot> = [before, &*after]
-        .into_iter()
-        .flat_map(|s| servers(s).flat_map(|v| v.trail.accepted.iter().map(|(slot, _)| *slot)))
-        .chain([0])
-        .collect();
-    let (was, is) = (voting(before, &slots), voting(after, &slots));
     let n = cfg.acceptors.len();
-    let history = &mut after.history;
+    let mut refinement = after.history.refinement.clone();
     let submitted = |c: &Command| match c {
         Command::Noop => true,
-        Command::Client(cc) => history.submitted.contains(cc),
+        Command::Client(cc) => after.history.submitted.contains(cc),
     };
-    let mut refinement = history.refinement.clone();
-    for (slot, instance) in &is {
-        let name = Some(format!("slot {slot}"));
-        refinement.judge(name, n, &was[slot], instance, submitted);
+    for slot in slots {
+        let (was, is) = (voting(before, slot), voting(after, slot));
+        refinement.judge(Some(format!("slot {slot}")), n, &was, &is, submitted);
     }
-    for (id, log) in logs {
-        if refinement.consensus.is_none() {
-            refinement.consensus = log_refines(id, &log, &is, n).err();
+    for (id, i, entry) in learned {
+        if refinement.consensus.is_some() {
+            break;
         }
-    }
-    if refinement != history.refinement {
-        history.refinement = refinement;
-    }
-}
-
-/// Whether replica `id`'s applied `log` is a prefix of the sequence of `Consensus` instances:
-/// entry `i` is slot `i`'s chosen command.
-fn log_refines(
-    id: Id,
-    log: &[Applied],
-    instances: &BTreeMap<Slot, Voting<Command>>,
-    n: usize,
-) -> Result<(), Illegal> {
-    for (i, entry) in log.iter().enumerate() {
-        let chosen = instances
-            .get(&(i as Slot))
-            .map(|v| v.chosen(n))
-            .unwrap_or_default();
+        let chosen = voting(after, i as Slot).chosen(n);
         if entry.slot as usize != i || !chosen.contains(&entry.command) {
-            return Err(Illegal {
+            refinement.consensus = Some(Illegal {
                 action: format!(
                     "server {} learning {:?} (slot {}) as log entry {i}",
                     usize::from(id),
@@ -797,12 +773,15 @@ fn log_refines(
                     entry.slot
                 ),
                 reason: format!(
-                    "the log is the sequence of Consensus instances, and slot {i} has chosen                      {chosen:?}"
+                    "the log is the sequence of Consensus instances, and slot {i} has chosen \
+                     {chosen:?}"
                 ),
             });
         }
     }
-    Ok(())
+    if refinement != after.history.refinement {
+        after.history.refinement = refinement;
+    }
 }
 
 /// The names of the properties with `expectation`, in the order they are reported.
