@@ -196,3 +196,34 @@ fn every_bug_is_either_caught_by_the_refinement_or_listed_as_not_voting_level() 
         }
     }
 }
+
+/// Traceability (spec/paxos.md, spec/multi-paxos.md): every `` `src/...rs:N fn name` `` the
+/// tables cite is a line that still declares that function.
+#[test]
+fn every_cited_line_of_the_traceability_tables_still_declares_its_function() {
+    let mut cited = 0;
+    for spec in ["spec/paxos.md", "spec/multi-paxos.md"] {
+        let text = std::fs::read_to_string(spec).expect("the spec reads");
+        let section = text
+            .split("## Traceability")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{spec} has no traceability table"));
+        for span in section.split('`').skip(1).step_by(2) {
+            let Some((at, name)) = span.split_once(" fn ") else {
+                continue;
+            };
+            let Some((file, line)) = at.split_once(':') else {
+                continue;
+            };
+            let line: usize = line.parse().expect("a line number");
+            let source = std::fs::read_to_string(file).expect("the cited file");
+            let declared = source.lines().nth(line - 1).unwrap_or_default();
+            assert!(
+                declared.contains(&format!("fn {name}")),
+                "{spec}: {file}:{line} no longer declares fn {name}: {declared:?}"
+            );
+            cited += 1;
+        }
+    }
+    assert!(cited >= 20, "only {cited} citations found");
+}
