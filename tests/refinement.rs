@@ -60,7 +60,7 @@ const CAUGHT: &[(&str, &[(&str, &str)])] = &[
     (
         "paxos-bug-shared-ballots",
         &[
-            ("refines Voting", "voted another value"),
+            ("refines Voting", "already voted"),
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),
@@ -98,7 +98,7 @@ const CAUGHT: &[(&str, &[(&str, &str)])] = &[
     (
         "multi-paxos-bug-keep-proposing",
         &[
-            ("refines Voting", "is not allowed: SafeAt("),
+            ("refines Voting", "VoteFor("),
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),
@@ -142,9 +142,11 @@ const NOT_VOTING_LEVEL: &[&str] = &[
     "multi-paxos-bug-keep-refused",
 ];
 
+/// One thread: the breadth-first search then finds the shortest counterexample, the same one
+/// every time (with two, whichever thread gets there first).
 fn options() -> CheckOptions {
     CheckOptions {
-        threads: Some(2),
+        threads: Some(1),
         ..Default::default()
     }
 }
@@ -215,7 +217,9 @@ fn every_cited_line_of_the_traceability_tables_still_declares_its_function() {
             let Some((file, line)) = at.split_once(':') else {
                 continue;
             };
-            let line: usize = line.parse().expect("a line number");
+            let Ok(line) = line.parse::<usize>() else {
+                continue; // The table's legend, `file:line fn name`.
+            };
             let source = std::fs::read_to_string(file).expect("the cited file");
             let declared = source.lines().nth(line - 1).unwrap_or_default();
             assert!(

@@ -600,9 +600,12 @@ where
             if property.expectation == Expectation::Always
                 && !(property.condition)(self.model, &self.state)
             {
+                // The refinement properties say which abstract step was not allowed.
+                let finding = self.model.explain(property.name, &self.state);
                 return Err(Stop::Diverged(format!(
-                    "breaks the always property \"{}\"",
-                    property.name
+                    "breaks the always property \"{}\"{}",
+                    property.name,
+                    finding.map(|f| format!(": {f}")).unwrap_or_default()
                 )));
             }
         }
