@@ -718,8 +718,9 @@ fn voting(state: &MultiPaxosModelState, slot: Slot) -> Voting<Command> {
 }
 
 /// Judges the refinement of the step `before -> after` (any step that changes no server's
-/// promise, acceptances or applied log maps to a stutter): the `Voting` step of each slot
-/// whose votes changed (or of slot 0 for a promise alone: `maxBal` is one for all slots) and
+/// acceptances or applied log, and lowers no promise, maps to a stutter or `IncreaseMaxBal`):
+/// the `Voting` step of each slot whose votes changed (or of slot 0 for a fallen promise:
+/// `maxBal` is one for all slots) and
 /// the `Consensus` step it maps to, whose values are the commands clients submitted and
 /// no-ops; and each new entry of a replica's log, since the log is the sequence of the slots'
 /// `Consensus` instances: entry `i` must be the command chosen in slot `i`.
@@ -731,7 +732,9 @@ fn refine(cfg: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosM
         if std::ptr::eq(a, b) {
             continue;
         }
-        promised |= a.state.acceptor.promised != b.state.acceptor.promised;
+        // A rise of the promise alone is `IncreaseMaxBal`, always enabled: only a fall needs
+        // judging.
+        promised |= a.state.acceptor.promised < b.state.acceptor.promised;
         let (had, has) = (&b.trail.accepted, &a.trail.accepted);
         slots.extend(had.symmetric_difference(has).map(|(slot, _)| *slot));
         let (old, new) = (&b.state.replica.log, &a.state.replica.log);

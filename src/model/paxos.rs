@@ -674,15 +674,16 @@ fn voting(state: &PaxosModelState) -> Voting<Value> {
     voting
 }
 
-/// Whether the step `before -> after` changed an acceptor's `maxBal` or votes: the only steps
-/// the refinement needs to judge (any other maps to a stutter).
+/// Whether the step `before -> after` changed an acceptor's votes or lowered its `maxBal`: the
+/// only steps the refinement needs to map. Any other step is a stutter or raises `maxBal`
+/// alone, which is `IncreaseMaxBal`, always enabled.
 fn acceptors_changed(before: &PaxosModelState, after: &PaxosModelState) -> bool {
     protocol_actors(before)
         .zip(protocol_actors(after))
         .any(|((_, b), (_, a))| {
             !std::ptr::eq(a, b)
                 && (a.state.acceptor.as_ref().map(|x| x.promised)
-                    != b.state.acceptor.as_ref().map(|x| x.promised)
+                    < b.state.acceptor.as_ref().map(|x| x.promised)
                     || a.trail.accepted != b.trail.accepted)
         })
 }
