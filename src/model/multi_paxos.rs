@@ -327,32 +327,39 @@ impl<'a> Acceptances<'a> {
             .collect()
     }
 
-    /// P2c for proposal `(n, v)` issued in `slot`: some majority S either accepted nothing in
-    /// that slot numbered below n, or v is the command of the highest-numbered proposal below
-    /// n that S accepted in that slot.
-    fn p2c_holds(
-        &self,
-        slot: Slot,
-        proposal: &Proposal,
-        acceptors: &[Id],
-        majority: usize,
-    ) -> bool {
-        let below: Vec<&(Slot, &Proposal, Id)> = self
-            .0
-            .iter()
-            .filter(|(at, p, _)| *at == slot && p.ballot < proposal.ballot)
-            .collect();
-        if below.is_empty() {
-            return true;
+    /// Every acceptance, by slot: what P2c quantifies over for a proposal issued in a slot.
+    fn by_slot(&self) -> BTreeMap<Slot, Vec<(&'a Proposal, Id)>> {
+        let mut by_slot: BTreeMap<Slot, Vec<(&'a Proposal, Id)>> = BTreeMap::new();
+        for (slot, p, a) in &self.0 {
+            by_slot.entry(*slot).or_default().push((*p, *a));
         }
-        acceptors.iter().combinations(majority).any(|s| {
-            let highest = below
-                .iter()
-                .filter(|(_, _, a)| s.contains(&a))
-                .max_by_key(|(_, p, _)| p.ballot);
-            highest.is_none_or(|(_, p, _)| p.command == proposal.command)
-        })
+        by_slot
     }
+}
+
+/// P2c for proposal `(n, v)` issued in a slot whose acceptances are `accepted`: some majority
+/// S either accepted nothing in that slot numbered below n, or v is the command of the
+/// highest-numbered proposal below n that S accepted in that slot.
+fn p2c_holds(
+    accepted: &[(&Proposal, Id)],
+    proposal: &Proposal,
+    acceptors: &[Id],
+    majority: usize,
+) -> bool {
+    let below: Vec<&(&Proposal, Id)> = accepted
+        .iter()
+        .filter(|(p, _)| p.ballot < proposal.ballot)
+        .collect();
+    if below.is_empty() {
+        return true;
+    }
+    acceptors.iter().combinations(majority).any(|s| {
+        let highest = below
+            .iter()
+            .filter(|(_, a)| s.contains(&a))
+            .max_by_key(|(p, _)| p.ballot);
+        highest.is_none_or(|(p, _)| p.command == proposal.command)
+    })
 }
 
 fn chosen<'a>(
@@ -362,26 +369,36 @@ fn chosen<'a>(
     Acceptances::of(state).chosen(model.cfg.majority())
 }
 
-/// Property: at most one command is chosen per slot.
-fn slot_agreement(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+/// The commands chosen in each slot.
+fn chosen_by_slot<'a>(
+    model: &MultiPaxosModel,
+    state: &'a MultiPaxosModelState,
+) -> BTreeMap<Slot, BTreeSet<&'a Command>> {
     let mut by_slot: BTreeMap<Slot, BTreeSet<&Command>> = BTreeMap::new();
     for (slot, proposal) in chosen(model, state) {
         by_slot.entry(slot).or_default().insert(&proposal.command);
     }
-    by_slot.values().all(|commands| commands.len() <= 1)
+    by_slot
+}
+
+/// Property: at most one command is chosen per slot.
+fn slot_agreement(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    chosen_by_slot(model, state)
+        .values()
+        .all(|commands| commands.len() <= 1)
 }
 
 /// Property P2c, per slot: for every issued proposal (n, v) in slot s, some majority accepted
 /// nothing in s below n, or the highest-numbered proposal below n it accepted in s has v.
 fn p2c(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     let acceptances = Acceptances::of(state);
+    let by_slot = acceptances.by_slot();
     let majority = model.cfg.majority();
     servers(state).all(|server| {
-        server
-            .trail
-            .issued
-            .iter()
-            .all(|(slot, p)| acceptances.p2c_holds(*slot, p, &model.cfg.acceptors, majority))
+        server.trail.issued.iter().all(|(slot, p)| {
+            let accepted = by_slot.get(slot).map_or(&[][..], Vec::as_slice);
+            p2c_holds(accepted, p, &model.cfg.acceptors, majority)
+        })
     })
 }
 
@@ -389,13 +406,10 @@ fn p2c(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
 /// has it: entry `i` is slot `i`, and its command is chosen in slot `i`. Judged against the
 /// record, not other replicas' memory, so that it holds across restarts too.
 fn log_consistency(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
-    let chosen = chosen(model, state);
+    let chosen = chosen_by_slot(model, state);
     servers(state).all(|s| {
         s.state.replica.log.iter().enumerate().all(|(i, a)| {
-            a.slot as usize == i
-                && chosen
-                    .iter()
-                    .any(|(slot, p)| *slot == a.slot && p.command == a.command)
+            a.slot as usize == i && chosen.get(&a.slot).is_some_and(|c| c.contains(&a.command))
         })
     })
 }
@@ -403,13 +417,10 @@ fn log_consistency(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> boo
 /// Property: every command in a replica's chosen map is chosen in that slot per the ghost
 /// record (a majority accepted one proposal with it).
 fn learn_only_chosen(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
-    let chosen = chosen(model, state);
+    let chosen = chosen_by_slot(model, state);
     servers(state).all(|s| {
-        s.state.replica.chosen.iter().all(|(slot, command)| {
-            chosen
-                .iter()
-                .any(|(at, p)| at == slot && p.command == *command)
-        })
+        (s.state.replica.chosen.iter())
+            .all(|(slot, command)| chosen.get(slot).is_some_and(|c| c.contains(command)))
     })
 }
 
