@@ -701,7 +701,8 @@ fn judge(cfg: &ModelCfg, before: &PaxosModelState, after: &mut PaxosModelState) 
         let (was, is) = (voting(before), voting(after));
         let history = &mut after.history;
         let n = cfg.acceptors.len();
-        (history.refinement).judge(None, n, &was, &is, |v| history.proposed.contains(v));
+        let proposed = |v: &Value| history.proposed.contains(v);
+        history.refinement.judge(None, n, &was, &is, proposed);
     }
     let invoked: Vec<Id> = cfg
         .clients
