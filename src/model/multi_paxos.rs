@@ -222,10 +222,10 @@ pub struct Ghost {
     /// How many times a server started phase 1 (a new ballot), all servers together.
     pub ballots: u8,
     /// Sticky: some acceptor accepted a proposal numbered below a ballot it had promised
-    /// (P1a broken). Set by [`judge`], only ever on a violation.
+    /// (P1a broken). Set by the judge, only ever on a violation.
     pub p1a_broken: bool,
     /// The first steps that did not refine `Voting` (in some slot) and `Consensus` (in some
-    /// slot, or a replica's log), set by [`judge`].
+    /// slot, or a replica's log), set by the judge.
     pub refinement: Refinement,
 }
 

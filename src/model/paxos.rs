@@ -318,7 +318,7 @@ pub struct Ghost {
     pub get_after_chosen: BTreeSet<Id>,
     /// A read invoked after a value was chosen answered `None`.
     pub none_after_chosen: bool,
-    /// The first steps that did not refine `Voting` and `Consensus` (set by [`judge`]).
+    /// The first steps that did not refine `Voting` and `Consensus` (set by the judge).
     pub refinement: Refinement,
 }
 
