@@ -70,6 +70,14 @@ where
     fn explorer_path(&self, path: &Path<Self::State, Self::Action>) -> String {
         path.encode(self)
     }
+
+    /// What the model's judge recorded of `property`'s failure in `state`, the last state of
+    /// its counterexample (the abstract step a refinement property refused): the trace's last
+    /// step ends with it.
+    fn finding(&self, property: &'static str, state: &Self::State) -> Option<String> {
+        let _ = (property, state);
+        None
+    }
 }
 
 /// A property's result.
@@ -279,14 +287,23 @@ where
         .map(|p| PropertyOutcome {
             name: p.name,
             expectation: p.expectation,
-            trace: discoveries.get(p.name).map(|path| Trace {
-                steps: path
+            trace: discoveries.get(p.name).map(|path| {
+                let path = &cut_at_finding(model, p.name, path);
+                let mut steps: Vec<String> = path
                     .clone()
                     .into_actions()
                     .iter()
                     .map(|a| model.describe(a))
-                    .collect(),
-                explorer_path: model.explorer_path(path),
+                    .collect();
+                if let (Some(last), Some(finding)) =
+                    (steps.last_mut(), model.finding(p.name, path.last_state()))
+                {
+                    last.push_str(&format!(": {finding}"));
+                }
+                Trace {
+                    steps,
+                    explorer_path: model.explorer_path(path),
+                }
             }),
         })
         .collect::<Vec<_>>();
@@ -310,6 +327,30 @@ where
         stopped_early,
         properties,
     }
+}
+
+/// The prefix of `path` that ends at its first state where the judge recorded a finding for
+/// `property` (the step that broke it: a checker running on several threads may discover a
+/// later state first), or `path` itself.
+fn cut_at_finding<M>(
+    model: &M,
+    property: &'static str,
+    path: &Path<M::State, M::Action>,
+) -> Path<M::State, M::Action>
+where
+    M: Checkable,
+    M::State: Clone + Debug + Hash + PartialEq + Send + Sync + 'static,
+    M::Action: Clone + Debug + PartialEq + Send + Sync + 'static,
+{
+    let steps = path.clone().into_vec();
+    let Some(end) = steps
+        .iter()
+        .position(|(state, _)| model.finding(property, state).is_some())
+    else {
+        return path.clone();
+    };
+    let actions: Vec<M::Action> = steps[..end].iter().filter_map(|(_, a)| a.clone()).collect();
+    Path::from_actions(model, steps[0].0.clone(), &actions).unwrap_or_else(|| path.clone())
 }
 
 /// Describes a step of an actor model, naming each actor by its role and index

@@ -24,6 +24,10 @@ pub type Judge<Cfg, A, C, H> =
 /// A symmetry reduction: the representative of a state's class.
 pub type Canonical<A, C, H> = fn(&CheckedState<A, C, H>) -> CheckedState<A, C, H>;
 
+/// What a judge recorded of a property's failure in a state, if anything (see
+/// [`Checkable::finding`]).
+pub type Finding<H> = fn(&'static str, &H) -> Option<String>;
+
 /// An actor model with its property table, its judge of transitions and its symmetry.
 pub struct Checked<A, C, Cfg, H>
 where
@@ -37,6 +41,8 @@ where
     properties: Vec<Property<Self>>,
     judge: Judge<Cfg, A, C, H>,
     symmetry: Option<Canonical<A, C, H>>,
+    /// What the judge recorded of a failure, read from the history.
+    finding: Option<Finding<H>>,
     /// Whether to leave out the actions that lead nowhere. stateright 0.31's simulation
     /// records a wrong action index after such an action (it pushes the index into the action
     /// list it has just `swap_remove`d from), so that a trace through it cannot be rebuilt and
@@ -83,8 +89,20 @@ where
             properties: properties.into_iter().collect(),
             judge,
             symmetry: None,
+            finding: None,
             skip_noops: false,
         }
+    }
+
+    /// Offers `finding` to explain a failure from the history the judge wrote.
+    pub(crate) fn finding(mut self, finding: Finding<H>) -> Self {
+        self.finding = Some(finding);
+        self
+    }
+
+    /// What the judge recorded in `state` of the failure of `property`, if anything.
+    pub fn explain(&self, property: &'static str, state: &CheckedState<A, C, H>) -> Option<String> {
+        self.finding?(property, &state.history)
     }
 
     /// Offers `representative` as the model's symmetry reduction.
@@ -172,6 +190,10 @@ where
 
     fn symmetry(&self) -> Option<Representative<Self>> {
         self.symmetry
+    }
+
+    fn finding(&self, property: &'static str, state: &Self::State) -> Option<String> {
+        self.explain(property, state)
     }
 
     /// Indexes every action, as the Explorer's model (which never skips no-ops) lists them.

@@ -6,6 +6,7 @@ use crate::model::checked::Checked;
 use crate::model::harness::{
     self, protocol_actors, Calls, ClientOut, Config, Faults, NetworkKind, Node, Recorded,
 };
+use crate::model::voting::{Illegal, Refinement, Voting, REFINES_CONSENSUS, REFINES_VOTING};
 use crate::protocol::ballot::{may_accept, Ballot};
 use crate::protocol::multi_paxos::{
     Applied, ClientCommand, Command, Kv, KvOp, Msg, MultiPaxosActor, MultiPaxosState, Proposal,
@@ -221,8 +222,11 @@ pub struct Ghost {
     /// How many times a server started phase 1 (a new ballot), all servers together.
     pub ballots: u8,
     /// Sticky: some acceptor accepted a proposal numbered below a ballot it had promised
-    /// (P1a broken). Set by [`judge`], only ever on a violation.
+    /// (P1a broken). Set by the judge, only ever on a violation.
     pub p1a_broken: bool,
+    /// The first steps that did not refine `Voting` (in some slot) and `Consensus` (in some
+    /// slot, or a replica's log), set by the judge.
+    pub refinement: Refinement,
 }
 
 impl Default for Ghost {
@@ -232,6 +236,7 @@ impl Default for Ghost {
             calls: Calls::new(Kv::default()),
             ballots: 0,
             p1a_broken: false,
+            refinement: Refinement::default(),
         }
     }
 }
@@ -322,32 +327,39 @@ impl<'a> Acceptances<'a> {
             .collect()
     }
 
-    /// P2c for proposal `(n, v)` issued in `slot`: some majority S either accepted nothing in
-    /// that slot numbered below n, or v is the command of the highest-numbered proposal below
-    /// n that S accepted in that slot.
-    fn p2c_holds(
-        &self,
-        slot: Slot,
-        proposal: &Proposal,
-        acceptors: &[Id],
-        majority: usize,
-    ) -> bool {
-        let below: Vec<&(Slot, &Proposal, Id)> = self
-            .0
-            .iter()
-            .filter(|(at, p, _)| *at == slot && p.ballot < proposal.ballot)
-            .collect();
-        if below.is_empty() {
-            return true;
+    /// Every acceptance, by slot: what P2c quantifies over for a proposal issued in a slot.
+    fn by_slot(&self) -> BTreeMap<Slot, Vec<(&'a Proposal, Id)>> {
+        let mut by_slot: BTreeMap<Slot, Vec<(&'a Proposal, Id)>> = BTreeMap::new();
+        for (slot, p, a) in &self.0 {
+            by_slot.entry(*slot).or_default().push((*p, *a));
         }
-        acceptors.iter().combinations(majority).any(|s| {
-            let highest = below
-                .iter()
-                .filter(|(_, _, a)| s.contains(&a))
-                .max_by_key(|(_, p, _)| p.ballot);
-            highest.is_none_or(|(_, p, _)| p.command == proposal.command)
-        })
+        by_slot
     }
+}
+
+/// P2c for proposal `(n, v)` issued in a slot whose acceptances are `accepted`: some majority
+/// S either accepted nothing in that slot numbered below n, or v is the command of the
+/// highest-numbered proposal below n that S accepted in that slot.
+fn p2c_holds(
+    accepted: &[(&Proposal, Id)],
+    proposal: &Proposal,
+    acceptors: &[Id],
+    majority: usize,
+) -> bool {
+    let below: Vec<&(&Proposal, Id)> = accepted
+        .iter()
+        .filter(|(p, _)| p.ballot < proposal.ballot)
+        .collect();
+    if below.is_empty() {
+        return true;
+    }
+    acceptors.iter().combinations(majority).any(|s| {
+        let highest = below
+            .iter()
+            .filter(|(_, a)| s.contains(&a))
+            .max_by_key(|(p, _)| p.ballot);
+        highest.is_none_or(|(p, _)| p.command == proposal.command)
+    })
 }
 
 fn chosen<'a>(
@@ -357,26 +369,36 @@ fn chosen<'a>(
     Acceptances::of(state).chosen(model.cfg.majority())
 }
 
-/// Property: at most one command is chosen per slot.
-fn slot_agreement(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+/// The commands chosen in each slot.
+fn chosen_by_slot<'a>(
+    model: &MultiPaxosModel,
+    state: &'a MultiPaxosModelState,
+) -> BTreeMap<Slot, BTreeSet<&'a Command>> {
     let mut by_slot: BTreeMap<Slot, BTreeSet<&Command>> = BTreeMap::new();
     for (slot, proposal) in chosen(model, state) {
         by_slot.entry(slot).or_default().insert(&proposal.command);
     }
-    by_slot.values().all(|commands| commands.len() <= 1)
+    by_slot
+}
+
+/// Property: at most one command is chosen per slot.
+fn slot_agreement(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    chosen_by_slot(model, state)
+        .values()
+        .all(|commands| commands.len() <= 1)
 }
 
 /// Property P2c, per slot: for every issued proposal (n, v) in slot s, some majority accepted
 /// nothing in s below n, or the highest-numbered proposal below n it accepted in s has v.
 fn p2c(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     let acceptances = Acceptances::of(state);
+    let by_slot = acceptances.by_slot();
     let majority = model.cfg.majority();
     servers(state).all(|server| {
-        server
-            .trail
-            .issued
-            .iter()
-            .all(|(slot, p)| acceptances.p2c_holds(*slot, p, &model.cfg.acceptors, majority))
+        server.trail.issued.iter().all(|(slot, p)| {
+            let accepted = by_slot.get(slot).map_or(&[][..], Vec::as_slice);
+            p2c_holds(accepted, p, &model.cfg.acceptors, majority)
+        })
     })
 }
 
@@ -384,13 +406,10 @@ fn p2c(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
 /// has it: entry `i` is slot `i`, and its command is chosen in slot `i`. Judged against the
 /// record, not other replicas' memory, so that it holds across restarts too.
 fn log_consistency(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
-    let chosen = chosen(model, state);
+    let chosen = chosen_by_slot(model, state);
     servers(state).all(|s| {
         s.state.replica.log.iter().enumerate().all(|(i, a)| {
-            a.slot as usize == i
-                && chosen
-                    .iter()
-                    .any(|(slot, p)| *slot == a.slot && p.command == a.command)
+            a.slot as usize == i && chosen.get(&a.slot).is_some_and(|c| c.contains(&a.command))
         })
     })
 }
@@ -398,13 +417,10 @@ fn log_consistency(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> boo
 /// Property: every command in a replica's chosen map is chosen in that slot per the ghost
 /// record (a majority accepted one proposal with it).
 fn learn_only_chosen(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
-    let chosen = chosen(model, state);
+    let chosen = chosen_by_slot(model, state);
     servers(state).all(|s| {
-        s.state.replica.chosen.iter().all(|(slot, command)| {
-            chosen
-                .iter()
-                .any(|(at, p)| at == slot && p.command == *command)
-        })
+        (s.state.replica.chosen.iter())
+            .all(|(slot, command)| chosen.get(slot).is_some_and(|c| c.contains(command)))
     })
 }
 
@@ -616,10 +632,20 @@ fn all_answered(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     state.history.calls.awaiting.is_empty() && state.history.submitted.len() == calls
 }
 
+/// Property: every step maps to a legal `Voting` step or a stutter (judged by [`judge`]).
+fn refines_voting(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    state.history.refinement.voting.is_none()
+}
+
+/// Property: every step maps to a legal `Consensus` step or a stutter (judged by [`judge`]).
+fn refines_consensus(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    state.history.refinement.consensus.is_none()
+}
+
 /// Every property of the model, in the order they are reported: its name (the claim it
 /// checks), whether it must hold always or be reached sometimes, and its condition. For the
 /// actor model or its [`Simulated`] wrapper.
-fn properties() -> [Property<MultiPaxosModel>; 21] {
+fn properties() -> [Property<MultiPaxosModel>; 23] {
     [
         Property::always("slot agreement", slot_agreement),
         Property::always("P1a", p1a),
@@ -630,6 +656,8 @@ fn properties() -> [Property<MultiPaxosModel>; 21] {
         Property::always("validity", validity),
         Property::always("at most once", at_most_once),
         Property::always("linearizable", linearizable),
+        Property::always(REFINES_VOTING, refines_voting),
+        Property::always(REFINES_CONSENSUS, refines_consensus),
         Property::sometimes("steady state", steady_state),
         Property::sometimes("competing commands in a slot", competing_commands),
         Property::sometimes("accept refused", accept_refused),
@@ -651,8 +679,9 @@ fn properties() -> [Property<MultiPaxosModel>; 21] {
 /// Judges each transition, server by server: counts the ballots started (a server's own
 /// ballot moved up: phase 1 began), and checks P1a on each acceptance the step made against
 /// the promise the acceptor held before it (which only grows within a step, so this never
-/// blames a correct acceptance). Writes into the history only what the step did.
-fn judge(_: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosModelState) {
+/// blames a correct acceptance); and judges the refinement ([`refine`]). Writes into the history
+/// only what the step did.
+fn judge(cfg: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosModelState) {
     let mut started = 0;
     let mut p1a_broken = false;
     for ((id, b), (_, a)) in protocol_actors(before).zip(protocol_actors(after)) {
@@ -678,6 +707,94 @@ fn judge(_: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosMode
     }
     if p1a_broken {
         after.history.p1a_broken = true;
+    }
+    refine(cfg, before, after);
+}
+
+/// The refinement mapping (spec/refinement.md): one `Voting` instance per slot, in which
+/// `maxBal[a]` is server `a`'s `promised` (one promise for all slots; frozen while it is down,
+/// restored from its storage when it restarts) and `votes[a]` the proposals its trail says it
+/// accepted in that slot. This is `slot`'s instance.
+fn voting(state: &MultiPaxosModelState, slot: Slot) -> Voting<Command> {
+    let mut instance = Voting::default();
+    for server in servers(state) {
+        instance
+            .max_bal
+            .insert(server.id, server.state.acceptor.promised);
+        let votes = server.trail.accepted.iter().filter(|(s, _)| *s == slot);
+        let votes = votes.map(|(_, p)| (p.ballot, p.command.clone()));
+        instance.votes.insert(server.id, votes.collect());
+    }
+    instance
+}
+
+/// Judges the refinement of the step `before -> after` (any step that changes no server's
+/// acceptances or applied log, and lowers no promise, maps to a stutter or `IncreaseMaxBal`):
+/// the `Voting` step of each slot whose votes changed (or of slot 0 for a fallen promise:
+/// `maxBal` is one for all slots) and
+/// the `Consensus` step it maps to, whose values are the commands clients submitted and
+/// no-ops; and each new entry of a replica's log, since the log is the sequence of the slots'
+/// `Consensus` instances: entry `i` must be the command chosen in slot `i`.
+fn refine(cfg: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosModelState) {
+    let mut slots = BTreeSet::new();
+    let mut promised = false;
+    let mut learned = Vec::new();
+    for ((id, b), (_, a)) in protocol_actors(before).zip(protocol_actors(after)) {
+        if std::ptr::eq(a, b) {
+            continue;
+        }
+        // A rise of the promise alone is `IncreaseMaxBal`, always enabled: only a fall needs
+        // judging.
+        promised |= a.state.acceptor.promised < b.state.acceptor.promised;
+        let (had, has) = (&b.trail.accepted, &a.trail.accepted);
+        slots.extend(had.symmetric_difference(has).map(|(slot, _)| *slot));
+        let (old, new) = (&b.state.replica.log, &a.state.replica.log);
+        let kept = old.iter().zip(new).take_while(|(x, y)| x == y).count();
+        learned.extend(
+            new.iter()
+                .enumerate()
+                .skip(kept)
+                .map(|(i, e)| (id, i, e.clone())),
+        );
+    }
+    if promised && slots.is_empty() {
+        slots.insert(0);
+    }
+    if slots.is_empty() && learned.is_empty() {
+        return;
+    }
+    let n = cfg.acceptors.len();
+    let mut refinement = after.history.refinement.clone();
+    let submitted = |c: &Command| match c {
+        Command::Noop => true,
+        Command::Client(cc) => after.history.submitted.contains(cc),
+    };
+    for slot in slots {
+        let (was, is) = (voting(before, slot), voting(after, slot));
+        refinement.judge(Some(format!("slot {slot}")), n, &was, &is, submitted);
+    }
+    for (id, i, entry) in learned {
+        if refinement.consensus.is_some() {
+            break;
+        }
+        let chosen = voting(after, i as Slot).chosen(n);
+        if entry.slot as usize != i || !chosen.contains(&entry.command) {
+            refinement.consensus = Some(Illegal {
+                action: format!(
+                    "server {} learning {:?} (slot {}) as log entry {i}",
+                    usize::from(id),
+                    entry.command,
+                    entry.slot
+                ),
+                reason: format!(
+                    "the log is the sequence of Consensus instances, and slot {i} has chosen \
+                     {chosen:?}"
+                ),
+            });
+        }
+    }
+    if refinement != after.history.refinement {
+        after.history.refinement = refinement;
     }
 }
 
@@ -743,6 +860,7 @@ impl MultiPaxosConfig {
             .record_msg_in(record_in)
             .within_boundary(within_boundary);
         Checked::new(actors, properties(), judge)
+            .finding(|property, ghost: &Ghost| ghost.refinement.finding(property))
     }
 
     /// Checks the sizes make sense, with a message that says what to change.

@@ -7,6 +7,7 @@ use crate::model::harness::{
     self, protocol_actors, Calls, ClientOut, Config, Faults, NetworkKind, Node, NodeState,
     Observed, Recorded, StateOf,
 };
+use crate::model::voting::{Refinement, Voting, REFINES_CONSENSUS, REFINES_VOTING};
 use crate::protocol::paxos::{
     Ballot, Msg, PaxosActor, PaxosState, Phase, Proposal, RequestId, Roles, Timer, Value, Variant,
 };
@@ -317,6 +318,8 @@ pub struct Ghost {
     pub get_after_chosen: BTreeSet<Id>,
     /// A read invoked after a value was chosen answered `None`.
     pub none_after_chosen: bool,
+    /// The first steps that did not refine `Voting` and `Consensus` (set by the judge).
+    pub refinement: Refinement,
 }
 
 impl Default for Ghost {
@@ -327,6 +330,7 @@ impl Default for Ghost {
             calls: Calls::new(WORegister(None)),
             get_after_chosen: BTreeSet::new(),
             none_after_chosen: false,
+            refinement: Refinement::default(),
         }
     }
 }
@@ -618,9 +622,19 @@ fn read_after_put(model: &PaxosModel, state: &PaxosModelState) -> bool {
     paxos_states(state).any(|s| s.reads.keys().any(|(client, _)| writers.contains(client)))
 }
 
+/// Property: every step maps to a legal `Voting` step or a stutter (judged by [`judge`]).
+fn refines_voting(_: &PaxosModel, state: &PaxosModelState) -> bool {
+    state.history.refinement.voting.is_none()
+}
+
+/// Property: every step maps to a legal `Consensus` step or a stutter (judged by [`judge`]).
+fn refines_consensus(_: &PaxosModel, state: &PaxosModelState) -> bool {
+    state.history.refinement.consensus.is_none()
+}
+
 /// Every property of the model, in the order they are reported: its name (the claim it
 /// checks), whether it must hold always or be reached sometimes, and its condition.
-fn properties() -> [Property<PaxosModel>; 18] {
+fn properties() -> [Property<PaxosModel>; 20] {
     [
         Property::always("agreement", agreement),
         Property::always("validity", validity),
@@ -632,6 +646,8 @@ fn properties() -> [Property<PaxosModel>; 18] {
         Property::always("linearizable", linearizable),
         Property::always("unique proposal numbers", unique_numbers),
         Property::always("acceptor state in trail", acceptor_in_trail),
+        Property::always(REFINES_VOTING, refines_voting),
+        Property::always(REFINES_CONSENSUS, refines_consensus),
         Property::sometimes("value chosen", value_chosen),
         Property::sometimes("dueling proposers", dueling_proposers),
         Property::sometimes("two values accepted", two_values_accepted),
@@ -643,11 +659,51 @@ fn properties() -> [Property<PaxosModel>; 18] {
     ]
 }
 
-/// Judges each transition: a client's `Get` invoked in this step is recorded as invoked after
+/// The refinement mapping to `Voting` (spec/refinement.md): `maxBal[a]` is acceptor `a`'s
+/// `promised` (its own state: frozen while it is down, restored from its storage when it
+/// restarts), `votes[a]` every proposal its trail says it accepted.
+fn voting(state: &PaxosModelState) -> Voting<Value> {
+    let mut voting = Voting::default();
+    for (id, node) in protocol_actors(state) {
+        if let Some(acceptor) = &node.state.acceptor {
+            voting.max_bal.insert(id, acceptor.promised);
+            let votes = node.trail.accepted.iter().map(|p| (p.ballot, p.value));
+            voting.votes.insert(id, votes.collect());
+        }
+    }
+    voting
+}
+
+/// Whether the step `before -> after` changed an acceptor's votes or lowered its `maxBal`: the
+/// only steps the refinement needs to map. Any other step is a stutter or raises `maxBal`
+/// alone, which is `IncreaseMaxBal`, always enabled.
+fn acceptors_changed(before: &PaxosModelState, after: &PaxosModelState) -> bool {
+    protocol_actors(before)
+        .zip(protocol_actors(after))
+        .any(|((_, b), (_, a))| {
+            !std::ptr::eq(a, b)
+                && (a.state.acceptor.as_ref().map(|x| x.promised)
+                    < b.state.acceptor.as_ref().map(|x| x.promised)
+                    || a.trail.accepted != b.trail.accepted)
+        })
+}
+
+/// Judges each transition. The refinement: a step that changed an acceptor is mapped to
+/// `Voting` and must be a legal `Voting` step, and `Consensus` step, whose values are those
+/// the clients proposed (the first failure of each is kept).
+///
+/// Reads: a client's `Get` invoked in this step is recorded as invoked after
 /// a value was chosen if one was (a client's step changes no acceptance, so the state before
 /// tells). Almost always the state determines it (a writer reads after its put was answered,
 /// so after a value was chosen; a reader reads from the start), so it splits no states.
 fn judge(cfg: &ModelCfg, before: &PaxosModelState, after: &mut PaxosModelState) {
+    if acceptors_changed(before, after) {
+        let (was, is) = (voting(before), voting(after));
+        let history = &mut after.history;
+        let n = cfg.acceptors.len();
+        let proposed = |v: &Value| history.proposed.contains(v);
+        history.refinement.judge(None, n, &was, &is, proposed);
+    }
     let invoked: Vec<Id> = cfg
         .clients
         .iter()
@@ -719,7 +775,9 @@ impl PaxosConfig {
             .record_msg_out(record_out)
             .record_msg_in(record_in)
             .within_boundary(within_boundary);
-        Checked::new(actors, properties(), judge).symmetry(representative)
+        Checked::new(actors, properties(), judge)
+            .symmetry(representative)
+            .finding(|property, ghost: &Ghost| ghost.refinement.finding(property))
     }
 }
 

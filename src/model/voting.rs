@@ -26,12 +26,22 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Debug};
 
 /// A `Voting` state: each acceptor's `maxBal` and votes.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Voting<V> {
     /// `maxBal[a]`: the highest ballot acceptor `a` has promised or voted at.
     pub max_bal: BTreeMap<Id, Ballot>,
     /// `votes[a]`: every `(ballot, value)` acceptor `a` ever voted for.
     pub votes: BTreeMap<Id, BTreeSet<(Ballot, V)>>,
+}
+
+/// `Voting`'s initial state: no acceptor has promised or voted.
+impl<V> Default for Voting<V> {
+    fn default() -> Self {
+        Voting {
+            max_bal: BTreeMap::new(),
+            votes: BTreeMap::new(),
+        }
+    }
 }
 
 /// A `Voting` action that a model step maps to.
@@ -53,7 +63,7 @@ impl<V: Debug> fmt::Display for Action<V> {
 }
 
 /// Why a model step is not a `Voting` (or `Consensus`) step.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Illegal {
     /// The abstract action the step would have to be, or what it changed.
     pub action: String,
@@ -182,6 +192,9 @@ impl<V: Clone + Ord + Debug> Voting<V> {
 }
 
 /// The ballot just below `b`, if any: ballots are ordered by round, then by proposer id.
+/// Round 0 holds no ballot: it is the acceptors' initial `maxBal` (Lamport's `-1`), and every
+/// proposer's first ballot has round 1; so nothing is below `(1, 0)`, and a vote at the lowest
+/// ballot is safe, as a vote at ballot 0 is in `Voting`.
 fn predecessor(b: Ballot) -> Option<Ballot> {
     let proposer = usize::from(b.proposer);
     if proposer > 0 {
@@ -189,7 +202,7 @@ fn predecessor(b: Ballot) -> Option<Ballot> {
             round: b.round,
             proposer: Id::from(proposer - 1),
         })
-    } else if b.round > 0 {
+    } else if b.round > 1 {
         Some(Ballot {
             round: b.round - 1,
             proposer: Id::from(usize::MAX),
@@ -251,24 +264,89 @@ pub fn check_step<V: Clone + Ord + Debug>(
 }
 
 /// Checks that the `chosen` sets of `before -> after`, among `n` acceptors, make a legal
-/// `Consensus` step: `chosen` starts empty, may become one value, and never changes after.
+/// `Consensus` step: `chosen` starts empty, may become one value, and never changes after; and
+/// the value is one that was `proposed` (§2.1: "Only a value that has been proposed may be
+/// chosen": `Consensus`'s set `Value` is the values proposed).
 pub fn check_consensus_step<V: Clone + Ord + Debug>(
     n: usize,
     before: &Voting<V>,
     after: &Voting<V>,
+    proposed: impl Fn(&V) -> bool,
 ) -> Result<(), Illegal> {
     let (was, is) = (before.chosen(n), after.chosen(n));
     if was == is && is.len() <= 1 {
         return Ok(());
     }
     if was.is_empty() && is.len() == 1 {
-        return Ok(()); // Choose(v).
+        let v = is.first().expect("one value");
+        if proposed(v) {
+            return Ok(()); // Choose(v).
+        }
+        return Err(Illegal {
+            action: format!("Choose({v:?})"),
+            reason: format!("{v:?} was never proposed (chosen is a set of proposed values)"),
+        });
     }
     Err(Illegal {
         action: format!("Consensus: chosen {was:?} -> {is:?}"),
         reason: "chosen starts empty, may become one value, and never changes after".to_owned(),
     })
 }
+
+/// The judge's sticky record of the refinement: the first step of a run that was not a
+/// `Voting` step, and the first that was not a `Consensus` step, as [`Illegal`] renders them.
+/// Set only on a failure, so in a correct model it is always empty and splits no states.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Refinement {
+    /// The first step that did not refine `Voting`.
+    pub voting: Option<Illegal>,
+    /// The first step that did not refine `Consensus`.
+    pub consensus: Option<Illegal>,
+}
+
+impl Refinement {
+    /// Judges the step `before -> after` of one `Voting` instance among `n` acceptors (and
+    /// the `Consensus` it refines, whose values are those `proposed`), keeping the first
+    /// failure of each. `instance` names the instance in the failure ("slot 1: ..."), if there
+    /// are several.
+    pub fn judge<V: Clone + Ord + Debug>(
+        &mut self,
+        instance: Option<String>,
+        n: usize,
+        before: &Voting<V>,
+        after: &Voting<V>,
+        proposed: impl Fn(&V) -> bool,
+    ) {
+        let name = |mut illegal: Illegal| {
+            if let Some(instance) = &instance {
+                illegal.action = format!("{instance}: {}", illegal.action);
+            }
+            illegal
+        };
+        if self.voting.is_none() {
+            self.voting = check_step(n, before, after).err().map(name);
+        }
+        if self.consensus.is_none() {
+            self.consensus = check_consensus_step(n, before, after, proposed)
+                .err()
+                .map(name);
+        }
+    }
+
+    /// What the property named `property` found, if it is one of the two and failed.
+    pub fn finding(&self, property: &str) -> Option<String> {
+        match property {
+            REFINES_VOTING => self.voting.as_ref().map(Illegal::to_string),
+            REFINES_CONSENSUS => self.consensus.as_ref().map(Illegal::to_string),
+            _ => None,
+        }
+    }
+}
+
+/// The property that every step refines `Voting`.
+pub const REFINES_VOTING: &str = "refines Voting";
+/// The property that every step refines `Consensus`.
+pub const REFINES_CONSENSUS: &str = "refines Consensus";
 
 #[cfg(test)]
 mod tests {
@@ -367,15 +445,27 @@ mod tests {
                 (2, b(2, 1), 'B'),
             ],
         );
-        assert_eq!(check_consensus_step(3, &voting(&[], &[]), &one), Ok(()));
-        let err = check_consensus_step(3, &one, &two).expect_err("a second chosen value");
+        assert_eq!(
+            check_consensus_step(3, &voting(&[], &[]), &one, |_| true),
+            Ok(())
+        );
+        let err = check_consensus_step(3, &one, &two, |_| true).expect_err("a second chosen value");
         assert!(err.action.starts_with("Consensus"), "{err}");
+    }
+
+    // Reference: §2.1, "Only a value that has been proposed may be chosen".
+    #[test]
+    fn choosing_a_value_never_proposed_is_not_a_consensus_step() {
+        let one = voting(&[], &[(0, b(1, 0), '?'), (1, b(1, 0), '?')]);
+        let err = check_consensus_step(3, &voting(&[], &[]), &one, |v| *v != '?')
+            .expect_err("an invented value");
+        assert_eq!(err.action, "Choose('?')");
     }
 
     #[test]
     fn predecessors_walk_down_the_ballot_order() {
         assert_eq!(predecessor(b(2, 1)), Some(b(2, 0)));
         assert_eq!(predecessor(b(2, 0)), Some(b(1, usize::MAX)));
-        assert_eq!(predecessor(b(0, 0)), None);
+        assert_eq!(predecessor(b(1, 0)), None);
     }
 }
