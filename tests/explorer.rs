@@ -36,6 +36,7 @@ fn settings(strategy: Strategy) -> Settings {
         timeout: None,
         finish_when: None,
         symmetry: false,
+        forget_storage: true,
         progress: false,
         seed: 0,
     }

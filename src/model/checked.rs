@@ -10,6 +10,8 @@ use stateright::{Model, Path, Property};
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// The state of a [`Checked`] model.
 pub type CheckedState<A, C, H> = ActorModelState<Node<A, C>, H>;
@@ -44,6 +46,11 @@ where
     /// an ignored duplicate): leaving them out changes neither the reachable states nor any
     /// verdict, so the simulation strategy turns this on.
     pub skip_noops: bool,
+    /// Whether the states keep no actor storage: set where no actor can crash, so that
+    /// nothing ever reads it (the [`Settings::forget_storage`](check::Settings) reduction).
+    forget_storage: bool,
+    /// Once set, no state has successors: the checker's watchdog stops a check with it.
+    stop: Arc<AtomicBool>,
 }
 
 /// The properties read the configuration and the actors through the model, as they would on
@@ -84,6 +91,8 @@ where
             judge,
             symmetry: None,
             skip_noops: false,
+            forget_storage: false,
+            stop: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -110,6 +119,9 @@ where
     }
 
     fn actions(&self, state: &Self::State, actions: &mut Vec<Self::Action>) {
+        if self.stop.load(Ordering::Relaxed) {
+            return;
+        }
         if !self.skip_noops {
             return self.inner.actions(state, actions);
         }
@@ -123,6 +135,11 @@ where
 
     fn next_state(&self, last: &Self::State, action: Self::Action) -> Option<Self::State> {
         let mut next = self.inner.next_state(last, action)?;
+        if self.forget_storage {
+            // Only a restart reads storage, and without crashes there is none: the storage
+            // a step wrote is dropped before the state is hashed, cloned or stored.
+            next.actor_storages.iter_mut().for_each(|s| *s = None);
+        }
         (self.judge)(&self.inner.cfg, last, &mut next);
         Some(next)
     }
@@ -172,6 +189,15 @@ where
 
     fn symmetry(&self) -> Option<Representative<Self>> {
         self.symmetry
+    }
+
+    /// Forgets storage only where no actor can crash: a restart is the one reader of storage.
+    fn forget_storage(&mut self, forget: bool) {
+        self.forget_storage = forget && self.inner.max_crashes == 0;
+    }
+
+    fn stop_switch(&self) -> Option<Arc<AtomicBool>> {
+        Some(Arc::clone(&self.stop))
     }
 
     /// Indexes every action, as the Explorer's model (which never skips no-ops) lists them.
