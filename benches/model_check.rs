@@ -9,7 +9,7 @@
 mod stateright_paxos;
 
 use paxos::model::catalogue::{self, ProtocolModel};
-use paxos::model::check::{Checkable, Settings, Strategy};
+use paxos::model::check::{Checkable, Reduction, Settings, Strategy};
 use paxos::model::harness::NodeState;
 use paxos::model::multi_paxos::MultiPaxosConfig;
 use paxos::model::paxos::{Ghost, PaxosConfig, PaxosModelState, Trail};
@@ -26,16 +26,19 @@ const THREADS: usize = 2;
 const BUDGET: u64 = 120;
 
 /// The configurations, by name: what each child process checks.
-const RUNS: [&str; 11] = [
+const RUNS: [&str; 14] = [
     "stateright-example-2-clients-dfs",
     "default-dfs",
     "default-dfs-without-forget-storage",
+    "default-dfs-without-history-summary",
+    "default-dfs-without-any",
     "default-bfs",
     "stateright-example-3-clients-dfs",
     "3-clients-dfs",
-    "3-clients-dfs-without-forget-storage",
+    "3-clients-dfs-without-history-summary",
     "roles-1-client-dfs",
     "roles-1-client-dfs-without-symmetry",
+    "roles-1-client-dfs-without-any",
     "mp-3x2x3-slots-ballots-3-dfs",
     "mp-3x2x3-slots-ballots-3-loss-crash-dfs",
 ];
@@ -66,20 +69,21 @@ fn multi_paxos_model(name: &str) -> MultiPaxosConfig {
 
 /// Checks one configuration; returns (unique states, states, finished).
 fn child(name: &str) -> (usize, usize, bool) {
-    let settings = |strategy, symmetry, forget_storage| Settings {
-        strategy,
-        threads: THREADS,
-        timeout: Some(Duration::from_secs(BUDGET)),
-        finish_when: None,
-        symmetry,
-        forget_storage,
-        progress: false,
-        seed: 0,
-    };
-    let run = |model: ProtocolModel, strategy, symmetry, forget_storage| {
-        let outcome = model.run(&settings(strategy, symmetry, forget_storage));
+    let run = |model: ProtocolModel, strategy, without: &[Reduction]| {
+        let outcome = model.run(&Settings {
+            strategy,
+            threads: THREADS,
+            timeout: Some(Duration::from_secs(BUDGET)),
+            finish_when: None,
+            symmetry: true,
+            without: without.to_vec(),
+            progress: false,
+            seed: 0,
+        });
         (outcome.unique_states, outcome.states, !outcome.timed_out)
     };
+    use Reduction::{ForgetStorage, HistorySummary, Symmetry};
+    let none: &[Reduction] = &[];
     let default = || ProtocolModel::Paxos(paxos_model("paxos-3-servers-2-clients"));
     let three = || {
         ProtocolModel::Paxos(PaxosConfig {
@@ -122,15 +126,18 @@ fn child(name: &str) -> (usize, usize, bool) {
     match name {
         "stateright-example-2-clients-dfs" => theirs(2),
         "stateright-example-3-clients-dfs" => theirs(3),
-        "default-dfs" => run(default(), Strategy::Dfs, false, true),
-        "default-dfs-without-forget-storage" => run(default(), Strategy::Dfs, false, false),
-        "default-bfs" => run(default(), Strategy::Bfs, false, true),
-        "3-clients-dfs" => run(three(), Strategy::Dfs, false, true),
-        "3-clients-dfs-without-forget-storage" => run(three(), Strategy::Dfs, false, false),
-        "roles-1-client-dfs" => run(roles(), Strategy::Dfs, true, true),
-        "roles-1-client-dfs-without-symmetry" => run(roles(), Strategy::Dfs, false, true),
-        "mp-3x2x3-slots-ballots-3-dfs" => run(mp(false, 0), Strategy::Dfs, false, true),
-        "mp-3x2x3-slots-ballots-3-loss-crash-dfs" => run(mp(true, 1), Strategy::Dfs, false, true),
+        "default-dfs" => run(default(), Strategy::Dfs, none),
+        "default-dfs-without-forget-storage" => run(default(), Strategy::Dfs, &[ForgetStorage]),
+        "default-dfs-without-history-summary" => run(default(), Strategy::Dfs, &[HistorySummary]),
+        "default-dfs-without-any" => run(default(), Strategy::Dfs, &Reduction::ALL),
+        "default-bfs" => run(default(), Strategy::Bfs, none),
+        "3-clients-dfs" => run(three(), Strategy::Dfs, none),
+        "3-clients-dfs-without-history-summary" => run(three(), Strategy::Dfs, &[HistorySummary]),
+        "roles-1-client-dfs" => run(roles(), Strategy::Dfs, none),
+        "roles-1-client-dfs-without-symmetry" => run(roles(), Strategy::Dfs, &[Symmetry]),
+        "roles-1-client-dfs-without-any" => run(roles(), Strategy::Dfs, &Reduction::ALL),
+        "mp-3x2x3-slots-ballots-3-dfs" => run(mp(false, 0), Strategy::Dfs, none),
+        "mp-3x2x3-slots-ballots-3-loss-crash-dfs" => run(mp(true, 1), Strategy::Dfs, none),
         _ => panic!("unknown configuration {name}"),
     }
 }
@@ -229,15 +236,16 @@ fn project(state: &PaxosModelState, keep: Keep) -> u64 {
     h.finish()
 }
 
-/// Explores the single-decree default with `clients` clients (no reduction) and prints how
-/// many unique states remain when each part of the state is left out.
-fn sources(clients: usize) {
+/// Explores the single-decree default with `clients` clients (with the reductions not in
+/// `without`) and prints how many unique states remain when each part of the state is left
+/// out.
+fn sources(clients: usize, without: &[Reduction]) {
     let mut model = PaxosConfig {
         clients,
         ..paxos_model("paxos-3-servers-2-clients")
     }
     .into_model();
-    model.forget_storage(false);
+    model.reduce(without);
     let projections: [(&str, Keep); 9] = [
         ("everything", ALL),
         (
@@ -326,7 +334,9 @@ fn sources(clients: usize) {
         }
     }
     let total = seen[0].len();
-    println!("Single-decree, 3 servers, {clients} clients: where the unique states come from.");
+    println!(
+        "Single-decree, 3 servers, {clients} clients, without {without:?}: where the unique states come from."
+    );
     for ((what, _), set) in projections.iter().zip(&seen) {
         println!(
             "  {what:<34} {:>10} unique  ({:.2}x fewer)",
@@ -350,7 +360,8 @@ fn main() {
     }
     if let Some(i) = args.iter().position(|a| a == "--sources") {
         let clients = args.get(i + 1).and_then(|c| c.parse().ok()).unwrap_or(2);
-        sources(clients);
+        sources(clients, &[]);
+        sources(clients, &Reduction::ALL);
         return;
     }
     println!(

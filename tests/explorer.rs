@@ -36,7 +36,7 @@ fn settings(strategy: Strategy) -> Settings {
         timeout: None,
         finish_when: None,
         symmetry: false,
-        forget_storage: true,
+        without: Vec::new(),
         progress: false,
         seed: 0,
     }

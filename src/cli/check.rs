@@ -155,7 +155,7 @@ pub fn check(loaded: &Loaded, options: &CheckOptions) -> Result<(Outcome, Judged
     let symmetry = file.check.symmetry
         && strategy != Strategy::Bfs
         && !options.without.contains(&Reduction::Symmetry);
-    let forget_storage = !options.without.contains(&Reduction::ForgetStorage);
+
     let timeout = options.timeout.or(file.check.timeout_secs);
     if strategy == Strategy::Simulation && timeout.is_none() {
         return Err(Error::Usage(
@@ -170,7 +170,7 @@ pub fn check(loaded: &Loaded, options: &CheckOptions) -> Result<(Outcome, Judged
         finish_when: (!violations.is_empty())
             .then(|| violations.iter().copied().collect::<BTreeSet<_>>()),
         symmetry,
-        forget_storage,
+        without: options.without.clone(),
         progress: options.progress,
         seed: options.seed,
     };
@@ -194,8 +194,9 @@ pub fn check(loaded: &Loaded, options: &CheckOptions) -> Result<(Outcome, Judged
     }
     let outcome = file.model.run(&settings);
     // The recorded count is the one with every reduction the file asks for.
-    let comparable =
-        strategy == file.check.strategy && symmetry == file.check.symmetry && forget_storage;
+    let comparable = strategy == file.check.strategy
+        && symmetry == file.check.symmetry
+        && options.without.iter().all(|r| *r == Reduction::Symmetry);
     let judged = catalogue::judge(&file.expect, &outcome, comparable);
     Ok((outcome, judged))
 }

@@ -37,11 +37,17 @@ pub enum Reduction {
     Symmetry,
     /// No actor storage in the states of a model without crashes.
     ForgetStorage,
+    /// Linearizability judged on a summary of the clients' history, not the whole history.
+    HistorySummary,
 }
 
 impl Reduction {
     /// Every reduction.
-    pub const ALL: [Reduction; 2] = [Reduction::Symmetry, Reduction::ForgetStorage];
+    pub const ALL: [Reduction; 3] = [
+        Reduction::Symmetry,
+        Reduction::ForgetStorage,
+        Reduction::HistorySummary,
+    ];
 }
 
 /// How one check runs.
@@ -57,9 +63,9 @@ pub struct Settings {
     pub finish_when: Option<BTreeSet<&'static str>>,
     /// Symmetry reduction (DFS and simulation only), where the model offers it.
     pub symmetry: bool,
-    /// Keep no actor storage in the states of a model where no actor can crash (nothing reads
-    /// it there): see spec/reductions.md.
-    pub forget_storage: bool,
+    /// The reductions to leave out (every other one that applies is used; symmetry only with
+    /// `symmetry`): see spec/reductions.md.
+    pub without: Vec<Reduction>,
     /// Print progress to standard error while checking.
     pub progress: bool,
     /// The seed of the simulation strategy.
@@ -89,9 +95,9 @@ where
         path.encode(self)
     }
 
-    /// Turns the [`Settings::forget_storage`] reduction on or off, where the model has it.
-    fn forget_storage(&mut self, forget: bool) {
-        let _ = forget;
+    /// Uses every reduction the model has except `without` (symmetry is [`Self::symmetry`]'s).
+    fn reduce(&mut self, without: &[Reduction]) {
+        let _ = without;
     }
 
     /// A switch that, once set, leaves every state without successors, so that a running
@@ -253,9 +259,11 @@ where
     M::State: Clone + Debug + Hash + PartialEq + Send + Sync + 'static,
     M::Action: Clone + Debug + PartialEq + Send + Sync + 'static,
 {
-    let symmetry = settings.symmetry.then(|| model.symmetry()).flatten();
+    let symmetry = (settings.symmetry && !settings.without.contains(&Reduction::Symmetry))
+        .then(|| model.symmetry())
+        .flatten();
     let mut model = model;
-    model.forget_storage(settings.forget_storage);
+    model.reduce(&settings.without);
     let stop = model.stop_switch();
     let mut builder = model.checker().threads(settings.threads.max(1));
     if let Some(representative) = symmetry {

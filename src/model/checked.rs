@@ -2,7 +2,7 @@
 //! judge that sees every transition whole (the state before and the state after), so that a
 //! property can speak of steps ("a read that answers nothing started before anything was
 //! chosen") and not only of states. Both protocols' models are a [`Checked`].
-use super::check::{self, Checkable, Representative};
+use super::check::{self, Checkable, Reduction, Representative};
 use super::harness::{Client, ModelCfg, Node};
 use super::view::{self, Readable};
 use stateright::actor::{ActorModel, ActorModelAction, ActorModelState};
@@ -47,8 +47,11 @@ where
     /// verdict, so the simulation strategy turns this on.
     pub skip_noops: bool,
     /// Whether the states keep no actor storage: set where no actor can crash, so that
-    /// nothing ever reads it (the [`Settings::forget_storage`](check::Settings) reduction).
+    /// nothing ever reads it ([`Reduction::ForgetStorage`]).
     forget_storage: bool,
+    /// Makes an initial history keep the clients' whole history rather than its summary:
+    /// leaves out [`Reduction::HistorySummary`].
+    full_history: Option<fn(&mut H)>,
     /// Once set, no state has successors: the checker's watchdog stops a check with it.
     stop: Arc<AtomicBool>,
 }
@@ -91,9 +94,17 @@ where
             judge,
             symmetry: None,
             skip_noops: false,
-            forget_storage: false,
+            forget_storage: true,
+            full_history: None,
             stop: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Offers `keep` as the way to leave out [`Reduction::HistorySummary`]: it makes an
+    /// initial history keep the whole history.
+    pub(crate) fn full_history(mut self, keep: fn(&mut H)) -> Self {
+        self.full_history = Some(keep);
+        self
     }
 
     /// Offers `representative` as the model's symmetry reduction.
@@ -135,7 +146,7 @@ where
 
     fn next_state(&self, last: &Self::State, action: Self::Action) -> Option<Self::State> {
         let mut next = self.inner.next_state(last, action)?;
-        if self.forget_storage {
+        if self.forget_storage && self.inner.max_crashes == 0 {
             // Only a restart reads storage, and without crashes there is none: the storage
             // a step wrote is dropped before the state is hashed, cloned or stored.
             next.actor_storages.iter_mut().for_each(|s| *s = None);
@@ -191,9 +202,14 @@ where
         self.symmetry
     }
 
-    /// Forgets storage only where no actor can crash: a restart is the one reader of storage.
-    fn forget_storage(&mut self, forget: bool) {
-        self.forget_storage = forget && self.inner.max_crashes == 0;
+    /// Storage is forgotten only where no actor can crash: a restart is its one reader.
+    fn reduce(&mut self, without: &[Reduction]) {
+        self.forget_storage = !without.contains(&Reduction::ForgetStorage);
+        if without.contains(&Reduction::HistorySummary) {
+            if let Some(keep) = self.full_history {
+                keep(&mut self.inner.init_history);
+            }
+        }
     }
 
     fn stop_switch(&self) -> Option<Arc<AtomicBool>> {

@@ -743,6 +743,7 @@ impl MultiPaxosConfig {
             .record_msg_in(record_in)
             .within_boundary(within_boundary);
         Checked::new(actors, properties(), judge)
+            .full_history(|ghost: &mut Ghost| ghost.calls.keep_full_history())
     }
 
     /// Checks the sizes make sense, with a message that says what to change.

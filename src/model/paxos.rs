@@ -719,7 +719,9 @@ impl PaxosConfig {
             .record_msg_out(record_out)
             .record_msg_in(record_in)
             .within_boundary(within_boundary);
-        Checked::new(actors, properties(), judge).symmetry(representative)
+        Checked::new(actors, properties(), judge)
+            .symmetry(representative)
+            .full_history(|ghost: &mut Ghost| ghost.calls.keep_full_history())
     }
 }
 
