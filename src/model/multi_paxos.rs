@@ -221,7 +221,7 @@ pub struct Ghost {
     /// How many times a server started phase 1 (a new ballot), all servers together.
     pub ballots: u8,
     /// Sticky: some acceptor accepted a proposal numbered below a ballot it had promised
-    /// (P1a broken). Set by [`judge`], only ever on a violation.
+    /// (P1a broken). Set by `judge`, only ever on a violation.
     pub p1a_broken: bool,
 }
 
