@@ -236,7 +236,8 @@ impl Progress {
     }
 }
 
-/// How often the watchdog looks at a running check.
+/// How often the watchdog looks at a running check, at most: it starts at a millisecond and
+/// doubles, so that a small check is not kept waiting.
 const POLL: Duration = Duration::from_millis(50);
 
 /// `1234567` as `1,234,567`.
@@ -319,13 +320,15 @@ where
     let handles = checker.handles();
     let deadline = settings.timeout.map(|t| watch.start + t);
     let mut watchdog_fired = false;
+    let mut poll = Duration::from_millis(1);
     while !handles.iter().all(|h| h.is_finished()) {
         watch.progress.report(&checker, watch.start.elapsed());
         if deadline.is_some_and(|d| Instant::now() >= d) {
             watchdog_fired = true;
             break;
         }
-        std::thread::sleep(POLL);
+        std::thread::sleep(poll);
+        poll = (poll * 2).min(POLL);
     }
     let elapsed = watch.start.elapsed();
     // Taken before the switch is set: a state without successors may look terminal.
