@@ -155,7 +155,6 @@ pub fn check(loaded: &Loaded, options: &CheckOptions) -> Result<(Outcome, Judged
     let symmetry = file.check.symmetry
         && strategy != Strategy::Bfs
         && !options.without.contains(&Reduction::Symmetry);
-
     let timeout = options.timeout.or(file.check.timeout_secs);
     if strategy == Strategy::Simulation && timeout.is_none() {
         return Err(Error::Usage(
