@@ -1,96 +1,148 @@
-//! Model-checking speed and memory, next to stateright's own Paxos example, in one run:
-//! `cargo bench --bench model_check`. Each configuration runs in a child process of this
-//! benchmark so that its CPU time and peak memory are its own (from `wait4`'s rusage).
+//! Model-checking capacity, next to stateright's own Paxos example, in one run:
+//! `cargo bench --bench model_check`. Each row runs in a child process of this benchmark so
+//! that its CPU time and peak memory are its own (from `wait4`'s rusage). Configurations that
+//! do not finish are stopped at [`BUDGET`] seconds and say so.
+//!
+//! `cargo bench --bench model_check -- --sources [CLIENTS]` instead explores the single-decree
+//! model with `CLIENTS` clients (default 2) and counts how many of its unique states differ
+//! only in the ghost trail, the history, the storage, the network or the clients.
 mod stateright_paxos;
 
-use paxos::model::check::{self, Settings, Strategy};
-use paxos::model::harness::NetworkKind;
-use paxos::model::paxos::{Layout, PaxosConfig};
+use paxos::model::catalogue::{self, ProtocolModel};
+use paxos::model::check::{Checkable, Reduction, Settings, Strategy};
+use paxos::model::harness::NodeState;
+use paxos::model::multi_paxos::MultiPaxosConfig;
+use paxos::model::paxos::{Ghost, PaxosConfig, PaxosModelState, Trail};
 use stateright::actor::Network;
 use stateright::{Checker, Model};
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const THREADS: usize = 2;
 
+/// Seconds after which a configuration is stopped (and reported as not finished).
+const BUDGET: u64 = 120;
+
 /// The configurations, by name: what each child process checks.
-const RUNS: [&str; 6] = [
-    "stateright-example-bfs",
-    "stateright-example-dfs",
-    "default-bfs",
+const RUNS: [&str; 14] = [
+    "stateright-example-2-clients-dfs",
     "default-dfs",
+    "default-dfs-without-forget-storage",
+    "default-dfs-without-history-summary",
+    "default-dfs-without-any",
+    "default-bfs",
+    "stateright-example-3-clients-dfs",
+    "3-clients-dfs",
+    "3-clients-dfs-without-history-summary",
     "roles-1-client-dfs",
-    "roles-1-client-dfs-symmetry",
+    "roles-1-client-dfs-without-symmetry",
+    "roles-1-client-dfs-without-any",
+    "mp-3x2x3-slots-ballots-3-dfs",
+    "mp-3x2x3-slots-ballots-3-loss-crash-dfs",
 ];
 
-/// Checks one configuration; returns (unique states, states).
-fn child(name: &str) -> (usize, usize) {
-    let ours = |config: PaxosConfig, strategy, symmetry| {
-        let settings = Settings {
+/// The single-decree model of `name` in the catalogue.
+fn paxos_model(name: &str) -> PaxosConfig {
+    match catalogue::load(Some(name))
+        .expect("the model loads")
+        .file
+        .model
+    {
+        ProtocolModel::Paxos(config) => config,
+        ProtocolModel::MultiPaxos(_) => unreachable!("{name} is a single-decree model"),
+    }
+}
+
+/// The Multi-Paxos model of `name` in the catalogue.
+fn multi_paxos_model(name: &str) -> MultiPaxosConfig {
+    match catalogue::load(Some(name))
+        .expect("the model loads")
+        .file
+        .model
+    {
+        ProtocolModel::MultiPaxos(config) => config,
+        ProtocolModel::Paxos(_) => unreachable!("{name} is a Multi-Paxos model"),
+    }
+}
+
+/// Checks one configuration; returns (unique states, states, finished).
+fn child(name: &str) -> (usize, usize, bool) {
+    let run = |model: ProtocolModel, strategy, without: &[Reduction]| {
+        let outcome = model.run(&Settings {
             strategy,
             threads: THREADS,
-            timeout: None,
+            timeout: Some(Duration::from_secs(BUDGET)),
             finish_when: None,
-            symmetry,
+            symmetry: true,
+            without: without.to_vec(),
             progress: false,
             seed: 0,
-        };
-        let outcome = check::run(config.into_model(), &settings);
-        (outcome.unique_states, outcome.states)
+        });
+        (outcome.unique_states, outcome.states, !outcome.timed_out)
     };
-    let default = || {
-        let loaded = paxos::model::catalogue::load(None).expect("the embedded default loads");
-        match loaded.file.model {
-            paxos::model::catalogue::ProtocolModel::Paxos(config) => config,
-            _ => unreachable!("the default model is single-decree Paxos"),
-        }
+    use Reduction::{ForgetStorage, HistorySummary, Symmetry};
+    let none: &[Reduction] = &[];
+    let default = || ProtocolModel::Paxos(paxos_model("paxos-3-servers-2-clients"));
+    let three = || {
+        ProtocolModel::Paxos(PaxosConfig {
+            clients: 3,
+            ..paxos_model("paxos-3-servers-2-clients")
+        })
     };
-    let roles = PaxosConfig {
-        layout: Layout::Roles {
-            proposers: 2,
-            acceptors: 3,
-            learners: 2,
-        },
-        clients: 1,
-        readers: 0,
-        put_only: false,
-        network: NetworkKind::UnorderedNonduplicating,
-        lossy: false,
-        max_crashes: 0,
-        max_round: Some(1),
-        ballots: None,
-        read_elsewhere: false,
-        retries: 0,
-        variant: Default::default(),
+    let roles = || {
+        ProtocolModel::Paxos(paxos_model(
+            "paxos-roles-2-proposers-3-acceptors-2-learners",
+        ))
     };
-    let theirs = || {
-        stateright_paxos::PaxosModelCfg {
-            client_count: 2,
+    let mp = |lossy, max_crashes| {
+        ProtocolModel::MultiPaxos(MultiPaxosConfig {
+            lossy,
+            max_crashes,
+            ..multi_paxos_model("multi-paxos-3-servers-2-clients-3-slots")
+        })
+    };
+    let theirs = |client_count| {
+        let started = Instant::now();
+        let checker = stateright_paxos::PaxosModelCfg {
+            client_count,
             server_count: 3,
             network: Network::new_unordered_nonduplicating([]),
         }
         .into_model()
         .checker()
         .threads(THREADS)
+        .timeout(Duration::from_secs(BUDGET))
+        .spawn_dfs()
+        .join();
+        let finished = started.elapsed() < Duration::from_secs(BUDGET);
+        (
+            checker.unique_state_count(),
+            checker.state_count(),
+            finished,
+        )
     };
     match name {
-        "stateright-example-bfs" => {
-            let c = theirs().spawn_bfs().join();
-            (c.unique_state_count(), c.state_count())
-        }
-        "stateright-example-dfs" => {
-            let c = theirs().spawn_dfs().join();
-            (c.unique_state_count(), c.state_count())
-        }
-        "default-bfs" => ours(default(), Strategy::Bfs, false),
-        "default-dfs" => ours(default(), Strategy::Dfs, false),
-        "roles-1-client-dfs" => ours(roles, Strategy::Dfs, false),
-        "roles-1-client-dfs-symmetry" => ours(roles, Strategy::Dfs, true),
+        "stateright-example-2-clients-dfs" => theirs(2),
+        "stateright-example-3-clients-dfs" => theirs(3),
+        "default-dfs" => run(default(), Strategy::Dfs, none),
+        "default-dfs-without-forget-storage" => run(default(), Strategy::Dfs, &[ForgetStorage]),
+        "default-dfs-without-history-summary" => run(default(), Strategy::Dfs, &[HistorySummary]),
+        "default-dfs-without-any" => run(default(), Strategy::Dfs, &Reduction::ALL),
+        "default-bfs" => run(default(), Strategy::Bfs, none),
+        "3-clients-dfs" => run(three(), Strategy::Dfs, none),
+        "3-clients-dfs-without-history-summary" => run(three(), Strategy::Dfs, &[HistorySummary]),
+        "roles-1-client-dfs" => run(roles(), Strategy::Dfs, none),
+        "roles-1-client-dfs-without-symmetry" => run(roles(), Strategy::Dfs, &[Symmetry]),
+        "roles-1-client-dfs-without-any" => run(roles(), Strategy::Dfs, &Reduction::ALL),
+        "mp-3x2x3-slots-ballots-3-dfs" => run(mp(false, 0), Strategy::Dfs, none),
+        "mp-3x2x3-slots-ballots-3-loss-crash-dfs" => run(mp(true, 1), Strategy::Dfs, none),
         _ => panic!("unknown configuration {name}"),
     }
 }
 
-/// Runs `name` in a child process; returns its report and rusage.
+/// Runs `name` in a child process; returns its report, wall and CPU seconds, peak MB.
 #[allow(clippy::zombie_processes)] // Reaped by `wait4`, which also reports its rusage.
 fn measure(name: &str) -> (String, f64, f64, f64) {
     let start = Instant::now();
@@ -116,41 +168,236 @@ fn measure(name: &str) -> (String, f64, f64, f64) {
     (report.trim().to_owned(), wall, cpu, peak_mb)
 }
 
+/// What a projection of a state keeps.
+#[derive(Clone, Copy)]
+struct Keep {
+    trail: bool,
+    history: History,
+    storage: bool,
+    network: bool,
+    clients: bool,
+}
+
+/// What a projection keeps of the history.
+#[derive(Clone, Copy)]
+enum History {
+    All,
+    None,
+    ButCalls,
+    CallsOnly,
+}
+
+const ALL: Keep = Keep {
+    trail: true,
+    history: History::All,
+    storage: true,
+    network: true,
+    clients: true,
+};
+
+/// A fingerprint of what `keep` keeps of `state`.
+fn project(state: &PaxosModelState, keep: Keep) -> u64 {
+    let mut h = DefaultHasher::new();
+    for actor in &state.actor_states {
+        match &**actor {
+            NodeState::Protocol(node) => {
+                node.state.hash(&mut h);
+                if keep.trail {
+                    node.trail.hash(&mut h);
+                } else {
+                    Trail::default().hash(&mut h);
+                }
+                if keep.storage {
+                    node.saved.hash(&mut h);
+                }
+            }
+            NodeState::Client(client) if keep.clients => client.hash(&mut h),
+            NodeState::Client(_) => {}
+        }
+    }
+    match keep.history {
+        History::All => state.history.hash(&mut h),
+        History::None => Ghost::default().hash(&mut h),
+        History::ButCalls => Ghost {
+            calls: Ghost::default().calls,
+            ..state.history.clone()
+        }
+        .hash(&mut h),
+        History::CallsOnly => state.history.calls.hash(&mut h),
+    }
+    state.timers_set.hash(&mut h);
+    if keep.network {
+        state.network.hash(&mut h);
+    }
+    state.crashed.hash(&mut h);
+    if keep.storage {
+        state.actor_storages.hash(&mut h);
+    }
+    h.finish()
+}
+
+/// Explores the single-decree default with `clients` clients (with the reductions not in
+/// `without`) and prints how many unique states remain when each part of the state is left
+/// out.
+fn sources(clients: usize, without: &[Reduction]) {
+    let mut model = PaxosConfig {
+        clients,
+        ..paxos_model("paxos-3-servers-2-clients")
+    }
+    .into_model();
+    model.reduce(without);
+    let projections: [(&str, Keep); 9] = [
+        ("everything", ALL),
+        (
+            "without the trails",
+            Keep {
+                trail: false,
+                ..ALL
+            },
+        ),
+        (
+            "without the history",
+            Keep {
+                history: History::None,
+                ..ALL
+            },
+        ),
+        (
+            "without the history's calls",
+            Keep {
+                history: History::ButCalls,
+                ..ALL
+            },
+        ),
+        (
+            "with only the history's calls",
+            Keep {
+                history: History::CallsOnly,
+                ..ALL
+            },
+        ),
+        (
+            "without the storage",
+            Keep {
+                storage: false,
+                ..ALL
+            },
+        ),
+        (
+            "without the network",
+            Keep {
+                network: false,
+                ..ALL
+            },
+        ),
+        (
+            "without the clients",
+            Keep {
+                clients: false,
+                ..ALL
+            },
+        ),
+        (
+            "without trails, history, storage",
+            Keep {
+                trail: false,
+                history: History::None,
+                storage: false,
+                ..ALL
+            },
+        ),
+    ];
+    let mut seen: Vec<HashSet<u64>> = vec![HashSet::new(); projections.len()];
+    let mut stack = model.init_states();
+    let mut accepted_in_flight = 0usize;
+    let mut in_flight = 0usize;
+    seen[0].extend(stack.iter().map(|s| project(s, ALL)));
+    let mut actions = Vec::new();
+    while let Some(state) = stack.pop() {
+        for (set, (_, keep)) in seen.iter_mut().zip(&projections).skip(1) {
+            set.insert(project(&state, *keep));
+        }
+        for env in state.network.iter_deliverable() {
+            in_flight += 1;
+            if matches!(env.msg, paxos::protocol::paxos::Msg::Accepted { .. }) {
+                accepted_in_flight += 1;
+            }
+        }
+        model.actions(&state, &mut actions);
+        for action in actions.drain(..) {
+            let Some(next) = model.next_state(&state, action) else {
+                continue;
+            };
+            if model.within_boundary(&next) && seen[0].insert(project(&next, ALL)) {
+                stack.push(next);
+            }
+        }
+    }
+    let total = seen[0].len();
+    println!(
+        "Single-decree, 3 servers, {clients} clients, without {without:?}: where the unique states come from."
+    );
+    for ((what, _), set) in projections.iter().zip(&seen) {
+        println!(
+            "  {what:<34} {:>10} unique  ({:.2}x fewer)",
+            set.len(),
+            total as f64 / set.len() as f64
+        );
+    }
+    println!(
+        "  messages in flight per state: {:.2}, of which Accepted: {:.2}",
+        in_flight as f64 / total as f64,
+        accepted_in_flight as f64 / total as f64
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
-        let (unique, states) = child(&args[i + 1]);
-        println!("{unique} {states}");
+        let (unique, states, finished) = child(&args[i + 1]);
+        println!("{unique} {states} {finished}");
         return;
     }
-    println!("Model checking on {THREADS} threads; each row is one child process.");
+    if let Some(i) = args.iter().position(|a| a == "--sources") {
+        let clients = args.get(i + 1).and_then(|c| c.parse().ok()).unwrap_or(2);
+        sources(clients, &[]);
+        sources(clients, &Reduction::ALL);
+        return;
+    }
     println!(
-        "{:<29} {:>10} {:>11} {:>7} {:>7} {:>13} {:>13} {:>8}",
+        "Model checking on {THREADS} threads, each row one child process, stopped after {BUDGET} s."
+    );
+    println!(
+        "{:<40} {:>10} {:>11} {:>8} {:>8} {:>8} {:>12} {:>8}",
         "configuration",
         "unique",
         "states",
+        "finished",
         "wall s",
         "CPU s",
         "unique/CPU-s",
-        "states/CPU-s",
         "peak MB"
     );
     for name in RUNS {
         let (report, wall, cpu, peak) = measure(name);
-        let mut fields = report
-            .split_whitespace()
-            .map(|f| f.parse::<f64>().unwrap_or(0.0));
-        let unique = fields.next().unwrap_or(0.0);
-        let states = fields.next().unwrap_or(0.0);
+        let mut fields = report.split_whitespace();
+        let mut number = || {
+            fields
+                .next()
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        let (unique, states) = (number(), number());
+        let finished = report.ends_with("true");
         println!(
-            "{:<29} {:>10} {:>11} {:>7.2} {:>7.2} {:>13.0} {:>13.0} {:>8.1}",
+            "{:<40} {:>10} {:>11} {:>8} {:>8.2} {:>8.2} {:>12.0} {:>8.1}",
             name,
             unique,
             states,
+            if finished { "yes" } else { "NO" },
             wall,
             cpu,
             unique / cpu,
-            states / cpu,
             peak
         );
     }

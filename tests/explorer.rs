@@ -36,6 +36,7 @@ fn settings(strategy: Strategy) -> Settings {
         timeout: None,
         finish_when: None,
         symmetry: false,
+        without: Vec::new(),
         progress: false,
         seed: 0,
     }

@@ -47,7 +47,8 @@ pub enum Command {
     /// Exit status: 0 when every property holds (or is reached) as the model file records,
     /// 1 when an `always` property is violated (even when the file records that bug) or
     /// anything is not as recorded or could not be decided, 2 for a bad command line or
-    /// model file.
+    /// model file, 3 when an exhaustive check stopped at --timeout before it could decide
+    /// (no counterexample found by then; the report shows how far it got).
     Check(CheckArgs),
     /// Serve stateright's Explorer for a model, to click through its states.
     Explore(ExploreArgs),
@@ -119,6 +120,16 @@ pub enum Error {
     Bench(runtime::bench::Error),
     /// Traces that cannot be read as one cluster's (exit status 2).
     Trace(crate::model::replay::BadTrace),
+    /// An exhaustive `paxos check` stopped at its timeout without a counterexample, so it
+    /// decided nothing (exit status 3).
+    TimedOut {
+        /// How long it ran.
+        seconds: f64,
+        /// The states it generated.
+        states: usize,
+        /// The distinct states among them.
+        unique_states: usize,
+    },
     /// Standard output cannot be written (exit status 1). A reader that closes it early
     /// (`paxos models | head -3`) is not an error: the command stops quietly.
     Output(io::Error),
@@ -144,6 +155,17 @@ impl fmt::Display for Error {
             Error::Bench(e) => e.fmt(f),
             Error::Trace(e) => e.fmt(f),
             Error::Output(e) => write!(f, "cannot write to standard output: {e}"),
+            Error::TimedOut {
+                seconds,
+                states,
+                unique_states,
+            } => write!(
+                f,
+                "timed out after {seconds:.0} s, {} states ({} unique): the check is not \
+                 exhaustive; give a longer --timeout, or a smaller model",
+                crate::model::check::thousands(*states),
+                crate::model::check::thousands(*unique_states)
+            ),
         }
     }
 }
@@ -157,7 +179,7 @@ impl std::error::Error for Error {
             Error::Client(e) => Some(e),
             Error::Bench(e) => Some(e),
             Error::Trace(e) => Some(e),
-            Error::Usage(_) | Error::MalformedAddress { .. } => None,
+            Error::Usage(_) | Error::MalformedAddress { .. } | Error::TimedOut { .. } => None,
         }
     }
 }
@@ -175,6 +197,7 @@ impl Error {
             | Error::Node(runtime::node::Error::ClusterKey(_))
             | Error::Trace(_) => 2,
             Error::Node(_) | Error::Client(_) | Error::Bench(_) | Error::Output(_) => 1,
+            Error::TimedOut { .. } => 3,
         }
     }
 }

@@ -2,12 +2,13 @@
 //! verdict and a readable, numbered trace for every discovery.
 use serde::Serialize;
 use stateright::actor::{Actor, ActorModel, ActorModelAction};
-use stateright::report::{ReportData, ReportDiscovery, Reporter};
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, UniformChooser};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How the state space is explored.
@@ -29,6 +30,26 @@ impl Strategy {
     }
 }
 
+/// A reduction of the state space that a check may leave out, to compare (spec/reductions.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+pub enum Reduction {
+    /// The model's symmetry reduction, where its file turns it on.
+    Symmetry,
+    /// No actor storage in the states of a model without crashes.
+    ForgetStorage,
+    /// Linearizability judged on a summary of the clients' history, not the whole history.
+    HistorySummary,
+}
+
+impl Reduction {
+    /// Every reduction.
+    pub const ALL: [Reduction; 3] = [
+        Reduction::Symmetry,
+        Reduction::ForgetStorage,
+        Reduction::HistorySummary,
+    ];
+}
+
 /// How one check runs.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -42,6 +63,9 @@ pub struct Settings {
     pub finish_when: Option<BTreeSet<&'static str>>,
     /// Symmetry reduction (DFS and simulation only), where the model offers it.
     pub symmetry: bool,
+    /// The reductions to leave out (every other one that applies is used; symmetry only with
+    /// `symmetry`): see spec/reductions.md.
+    pub without: Vec<Reduction>,
     /// Print progress to standard error while checking.
     pub progress: bool,
     /// The seed of the simulation strategy.
@@ -76,6 +100,17 @@ where
     /// step ends with it.
     fn finding(&self, property: &'static str, state: &Self::State) -> Option<String> {
         let _ = (property, state);
+        None
+    }
+
+    /// Uses every reduction the model has except `without` (symmetry is [`Self::symmetry`]'s).
+    fn reduce(&mut self, without: &[Reduction]) {
+        let _ = without;
+    }
+
+    /// A switch that, once set, leaves every state without successors, so that a running
+    /// checker runs out of work: the watchdog of [`run`] stops a check with it.
+    fn stop_switch(&self) -> Option<Arc<AtomicBool>> {
         None
     }
 }
@@ -187,39 +222,31 @@ struct Progress {
     last: Option<(Duration, usize)>,
 }
 
-impl<M: Model> Reporter<M> for Progress {
-    fn report_checking(&mut self, data: ReportData) {
+impl Progress {
+    /// Prints one line if one is due: every 3 seconds.
+    fn report<M: Model>(&mut self, checker: &impl Checker<M>, elapsed: Duration) {
         let (last_time, last_states) = self.last.unwrap_or_default();
-        let due = data.duration >= last_time + Duration::from_secs(3);
-        if !self.enabled || data.done || !due {
+        if !self.enabled || elapsed < last_time + Duration::from_secs(3) {
             return;
         }
-        let rate = (data.total_states - last_states) as f64
-            / (data.duration - last_time).as_secs_f64().max(1e-3);
-        self.last = Some((data.duration, data.total_states));
+        let states = checker.state_count();
+        let rate = (states - last_states) as f64 / (elapsed - last_time).as_secs_f64().max(1e-3);
+        self.last = Some((elapsed, states));
         let _ = writeln!(
             std::io::stderr(),
             "  [{:>5.0}s] states={} unique={} depth={} rate={}/s",
-            data.duration.as_secs_f64(),
-            thousands(data.total_states),
-            thousands(data.unique_states),
-            data.max_depth,
+            elapsed.as_secs_f64(),
+            thousands(states),
+            thousands(checker.unique_state_count()),
+            checker.max_depth(),
             thousands(rate as usize),
         );
     }
-
-    fn report_discoveries(&mut self, _: &M, _: BTreeMap<&'static str, ReportDiscovery<M>>)
-    where
-        M::Action: Debug + PartialEq,
-        M::State: Debug + Hash + PartialEq,
-    {
-    }
-
-    /// How often the checker is polled; progress is printed every 3 seconds.
-    fn delay(&self) -> Duration {
-        Duration::from_millis(100)
-    }
 }
+
+/// How often the watchdog looks at a running check, at most: it starts at a millisecond and
+/// doubles, so that a small check is not kept waiting.
+const POLL: Duration = Duration::from_millis(50);
 
 /// `1234567` as `1,234,567`.
 pub fn thousands(n: usize) -> String {
@@ -241,7 +268,12 @@ where
     M::State: Clone + Debug + Hash + PartialEq + Send + Sync + 'static,
     M::Action: Clone + Debug + PartialEq + Send + Sync + 'static,
 {
-    let symmetry = settings.symmetry.then(|| model.symmetry()).flatten();
+    let symmetry = (settings.symmetry && !settings.without.contains(&Reduction::Symmetry))
+        .then(|| model.symmetry())
+        .flatten();
+    let mut model = model;
+    model.reduce(&settings.without);
+    let stop = model.stop_switch();
     let mut builder = model.checker().threads(settings.threads.max(1));
     if let Some(representative) = symmetry {
         // stateright's BFS ignores symmetry; `Settings::symmetry` is refused with BFS upstream.
@@ -258,29 +290,74 @@ where
         last: None,
     };
     let start = Instant::now();
+    let watch = Watch {
+        start,
+        stop,
+        progress: &mut progress,
+    };
     match settings.strategy {
-        Strategy::Bfs => finish(builder.spawn_bfs(), &mut progress, start, settings),
-        Strategy::Dfs => finish(builder.spawn_dfs(), &mut progress, start, settings),
+        Strategy::Bfs => finish(builder.spawn_bfs(), watch, settings),
+        Strategy::Dfs => finish(builder.spawn_dfs(), watch, settings),
         Strategy::Simulation => finish(
             builder.spawn_simulation(settings.seed, UniformChooser),
-            &mut progress,
-            start,
+            watch,
             settings,
         ),
     }
 }
 
-fn finish<M, C>(checker: C, progress: &mut Progress, start: Instant, settings: &Settings) -> Outcome
+/// What watches a running check: when it started, the model's stop switch, the progress.
+struct Watch<'a> {
+    start: Instant,
+    stop: Option<Arc<AtomicBool>>,
+    progress: &'a mut Progress,
+}
+
+/// Waits for the checker, printing progress, and stops it at the timeout itself: stateright
+/// 0.31's DFS looks at its timeout only when a thread runs out of work, which with one thread
+/// is never. At the timeout the watchdog takes the discoveries and counts so far, then sets the
+/// model's stop switch, so that the checker's threads run out of work and end by themselves
+/// (they are not waited for).
+fn finish<M, C>(mut checker: C, watch: Watch, settings: &Settings) -> Outcome
 where
     M: Checkable,
     M::State: Clone + Debug + Hash + PartialEq + Send + Sync + 'static,
     M::Action: Clone + Debug + PartialEq + Send + Sync + 'static,
     C: Checker<M> + Send + Sync,
 {
-    let checker = checker.join_and_report(progress);
-    let elapsed = start.elapsed();
-    let model = checker.model();
+    let handles = checker.handles();
+    let deadline = settings.timeout.map(|t| watch.start + t);
+    let mut watchdog_fired = false;
+    let mut poll = Duration::from_millis(1);
+    while !handles.iter().all(|h| h.is_finished()) {
+        watch.progress.report(&checker, watch.start.elapsed());
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            watchdog_fired = true;
+            break;
+        }
+        std::thread::sleep(poll);
+        poll = (poll * 2).min(POLL);
+    }
+    let elapsed = watch.start.elapsed();
+    // Taken before the switch is set: a state without successors may look terminal.
     let discoveries = checker.discoveries();
+    let (states, unique_states, max_depth) = (
+        checker.state_count(),
+        checker.unique_state_count(),
+        checker.max_depth(),
+    );
+    if watchdog_fired {
+        if let Some(stop) = &watch.stop {
+            stop.store(true, Ordering::Relaxed);
+        }
+    } else {
+        for handle in handles {
+            if let Err(panic) = handle.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+    let model = checker.model();
     let properties = model
         .properties()
         .into_iter()
@@ -312,16 +389,19 @@ where
         .finish_when
         .as_ref()
         .is_some_and(|names| !names.is_empty() && names.iter().all(|n| found.contains(n)));
+    // stateright's own timeout may have ended the threads first (its BFS and simulation look
+    // at it): a run that ends at or after the timeout is not exhaustive.
     let timed_out = !stopped_early
-        && settings
-            .timeout
-            .is_some_and(|t| elapsed + Duration::from_millis(50) >= t);
+        && (watchdog_fired
+            || settings
+                .timeout
+                .is_some_and(|t| elapsed + Duration::from_millis(50) >= t));
     Outcome {
         strategy: settings.strategy,
         threads: settings.threads,
-        states: checker.state_count(),
-        unique_states: checker.unique_state_count(),
-        max_depth: checker.max_depth(),
+        states,
+        unique_states,
+        max_depth,
         seconds: elapsed.as_secs_f64(),
         timed_out,
         stopped_early,

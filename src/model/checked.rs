@@ -2,7 +2,7 @@
 //! judge that sees every transition whole (the state before and the state after), so that a
 //! property can speak of steps ("a read that answers nothing started before anything was
 //! chosen") and not only of states. Both protocols' models are a [`Checked`].
-use super::check::{self, Checkable, Representative};
+use super::check::{self, Checkable, Reduction, Representative};
 use super::harness::{Client, ModelCfg, Node};
 use super::view::{self, Readable};
 use stateright::actor::{ActorModel, ActorModelAction, ActorModelState};
@@ -10,6 +10,8 @@ use stateright::{Model, Path, Property};
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// The state of a [`Checked`] model.
 pub type CheckedState<A, C, H> = ActorModelState<Node<A, C>, H>;
@@ -50,6 +52,14 @@ where
     /// an ignored duplicate): leaving them out changes neither the reachable states nor any
     /// verdict, so the simulation strategy turns this on.
     pub skip_noops: bool,
+    /// Whether the states keep no actor storage: set where no actor can crash, so that
+    /// nothing ever reads it ([`Reduction::ForgetStorage`]).
+    forget_storage: bool,
+    /// Makes an initial history keep the clients' whole history rather than its summary:
+    /// leaves out [`Reduction::HistorySummary`].
+    full_history: Option<fn(&mut H)>,
+    /// Once set, no state has successors: the checker's watchdog stops a check with it.
+    stop: Arc<AtomicBool>,
 }
 
 /// The properties read the configuration and the actors through the model, as they would on
@@ -91,6 +101,9 @@ where
             symmetry: None,
             finding: None,
             skip_noops: false,
+            forget_storage: true,
+            full_history: None,
+            stop: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -103,6 +116,13 @@ where
     /// What the judge recorded in `state` of the failure of `property`, if anything.
     pub fn explain(&self, property: &'static str, state: &CheckedState<A, C, H>) -> Option<String> {
         self.finding?(property, &state.history)
+    }
+
+    /// Offers `keep` as the way to leave out [`Reduction::HistorySummary`]: it makes an
+    /// initial history keep the whole history.
+    pub(crate) fn full_history(mut self, keep: fn(&mut H)) -> Self {
+        self.full_history = Some(keep);
+        self
     }
 
     /// Offers `representative` as the model's symmetry reduction.
@@ -128,6 +148,9 @@ where
     }
 
     fn actions(&self, state: &Self::State, actions: &mut Vec<Self::Action>) {
+        if self.stop.load(Ordering::Relaxed) {
+            return;
+        }
         if !self.skip_noops {
             return self.inner.actions(state, actions);
         }
@@ -141,6 +164,11 @@ where
 
     fn next_state(&self, last: &Self::State, action: Self::Action) -> Option<Self::State> {
         let mut next = self.inner.next_state(last, action)?;
+        if self.forget_storage && self.inner.max_crashes == 0 {
+            // Only a restart reads storage, and without crashes there is none: the storage
+            // a step wrote is dropped before the state is hashed, cloned or stored.
+            next.actor_storages.iter_mut().for_each(|s| *s = None);
+        }
         (self.judge)(&self.inner.cfg, last, &mut next);
         Some(next)
     }
@@ -194,6 +222,20 @@ where
 
     fn finding(&self, property: &'static str, state: &Self::State) -> Option<String> {
         self.explain(property, state)
+    }
+
+    /// Storage is forgotten only where no actor can crash: a restart is its one reader.
+    fn reduce(&mut self, without: &[Reduction]) {
+        self.forget_storage = !without.contains(&Reduction::ForgetStorage);
+        if without.contains(&Reduction::HistorySummary) {
+            if let Some(keep) = self.full_history {
+                keep(&mut self.inner.init_history);
+            }
+        }
+    }
+
+    fn stop_switch(&self) -> Option<Arc<AtomicBool>> {
+        Some(Arc::clone(&self.stop))
     }
 
     /// Indexes every action, as the Explorer's model (which never skips no-ops) lists them.

@@ -861,6 +861,7 @@ impl MultiPaxosConfig {
             .within_boundary(within_boundary);
         Checked::new(actors, properties(), judge)
             .finding(|property, ghost: &Ghost| ghost.refinement.finding(property))
+            .full_history(|ghost: &mut Ghost| ghost.calls.keep_full_history())
     }
 
     /// Checks the sizes make sense, with a message that says what to change.

@@ -778,6 +778,7 @@ impl PaxosConfig {
         Checked::new(actors, properties(), judge)
             .symmetry(representative)
             .finding(|property, ghost: &Ghost| ghost.refinement.finding(property))
+            .full_history(|ghost: &mut Ghost| ghost.calls.keep_full_history())
     }
 }
 
