@@ -8,8 +8,8 @@ use crate::model::harness::{
 };
 use crate::protocol::ballot::{may_accept, Ballot};
 use crate::protocol::multi_paxos::{
-    Applied, ClientCommand, Command, Kv, KvOp, Msg, MultiPaxosActor, MultiPaxosState, Proposal,
-    RequestId, Slot, Timer, Variant,
+    Applied, ClientCommand, Command, Kv, KvOp, LeaderTick, Msg, MultiPaxosActor, MultiPaxosState,
+    Proposal, RequestId, Slot, Timer, Variant,
 };
 use itertools::Itertools;
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,14 @@ pub struct MultiPaxosConfig {
     /// The protocol itself, or one of its deliberately broken versions.
     #[serde(default)]
     pub variant: Variant,
+    /// When a leader ticks (re-sends its `Accept`s in flight, sends heartbeats): off unless
+    /// asked, since each tick re-sends and an ordered network's channels would grow without
+    /// bound ([`LeaderTick`]).
+    #[serde(default)]
+    pub leader_tick: LeaderTick,
+    /// The most slots a `Promise` or a catch-up answer reports; by default the whole log.
+    #[serde(default)]
+    pub piece: Option<usize>,
 }
 
 /// The key every client works on.
@@ -711,6 +719,9 @@ impl MultiPaxosConfig {
                 slots: self.slots,
                 variant: self.variant,
                 election_after: model_timeout(),
+                piece: self.piece.unwrap_or(self.slots as usize),
+                leader_tick: self.leader_tick,
+                tick_after: model_timeout(),
             })
             .collect();
         let clients = (0..self.clients).map(|k| {

@@ -14,6 +14,10 @@ pub struct AcceptorState {
     pub promised: Ballot,
     /// The highest-numbered proposal accepted, per slot.
     pub accepted: BTreeMap<Slot, Proposal>,
+    /// Invariant: every slot below it is chosen with the command of its `accepted` proposal
+    /// (this server's replica learned it so). Saved with the acceptor, so that a restarted
+    /// server relearns that prefix from its own storage.
+    pub decided: Slot,
 }
 
 impl AcceptorState {
@@ -24,13 +28,22 @@ impl AcceptorState {
 
     /// Phase 1(b) for every slot from `from` on: the promise for `ballot`, with the proposals
     /// accepted in those slots (§3: "an acceptor responds with more than a simple OK only if
-    /// it has already received a phase 2 message"); `None` if a higher promise refuses it.
-    fn promise(&self, ballot: Ballot, from: Slot) -> Option<BTreeMap<Slot, Proposal>> {
+    /// it has already received a phase 2 message"), at most `piece` of them, and the first
+    /// slot left out if any; `None` if a higher promise refuses it.
+    fn promise(
+        &self,
+        ballot: Ballot,
+        from: Slot,
+        piece: usize,
+    ) -> Option<(BTreeMap<Slot, Proposal>, Option<Slot>)> {
         may_promise(self.promised, ballot).then(|| {
-            self.accepted
-                .range(from..)
+            let mut reported = self.accepted.range(from..);
+            let accepted = reported
+                .by_ref()
+                .take(piece)
                 .map(|(s, p)| (*s, p.clone()))
-                .collect()
+                .collect();
+            (accepted, reported.next().map(|(s, _)| *s))
         })
     }
 
@@ -57,7 +70,8 @@ impl MultiPaxosActor {
         // §2.2 phase 1(b): "If an acceptor receives a prepare request with number n greater
         // than that of any prepare request to which it has already responded, then it responds
         // to the request with a promise".
-        let Some(accepted) = acceptor.promise(ballot, self.variant.reported_from(from)) else {
+        let reported_from = self.variant.reported_from(from);
+        let Some((accepted, more)) = acceptor.promise(ballot, reported_from, self.piece) else {
             let refusal = Msg::Rejected {
                 ballot,
                 promised,
@@ -70,7 +84,14 @@ impl MultiPaxosActor {
             acceptor.to_mut().promised = ballot;
             Self::save(proposer, acceptor, o);
         }
-        o.send(src, Msg::Promise { ballot, accepted });
+        o.send(
+            src,
+            Msg::Promise {
+                ballot,
+                accepted,
+                more,
+            },
+        );
         Some(ballot)
     }
 

@@ -2,8 +2,8 @@
 //! proposer"): client requests, phase 1(a) once for every slot, taking over the log, and
 //! phase 2(a) per slot.
 use super::{
-    AcceptorState, Ballot, ClientCommand, Command, Msg, MultiPaxosActor, Parts, Proposal, Slot,
-    Timer,
+    AcceptorState, Ballot, ClientCommand, Command, LeaderTick, Msg, MultiPaxosActor,
+    MultiPaxosState, Parts, Proposal, Slot, Timer,
 };
 use serde::Serialize;
 use stateright::actor::{Id, Out};
@@ -24,6 +24,8 @@ pub enum Role {
         from: Slot,
         /// Each acceptor's promise: its accepted proposals from `from` on.
         promises: BTreeMap<Id, BTreeMap<Slot, Proposal>>,
+        /// Promises reported in pieces, while pieces are missing: what came so far.
+        partial: BTreeMap<Id, BTreeMap<Slot, Proposal>>,
     },
     /// Phase 1 done: proposes in slots from `next_slot` on with phase 2 only.
     Leader {
@@ -80,12 +82,15 @@ impl MultiPaxosActor {
         proposer.role = Role::Candidate {
             from,
             promises: BTreeMap::new(),
+            partial: BTreeMap::new(),
         };
         o.set_timer(Timer::Election, self.election_after.clone());
         o.broadcast(&self.servers, &Msg::Prepare { ballot, from });
     }
 
-    /// A candidate's promise; with a majority of them, it takes over the log.
+    /// A candidate's promise (or a piece of one: the next piece is asked for with the same
+    /// ballot); with a majority of whole promises, it takes over the log.
+    #[allow(clippy::too_many_arguments)] // The message's fields, as the other handlers take them.
     pub(super) fn handle_promise(
         &self,
         id: Id,
@@ -93,9 +98,15 @@ impl MultiPaxosActor {
         src: Id,
         ballot: Ballot,
         accepted: BTreeMap<Slot, Proposal>,
+        more: Option<Slot>,
         o: &mut Out<Self>,
     ) {
-        let Role::Candidate { from, promises } = &proposer.role else {
+        let Role::Candidate {
+            from,
+            promises,
+            partial,
+        } = &proposer.role
+        else {
             return;
         };
         // §2.2 phase 2(a): only responses "to its prepare requests (numbered n)" count.
@@ -103,12 +114,32 @@ impl MultiPaxosActor {
             return;
         }
         let from = *from;
-        let mut promises = promises.clone();
-        promises.insert(src, accepted);
+        let (mut promises, mut partial) = (promises.clone(), partial.clone());
+        let mut whole = partial.remove(&src).unwrap_or_default();
+        whole.extend(accepted);
+        if let Some(next) = more {
+            // The promise covers every slot from `from`; its report comes in pieces. An
+            // acceptor that promises a higher ballot meanwhile refuses the next prepare.
+            if next > whole.keys().next_back().copied().unwrap_or(from) {
+                partial.insert(src, whole);
+                o.send(src, Msg::Prepare { ballot, from: next });
+            }
+            proposer.to_mut().role = Role::Candidate {
+                from,
+                promises,
+                partial,
+            };
+            return;
+        }
+        promises.insert(src, whole);
         // §2.2 phase 2(a): "If the proposer receives a response to its prepare requests
         // (numbered n) from a majority of acceptors, then it sends an accept request".
         if promises.len() < self.quorum() {
-            proposer.to_mut().role = Role::Candidate { from, promises };
+            proposer.to_mut().role = Role::Candidate {
+                from,
+                promises,
+                partial,
+            };
             return;
         }
         // For each slot, every proposal the quorum reported.
@@ -137,7 +168,8 @@ impl MultiPaxosActor {
     }
 
     /// Phase 1 is over: lead from `next_slot` on, proposing the `recovered` slots, then the
-    /// commands queued meanwhile.
+    /// commands queued meanwhile. Only the first [`MultiPaxosActor::piece`] `Accept`s go out
+    /// at once; the leader's tick sends the rest, a piece at a time, as slots are chosen.
     fn take_lead(
         &self,
         proposer: &mut ProposerState,
@@ -146,10 +178,17 @@ impl MultiPaxosActor {
         o: &mut Out<Self>,
     ) {
         o.cancel_timer(Timer::Election);
+        if self.leader_tick != LeaderTick::Off {
+            o.set_timer(Timer::Leader, self.tick_after.clone());
+        }
         let ballot = proposer.ballot;
         let mut in_flight = InFlight::new();
-        for (slot, command) in recovered {
-            self.propose(ballot, &mut in_flight, slot, command, o);
+        for (i, (slot, command)) in recovered.into_iter().enumerate() {
+            in_flight.insert(slot, (command.clone(), BTreeSet::new()));
+            if i < self.piece {
+                let proposal = Proposal { ballot, command };
+                o.broadcast(&self.servers, &Msg::Accept { slot, proposal });
+            }
         }
         for command in std::mem::take(&mut proposer.queue) {
             self.propose_new(ballot, &mut next_slot, &mut in_flight, command, o);
@@ -172,6 +211,72 @@ impl MultiPaxosActor {
         in_flight.insert(slot, (command.clone(), BTreeSet::new()));
         let proposal = Proposal { ballot, command };
         o.broadcast(&self.servers, &Msg::Accept { slot, proposal });
+        if self.leader_tick == LeaderTick::WhileInFlight {
+            o.set_timer(Timer::Leader, self.tick_after.clone());
+        }
+    }
+
+    /// The leader's tick: re-sends the `Accept` of the first [`MultiPaxosActor::piece`] slots
+    /// in flight to the acceptors that have not accepted them (a lost `Accept` or `Accepted`
+    /// would otherwise leave a gap for good), and with [`LeaderTick::Always`] tells the other
+    /// servers it is alive. The tick stops when the server no longer leads.
+    pub(super) fn tick(&self, id: Id, state: &mut Cow<MultiPaxosState>, o: &mut Out<Self>) {
+        let Role::Leader { in_flight, .. } = &state.proposer.role else {
+            return;
+        };
+        let ballot = state.proposer.ballot;
+        if self.variant.retransmits() {
+            for (slot, (command, by)) in in_flight.iter().take(self.piece) {
+                for server in self.servers.iter().filter(|s| !by.contains(s)) {
+                    let proposal = Proposal {
+                        ballot,
+                        command: command.clone(),
+                    };
+                    let slot = *slot;
+                    o.send(*server, Msg::Accept { slot, proposal });
+                }
+            }
+        }
+        let again = match self.leader_tick {
+            LeaderTick::Always => {
+                let decided = state.replica.first_unknown();
+                for server in self.others(id) {
+                    o.send(*server, Msg::Heartbeat { ballot, decided });
+                }
+                true
+            }
+            LeaderTick::WhileInFlight => !in_flight.is_empty(),
+            LeaderTick::Off => false,
+        };
+        if again {
+            o.set_timer(Timer::Leader, self.tick_after.clone());
+        }
+    }
+
+    /// A leader's heartbeat: a server that does not lead puts off its election timer (it
+    /// campaigns only once the heartbeats stop), and asks to catch up on what the leader knows
+    /// is chosen and it does not, a piece per heartbeat. A leader or candidate of a lower
+    /// ballot steps down.
+    pub(super) fn handle_heartbeat(
+        &self,
+        parts: &mut Parts,
+        src: Id,
+        ballot: Ballot,
+        decided: Slot,
+        o: &mut Out<Self>,
+    ) {
+        if ballot < parts.acceptor.promised {
+            return; // A leader that some higher ballot has replaced.
+        }
+        self.step_down(&mut parts.proposer, ballot);
+        if parts.proposer.is_leader() {
+            return;
+        }
+        o.set_timer(Timer::Election, self.election_after.clone());
+        let from = parts.replica.first_unknown();
+        if from < decided {
+            o.send(src, Msg::CatchUp { from, to: decided });
+        }
     }
 
     /// Steady state: a new client command goes to the next free slot, if any is left.
@@ -380,6 +485,7 @@ mod tests {
             Msg::Promise {
                 ballot: b,
                 accepted,
+                more: None,
             },
             &mut o,
             &mut |_| {},
@@ -410,6 +516,7 @@ mod tests {
         let promise = Msg::Promise {
             ballot: ballot(1, 0),
             accepted: BTreeMap::new(),
+            more: None,
         };
         a.on_msg(id, &mut state, Id::from(1), promise, &mut Out::new());
         assert!(state.is_leader());
