@@ -56,6 +56,14 @@ pub struct MultiPaxosConfig {
     /// The most slots a `Promise` or a catch-up answer reports; by default the whole log.
     #[serde(default)]
     pub piece: Option<usize>,
+    /// With a lossy unordered non-duplicating network, bounds the loss for the liveness check
+    /// (and the network holds at most 2 copies of a message, bounding what a leader's tick
+    /// re-sends):
+    /// at most this many phase 2 messages (`Accept`, `Accepted`) are lost, and no other (a
+    /// lost client request needs a client retry, a lost phase 1 a new ballot: the model bounds
+    /// both). `None`: any message may be lost, any number of times.
+    #[serde(default)]
+    pub max_lost: Option<u8>,
 }
 
 /// The key every client works on.
@@ -231,6 +239,9 @@ pub struct Ghost {
     /// Sticky: some acceptor accepted a proposal numbered below a ballot it had promised
     /// (P1a broken). Set by [`judge`], only ever on a violation.
     pub p1a_broken: bool,
+    /// With [`MultiPaxosConfig::max_lost`]: how many phase 2 messages were lost, and whether a
+    /// loss it excludes happened (such states are outside the boundary).
+    pub lost: (u8, bool),
 }
 
 impl Default for Ghost {
@@ -240,6 +251,7 @@ impl Default for Ghost {
             calls: Calls::new(Kv::default()),
             ballots: 0,
             p1a_broken: false,
+            lost: (0, false),
         }
     }
 }
@@ -611,7 +623,8 @@ fn command_in_two_slots(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bo
         .any(|((s, p, _), (t, q, _))| s != t && p.command == q.command)
 }
 
-/// Witness for linearizability: every client's every call returned.
+/// Witness for linearizability, and the liveness property "every request answered": every
+/// client's every call returned.
 fn all_answered(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     let calls: usize = model
         .actors
@@ -624,10 +637,16 @@ fn all_answered(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     state.history.calls.awaiting.is_empty() && state.history.submitted.len() == calls
 }
 
+/// Witness for "every request answered": a phase 2 message was lost, and every call returned
+/// all the same (the leader re-sent).
+fn answered_after_loss(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    state.history.lost.0 > 0 && all_answered(model, state)
+}
+
 /// Every property of the model, in the order they are reported: its name (the claim it
 /// checks), whether it must hold always or be reached sometimes, and its condition. For the
 /// actor model or its [`Simulated`] wrapper.
-fn properties() -> [Property<MultiPaxosModel>; 21] {
+fn properties() -> [Property<MultiPaxosModel>; 23] {
     [
         Property::always("slot agreement", slot_agreement),
         Property::always("P1a", p1a),
@@ -653,6 +672,10 @@ fn properties() -> [Property<MultiPaxosModel>; 21] {
         Property::sometimes("all answered", all_answered),
         Property::sometimes("recovered slot", recovered_slot),
         Property::sometimes("chosen after leader crash", chosen_after_leader_crash),
+        Property::sometimes("answered after a lost accept", answered_after_loss),
+        // Liveness: judged only where a run ends (stateright reports an `eventually`
+        // property at terminal states, see spec/multi-paxos.md).
+        Property::eventually("every request answered", all_answered),
     ]
 }
 
@@ -660,7 +683,10 @@ fn properties() -> [Property<MultiPaxosModel>; 21] {
 /// ballot moved up: phase 1 began), and checks P1a on each acceptance the step made against
 /// the promise the acceptor held before it (which only grows within a step, so this never
 /// blames a correct acceptance). Writes into the history only what the step did.
-fn judge(_: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosModelState) {
+fn judge(cfg: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosModelState) {
+    if cfg.config.max_lost.is_some() {
+        judge_loss(before, after);
+    }
     let mut started = 0;
     let mut p1a_broken = false;
     for ((id, b), (_, a)) in protocol_actors(before).zip(protocol_actors(after)) {
@@ -689,13 +715,59 @@ fn judge(_: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosMode
     }
 }
 
+/// With [`MultiPaxosConfig::max_lost`] (an unordered non-duplicating network): counts the
+/// phase 2 messages lost, and marks the loss of any other message, which the configuration
+/// excludes. A loss is the step that takes one message out of the network and changes no
+/// actor and no timer (a delivery that changes nothing is no step at all on this network).
+fn judge_loss(before: &MultiPaxosModelState, after: &mut MultiPaxosModelState) {
+    let unchanged = before
+        .actor_states
+        .iter()
+        .zip(&after.actor_states)
+        .all(|(b, a)| std::sync::Arc::ptr_eq(b, a));
+    let lost = after.network.len() + 1 == before.network.len()
+        && unchanged
+        && before.timers_set == after.timers_set;
+    if !lost {
+        return;
+    }
+    let others = |state: &MultiPaxosModelState| {
+        let phase2 = |msg: &Msg| matches!(msg, Msg::Accept { .. } | Msg::Accepted { .. });
+        state.network.iter_all().filter(|e| !phase2(e.msg)).count()
+    };
+    let excluded = others(after) < others(before);
+    let (count, outside) = before.history.lost;
+    after.history.lost = (count.saturating_add(1), outside || excluded);
+}
+
+/// With [`MultiPaxosConfig::max_lost`]: the most copies of one message the network holds. A
+/// leader's tick re-sends, and on a non-duplicating network each copy counts: this bounds
+/// them. (A step that would make a third copy is left out; the copies already there can be
+/// delivered, so no run is cut short by it.)
+const MAX_COPIES: usize = 2;
+
+/// Whether no message is in the network more than [`MAX_COPIES`] times.
+fn copies_bounded(state: &MultiPaxosModelState) -> bool {
+    let mut copies: BTreeMap<Envelope<&Msg>, usize> = BTreeMap::new();
+    state.network.iter_all().all(|env| {
+        let n = copies.entry(env).or_default();
+        *n += 1;
+        *n <= MAX_COPIES
+    })
+}
+
 /// The names of the properties with `expectation`, in the order they are reported.
 pub fn property_names(expectation: Expectation) -> Vec<&'static str> {
     harness::names(properties(), expectation)
 }
 
 fn within_boundary(cfg: &ModelCfg, state: &MultiPaxosModelState) -> bool {
-    cfg.clients_up(state) && state.history.ballots <= cfg.config.ballots
+    let (lost, excluded) = state.history.lost;
+    let loss_ok = cfg
+        .config
+        .max_lost
+        .is_none_or(|max| lost <= max && !excluded && copies_bounded(state));
+    cfg.clients_up(state) && state.history.ballots <= cfg.config.ballots && loss_ok
 }
 
 impl harness::Config for MultiPaxosConfig {
@@ -769,6 +841,15 @@ impl MultiPaxosConfig {
         }
         if self.slots == 0 {
             return Err("slots must be at least 1: the log needs room for a command".to_owned());
+        }
+        if self.max_lost.is_some()
+            && (!self.lossy || self.network != NetworkKind::UnorderedNonduplicating)
+        {
+            return Err(
+                "max_lost bounds the loss of a lossy unordered-nonduplicating network: set \
+                 lossy = true and network = \"unordered-nonduplicating\", or drop max_lost"
+                    .to_owned(),
+            );
         }
         if self.max_crashes >= self.servers {
             return Err("max_crashes must leave at least one server up".to_owned());

@@ -122,7 +122,9 @@ impl MultiPaxosActor {
             return None;
         }
         if acceptor.accepted.get(&slot) == Some(&proposal) {
-            return None; // A duplicate: already accepted and answered.
+            // A duplicate, or the leader re-sending because the answer was lost: answer again.
+            o.send(src, Msg::Accepted { slot, proposal });
+            return None;
         }
         acceptor.to_mut().accept(slot, proposal.clone());
         Self::save(proposer, acceptor, o);
