@@ -479,3 +479,49 @@ impl Table<'_> {
         Ok(())
     }
 }
+
+/// Writes the storage files of a 3-node (or `addresses.len()`-node) Multi-Paxos cluster whose
+/// log holds `commands` appends of `'a'` to key `'x'`, all chosen under one ballot of node 0
+/// and known decided: what the nodes would have saved after `commands` puts, written in a
+/// moment (issue 12's restart figures, `tests/availability.rs`). Each node starts from it
+/// with a store holding `commands` characters at `'x'`.
+pub fn fabricate_multi_paxos_log(
+    data_dir: &Path,
+    addresses: &[SocketAddrV4],
+    commands: u32,
+) -> io::Result<()> {
+    use crate::protocol::multi_paxos::{Ballot, ClientCommand, Command, Proposal, Storage};
+    use crate::runtime::storage::{encode, storage_path, write_durably};
+    use stateright::actor::Id;
+    let leader = addresses.first().ok_or(io::ErrorKind::InvalidInput)?;
+    let ballot = Ballot {
+        round: 1,
+        proposer: Id::from(*leader),
+    };
+    // A client that no longer runs: its requests are 1, 2, ... in log order.
+    let client = Id::from(SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 9));
+    let accepted: std::collections::BTreeMap<_, _> = (0..commands)
+        .map(|slot| {
+            let command = Command::Client(ClientCommand {
+                client,
+                request: u64::from(slot) + 1,
+                op: KvOp::Append {
+                    key: 'x',
+                    value: 'a',
+                },
+            });
+            (slot, Proposal { ballot, command })
+        })
+        .collect();
+    for (i, address) in addresses.iter().enumerate() {
+        let storage = Storage {
+            round: if i == 0 { 1 } else { 0 },
+            promised: ballot,
+            accepted: accepted.clone(),
+            decided: commands,
+        };
+        let bytes = encode(&storage).map_err(io::Error::other)?;
+        write_durably(&storage_path(data_dir, *address), &bytes)?;
+    }
+    Ok(())
+}
