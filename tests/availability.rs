@@ -15,7 +15,7 @@ mod common;
 
 use common::{Cluster, Setup};
 use paxos::protocol::multi_paxos::{Ballot, KvOp, KvRet, Storage};
-use paxos::runtime::bench::fabricate_multi_paxos_log;
+use paxos::runtime::bench::{fabricate_multi_paxos_log, FABRICATED_KEYS};
 use paxos::runtime::client::{Client, MultiPaxosCodec};
 use paxos::runtime::node::Protocol;
 use paxos::runtime::storage::load_storage;
@@ -58,13 +58,16 @@ fn promised(cluster: &Cluster) -> (Ballot, Option<usize>) {
     )
 }
 
-/// Appends `value` to `'x'` through `client`: the time to the committed answer, and the length
+/// Appends `value` to [`KEY`] through `client`: the time to the committed answer, and the length
 /// of the value after it.
-fn timed_append(client: &mut Client, value: char) -> (Duration, usize) {
+/// The first key of the fabricated log: slots 0, 1000, 2000 ... appended to it.
+const KEY: char = '\u{4E00}';
+
+fn timed_append(cluster: &Cluster, client: &mut Client, value: char) -> (Duration, usize) {
     let started = Instant::now();
     let ret = client
-        .call_with::<MultiPaxosCodec>(KvOp::Append { key: 'x', value })
-        .expect("the cluster answers");
+        .call_with::<MultiPaxosCodec>(KvOp::Append { key: KEY, value })
+        .unwrap_or_else(|e| panic!("unanswered ({e:?}):\n{}", cluster.logs()));
     let KvRet::AppendOk { value } = ret else {
         panic!("an append is answered with AppendOk, not {ret:?}");
     };
@@ -89,13 +92,10 @@ fn whole_cluster_restart_behind_a_long_log_answers_and_survives_its_leader() {
         cluster.launch(i);
     }
     let mut everyone = client(&cluster, &[0, 1, 2]);
-    let (_, length) = timed_append(&mut everyone, 'b');
+    let (_, length) = timed_append(&cluster, &mut everyone, 'b');
     let restart = started.elapsed();
-    assert_eq!(
-        length,
-        log as usize + 1,
-        "the store was rebuilt from the log"
-    );
+    let fabricated = log.div_ceil(FABRICATED_KEYS) as usize;
+    assert_eq!(length, fabricated + 1, "the store was rebuilt from the log");
     eprintln!("FIGURE restart: log={log} first committed answer {restart:?} after the start");
 
     let (_, leader) = promised(&cluster);
@@ -103,8 +103,8 @@ fn whole_cluster_restart_behind_a_long_log_answers_and_survives_its_leader() {
     cluster.kill(leader);
     let others: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
     let mut survivors = client(&cluster, &others);
-    let (recovery, length) = timed_append(&mut survivors, 'c');
-    assert_eq!(length, log as usize + 2);
+    let (recovery, length) = timed_append(&cluster, &mut survivors, 'c');
+    assert_eq!(length, fabricated + 2);
     eprintln!("FIGURE leader killed: log={log} first committed answer {recovery:?} after the kill");
     assert!(
         restart < Duration::from_secs(20) && recovery < Duration::from_secs(20),

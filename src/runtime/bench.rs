@@ -480,11 +480,14 @@ impl Table<'_> {
     }
 }
 
-/// Writes the storage files of a 3-node (or `addresses.len()`-node) Multi-Paxos cluster whose
-/// log holds `commands` appends of `'a'` to key `'x'`, all chosen under one ballot of node 0
-/// and known decided: what the nodes would have saved after `commands` puts, written in a
-/// moment (issue 12's restart figures, `tests/availability.rs`). Each node starts from it
-/// with a store holding `commands` characters at `'x'`.
+/// How many keys [`fabricate_multi_paxos_log`] spreads its appends over (so that no value, and
+/// no reply, outgrows a datagram): slot `s` appends to key `U+4E00 + s % FABRICATED_KEYS`.
+pub const FABRICATED_KEYS: u32 = 1000;
+
+/// Writes the storage files of a Multi-Paxos cluster whose log holds `commands` appends of
+/// `'a'` (slot `s` to key `U+4E00 + s % FABRICATED_KEYS`), all chosen under one ballot of the
+/// first node and known decided: what the nodes would have saved after `commands` appends,
+/// written in a moment (issue 12's restart figures, `tests/availability.rs`).
 pub fn fabricate_multi_paxos_log(
     data_dir: &Path,
     addresses: &[SocketAddrV4],
@@ -506,7 +509,7 @@ pub fn fabricate_multi_paxos_log(
                 client,
                 request: u64::from(slot) + 1,
                 op: KvOp::Append {
-                    key: 'x',
+                    key: char::from_u32(0x4E00 + slot % FABRICATED_KEYS).unwrap_or('x'),
                     value: 'a',
                 },
             });
