@@ -8,7 +8,8 @@
 //! any it has seen and sends `Prepare { ballot, from }`, where `from` is the first slot it does
 //! not know to be chosen (§3: "phase 1 for infinitely many instances" at once). An acceptor
 //! applies the single-decree rule of §2.2 phase 1(b) once for all slots ([`may_promise`]) and
-//! answers with every proposal it accepted in a slot `>= from`.
+//! answers with every proposal it accepted in a slot `>= from`, in pieces of at most
+//! [`MultiPaxosActor::piece`] proposals, so that no message grows with the log.
 //!
 //! **Taking over the log.** With promises from a majority, the new leader proposes, in every
 //! slot that some promise reported, the command of the highest-numbered proposal reported for
@@ -49,10 +50,14 @@
 //!   for a retry of an applied one). A follower forwards a request that came straight from a
 //!   client to the leader it knows (the proposer of the highest ballot it promised), so that
 //!   forwarding never loops; otherwise it keeps the request until it leads.
-//! - Replicas keep their chosen log in memory: a restarted replica catches up from the leader
-//!   when it next learns a chosen slot past its gap.
-//! - The leader timer runs only on a server that got a request it cannot serve, or that is
-//!   campaigning: a server with no pending work has no reason to suspect the leader.
+//! - Replicas keep their chosen log in memory; the acceptor's storage says which prefix of its
+//!   accepted proposals is known chosen ([`Storage::decided`]), so a restarted replica
+//!   relearns that prefix from its own storage and catches up on the rest from the leader.
+//! - The election timer runs on a server that got a request it cannot serve, is campaigning,
+//!   or has heard a leader's heartbeat (which puts it off): a server with no pending work
+//!   that never heard a leader has no reason to suspect one.
+//! - The leader ticks ([`LeaderTick`]): it re-sends the `Accept`s in flight and sends
+//!   heartbeats. The model bounds the tick (each tick re-sends); on UDP it always runs.
 //! - [`Variant`] selects deliberately broken versions, one per safety property.
 //!
 //! # Where the code is

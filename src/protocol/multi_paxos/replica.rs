@@ -66,7 +66,7 @@ pub struct ReplicaState {
     /// The store and its at-most-once table, after applying `log`.
     pub machine: StateMachine,
     /// The first slot not known to be chosen. Invariant: every slot below it is in `chosen`,
-    /// and it is not (kept up to date by [`MultiPaxosActor::learn`]).
+    /// and it is not (kept up to date by `MultiPaxosActor::learn`).
     pub first_unknown: Slot,
 }
 
