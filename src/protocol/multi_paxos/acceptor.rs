@@ -177,3 +177,79 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod piece_tests {
+    use super::super::tests::{actor, put, sent};
+    use super::super::{MultiPaxosActor, Storage, Variant};
+    use super::*;
+    use crate::protocol::ballot::tests::ballot;
+    use stateright::actor::Actor;
+
+    /// An acceptor that accepted a put in each of slots 0..5 under ballot (1, 0).
+    fn acceptor_with_five_slots(
+        a: &MultiPaxosActor,
+    ) -> Cow<'static, super::super::MultiPaxosState> {
+        let accepted = (0..5)
+            .map(|s| {
+                let proposal = Proposal {
+                    ballot: ballot(1, 0),
+                    command: put(3, u64::from(s) + 1, 'A'),
+                };
+                (s, proposal)
+            })
+            .collect();
+        let storage = Some(Storage {
+            promised: ballot(1, 0),
+            accepted,
+            ..Storage::default()
+        });
+        Cow::Owned(a.on_start(Id::from(1), &storage, &mut Out::new()))
+    }
+
+    // Reference: issue 12: a promise reports at most `piece` slots and where the next piece
+    // starts; a prepare of the same ballot from there gets the next piece.
+    #[test]
+    fn promise_comes_in_pieces() {
+        let a = actor(Variant::Correct); // piece = 2
+        let mut state = acceptor_with_five_slots(&a);
+        let mut pieces = Vec::new();
+        let mut from = 0;
+        loop {
+            let mut o = Out::new();
+            let prepare = Msg::Prepare {
+                ballot: ballot(2, 2),
+                from,
+            };
+            a.on_msg(Id::from(1), &mut state, Id::from(2), prepare, &mut o);
+            let [(_, Msg::Promise { accepted, more, .. })] = &sent(o)[..] else {
+                panic!("one promise");
+            };
+            assert!(accepted.len() <= a.piece);
+            pieces.push(accepted.keys().copied().collect::<Vec<_>>());
+            match more {
+                Some(next) => from = *next,
+                None => break,
+            }
+        }
+        assert_eq!(pieces, vec![vec![0, 1], vec![2, 3], vec![4]]);
+    }
+
+    // Reference: issue 12: a restarted server relearns its decided prefix from its storage.
+    #[test]
+    fn restart_relearns_the_decided_prefix() {
+        let a = actor(Variant::Correct);
+        let mut state = acceptor_with_five_slots(&a);
+        assert!(state.replica.log.is_empty(), "nothing is known decided yet");
+        let mut storage = Storage {
+            promised: state.acceptor.promised,
+            accepted: state.acceptor.accepted.clone(),
+            ..Storage::default()
+        };
+        storage.decided = 3;
+        state = Cow::Owned(a.on_start(Id::from(1), &Some(storage), &mut Out::new()));
+        assert_eq!(state.replica.first_unknown(), 3);
+        assert_eq!(state.replica.log.len(), 3);
+        assert_eq!(state.acceptor.decided, 3);
+    }
+}

@@ -585,3 +585,138 @@ mod tests {
         assert_eq!(state.replica.machine.kv.data[&'x'], "A");
     }
 }
+
+#[cfg(test)]
+mod tick_tests {
+    use super::super::tests::{actor, put, sent};
+    use super::super::Variant;
+    use super::*;
+    use stateright::actor::{Actor, Command as ActorCommand};
+
+    /// Server 0 leading under (1, 0) with `command` in flight in slot 0, accepted by itself.
+    fn leader_with_one_slot_in_flight(a: &MultiPaxosActor) -> Cow<'static, MultiPaxosState> {
+        let id = Id::from(0);
+        let mut state = Cow::Owned(a.on_start(id, &None, &mut Out::new()));
+        a.on_timeout(id, &mut state, &Timer::Election, &mut Out::new());
+        let promise = Msg::Promise {
+            ballot: state.proposer.ballot,
+            accepted: BTreeMap::new(),
+            more: None,
+        };
+        a.on_msg(id, &mut state, Id::from(1), promise, &mut Out::new());
+        let request = Msg::Request {
+            command: match put(5, 1, 'A') {
+                Command::Client(cc) => cc,
+                Command::Noop => unreachable!("a put"),
+            },
+        };
+        a.on_msg(id, &mut state, Id::from(5), request, &mut Out::new());
+        assert!(state.is_leader());
+        state
+    }
+
+    // Reference: issue 12: the leader's tick re-sends the Accept of a slot in flight to the
+    // acceptors that have not accepted it, and tells the others it is alive; a follower that
+    // hears it puts off its election timer and asks for what it misses.
+    #[test]
+    fn tick_resends_and_heartbeats_keep_followers_waiting() {
+        let a = actor(Variant::Correct);
+        let mut state = leader_with_one_slot_in_flight(&a);
+        let mut o = Out::new();
+        a.on_timeout(Id::from(0), &mut state, &Timer::Leader, &mut o);
+        let sent = sent(o);
+        let accepts: Vec<Id> = sent
+            .iter()
+            .filter(|(_, m)| matches!(m, Msg::Accept { slot: 0, .. }))
+            .map(|(to, _)| *to)
+            .collect();
+        assert_eq!(accepts, vec![Id::from(1), Id::from(2)]);
+        let heartbeats = sent
+            .iter()
+            .filter(|(_, m)| matches!(m, Msg::Heartbeat { .. }))
+            .count();
+        assert_eq!(heartbeats, 2);
+
+        let follower = Id::from(1);
+        let mut f = Cow::Owned(a.on_start(follower, &None, &mut Out::new()));
+        let mut o = Out::new();
+        let heartbeat = Msg::Heartbeat {
+            ballot: state.proposer.ballot,
+            decided: 2,
+        };
+        a.on_msg(follower, &mut f, Id::from(0), heartbeat, &mut o);
+        let commands: Vec<_> = o.into_iter().collect();
+        assert!(commands
+            .iter()
+            .any(|c| matches!(c, ActorCommand::SetTimer(Timer::Election, _))));
+        assert!(commands
+            .iter()
+            .any(|c| matches!(c, ActorCommand::Send(_, Msg::CatchUp { from: 0, to: 2 }))));
+    }
+
+    // Reference: issue 12: a candidate asks for a promise's next piece, counts the promise only
+    // once whole, and sends at most `piece` Accepts at once when it takes over.
+    #[test]
+    fn candidate_gathers_a_promise_in_pieces_and_paces_its_accepts() {
+        let a = actor(Variant::Correct); // piece = 2
+        let id = Id::from(0);
+        let mut state = Cow::Owned(a.on_start(id, &None, &mut Out::new()));
+        a.on_timeout(id, &mut state, &Timer::Election, &mut Out::new());
+        let b = state.proposer.ballot;
+        let reported = |slots: std::ops::Range<Slot>| -> BTreeMap<Slot, Proposal> {
+            slots
+                .map(|s| {
+                    let ballot = Ballot::default();
+                    (
+                        s,
+                        Proposal {
+                            ballot,
+                            command: put(3, u64::from(s) + 1, 'A'),
+                        },
+                    )
+                })
+                .collect()
+        };
+        let mut o = Out::new();
+        let first = Msg::Promise {
+            ballot: b,
+            accepted: reported(0..2),
+            more: Some(2),
+        };
+        a.on_msg(id, &mut state, Id::from(1), first, &mut o);
+        assert_eq!(
+            sent(o),
+            vec![(Id::from(1), Msg::Prepare { ballot: b, from: 2 })]
+        );
+        assert!(!state.is_leader(), "half a promise does not count");
+        let mut o = Out::new();
+        let last = Msg::Promise {
+            ballot: b,
+            accepted: reported(2..3),
+            more: None,
+        };
+        a.on_msg(id, &mut state, Id::from(1), last, &mut o);
+        let Role::Leader { in_flight, .. } = &state.proposer.role else {
+            panic!("a whole promise and its own make a majority");
+        };
+        assert_eq!(in_flight.keys().copied().collect::<Vec<_>>(), vec![0, 1, 2]);
+        let accepted_slots: BTreeSet<Slot> = sent(o)
+            .into_iter()
+            .filter_map(|(_, m)| match m {
+                Msg::Accept { slot, .. } => Some(slot),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(accepted_slots, BTreeSet::from([0, 1]), "a piece at a time");
+    }
+
+    // The liveness bug: without re-sending, the tick sends no Accept.
+    #[test]
+    fn never_retransmits_sends_no_accept_on_tick() {
+        let a = actor(Variant::NeverRetransmits);
+        let mut state = leader_with_one_slot_in_flight(&a);
+        let mut o = Out::new();
+        a.on_timeout(Id::from(0), &mut state, &Timer::Leader, &mut o);
+        assert!(!sent(o).iter().any(|(_, m)| matches!(m, Msg::Accept { .. })));
+    }
+}
