@@ -232,6 +232,19 @@ fn local_reads_break_linearizability() {
     );
 }
 
+// Reference: spec/multi-paxos.md, "Availability and liveness": with a lost Accept (or
+// Accepted), a leader that never re-sends leaves its slot in flight and the client unanswered
+// at the end of a run: the liveness model's `eventually` property is violated.
+#[test]
+fn never_retransmitting_breaks_every_request_answered() {
+    caught(
+        "multi-paxos-bug-never-retransmits",
+        Some("multi-paxos-3-servers-1-client-liveness"),
+        Variant::NeverRetransmits,
+        "every request answered",
+    );
+}
+
 /// Every broken variant has a model, and every Always property is broken by one of them:
 /// no property is vacuous.
 #[test]

@@ -226,16 +226,21 @@ pub fn load(argument: Option<&str>) -> Result<Loaded, CatalogueError> {
 }
 
 impl ProtocolModel {
-    /// The names of the protocol's properties: the `always` ones, then the `sometimes` ones.
+    /// The names of the protocol's properties: the `always` ones, the `sometimes` ones, then
+    /// the `eventually` ones.
     pub fn property_names(&self) -> Vec<&'static str> {
         let names = match self {
             ProtocolModel::Paxos(_) => crate::model::paxos::property_names,
             ProtocolModel::MultiPaxos(_) => crate::model::multi_paxos::property_names,
         };
-        [Expectation::Always, Expectation::Sometimes]
-            .into_iter()
-            .flat_map(names)
-            .collect()
+        [
+            Expectation::Always,
+            Expectation::Sometimes,
+            Expectation::Eventually,
+        ]
+        .into_iter()
+        .flat_map(names)
+        .collect()
     }
 
     fn validate(&self) -> Result<(), String> {

@@ -9,8 +9,8 @@ use crate::model::harness::{
 use crate::model::voting::{Illegal, Refinement, Voting, REFINES_CONSENSUS, REFINES_VOTING};
 use crate::protocol::ballot::{may_accept, Ballot};
 use crate::protocol::multi_paxos::{
-    Applied, ClientCommand, Command, Kv, KvOp, Msg, MultiPaxosActor, MultiPaxosState, Proposal,
-    RequestId, Slot, Timer, Variant,
+    Applied, ClientCommand, Command, Kv, KvOp, LeaderTick, Msg, MultiPaxosActor, MultiPaxosState,
+    Proposal, RequestId, Slot, Timer, Variant,
 };
 use itertools::Itertools;
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,22 @@ pub struct MultiPaxosConfig {
     /// The protocol itself, or one of its deliberately broken versions.
     #[serde(default)]
     pub variant: Variant,
+    /// When a leader ticks (re-sends its `Accept`s in flight, sends heartbeats): off unless
+    /// asked, since each tick re-sends and an ordered network's channels would grow without
+    /// bound ([`LeaderTick`]).
+    #[serde(default)]
+    pub leader_tick: LeaderTick,
+    /// The most slots a `Promise` or a catch-up answer reports; by default the whole log.
+    #[serde(default)]
+    pub piece: Option<usize>,
+    /// With a lossy unordered non-duplicating network, bounds the loss for the liveness check
+    /// (and the network holds at most 2 copies of a message, bounding what a leader's tick
+    /// re-sends):
+    /// at most this many phase 2 messages (`Accept`, `Accepted`) are lost, and no other (a
+    /// lost client request needs a client retry, a lost phase 1 a new ballot: the model bounds
+    /// both). `None`: any message may be lost, any number of times.
+    #[serde(default)]
+    pub max_lost: Option<u8>,
 }
 
 /// The key every client works on.
@@ -227,6 +243,9 @@ pub struct Ghost {
     /// The first steps that did not refine `Voting` (in some slot) and `Consensus` (in some
     /// slot, or a replica's log), set by the judge.
     pub refinement: Refinement,
+    /// With [`MultiPaxosConfig::max_lost`]: how many phase 2 messages were lost, and whether a
+    /// loss it excludes happened (such states are outside the boundary).
+    pub lost: (u8, bool),
 }
 
 impl Default for Ghost {
@@ -237,6 +256,7 @@ impl Default for Ghost {
             ballots: 0,
             p1a_broken: false,
             refinement: Refinement::default(),
+            lost: (0, false),
         }
     }
 }
@@ -619,7 +639,8 @@ fn command_in_two_slots(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bo
         .any(|((s, p, _), (t, q, _))| s != t && p.command == q.command)
 }
 
-/// Witness for linearizability: every client's every call returned.
+/// Witness for linearizability, and the liveness property "every request answered": every
+/// client's every call returned.
 fn all_answered(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     let calls: usize = model
         .actors
@@ -642,10 +663,16 @@ fn refines_consensus(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool 
     state.history.refinement.consensus.is_none()
 }
 
+/// Witness for "every request answered": a phase 2 message was lost, and every call returned
+/// all the same (the leader re-sent).
+fn answered_after_loss(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    state.history.lost.0 > 0 && all_answered(model, state)
+}
+
 /// Every property of the model, in the order they are reported: its name (the claim it
 /// checks), whether it must hold always or be reached sometimes, and its condition. For the
 /// actor model or its [`Simulated`] wrapper.
-fn properties() -> [Property<MultiPaxosModel>; 23] {
+fn properties() -> [Property<MultiPaxosModel>; 25] {
     [
         Property::always("slot agreement", slot_agreement),
         Property::always("P1a", p1a),
@@ -673,15 +700,23 @@ fn properties() -> [Property<MultiPaxosModel>; 23] {
         Property::sometimes("all answered", all_answered),
         Property::sometimes("recovered slot", recovered_slot),
         Property::sometimes("chosen after leader crash", chosen_after_leader_crash),
+        Property::sometimes("answered after a lost accept", answered_after_loss),
+        // Liveness: judged only where a run ends (stateright reports an `eventually`
+        // property at terminal states, see spec/multi-paxos.md).
+        Property::eventually("every request answered", all_answered),
     ]
 }
 
 /// Judges each transition, server by server: counts the ballots started (a server's own
 /// ballot moved up: phase 1 began), and checks P1a on each acceptance the step made against
 /// the promise the acceptor held before it (which only grows within a step, so this never
-/// blames a correct acceptance); and judges the refinement ([`refine`]). Writes into the history
-/// only what the step did.
+/// blames a correct acceptance); and judges the refinement ([`refine`]) and, with
+/// [`MultiPaxosConfig::max_lost`], the losses ([`judge_loss`]). Writes into the history only
+/// what the step did.
 fn judge(cfg: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosModelState) {
+    if cfg.config.max_lost.is_some() {
+        judge_loss(before, after);
+    }
     let mut started = 0;
     let mut p1a_broken = false;
     for ((id, b), (_, a)) in protocol_actors(before).zip(protocol_actors(after)) {
@@ -798,13 +833,59 @@ fn refine(cfg: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosM
     }
 }
 
+/// With [`MultiPaxosConfig::max_lost`] (an unordered non-duplicating network): counts the
+/// phase 2 messages lost, and marks the loss of any other message, which the configuration
+/// excludes. A loss is the step that takes one message out of the network and changes no
+/// actor and no timer (a delivery that changes nothing is no step at all on this network).
+fn judge_loss(before: &MultiPaxosModelState, after: &mut MultiPaxosModelState) {
+    let unchanged = before
+        .actor_states
+        .iter()
+        .zip(&after.actor_states)
+        .all(|(b, a)| std::sync::Arc::ptr_eq(b, a));
+    let lost = after.network.len() + 1 == before.network.len()
+        && unchanged
+        && before.timers_set == after.timers_set;
+    if !lost {
+        return;
+    }
+    let others = |state: &MultiPaxosModelState| {
+        let phase2 = |msg: &Msg| matches!(msg, Msg::Accept { .. } | Msg::Accepted { .. });
+        state.network.iter_all().filter(|e| !phase2(e.msg)).count()
+    };
+    let excluded = others(after) < others(before);
+    let (count, outside) = before.history.lost;
+    after.history.lost = (count.saturating_add(1), outside || excluded);
+}
+
+/// With [`MultiPaxosConfig::max_lost`]: the most copies of one message the network holds. A
+/// leader's tick re-sends, and on a non-duplicating network each copy counts: this bounds
+/// them. (A step that would make a third copy is left out; the copies already there can be
+/// delivered, so no run is cut short by it.)
+const MAX_COPIES: usize = 2;
+
+/// Whether no message is in the network more than [`MAX_COPIES`] times.
+fn copies_bounded(state: &MultiPaxosModelState) -> bool {
+    let mut copies: BTreeMap<Envelope<&Msg>, usize> = BTreeMap::new();
+    state.network.iter_all().all(|env| {
+        let n = copies.entry(env).or_default();
+        *n += 1;
+        *n <= MAX_COPIES
+    })
+}
+
 /// The names of the properties with `expectation`, in the order they are reported.
 pub fn property_names(expectation: Expectation) -> Vec<&'static str> {
     harness::names(properties(), expectation)
 }
 
 fn within_boundary(cfg: &ModelCfg, state: &MultiPaxosModelState) -> bool {
-    cfg.clients_up(state) && state.history.ballots <= cfg.config.ballots
+    let (lost, excluded) = state.history.lost;
+    let loss_ok = cfg
+        .config
+        .max_lost
+        .is_none_or(|max| lost <= max && !excluded && copies_bounded(state));
+    cfg.clients_up(state) && state.history.ballots <= cfg.config.ballots && loss_ok
 }
 
 impl harness::Config for MultiPaxosConfig {
@@ -828,6 +909,9 @@ impl MultiPaxosConfig {
                 slots: self.slots,
                 variant: self.variant,
                 election_after: model_timeout(),
+                piece: self.piece.unwrap_or(self.slots as usize),
+                leader_tick: self.leader_tick,
+                tick_after: model_timeout(),
             })
             .collect();
         let clients = (0..self.clients).map(|k| {
@@ -859,7 +943,14 @@ impl MultiPaxosConfig {
             .record_msg_out(record_out)
             .record_msg_in(record_in)
             .within_boundary(within_boundary);
-        Checked::new(actors, properties(), judge)
+        // Liveness is claimed only where every run ends by itself or by the loss budget
+        // (`max_lost`): elsewhere the ballot and slot budgets end runs with requests still
+        // pending, and "every request answered" would be judged on runs the bound cut short.
+        let liveness = self.max_lost.is_some();
+        let properties = properties()
+            .into_iter()
+            .filter(move |p| liveness || p.expectation != Expectation::Eventually);
+        Checked::new(actors, properties, judge)
             .finding(|property, ghost: &Ghost| ghost.refinement.finding(property))
             .full_history(|ghost: &mut Ghost| ghost.calls.keep_full_history())
     }
@@ -877,6 +968,15 @@ impl MultiPaxosConfig {
         }
         if self.slots == 0 {
             return Err("slots must be at least 1: the log needs room for a command".to_owned());
+        }
+        if self.max_lost.is_some()
+            && (!self.lossy || self.network != NetworkKind::UnorderedNonduplicating)
+        {
+            return Err(
+                "max_lost bounds the loss of a lossy unordered-nonduplicating network: set \
+                 lossy = true and network = \"unordered-nonduplicating\", or drop max_lost"
+                    .to_owned(),
+            );
         }
         if self.max_crashes >= self.servers {
             return Err("max_crashes must leave at least one server up".to_owned());

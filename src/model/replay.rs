@@ -486,6 +486,10 @@ pub fn validate(dir: &Path) -> Result<Verdict, BadTrace> {
                 slots: crate::protocol::multi_paxos::Slot::MAX,
                 client_retries: 0,
                 variant: Default::default(),
+                // As the runtime runs it (`multi_paxos_server`).
+                leader_tick: crate::protocol::multi_paxos::LeaderTick::Always,
+                piece: Some(crate::runtime::node::PIECE),
+                max_lost: None,
             }
             .into_model();
             replay(

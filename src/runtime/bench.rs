@@ -479,3 +479,52 @@ impl Table<'_> {
         Ok(())
     }
 }
+
+/// How many keys [`fabricate_multi_paxos_log`] spreads its appends over (so that no value, and
+/// no reply, outgrows a datagram): slot `s` appends to key `U+4E00 + s % FABRICATED_KEYS`.
+pub const FABRICATED_KEYS: u32 = 1000;
+
+/// Writes the storage files of a Multi-Paxos cluster whose log holds `commands` appends of
+/// `'a'` (slot `s` to key `U+4E00 + s % FABRICATED_KEYS`), all chosen under one ballot of the
+/// first node and known decided: what the nodes would have saved after `commands` appends,
+/// written in a moment (issue 12's restart figures, `tests/availability.rs`).
+pub fn fabricate_multi_paxos_log(
+    data_dir: &Path,
+    addresses: &[SocketAddrV4],
+    commands: u32,
+) -> io::Result<()> {
+    use crate::protocol::multi_paxos::{Ballot, ClientCommand, Command, Proposal, Storage};
+    use crate::runtime::storage::{encode, storage_path, write_durably};
+    use stateright::actor::Id;
+    let leader = addresses.first().ok_or(io::ErrorKind::InvalidInput)?;
+    let ballot = Ballot {
+        round: 1,
+        proposer: Id::from(*leader),
+    };
+    // A client that no longer runs: its requests are 1, 2, ... in log order.
+    let client = Id::from(SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 9));
+    let accepted: std::collections::BTreeMap<_, _> = (0..commands)
+        .map(|slot| {
+            let command = Command::Client(ClientCommand {
+                client,
+                request: u64::from(slot) + 1,
+                op: KvOp::Append {
+                    key: char::from_u32(0x4E00 + slot % FABRICATED_KEYS).unwrap_or('x'),
+                    value: 'a',
+                },
+            });
+            (slot, Proposal { ballot, command })
+        })
+        .collect();
+    for (i, address) in addresses.iter().enumerate() {
+        let storage = Storage {
+            round: if i == 0 { 1 } else { 0 },
+            promised: ballot,
+            accepted: accepted.clone(),
+            decided: commands,
+        };
+        let bytes = encode(&storage).map_err(io::Error::other)?;
+        write_durably(&storage_path(data_dir, *address), &bytes)?;
+    }
+    Ok(())
+}

@@ -100,9 +100,8 @@ impl WireProtocol for PaxosActor {
 static REBOUND_REQUESTS: AtomicU64 = AtomicU64::new(0);
 
 impl WireProtocol for MultiPaxosActor {
-    /// A `Promise` carries every proposal accepted from the candidate's first unknown slot on:
-    /// after a restart (the chosen log is kept in memory) that is the whole log, so the limit
-    /// is UDP's own.
+    /// A `Promise` carries at most a piece of the proposals accepted (see
+    /// `multi_paxos_server`), well under UDP's own limit.
     const MAX_DATAGRAM: usize = 65_507;
 
     fn kind(msg: &multi_paxos::Msg) -> MsgKind {
@@ -117,6 +116,7 @@ impl WireProtocol for MultiPaxosActor {
             | M::Accept { .. }
             | M::Accepted { .. }
             | M::Chosen { .. }
+            | M::Heartbeat { .. }
             | M::CatchUp { .. } => MsgKind::Internal,
             M::Rejected { .. } => MsgKind::Preemption,
         }

@@ -60,9 +60,20 @@ impl fmt::Display for Protocol {
 /// enough for a loopback round trip, short enough that a lost datagram costs little.
 pub const RETRY_AFTER: Range<Duration> = Duration::from_millis(50)..Duration::from_millis(150);
 
-/// How long a Multi-Paxos server that has a request it cannot serve waits for a leader before
-/// starting phase 1 itself: several loopback round trips plus fsyncs.
-pub const ELECTION_AFTER: Range<Duration> = Duration::from_millis(150)..Duration::from_millis(300);
+/// How long a Multi-Paxos server that does not lead waits for a leader before starting phase 1
+/// itself, once it has a request it cannot serve or has heard a leader: several heartbeats
+/// ([`TICK_AFTER`]), drawn at random by `spawn`'s timers so that two followers rarely
+/// campaign at once.
+pub const ELECTION_AFTER: Range<Duration> = Duration::from_millis(300)..Duration::from_millis(600);
+
+/// How often a Multi-Paxos leader sends heartbeats and re-sends the `Accept`s still in flight.
+pub const TICK_AFTER: Range<Duration> = Duration::from_millis(50)..Duration::from_millis(50);
+
+/// The most slots a Multi-Paxos `Promise` or catch-up answer reports, and the most `Accept`s
+/// a leader sends at once when it takes over or re-sends: a `Promise` of this many
+/// proposals stays far below a UDP datagram's 65,507 bytes (a proposal is about 130 bytes of
+/// JSON).
+pub const PIECE: usize = 200;
 
 /// Why a node cannot start or had to stop, in terms an operator can act on.
 #[derive(Debug)]
@@ -183,6 +194,9 @@ pub fn multi_paxos_server(cluster: &[Id]) -> MultiPaxosActor {
         slots: Slot::MAX,
         variant: multi_paxos::Variant::Correct,
         election_after: ELECTION_AFTER,
+        piece: PIECE,
+        leader_tick: multi_paxos::LeaderTick::Always,
+        tick_after: TICK_AFTER,
     }
 }
 

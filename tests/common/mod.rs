@@ -129,7 +129,7 @@ impl Cluster {
         cluster
     }
 
-    fn launch(&mut self, i: usize) {
+    pub fn launch(&mut self, i: usize) {
         let peers: Vec<String> = self
             .addresses
             .iter()

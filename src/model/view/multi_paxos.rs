@@ -201,7 +201,7 @@ fn role(s: &MultiPaxosState) -> String {
     let b = ballot(s.proposer.ballot);
     let mut role = match &s.proposer.role {
         Role::Follower => format!("follower {b}"),
-        Role::Candidate { from, promises } => format!(
+        Role::Candidate { from, promises, .. } => format!(
             "candidate {b} from slot {from}, promises from [{}]",
             ids(promises.keys())
         ),

@@ -14,6 +14,10 @@ pub struct AcceptorState {
     pub promised: Ballot,
     /// The highest-numbered proposal accepted, per slot.
     pub accepted: BTreeMap<Slot, Proposal>,
+    /// Invariant: every slot below it is chosen with the command of its `accepted` proposal
+    /// (this server's replica learned it so). Saved with the acceptor, so that a restarted
+    /// server relearns that prefix from its own storage.
+    pub decided: Slot,
 }
 
 impl AcceptorState {
@@ -24,13 +28,22 @@ impl AcceptorState {
 
     /// Phase 1(b) for every slot from `from` on: the promise for `ballot`, with the proposals
     /// accepted in those slots (§3: "an acceptor responds with more than a simple OK only if
-    /// it has already received a phase 2 message"); `None` if a higher promise refuses it.
-    fn promise(&self, ballot: Ballot, from: Slot) -> Option<BTreeMap<Slot, Proposal>> {
+    /// it has already received a phase 2 message"), at most `piece` of them, and the first
+    /// slot left out if any; `None` if a higher promise refuses it.
+    fn promise(
+        &self,
+        ballot: Ballot,
+        from: Slot,
+        piece: usize,
+    ) -> Option<(BTreeMap<Slot, Proposal>, Option<Slot>)> {
         may_promise(self.promised, ballot).then(|| {
-            self.accepted
-                .range(from..)
+            let mut reported = self.accepted.range(from..);
+            let accepted = reported
+                .by_ref()
+                .take(piece)
                 .map(|(s, p)| (*s, p.clone()))
-                .collect()
+                .collect();
+            (accepted, reported.next().map(|(s, _)| *s))
         })
     }
 
@@ -57,7 +70,8 @@ impl MultiPaxosActor {
         // §2.2 phase 1(b): "If an acceptor receives a prepare request with number n greater
         // than that of any prepare request to which it has already responded, then it responds
         // to the request with a promise".
-        let Some(accepted) = acceptor.promise(ballot, self.variant.reported_from(from)) else {
+        let reported_from = self.variant.reported_from(from);
+        let Some((accepted, more)) = acceptor.promise(ballot, reported_from, self.piece) else {
             let refusal = Msg::Rejected {
                 ballot,
                 promised,
@@ -70,7 +84,14 @@ impl MultiPaxosActor {
             acceptor.to_mut().promised = ballot;
             Self::save(proposer, acceptor, o);
         }
-        o.send(src, Msg::Promise { ballot, accepted });
+        o.send(
+            src,
+            Msg::Promise {
+                ballot,
+                accepted,
+                more,
+            },
+        );
         Some(ballot)
     }
 
@@ -101,7 +122,9 @@ impl MultiPaxosActor {
             return None;
         }
         if acceptor.accepted.get(&slot) == Some(&proposal) {
-            return None; // A duplicate: already accepted and answered.
+            // A duplicate, or the leader re-sending because the answer was lost: answer again.
+            o.send(src, Msg::Accepted { slot, proposal });
+            return None;
         }
         acceptor.to_mut().accept(slot, proposal.clone());
         Self::save(proposer, acceptor, o);
@@ -152,5 +175,81 @@ mod tests {
             super::super::tests::sent(o)[..],
             [(_, Msg::Rejected { .. })]
         ));
+    }
+}
+
+#[cfg(test)]
+mod piece_tests {
+    use super::super::tests::{actor, put, sent};
+    use super::super::{MultiPaxosActor, Storage, Variant};
+    use super::*;
+    use crate::protocol::ballot::tests::ballot;
+    use stateright::actor::Actor;
+
+    /// An acceptor that accepted a put in each of slots 0..5 under ballot (1, 0).
+    fn acceptor_with_five_slots(
+        a: &MultiPaxosActor,
+    ) -> Cow<'static, super::super::MultiPaxosState> {
+        let accepted = (0..5)
+            .map(|s| {
+                let proposal = Proposal {
+                    ballot: ballot(1, 0),
+                    command: put(3, u64::from(s) + 1, 'A'),
+                };
+                (s, proposal)
+            })
+            .collect();
+        let storage = Some(Storage {
+            promised: ballot(1, 0),
+            accepted,
+            ..Storage::default()
+        });
+        Cow::Owned(a.on_start(Id::from(1), &storage, &mut Out::new()))
+    }
+
+    // Reference: issue 12: a promise reports at most `piece` slots and where the next piece
+    // starts; a prepare of the same ballot from there gets the next piece.
+    #[test]
+    fn promise_comes_in_pieces() {
+        let a = actor(Variant::Correct); // piece = 2
+        let mut state = acceptor_with_five_slots(&a);
+        let mut pieces = Vec::new();
+        let mut from = 0;
+        loop {
+            let mut o = Out::new();
+            let prepare = Msg::Prepare {
+                ballot: ballot(2, 2),
+                from,
+            };
+            a.on_msg(Id::from(1), &mut state, Id::from(2), prepare, &mut o);
+            let [(_, Msg::Promise { accepted, more, .. })] = &sent(o)[..] else {
+                panic!("one promise");
+            };
+            assert!(accepted.len() <= a.piece);
+            pieces.push(accepted.keys().copied().collect::<Vec<_>>());
+            match more {
+                Some(next) => from = *next,
+                None => break,
+            }
+        }
+        assert_eq!(pieces, vec![vec![0, 1], vec![2, 3], vec![4]]);
+    }
+
+    // Reference: issue 12: a restarted server relearns its decided prefix from its storage.
+    #[test]
+    fn restart_relearns_the_decided_prefix() {
+        let a = actor(Variant::Correct);
+        let mut state = acceptor_with_five_slots(&a);
+        assert!(state.replica.log.is_empty(), "nothing is known decided yet");
+        let mut storage = Storage {
+            promised: state.acceptor.promised,
+            accepted: state.acceptor.accepted.clone(),
+            ..Storage::default()
+        };
+        storage.decided = 3;
+        state = Cow::Owned(a.on_start(Id::from(1), &Some(storage), &mut Out::new()));
+        assert_eq!(state.replica.first_unknown(), 3);
+        assert_eq!(state.replica.log.len(), 3);
+        assert_eq!(state.acceptor.decided, 3);
     }
 }

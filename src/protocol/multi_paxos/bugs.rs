@@ -49,11 +49,14 @@ pub enum Variant {
     KeepRefused,
     /// A leader counts a slot chosen one acceptance short of a majority.
     LearnEarly,
+    /// A leader never re-sends an `Accept`: a lost one leaves its slot in flight, and every
+    /// slot after it unapplied, for good (a liveness bug).
+    NeverRetransmits,
 }
 
 impl Variant {
     /// Every variant, the correct one first.
-    pub const ALL: [Variant; 14] = [
+    pub const ALL: [Variant; 15] = [
         Variant::Correct,
         Variant::SkipPhase1,
         Variant::IgnoreReported,
@@ -68,7 +71,14 @@ impl Variant {
         Variant::AcceptAnyBallot,
         Variant::KeepRefused,
         Variant::LearnEarly,
+        Variant::NeverRetransmits,
     ];
+
+    /// Whether a leader's tick re-sends the `Accept` of the slots still in flight: it does
+    /// ([`Variant::NeverRetransmits`] does not).
+    pub(crate) fn retransmits(self) -> bool {
+        self != Variant::NeverRetransmits
+    }
 
     /// Whether a new leader runs phase 1 before it proposes. §3: the new leader "executes
     /// phase 1 of instances 135–137 and of all instances greater than 139." With

@@ -2,8 +2,8 @@
 //! proposer"): client requests, phase 1(a) once for every slot, taking over the log, and
 //! phase 2(a) per slot.
 use super::{
-    AcceptorState, Ballot, ClientCommand, Command, Msg, MultiPaxosActor, Parts, Proposal, Slot,
-    Timer,
+    AcceptorState, Ballot, ClientCommand, Command, LeaderTick, Msg, MultiPaxosActor,
+    MultiPaxosState, Parts, Proposal, Slot, Timer,
 };
 use serde::Serialize;
 use stateright::actor::{Id, Out};
@@ -24,6 +24,8 @@ pub enum Role {
         from: Slot,
         /// Each acceptor's promise: its accepted proposals from `from` on.
         promises: BTreeMap<Id, BTreeMap<Slot, Proposal>>,
+        /// Promises reported in pieces, while pieces are missing: what came so far.
+        partial: BTreeMap<Id, BTreeMap<Slot, Proposal>>,
     },
     /// Phase 1 done: proposes in slots from `next_slot` on with phase 2 only.
     Leader {
@@ -80,12 +82,15 @@ impl MultiPaxosActor {
         proposer.role = Role::Candidate {
             from,
             promises: BTreeMap::new(),
+            partial: BTreeMap::new(),
         };
         o.set_timer(Timer::Election, self.election_after.clone());
         o.broadcast(&self.servers, &Msg::Prepare { ballot, from });
     }
 
-    /// A candidate's promise; with a majority of them, it takes over the log.
+    /// A candidate's promise (or a piece of one: the next piece is asked for with the same
+    /// ballot); with a majority of whole promises, it takes over the log.
+    #[allow(clippy::too_many_arguments)] // The message's fields, as the other handlers take them.
     pub(super) fn handle_promise(
         &self,
         id: Id,
@@ -93,9 +98,15 @@ impl MultiPaxosActor {
         src: Id,
         ballot: Ballot,
         accepted: BTreeMap<Slot, Proposal>,
+        more: Option<Slot>,
         o: &mut Out<Self>,
     ) {
-        let Role::Candidate { from, promises } = &proposer.role else {
+        let Role::Candidate {
+            from,
+            promises,
+            partial,
+        } = &proposer.role
+        else {
             return;
         };
         // §2.2 phase 2(a): only responses "to its prepare requests (numbered n)" count.
@@ -103,12 +114,32 @@ impl MultiPaxosActor {
             return;
         }
         let from = *from;
-        let mut promises = promises.clone();
-        promises.insert(src, accepted);
+        let (mut promises, mut partial) = (promises.clone(), partial.clone());
+        let mut whole = partial.remove(&src).unwrap_or_default();
+        whole.extend(accepted);
+        if let Some(next) = more {
+            // The promise covers every slot from `from`; its report comes in pieces. An
+            // acceptor that promises a higher ballot meanwhile refuses the next prepare.
+            if next > whole.keys().next_back().copied().unwrap_or(from) {
+                partial.insert(src, whole);
+                o.send(src, Msg::Prepare { ballot, from: next });
+            }
+            proposer.to_mut().role = Role::Candidate {
+                from,
+                promises,
+                partial,
+            };
+            return;
+        }
+        promises.insert(src, whole);
         // §2.2 phase 2(a): "If the proposer receives a response to its prepare requests
         // (numbered n) from a majority of acceptors, then it sends an accept request".
         if promises.len() < self.quorum() {
-            proposer.to_mut().role = Role::Candidate { from, promises };
+            proposer.to_mut().role = Role::Candidate {
+                from,
+                promises,
+                partial,
+            };
             return;
         }
         // For each slot, every proposal the quorum reported.
@@ -137,7 +168,8 @@ impl MultiPaxosActor {
     }
 
     /// Phase 1 is over: lead from `next_slot` on, proposing the `recovered` slots, then the
-    /// commands queued meanwhile.
+    /// commands queued meanwhile. Only the first [`MultiPaxosActor::piece`] `Accept`s go out
+    /// at once; the leader's tick sends the rest, a piece at a time, as slots are chosen.
     fn take_lead(
         &self,
         proposer: &mut ProposerState,
@@ -146,10 +178,17 @@ impl MultiPaxosActor {
         o: &mut Out<Self>,
     ) {
         o.cancel_timer(Timer::Election);
+        if self.leader_tick != LeaderTick::Off {
+            o.set_timer(Timer::Leader, self.tick_after.clone());
+        }
         let ballot = proposer.ballot;
         let mut in_flight = InFlight::new();
-        for (slot, command) in recovered {
-            self.propose(ballot, &mut in_flight, slot, command, o);
+        for (i, (slot, command)) in recovered.into_iter().enumerate() {
+            in_flight.insert(slot, (command.clone(), BTreeSet::new()));
+            if i < self.piece {
+                let proposal = Proposal { ballot, command };
+                o.broadcast(&self.servers, &Msg::Accept { slot, proposal });
+            }
         }
         for command in std::mem::take(&mut proposer.queue) {
             self.propose_new(ballot, &mut next_slot, &mut in_flight, command, o);
@@ -172,6 +211,72 @@ impl MultiPaxosActor {
         in_flight.insert(slot, (command.clone(), BTreeSet::new()));
         let proposal = Proposal { ballot, command };
         o.broadcast(&self.servers, &Msg::Accept { slot, proposal });
+        if self.leader_tick == LeaderTick::WhileInFlight {
+            o.set_timer(Timer::Leader, self.tick_after.clone());
+        }
+    }
+
+    /// The leader's tick: re-sends the `Accept` of the first [`MultiPaxosActor::piece`] slots
+    /// in flight to the acceptors that have not accepted them (a lost `Accept` or `Accepted`
+    /// would otherwise leave a gap for good), and with [`LeaderTick::Always`] tells the other
+    /// servers it is alive. The tick stops when the server no longer leads.
+    pub(super) fn tick(&self, id: Id, state: &mut Cow<MultiPaxosState>, o: &mut Out<Self>) {
+        let Role::Leader { in_flight, .. } = &state.proposer.role else {
+            return;
+        };
+        let ballot = state.proposer.ballot;
+        if self.variant.retransmits() {
+            for (slot, (command, by)) in in_flight.iter().take(self.piece) {
+                for server in self.servers.iter().filter(|s| !by.contains(s)) {
+                    let proposal = Proposal {
+                        ballot,
+                        command: command.clone(),
+                    };
+                    let slot = *slot;
+                    o.send(*server, Msg::Accept { slot, proposal });
+                }
+            }
+        }
+        let again = match self.leader_tick {
+            LeaderTick::Always => {
+                let decided = state.replica.first_unknown();
+                for server in self.others(id) {
+                    o.send(*server, Msg::Heartbeat { ballot, decided });
+                }
+                true
+            }
+            LeaderTick::WhileInFlight => !in_flight.is_empty(),
+            LeaderTick::Off => false,
+        };
+        if again {
+            o.set_timer(Timer::Leader, self.tick_after.clone());
+        }
+    }
+
+    /// A leader's heartbeat: a server that does not lead puts off its election timer (it
+    /// campaigns only once the heartbeats stop), and asks to catch up on what the leader knows
+    /// is chosen and it does not, a piece per heartbeat. A leader or candidate of a lower
+    /// ballot steps down.
+    pub(super) fn handle_heartbeat(
+        &self,
+        parts: &mut Parts,
+        src: Id,
+        ballot: Ballot,
+        decided: Slot,
+        o: &mut Out<Self>,
+    ) {
+        if ballot < parts.acceptor.promised {
+            return; // A leader that some higher ballot has replaced.
+        }
+        self.step_down(&mut parts.proposer, ballot);
+        if parts.proposer.is_leader() {
+            return;
+        }
+        o.set_timer(Timer::Election, self.election_after.clone());
+        let from = parts.replica.first_unknown();
+        if from < decided {
+            o.send(src, Msg::CatchUp { from, to: decided });
+        }
     }
 
     /// Steady state: a new client command goes to the next free slot, if any is left.
@@ -380,6 +485,7 @@ mod tests {
             Msg::Promise {
                 ballot: b,
                 accepted,
+                more: None,
             },
             &mut o,
             &mut |_| {},
@@ -410,6 +516,7 @@ mod tests {
         let promise = Msg::Promise {
             ballot: ballot(1, 0),
             accepted: BTreeMap::new(),
+            more: None,
         };
         a.on_msg(id, &mut state, Id::from(1), promise, &mut Out::new());
         assert!(state.is_leader());
@@ -476,5 +583,140 @@ mod tests {
         a.on_msg(id, &mut state, Id::from(1), chosen, &mut o);
         assert_eq!(sent(o), vec![(client, reused)]);
         assert_eq!(state.replica.machine.kv.data[&'x'], "A");
+    }
+}
+
+#[cfg(test)]
+mod tick_tests {
+    use super::super::tests::{actor, put, sent};
+    use super::super::Variant;
+    use super::*;
+    use stateright::actor::{Actor, Command as ActorCommand};
+
+    /// Server 0 leading under (1, 0) with `command` in flight in slot 0, accepted by itself.
+    fn leader_with_one_slot_in_flight(a: &MultiPaxosActor) -> Cow<'static, MultiPaxosState> {
+        let id = Id::from(0);
+        let mut state = Cow::Owned(a.on_start(id, &None, &mut Out::new()));
+        a.on_timeout(id, &mut state, &Timer::Election, &mut Out::new());
+        let promise = Msg::Promise {
+            ballot: state.proposer.ballot,
+            accepted: BTreeMap::new(),
+            more: None,
+        };
+        a.on_msg(id, &mut state, Id::from(1), promise, &mut Out::new());
+        let request = Msg::Request {
+            command: match put(5, 1, 'A') {
+                Command::Client(cc) => cc,
+                Command::Noop => unreachable!("a put"),
+            },
+        };
+        a.on_msg(id, &mut state, Id::from(5), request, &mut Out::new());
+        assert!(state.is_leader());
+        state
+    }
+
+    // Reference: issue 12: the leader's tick re-sends the Accept of a slot in flight to the
+    // acceptors that have not accepted it, and tells the others it is alive; a follower that
+    // hears it puts off its election timer and asks for what it misses.
+    #[test]
+    fn tick_resends_and_heartbeats_keep_followers_waiting() {
+        let a = actor(Variant::Correct);
+        let mut state = leader_with_one_slot_in_flight(&a);
+        let mut o = Out::new();
+        a.on_timeout(Id::from(0), &mut state, &Timer::Leader, &mut o);
+        let sent = sent(o);
+        let accepts: Vec<Id> = sent
+            .iter()
+            .filter(|(_, m)| matches!(m, Msg::Accept { slot: 0, .. }))
+            .map(|(to, _)| *to)
+            .collect();
+        assert_eq!(accepts, vec![Id::from(1), Id::from(2)]);
+        let heartbeats = sent
+            .iter()
+            .filter(|(_, m)| matches!(m, Msg::Heartbeat { .. }))
+            .count();
+        assert_eq!(heartbeats, 2);
+
+        let follower = Id::from(1);
+        let mut f = Cow::Owned(a.on_start(follower, &None, &mut Out::new()));
+        let mut o = Out::new();
+        let heartbeat = Msg::Heartbeat {
+            ballot: state.proposer.ballot,
+            decided: 2,
+        };
+        a.on_msg(follower, &mut f, Id::from(0), heartbeat, &mut o);
+        let commands: Vec<_> = o.into_iter().collect();
+        assert!(commands
+            .iter()
+            .any(|c| matches!(c, ActorCommand::SetTimer(Timer::Election, _))));
+        assert!(commands
+            .iter()
+            .any(|c| matches!(c, ActorCommand::Send(_, Msg::CatchUp { from: 0, to: 2 }))));
+    }
+
+    // Reference: issue 12: a candidate asks for a promise's next piece, counts the promise only
+    // once whole, and sends at most `piece` Accepts at once when it takes over.
+    #[test]
+    fn candidate_gathers_a_promise_in_pieces_and_paces_its_accepts() {
+        let a = actor(Variant::Correct); // piece = 2
+        let id = Id::from(0);
+        let mut state = Cow::Owned(a.on_start(id, &None, &mut Out::new()));
+        a.on_timeout(id, &mut state, &Timer::Election, &mut Out::new());
+        let b = state.proposer.ballot;
+        let reported = |slots: std::ops::Range<Slot>| -> BTreeMap<Slot, Proposal> {
+            slots
+                .map(|s| {
+                    let ballot = Ballot::default();
+                    (
+                        s,
+                        Proposal {
+                            ballot,
+                            command: put(3, u64::from(s) + 1, 'A'),
+                        },
+                    )
+                })
+                .collect()
+        };
+        let mut o = Out::new();
+        let first = Msg::Promise {
+            ballot: b,
+            accepted: reported(0..2),
+            more: Some(2),
+        };
+        a.on_msg(id, &mut state, Id::from(1), first, &mut o);
+        assert_eq!(
+            sent(o),
+            vec![(Id::from(1), Msg::Prepare { ballot: b, from: 2 })]
+        );
+        assert!(!state.is_leader(), "half a promise does not count");
+        let mut o = Out::new();
+        let last = Msg::Promise {
+            ballot: b,
+            accepted: reported(2..3),
+            more: None,
+        };
+        a.on_msg(id, &mut state, Id::from(1), last, &mut o);
+        let Role::Leader { in_flight, .. } = &state.proposer.role else {
+            panic!("a whole promise and its own make a majority");
+        };
+        assert_eq!(in_flight.keys().copied().collect::<Vec<_>>(), vec![0, 1, 2]);
+        let accepted_slots: BTreeSet<Slot> = sent(o)
+            .into_iter()
+            .filter_map(|(_, m)| match m {
+                Msg::Accept { slot, .. } => Some(slot),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(accepted_slots, BTreeSet::from([0, 1]), "a piece at a time");
+    }
+
+    // The liveness bug: without re-sending, the tick sends no Accept.
+    #[test]
+    fn never_retransmits_sends_no_accept_on_tick() {
+        let a = actor(Variant::NeverRetransmits);
+        let mut state = leader_with_one_slot_in_flight(&a);
+        let mut o = Out::new();
+        a.on_timeout(Id::from(0), &mut state, &Timer::Leader, &mut o);
+        assert!(!sent(o).iter().any(|(_, m)| matches!(m, Msg::Accept { .. })));
     }
 }

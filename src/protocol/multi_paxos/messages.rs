@@ -76,13 +76,19 @@ pub enum Msg {
         /// The first slot the prepare is for.
         from: Slot,
     },
-    /// Phase 1(b): acceptor to candidate: the promise, with every proposal the acceptor accepted
-    /// in a slot at or after the prepare's `from`.
+    /// Phase 1(b): acceptor to candidate: the promise for every slot from the prepare's `from`
+    /// on, with one piece of the proposals the acceptor accepted there: at most
+    /// [`MultiPaxosActor::piece`](super::MultiPaxosActor::piece) of them, so that no datagram
+    /// grows with the log. The candidate asks for the next piece with a `Prepare` of the same
+    /// ballot from `more`.
     Promise {
         /// The prepare answered.
         ballot: Ballot,
-        /// The acceptor's accepted proposal in each slot from `from` on.
+        /// The acceptor's accepted proposal in each slot of this piece.
         accepted: BTreeMap<Slot, Proposal>,
+        /// `None` if the piece reports every accepted slot from `from` on; otherwise the first
+        /// accepted slot it left out.
+        more: Option<Slot>,
     },
     /// Phase 2(a): leader to acceptors.
     Accept {
@@ -116,9 +122,18 @@ pub enum Msg {
         /// The command chosen in it.
         command: Command,
     },
-    /// Catch-up: replica to a replica that knows more: send every chosen slot in `from..to`
-    /// (the gap below the slot `to` just learned, so that answers never outnumber the slots
-    /// missing).
+    /// Leader to the other servers, on every leader tick: the leader of `ballot` is alive and
+    /// knows every slot below `decided` to be chosen. A follower that hears it puts off its
+    /// election timer, and asks to catch up if it knows less.
+    Heartbeat {
+        /// The leader's ballot.
+        ballot: Ballot,
+        /// The leader's first slot not known to be chosen.
+        decided: Slot,
+    },
+    /// Catch-up: replica to a replica that knows more: send the chosen slots in `from..to`
+    /// (at most [`MultiPaxosActor::piece`](super::MultiPaxosActor::piece) of them are sent;
+    /// the rest is asked for again).
     CatchUp {
         /// The first slot missing.
         from: Slot,
@@ -135,6 +150,9 @@ pub enum Timer {
     Election,
     /// A client waited too long for a reply: send the request again (to another server).
     ClientRetry,
+    /// The leader's tick: it sends a `Heartbeat` and re-sends the `Accept` of the slots still
+    /// in flight.
+    Leader,
 }
 
 /// Durable state, saved by the handler that sends a message depending on it (§2.5).
@@ -146,4 +164,10 @@ pub struct Storage {
     pub promised: Ballot,
     /// The acceptor's accepted proposal per slot.
     pub accepted: BTreeMap<Slot, Proposal>,
+    /// Every slot below it is known to be chosen with the command accepted in `accepted`: a
+    /// restarted server learns that prefix from its own storage, and its phase 1 starts
+    /// there (§3: phase 1 from the first slot not known to be chosen). A hint, saved with
+    /// the acceptor's next save: it may lag behind, never run ahead.
+    #[serde(default)]
+    pub decided: Slot,
 }

@@ -8,7 +8,8 @@
 //! any it has seen and sends `Prepare { ballot, from }`, where `from` is the first slot it does
 //! not know to be chosen (§3: "phase 1 for infinitely many instances" at once). An acceptor
 //! applies the single-decree rule of §2.2 phase 1(b) once for all slots ([`may_promise`]) and
-//! answers with every proposal it accepted in a slot `>= from`.
+//! answers with every proposal it accepted in a slot `>= from`, in pieces of at most
+//! [`MultiPaxosActor::piece`] proposals, so that no message grows with the log.
 //!
 //! **Taking over the log.** With promises from a majority, the new leader proposes, in every
 //! slot that some promise reported, the command of the highest-numbered proposal reported for
@@ -49,10 +50,14 @@
 //!   for a retry of an applied one). A follower forwards a request that came straight from a
 //!   client to the leader it knows (the proposer of the highest ballot it promised), so that
 //!   forwarding never loops; otherwise it keeps the request until it leads.
-//! - Replicas keep their chosen log in memory: a restarted replica catches up from the leader
-//!   when it next learns a chosen slot past its gap.
-//! - The leader timer runs only on a server that got a request it cannot serve, or that is
-//!   campaigning: a server with no pending work has no reason to suspect the leader.
+//! - Replicas keep their chosen log in memory; the acceptor's storage says which prefix of its
+//!   accepted proposals is known chosen ([`Storage::decided`]), so a restarted replica
+//!   relearns that prefix from its own storage and catches up on the rest from the leader.
+//! - The election timer runs on a server that got a request it cannot serve, is campaigning,
+//!   or has heard a leader's heartbeat (which puts it off): a server with no pending work
+//!   that never heard a leader has no reason to suspect one.
+//! - The leader ticks ([`LeaderTick`]): it re-sends the `Accept`s in flight and sends
+//!   heartbeats. The model bounds the tick (each tick re-sends); on UDP it always runs.
 //! - [`Variant`] selects deliberately broken versions, one per safety property.
 //!
 //! # Where the code is
@@ -81,6 +86,7 @@ pub use kv::{Key, Kv, KvOp, KvRet, Value};
 pub use leader::{ProposerState, Role};
 pub use messages::{ClientCommand, Command, Msg, Proposal, RequestId, Slot, Storage, Timer};
 pub use replica::{Applied, ReplicaState, StateMachine};
+use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -98,6 +104,30 @@ pub struct MultiPaxosActor {
     pub variant: Variant,
     /// How long a server that does not lead waits before starting phase 1.
     pub election_after: Range<Duration>,
+    /// The most slots one message reports (a `Promise`, the answer to a `CatchUp`) and the
+    /// most `Accept`s a leader sends at once when it takes over the log or re-sends: no
+    /// datagram and no burst grows with the log.
+    pub piece: usize,
+    /// When a leader's tick runs.
+    pub leader_tick: LeaderTick,
+    /// How often a leader ticks.
+    pub tick_after: Range<Duration>,
+}
+
+/// When a leader's tick ([`Timer::Leader`]) runs: it re-sends the `Accept` of the slots in
+/// flight and, with [`LeaderTick::Always`], sends a `Heartbeat`. The model bounds it (each
+/// tick re-sends, and an ordered network's channels would grow without end); on UDP it is
+/// always on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeaderTick {
+    /// No tick: no re-sending and no heartbeats.
+    #[default]
+    Off,
+    /// The tick runs while slots are in flight, to re-send their `Accept`s; no heartbeats.
+    WhileInFlight,
+    /// The tick runs as long as the server leads, re-sending and sending heartbeats.
+    Always,
 }
 
 /// The state of one server, by role.
@@ -168,7 +198,23 @@ impl MultiPaxosActor {
             round: proposer.ballot.round,
             promised: acceptor.promised,
             accepted: acceptor.accepted.clone(),
+            decided: acceptor.decided,
         });
+    }
+
+    /// Moves the acceptor's decided prefix up over the slots its replica knows to be chosen
+    /// with the command it accepted there (saved with its next save).
+    fn advance_decided(parts: &mut Parts) {
+        let decided = parts.acceptor.decided;
+        let known = |slot: &Slot| {
+            let chosen = parts.replica.chosen.get(slot);
+            chosen.is_some_and(|c| parts.acceptor.accepted.get(slot).map(|p| &p.command) == Some(c))
+        };
+        if !known(&decided) {
+            return;
+        }
+        let end = (decided..).find(|s| !known(s)).expect("the log is finite");
+        parts.acceptor.to_mut().decided = end;
     }
 
     /// Every server but `id`.
@@ -180,8 +226,13 @@ impl MultiPaxosActor {
     fn step(&self, id: Id, parts: &mut Parts, src: Id, msg: Msg, o: &mut Out<Self>) {
         match msg {
             Msg::Request { command } => self.handle_request(id, parts, src, command, o),
-            Msg::Promise { ballot, accepted } => {
-                self.handle_promise(id, &mut parts.proposer, src, ballot, accepted, o)
+            Msg::Promise {
+                ballot,
+                accepted,
+                more,
+            } => self.handle_promise(id, &mut parts.proposer, src, ballot, accepted, more, o),
+            Msg::Heartbeat { ballot, decided } => {
+                self.handle_heartbeat(parts, src, ballot, decided, o)
             }
             Msg::Accepted { slot, proposal } => {
                 let proposer = &mut parts.proposer;
@@ -244,13 +295,26 @@ impl Handlers for MultiPaxosActor {
             acceptor: AcceptorState {
                 promised: saved.promised,
                 accepted: saved.accepted,
+                decided: 0,
             },
             replica: ReplicaState::default(),
         };
-        // A restarted replica lost its log: it catches up when it next learns a chosen slot
-        // past its gap. (Asking here would add a message per restart, and the model's crashes
-        // repeat without bound.)
-        state
+        // A restarted replica relearns the decided prefix from its own storage; past it, it
+        // catches up when it next learns a chosen slot past its gap or hears a heartbeat.
+        // (Asking here would add a message per restart, and the model's crashes repeat without
+        // bound.)
+        let mut parts = Parts::of(&state);
+        for slot in 0..saved.decided {
+            // Storage comes from disk: a prefix it does not hold is relearned from peers.
+            let Some(proposal) = parts.acceptor.accepted.get(&slot) else {
+                break;
+            };
+            let command = proposal.command.clone();
+            let proposer = &state.proposer;
+            self.learn(&mut parts.replica, proposer, slot, command, &mut Out::new());
+        }
+        Self::advance_decided(&mut parts);
+        parts.changed().unwrap_or(state)
     }
 
     fn handle(
@@ -263,13 +327,18 @@ impl Handlers for MultiPaxosActor {
     ) {
         let mut parts = Parts::of(state);
         self.step(id, &mut parts, src, msg, o);
+        Self::advance_decided(&mut parts);
         if let Some(changed) = parts.changed() {
             *state = Cow::Owned(changed);
         }
     }
 
-    /// The leader timer: a server that is not leading campaigns.
+    /// The election timer: a server that is not leading campaigns. The leader's tick: it
+    /// re-sends and sends heartbeats.
     fn timeout(&self, id: Id, state: &mut Cow<MultiPaxosState>, timer: &Timer, o: &mut Out<Self>) {
+        if *timer == Timer::Leader {
+            return self.tick(id, state, o);
+        }
         if *timer != Timer::Election || state.is_leader() {
             return;
         }
@@ -300,6 +369,9 @@ pub(super) mod tests {
             slots: 4,
             variant,
             election_after: Duration::from_secs(1)..Duration::from_secs(2),
+            piece: 2,
+            leader_tick: LeaderTick::Always,
+            tick_after: Duration::from_millis(100)..Duration::from_millis(100),
         }
     }
 

@@ -65,6 +65,9 @@ pub struct ReplicaState {
     pub log: Vec<Applied>,
     /// The store and its at-most-once table, after applying `log`.
     pub machine: StateMachine,
+    /// The first slot not known to be chosen. Invariant: every slot below it is in `chosen`,
+    /// and it is not (kept up to date by `MultiPaxosActor::learn`).
+    pub first_unknown: Slot,
 }
 
 impl ReplicaState {
@@ -84,9 +87,7 @@ impl ReplicaState {
 
     /// The first slot not known to be chosen: where phase 1 starts.
     pub(crate) fn first_unknown(&self) -> Slot {
-        (0..)
-            .find(|s| !self.chosen.contains_key(s))
-            .expect("the log is finite")
+        self.first_unknown
     }
 
     /// The next slot to apply: the one after the applied prefix, once it is chosen.
@@ -116,6 +117,9 @@ impl MultiPaxosActor {
         }
         let replica = replica.to_mut();
         replica.chosen.insert(slot, command);
+        while replica.chosen.contains_key(&replica.first_unknown) {
+            replica.first_unknown += 1;
+        }
         while let Some(next) = self.variant.next_to_apply(replica) {
             let command = replica.chosen[&next].clone();
             let dedup = self.variant.at_most_once();
@@ -140,7 +144,8 @@ impl MultiPaxosActor {
     }
 
     /// A chosen slot from the leader (or a replica that knows more); a gap below it is asked
-    /// for, once per newly learned slot (so requests never loop).
+    /// for when this slot is the first known past the gap (so that a stream of slots past one
+    /// gap asks once, not once per slot; a heartbeat asks again).
     pub(super) fn handle_chosen(
         &self,
         replica: &mut Cow<ReplicaState>,
@@ -154,7 +159,7 @@ impl MultiPaxosActor {
             return;
         }
         let first = replica.first_unknown();
-        if first < slot {
+        if first < slot && replica.chosen.range(first..).next().map(|(s, _)| *s) == Some(slot) {
             o.send(
                 src,
                 Msg::CatchUp {
@@ -165,7 +170,8 @@ impl MultiPaxosActor {
         }
     }
 
-    /// A lagging replica asks for the chosen slots of `gap`.
+    /// A lagging replica asks for the chosen slots of `gap`: the first `piece` of them are
+    /// sent.
     pub(super) fn handle_catch_up(
         &self,
         replica: &ReplicaState,
@@ -173,7 +179,7 @@ impl MultiPaxosActor {
         gap: Range<Slot>,
         o: &mut Out<Self>,
     ) {
-        for (slot, command) in replica.chosen.range(gap) {
+        for (slot, command) in replica.chosen.range(gap).take(self.piece) {
             let (slot, command) = (*slot, command.clone());
             o.send(src, Msg::Chosen { slot, command });
         }
