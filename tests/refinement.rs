@@ -140,6 +140,7 @@ const NOT_VOTING_LEVEL: &[&str] = &[
     "multi-paxos-bug-local-read",
     "multi-paxos-bug-no-dedup-table",
     "multi-paxos-bug-keep-refused",
+    "multi-paxos-bug-never-retransmits",
 ];
 
 /// One thread: the breadth-first search then finds the shortest counterexample, the same one
