@@ -573,6 +573,15 @@ fn leader_change_with_reported_slot(_: &MultiPaxosModel, state: &MultiPaxosModel
     })
 }
 
+/// A promise that leaves slots for a later piece is on its way: phase 1 in pieces, where only
+/// whole promises may count toward the majority.
+fn promise_in_pieces(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    state
+        .network
+        .iter_deliverable()
+        .any(|env| matches!(env.msg, Msg::Promise { more: Some(_), .. }))
+}
+
 /// Proposals were issued under three different ballots: two leader changes.
 fn second_leader_change(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     let ballots: BTreeSet<Ballot> = servers(state)
@@ -672,7 +681,7 @@ fn answered_after_loss(model: &MultiPaxosModel, state: &MultiPaxosModelState) ->
 /// Every property of the model, in the order they are reported: its name (the claim it
 /// checks), whether it must hold always or be reached sometimes, and its condition. For the
 /// actor model or its [`Simulated`] wrapper.
-fn properties() -> [Property<MultiPaxosModel>; 25] {
+fn properties() -> [Property<MultiPaxosModel>; 26] {
     [
         Property::always("slot agreement", slot_agreement),
         Property::always("P1a", p1a),
@@ -694,6 +703,7 @@ fn properties() -> [Property<MultiPaxosModel>; 25] {
             leader_change_with_reported_slot,
         ),
         Property::sometimes("second leader change", second_leader_change),
+        Property::sometimes("promise in pieces", promise_in_pieces),
         Property::sometimes("gap filled", gap_filled),
         Property::sometimes("catch-up of 2+ slots", catch_up_of_2_slots),
         Property::sometimes("command in two slots", command_in_two_slots),
