@@ -125,7 +125,7 @@ fn applying_past_a_gap_breaks_log_consistency() {
 fn no_dedup_table_breaks_at_most_once() {
     caught(
         "multi-paxos-bug-no-dedup-table",
-        None,
+        Some("multi-paxos-3-servers-1-client-duplicating"),
         Variant::NoDedupTable,
         "at most once",
     );
@@ -181,7 +181,7 @@ fn adopting_the_lowest_reported_command_breaks_slot_agreement() {
 fn counting_stale_promises_breaks_slot_agreement() {
     caught(
         "multi-paxos-bug-count-stale-promises",
-        None,
+        Some("multi-paxos-3-servers-1-client-promise-pieces"),
         Variant::CountStalePromises,
         "slot agreement",
     );
