@@ -182,3 +182,49 @@ fn a_closed_standard_output_stops_printing_quietly() {
         "{stderr}"
     );
 }
+
+// S1 (spec/runtime.md, "Key and value sizes"): `paxos client` refuses a Multi-Paxos key over
+// 256 bytes or a value over 1,024 (UTF-8 bytes, not characters) before sending anything, with
+// a usage error that names the limit. No server runs at the address: nothing is sent.
+#[test]
+fn a_key_or_value_over_its_limit_is_a_usage_error() {
+    let client = |op: &[&str]| {
+        let mut args = vec![
+            "client",
+            "--protocol",
+            "multi-paxos",
+            "--servers",
+            "127.0.0.1:9",
+            "--attempts",
+            "1",
+        ];
+        args.extend_from_slice(op);
+        paxos(&args)
+    };
+    let long_value = "v".repeat(1025);
+    let out = client(&["put", "k", &long_value]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("the value is 1025 bytes long; the limit is 1024 bytes"),
+        "{stderr}"
+    );
+    // 129 two-byte characters: 258 bytes, over the key's 256.
+    let long_key = "é".repeat(129);
+    for op in [
+        vec!["get", long_key.as_str()],
+        vec!["append", long_key.as_str(), "v"],
+    ] {
+        let out = client(&op);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("the key is 258 bytes long; the limit is 256 bytes"),
+            "{stderr}"
+        );
+    }
+    // The single-decree register holds one character: a longer value is a usage error too.
+    let out = paxos(&["client", "--servers", "127.0.0.1:9", "put", "AB"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("one character"));
+}

@@ -4,14 +4,18 @@
 //! and every acknowledged append must be read back at the end.
 //!
 //! The same history checks on a network that loses, duplicates, delays and reorders the
-//! datagrams between the nodes and cuts the leader off for a while (F1), with a cluster key.
+//! datagrams between the nodes and cuts the leader off for a while (F1), with a cluster key,
+//! on multi-character, non-ASCII keys and values; and the size limits of keys and values end
+//! to end, through `paxos client` and raw datagrams.
 //!
 //! Reference: spec/runtime.md D1 (storage on disk before the message that depends on it), F1,
 //! A1, and the model's "linearizable" property, now on UDP.
 mod common;
 
 use common::{Cluster, Setup};
-use paxos::protocol::multi_paxos::{Key, Kv, KvOp, KvRet, Storage};
+use paxos::protocol::multi_paxos::{
+    ClientCommand, Kv, KvOp, KvRet, Msg, Storage, MAX_KEY_BYTES, MAX_VALUE_BYTES,
+};
 use paxos::runtime::client::{Client, MultiPaxosCodec};
 use paxos::runtime::node::Protocol;
 use paxos::runtime::storage::load_storage;
@@ -22,13 +26,20 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const WORKERS: usize = 4;
-const KEYS: [Key; 2] = ['x', 'y'];
+/// The kill-and-restart test's keys: one character each, so that `paxos validate` replays its
+/// traces through the model, whose keys and values are `char`s.
+const KEYS: [&str; 2] = ["x", "y"];
+/// The faulty-network test's keys: strings, not ASCII.
+const STRING_KEYS: [&str; 3] = ["clé ✓", "ключ", "鍵-2"];
+
+/// A Multi-Paxos operation on UDP.
+type Op = KvOp<String>;
 
 /// The leader: the proposer of the highest ballot any node's storage promised.
 fn leader(cluster: &Cluster) -> Option<usize> {
     let highest = (0..cluster.addresses.len())
         .filter_map(|i| {
-            load_storage::<Storage>(&cluster.storage_path(i))
+            load_storage::<Storage<String>>(&cluster.storage_path(i))
                 .ok()
                 .flatten()
         })
@@ -36,6 +47,13 @@ fn leader(cluster: &Cluster) -> Option<usize> {
         .max()?;
     let proposer = SocketAddrV4::from(highest.proposer);
     cluster.addresses.iter().position(|&a| a == proposer)
+}
+
+/// A read of `key`.
+fn get(key: &str) -> Op {
+    KvOp::Get {
+        key: key.to_owned(),
+    }
 }
 
 /// A client of every node, starting with node `first`. Its per-attempt timeout exceeds the
@@ -50,14 +68,14 @@ fn client(cluster: &Cluster, first: usize) -> Client {
 /// The recorded history: logical thread ids, a new one after an unanswered operation (it
 /// stays in flight for ever: it may still take effect).
 struct History {
-    tester: Mutex<LinearizabilityTester<usize, Kv>>,
+    tester: Mutex<LinearizabilityTester<usize, Kv<String>>>,
     /// (key, value) of every acknowledged append.
-    acknowledged: Mutex<Vec<(Key, char)>>,
+    acknowledged: Mutex<Vec<(String, String)>>,
     unknown: AtomicUsize,
 }
 
 impl History {
-    fn call(&self, thread: &mut usize, client: &mut Client, op: KvOp) -> Option<KvRet> {
+    fn call(&self, thread: &mut usize, client: &mut Client, op: Op) -> Option<KvRet> {
         self.tester
             .lock()
             .expect("no recorder panicked")
@@ -74,7 +92,7 @@ impl History {
                     self.acknowledged
                         .lock()
                         .expect("no recorder panicked")
-                        .push((*key, *value));
+                        .push((key.clone(), value.clone()));
                 }
                 Some(ret)
             }
@@ -103,7 +121,10 @@ fn acknowledged_writes_survive_kill_and_restart() {
     let stop = AtomicBool::new(false);
     // Every append writes a value no other append writes, so a read names the appends it saw.
     let next_value = AtomicU32::new(0x100);
-    let fresh = || char::from_u32(next_value.fetch_add(1, Ordering::Relaxed)).expect("a char");
+    let fresh = || {
+        let c = char::from_u32(next_value.fetch_add(1, Ordering::Relaxed)).expect("a char");
+        c.to_string()
+    };
     std::thread::scope(|s| {
         for worker in 0..WORKERS {
             let (history, stop, fresh) = (&history, &stop, &fresh);
@@ -112,7 +133,7 @@ fn acknowledged_writes_survive_kill_and_restart() {
                 let mut thread = worker;
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) && n < 400 {
-                    let key = KEYS[(worker + n) % KEYS.len()];
+                    let key = KEYS[(worker + n) % KEYS.len()].to_owned();
                     let op = if n % 3 == 2 {
                         KvOp::Get { key }
                     } else {
@@ -153,14 +174,14 @@ fn acknowledged_writes_survive_kill_and_restart() {
     let mut reader = client(&cluster, 0);
     let mut thread = usize::MAX / 2;
     for key in KEYS {
-        let read = history.call(&mut thread, &mut reader, KvOp::Get { key });
+        let read = history.call(&mut thread, &mut reader, get(key));
         let Some(KvRet::GetOk { value }) = read else {
             panic!("no answer to the final read of {key}: {read:?}");
         };
         let value = value.unwrap_or_default();
-        for (_, appended) in acknowledged.iter().filter(|(k, _)| *k == key) {
+        for (_, appended) in acknowledged.iter().filter(|(k, _)| k == key) {
             assert!(
-                value.contains(*appended),
+                value.contains(appended.as_str()),
                 "acknowledged append {appended:?} to {key} lost: read {value:?}"
             );
         }
@@ -236,8 +257,9 @@ fn a_faulty_network_loses_no_acknowledged_write() {
         unknown: AtomicUsize::new(0),
     };
     let stop = AtomicBool::new(false);
-    let next_value = AtomicU32::new(0x100);
-    let fresh = || char::from_u32(next_value.fetch_add(1, Ordering::Relaxed)).expect("a char");
+    // Multi-character, not ASCII, and delimited, so that one never reads as part of another.
+    let next_value = AtomicU32::new(0);
+    let fresh = || format!("⟨é{}⟩", next_value.fetch_add(1, Ordering::Relaxed));
     let acked = || history.acknowledged.lock().expect("recorded").len();
     let (victim, counts) = std::thread::scope(|s| {
         for worker in 0..WORKERS {
@@ -247,7 +269,7 @@ fn a_faulty_network_loses_no_acknowledged_write() {
                 let mut thread = worker;
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) && n < 400 {
-                    let key = KEYS[(worker + n) % KEYS.len()];
+                    let key = STRING_KEYS[(worker + n) % STRING_KEYS.len()].to_owned();
                     let op = if n % 3 == 2 {
                         KvOp::Get { key }
                     } else {
@@ -293,22 +315,22 @@ fn a_faulty_network_loses_no_acknowledged_write() {
     )
     .expect("client");
     let mut thread = usize::MAX / 2;
-    let read = history.call(&mut thread, &mut alone, KvOp::Get { key: KEYS[0] });
+    let read = history.call(&mut thread, &mut alone, get(STRING_KEYS[0]));
     assert!(
         read.is_some(),
         "node {victim} does not answer after healing"
     );
     let acknowledged = history.acknowledged.lock().expect("recorded").clone();
     let mut reader = client(&cluster, 0);
-    for key in KEYS {
-        let read = history.call(&mut thread, &mut reader, KvOp::Get { key });
+    for key in STRING_KEYS {
+        let read = history.call(&mut thread, &mut reader, get(key));
         let Some(KvRet::GetOk { value }) = read else {
             panic!("no answer to the final read of {key}: {read:?}");
         };
         let value = value.unwrap_or_default();
-        for (_, appended) in acknowledged.iter().filter(|(k, _)| *k == key) {
+        for (_, appended) in acknowledged.iter().filter(|(k, _)| k == key) {
             assert!(
-                value.contains(*appended),
+                value.contains(appended.as_str()),
                 "acknowledged append {appended:?} to {key} lost: read {value:?}"
             );
         }
@@ -349,4 +371,161 @@ fn a_faulty_network_loses_no_acknowledged_write() {
     );
     assert!(!logs.contains("panicked"), "a node panicked:\n{logs}");
     assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+/// Runs `paxos client --protocol multi-paxos` against `cluster` with `op`: exit code and
+/// standard output.
+fn paxos_client(cluster: &Cluster, op: &[&str]) -> (Option<i32>, String) {
+    let servers: Vec<String> = cluster.addresses.iter().map(|a| a.to_string()).collect();
+    let servers = servers.join(",");
+    let mut args = vec![
+        "client",
+        "--protocol",
+        "multi-paxos",
+        "--servers",
+        &servers,
+        "--timeout-ms",
+        "700",
+    ];
+    args.extend_from_slice(op);
+    let out = std::process::Command::new(common::BIN)
+        .args(&args)
+        .output()
+        .expect("the built binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.code(), stdout)
+}
+
+// S1-S3 (spec/runtime.md, "Key and value sizes"), end to end: multi-character, non-ASCII keys
+// and values through `paxos client` and the client library, a key and a value at their
+// limits, a raw request over them dropped by every server (which go on serving), and an
+// append past the stored limit refused with `TooLong`, changing nothing.
+#[test]
+fn string_keys_and_values_and_their_limits_end_to_end() {
+    let cluster = Cluster::start(Protocol::MultiPaxos, 3, "multi-paxos-strings");
+    let key = "user:1 name";
+    assert_eq!(
+        paxos_client(&cluster, &["put", key, "Zoë"]),
+        (Some(0), "PutOk\n".to_owned())
+    );
+    assert_eq!(
+        paxos_client(&cluster, &["append", key, " Ångström"]),
+        (Some(0), "AppendOk: Zoë Ångström\n".to_owned())
+    );
+    assert_eq!(
+        paxos_client(&cluster, &["get", key]),
+        (Some(0), "GetOk: Zoë Ångström\n".to_owned())
+    );
+
+    // At the limits: 128 two-byte characters make a 256-byte key, 512 a 1,024-byte value.
+    let mut client = client(&cluster, 0);
+    let (widest_key, widest_value) = (
+        "é".repeat(MAX_KEY_BYTES / 2),
+        "ü".repeat(MAX_VALUE_BYTES / 2),
+    );
+    let put = KvOp::Put {
+        key: widest_key.clone(),
+        value: widest_value.clone(),
+    };
+    assert_eq!(
+        client.call_with::<MultiPaxosCodec>(put).ok(),
+        Some(KvRet::PutOk)
+    );
+    let read = client.call_with::<MultiPaxosCodec>(get(&widest_key)).ok();
+    assert_eq!(
+        read,
+        Some(KvRet::GetOk {
+            value: Some(widest_value.clone())
+        })
+    );
+
+    // S2: a request one byte over the value limit, sent raw to every server, is dropped:
+    // no answer, a log line, and the same socket's next request within the limits is served.
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a client socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("a timeout");
+    let std::net::SocketAddr::V4(me) = socket.local_addr().expect("bound") else {
+        unreachable!("bound to an IPv4 address");
+    };
+    let raw = |request: u64, value: String| {
+        let msg = Msg::Request {
+            command: ClientCommand {
+                client: stateright::actor::Id::from(me),
+                request,
+                op: KvOp::Put {
+                    key: "raw".to_owned(),
+                    value,
+                },
+            },
+        };
+        serde_json::to_vec(&msg).expect("encodes")
+    };
+    let answers = |bytes: &[u8]| {
+        let mut replies = Vec::new();
+        for _ in 0..10 {
+            for server in &cluster.addresses {
+                socket.send_to(bytes, server).expect("sent");
+            }
+            let mut buf = [0u8; 65_535];
+            while let Ok((n, _)) = socket.recv_from(&mut buf) {
+                replies.push(serde_json::from_slice::<Msg<String>>(&buf[..n]).expect("decodes"));
+            }
+            if !replies.is_empty() {
+                break;
+            }
+        }
+        replies
+    };
+    let oversized = raw(1, "v".repeat(MAX_VALUE_BYTES + 1));
+    assert_eq!(
+        answers(&oversized),
+        vec![],
+        "an oversized request is not answered"
+    );
+    let logs = cluster.logs();
+    assert!(
+        logs.contains("Dropped client request over the size limits: the value is 1025 bytes"),
+        "{logs}"
+    );
+    let within = answers(&raw(2, "v".to_owned()));
+    assert!(
+        within.iter().all(|m| *m
+            == Msg::Reply {
+                request: 2,
+                ret: KvRet::PutOk
+            })
+            && !within.is_empty(),
+        "{within:?}"
+    );
+
+    // S3: the stored value may not outgrow the limit either.
+    let append = KvOp::Append {
+        key: widest_key.clone(),
+        value: "!".to_owned(),
+    };
+    assert_eq!(
+        client.call_with::<MultiPaxosCodec>(append).ok(),
+        Some(KvRet::TooLong {
+            bytes: MAX_VALUE_BYTES + 1,
+            limit: MAX_VALUE_BYTES
+        })
+    );
+    let read = client.call_with::<MultiPaxosCodec>(get(&widest_key)).ok();
+    assert_eq!(
+        read,
+        Some(KvRet::GetOk {
+            value: Some(widest_value)
+        }),
+        "unchanged"
+    );
+    let (code, stdout) = paxos_client(&cluster, &["append", &widest_key, "!"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.starts_with("TooLong: not done"), "{stdout}");
+
+    let mut cluster = cluster;
+    for i in 0..3 {
+        assert!(cluster.running(i), "node {i} stopped");
+    }
+    assert!(!cluster.logs().contains("panicked"));
 }

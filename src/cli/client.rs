@@ -28,27 +28,37 @@ pub struct ClientArgs {
 #[derive(Debug, clap::Subcommand)]
 enum ClientOp {
     /// paxos: `put VALUE` writes VALUE (one character) into the write-once register.
-    /// multi-paxos: `put KEY VALUE` replaces KEY's value with VALUE (one character each).
+    /// multi-paxos: `put KEY VALUE` replaces KEY's value with VALUE (UTF-8 strings: a key of
+    /// at most 256 bytes, a value of at most 1,024).
     Put {
         #[arg(value_name = "KEY|VALUE")]
-        first: char,
+        first: String,
         #[arg(value_name = "VALUE")]
-        second: Option<char>,
+        second: Option<String>,
     },
     /// paxos: `get` reads the register. multi-paxos: `get KEY` reads KEY.
-    Get { key: Option<char> },
-    /// multi-paxos only: `append KEY VALUE` appends VALUE to KEY's value and prints the result.
-    Append { key: char, value: char },
+    Get { key: Option<String> },
+    /// multi-paxos only: `append KEY VALUE` appends VALUE to KEY's value and prints the result
+    /// (which must stay within 1,024 bytes).
+    Append { key: String, value: String },
 }
 
 impl ClientOp {
     /// The operation on the single-decree register.
     fn register(&self) -> Result<Op, Error> {
-        match *self {
+        match self {
             ClientOp::Put {
                 first: value,
                 second: None,
-            } => Ok(Op::Put(value)),
+            } => {
+                let mut chars = value.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(value), None) => Ok(Op::Put(value)),
+                    _ => Err(usage(&format!(
+                        "paxos: the register holds one character, not {value:?}, e.g. `put A`"
+                    ))),
+                }
+            }
             ClientOp::Get { key: None } => Ok(Op::Get),
             ClientOp::Put {
                 second: Some(_), ..
@@ -62,20 +72,31 @@ impl ClientOp {
         }
     }
 
-    /// The operation on the Multi-Paxos key-value store.
-    fn key_value(&self) -> Result<KvOp, Error> {
-        match *self {
+    /// The operation on the Multi-Paxos key-value store, within the servers' size limits.
+    fn key_value(&self) -> Result<KvOp<String>, Error> {
+        let op = match self {
             ClientOp::Put {
                 first: key,
                 second: Some(value),
-            } => Ok(KvOp::Put { key, value }),
-            ClientOp::Get { key: Some(key) } => Ok(KvOp::Get { key }),
-            ClientOp::Append { key, value } => Ok(KvOp::Append { key, value }),
+            } => KvOp::Put {
+                key: key.clone(),
+                value: value.clone(),
+            },
+            ClientOp::Get { key: Some(key) } => KvOp::Get { key: key.clone() },
+            ClientOp::Append { key, value } => KvOp::Append {
+                key: key.clone(),
+                value: value.clone(),
+            },
             ClientOp::Put { second: None, .. } => {
-                Err(usage("multi-paxos: put takes KEY VALUE, e.g. `put x A`"))
+                return Err(usage("multi-paxos: put takes KEY VALUE, e.g. `put x A`"))
             }
-            ClientOp::Get { key: None } => Err(usage("multi-paxos: get takes KEY, e.g. `get x`")),
-        }
+            ClientOp::Get { key: None } => {
+                return Err(usage("multi-paxos: get takes KEY, e.g. `get x`"))
+            }
+        };
+        op.check_size()
+            .map_err(|too_large| usage(&format!("multi-paxos: {too_large}")))?;
+        Ok(op)
     }
 }
 
@@ -83,7 +104,7 @@ fn usage(message: &str) -> Error {
     Error::Usage(message.to_owned())
 }
 
-/// Runs `paxos client`: prints the answer; `Ok(false)` for a PutFail.
+/// Runs `paxos client`: prints the answer; `Ok(false)` for a PutFail or a TooLong.
 pub(super) fn command(args: &ClientArgs) -> Result<bool, Error> {
     let servers = args
         .servers
@@ -99,14 +120,20 @@ pub(super) fn command(args: &ClientArgs) -> Result<bool, Error> {
     match args.protocol {
         ProtocolArg::MultiPaxos => {
             let op = args.op.key_value()?;
-            let printing = match client.call_with::<MultiPaxosCodec>(op)? {
+            let ret = client.call_with::<MultiPaxosCodec>(op)?;
+            let printing = match &ret {
                 KvRet::PutOk => writeln!(out, "PutOk"),
                 KvRet::GetOk { value: Some(value) } => writeln!(out, "GetOk: {value}"),
                 KvRet::GetOk { value: None } => writeln!(out, "GetOk: (empty)"),
                 KvRet::AppendOk { value } => writeln!(out, "AppendOk: {value}"),
+                KvRet::TooLong { bytes, limit } => writeln!(
+                    out,
+                    "TooLong: not done: the value would be {bytes} bytes long; the store keeps \
+                     at most {limit} bytes per key"
+                ),
             };
             printed(printing)?;
-            Ok(true)
+            Ok(!matches!(ret, KvRet::TooLong { .. }))
         }
         ProtocolArg::Paxos => {
             let op = args.op.register()?;

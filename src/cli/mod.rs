@@ -61,10 +61,13 @@ pub enum Command {
     /// RUST_LOG (e.g. RUST_LOG=info). Exit status: 1 when the node cannot start or stops,
     /// 2 for a bad command line or a cluster key file that cannot be used.
     Spawn(SpawnArgs),
-    /// Put a value into, or get the value of, the cluster's register over UDP.
+    /// Put a value into, or get the value of, the cluster's register (or, with --protocol
+    /// multi-paxos, a key of its key-value store) over UDP.
     ///
-    /// Exit status: 0 for PutOk or GetOk, 1 for PutFail or when no server answered (the
-    /// outcome of the put is then unknown), 2 for a bad command line.
+    /// Exit status: 0 for PutOk, GetOk or AppendOk, 1 for PutFail, for TooLong (a put or
+    /// append that would make a value longer than 1,024 bytes) or when no server answered (the
+    /// outcome of the put is then unknown), 2 for a bad command line (a key over 256 bytes or
+    /// a value over 1,024 included).
     Client(ClientArgs),
     /// Measure a 3-node loopback cluster with 1, 4 and 16 clients next to a raw UDP echo.
     Bench(BenchArgs),

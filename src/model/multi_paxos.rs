@@ -922,6 +922,7 @@ impl MultiPaxosConfig {
                 piece: self.piece.unwrap_or(self.slots as usize),
                 leader_tick: self.leader_tick,
                 tick_after: model_timeout(),
+                text: std::marker::PhantomData,
             })
             .collect();
         let clients = (0..self.clients).map(|k| {

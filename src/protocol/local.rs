@@ -66,7 +66,14 @@ pub trait Handlers: Actor {
 /// delivery, observed by nobody. The same actor then runs in the model and on UDP.
 macro_rules! impl_actor {
     ($actor:ty: Msg = $msg:ty, State = $state:ty, Timer = $timer:ty, Storage = $storage:ty) => {
-        impl ::stateright::actor::Actor for $actor {
+        $crate::protocol::local::impl_actor!(
+            impl[] $actor: Msg = $msg, State = $state, Timer = $timer, Storage = $storage
+        );
+    };
+    // A generic actor: `impl[V: Bound] Actor<V>: ...`.
+    (impl[$($generics:tt)*] $actor:ty: Msg = $msg:ty, State = $state:ty, Timer = $timer:ty,
+        Storage = $storage:ty) => {
+        impl<$($generics)*> ::stateright::actor::Actor for $actor {
             type Msg = $msg;
             type State = $state;
             type Timer = $timer;

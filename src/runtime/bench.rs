@@ -272,7 +272,9 @@ fn start_traced_cluster(
         let answer = match protocol {
             Protocol::Paxos => client.call(Op::Get).map(|_| ()),
             Protocol::MultiPaxos => client
-                .call_with::<MultiPaxosCodec>(KvOp::Get { key: 'k' })
+                .call_with::<MultiPaxosCodec>(KvOp::Get {
+                    key: "k".to_owned(),
+                })
                 .map(|_| ()),
         };
         if cluster.is_finished() {
@@ -317,7 +319,8 @@ fn decisions(config: &BenchConfig, data_dir: &Path) -> Result<Row, Error> {
 /// Benchmark clusters stop by themselves after this long, should the process outlive them.
 const LIFETIME: Duration = Duration::from_secs(600);
 
-/// Committed Multi-Paxos puts: each client writes its own key on a fresh 3-node cluster.
+/// Committed Multi-Paxos puts: each client writes its own key (`client-<i>`, a value of a
+/// few bytes) on a fresh 3-node cluster.
 fn multi_paxos_puts(
     clients: usize,
     duration: Duration,
@@ -331,12 +334,10 @@ fn multi_paxos_puts(
         LIFETIME,
         trace_dir.as_deref(),
     )?;
-    let values = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
     let (seconds, results) = measure_calls(&servers, clients, duration, |client, i, n| {
-        let key = char::from_u32('a' as u32 + i as u32 % 26).unwrap_or('a');
         let op = KvOp::Put {
-            key,
-            value: values[n % values.len()],
+            key: format!("client-{i}"),
+            value: format!("value {n}"),
         };
         matches!(client.call_with::<MultiPaxosCodec>(op), Ok(KvRet::PutOk))
     });
@@ -494,6 +495,7 @@ pub fn fabricate_multi_paxos_log(
     commands: u32,
 ) -> io::Result<()> {
     use crate::protocol::multi_paxos::{Ballot, ClientCommand, Command, Proposal, Storage};
+    let key = |slot: u32| char::from_u32(0x4E00 + slot % FABRICATED_KEYS).unwrap_or('x');
     use crate::runtime::storage::{encode, storage_path, write_durably};
     use stateright::actor::Id;
     let leader = addresses.first().ok_or(io::ErrorKind::InvalidInput)?;
@@ -509,15 +511,15 @@ pub fn fabricate_multi_paxos_log(
                 client,
                 request: u64::from(slot) + 1,
                 op: KvOp::Append {
-                    key: char::from_u32(0x4E00 + slot % FABRICATED_KEYS).unwrap_or('x'),
-                    value: 'a',
+                    key: key(slot).to_string(),
+                    value: "a".to_owned(),
                 },
             });
             (slot, Proposal { ballot, command })
         })
         .collect();
     for (i, address) in addresses.iter().enumerate() {
-        let storage = Storage {
+        let storage: Storage<String> = Storage {
             round: if i == 0 { 1 } else { 0 },
             promised: ballot,
             accepted: accepted.clone(),

@@ -11,7 +11,7 @@
 //! number used up (`Stale`: below the last one it applied from this address, or equal to it
 //! with another operation: a previous client on the same port, R3 of `spec/runtime.md`) did
 //! not run it: the client numbers the operation anew, above the leader's last, and asks again.
-use crate::protocol::multi_paxos::{self, ClientCommand, KvOp, KvRet};
+use crate::protocol::multi_paxos::{self, ClientCommand, KvOp, KvRet, TooLarge};
 use crate::protocol::paxos::{Msg, RequestId, Value};
 use stateright::actor::Id;
 use std::collections::BTreeSet;
@@ -72,6 +72,11 @@ pub trait ClientCodec {
     fn stale(_msg: &Self::Msg) -> Option<(RequestId, RequestId)> {
         None
     }
+    /// Whether `op` may be sent: the servers drop a request over their size limits unread,
+    /// so the client refuses it first. By default every operation may.
+    fn check(_op: &Self::Op) -> Result<(), TooLarge> {
+        Ok(())
+    }
 }
 
 /// The single-decree Paxos messages of [`crate::protocol::paxos::Msg`].
@@ -99,17 +104,21 @@ impl ClientCodec for PaxosCodec {
     }
 }
 
-/// The Multi-Paxos key-value messages of [`crate::protocol::multi_paxos::Msg`]: a `Request` carrying
-/// the client's address and request number, answered by the leader's `Reply`.
+/// The Multi-Paxos key-value messages of [`crate::protocol::multi_paxos::Msg`], with string
+/// keys and values: a `Request` carrying the client's address and request number, answered by
+/// the leader's `Reply`.
 pub struct MultiPaxosCodec;
 
+/// A Multi-Paxos message on UDP: keys and values are strings.
+type MpMsg = multi_paxos::Msg<String>;
+
 impl ClientCodec for MultiPaxosCodec {
-    type Op = KvOp;
+    type Op = KvOp<String>;
     type Ret = KvRet;
-    type Msg = multi_paxos::Msg;
+    type Msg = MpMsg;
     const SAME_REQUEST_ON_RETRY: bool = true;
 
-    fn request(op: &KvOp, request: RequestId, client: SocketAddrV4) -> multi_paxos::Msg {
+    fn request(op: &KvOp<String>, request: RequestId, client: SocketAddrV4) -> MpMsg {
         multi_paxos::Msg::Request {
             command: ClientCommand {
                 client: Id::from(client),
@@ -119,18 +128,22 @@ impl ClientCodec for MultiPaxosCodec {
         }
     }
 
-    fn reply(msg: multi_paxos::Msg) -> Option<(RequestId, KvRet)> {
+    fn reply(msg: MpMsg) -> Option<(RequestId, KvRet)> {
         match msg {
             multi_paxos::Msg::Reply { request, ret } => Some((request, ret)),
             _ => None,
         }
     }
 
-    fn stale(msg: &multi_paxos::Msg) -> Option<(RequestId, RequestId)> {
+    fn stale(msg: &MpMsg) -> Option<(RequestId, RequestId)> {
         match *msg {
             multi_paxos::Msg::Stale { request, last } => Some((request, last)),
             _ => None,
         }
+    }
+
+    fn check(op: &KvOp<String>) -> Result<(), TooLarge> {
+        op.check_size()
     }
 }
 
@@ -149,6 +162,8 @@ pub enum Error {
     /// The servers applied request number `u64::MAX` from this client's address: no number
     /// is left above it.
     NumbersUsedUp,
+    /// The operation's key or value is over the servers' size limit: not sent.
+    TooLarge(TooLarge),
 }
 
 impl fmt::Display for Error {
@@ -165,6 +180,7 @@ impl fmt::Display for Error {
                 "the servers have applied the highest request number there is from this client \
                  address: run the client from another address (port)",
             ),
+            Error::TooLarge(too_large) => write!(f, "not sent: {too_large}"),
         }
     }
 }
@@ -173,6 +189,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
+            Error::TooLarge(e) => Some(e),
             Error::NoAnswer { .. } | Error::NoServers | Error::NumbersUsedUp => None,
         }
     }
@@ -251,7 +268,11 @@ impl Client {
     }
 
     /// Runs `op`: asks one server after another until one answers or the attempts run out.
-    pub fn call_with<C: ClientCodec>(&mut self, op: C::Op) -> Result<C::Ret, Error> {
+    /// An operation over the servers' size limits is refused unsent ([`Error::TooLarge`]).
+    /// (A model operation, on `char`s, is taken as the runtime's, on one-character strings.)
+    pub fn call_with<C: ClientCodec>(&mut self, op: impl Into<C::Op>) -> Result<C::Ret, Error> {
+        let op = op.into();
+        C::check(&op).map_err(Error::TooLarge)?;
         let mut asked: BTreeSet<RequestId> = BTreeSet::new();
         let mut buf = [0u8; 65_535];
         // Whether the next attempt takes a new request number.
@@ -348,14 +369,14 @@ mod tests {
             let mut asked = Vec::new();
             for _ in 0..2 {
                 let (n, from) = server.recv_from(&mut buf).expect("a request");
-                let msg: multi_paxos::Msg = serde_json::from_slice(&buf[..n]).expect("decodes");
+                let msg: MpMsg = serde_json::from_slice(&buf[..n]).expect("decodes");
                 let multi_paxos::Msg::Request { command } = msg else {
                     panic!("not a request: {msg:?}");
                 };
                 asked.push(command.request);
                 let answer = if asked.len() == 1 {
                     let last = command.request + 1_000;
-                    multi_paxos::Msg::Stale {
+                    MpMsg::Stale {
                         request: command.request,
                         last,
                     }
@@ -396,11 +417,11 @@ mod tests {
                 .set_read_timeout(Some(Duration::from_secs(5)))
                 .expect("a timeout");
             let (n, from) = server.recv_from(&mut buf).expect("a request");
-            let msg: multi_paxos::Msg = serde_json::from_slice(&buf[..n]).expect("decodes");
+            let msg: MpMsg = serde_json::from_slice(&buf[..n]).expect("decodes");
             let multi_paxos::Msg::Request { command } = msg else {
                 panic!("not a request: {msg:?}");
             };
-            let stale = multi_paxos::Msg::Stale {
+            let stale = MpMsg::Stale {
                 request: command.request,
                 last: u64::MAX,
             };

@@ -8,6 +8,8 @@
 //! - **H2** A peer-to-peer message from an address that is not a configured peer is dropped
 //!   and logged: only client requests are accepted from anyone.
 //! - **H3** A client reply sent to a server is dropped and logged.
+//! - **H4** A client request over the protocol's size limits ([`WireProtocol::refuse`]: a
+//!   Multi-Paxos key over 256 bytes, a value over 1,024) is dropped and logged.
 //! - **R1** A client request that comes straight from a client (not from a peer) is taken in
 //!   the name of its source address ([`WireProtocol::bind_to_source`]): a Multi-Paxos
 //!   `Request` naming another client is served in its sender's name, and answered there.
@@ -79,6 +81,12 @@ where
     fn bind_to_source(msg: Self::Msg, _src: Id) -> Self::Msg {
         msg
     }
+
+    /// H4: why a client request must not reach the actor (it is over the protocol's size
+    /// limits), `None` to let it. By default every request may.
+    fn refuse(_msg: &Self::Msg) -> Option<String> {
+        None
+    }
 }
 
 impl WireProtocol for PaxosActor {
@@ -99,12 +107,15 @@ impl WireProtocol for PaxosActor {
 
 static REBOUND_REQUESTS: AtomicU64 = AtomicU64::new(0);
 
-impl WireProtocol for MultiPaxosActor {
-    /// A `Promise` carries at most a piece of the proposals accepted (see
-    /// `multi_paxos_server`), well under UDP's own limit.
+/// A Multi-Paxos message on UDP: keys and values are strings.
+type MpMsg = multi_paxos::Msg<String>;
+
+impl WireProtocol for MultiPaxosActor<String> {
+    /// A `Promise` carries at most a piece of the proposals accepted, sized to fit UDP's own
+    /// limit ([`crate::runtime::node::PIECE`]).
     const MAX_DATAGRAM: usize = 65_507;
 
-    fn kind(msg: &multi_paxos::Msg) -> MsgKind {
+    fn kind(msg: &MpMsg) -> MsgKind {
         use multi_paxos::Msg as M;
         match msg {
             // A client's request, or a follower forwarding one to the leader: R1 tells them
@@ -125,7 +136,7 @@ impl WireProtocol for MultiPaxosActor {
     /// R1: the command is the source's, whatever client it names: the per-client table and
     /// the reply are that address's. (Only a configured peer forwards a request in another
     /// client's name; the guard does not call this for peers.)
-    fn bind_to_source(msg: multi_paxos::Msg, src: Id) -> multi_paxos::Msg {
+    fn bind_to_source(msg: MpMsg, src: Id) -> MpMsg {
         match msg {
             multi_paxos::Msg::Request { mut command } => {
                 if command.client != src {
@@ -143,6 +154,17 @@ impl WireProtocol for MultiPaxosActor {
             }
             other => other,
         }
+    }
+
+    /// H4: a key or value over [`multi_paxos::MAX_KEY_BYTES`] or
+    /// [`multi_paxos::MAX_VALUE_BYTES`]: every datagram a command travels in (a `Promise` of
+    /// [`crate::runtime::node::PIECE`] of them included) then fits in UDP's limit.
+    fn refuse(msg: &MpMsg) -> Option<String> {
+        match msg {
+            multi_paxos::Msg::Request { command } => command.op.check_size().err(),
+            _ => None,
+        }
+        .map(|too_large| too_large.to_string())
     }
 }
 
@@ -219,6 +241,7 @@ static DROPPED_OVERSIZED: AtomicU64 = AtomicU64::new(0);
 static DROPPED_MALFORMED: AtomicU64 = AtomicU64::new(0);
 static DROPPED_NON_PEER: AtomicU64 = AtomicU64::new(0);
 static DROPPED_REPLY: AtomicU64 = AtomicU64::new(0);
+static DROPPED_TOO_LARGE: AtomicU64 = AtomicU64::new(0);
 static DROPPED_UNAUTHENTICATED: AtomicU64 = AtomicU64::new(0);
 static DROPPED_BAD_MAC: AtomicU64 = AtomicU64::new(0);
 static DROPPED_SEALED: AtomicU64 = AtomicU64::new(0);
@@ -524,6 +547,18 @@ where
             return;
         };
         let from_peer = self.peers.contains(&src);
+        if A::kind(&msg) == MsgKind::ClientRequest {
+            // H4: nothing over the size limits reaches the actor.
+            if let Some(why) = A::refuse(&msg) {
+                if let Some(dropped) = worth_logging(&DROPPED_TOO_LARGE) {
+                    log::warn!(
+                        "Dropped client request over the size limits: {why}. id={id}, \
+                         src={src}, dropped={dropped}"
+                    );
+                }
+                return;
+            }
+        }
         match A::kind(&msg) {
             // H2: peer-to-peer messages only from configured peers.
             MsgKind::Internal | MsgKind::Preemption if !from_peer => {
@@ -629,29 +664,32 @@ mod tests {
     #[test]
     fn multi_paxos_requests_are_open_to_anyone() {
         use crate::protocol::multi_paxos::{ClientCommand, KvOp, KvRet, Msg as M};
+        type MultiPaxosActor = crate::protocol::multi_paxos::MultiPaxosActor<String>;
         let someone = Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 9));
         let command = ClientCommand {
             client: someone,
             request: 1,
-            op: KvOp::Get { key: 'x' },
+            op: KvOp::Get {
+                key: "x".to_owned(),
+            },
         };
         assert_eq!(
             MultiPaxosActor::kind(&M::Request { command }),
             MsgKind::ClientRequest
         );
-        let reply = M::Reply {
+        let reply = MpMsg::Reply {
             request: 1,
             ret: KvRet::PutOk,
         };
         assert_eq!(MultiPaxosActor::kind(&reply), MsgKind::ClientReply);
-        let prepare = M::Prepare {
+        let prepare = MpMsg::Prepare {
             ballot: Ballot::default(),
             from: 0,
         };
         assert_eq!(MultiPaxosActor::kind(&prepare), MsgKind::Internal);
-        let catch_up = M::CatchUp { from: 0, to: 1 };
+        let catch_up = MpMsg::CatchUp { from: 0, to: 1 };
         assert_eq!(MultiPaxosActor::kind(&catch_up), MsgKind::Internal);
-        let rejected = M::Rejected {
+        let rejected = MpMsg::Rejected {
             ballot: Ballot::default(),
             promised: Ballot::default(),
             slot: None,
@@ -949,8 +987,8 @@ mod tests {
             client: victim,
             request: u64::MAX,
             op: KvOp::Put {
-                key: 'x',
-                value: 'Z',
+                key: "x".to_owned(),
+                value: "Z".to_owned(),
             },
         };
         let start = guard.on_start(me, &None, &mut Out::new());
@@ -972,6 +1010,51 @@ mod tests {
         guard.on_msg(me, &mut state, peer, Wire::Plain(request), &mut Out::new());
         let queued: Vec<Id> = state.proposer.queue.iter().map(|c| c.client).collect();
         assert_eq!(queued, vec![victim], "forwarded by a peer");
+    }
+
+    // H4: a Multi-Paxos request over the size limits never reaches the actor, from a client or
+    // a peer; one at the limits does.
+    #[test]
+    fn a_request_over_the_size_limits_is_dropped() {
+        use crate::protocol::multi_paxos::{ClientCommand, KvOp, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+        use crate::runtime::node::multi_paxos_server;
+        let peers: Vec<Id> = (1..=3)
+            .map(|p| Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), p)))
+            .collect();
+        let guard = Guard {
+            inner: multi_paxos_server(&peers),
+            peers: peers.iter().copied().collect(),
+            storage_path: std::env::temp_dir().join("never-written.storage"),
+            key: None,
+            faults: None,
+            trace: None,
+        };
+        let (me, peer) = (peers[0], peers[1]);
+        let client = Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 9));
+        let start = guard.on_start(me, &None, &mut Out::new());
+        let queued = |src: Id, key: usize, value: usize| {
+            let request = MpMsg::Request {
+                command: ClientCommand {
+                    client,
+                    request: 1,
+                    op: KvOp::Append {
+                        key: "k".repeat(key),
+                        value: "é".repeat(value / 2),
+                    },
+                },
+            };
+            let mut state = Cow::Borrowed(&start);
+            guard.on_msg(me, &mut state, src, Wire::Plain(request), &mut Out::new());
+            state.proposer.queue.len()
+        };
+        assert_eq!(queued(client, MAX_KEY_BYTES, MAX_VALUE_BYTES), 1);
+        assert_eq!(queued(client, MAX_KEY_BYTES + 1, 2), 0, "key too long");
+        assert_eq!(queued(client, 1, MAX_VALUE_BYTES + 2), 0, "value too long");
+        assert_eq!(
+            queued(peer, 1, MAX_VALUE_BYTES + 2),
+            0,
+            "forwarded, still too long"
+        );
     }
 
     // F1: a partitioned node hears nothing from its peers and sends them nothing; clients

@@ -70,10 +70,20 @@ pub const ELECTION_AFTER: Range<Duration> = Duration::from_millis(300)..Duration
 pub const TICK_AFTER: Range<Duration> = Duration::from_millis(50)..Duration::from_millis(50);
 
 /// The most slots a Multi-Paxos `Promise` or catch-up answer reports, and the most `Accept`s
-/// a leader sends at once when it takes over or re-sends: a `Promise` of this many
-/// proposals stays far below a UDP datagram's 65,507 bytes (a proposal is about 130 bytes of
-/// JSON).
-pub const PIECE: usize = 200;
+/// a leader sends at once when it takes over or re-sends: the most proposals of the largest
+/// size whose `Promise` fits in one UDP datagram of 65,507 bytes, a cluster key's 36-byte seal
+/// included (spec/runtime.md, "Key and value sizes").
+///
+/// The largest proposal is a command whose key and value are at their limits
+/// ([`MAX_KEY_BYTES`](multi_paxos::MAX_KEY_BYTES) = 256 and
+/// [`MAX_VALUE_BYTES`](multi_paxos::MAX_VALUE_BYTES) = 1,024 bytes) and made of control
+/// characters, which JSON escapes as 6 bytes each (`\u0001`): 6 x 1,280 = 7,680 bytes of
+/// strings plus 199 bytes of slot, ballot, client, request, field names and separator at
+/// their widest, 7,879 bytes. The `Promise` around them takes 106 bytes and the seal 36:
+/// 36 + 106 + 8 x 7,879 = 63,174 <= 65,507, and a ninth proposal would not fit (71,053).
+/// Ordinary text, which JSON does not escape, makes proposals of 1,479 bytes at the limits.
+/// A unit test checks the worst case on the encoder itself.
+pub const PIECE: usize = 8;
 
 /// Why a node cannot start or had to stop, in terms an operator can act on.
 #[derive(Debug)]
@@ -186,9 +196,10 @@ pub fn paxos_server(cluster: &[Id]) -> PaxosActor {
     }
 }
 
-/// The Multi-Paxos server the model checks, with real timer durations and a log as long as
-/// [`Slot`] allows (the model bounds it to keep the state space finite).
-pub fn multi_paxos_server(cluster: &[Id]) -> MultiPaxosActor {
+/// The Multi-Paxos server the model checks, with string keys and values (the model's are
+/// `char`s), real timer durations and a log as long as [`Slot`] allows (the model bounds it to
+/// keep the state space finite).
+pub fn multi_paxos_server(cluster: &[Id]) -> MultiPaxosActor<String> {
     MultiPaxosActor {
         servers: cluster.to_vec(),
         slots: Slot::MAX,
@@ -197,6 +208,7 @@ pub fn multi_paxos_server(cluster: &[Id]) -> MultiPaxosActor {
         piece: PIECE,
         leader_tick: multi_paxos::LeaderTick::Always,
         tick_after: TICK_AFTER,
+        text: std::marker::PhantomData,
     }
 }
 
@@ -364,4 +376,63 @@ fn prepare_data_dir(path: &Path) -> Result<PathBuf, Error> {
     fs::write(&probe, b"probe").map_err(failed)?;
     fs::remove_file(&probe).map_err(failed)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::multi_paxos::{
+        Ballot, ClientCommand, Command, KvOp, Msg, Proposal, MAX_KEY_BYTES, MAX_VALUE_BYTES,
+    };
+    use crate::runtime::auth::TAG_BYTES;
+    use crate::runtime::guard::SEALED_MAGIC;
+    use std::collections::BTreeMap;
+
+    /// The bytes on the wire of a sealed `Promise` of `n` proposals, each at its widest: the
+    /// largest numbers, a key and a value at their limits made of control characters (which
+    /// JSON escapes as 6 bytes each), in the highest slots.
+    fn widest_promise_bytes(n: usize) -> usize {
+        let widest = Id::from(usize::MAX);
+        let ballot = Ballot {
+            round: u32::MAX,
+            proposer: widest,
+        };
+        let proposal = Proposal {
+            ballot,
+            command: Command::Client(ClientCommand {
+                client: widest,
+                request: u64::MAX,
+                op: KvOp::Append {
+                    key: "\u{1}".repeat(MAX_KEY_BYTES),
+                    value: "\u{1}".repeat(MAX_VALUE_BYTES),
+                },
+            }),
+        };
+        let accepted: BTreeMap<Slot, Proposal<String>> = (0..n as Slot)
+            .map(|i| (Slot::MAX - i, proposal.clone()))
+            .collect();
+        let promise = Msg::Promise {
+            ballot,
+            accepted,
+            more: Some(Slot::MAX),
+        };
+        let json = serde_json::to_vec(&promise).expect("a message serializes");
+        SEALED_MAGIC.len() + TAG_BYTES + json.len()
+    }
+
+    // The arithmetic of PIECE's doc comment (spec/runtime.md, "Key and value sizes"): a
+    // `Promise` of PIECE proposals of the largest size fits in one UDP datagram, sealed; one
+    // more would not.
+    #[test]
+    fn a_promise_of_the_widest_proposals_fits_in_a_datagram() {
+        let max = <MultiPaxosActor<String> as guard::WireProtocol>::MAX_DATAGRAM;
+        assert_eq!(max, 65_507, "UDP's limit over IPv4");
+        let fits = widest_promise_bytes(PIECE);
+        assert!(fits <= max, "{fits} bytes");
+        let over = widest_promise_bytes(PIECE + 1);
+        assert!(over > max, "PIECE could be larger: {over} bytes");
+        eprintln!(
+            "a sealed Promise of {PIECE} widest proposals: {fits} bytes; of one more: {over}"
+        );
+    }
 }

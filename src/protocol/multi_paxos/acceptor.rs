@@ -1,26 +1,31 @@
 //! The acceptor: the single-decree rules of §2.2, phase 1(b) once for every slot and phase
 //! 2(b) per slot (§3: "a separate instance of the Paxos consensus algorithm" per command).
-use super::{Ballot, Msg, MultiPaxosActor, Proposal, ProposerState, Slot};
+use super::{Ballot, Msg, MultiPaxosActor, Proposal, ProposerState, Slot, Text};
 use crate::protocol::ballot::may_promise;
 use serde::Serialize;
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+/// One piece of a promise: the accepted proposals it reports, and the first accepted slot it
+/// left out, if any.
+type Piece<V> = (BTreeMap<Slot, Proposal<V>>, Option<Slot>);
+
 /// Acceptor state. Invariant: `promised >= p.ballot` for every accepted `p`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct AcceptorState {
+#[serde(bound = "V: Text")]
+pub struct AcceptorState<V = char> {
     /// The highest ballot promised (or accepted), for all slots.
     pub promised: Ballot,
     /// The highest-numbered proposal accepted, per slot.
-    pub accepted: BTreeMap<Slot, Proposal>,
+    pub accepted: BTreeMap<Slot, Proposal<V>>,
     /// Invariant: every slot below it is chosen with the command of its `accepted` proposal
     /// (this server's replica learned it so). Saved with the acceptor, so that a restarted
     /// server relearns that prefix from its own storage.
     pub decided: Slot,
 }
 
-impl AcceptorState {
+impl<V: Text> AcceptorState<V> {
     /// The leader this acceptor knows: the proposer of the highest ballot it promised.
     pub(crate) fn known_leader(&self) -> Option<Id> {
         (self.promised.round > 0).then_some(self.promised.proposer)
@@ -30,12 +35,7 @@ impl AcceptorState {
     /// accepted in those slots (§3: "an acceptor responds with more than a simple OK only if
     /// it has already received a phase 2 message"), at most `piece` of them, and the first
     /// slot left out if any; `None` if a higher promise refuses it.
-    fn promise(
-        &self,
-        ballot: Ballot,
-        from: Slot,
-        piece: usize,
-    ) -> Option<(BTreeMap<Slot, Proposal>, Option<Slot>)> {
+    fn promise(&self, ballot: Ballot, from: Slot, piece: usize) -> Option<Piece<V>> {
         may_promise(self.promised, ballot).then(|| {
             let mut reported = self.accepted.range(from..);
             let accepted = reported
@@ -48,19 +48,19 @@ impl AcceptorState {
     }
 
     /// Phase 2(b) in `slot`: accepts `proposal`, which is also a promise for its number.
-    fn accept(&mut self, slot: Slot, proposal: Proposal) {
+    fn accept(&mut self, slot: Slot, proposal: Proposal<V>) {
         self.promised = self.promised.max(proposal.ballot);
         self.accepted.insert(slot, proposal);
     }
 }
 
-impl MultiPaxosActor {
+impl<V: Text> MultiPaxosActor<V> {
     /// Phase 1(b), once for all slots; the server's `proposer` round is saved with the promise.
     /// Returns the promise made, `None` if refused.
     pub(super) fn handle_prepare(
         &self,
-        acceptor: &mut Cow<AcceptorState>,
-        proposer: &ProposerState,
+        acceptor: &mut Cow<AcceptorState<V>>,
+        proposer: &ProposerState<V>,
         src: Id,
         ballot: Ballot,
         from: Slot,
@@ -99,11 +99,11 @@ impl MultiPaxosActor {
     /// Returns the promise after accepting, `None` if refused or a duplicate.
     pub(super) fn handle_accept(
         &self,
-        acceptor: &mut Cow<AcceptorState>,
-        proposer: &ProposerState,
+        acceptor: &mut Cow<AcceptorState<V>>,
+        proposer: &ProposerState<V>,
         src: Id,
         slot: Slot,
-        proposal: Proposal,
+        proposal: Proposal<V>,
         o: &mut Out<Self>,
     ) -> Option<Ballot> {
         let promised = acceptor.promised;

@@ -3,7 +3,7 @@
 //! only here does a broken [`Variant`] depart from the rule.
 use super::{
     Ballot, ClientCommand, Command, KvOp, KvRet, MultiPaxosActor, ProposerState, ReplicaState,
-    Role, Slot, StateMachine,
+    Role, Slot, StateMachine, Text,
 };
 use crate::protocol::ballot::{highest_reported, may_accept};
 use serde::{Deserialize, Serialize};
@@ -92,11 +92,11 @@ impl Variant {
     /// reported proposal (P2c(b), [`highest_reported`]). [`Variant::IgnoreReported`] proposes
     /// its own next queued command instead, while it has one; [`Variant::AdoptLowest`] the
     /// command of the lowest-numbered reported proposal.
-    pub(crate) fn adopt(
+    pub(crate) fn adopt<V: Text>(
         self,
-        reported: Vec<(Ballot, Command)>,
-        queue: &mut BTreeSet<ClientCommand>,
-    ) -> Command {
+        reported: Vec<(Ballot, Command<V>)>,
+        queue: &mut BTreeSet<ClientCommand<V>>,
+    ) -> Command<V> {
         if self == Variant::IgnoreReported {
             if let Some(own) = queue.pop_first() {
                 return Command::Client(own);
@@ -156,14 +156,14 @@ impl Variant {
     /// What a new `leader` proposes in a gap below the highest reported slot. §3: "a special
     /// 'no-op' command that leaves the state unchanged" (P2c(a) allows any command).
     /// [`Variant::InventFiller`] proposes a command no client submitted.
-    pub(crate) fn no_op(self, leader: Id) -> Command {
+    pub(crate) fn no_op<V: Text>(self, leader: Id) -> Command<V> {
         match self {
             Variant::InventFiller => Command::Client(ClientCommand {
                 client: leader,
                 request: 0,
                 op: KvOp::Put {
-                    key: 'x',
-                    value: '?',
+                    key: V::from('x'),
+                    value: V::from('?'),
                 },
             }),
             _ => Command::Noop,
@@ -173,7 +173,7 @@ impl Variant {
     /// The next slot a replica applies: the next in slot order
     /// ([`ReplicaState::next_in_order`]). [`Variant::ApplyPastGap`] applies any chosen slot not
     /// yet applied, gap or not.
-    pub(crate) fn next_to_apply(self, replica: &ReplicaState) -> Option<Slot> {
+    pub(crate) fn next_to_apply<V: Text>(self, replica: &ReplicaState<V>) -> Option<Slot> {
         match self {
             Variant::ApplyPastGap => replica
                 .chosen
@@ -200,10 +200,10 @@ impl Variant {
     /// A follower's own answer to a client's command: none, since §3 has "Clients send
     /// commands to the leader". [`Variant::LocalRead`] answers a `Get` from its own store,
     /// which may lag behind the log.
-    pub(crate) fn local_read(
+    pub(crate) fn local_read<V: Text>(
         self,
-        command: &ClientCommand,
-        machine: &StateMachine,
+        command: &ClientCommand<V>,
+        machine: &StateMachine<V>,
     ) -> Option<KvRet> {
         match (self, &command.op) {
             (Variant::LocalRead, KvOp::Get { .. }) => Some(machine.kv.clone().invoke(&command.op)),
@@ -212,12 +212,12 @@ impl Variant {
     }
 }
 
-impl MultiPaxosActor {
+impl<V: Text> MultiPaxosActor<V> {
     /// [`Variant::KeepProposing`]'s answer to a refusal of `slot`: keep leading, under the
     /// ballot `promised` that beat it, and propose the slot's command again.
     pub(super) fn keep_proposing(
         &self,
-        proposer: &mut Cow<ProposerState>,
+        proposer: &mut Cow<ProposerState<V>>,
         promised: Ballot,
         slot: Option<Slot>,
         o: &mut Out<Self>,

@@ -3,7 +3,7 @@
 //! phase 2(a) per slot.
 use super::{
     AcceptorState, Ballot, ClientCommand, Command, LeaderTick, Msg, MultiPaxosActor,
-    MultiPaxosState, Parts, Proposal, Slot, Timer,
+    MultiPaxosState, Parts, Proposal, Slot, Text, Timer,
 };
 use serde::Serialize;
 use stateright::actor::{Id, Out};
@@ -11,11 +11,12 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A leader's proposals not yet chosen, with the acceptors known to have accepted them.
-pub(super) type InFlight = BTreeMap<Slot, (Command, BTreeSet<Id>)>;
+pub(super) type InFlight<V> = BTreeMap<Slot, (Command<V>, BTreeSet<Id>)>;
 
 /// What a server does as proposer.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Role {
+#[serde(bound = "V: Text")]
+pub enum Role<V = char> {
     /// Not leading: forwards client requests to the leader it knows.
     Follower,
     /// Phase 1 under way for every slot from `from` on: the promises received so far.
@@ -23,48 +24,49 @@ pub enum Role {
         /// The first slot not known to be chosen when phase 1 started.
         from: Slot,
         /// Each acceptor's promise: its accepted proposals from `from` on.
-        promises: BTreeMap<Id, BTreeMap<Slot, Proposal>>,
+        promises: BTreeMap<Id, BTreeMap<Slot, Proposal<V>>>,
         /// Promises reported in pieces, while pieces are missing: what came so far.
-        partial: BTreeMap<Id, BTreeMap<Slot, Proposal>>,
+        partial: BTreeMap<Id, BTreeMap<Slot, Proposal<V>>>,
     },
     /// Phase 1 done: proposes in slots from `next_slot` on with phase 2 only.
     Leader {
         /// The next free slot.
         next_slot: Slot,
         /// Proposals not yet chosen, with the acceptors known to have accepted them.
-        in_flight: BTreeMap<Slot, (Command, BTreeSet<Id>)>,
+        in_flight: InFlight<V>,
     },
 }
 
 /// Proposer state.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct ProposerState {
+#[serde(bound = "V: Text")]
+pub struct ProposerState<V = char> {
     /// The current own ballot. Invariant: `ballot.round` is saved in
     /// [`Storage::round`](super::Storage::round), and `ballot.proposer` is this server (but
     /// for [`Variant::KeepProposing`](super::Variant::KeepProposing)).
     pub ballot: Ballot,
     /// Follower, candidate or leader.
-    pub role: Role,
+    pub role: Role<V>,
     /// Client commands received while no other leader was known, proposed on taking the lead.
-    pub queue: BTreeSet<ClientCommand>,
+    pub queue: BTreeSet<ClientCommand<V>>,
 }
 
-impl ProposerState {
+impl<V> ProposerState<V> {
     /// Whether this server leads.
     pub(crate) fn is_leader(&self) -> bool {
         matches!(self.role, Role::Leader { .. })
     }
 }
 
-impl MultiPaxosActor {
+impl<V: Text> MultiPaxosActor<V> {
     /// Phase 1(a) on a leader timeout: a ballot above any seen, for every slot from `from`, the
     /// first unknown one, on. §3: "Using the same proposal number for all instances, it can do
     /// this by sending a single reasonably short message to the other servers."
     pub(super) fn start_phase1(
         &self,
         id: Id,
-        proposer: &mut ProposerState,
-        acceptor: &AcceptorState,
+        proposer: &mut ProposerState<V>,
+        acceptor: &AcceptorState<V>,
         from: Slot,
         o: &mut Out<Self>,
     ) {
@@ -94,10 +96,10 @@ impl MultiPaxosActor {
     pub(super) fn handle_promise(
         &self,
         id: Id,
-        proposer: &mut Cow<ProposerState>,
+        proposer: &mut Cow<ProposerState<V>>,
         src: Id,
         ballot: Ballot,
-        accepted: BTreeMap<Slot, Proposal>,
+        accepted: BTreeMap<Slot, Proposal<V>>,
         more: Option<Slot>,
         o: &mut Out<Self>,
     ) {
@@ -143,7 +145,7 @@ impl MultiPaxosActor {
             return;
         }
         // For each slot, every proposal the quorum reported.
-        let mut reported: BTreeMap<Slot, Vec<(Ballot, Command)>> = BTreeMap::new();
+        let mut reported: BTreeMap<Slot, Vec<(Ballot, Command<V>)>> = BTreeMap::new();
         for (slot, p) in promises.values().flatten() {
             reported
                 .entry(*slot)
@@ -172,9 +174,9 @@ impl MultiPaxosActor {
     /// at once; the leader's tick sends the rest, a piece at a time, as slots are chosen.
     fn take_lead(
         &self,
-        proposer: &mut ProposerState,
+        proposer: &mut ProposerState<V>,
         mut next_slot: Slot,
-        recovered: Vec<(Slot, Command)>,
+        recovered: Vec<(Slot, Command<V>)>,
         o: &mut Out<Self>,
     ) {
         o.cancel_timer(Timer::Election);
@@ -203,9 +205,9 @@ impl MultiPaxosActor {
     pub(super) fn propose(
         &self,
         ballot: Ballot,
-        in_flight: &mut InFlight,
+        in_flight: &mut InFlight<V>,
         slot: Slot,
-        command: Command,
+        command: Command<V>,
         o: &mut Out<Self>,
     ) {
         in_flight.insert(slot, (command.clone(), BTreeSet::new()));
@@ -220,7 +222,7 @@ impl MultiPaxosActor {
     /// in flight to the acceptors that have not accepted them (a lost `Accept` or `Accepted`
     /// would otherwise leave a gap for good), and with [`LeaderTick::Always`] tells the other
     /// servers it is alive. The tick stops when the server no longer leads.
-    pub(super) fn tick(&self, id: Id, state: &mut Cow<MultiPaxosState>, o: &mut Out<Self>) {
+    pub(super) fn tick(&self, id: Id, state: &mut Cow<MultiPaxosState<V>>, o: &mut Out<Self>) {
         let Role::Leader { in_flight, .. } = &state.proposer.role else {
             return;
         };
@@ -259,7 +261,7 @@ impl MultiPaxosActor {
     /// ballot steps down.
     pub(super) fn handle_heartbeat(
         &self,
-        parts: &mut Parts,
+        parts: &mut Parts<V>,
         src: Id,
         ballot: Ballot,
         decided: Slot,
@@ -284,8 +286,8 @@ impl MultiPaxosActor {
         &self,
         ballot: Ballot,
         next_slot: &mut Slot,
-        in_flight: &mut InFlight,
-        command: ClientCommand,
+        in_flight: &mut InFlight<V>,
+        command: ClientCommand<V>,
         o: &mut Out<Self>,
     ) {
         if *next_slot >= self.slots {
@@ -300,9 +302,9 @@ impl MultiPaxosActor {
     pub(super) fn handle_request(
         &self,
         id: Id,
-        parts: &mut Parts,
+        parts: &mut Parts<V>,
         src: Id,
-        command: ClientCommand,
+        command: ClientCommand<V>,
         o: &mut Out<Self>,
     ) {
         let Parts {
@@ -374,12 +376,12 @@ impl MultiPaxosActor {
     pub(super) fn handle_accepted(
         &self,
         id: Id,
-        proposer: &mut Cow<ProposerState>,
+        proposer: &mut Cow<ProposerState<V>>,
         src: Id,
         slot: Slot,
-        proposal: Proposal,
+        proposal: Proposal<V>,
         o: &mut Out<Self>,
-    ) -> Option<Command> {
+    ) -> Option<Command<V>> {
         let Role::Leader {
             next_slot,
             in_flight,
@@ -421,7 +423,7 @@ impl MultiPaxosActor {
     /// probably inform the proposer, who should then abandon its proposal").
     pub(super) fn handle_rejected(
         &self,
-        proposer: &mut Cow<ProposerState>,
+        proposer: &mut Cow<ProposerState<V>>,
         slot: Option<Slot>,
         ballot: Ballot,
         promised: Ballot,
@@ -438,7 +440,7 @@ impl MultiPaxosActor {
 
     /// A server whose acceptor promised a ballot above its own stops leading (or
     /// campaigning): its accepts would be refused (§2.2, abandoning a proposal).
-    pub(super) fn step_down(&self, proposer: &mut Cow<ProposerState>, promised: Ballot) {
+    pub(super) fn step_down(&self, proposer: &mut Cow<ProposerState<V>>, promised: Ballot) {
         if self.variant.abandons() && proposer.role != Role::Follower && promised > proposer.ballot
         {
             proposer.to_mut().role = Role::Follower;

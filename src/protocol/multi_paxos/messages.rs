@@ -1,7 +1,9 @@
 //! The words of Multi-Paxos on the wire and on disk: slots, commands, proposals, messages,
 //! timers and stable storage. The UDP runtime sends [`Msg`] as serde JSON, so a variant's
-//! name and fields are its wire format.
-use super::{Ballot, KvOp, KvRet};
+//! name and fields are its wire format. Each is generic over the [`Text`] of the store's keys
+//! and values, `char` by default (the model's) and `String` on UDP: a one-character string
+//! and a `char` have the same JSON.
+use super::{Ballot, KvOp, KvRet, Text};
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
 use std::collections::BTreeMap;
@@ -12,32 +14,35 @@ pub type Slot = u32;
 
 /// A proposal for one slot: a command under a ballot.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Proposal {
+#[serde(bound = "V: Text")]
+pub struct Proposal<V = char> {
     /// The proposal number.
     pub ballot: Ballot,
     /// The command proposed.
-    pub command: Command,
+    pub command: Command<V>,
 }
 
 /// What a log slot holds.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Command {
+#[serde(bound = "V: Text")]
+pub enum Command<V = char> {
     /// Fills a slot that a new leader found empty below a used one (§3: "a special 'no-op'
     /// command that leaves the state unchanged").
     Noop,
     /// A client's command.
-    Client(ClientCommand),
+    Client(ClientCommand<V>),
 }
 
 /// A client's command: who asked, which of its requests, and what to do.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct ClientCommand {
+#[serde(bound = "V: Text")]
+pub struct ClientCommand<V = char> {
     /// The client, which gets the reply.
     pub client: Id,
     /// The client's request number.
     pub request: RequestId,
     /// The operation on the store.
-    pub op: KvOp,
+    pub op: KvOp<V>,
 }
 
 /// A client's request number: 1, 2, ... in the order the client issues them.
@@ -45,11 +50,12 @@ pub type RequestId = u64;
 
 /// Every message of the protocol, client requests and replies included.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Msg {
+#[serde(bound = "V: Text")]
+pub enum Msg<V = char> {
     /// Client to any server, or follower to leader: order `command` into the log.
     Request {
         /// The client's command.
-        command: ClientCommand,
+        command: ClientCommand<V>,
     },
     /// Leader to client: the result of the client's `request`.
     Reply {
@@ -85,7 +91,7 @@ pub enum Msg {
         /// The prepare answered.
         ballot: Ballot,
         /// The acceptor's accepted proposal in each slot of this piece.
-        accepted: BTreeMap<Slot, Proposal>,
+        accepted: BTreeMap<Slot, Proposal<V>>,
         /// `None` if the piece reports every accepted slot from `from` on; otherwise the first
         /// accepted slot it left out.
         more: Option<Slot>,
@@ -95,14 +101,14 @@ pub enum Msg {
         /// The slot.
         slot: Slot,
         /// The proposal for it.
-        proposal: Proposal,
+        proposal: Proposal<V>,
     },
     /// Phase 2(b): acceptor to the leader that asked.
     Accepted {
         /// The slot.
         slot: Slot,
         /// The proposal accepted in it.
-        proposal: Proposal,
+        proposal: Proposal<V>,
     },
     /// Acceptor to proposer: `ballot` (for `slot`, or phase 1 when `None`) was refused
     /// because the acceptor promised `promised`.
@@ -120,7 +126,7 @@ pub enum Msg {
         /// The slot.
         slot: Slot,
         /// The command chosen in it.
-        command: Command,
+        command: Command<V>,
     },
     /// Leader to the other servers, on every leader tick: the leader of `ballot` is alive and
     /// knows every slot below `decided` to be chosen. A follower that hears it puts off its
@@ -157,13 +163,14 @@ pub enum Timer {
 
 /// Durable state, saved by the handler that sends a message depending on it (§2.5).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Storage {
+#[serde(bound = "V: Text")]
+pub struct Storage<V = char> {
     /// The highest round this server used for its own ballots.
     pub round: u32,
     /// The acceptor's promise, for all slots.
     pub promised: Ballot,
     /// The acceptor's accepted proposal per slot.
-    pub accepted: BTreeMap<Slot, Proposal>,
+    pub accepted: BTreeMap<Slot, Proposal<V>>,
     /// Every slot below it is known to be chosen with the command accepted in `accepted`: a
     /// restarted server learns that prefix from its own storage, and its phase 1 starts
     /// there (§3: phase 1 from the first slot not known to be chosen). A hint, saved with

@@ -82,7 +82,7 @@ pub use super::ballot::Ballot;
 use super::local::{self, Handlers};
 pub use acceptor::AcceptorState;
 pub use bugs::Variant;
-pub use kv::{Key, Kv, KvOp, KvRet, Value};
+pub use kv::{Kv, KvOp, KvRet, Text, TooLarge, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 pub use leader::{ProposerState, Role};
 pub use messages::{ClientCommand, Command, Msg, Proposal, RequestId, Slot, Storage, Timer};
 pub use replica::{Applied, ReplicaState, StateMachine};
@@ -90,12 +90,14 @@ use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::marker::PhantomData;
 use std::ops::Range;
 use std::time::Duration;
 
-/// A Multi-Paxos server: proposer, acceptor and replica.
+/// A Multi-Paxos server: proposer, acceptor and replica, for a store whose keys and values
+/// are `V`: `char` in the model, `String` on UDP.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct MultiPaxosActor {
+pub struct MultiPaxosActor<V = char> {
     /// Every server, this one included: the acceptors and the replicas.
     pub servers: Vec<Id>,
     /// The log has slots `0..slots`: a leader proposes nothing beyond.
@@ -112,6 +114,8 @@ pub struct MultiPaxosActor {
     pub leader_tick: LeaderTick,
     /// How often a leader ticks.
     pub tick_after: Range<Duration>,
+    /// The [`Text`] of the store's keys and values.
+    pub text: PhantomData<V>,
 }
 
 /// When a leader's tick ([`Timer::Leader`]) runs: it re-sends the `Accept` of the slots in
@@ -132,16 +136,17 @@ pub enum LeaderTick {
 
 /// The state of one server, by role.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-pub struct MultiPaxosState {
+#[serde(bound = "V: Text")]
+pub struct MultiPaxosState<V = char> {
     /// The proposer: follower, candidate or leader.
-    pub proposer: ProposerState,
+    pub proposer: ProposerState<V>,
     /// The acceptor, for every slot.
-    pub acceptor: AcceptorState,
+    pub acceptor: AcceptorState<V>,
     /// The replica: the chosen log and the store it is applied to.
-    pub replica: ReplicaState,
+    pub replica: ReplicaState<V>,
 }
 
-impl MultiPaxosState {
+impl<V> MultiPaxosState<V> {
     /// Whether this server leads.
     pub fn is_leader(&self) -> bool {
         self.proposer.is_leader()
@@ -151,14 +156,14 @@ impl MultiPaxosState {
 /// A [`MultiPaxosState`] split by role for one step: each handler gets its role's part,
 /// borrowed until the handler changes it (so that a step that changes nothing leaves the
 /// state borrowed, which stateright reads as a no-op).
-struct Parts<'a> {
-    proposer: Cow<'a, ProposerState>,
-    acceptor: Cow<'a, AcceptorState>,
-    replica: Cow<'a, ReplicaState>,
+struct Parts<'a, V: Text> {
+    proposer: Cow<'a, ProposerState<V>>,
+    acceptor: Cow<'a, AcceptorState<V>>,
+    replica: Cow<'a, ReplicaState<V>>,
 }
 
-impl<'a> Parts<'a> {
-    fn of(state: &'a MultiPaxosState) -> Self {
+impl<'a, V: Text> Parts<'a, V> {
+    fn of(state: &'a MultiPaxosState<V>) -> Self {
         Parts {
             proposer: Cow::Borrowed(&state.proposer),
             acceptor: Cow::Borrowed(&state.acceptor),
@@ -167,7 +172,7 @@ impl<'a> Parts<'a> {
     }
 
     /// The state after the step, if a handler changed a part.
-    fn changed(self) -> Option<MultiPaxosState> {
+    fn changed(self) -> Option<MultiPaxosState<V>> {
         let Parts {
             proposer,
             acceptor,
@@ -186,14 +191,14 @@ impl<'a> Parts<'a> {
     }
 }
 
-impl MultiPaxosActor {
+impl<V: Text> MultiPaxosActor<V> {
     /// A majority of the servers (§2.2).
     fn quorum(&self) -> usize {
         super::ballot::quorum(self.servers.len())
     }
 
     /// Writes stable storage (§2.5): the proposer's round and the acceptor's state.
-    fn save(proposer: &ProposerState, acceptor: &AcceptorState, o: &mut Out<Self>) {
+    fn save(proposer: &ProposerState<V>, acceptor: &AcceptorState<V>, o: &mut Out<Self>) {
         o.save(Storage {
             round: proposer.ballot.round,
             promised: acceptor.promised,
@@ -204,7 +209,7 @@ impl MultiPaxosActor {
 
     /// Moves the acceptor's decided prefix up over the slots its replica knows to be chosen
     /// with the command it accepted there (saved with its next save).
-    fn advance_decided(parts: &mut Parts) {
+    fn advance_decided(parts: &mut Parts<V>) {
         let decided = parts.acceptor.decided;
         let known = |slot: &Slot| {
             let chosen = parts.replica.chosen.get(slot);
@@ -223,7 +228,7 @@ impl MultiPaxosActor {
     }
 
     /// Sends `msg` to the role it is for, with that role's part of the state.
-    fn step(&self, id: Id, parts: &mut Parts, src: Id, msg: Msg, o: &mut Out<Self>) {
+    fn step(&self, id: Id, parts: &mut Parts<V>, src: Id, msg: Msg<V>, o: &mut Out<Self>) {
         match msg {
             Msg::Request { command } => self.handle_request(id, parts, src, command, o),
             Msg::Promise {
@@ -272,16 +277,17 @@ impl MultiPaxosActor {
 }
 
 local::impl_actor!(
-    MultiPaxosActor: Msg = Msg, State = MultiPaxosState, Timer = Timer, Storage = Storage
+    impl[V: Text] MultiPaxosActor<V>: Msg = Msg<V>, State = MultiPaxosState<V>, Timer = Timer,
+        Storage = Storage<V>
 );
 
-impl Handlers for MultiPaxosActor {
+impl<V: Text> Handlers for MultiPaxosActor<V> {
     /// Every server plays every role.
     fn title(&self) -> String {
         "Server".to_owned()
     }
 
-    fn start(&self, id: Id, storage: &Option<Storage>) -> MultiPaxosState {
+    fn start(&self, id: Id, storage: &Option<Storage<V>>) -> MultiPaxosState<V> {
         let saved = storage.clone().unwrap_or_default();
         let state = MultiPaxosState {
             proposer: ProposerState {
@@ -320,9 +326,9 @@ impl Handlers for MultiPaxosActor {
     fn handle(
         &self,
         id: Id,
-        state: &mut Cow<MultiPaxosState>,
+        state: &mut Cow<MultiPaxosState<V>>,
         src: Id,
-        msg: Msg,
+        msg: Msg<V>,
         o: &mut Out<Self>,
     ) {
         let mut parts = Parts::of(state);
@@ -335,7 +341,13 @@ impl Handlers for MultiPaxosActor {
 
     /// The election timer: a server that is not leading campaigns. The leader's tick: it
     /// re-sends and sends heartbeats.
-    fn timeout(&self, id: Id, state: &mut Cow<MultiPaxosState>, timer: &Timer, o: &mut Out<Self>) {
+    fn timeout(
+        &self,
+        id: Id,
+        state: &mut Cow<MultiPaxosState<V>>,
+        timer: &Timer,
+        o: &mut Out<Self>,
+    ) {
         if *timer == Timer::Leader {
             return self.tick(id, state, o);
         }
@@ -354,7 +366,7 @@ pub(super) mod tests {
     use stateright::actor::Command as ActorCommand;
 
     /// Client `client`'s append of `value` to key `x`, as its `request`.
-    pub(super) fn put(client: usize, request: RequestId, value: Value) -> Command {
+    pub(super) fn put(client: usize, request: RequestId, value: char) -> Command {
         Command::Client(ClientCommand {
             client: Id::from(client),
             request,
@@ -372,6 +384,7 @@ pub(super) mod tests {
             piece: 2,
             leader_tick: LeaderTick::Always,
             tick_after: Duration::from_millis(100)..Duration::from_millis(100),
+            text: PhantomData,
         }
     }
 

@@ -1,7 +1,7 @@
 //! The replica (the learner of every slot): it learns chosen commands, applies them in slot
 //! order to the store with an at-most-once table, and catches up on gaps.
 use super::{
-    ClientCommand, Command, Kv, KvRet, Msg, MultiPaxosActor, ProposerState, RequestId, Slot,
+    ClientCommand, Command, Kv, KvRet, Msg, MultiPaxosActor, ProposerState, RequestId, Slot, Text,
 };
 use serde::Serialize;
 use stateright::actor::{Id, Out};
@@ -12,18 +12,19 @@ use std::ops::Range;
 
 /// The state machine a replica applies the log to.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct StateMachine {
+#[serde(bound = "V: Text")]
+pub struct StateMachine<V = char> {
     /// The store.
-    pub kv: Kv,
+    pub kv: Kv<V>,
     /// At most once: each client's last applied request and its reply.
     pub last: BTreeMap<Id, (RequestId, KvRet)>,
 }
 
-impl StateMachine {
+impl<V: Text> StateMachine<V> {
     /// Applies `command`: returns the reply to send, if any, and whether the store ran it.
     /// With `dedup`, a request at or below the client's last applied one is not run again;
     /// the last one is answered from the table.
-    pub(crate) fn apply(&mut self, command: &Command, dedup: bool) -> (Option<KvRet>, bool) {
+    pub(crate) fn apply(&mut self, command: &Command<V>, dedup: bool) -> (Option<KvRet>, bool) {
         let Command::Client(cc) = command else {
             return (None, false);
         };
@@ -45,35 +46,37 @@ impl StateMachine {
 
 /// One applied log entry.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct Applied {
+#[serde(bound = "V: Text")]
+pub struct Applied<V = char> {
     /// The slot applied.
     pub slot: Slot,
     /// The command chosen in it.
-    pub command: Command,
+    pub command: Command<V>,
     /// Whether the store ran it (false for no-ops and duplicates the table caught).
     pub executed: bool,
 }
 
 /// Replica (learner) state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct ReplicaState {
+#[serde(bound = "V: Text")]
+pub struct ReplicaState<V = char> {
     /// Every slot known to be chosen. Invariant: each is chosen (slot agreement).
-    pub chosen: BTreeMap<Slot, Command>,
+    pub chosen: BTreeMap<Slot, Command<V>>,
     /// The commands applied, in the order applied. Invariant: `log[i].slot == i`, so that the
     /// log is a prefix of the chosen slots (but for
     /// [`Variant::ApplyPastGap`](super::Variant::ApplyPastGap)).
-    pub log: Vec<Applied>,
+    pub log: Vec<Applied<V>>,
     /// The store and its at-most-once table, after applying `log`.
-    pub machine: StateMachine,
+    pub machine: StateMachine<V>,
     /// The first slot not known to be chosen. Invariant: every slot below it is in `chosen`,
     /// and it is not (kept up to date by `MultiPaxosActor::learn`).
     pub first_unknown: Slot,
 }
 
-impl ReplicaState {
+impl<V: Text> ReplicaState<V> {
     /// Whether the client's request number `command.request` was applied with another
     /// operation: the per-client table's reply for it answers another request.
-    pub(crate) fn reused(&self, command: &ClientCommand) -> bool {
+    pub(crate) fn reused(&self, command: &ClientCommand<V>) -> bool {
         let applied = self.log.iter().rev().find_map(|a| match &a.command {
             Command::Client(cc)
                 if a.executed && cc.client == command.client && cc.request == command.request =>
@@ -100,16 +103,16 @@ impl ReplicaState {
     }
 }
 
-impl MultiPaxosActor {
+impl<V: Text> MultiPaxosActor<V> {
     /// Records that `command` is chosen in `slot` and applies what that makes applicable; if
     /// the server's `proposer` leads, it answers the clients. Returns false if the slot was
     /// already known.
     pub(super) fn learn(
         &self,
-        replica: &mut Cow<ReplicaState>,
-        proposer: &ProposerState,
+        replica: &mut Cow<ReplicaState<V>>,
+        proposer: &ProposerState<V>,
         slot: Slot,
-        command: Command,
+        command: Command<V>,
         o: &mut Out<Self>,
     ) -> bool {
         if replica.chosen.contains_key(&slot) {
@@ -148,11 +151,11 @@ impl MultiPaxosActor {
     /// gap asks once, not once per slot; a heartbeat asks again).
     pub(super) fn handle_chosen(
         &self,
-        replica: &mut Cow<ReplicaState>,
-        proposer: &ProposerState,
+        replica: &mut Cow<ReplicaState<V>>,
+        proposer: &ProposerState<V>,
         src: Id,
         slot: Slot,
-        command: Command,
+        command: Command<V>,
         o: &mut Out<Self>,
     ) {
         if !self.learn(replica, proposer, slot, command, o) {
@@ -174,7 +177,7 @@ impl MultiPaxosActor {
     /// sent.
     pub(super) fn handle_catch_up(
         &self,
-        replica: &ReplicaState,
+        replica: &ReplicaState<V>,
         src: Id,
         gap: Range<Slot>,
         o: &mut Out<Self>,
@@ -196,7 +199,7 @@ mod tests {
     // Reference: the at-most-once requirement (a per-client table).
     #[test]
     fn table_applies_a_command_once_and_answers_the_retry() {
-        let mut machine = StateMachine::default();
+        let mut machine: StateMachine = StateMachine::default();
         let (first, executed) = machine.apply(&put(3, 1, 'A'), true);
         assert!(executed);
         let (again, executed) = machine.apply(&put(3, 1, 'A'), true);
@@ -211,7 +214,7 @@ mod tests {
     // Reference: §3, a special "no-op" command that leaves the state unchanged.
     #[test]
     fn noop_changes_nothing() {
-        let mut machine = StateMachine::default();
+        let mut machine: StateMachine = StateMachine::default();
         assert_eq!(machine.apply(&Command::Noop, true), (None, false));
         assert_eq!(machine, StateMachine::default());
     }
