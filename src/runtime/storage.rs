@@ -95,6 +95,19 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     sync_parent(path)
 }
 
+/// Replaces the whole storage of a node that is not running: its log ([`wal::log_path`]) is
+/// removed, then its snapshot written durably. For tools and tests that fabricate a node's
+/// storage: writing the snapshot alone would leave the records of the old log to be replayed
+/// over the new one (W4). A crash in between leaves the old snapshot without its log.
+pub fn replace_storage<S: Serialize>(path: &Path, storage: &S) -> std::io::Result<()> {
+    let bytes = encode(storage).map_err(std::io::Error::other)?;
+    match fs::remove_file(wal::log_path(path)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => sync_parent(path)?,
+    }
+    write_durably(path, &bytes)
+}
+
 /// Flushes the directory holding `path`, so that a file created or renamed there stays.
 pub(crate) fn sync_parent(path: &Path) -> std::io::Result<()> {
     let directory = path.parent().filter(|p| !p.as_os_str().is_empty());
