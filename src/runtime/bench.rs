@@ -496,7 +496,7 @@ pub fn fabricate_multi_paxos_log(
 ) -> io::Result<()> {
     use crate::protocol::multi_paxos::{Ballot, ClientCommand, Command, Proposal, Storage};
     let key = |slot: u32| char::from_u32(0x4E00 + slot % FABRICATED_KEYS).unwrap_or('x');
-    use crate::runtime::storage::{encode, storage_path, write_durably};
+    use crate::runtime::storage::{replace_storage, storage_path};
     use stateright::actor::Id;
     let leader = addresses.first().ok_or(io::ErrorKind::InvalidInput)?;
     let ballot = Ballot {
@@ -525,8 +525,7 @@ pub fn fabricate_multi_paxos_log(
             accepted: accepted.clone(),
             decided: commands,
         };
-        let bytes = encode(&storage).map_err(io::Error::other)?;
-        write_durably(&storage_path(data_dir, *address), &bytes)?;
+        replace_storage(&storage_path(data_dir, *address), &storage)?;
     }
     Ok(())
 }

@@ -33,6 +33,7 @@ use crate::runtime::auth::{ClusterKey, Tag, TAG_BYTES};
 use crate::runtime::faults::Faults;
 use crate::runtime::storage;
 use crate::runtime::trace::{Handled, Tracer};
+use crate::runtime::wal::{Journal, Store};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use stateright::actor::{Actor, Command, Id, Out};
@@ -40,7 +41,6 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::ops::Range;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -345,13 +345,13 @@ pub enum GuardTimer<T, M> {
 /// client requests to their source (R1), seals what it sends to peers (A1) and writes its
 /// storage durably (D1). State, timers and messages are the inner actor's own.
 #[derive(Clone, Debug)]
-pub struct Guard<A> {
+pub struct Guard<A: Actor> {
     /// The protocol actor, as the model checks it.
     pub inner: A,
     /// Every member of the cluster, this node included.
     pub peers: BTreeSet<Id>,
-    /// Where this node's storage lives (`<data dir>/<address>.storage`).
-    pub storage_path: PathBuf,
+    /// D1: this node's storage on disk (`<data dir>/<address>.storage` and its log).
+    pub store: Arc<Store<A::Storage>>,
     /// A1: the cluster key; without one, peers are known by source address only (H2).
     pub key: Option<ClusterKey>,
     /// F1: the test-only fault layer; `None` but in tests.
@@ -364,7 +364,7 @@ impl<A> Guard<A>
 where
     A: WireProtocol,
     A::Msg: Serialize + DeserializeOwned,
-    A::Storage: Serialize + DeserializeOwned,
+    A::Storage: Journal,
     A::Timer: Serialize,
 {
     /// T2: records the step that handled `handled` and gave `out`, before any of it is carried
@@ -486,19 +486,14 @@ where
 
     /// D1: a node that cannot save must not send what depends on the save: it stops.
     fn save(&self, id: Id, saved: &A::Storage) {
-        let result = storage::encode(saved)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| {
-                storage::write_durably(&self.storage_path, &bytes).map_err(|e| e.to_string())
-            });
-        if let Err(e) = result {
+        if let Err(e) = self.store.save(saved) {
             log::error!(
                 "Unable to save storage: stopping the node. id={id}, path={}, err={e}",
-                self.storage_path.display()
+                self.store.path().display()
             );
             eprintln!(
                 "error: cannot save storage to {}: {e}; the node stops rather than run without durable state",
-                self.storage_path.display()
+                self.store.path().display()
             );
             std::process::exit(1);
         }
@@ -509,7 +504,7 @@ impl<A> Actor for Guard<A>
 where
     A: WireProtocol,
     A::Msg: Serialize + DeserializeOwned,
-    A::Storage: Serialize + DeserializeOwned,
+    A::Storage: Journal,
     A::Timer: Serialize,
 {
     type Msg = Wire<A::Msg>;
@@ -697,6 +692,15 @@ mod tests {
         assert_eq!(MultiPaxosActor::kind(&rejected), MsgKind::Preemption);
     }
 
+    /// The store of a node that never saved, at a path of its own in the temporary directory.
+    fn unsaved<S: Journal>(tag: &str) -> Arc<Store<S>> {
+        let path =
+            std::env::temp_dir().join(format!("paxos-guard-{tag}-{}.storage", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(crate::runtime::wal::log_path(&path));
+        Arc::new(Store::open(&path, crate::runtime::wal::COMPACT_AFTER).expect("nothing to read"))
+    }
+
     /// A guarded Paxos server among three loopback peers; its storage is never written.
     fn test_guard() -> (Vec<Id>, Guard<PaxosActor>) {
         let peers: Vec<Id> = (1..=3)
@@ -705,7 +709,7 @@ mod tests {
         let guard = Guard {
             inner: paxos_server(&peers),
             peers: peers.iter().copied().collect(),
-            storage_path: std::env::temp_dir().join("never-written.storage"),
+            store: unsaved("never-written"),
             key: None,
             faults: None,
             trace: None,
@@ -778,8 +782,7 @@ mod tests {
     impl Keyed {
         fn new(tag: &str, key: Option<ClusterKey>) -> Keyed {
             let (peers, mut guard) = test_guard();
-            guard.storage_path = std::env::temp_dir()
-                .join(format!("paxos-guard-{tag}-{}.storage", std::process::id()));
+            guard.store = unsaved(tag);
             guard.key = key;
             Keyed { peers, guard }
         }
@@ -794,7 +797,9 @@ mod tests {
 
     impl Drop for Keyed {
         fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.guard.storage_path);
+            let path = self.guard.store.path();
+            let _ = std::fs::remove_file(path);
+            let _ = std::fs::remove_file(crate::runtime::wal::log_path(path));
         }
     }
 
@@ -973,7 +978,7 @@ mod tests {
         let guard = Guard {
             inner: multi_paxos_server(&peers),
             peers: peers.iter().copied().collect(),
-            storage_path: std::env::temp_dir().join("never-written.storage"),
+            store: unsaved("never-written-multi"),
             key: None,
             faults: None,
             trace: None,
@@ -1024,7 +1029,7 @@ mod tests {
         let guard = Guard {
             inner: multi_paxos_server(&peers),
             peers: peers.iter().copied().collect(),
-            storage_path: std::env::temp_dir().join("never-written.storage"),
+            store: unsaved("never-written-strings"),
             key: None,
             faults: None,
             trace: None,

@@ -6,7 +6,8 @@
 //!   codec;
 //! - [`auth`]: the cluster key and the MAC of peer messages (A1-A3);
 //! - [`faults`]: the test-only fault layer between peers (F1);
-//! - [`storage`]: the storage file (D1, D2);
+//! - [`storage`]: the storage files (D1, D2);
+//! - [`wal`]: a node's storage as a snapshot and a write-ahead log of changes (W1-W4);
 //! - [`node`]: a node's configuration and serving it on UDP;
 //! - [`client`]: a client that retries across servers;
 //! - [`bench`](mod@bench): the loopback benchmark;
@@ -19,3 +20,4 @@ pub mod guard;
 pub mod node;
 pub mod storage;
 pub mod trace;
+pub mod wal;

@@ -11,7 +11,8 @@
 //!   [`crate::runtime::guard`]; A2 (the key file): [`crate::runtime::auth`], loaded here
 //!   before anything else;
 //! - D1 (storage on disk before what depends on it) and D2 (a node refuses to start on
-//!   storage it cannot read): [`crate::runtime::storage`], checked here before `spawn` runs.
+//!   storage it cannot read): [`crate::runtime::storage`]; the snapshot and its log (W1-W4):
+//!   [`crate::runtime::wal`], recovered here before `spawn` runs.
 //!
 //! Both protocols run this way: [`paxos_server`] and [`multi_paxos_server`]. Plugging in
 //! another protocol takes: an `impl WireProtocol` for its actor
@@ -25,8 +26,9 @@ use crate::protocol::paxos::{PaxosActor, Roles, Variant};
 use crate::runtime::auth::{self, ClusterKey, KeyError};
 use crate::runtime::faults::{FaultPlan, Faults};
 use crate::runtime::guard::{self, Guard, WireProtocol};
-use crate::runtime::storage::{self, load_storage, storage_path};
+use crate::runtime::storage::{self, storage_path};
 use crate::runtime::trace::Tracer;
+use crate::runtime::wal::{Journal, Store, COMPACT_AFTER};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use stateright::actor::{spawn, Id};
@@ -134,8 +136,9 @@ impl fmt::Display for Error {
                 f,
                 "refusing to start: {unreadable}. \
                  Starting without it could make this acceptor forget its promises and break \
-                 agreement. Restore the file from a copy taken while the node was stopped; if \
-                 the node's state is truly lost, see \"Lost storage\" in spec/runtime.md",
+                 agreement. Restore the node's .storage and .wal files from a copy taken while \
+                 the node was stopped; if the node's state is truly lost, see \"Lost storage\" \
+                 in spec/runtime.md",
             ),
             Error::ClusterKey(e) => write!(f, "refusing to start: {e}"),
             Error::Stopped(reason) => write!(f, "node stopped: {reason}"),
@@ -226,7 +229,7 @@ pub fn serve<A>(config: &NodeConfig, make: fn(&[Id]) -> A) -> Result<(), Error>
 where
     A: WireProtocol,
     A::Msg: Serialize + DeserializeOwned,
-    A::Storage: Serialize + DeserializeOwned,
+    A::Storage: Journal,
     A::State: fmt::Debug,
     A::Timer: Serialize,
 {
@@ -254,9 +257,8 @@ where
     cluster.dedup();
     let data_dir = prepare_data_dir(&config.data_dir)?;
     for &address in &config.addresses {
-        // D2: refuse to start on storage that `spawn` would silently ignore.
-        load_storage::<A::Storage>(&storage_path(&data_dir, address))?;
-        // `spawn` panics when it cannot bind: find out first, with a clear error.
+        // `spawn` panics when it cannot bind: find out first, with a clear error. First of
+        // all: a node already running at the address owns its storage, which only it touches.
         match UdpSocket::bind(address) {
             Ok(socket) => drop(socket),
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
@@ -264,6 +266,13 @@ where
             }
             Err(source) => return Err(Error::Bind { address, source }),
         }
+    }
+    let mut stores = Vec::new();
+    for &address in &config.addresses {
+        // D2, W2-W4: refuse to start on storage that `spawn` would silently ignore; cut off a
+        // torn tail; fold the log into the snapshot that `spawn` reads.
+        let store = Store::<A::Storage>::open(&storage_path(&data_dir, address), COMPACT_AFTER)?;
+        stores.push(Arc::new(store));
     }
     // T1: a relative trace directory is relative to where the command ran.
     let trace_dir = match &config.trace_dir {
@@ -283,7 +292,7 @@ where
         .clone()
         .map(|plan| Arc::new(Faults::new(plan)));
     let mut actors: Vec<(Id, Guard<A>)> = Vec::new();
-    for &address in &config.addresses {
+    for (&address, store) in config.addresses.iter().zip(stores) {
         let trace = match &trace_dir {
             Some(dir) => {
                 let protocol = config.protocol.to_string();
@@ -300,7 +309,7 @@ where
         let guard = Guard {
             inner: make(&ids),
             peers: ids.iter().copied().collect(),
-            storage_path: storage_path(&data_dir, address),
+            store,
             key: key.clone(),
             faults: faults.clone(),
             trace,

@@ -1,13 +1,17 @@
-//! A node's durable storage on disk: one JSON file per node, `<data dir>/<address>.storage`,
-//! the name stateright's `spawn` reads at start. The rules are in `spec/runtime.md`:
+//! A node's durable storage on disk: a snapshot, `<data dir>/<address>.storage` (the JSON of
+//! the whole storage, the file stateright's `spawn` reads at start), and a write-ahead log of
+//! the changes since, `<address>.wal` ([`crate::runtime::wal`]: its format, W1-W4). The rules
+//! are in `spec/runtime.md`:
 //!
-//! - **D1** Storage is written to a temporary file, flushed with `fsync`, renamed over
-//!   `<address>.storage` and the directory is flushed ([`write_durably`]), before any message
-//!   that depends on it is sent. A node that cannot save stops (exit status 1) instead of
-//!   running on ([`crate::runtime::guard`] does the saving).
-//! - **D2** A node whose storage file exists but cannot be read or decoded refuses to start
-//!   ([`load_storage`]): `spawn` would start it with no storage, and an acceptor that forgets
-//!   its promises breaks agreement.
+//! - **D1** A save is on disk before any message that depends on it is sent: a log record
+//!   appended and flushed, or a snapshot written to a temporary file, flushed with `fsync`,
+//!   renamed over `<address>.storage` with the directory flushed ([`write_durably`]). A node
+//!   that cannot save stops (exit status 1) instead of running on
+//!   ([`crate::runtime::guard`] does the saving).
+//! - **D2** A node whose snapshot or log exists but cannot be used refuses to start
+//!   ([`crate::runtime::wal::Store::open`]): `spawn` would start it with no storage, and an
+//!   acceptor that forgets its promises breaks agreement.
+use crate::runtime::wal::{self, Journal};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt;
@@ -29,7 +33,7 @@ impl fmt::Display for Unreadable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "storage file {} exists but cannot be read ({})",
+            "storage file {} cannot be used ({})",
             self.path.display(),
             self.reason
         )
@@ -53,9 +57,16 @@ pub(crate) fn decode<S: DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<S>
     serde_json::from_slice(bytes)
 }
 
-/// D2: the saved storage at `path`, `None` if there is no file yet, an error if there is one
-/// that cannot be used (an empty file included: a save that never finished).
-pub fn load_storage<S: DeserializeOwned>(path: &Path) -> Result<Option<S>, Unreadable> {
+/// D2: the storage a node saved, its snapshot at `path` with its log applied
+/// ([`wal::read`]), without changing either file: `None` if the node never saved, an error if
+/// they cannot be used.
+pub fn load_storage<S: Journal>(path: &Path) -> Result<Option<S>, Unreadable> {
+    wal::read(path).map(|recovered| recovered.storage)
+}
+
+/// D2: the snapshot at `path`, `None` if there is no file yet, an error if there is one that
+/// cannot be used (an empty file included: a save that never finished).
+pub(crate) fn load_snapshot<S: DeserializeOwned>(path: &Path) -> Result<Option<S>, Unreadable> {
     let unreadable = |reason: String| Unreadable {
         path: path.to_owned(),
         reason,
@@ -81,6 +92,24 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()?;
     drop(file);
     fs::rename(&temporary, path)?;
+    sync_parent(path)
+}
+
+/// Replaces the whole storage of a node that is not running: its log ([`wal::log_path`]) is
+/// removed, then its snapshot written durably. For tools and tests that fabricate a node's
+/// storage: writing the snapshot alone would leave the records of the old log to be replayed
+/// over the new one (W4). A crash in between leaves the old snapshot without its log.
+pub fn replace_storage<S: Serialize>(path: &Path, storage: &S) -> std::io::Result<()> {
+    let bytes = encode(storage).map_err(std::io::Error::other)?;
+    match fs::remove_file(wal::log_path(path)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => sync_parent(path)?,
+    }
+    write_durably(path, &bytes)
+}
+
+/// Flushes the directory holding `path`, so that a file created or renamed there stays.
+pub(crate) fn sync_parent(path: &Path) -> std::io::Result<()> {
     let directory = path.parent().filter(|p| !p.as_os_str().is_empty());
     fs::File::open(directory.unwrap_or(Path::new(".")))?.sync_all()
 }

@@ -1,0 +1,369 @@
+//! A node's storage as a snapshot and a write-ahead log (spec/runtime.md, "Durability": D1,
+//! D2, W1-W4): what a save writes, what a restart reads back, torn tails cut off, corruption
+//! refused, compaction, and a crash in the middle of a compaction; then the same rules through
+//! the built binary.
+//!
+//! Reference: spec/runtime.md, W1-W4, D1, D2.
+mod common;
+
+use common::{run_binary, temp_dir};
+use paxos::protocol::multi_paxos::{Ballot, ClientCommand, Command, KvOp, Proposal, Slot, Storage};
+use paxos::runtime::storage::{load_storage, storage_path, write_durably};
+use paxos::runtime::wal::{log_path, record, scan, Journal, Store, HEADER};
+use stateright::actor::Id;
+use std::fs;
+use std::net::SocketAddrV4;
+use std::path::{Path, PathBuf};
+
+/// The storage of a server that promised round `round` and accepted a put in each slot below
+/// `slots` under it, the first `decided` of them known chosen.
+fn storage(round: u32, slots: Slot, decided: Slot) -> Storage {
+    let ballot = Ballot {
+        round,
+        proposer: Id::from(1),
+    };
+    let proposal = |slot: Slot| Proposal {
+        ballot,
+        command: Command::Client(ClientCommand {
+            client: Id::from(9),
+            request: u64::from(slot) + 1,
+            op: KvOp::Put {
+                key: 'k',
+                value: char::from_u32(0x4E00 + slot).unwrap_or('v'),
+            },
+        }),
+    };
+    Storage {
+        round,
+        promised: ballot,
+        accepted: (0..slots).map(|slot| (slot, proposal(slot))).collect(),
+        decided,
+    }
+}
+
+/// A history of saves: promises, accepts, a higher ballot re-accepting slots, decided moving.
+fn history() -> Vec<Storage> {
+    let mut saves = vec![storage(1, 0, 0)];
+    for slots in 1..=6 {
+        saves.push(storage(1, slots, slots - 1));
+    }
+    saves.push(storage(2, 6, 5));
+    saves.push(storage(2, 8, 7));
+    saves
+}
+
+/// A fresh snapshot path in a directory of its own.
+fn fresh(tag: &str) -> (PathBuf, PathBuf) {
+    let dir = temp_dir(&format!("store-{tag}"));
+    let snapshot = dir.join("node.storage");
+    (dir, snapshot)
+}
+
+/// Saves `saves` in order through a store at `snapshot` that never compacts.
+fn save_all(snapshot: &Path, saves: &[Storage]) {
+    let store = Store::<Storage>::open(snapshot, u64::MAX).expect("a fresh store");
+    for save in saves {
+        store.save(save).expect("saved");
+    }
+}
+
+/// Where each record of the log at `log` starts, and its end.
+fn record_starts(log: &Path) -> (Vec<usize>, usize) {
+    let bytes = fs::read(log).expect("the log");
+    let scanned = scan(&bytes).expect("whole");
+    assert_eq!(scanned.torn, None);
+    let starts = scanned.payloads.iter().map(|p| p.start - HEADER).collect();
+    (starts, bytes.len())
+}
+
+// W1, D1: the first save writes the snapshot, each later one a record of exactly what changed
+// (one more slot: a few hundred bytes, not the whole storage); a save that changes nothing
+// writes nothing; the storage read back, and reopened, is the last one saved.
+#[test]
+fn saves_round_trip_through_snapshot_and_log() {
+    let (dir, snapshot) = fresh("round-trip");
+    let saves = history();
+    let store = Store::<Storage>::open(&snapshot, u64::MAX).expect("a fresh store");
+    assert_eq!(load_storage::<Storage>(&snapshot).expect("readable"), None);
+    store.save(&saves[0]).expect("saved");
+    let first_snapshot = fs::read(&snapshot).expect("the first save writes the snapshot");
+    assert!(!log_path(&snapshot).exists(), "and no record");
+    for (n, pair) in saves.windows(2).enumerate() {
+        let (previous, save) = (&pair[0], &pair[1]);
+        let before = fs::metadata(log_path(&snapshot)).map_or(0, |m| m.len());
+        store.save(save).expect("saved");
+        let grown = fs::metadata(log_path(&snapshot)).expect("a log").len() - before;
+        let changes = serde_json::to_vec(&save.changes(previous)).expect("encodes");
+        assert_eq!(grown, record(&changes).len() as u64, "save {n}: one record");
+        if save.round == previous.round {
+            assert!(grown < 400, "save {n}: {grown} bytes for one more slot");
+        }
+        store.save(save).expect("saved again");
+        let again = fs::metadata(log_path(&snapshot)).expect("a log").len() - before;
+        assert_eq!(again, grown, "an unchanged save writes nothing");
+        assert_eq!(
+            load_storage::<Storage>(&snapshot).expect("readable"),
+            Some(save.clone())
+        );
+    }
+    assert_eq!(fs::read(&snapshot).expect("snapshot"), first_snapshot);
+    let (records, _) = record_starts(&log_path(&snapshot));
+    assert_eq!(records.len(), saves.len() - 1);
+    drop(store);
+    // W4: a restart folds the log into the snapshot, and starts with an empty log.
+    let reopened = Store::<Storage>::open(&snapshot, u64::MAX).expect("reopened");
+    let last = saves.last().cloned();
+    assert_eq!(reopened.saved(), last);
+    assert_eq!(fs::metadata(log_path(&snapshot)).expect("log").len(), 0);
+    let folded: Storage = serde_json::from_slice(&fs::read(&snapshot).expect("snapshot"))
+        .expect("the snapshot is the storage's JSON, as spawn reads it");
+    assert_eq!(Some(folded), last);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+// W2: a last record cut short at any byte, or with a byte flipped, or followed by zeros, is a
+// torn tail: the store opens with every save before it, cuts it off and folds the rest.
+#[test]
+fn a_torn_tail_is_cut_off_and_the_saves_before_it_kept() {
+    let saves = history();
+    let (dir, snapshot) = fresh("torn");
+    save_all(&snapshot, &saves);
+    let whole = fs::read(log_path(&snapshot)).expect("the log");
+    let (starts, end) = record_starts(&log_path(&snapshot));
+    let last = *starts.last().expect("records");
+    let before_last = &saves[saves.len() - 2];
+    let original = fs::read(&snapshot).expect("snapshot");
+    let mut damaged_logs: Vec<Vec<u8>> = (last + 1..end).map(|cut| whole[..cut].to_vec()).collect();
+    for i in last..end {
+        let mut flipped = whole.clone();
+        flipped[i] ^= 0x20;
+        damaged_logs.push(flipped);
+    }
+    damaged_logs.push([&whole[..last], &[0; 64]].concat());
+    for damaged in damaged_logs {
+        fs::write(&snapshot, &original).expect("snapshot restored");
+        fs::write(log_path(&snapshot), &damaged).expect("log written");
+        assert_eq!(
+            load_storage::<Storage>(&snapshot).expect("a torn tail is not corruption"),
+            Some(before_last.clone()),
+            "reading leaves it out"
+        );
+        let store = Store::<Storage>::open(&snapshot, u64::MAX).expect("opens");
+        assert_eq!(store.saved().as_ref(), Some(before_last));
+        assert_eq!(fs::metadata(log_path(&snapshot)).expect("log").len(), 0);
+        // The store goes on from there: the lost save can be made again.
+        store.save(saves.last().expect("saves")).expect("saved");
+        drop(store);
+        let store = Store::<Storage>::open(&snapshot, u64::MAX).expect("opens");
+        assert_eq!(store.saved().as_ref(), saves.last());
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Opening must fail, leave both files as they were, and say why.
+fn assert_refused(snapshot: &Path, expected: &str) {
+    let files = |p: &Path| fs::read(p).ok();
+    let (snapshot_before, log_before) = (files(snapshot), files(&log_path(snapshot)));
+    let refused = Store::<Storage>::open(snapshot, u64::MAX).expect_err("refused");
+    let message = refused.to_string();
+    assert!(message.contains(expected), "{message}");
+    assert!(load_storage::<Storage>(snapshot).is_err());
+    assert_eq!(
+        files(snapshot),
+        snapshot_before,
+        "the snapshot is left as it was"
+    );
+    assert_eq!(
+        files(&log_path(snapshot)),
+        log_before,
+        "the log is left as it was"
+    );
+}
+
+// W3, D2: damage followed by a whole record is no torn write: every byte of every record but
+// the last, flipped in turn, makes the store refuse to open.
+#[test]
+fn a_damaged_record_followed_by_a_whole_one_is_refused() {
+    let saves = history();
+    let (dir, snapshot) = fresh("corrupt-middle");
+    save_all(&snapshot, &saves);
+    let whole = fs::read(log_path(&snapshot)).expect("the log");
+    let (starts, _) = record_starts(&log_path(&snapshot));
+    let last = *starts.last().expect("records");
+    for i in 0..last {
+        let mut flipped = whole.clone();
+        flipped[i] ^= 0x01;
+        fs::write(log_path(&snapshot), &flipped).expect("log written");
+        assert_refused(&snapshot, "yet a whole record follows");
+    }
+    // A whole record (checksums right) that is not a list of changes: refused too.
+    let mut odd = whole[..last].to_vec();
+    odd.extend(record(b"{\"not\":\"changes\"}"));
+    fs::write(log_path(&snapshot), &odd).expect("log written");
+    assert_refused(&snapshot, "is whole but does not decode");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+// W3, D2: a snapshot that cannot be read is refused, and so is a log whose snapshot is gone.
+#[test]
+fn a_damaged_or_missing_snapshot_is_refused() {
+    let saves = history();
+    let (dir, snapshot) = fresh("corrupt-snapshot");
+    save_all(&snapshot, &saves);
+    let original = fs::read(&snapshot).expect("snapshot");
+    for garbage in [&b""[..], &original[..original.len() / 2], b"\xff\xfe"] {
+        fs::write(&snapshot, garbage).expect("written");
+        assert_refused(&snapshot, "cannot be used");
+    }
+    fs::remove_file(&snapshot).expect("removed");
+    assert_refused(&snapshot, "the file is missing, yet its log");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+// W4: with a small bound the log is compacted again and again while the storage grows: a
+// save compacts exactly when its record takes the log past the bound and the snapshot's size;
+// every save reads back, and a restart finds the last one.
+#[test]
+fn compaction_keeps_every_save_and_bounds_the_log() {
+    let (dir, snapshot) = fresh("compaction");
+    let bound = 2_000;
+    let store = Store::<Storage>::open(&snapshot, bound).expect("a fresh store");
+    let size = |p: &Path| fs::metadata(p).map_or(0, |m| m.len());
+    let mut previous = storage(1, 0, 0);
+    store
+        .save(&previous)
+        .expect("the first save writes the snapshot");
+    let mut compactions = 0;
+    for slots in 1..300 {
+        let save = storage(1 + slots / 100, slots, slots.saturating_sub(2));
+        let changes = serde_json::to_vec(&save.changes(&previous)).expect("encodes");
+        let grown = size(&log_path(&snapshot)) + record(&changes).len() as u64;
+        let compacts = grown > bound.max(size(&snapshot));
+        store.save(&save).expect("saved");
+        if compacts {
+            compactions += 1;
+            assert_eq!(size(&log_path(&snapshot)), 0, "save {slots} compacted");
+            let snapshot: Storage =
+                serde_json::from_slice(&fs::read(&snapshot).expect("snapshot")).expect("JSON");
+            assert_eq!(snapshot, save, "the new snapshot holds the save");
+        } else {
+            assert_eq!(size(&log_path(&snapshot)), grown, "save {slots} appended");
+        }
+        assert_eq!(
+            load_storage::<Storage>(&snapshot)
+                .expect("readable")
+                .as_ref(),
+            Some(&save)
+        );
+        previous = save;
+    }
+    assert!(compactions >= 5, "{compactions} compactions");
+    drop(store);
+    let reopened = Store::<Storage>::open(&snapshot, bound).expect("reopened");
+    assert_eq!(reopened.saved(), Some(previous));
+    let _ = fs::remove_dir_all(&dir);
+}
+
+// W4: a crash after a compaction's snapshot is written but before its log is emptied leaves a
+// snapshot newer than the log's first records. Replaying them is harmless: from a snapshot of
+// any save of the history, the log brings the store to the last save. A crash before the
+// snapshot's rename leaves the old snapshot and the whole log (and a temporary file, ignored).
+#[test]
+fn a_crash_between_snapshot_and_log_truncation_is_safe() {
+    let saves = history();
+    let (dir, snapshot) = fresh("crash-compaction");
+    save_all(&snapshot, &saves);
+    let log = fs::read(log_path(&snapshot)).expect("the log");
+    for newer in &saves {
+        let bytes = serde_json::to_vec(newer).expect("encodes");
+        write_durably(&snapshot, &bytes).expect("snapshot written");
+        fs::write(log_path(&snapshot), &log).expect("the log as it was");
+        assert_eq!(
+            load_storage::<Storage>(&snapshot)
+                .expect("readable")
+                .as_ref(),
+            saves.last()
+        );
+        let store = Store::<Storage>::open(&snapshot, u64::MAX).expect("opens");
+        assert_eq!(store.saved().as_ref(), saves.last());
+    }
+    write_durably(&snapshot, &serde_json::to_vec(&saves[0]).expect("encodes")).expect("written");
+    let mut temporary = snapshot.clone().into_os_string();
+    temporary.push(".tmp");
+    fs::write(&temporary, b"{\"round\":").expect("a temporary file cut short");
+    fs::write(log_path(&snapshot), &log).expect("the log as it was");
+    let store = Store::<Storage>::open(&snapshot, u64::MAX).expect("opens");
+    assert_eq!(store.saved().as_ref(), saves.last());
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A Multi-Paxos node at a free address with `saves` on disk, and its data directory.
+fn node_with_saves(tag: &str, saves: &[Storage]) -> (PathBuf, SocketAddrV4, PathBuf) {
+    let dir = temp_dir(&format!("store-{tag}"));
+    let address = paxos::runtime::node::free_loopback_addresses(1).expect("a free port")[0];
+    let snapshot = storage_path(&dir, address);
+    save_all(&snapshot, saves);
+    (dir, address, snapshot)
+}
+
+fn spawn_briefly(dir: &Path, address: SocketAddrV4) -> (Option<i32>, String) {
+    let data_dir = dir.to_string_lossy().into_owned();
+    let args = [
+        "spawn",
+        "--protocol",
+        "multi-paxos",
+        "--address",
+        &address.to_string(),
+        "--data-dir",
+        &data_dir,
+        "--exit-after",
+        "1",
+    ];
+    run_binary(&args, dir)
+}
+
+// W2, W4 through the binary: a node whose log ends with a torn record starts, says so, and
+// leaves a snapshot holding every save before it and an empty log.
+#[test]
+fn a_node_starts_after_cutting_off_a_torn_tail() {
+    let saves = history();
+    let (dir, address, snapshot) = node_with_saves("node-torn", &saves);
+    let log = fs::read(log_path(&snapshot)).expect("the log");
+    fs::write(log_path(&snapshot), &log[..log.len() - 3]).expect("torn");
+    let (code, stderr) = spawn_briefly(&dir, address);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("ends with a save cut short by a crash"),
+        "{stderr}"
+    );
+    let folded: Storage = serde_json::from_slice(&fs::read(&snapshot).expect("snapshot"))
+        .expect("the snapshot spawn read");
+    assert_eq!(&folded, &saves[saves.len() - 2]);
+    assert_eq!(fs::metadata(log_path(&snapshot)).expect("log").len(), 0);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+// W3, D2 through the binary: a damaged record followed by a whole one: the node refuses to
+// start (exit status 1), says where and what to do, and touches neither file.
+#[test]
+fn a_node_refuses_to_start_on_a_damaged_log() {
+    let saves = history();
+    let (dir, address, snapshot) = node_with_saves("node-corrupt", &saves);
+    let mut log = fs::read(log_path(&snapshot)).expect("the log");
+    log[HEADER + 2] ^= 0x01;
+    fs::write(log_path(&snapshot), &log).expect("damaged");
+    let before = fs::read(&snapshot).expect("snapshot");
+    let (code, stderr) = spawn_briefly(&dir, address);
+    assert_eq!(code, Some(1), "{stderr}");
+    for words in [
+        "refusing to start",
+        "is damaged",
+        "byte 0",
+        ".wal files from a copy",
+    ] {
+        assert!(stderr.contains(words), "{words}: {stderr}");
+    }
+    assert_eq!(fs::read(log_path(&snapshot)).expect("log"), log);
+    assert_eq!(fs::read(&snapshot).expect("snapshot"), before);
+    let _ = fs::remove_dir_all(&dir);
+}
