@@ -59,6 +59,9 @@
 //! - The leader ticks ([`LeaderTick`]): it re-sends the `Accept`s in flight and sends
 //!   heartbeats. The model bounds the tick (each tick re-sends); on UDP it always runs.
 //! - [`Variant`] selects deliberately broken versions, one per safety property.
+//! - The store's keys and values are a type parameter, a [`Text`]: the model's are `char`s, so
+//!   that its states stay few; on UDP they are `String`s. The protocol never looks inside
+//!   them; the store bounds a stored value ([`Text::MAX_STORED`]) only on UDP.
 //!
 //! # Where the code is
 //!
