@@ -41,13 +41,9 @@ fn multi_paxos_models() -> Vec<Loaded> {
 /// apart (never the state-count pin).
 const BASE: &str = "multi-paxos-3-servers-1-client-two-leader-changes";
 
-/// Correct models that are the base of a bug model but too slow to re-check in the tests: each
-/// is exhaustive with a recorded state count, reproduced with `paxos check NAME`.
-const BASES_OUTSIDE_TESTS: [&str; 1] = ["multi-paxos-3-servers-2-clients-1-slot-reads-ordered"];
-
 /// Checks the broken-variant model `name` and asserts a counterexample for `property`. With a
 /// `base`, first asserts that the model is the correct model `base` but for the variant, and
-/// that `base` is re-checked in the tests (or, for [`BASES_OUTSIDE_TESTS`], pinned).
+/// that `base` is re-checked in the tests.
 fn caught(name: &str, base: Option<&str>, variant: Variant, property: &str) {
     let loaded = load(name);
     let ProtocolModel::MultiPaxos(config) = &loaded.file.model else {
@@ -60,20 +56,11 @@ fn caught(name: &str, base: Option<&str>, variant: Variant, property: &str) {
             panic!("{} is a Multi-Paxos model", base.name);
         };
         assert_eq!(correct.variant, Variant::Correct, "{}", base.name);
-        if BASES_OUTSIDE_TESTS.contains(&base.name.as_str()) {
-            assert!(
-                base.file.check.strategy != Strategy::Simulation
-                    && base.file.expect.unique_states.is_some(),
-                "{} is exhaustive, with its state count recorded",
-                base.name
-            );
-        } else {
-            assert!(
-                base.file.check.in_tests,
-                "{} is checked in tests",
-                base.name
-            );
-        }
+        assert!(
+            base.file.check.in_tests,
+            "{} is checked in tests",
+            base.name
+        );
         let mut same = config.clone();
         same.variant = Variant::Correct;
         assert_eq!(
