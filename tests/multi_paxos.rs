@@ -170,7 +170,7 @@ fn reporting_past_the_first_slot_breaks_slot_agreement() {
 fn adopting_the_lowest_reported_command_breaks_slot_agreement() {
     caught(
         "multi-paxos-bug-adopt-lowest",
-        Some(BASES_OUTSIDE_TESTS[0]),
+        Some("multi-paxos-3-servers-2-clients-1-slot-reads-ordered"),
         Variant::AdoptLowest,
         "slot agreement",
     );

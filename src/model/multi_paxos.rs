@@ -54,9 +54,13 @@ pub struct MultiPaxosConfig {
     /// bound ([`LeaderTick`]).
     #[serde(default)]
     pub leader_tick: LeaderTick,
-    /// The most slots a `Promise` or a catch-up answer reports; by default the whole log.
+    /// The most slots a `Promise` reports; by default the whole log.
     #[serde(default)]
     pub piece: Option<usize>,
+    /// The most `Accept`s a leader sends at once and the most slots a catch-up answer
+    /// sends; by default `piece`.
+    #[serde(default)]
+    pub burst: Option<usize>,
     /// With a lossy unordered non-duplicating network, bounds the loss for the liveness check
     /// (and the network holds at most 2 copies of a message, bounding what a leader's tick
     /// re-sends):
@@ -920,6 +924,7 @@ impl MultiPaxosConfig {
                 variant: self.variant,
                 election_after: model_timeout(),
                 piece: self.piece.unwrap_or(self.slots as usize),
+                burst: self.burst.or(self.piece).unwrap_or(self.slots as usize),
                 leader_tick: self.leader_tick,
                 tick_after: model_timeout(),
                 text: std::marker::PhantomData,

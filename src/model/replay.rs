@@ -489,6 +489,7 @@ pub fn validate(dir: &Path) -> Result<Verdict, BadTrace> {
                 // As the runtime runs it (`multi_paxos_server`).
                 leader_tick: crate::protocol::multi_paxos::LeaderTick::Always,
                 piece: Some(crate::runtime::node::PIECE),
+                burst: Some(crate::runtime::node::BURST),
                 max_lost: None,
             }
             .into_model();

@@ -14,8 +14,9 @@ pub trait Handlers: Actor {
     /// The actor's name in traces ([`Actor::name`]).
     fn title(&self) -> String;
 
-    /// The state at start, or at restart from `storage` ([`Actor::on_start`]).
-    fn start(&self, id: Id, storage: &Option<Self::Storage>) -> Self::State;
+    /// The state at start, or at restart from `storage` ([`Actor::on_start`]), and the timers
+    /// it sets.
+    fn start(&self, id: Id, storage: &Option<Self::Storage>, o: &mut Out<Self>) -> Self::State;
 
     /// Handles `msg` from `src`; messages to `id` itself are delivered by the caller.
     fn handle(
@@ -88,9 +89,9 @@ macro_rules! impl_actor {
                 &self,
                 id: ::stateright::actor::Id,
                 storage: &Option<$storage>,
-                _o: &mut ::stateright::actor::Out<Self>,
+                o: &mut ::stateright::actor::Out<Self>,
             ) -> $state {
-                $crate::protocol::local::Handlers::start(self, id, storage)
+                $crate::protocol::local::Handlers::start(self, id, storage, o)
             }
 
             fn on_msg(

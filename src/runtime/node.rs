@@ -71,8 +71,7 @@ pub const ELECTION_AFTER: Range<Duration> = Duration::from_millis(300)..Duration
 /// How often a Multi-Paxos leader sends heartbeats and re-sends the `Accept`s still in flight.
 pub const TICK_AFTER: Range<Duration> = Duration::from_millis(50)..Duration::from_millis(50);
 
-/// The most slots a Multi-Paxos `Promise` or catch-up answer reports, and the most `Accept`s
-/// a leader sends at once when it takes over or re-sends: the most proposals of the largest
+/// The most proposals a Multi-Paxos `Promise` reports: the most proposals of the largest
 /// size whose `Promise` fits in one UDP datagram of 65,507 bytes, a cluster key's 36-byte seal
 /// included (spec/runtime.md, "Key and value sizes").
 ///
@@ -86,6 +85,12 @@ pub const TICK_AFTER: Range<Duration> = Duration::from_millis(50)..Duration::fro
 /// Ordinary text, which JSON does not escape, makes proposals of 1,479 bytes at the limits.
 /// A unit test checks the worst case on the encoder itself.
 pub const PIECE: usize = 8;
+
+/// The most `Accept`s a Multi-Paxos leader sends at once when it takes over or re-sends, and
+/// the most `Chosen` slots one catch-up answer sends: each is a datagram of its own, so this
+/// bounds a burst, not a datagram. At one catch-up per 50 ms heartbeat ([`TICK_AFTER`]), a
+/// lagging replica relearns 4,000 slots a second.
+pub const BURST: usize = 200;
 
 /// Why a node cannot start or had to stop, in terms an operator can act on.
 #[derive(Debug)]
@@ -209,6 +214,7 @@ pub fn multi_paxos_server(cluster: &[Id]) -> MultiPaxosActor<String> {
         variant: multi_paxos::Variant::Correct,
         election_after: ELECTION_AFTER,
         piece: PIECE,
+        burst: BURST,
         leader_tick: multi_paxos::LeaderTick::Always,
         tick_after: TICK_AFTER,
         text: std::marker::PhantomData,

@@ -187,7 +187,7 @@ impl<V: Text> MultiPaxosActor<V> {
         let mut in_flight = InFlight::new();
         for (i, (slot, command)) in recovered.into_iter().enumerate() {
             in_flight.insert(slot, (command.clone(), BTreeSet::new()));
-            if i < self.piece {
+            if i < self.burst {
                 let proposal = Proposal { ballot, command };
                 o.broadcast(&self.servers, &Msg::Accept { slot, proposal });
             }
@@ -228,7 +228,7 @@ impl<V: Text> MultiPaxosActor<V> {
         };
         let ballot = state.proposer.ballot;
         if self.variant.retransmits() {
-            for (slot, (command, by)) in in_flight.iter().take(self.piece) {
+            for (slot, (command, by)) in in_flight.iter().take(self.burst) {
                 for server in self.servers.iter().filter(|s| !by.contains(s)) {
                     let proposal = Proposal {
                         ballot,

@@ -109,10 +109,12 @@ pub struct MultiPaxosActor<V = char> {
     pub variant: Variant,
     /// How long a server that does not lead waits before starting phase 1.
     pub election_after: Range<Duration>,
-    /// The most slots one message reports (a `Promise`, the answer to a `CatchUp`) and the
-    /// most `Accept`s a leader sends at once when it takes over the log or re-sends: no
-    /// datagram and no burst grows with the log.
+    /// The most proposals one `Promise` reports: no datagram grows with the log.
     pub piece: usize,
+    /// The most `Accept`s a leader sends at once when it takes over the log or re-sends, and
+    /// the most `Chosen` slots one answer to a `CatchUp` sends (each in a datagram of its
+    /// own): no burst grows with the log.
+    pub burst: usize,
     /// When a leader's tick runs.
     pub leader_tick: LeaderTick,
     /// How often a leader ticks.
@@ -290,7 +292,7 @@ impl<V: Text> Handlers for MultiPaxosActor<V> {
         "Server".to_owned()
     }
 
-    fn start(&self, id: Id, storage: &Option<Storage<V>>) -> MultiPaxosState<V> {
+    fn start(&self, id: Id, storage: &Option<Storage<V>>, o: &mut Out<Self>) -> MultiPaxosState<V> {
         let saved = storage.clone().unwrap_or_default();
         let state = MultiPaxosState {
             proposer: ProposerState {
@@ -323,6 +325,13 @@ impl<V: Text> Handlers for MultiPaxosActor<V> {
             self.learn(&mut parts.replica, proposer, slot, command, &mut Out::new());
         }
         Self::advance_decided(&mut parts);
+        // A server that promised a leader before it restarted may have lost that leader with
+        // it (a whole cluster restarts together): its election timer runs, and a live
+        // leader's heartbeat puts it off. Without it, a restarted cluster would wait for a
+        // client's request, and then for an election timeout, before anyone campaigns.
+        if saved.promised.round > 0 {
+            o.set_timer(Timer::Election, self.election_after.clone());
+        }
         parts.changed().unwrap_or(state)
     }
 
@@ -385,6 +394,7 @@ pub(super) mod tests {
             variant,
             election_after: Duration::from_secs(1)..Duration::from_secs(2),
             piece: 2,
+            burst: 2,
             leader_tick: LeaderTick::Always,
             tick_after: Duration::from_millis(100)..Duration::from_millis(100),
             text: PhantomData,

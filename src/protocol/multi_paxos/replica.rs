@@ -173,7 +173,7 @@ impl<V: Text> MultiPaxosActor<V> {
         }
     }
 
-    /// A lagging replica asks for the chosen slots of `gap`: the first `piece` of them are
+    /// A lagging replica asks for the chosen slots of `gap`: the first `burst` of them are
     /// sent.
     pub(super) fn handle_catch_up(
         &self,
@@ -182,7 +182,7 @@ impl<V: Text> MultiPaxosActor<V> {
         gap: Range<Slot>,
         o: &mut Out<Self>,
     ) {
-        for (slot, command) in replica.chosen.range(gap).take(self.piece) {
+        for (slot, command) in replica.chosen.range(gap).take(self.burst) {
             let (slot, command) = (*slot, command.clone());
             o.send(src, Msg::Chosen { slot, command });
         }

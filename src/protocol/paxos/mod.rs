@@ -277,7 +277,7 @@ impl Handlers for PaxosActor {
         .to_owned()
     }
 
-    fn start(&self, id: Id, storage: &Option<Storage>) -> PaxosState {
+    fn start(&self, id: Id, storage: &Option<Storage>, _o: &mut Out<Self>) -> PaxosState {
         let saved = storage.clone().unwrap_or_default();
         PaxosState {
             proposer: self.roles.proposer.then(|| ProposerState {
