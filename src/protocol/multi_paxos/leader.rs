@@ -275,6 +275,13 @@ impl<V: Text> MultiPaxosActor<V> {
             return;
         }
         o.set_timer(Timer::Election, self.election_after.clone());
+        // The requests it kept for want of a leader go to the one it now hears from, which
+        // would otherwise be replaced when this server's timer fires (a needless leader change).
+        if !parts.proposer.queue.is_empty() {
+            for command in std::mem::take(&mut parts.proposer.to_mut().queue) {
+                o.send(src, Msg::Request { command });
+            }
+        }
         let from = parts.replica.first_unknown();
         if from < decided {
             o.send(src, Msg::CatchUp { from, to: decided });
@@ -654,6 +661,50 @@ mod tick_tests {
         assert!(commands
             .iter()
             .any(|c| matches!(c, ActorCommand::Send(_, Msg::CatchUp { from: 0, to: 2 }))));
+    }
+
+    // Reference: issue 12: a follower that kept a client's request for want of a leader
+    // forwards it to the leader it hears from, instead of campaigning for it later; a server
+    // restarted holding a promise runs its election timer at once, one that never promised
+    // does not.
+    #[test]
+    fn a_heartbeat_takes_the_kept_requests_and_a_restart_with_a_promise_campaigns() {
+        use super::super::Storage;
+        use crate::protocol::ballot::tests::ballot;
+        let a = actor(Variant::Correct);
+        let (follower, client) = (Id::from(1), Id::from(3));
+        let mut f = Cow::Owned(a.on_start(follower, &None, &mut Out::new()));
+        let Command::Client(command) = put(3, 1, 'A') else {
+            unreachable!("put makes a client command")
+        };
+        let request = Msg::Request {
+            command: command.clone(),
+        };
+        a.on_msg(follower, &mut f, client, request, &mut Out::new());
+        assert_eq!(f.proposer.queue.len(), 1, "no leader known: kept");
+        let heartbeat = Msg::Heartbeat {
+            ballot: ballot(1, 0),
+            decided: 0,
+        };
+        let mut o = Out::new();
+        a.on_msg(follower, &mut f, Id::from(0), heartbeat, &mut o);
+        assert!(f.proposer.queue.is_empty());
+        assert!(sent(o).contains(&(Id::from(0), Msg::Request { command })));
+
+        let timers = |storage: Option<Storage>| {
+            let mut o = Out::new();
+            a.on_start(follower, &storage, &mut o);
+            o.into_iter()
+                .filter(|c| matches!(c, ActorCommand::SetTimer(Timer::Election, _)))
+                .count()
+        };
+        assert_eq!(timers(None), 0);
+        assert_eq!(timers(Some(Storage::default())), 0);
+        let promised = Storage {
+            promised: ballot(1, 0),
+            ..Storage::default()
+        };
+        assert_eq!(timers(Some(promised)), 1);
     }
 
     // Reference: issue 12: a candidate asks for a promise's next piece, counts the promise only

@@ -261,6 +261,11 @@ impl<V: Text> MultiPaxosActor<V> {
                     self.handle_prepare(acceptor, proposer, src, ballot, from, o)
                 {
                     self.step_down(&mut parts.proposer, promised);
+                    // A follower holding requests gives the candidate it promised an election
+                    // timeout to be heard from (its heartbeat) before campaigning itself.
+                    if !parts.proposer.queue.is_empty() && !parts.proposer.is_leader() {
+                        o.set_timer(Timer::Election, self.election_after.clone());
+                    }
                 }
             }
             Msg::Accept { slot, proposal } => {
