@@ -339,7 +339,10 @@ fn a_node_starts_after_cutting_off_a_torn_tail() {
     let folded: Storage = serde_json::from_slice(&fs::read(&snapshot).expect("snapshot"))
         .expect("the snapshot spawn read");
     assert_eq!(&folded, &saves[saves.len() - 2]);
-    assert_eq!(fs::metadata(log_path(&snapshot)).expect("log").len(), 0);
+    // The old records are folded away. The log may hold new ones: restarted holding a
+    // promise, the node runs its election timer and may campaign (and save) within its second.
+    let after = fs::read(log_path(&snapshot)).expect("log");
+    assert!(after.is_empty() || !log.starts_with(&after[..after.len().min(16)]));
     let _ = fs::remove_dir_all(&dir);
 }
 
