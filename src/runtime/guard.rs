@@ -966,23 +966,34 @@ mod tests {
         ));
     }
 
+    /// A guarded Multi-Paxos server among three loopback peers, as on UDP; its storage (in a
+    /// file of its own, named after `tag`) is never written.
+    fn multi_paxos_guard(
+        tag: &str,
+    ) -> (
+        Guard<crate::protocol::multi_paxos::MultiPaxosActor<String>>,
+        Vec<Id>,
+    ) {
+        let peers: Vec<Id> = (1..=3)
+            .map(|p| Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), p)))
+            .collect();
+        let guard = Guard {
+            inner: crate::runtime::node::multi_paxos_server(&peers),
+            peers: peers.iter().copied().collect(),
+            store: unsaved(tag),
+            key: None,
+            faults: None,
+            trace: None,
+        };
+        (guard, peers)
+    }
+
     // R1: a Multi-Paxos request straight from a client speaks for its source address,
     // whatever client it names; one forwarded by a peer keeps the client it names.
     #[test]
     fn a_client_request_speaks_for_its_source() {
         use crate::protocol::multi_paxos::{ClientCommand, KvOp, Msg as M};
-        use crate::runtime::node::multi_paxos_server;
-        let peers: Vec<Id> = (1..=3)
-            .map(|p| Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), p)))
-            .collect();
-        let guard = Guard {
-            inner: multi_paxos_server(&peers),
-            peers: peers.iter().copied().collect(),
-            store: unsaved("never-written-multi"),
-            key: None,
-            faults: None,
-            trace: None,
-        };
+        let (guard, peers) = multi_paxos_guard("never-written-multi");
         let (me, peer) = (peers[0], peers[1]);
         let (forger, victim) = (
             Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 9)),
@@ -1022,18 +1033,7 @@ mod tests {
     #[test]
     fn a_request_over_the_size_limits_is_dropped() {
         use crate::protocol::multi_paxos::{ClientCommand, KvOp, MAX_KEY_BYTES, MAX_VALUE_BYTES};
-        use crate::runtime::node::multi_paxos_server;
-        let peers: Vec<Id> = (1..=3)
-            .map(|p| Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), p)))
-            .collect();
-        let guard = Guard {
-            inner: multi_paxos_server(&peers),
-            peers: peers.iter().copied().collect(),
-            store: unsaved("never-written-strings"),
-            key: None,
-            faults: None,
-            trace: None,
-        };
+        let (guard, peers) = multi_paxos_guard("never-written-strings");
         let (me, peer) = (peers[0], peers[1]);
         let client = Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 9));
         let start = guard.on_start(me, &None, &mut Out::new());
