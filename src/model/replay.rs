@@ -33,6 +33,8 @@ use crate::model::multi_paxos::MultiPaxosConfig;
 use crate::model::paxos::{Layout, PaxosConfig};
 use crate::model::view::Readable;
 use crate::protocol::multi_paxos::Kv;
+use crate::runtime::trace::Saved;
+use crate::runtime::wal::Journal;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -117,11 +119,10 @@ enum Kind {
     },
 }
 
-/// A JSON value kept as its text until it is used: a step's `saved` storage holds every
-/// proposal the node has accepted (in Multi-Paxos, every slot's), so the traces grow with the
-/// square of a run's length, and a parsed `Value` takes many times its text's memory. Holding
-/// every event's storage parsed made the replay of a few thousand Multi-Paxos events grow past
-/// 14 GB.
+/// A JSON value kept as its text until it is used: a parsed `Value` takes many times its
+/// text's memory, and a step's `saved` may be a node's whole storage (its first save). (When
+/// every save was recorded whole, holding every event's storage parsed made the replay of a
+/// few thousand Multi-Paxos events grow past 14 GB.)
 #[derive(Clone, Debug)]
 struct Json(Box<str>);
 
@@ -554,7 +555,7 @@ where
     A: Readable<C, Cfg, H>,
     A::Msg: Ord + DeserializeOwned + Serialize,
     A::Timer: Ord + DeserializeOwned,
-    A::Storage: DeserializeOwned,
+    A::Storage: Journal,
     C: Client<Protocol = A>,
     H: Clone + Debug + Hash,
 {
@@ -579,6 +580,36 @@ where
             .get(&address)
             .copied()
             .unwrap_or(Id::from(usize::MAX))
+    }
+
+    /// V4: the storage a step's line says the node saved (`None`: it saved nothing). T2: the
+    /// line holds what changed since the node's previous save, applied here to `before`, what
+    /// the node saved last (the model's actor saved it too, or V4 would have stopped the
+    /// replay), or the whole storage at the node's first save.
+    fn saved_by(
+        &self,
+        saved: &Json,
+        before: Option<&A::Storage>,
+        event: &Event,
+    ) -> Result<Option<A::Storage>, Stop> {
+        type Change<A> = <<A as Actor>::Storage as Journal>::Change;
+        let saved: Option<Saved<A::Storage, Change<A>>> =
+            self.decode(&saved.value(), event, "save")?;
+        Ok(match saved {
+            None => None,
+            Some(Saved::Whole(storage)) => Some(storage),
+            Some(Saved::Changes(changes)) => {
+                let Some(mut storage) = before.cloned() else {
+                    return Err(Stop::Diverged(
+                        "the node saved changes to storage it never saved (T2: its first save \
+                         is whole)"
+                            .to_owned(),
+                    ));
+                };
+                changes.into_iter().for_each(|change| storage.apply(change));
+                Some(storage)
+            }
+        })
     }
 
     /// The storage the model last saved for actor `i`.
@@ -660,7 +691,7 @@ where
             return Ok(Torn::No);
         };
         let restarted: Option<A::Storage> = self.decode(storage, event, "storage")?;
-        let saved: Option<A::Storage> = self.decode(&saved.value(), event, "storage")?;
+        let saved = self.saved_by(saved, self.saved(i), event)?;
         if restarted == saved {
             return Ok(Torn::No);
         }
@@ -720,6 +751,13 @@ where
 
     fn step(&mut self, i: usize, event: &Event, first: bool) -> Result<(), Stop> {
         let id = Id::from(i);
+        // What the node had saved before the step: its line's save is relative to it.
+        let before = match &event.kind {
+            Kind::Receive { saved, .. } | Kind::Timeout { saved, .. } if !saved.is_null() => {
+                self.saved(i).cloned()
+            }
+            _ => None,
+        };
         let (saved, sent, model_sent) = match &event.kind {
             Kind::Start { storage } => {
                 let restarted: Option<A::Storage> = self.decode(storage, event, "storage")?;
@@ -804,7 +842,7 @@ where
             }
         };
         // V4: the model's step saved and sent what the node did.
-        let saved: Option<A::Storage> = self.decode(&saved.value(), event, "storage")?;
+        let saved = self.saved_by(saved, before.as_ref(), event)?;
         if saved.is_some() && saved.as_ref() != self.saved(i) {
             return Err(Stop::Diverged(format!(
                 "the node saved what the model's actor did not (the model's actor has {:?})",
@@ -846,7 +884,7 @@ where
     A: Readable<C, Cfg, H>,
     A::Msg: Ord + DeserializeOwned + Serialize,
     A::Timer: Ord + DeserializeOwned,
-    A::Storage: DeserializeOwned,
+    A::Storage: Journal,
     C: Client<Protocol = A>,
     H: Clone + Debug + Hash,
 {
@@ -1011,7 +1049,7 @@ where
     A: Readable<C, Cfg, H>,
     A::Msg: Ord + DeserializeOwned + Serialize,
     A::Timer: Ord + DeserializeOwned,
-    A::Storage: DeserializeOwned,
+    A::Storage: Journal,
     C: Client<Protocol = A>,
     H: Clone + Debug + Hash,
 {

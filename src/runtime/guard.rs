@@ -371,7 +371,7 @@ where
     /// out; then carries it out.
     fn record_and_forward(&self, id: Id, handled: Handled<'_, A>, out: Out<A>, o: &mut Out<Self>) {
         if let Some(trace) = &self.trace {
-            trace.step(handled, &out);
+            trace.step(handled, &out, &self.store);
         }
         self.forward(id, out, o);
     }
@@ -591,7 +591,7 @@ where
             return self.forward(id, out, o);
         };
         self.inner.on_msg(id, state, src, msg.clone(), &mut out);
-        trace.step(Handled::Msg(src, &msg), &out);
+        trace.step(Handled::Msg(src, &msg), &out, &self.store);
         self.forward(id, out, o);
     }
 

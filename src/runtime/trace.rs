@@ -14,7 +14,8 @@
 //! What is recorded is what reaches the protocol actor, after the guard (H1-H3, R1, A1, L1):
 //! a datagram the guard drops is no event, a preemption notice is received when the guard
 //! hands it over, and the messages sent are the actor's, before sealing and the fault layer.
-use serde::Serialize;
+use crate::runtime::wal::{Journal, Store};
+use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Command, Id, Out};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
@@ -31,7 +32,7 @@ pub fn trace_path(dir: &Path, address: SocketAddrV4) -> PathBuf {
 /// storage are the protocol's own JSON, in which an actor is its `Id` (a number).
 #[derive(Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
-enum Line<'a, M, T, S> {
+enum Line<'a, M, T, S, C> {
     /// The node (re)started, from `storage` (`null` for a node that never saved).
     Start {
         seq: u64,
@@ -45,16 +46,29 @@ enum Line<'a, M, T, S> {
         seq: u64,
         src: String,
         msg: &'a M,
-        saved: Option<&'a S>,
+        saved: Option<Saved<&'a S, C>>,
         sent: Vec<(String, &'a M)>,
     },
     /// The actor handled the expiry of `timer`.
     Timeout {
         seq: u64,
         timer: &'a T,
-        saved: Option<&'a S>,
+        saved: Option<Saved<&'a S, C>>,
         sent: Vec<(String, &'a M)>,
     },
+}
+
+/// T2: what a step saved, as its trace line records it: what changed since the node's previous
+/// save (the record the write-ahead log appends, W1), or the whole storage at the node's first
+/// save. A line never holds the whole log, so a trace grows with a run's length, not with its
+/// square.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Saved<S, C> {
+    /// The node's first save: the whole storage.
+    Whole(S),
+    /// The changes since its previous save, in order.
+    Changes(Vec<C>),
 }
 
 /// What the actor handled in a step.
@@ -129,7 +143,7 @@ impl Tracer {
         A::Storage: Serialize,
     {
         self.write(|seq| {
-            let line: Line<'_, A::Msg, A::Timer, A::Storage> = Line::Start {
+            let line: Line<'_, A::Msg, A::Timer, A::Storage, ()> = Line::Start {
                 seq,
                 node: self.node.to_string(),
                 protocol: &self.protocol,
@@ -140,13 +154,17 @@ impl Tracer {
         });
     }
 
-    /// Records a step: what it handled and the commands the actor gave (T2: call this before
-    /// carrying them out).
-    pub(crate) fn step<A: Actor>(&self, handled: Handled<'_, A>, out: &Out<A>)
-    where
+    /// Records a step: what it handled and the commands the actor gave, its save as what
+    /// changed from what `store` holds (T2: call this before carrying them out).
+    pub(crate) fn step<A: Actor>(
+        &self,
+        handled: Handled<'_, A>,
+        out: &Out<A>,
+        store: &Store<A::Storage>,
+    ) where
         A::Msg: Serialize,
         A::Timer: Serialize,
-        A::Storage: Serialize,
+        A::Storage: Journal,
     {
         let mut saved = None;
         let mut sent = Vec::new();
@@ -157,7 +175,12 @@ impl Tracer {
                 _ => {}
             }
         }
-        self.write(|seq| -> Line<'_, A::Msg, A::Timer, A::Storage> {
+        let saved = saved.map(|storage| match store.changes(storage) {
+            Some(changes) => Saved::Changes(changes),
+            None => Saved::Whole(storage),
+        });
+        type Change<A> = <<A as Actor>::Storage as Journal>::Change;
+        self.write(|seq| -> Line<'_, A::Msg, A::Timer, A::Storage, Change<A>> {
             match handled {
                 Handled::Msg(src, msg) => Line::Receive {
                     seq,

@@ -420,6 +420,13 @@ impl<S: Journal> Store<S> {
         self.lock().storage.clone()
     }
 
+    /// What saving `storage` would append (T2: a step's trace line records it): its changes
+    /// since the last save, or `None` before the first save, which writes the whole of it.
+    pub fn changes(&self, storage: &S) -> Option<Vec<S::Change>> {
+        let saved = self.lock();
+        saved.storage.as_ref().map(|before| storage.changes(before))
+    }
+
     /// D1, W1: `storage` is on disk when this returns: one record of what changed since the
     /// last save, appended and flushed; or, at the first save, the snapshot. W4: compacts the
     /// log when it has grown enough.
