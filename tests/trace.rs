@@ -180,3 +180,28 @@ fn exit_codes_are_those_of_check() {
     let (code, stderr) = run_binary(&["validate", &dir.to_string_lossy()], &scratch);
     assert_eq!(code, Some(1), "{stderr}");
 }
+
+// T2, V4: a node's first save is recorded whole, every later one as what changed, and the
+// validator rebuilds each save from the previous one: a change the model's actor did not make
+// is a divergence at that step.
+#[test]
+fn saves_are_recorded_as_changes_and_checked() {
+    let all = lines(recorded());
+    let saves: Vec<&Value> = all.iter().map(|(_, _, v)| &v["saved"]).collect();
+    let whole = saves.iter().filter(|s| s.get("whole").is_some()).count();
+    let changes = saves.iter().filter(|s| s.get("changes").is_some()).count();
+    assert!(whole <= 3, "one whole save per node at most, not {whole}");
+    assert!(changes > 0, "later saves are recorded as changes");
+    let (file, line, mut value) = all
+        .into_iter()
+        .find(|(_, _, v)| v["saved"].get("changes").is_some())
+        .expect("a save recorded as changes");
+    value["saved"]["changes"][0]["promised"]["round"] = Value::from(77);
+    let dir = tampered("trace-changes", &file, line, &value);
+    rejected_at(
+        &dir,
+        &file,
+        line,
+        "the node saved what the model's actor did not",
+    );
+}

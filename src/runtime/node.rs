@@ -177,8 +177,7 @@ pub struct NodeConfig {
     pub addresses: Vec<SocketAddrV4>,
     /// Every member of the cluster, these nodes included.
     pub cluster: Vec<SocketAddrV4>,
-    /// Where `<address>.storage` files live; the process makes it its working directory,
-    /// since that is where `spawn` reads them.
+    /// Where each node's storage lives (`<address>.storage` and `<address>.wal`).
     pub data_dir: PathBuf,
     /// Exit (status 0) after this long: keeps test and benchmark clusters bounded in time.
     pub exit_after: Option<Duration>,
@@ -276,7 +275,8 @@ where
     let mut stores = Vec::new();
     for &address in &config.addresses {
         // D2, W2-W4: refuse to start on storage that `spawn` would silently ignore; cut off a
-        // torn tail; fold the log into the snapshot that `spawn` reads.
+        // torn tail; fold the log into the snapshot. The actor starts from what the store read (the guard's
+        // `on_start`), so the storage is parsed once.
         let store = Store::<A::Storage>::open(&storage_path(&data_dir, address), COMPACT_AFTER)?;
         stores.push(Arc::new(store));
     }
@@ -288,10 +288,6 @@ where
         })?),
         None => None,
     };
-    std::env::set_current_dir(&data_dir).map_err(|source| Error::DataDir {
-        path: data_dir.clone(),
-        source,
-    })?;
     let ids: Vec<Id> = cluster.iter().map(|&a| Id::from(a)).collect();
     let faults = config
         .test_faults

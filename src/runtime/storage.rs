@@ -1,5 +1,5 @@
 //! A node's durable storage on disk: a snapshot, `<data dir>/<address>.storage` (the JSON of
-//! the whole storage, the file stateright's `spawn` reads at start), and a write-ahead log of
+//! the whole storage, under the name and in the format of stateright's `spawn`), and a write-ahead log of
 //! the changes since, `<address>.wal` ([`crate::runtime::wal`]: its format, W1-W4). The rules
 //! are in `spec/runtime.md`:
 //!
@@ -42,7 +42,7 @@ impl fmt::Display for Unreadable {
 
 impl std::error::Error for Unreadable {}
 
-/// The storage file of the node at `address`: the name `spawn` reads at start.
+/// The storage file of the node at `address`: the name `spawn` gives it.
 pub fn storage_path(data_dir: &Path, address: SocketAddrV4) -> PathBuf {
     data_dir.join(format!("{address}.storage"))
 }

@@ -2,8 +2,8 @@
 //! changed, not the whole storage (the Multi-Paxos storage holds the acceptor's whole log).
 //! The rules are in `spec/runtime.md`, "Durability":
 //!
-//! - **W1** `<address>.storage` is a snapshot: the whole storage as JSON, the file stateright's
-//!   `spawn` reads at start. `<address>.wal` is the log: one record per save, appended and
+//! - **W1** `<address>.storage` is a snapshot: the whole storage as JSON (the name and format
+//!   of stateright's `spawn`). `<address>.wal` is the log: one record per save, appended and
 //!   flushed (`fdatasync`) before the step's messages are sent (D1). A record is a 16-byte
 //!   header (the magic [`MAGIC`], the payload's length, the payload's CRC-32, the CRC-32 of the
 //!   header's first 12 bytes) and a payload: the JSON list of the [`Journal::Change`]s since the
@@ -21,7 +21,7 @@
 //!   when the log outgrows [`COMPACT_AFTER`] and the snapshot, the whole storage is written as a
 //!   new snapshot ([`storage::write_durably`]), and only then the log is emptied; a crash
 //!   between the two leaves a snapshot that the log's records bring to the same storage. At
-//!   start, a non-empty log is folded into the snapshot the same way, before `spawn` reads it.
+//!   start, a non-empty log is folded into the snapshot the same way.
 use crate::protocol::{multi_paxos, paxos};
 use crate::runtime::storage::{self, Unreadable};
 use itertools::{EitherOrBoth, Itertools};
@@ -360,7 +360,7 @@ impl<S> fmt::Debug for Store<S> {
 impl<S: Journal> Store<S> {
     /// W1-W4: the store of the snapshot at `snapshot`, compacted once its log holds more than
     /// `compact_after` bytes (and more than the snapshot). A torn tail is logged and cut off
-    /// (W2); a log with records is folded into the snapshot (W4), so that `spawn` reads the
+    /// (W2); a log with records is folded into the snapshot (W4), so that it holds the
     /// whole storage; anything unusable is refused (W3, D2) and left as it is.
     pub fn open(snapshot: &Path, compact_after: u64) -> Result<Store<S>, Unreadable> {
         let recovered = read::<S>(snapshot)?;

@@ -14,10 +14,11 @@ use std::collections::{BTreeMap, BTreeSet};
 pub(super) type InFlight<V> = BTreeMap<Slot, (Command<V>, BTreeSet<Id>)>;
 
 /// What a server does as proposer.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(bound = "V: Text")]
 pub enum Role<V = char> {
     /// Not leading: forwards client requests to the leader it knows.
+    #[default]
     Follower,
     /// Phase 1 under way for every slot from `from` on: the promises received so far.
     Candidate {
@@ -38,7 +39,7 @@ pub enum Role<V = char> {
 }
 
 /// Proposer state.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(bound = "V: Text")]
 pub struct ProposerState<V = char> {
     /// The current own ballot. Invariant: `ballot.round` is saved in

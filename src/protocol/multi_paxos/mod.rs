@@ -140,7 +140,7 @@ pub enum LeaderTick {
 }
 
 /// The state of one server, by role.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(bound = "V: Text")]
 pub struct MultiPaxosState<V = char> {
     /// The proposer: follower, candidate or leader.
@@ -173,6 +173,28 @@ impl<'a, V: Text> Parts<'a, V> {
             proposer: Cow::Borrowed(&state.proposer),
             acceptor: Cow::Borrowed(&state.acceptor),
             replica: Cow::Borrowed(&state.replica),
+        }
+    }
+
+    /// The parts of `state`, moved out of it when it is owned (`spawn`, on UDP, hands the
+    /// actor its own state): a handler then changes a part in place instead of copying it,
+    /// and a part grows with the log (the accepted proposals, the applied commands). The
+    /// model checker lends the state, and reads a step that leaves it borrowed as a no-op.
+    fn take(state: &mut Cow<'a, MultiPaxosState<V>>) -> Self {
+        match state {
+            Cow::Borrowed(state) => Parts::of(state),
+            Cow::Owned(state) => {
+                let MultiPaxosState {
+                    proposer,
+                    acceptor,
+                    replica,
+                } = std::mem::take(state);
+                Parts {
+                    proposer: Cow::Owned(proposer),
+                    acceptor: Cow::Owned(acceptor),
+                    replica: Cow::Owned(replica),
+                }
+            }
         }
     }
 
@@ -348,7 +370,7 @@ impl<V: Text> Handlers for MultiPaxosActor<V> {
         msg: Msg<V>,
         o: &mut Out<Self>,
     ) {
-        let mut parts = Parts::of(state);
+        let mut parts = Parts::take(state);
         self.step(id, &mut parts, src, msg, o);
         Self::advance_decided(&mut parts);
         if let Some(changed) = parts.changed() {
@@ -380,7 +402,7 @@ impl<V: Text> Handlers for MultiPaxosActor<V> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use stateright::actor::Command as ActorCommand;
+    use stateright::actor::{Actor, Command as ActorCommand};
 
     /// Client `client`'s append of `value` to key `x`, as its `request`.
     pub(super) fn put(client: usize, request: RequestId, value: char) -> Command {
@@ -404,6 +426,38 @@ pub(super) mod tests {
             tick_after: Duration::from_millis(100)..Duration::from_millis(100),
             text: PhantomData,
         }
+    }
+
+    // A step on a state the actor owns (as on UDP) moves the parts out instead of copying
+    // them, and ends where the same step on a lent state (as in the model) ends.
+    #[test]
+    fn a_step_on_an_owned_state_is_the_step_on_a_lent_one() {
+        let a = actor(Variant::Correct);
+        let state = a.on_start(Id::from(0), &None, &mut Out::new());
+        let prepare = Msg::Prepare {
+            ballot: Ballot {
+                round: 1,
+                proposer: Id::from(1),
+            },
+            from: 0,
+        };
+        let (mut lent, mut owned) = (Cow::Borrowed(&state), Cow::Owned(state.clone()));
+        let (mut o_lent, mut o_owned) = (Out::new(), Out::new());
+        a.on_msg(
+            Id::from(0),
+            &mut lent,
+            Id::from(1),
+            prepare.clone(),
+            &mut o_lent,
+        );
+        a.on_msg(Id::from(0), &mut owned, Id::from(1), prepare, &mut o_owned);
+        assert!(
+            matches!(lent, Cow::Owned(_)),
+            "the promise changed the state"
+        );
+        assert_eq!(lent, owned);
+        assert_eq!(sent(o_lent), sent(o_owned));
+        assert_eq!(owned.acceptor.promised.round, 1);
     }
 
     /// The messages of `o`, with their recipients.
