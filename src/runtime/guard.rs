@@ -520,12 +520,13 @@ where
     /// D2: the actor starts from the storage the store read and checked at open (`spawn`'s
     /// own reading, from its working directory, is not used).
     fn on_start(&self, id: Id, _: &Option<A::Storage>, o: &mut Out<Self>) -> A::State {
-        let storage = self.store.saved();
         let mut out = Out::new();
-        let state = self.inner.on_start(id, &storage, &mut out);
-        if let Some(trace) = &self.trace {
-            trace.start::<A>(&storage);
-        }
+        let state = self.store.with_saved(|storage| {
+            if let Some(trace) = &self.trace {
+                trace.start::<A>(storage);
+            }
+            self.inner.on_start(id, storage, &mut out)
+        });
         self.forward(id, out, o);
         state
     }

@@ -420,6 +420,12 @@ impl<S: Journal> Store<S> {
         self.lock().storage.clone()
     }
 
+    /// `f` of the storage on disk, as the store last wrote it, without a copy of it (a node
+    /// starts from it).
+    pub fn with_saved<R>(&self, f: impl FnOnce(&Option<S>) -> R) -> R {
+        f(&self.lock().storage)
+    }
+
     /// What saving `storage` would append (T2: a step's trace line records it): its changes
     /// since the last save, or `None` before the first save, which writes the whole of it.
     pub fn changes(&self, storage: &S) -> Option<Vec<S::Change>> {
