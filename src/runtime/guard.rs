@@ -566,8 +566,12 @@ where
         // H4: nothing over the size limits reaches the actor.
         if let Some(why) = A::refuse(&msg) {
             if let Some(dropped) = worth_logging(&DROPPED_TOO_LARGE) {
+                let what = match A::kind(&msg) {
+                    MsgKind::ClientRequest => "client request",
+                    _ => "peer message",
+                };
                 log::warn!(
-                    "Dropped message over the size limits: {why}. id={id}, src={src}, \
+                    "Dropped {what} over the size limits: {why}. id={id}, src={src}, \
                      dropped={dropped}"
                 );
             }
