@@ -338,6 +338,9 @@ impl<V: Text> MultiPaxosActor<V> {
                 }
                 queue.pop_first();
             }
+            if batch.is_empty() {
+                break; // Only with `batch` 0, which no configuration allows: never loop.
+            }
             self.propose_new(ballot, next_slot, in_flight, batch, o);
         }
     }
