@@ -49,6 +49,18 @@ pub struct MultiPaxosConfig {
     /// The protocol itself, or one of its deliberately broken versions.
     #[serde(default)]
     pub variant: Variant,
+    /// Batching: the most slots a leader has in flight before requests wait for one to be
+    /// chosen ([`MultiPaxosActor::window`]); by default no limit (no request ever waits).
+    #[serde(default)]
+    pub window: Option<usize>,
+    /// Batching: the most client commands one slot holds ([`MultiPaxosActor::batch`]); by
+    /// default 1.
+    #[serde(default)]
+    pub batch: Option<usize>,
+    /// Batching: the most key and value bytes a batch of several commands holds
+    /// ([`MultiPaxosActor::batch_bytes`]); by default no limit (the runtime's, for replay).
+    #[serde(default)]
+    pub batch_bytes: Option<usize>,
     /// When a leader ticks (re-sends its `Accept`s in flight, sends heartbeats): off unless
     /// asked, since each tick re-sends and an ordered network's channels would grow without
     /// bound ([`LeaderTick`]).
@@ -69,18 +81,6 @@ pub struct MultiPaxosConfig {
     /// both). `None`: any message may be lost, any number of times.
     #[serde(default)]
     pub max_lost: Option<u8>,
-    /// Batching: the most slots a leader has in flight before requests wait for one to be
-    /// chosen ([`MultiPaxosActor::window`]); by default no limit (no request ever waits).
-    #[serde(default)]
-    pub window: Option<usize>,
-    /// Batching: the most client commands one slot holds ([`MultiPaxosActor::batch`]); by
-    /// default 1.
-    #[serde(default)]
-    pub batch: Option<usize>,
-    /// Batching: the most key and value bytes a batch of several commands holds
-    /// ([`MultiPaxosActor::batch_bytes`]); by default no limit (the runtime's, for replay).
-    #[serde(default)]
-    pub batch_bytes: Option<usize>,
 }
 
 /// The key every client works on.
@@ -1012,15 +1012,15 @@ impl MultiPaxosConfig {
                     .to_owned(),
             );
         }
+        if self.max_crashes >= self.servers {
+            return Err("max_crashes must leave at least one server up".to_owned());
+        }
         if self.window == Some(0) || self.batch == Some(0) {
             return Err(
                 "window and batch must be at least 1: a leader needs a slot in flight \
                  and a slot holds a command"
                     .to_owned(),
             );
-        }
-        if self.max_crashes >= self.servers {
-            return Err("max_crashes must leave at least one server up".to_owned());
         }
         Ok(())
     }
