@@ -232,6 +232,19 @@ fn local_reads_break_linearizability() {
     );
 }
 
+// Reference: issue 13 (batching), spec/multi-paxos.md "Batching": each command of a batch is
+// applied in order and its client gets its own command's reply; one reply for the whole slot
+// (as before batching) gives a client a result its command could not have had.
+#[test]
+fn one_reply_per_slot_breaks_linearizability() {
+    caught(
+        "multi-paxos-bug-one-reply-per-slot",
+        Some("multi-paxos-3-servers-3-clients-batch"),
+        Variant::OneReplyPerSlot,
+        "linearizable",
+    );
+}
+
 // Reference: spec/multi-paxos.md, "Availability and liveness": with a lost Accept (or
 // Accepted), a leader that never re-sends leaves its slot in flight and the client unanswered
 // at the end of a run: the liveness model's `eventually` property is violated.

@@ -118,7 +118,7 @@ const CAUGHT: &[(&str, &[(&str, &str)])] = &[
     ),
     (
         "multi-paxos-bug-invent-filler",
-        &[("refines Consensus", "is not allowed: Client(")],
+        &[("refines Consensus", "is not allowed: Batch(")],
     ),
     // The replicated log is the sequence of the slots' Consensus instances.
     (
@@ -141,6 +141,7 @@ const NOT_VOTING_LEVEL: &[&str] = &[
     "multi-paxos-bug-no-dedup-table",
     "multi-paxos-bug-keep-refused",
     "multi-paxos-bug-never-retransmits",
+    "multi-paxos-bug-one-reply-per-slot",
 ];
 
 /// One thread: the breadth-first search then finds the shortest counterexample, the same one

@@ -49,6 +49,18 @@ pub struct MultiPaxosConfig {
     /// The protocol itself, or one of its deliberately broken versions.
     #[serde(default)]
     pub variant: Variant,
+    /// Batching: the most slots a leader has in flight before requests wait for one to be
+    /// chosen ([`MultiPaxosActor::window`]); by default no limit (no request ever waits).
+    #[serde(default)]
+    pub window: Option<usize>,
+    /// Batching: the most client commands one slot holds ([`MultiPaxosActor::batch`]); by
+    /// default 1.
+    #[serde(default)]
+    pub batch: Option<usize>,
+    /// Batching: the most key and value bytes a batch of several commands holds
+    /// ([`MultiPaxosActor::batch_bytes`]); by default no limit (the runtime's, for replay).
+    #[serde(default)]
+    pub batch_bytes: Option<usize>,
     /// When a leader ticks (re-sends its `Accept`s in flight, sends heartbeats): off unless
     /// asked, since each tick re-sends and an ordered network's channels would grow without
     /// bound ([`LeaderTick`]).
@@ -470,12 +482,10 @@ fn acceptor_recorded(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool 
 
 /// Property: every chosen command was submitted by a client, or is a no-op.
 fn validity(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
-    chosen(model, state)
-        .into_iter()
-        .all(|(_, p)| match &p.command {
-            Command::Noop => true,
-            Command::Client(cc) => state.history.submitted.contains(cc),
-        })
+    chosen(model, state).into_iter().all(|(_, p)| {
+        let submitted = &state.history.submitted;
+        p.command.clients().iter().all(|cc| submitted.contains(cc))
+    })
 }
 
 /// Property: no replica runs a client's request on its store twice.
@@ -486,14 +496,9 @@ fn at_most_once(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
             .replica
             .log
             .iter()
-            .filter_map(|a| match a {
-                Applied {
-                    command: Command::Client(cc),
-                    executed: true,
-                    ..
-                } => Some((cc.client, cc.request)),
-                _ => None,
-            })
+            .flat_map(|a: &Applied| a.command.clients().iter().zip(&a.executed))
+            .filter(|(_, executed)| **executed)
+            .map(|(cc, _)| (cc.client, cc.request))
             .collect();
         executed.iter().all_unique()
     })
@@ -533,7 +538,7 @@ fn gap_filled(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
 fn recovered_slot(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     let acceptances = Acceptances::of(state);
     chosen(model, state).into_iter().any(|(slot, p)| {
-        matches!(p.command, Command::Client(_))
+        matches!(p.command, Command::Batch(_))
             && acceptances.0.iter().any(|(s, q, _)| {
                 *s == slot
                     && q.command == p.command
@@ -647,9 +652,18 @@ fn command_in_two_slots(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bo
     acceptances
         .0
         .iter()
-        .filter(|(_, p, _)| matches!(p.command, Command::Client(_)))
+        .filter(|(_, p, _)| matches!(p.command, Command::Batch(_)))
         .tuple_combinations()
-        .any(|((s, p, _), (t, q, _))| s != t && p.command == q.command)
+        .any(|((s, p, _), (t, q, _))| {
+            s != t && (p.command.clients().iter()).any(|c| q.command.clients().contains(c))
+        })
+}
+
+/// Witness for batching: a slot holding two client commands or more is chosen.
+fn batch_of_2_chosen(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    chosen(model, state)
+        .into_iter()
+        .any(|(_, p)| p.command.clients().len() >= 2)
 }
 
 /// Witness for linearizability, and the liveness property "every request answered": every
@@ -685,7 +699,7 @@ fn answered_after_loss(model: &MultiPaxosModel, state: &MultiPaxosModelState) ->
 /// Every property of the model, in the order they are reported: its name (the claim it
 /// checks), whether it must hold always or be reached sometimes, and its condition. For the
 /// actor model or its [`Simulated`] wrapper.
-fn properties() -> [Property<MultiPaxosModel>; 26] {
+fn properties() -> [Property<MultiPaxosModel>; 27] {
     [
         Property::always("slot agreement", slot_agreement),
         Property::always("P1a", p1a),
@@ -715,6 +729,7 @@ fn properties() -> [Property<MultiPaxosModel>; 26] {
         Property::sometimes("recovered slot", recovered_slot),
         Property::sometimes("chosen after leader crash", chosen_after_leader_crash),
         Property::sometimes("answered after a lost accept", answered_after_loss),
+        Property::sometimes("batch of 2 chosen", batch_of_2_chosen),
         // Liveness: judged only where a run ends (stateright reports an `eventually`
         // property at terminal states, see spec/multi-paxos.md).
         Property::eventually("every request answered", all_answered),
@@ -814,9 +829,9 @@ fn refine(cfg: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosM
     }
     let n = cfg.acceptors.len();
     let mut refinement = after.history.refinement.clone();
-    let submitted = |c: &Command| match c {
-        Command::Noop => true,
-        Command::Client(cc) => after.history.submitted.contains(cc),
+    let submitted = |c: &Command| {
+        let submitted = &after.history.submitted;
+        c.clients().iter().all(|cc| submitted.contains(cc))
     };
     for slot in slots {
         let (was, is) = (voting(before, slot), voting(after, slot));
@@ -925,6 +940,9 @@ impl MultiPaxosConfig {
                 election_after: model_timeout(),
                 piece: self.piece.unwrap_or(self.slots as usize),
                 burst: self.burst.or(self.piece).unwrap_or(self.slots as usize),
+                window: self.window,
+                batch: self.batch.unwrap_or(1),
+                batch_bytes: self.batch_bytes.unwrap_or(usize::MAX),
                 leader_tick: self.leader_tick,
                 tick_after: model_timeout(),
                 text: std::marker::PhantomData,
@@ -996,6 +1014,13 @@ impl MultiPaxosConfig {
         }
         if self.max_crashes >= self.servers {
             return Err("max_crashes must leave at least one server up".to_owned());
+        }
+        if self.window == Some(0) || self.batch == Some(0) {
+            return Err(
+                "window and batch must be at least 1: a leader needs a slot in flight \
+                 and a slot holds a command"
+                    .to_owned(),
+            );
         }
         Ok(())
     }

@@ -492,6 +492,9 @@ pub fn validate(dir: &Path) -> Result<Verdict, BadTrace> {
                 piece: Some(crate::runtime::node::PIECE),
                 burst: Some(crate::runtime::node::BURST),
                 max_lost: None,
+                window: Some(crate::runtime::node::WINDOW),
+                batch: Some(crate::runtime::node::BATCH),
+                batch_bytes: Some(crate::runtime::node::BATCH_BYTES),
             }
             .into_model();
             replay(

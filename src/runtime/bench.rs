@@ -349,6 +349,68 @@ fn multi_paxos_puts(
     ))
 }
 
+/// This disk's durable-write latency, measured as a Multi-Paxos node writes: for `duration`,
+/// one acceptance more per save, through the node's own store (a record appended to the
+/// storage log, then `fsync`, W1), in `data_dir`.
+fn durable_writes(duration: Duration, data_dir: &Path) -> Result<Row, Error> {
+    use crate::protocol::multi_paxos::{Ballot, ClientCommand, Command, Proposal, Storage};
+    use crate::runtime::wal::{Store, COMPACT_AFTER};
+    std::fs::create_dir_all(data_dir).map_err(Error::Io)?;
+    let path = data_dir.join("durable-writes.storage");
+    let store = Store::<Storage<String>>::open(&path, COMPACT_AFTER)
+        .map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
+    store.save(&Storage::default()).map_err(Error::Io)?;
+    let client = stateright::actor::Id::from(0);
+    let (seconds, results) = measure(1, duration, |_, end| {
+        let mut storage = Storage::default();
+        let mut latencies = Vec::new();
+        let mut failures = 0;
+        for slot in 0.. {
+            if Instant::now() >= end {
+                break;
+            }
+            let command = Command::Batch(vec![ClientCommand {
+                client,
+                request: u64::from(slot) + 1,
+                op: KvOp::Put {
+                    key: "client-0".to_owned(),
+                    value: format!("value {slot}"),
+                },
+            }]);
+            let ballot = Ballot::default();
+            storage.accepted.insert(slot, Proposal { ballot, command });
+            let start = Instant::now();
+            match store.save(&storage) {
+                Ok(()) => latencies.push(start.elapsed()),
+                Err(_) => failures += 1,
+            }
+        }
+        (latencies, failures)
+    });
+    Ok(row("durable write", 1, seconds, results))
+}
+
+/// The issue 13 ratios, from the rows of a Multi-Paxos run: the most clients' throughput
+/// over one client's, its p99 over one client's p50, and one client's p50 over two durable
+/// writes (the leader's and a follower's `fsync`, one after the other).
+fn batching_ratios(rows: &[Row]) -> Option<String> {
+    let durable = rows.iter().find(|r| r.target == "durable write")?;
+    let puts: Vec<&Row> = rows.iter().filter(|r| r.target == "mp put").collect();
+    let one = puts.iter().find(|r| r.clients == 1)?;
+    let most = puts.iter().max_by_key(|r| r.clients)?;
+    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    Some(format!(
+        "ratios: {} clients' puts/s = {:.1} x 1 client's; {} clients' p99 = {:.1} x 1 client's \
+         p50; 1 client's p50 = {:.2} x two durable writes (p50 {} us each).",
+        most.clients,
+        most.ops_per_second() / one.ops_per_second(),
+        most.clients,
+        micros(most.p99) / micros(one.p50),
+        micros(one.p50) / (2.0 * micros(durable.p50)),
+        durable.p50.as_micros(),
+    ))
+}
+
 /// A cluster that has chosen a value, for the single-decree `Get`s.
 fn chosen_cluster(
     protocol: Protocol,
@@ -388,6 +450,9 @@ pub fn run(config: &BenchConfig, out: &mut dyn Write) -> Result<Vec<Row>, Error>
         rows: Vec::new(),
     };
     table.header()?;
+    if config.protocol == Protocol::MultiPaxos {
+        table.add(durable_writes(config.duration, &data_dir)?)?;
+    }
     for &clients in &config.clients {
         table.add(echo(clients, config.duration).map_err(Error::Io)?)?;
         let untraced = match &gets {
@@ -428,12 +493,17 @@ pub fn run(config: &BenchConfig, out: &mut dyn Write) -> Result<Vec<Row>, Error>
              cluster, ops/s = puts / time spent in puts."
         }
         Protocol::MultiPaxos => {
-            "mp put: committed Multi-Paxos puts (one log slot each: leader's accept, a majority's \
-             fsync'd Accepted, apply, reply), each client on its own key, a fresh 3-node cluster \
+            "durable write: this disk's write + fsync, as a node saves an acceptance. mp put: \
+             committed Multi-Paxos puts (leader's accept, a majority's fsync'd Accepted, apply, \
+             reply; the leader batches requests that wait for its window of slots in flight, \
+             node::WINDOW and node::BATCH), each client on its own key, a fresh 3-node cluster \
              per client count."
         }
     };
     writeln!(table.out, "{legend}").map_err(Error::Output)?;
+    if let Some(ratios) = batching_ratios(&table.rows) {
+        writeln!(table.out, "{ratios}").map_err(Error::Output)?;
+    }
     for (clients, ratio) in ratios {
         writeln!(
             table.out,
@@ -457,7 +527,7 @@ impl Table<'_> {
     fn header(&mut self) -> Result<(), Error> {
         writeln!(
             self.out,
-            "{:<10} {:>7} {:>10} {:>9} {:>10} {:>10} {:>8}",
+            "{:<13} {:>7} {:>10} {:>9} {:>10} {:>10} {:>8}",
             "target", "clients", "ops", "ops/s", "p50 (us)", "p99 (us)", "failed"
         )
         .map_err(Error::Output)
@@ -466,7 +536,7 @@ impl Table<'_> {
     fn add(&mut self, measured: Row) -> Result<(), Error> {
         writeln!(
             self.out,
-            "{:<10} {:>7} {:>10} {:>9.0} {:>10} {:>10} {:>8}",
+            "{:<13} {:>7} {:>10} {:>9.0} {:>10} {:>10} {:>8}",
             measured.target,
             measured.clients,
             measured.ops,
@@ -507,14 +577,14 @@ pub fn fabricate_multi_paxos_log(
     let client = Id::from(SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 9));
     let accepted: std::collections::BTreeMap<_, _> = (0..commands)
         .map(|slot| {
-            let command = Command::Client(ClientCommand {
+            let command = Command::Batch(vec![ClientCommand {
                 client,
                 request: u64::from(slot) + 1,
                 op: KvOp::Append {
                     key: key(slot).to_string(),
                     value: "a".to_owned(),
                 },
-            });
+            }]);
             (slot, Proposal { ballot, command })
         })
         .collect();

@@ -82,8 +82,8 @@ where
         msg
     }
 
-    /// H4: why a client request must not reach the actor (it is over the protocol's size
-    /// limits), `None` to let it. By default every request may.
+    /// H4: why a message must not reach the actor (it is over the protocol's size limits),
+    /// `None` to let it. By default every message may.
     fn refuse(_msg: &Self::Msg) -> Option<String> {
         None
     }
@@ -157,14 +157,35 @@ impl WireProtocol for MultiPaxosActor<String> {
     }
 
     /// H4: a key or value over [`multi_paxos::MAX_KEY_BYTES`] or
-    /// [`multi_paxos::MAX_VALUE_BYTES`]: every datagram a command travels in (a `Promise` of
-    /// [`crate::runtime::node::PIECE`] of them included) then fits in UDP's limit.
+    /// [`multi_paxos::MAX_VALUE_BYTES`], in a request or in any command a peer's message
+    /// carries, or a batch outside the leader's limits ([`crate::runtime::node::BATCH`],
+    /// [`crate::runtime::node::BATCH_BYTES`]): every datagram a command travels in (a
+    /// `Promise` of [`crate::runtime::node::PIECE`] batches included) then fits in UDP's limit.
     fn refuse(msg: &MpMsg) -> Option<String> {
+        use crate::runtime::node::{BATCH, BATCH_BYTES};
+        use multi_paxos::{ClientCommand, Command, Msg as M};
+        let command = |command: &Command<String>| match command {
+            Command::Noop => None,
+            Command::Batch(batch) if !ClientCommand::fits(batch, BATCH, BATCH_BYTES) => {
+                let bytes: usize = batch.iter().map(|cc| cc.op.bytes()).sum();
+                Some(format!(
+                    "a batch of {} commands and {bytes} bytes of keys and values; the limits \
+                     are 1 to {BATCH} commands and, for several, {BATCH_BYTES} bytes",
+                    batch.len()
+                ))
+            }
+            Command::Batch(batch) => batch
+                .iter()
+                .find_map(|cc| cc.op.check_size().err())
+                .map(|too_large| too_large.to_string()),
+        };
         match msg {
-            multi_paxos::Msg::Request { command } => command.op.check_size().err(),
+            M::Request { command } => command.op.check_size().err().map(|e| e.to_string()),
+            M::Accept { proposal, .. } | M::Accepted { proposal, .. } => command(&proposal.command),
+            M::Chosen { command: c, .. } => command(c),
+            M::Promise { accepted, .. } => accepted.values().find_map(|p| command(&p.command)),
             _ => None,
         }
-        .map(|too_large| too_large.to_string())
     }
 }
 
@@ -546,17 +567,19 @@ where
             return;
         };
         let from_peer = self.peers.contains(&src);
-        if A::kind(&msg) == MsgKind::ClientRequest {
-            // H4: nothing over the size limits reaches the actor.
-            if let Some(why) = A::refuse(&msg) {
-                if let Some(dropped) = worth_logging(&DROPPED_TOO_LARGE) {
-                    log::warn!(
-                        "Dropped client request over the size limits: {why}. id={id}, \
-                         src={src}, dropped={dropped}"
-                    );
-                }
-                return;
+        // H4: nothing over the size limits reaches the actor.
+        if let Some(why) = A::refuse(&msg) {
+            if let Some(dropped) = worth_logging(&DROPPED_TOO_LARGE) {
+                let what = match A::kind(&msg) {
+                    MsgKind::ClientRequest => "client request",
+                    _ => "peer message",
+                };
+                log::warn!(
+                    "Dropped {what} over the size limits: {why}. id={id}, src={src}, \
+                     dropped={dropped}"
+                );
             }
+            return;
         }
         match A::kind(&msg) {
             // H2: peer-to-peer messages only from configured peers.
@@ -1064,6 +1087,49 @@ mod tests {
             0,
             "forwarded, still too long"
         );
+    }
+
+    // H4 (spec/runtime.md S3): a peer's `Accept` whose batch is outside the leader's limits
+    // (too many commands, too many bytes together, none at all) never reaches the actor, and
+    // nothing panics; one at the limits does.
+    #[test]
+    fn a_batch_over_the_limits_from_a_peer_is_dropped() {
+        use crate::protocol::multi_paxos::{Ballot, ClientCommand, Command, KvOp, Proposal};
+        use crate::runtime::node::{BATCH, BATCH_BYTES};
+        let (guard, peers) = multi_paxos_guard("never-written-batches");
+        let (me, peer) = (peers[0], peers[1]);
+        let start = guard.on_start(me, &None, &mut Out::new());
+        let command = |i: usize, bytes: usize| ClientCommand {
+            client: Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 100 + i as u16)),
+            request: 1,
+            op: KvOp::Put {
+                key: "k".to_owned(),
+                value: "v".repeat(bytes - 1),
+            },
+        };
+        let accepted = |batch: Vec<ClientCommand<String>>| {
+            let proposal = Proposal {
+                ballot: Ballot {
+                    round: 1,
+                    proposer: peer,
+                },
+                command: Command::Batch(batch),
+            };
+            let accept = MpMsg::Accept { slot: 0, proposal };
+            let mut state = Cow::Borrowed(&start);
+            let mut o = Out::new();
+            guard.on_msg(me, &mut state, peer, Wire::Plain(accept), &mut o);
+            !state.acceptor.accepted.is_empty()
+        };
+        let most = (0..BATCH)
+            .map(|i| command(i, BATCH_BYTES / BATCH))
+            .collect();
+        assert!(accepted(most), "at the limits");
+        let too_many = (0..=BATCH).map(|i| command(i, 1)).collect();
+        assert!(!accepted(too_many), "one command too many");
+        let too_wide = vec![command(0, BATCH_BYTES / 2), command(1, BATCH_BYTES / 2 + 1)];
+        assert!(!accepted(too_wide), "one byte too many");
+        assert!(!accepted(Vec::new()), "an empty batch");
     }
 
     // F1: a partitioned node hears nothing from its peers and sends them nothing; clients

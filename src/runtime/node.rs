@@ -75,22 +75,36 @@ pub const TICK_AFTER: Range<Duration> = Duration::from_millis(50)..Duration::fro
 /// size whose `Promise` fits in one UDP datagram of 65,507 bytes, a cluster key's 36-byte seal
 /// included (spec/runtime.md, "Key and value sizes").
 ///
-/// The largest proposal is a command whose key and value are at their limits
-/// ([`MAX_KEY_BYTES`](multi_paxos::MAX_KEY_BYTES) = 256 and
-/// [`MAX_VALUE_BYTES`](multi_paxos::MAX_VALUE_BYTES) = 1,024 bytes) and made of control
-/// characters, which JSON escapes as 6 bytes each (`\u0001`): 6 x 1,280 = 7,680 bytes of
-/// strings plus 199 bytes of slot, ballot, client, request, field names and separator at
-/// their widest, 7,879 bytes. The `Promise` around them takes 106 bytes and the seal 36:
-/// 36 + 106 + 8 x 7,879 = 63,174 <= 65,507, and a ninth proposal would not fit (71,053).
-/// Ordinary text, which JSON does not escape, makes proposals of 1,479 bytes at the limits.
+/// The largest proposal holds the widest batch: [`BATCH`] commands whose keys and values add
+/// up to [`BATCH_BYTES`] = 1,280 bytes (a key and a value at their limits,
+/// [`MAX_KEY_BYTES`](multi_paxos::MAX_KEY_BYTES) = 256 and
+/// [`MAX_VALUE_BYTES`](multi_paxos::MAX_VALUE_BYTES) = 1,024), made of control characters,
+/// which JSON escapes as 6 bytes each (`\u0001`): 6 x 1,280 = 7,680 bytes of strings plus
+/// 1,715 bytes of slot, ballot, 16 clients and requests, field names and separators at their
+/// widest, 9,395 bytes. The `Promise` around them takes 106 bytes and the seal 36:
+/// 36 + 106 + 6 x 9,395 = 56,512 <= 65,507, and a seventh proposal would not fit (65,907).
 /// A unit test checks the worst case on the encoder itself.
-pub const PIECE: usize = 8;
+pub const PIECE: usize = 6;
 
 /// The most `Accept`s a Multi-Paxos leader sends at once when it takes over or re-sends, and
 /// the most `Chosen` slots one catch-up answer sends: each is a datagram of its own, so this
 /// bounds a burst, not a datagram. At one catch-up per 50 ms heartbeat ([`TICK_AFTER`]), a
 /// lagging replica relearns 4,000 slots a second.
 pub const BURST: usize = 200;
+
+/// The most slots a Multi-Paxos leader has in flight on UDP: requests that arrive while they
+/// are all in flight wait, and go into the next free slot together, as one batch
+/// ([`BATCH`]): one durable write per acceptor then serves them all.
+pub const WINDOW: usize = 1;
+
+/// The most client commands one Multi-Paxos slot holds on UDP (a batch).
+pub const BATCH: usize = 16;
+
+/// The most UTF-8 bytes of keys and values a batch of several commands holds on UDP: one
+/// command's at the limits ([`MAX_KEY_BYTES`](multi_paxos::MAX_KEY_BYTES) +
+/// [`MAX_VALUE_BYTES`](multi_paxos::MAX_VALUE_BYTES) = 1,280), so that the widest batch, of
+/// [`BATCH`] commands, is barely wider than the widest single command (see [`PIECE`]).
+pub const BATCH_BYTES: usize = multi_paxos::MAX_KEY_BYTES + multi_paxos::MAX_VALUE_BYTES;
 
 /// Why a node cannot start or had to stop, in terms an operator can act on.
 #[derive(Debug)]
@@ -214,6 +228,9 @@ pub fn multi_paxos_server(cluster: &[Id]) -> MultiPaxosActor<String> {
         election_after: ELECTION_AFTER,
         piece: PIECE,
         burst: BURST,
+        window: Some(WINDOW),
+        batch: BATCH,
+        batch_bytes: BATCH_BYTES,
         leader_tick: multi_paxos::LeaderTick::Always,
         tick_after: TICK_AFTER,
         text: std::marker::PhantomData,
@@ -399,9 +416,27 @@ mod tests {
     use crate::runtime::guard::SEALED_MAGIC;
     use std::collections::BTreeMap;
 
+    /// The widest batch a slot may hold on UDP: [`BATCH`] commands with the largest numbers,
+    /// whose keys and values, made of control characters (which JSON escapes as 6 bytes
+    /// each), add up to [`BATCH_BYTES`]; the first has its key and value at their limits.
+    fn widest_batch() -> Vec<ClientCommand<String>> {
+        let widest = Id::from(usize::MAX);
+        let command = |key: usize, value: usize| ClientCommand {
+            client: widest,
+            request: u64::MAX,
+            op: KvOp::Append {
+                key: "\u{1}".repeat(key),
+                value: "\u{1}".repeat(value),
+            },
+        };
+        let mut batch = vec![command(MAX_KEY_BYTES, MAX_VALUE_BYTES)];
+        batch.extend((1..BATCH).map(|_| command(0, 0)));
+        assert!(ClientCommand::fits(&batch, BATCH, BATCH_BYTES));
+        batch
+    }
+
     /// The bytes on the wire of a sealed `Promise` of `n` proposals, each at its widest: the
-    /// largest numbers, a key and a value at their limits made of control characters (which
-    /// JSON escapes as 6 bytes each), in the highest slots.
+    /// largest numbers, the widest batch, in the highest slots.
     fn widest_promise_bytes(n: usize) -> usize {
         let widest = Id::from(usize::MAX);
         let ballot = Ballot {
@@ -410,14 +445,7 @@ mod tests {
         };
         let proposal = Proposal {
             ballot,
-            command: Command::Client(ClientCommand {
-                client: widest,
-                request: u64::MAX,
-                op: KvOp::Append {
-                    key: "\u{1}".repeat(MAX_KEY_BYTES),
-                    value: "\u{1}".repeat(MAX_VALUE_BYTES),
-                },
-            }),
+            command: Command::Batch(widest_batch()),
         };
         let accepted: BTreeMap<Slot, Proposal<String>> = (0..n as Slot)
             .map(|i| (Slot::MAX - i, proposal.clone()))
@@ -432,10 +460,19 @@ mod tests {
     }
 
     // The arithmetic of PIECE's doc comment (spec/runtime.md, "Key and value sizes"): a
-    // `Promise` of PIECE proposals of the largest size fits in one UDP datagram, sealed; one
-    // more would not.
+    // `Promise` of PIECE proposals of the largest size, each the widest batch, fits in one UDP
+    // datagram, sealed; one more would not. The batch is at its limits: one more command, or
+    // one more byte, and the leader would not make it (nor the guard let it in).
     #[test]
     fn a_promise_of_the_widest_proposals_fits_in_a_datagram() {
+        let mut batch = widest_batch();
+        let mut longer = batch.clone();
+        longer.push(batch[1].clone());
+        assert!(!ClientCommand::fits(&longer, BATCH, BATCH_BYTES));
+        if let KvOp::Append { value, .. } = &mut batch[1].op {
+            value.push('\u{1}');
+        }
+        assert!(!ClientCommand::fits(&batch, BATCH, BATCH_BYTES));
         let max = <MultiPaxosActor<String> as guard::WireProtocol>::MAX_DATAGRAM;
         assert_eq!(max, 65_507, "UDP's limit over IPv4");
         let fits = widest_promise_bytes(PIECE);

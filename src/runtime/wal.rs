@@ -521,14 +521,14 @@ mod tests {
                 round,
                 proposer: Id::from(1),
             },
-            command: Command::Client(ClientCommand {
+            command: Command::Batch(vec![ClientCommand {
                 client: Id::from(9),
                 request,
                 op: KvOp::Put {
                     key: 'x',
                     value: 'y',
                 },
-            }),
+            }]),
         }
     }
 

@@ -7,7 +7,7 @@ use crate::model::checked::CheckedState;
 use crate::model::harness::{protocol_actors, Node, NodeState};
 use crate::model::multi_paxos::{Client, Ghost, MultiPaxosConfig};
 use crate::protocol::multi_paxos::{
-    Command, KvOp, MultiPaxosActor, MultiPaxosState, Proposal, Role, Slot,
+    ClientCommand, Command, KvOp, MultiPaxosActor, MultiPaxosState, Proposal, Role, Slot,
 };
 use itertools::Itertools;
 use stateright::actor::Id;
@@ -127,9 +127,9 @@ impl Readable<Client, MultiPaxosConfig, Ghost> for MultiPaxosActor {
                 )
             }
             "validity" => {
-                let ((slot, p), _) = chosen.iter().find(|((_, p), _)| match &p.command {
-                    Command::Noop => false,
-                    Command::Client(cc) => !state.history.submitted.contains(cc),
+                let ((slot, p), _) = chosen.iter().find(|((_, p), _)| {
+                    let submitted = &state.history.submitted;
+                    p.command.clients().iter().any(|cc| !submitted.contains(cc))
                 })?;
                 format!(
                     "{} is chosen in slot {slot}, but no client submitted it",
@@ -138,14 +138,16 @@ impl Readable<Client, MultiPaxosConfig, Ghost> for MultiPaxosActor {
             }
             "at most once" => {
                 let (id, twice) = protocol_actors(state).find_map(|(id, n)| {
-                    let executed = n.state.replica.log.iter().filter(|a| a.executed);
-                    let twice = executed.map(|a| &a.command).duplicates().next()?;
+                    let log = n.state.replica.log.iter();
+                    let ran = log.flat_map(|a| a.command.clients().iter().zip(&a.executed));
+                    let executed = ran.filter(|(_, executed)| **executed);
+                    let twice = executed.map(|(cc, _)| cc).duplicates().next()?;
                     Some((id, twice))
                 })?;
                 format!(
                     "{} ran {} on its store twice",
                     name(model, id),
-                    command(twice)
+                    client_command(twice)
                 )
             }
             "linearizable" => "the clients' calls and returns have no order a single key-value \
@@ -186,7 +188,7 @@ fn ghost(model: &Model, state: &State, page: &mut Page) {
         .history
         .submitted
         .iter()
-        .map(|cc| command(&Command::Client(cc.clone())))
+        .map(client_command)
         .join(", ");
     page.line(format!(
         "  submitted by clients: {}; history linearizable: {}",
@@ -263,17 +265,23 @@ fn proposal(p: &Proposal) -> String {
     format!("{:?} {}", p.ballot, command(&p.command))
 }
 
-/// A command, short: `noop`, or the client's operation with its request (`c3#1 put x=A`).
+/// A command, short: `noop`, or the client's operation with its request (`c3#1 put x=A`); a
+/// batch of several, bracketed (`[c3#1 put x=A, c4#1 append x+B]`).
 fn command(c: &Command) -> String {
-    match c {
-        Command::Noop => "noop".to_owned(),
-        Command::Client(cc) => format!(
-            "c{}#{} {}",
-            usize::from(cc.client),
-            cc.request,
-            kv_op(&cc.op)
-        ),
+    match c.clients() {
+        [] => "noop".to_owned(),
+        [cc] => client_command(cc),
+        batch => format!("[{}]", batch.iter().map(client_command).join(", ")),
     }
+}
+
+fn client_command(cc: &ClientCommand) -> String {
+    format!(
+        "c{}#{} {}",
+        usize::from(cc.client),
+        cc.request,
+        kv_op(&cc.op)
+    )
 }
 
 fn kv_op(op: &KvOp) -> String {

@@ -52,11 +52,14 @@ pub enum Variant {
     /// A leader never re-sends an `Accept`: a lost one leaves its slot in flight, and every
     /// slot after it unapplied, for good (a liveness bug).
     NeverRetransmits,
+    /// A replica answers every client of a batch with the reply of the batch's last command:
+    /// one reply per slot, as before batching (batch path).
+    OneReplyPerSlot,
 }
 
 impl Variant {
     /// Every variant, the correct one first.
-    pub const ALL: [Variant; 15] = [
+    pub const ALL: [Variant; 16] = [
         Variant::Correct,
         Variant::SkipPhase1,
         Variant::IgnoreReported,
@@ -72,6 +75,7 @@ impl Variant {
         Variant::KeepRefused,
         Variant::LearnEarly,
         Variant::NeverRetransmits,
+        Variant::OneReplyPerSlot,
     ];
 
     /// Whether a leader's tick re-sends the `Accept` of the slots still in flight: it does
@@ -99,7 +103,7 @@ impl Variant {
     ) -> Command<V> {
         if self == Variant::IgnoreReported {
             if let Some(own) = queue.pop_first() {
-                return Command::Client(own);
+                return Command::Batch(vec![own]);
             }
         }
         if self == Variant::AdoptLowest {
@@ -158,14 +162,14 @@ impl Variant {
     /// [`Variant::InventFiller`] proposes a command no client submitted.
     pub(crate) fn no_op<V: Text>(self, leader: Id) -> Command<V> {
         match self {
-            Variant::InventFiller => Command::Client(ClientCommand {
+            Variant::InventFiller => Command::Batch(vec![ClientCommand {
                 client: leader,
                 request: 0,
                 op: KvOp::Put {
                     key: V::from('x'),
                     value: V::from('?'),
                 },
-            }),
+            }]),
             _ => Command::Noop,
         }
     }
@@ -188,6 +192,23 @@ impl Variant {
     /// applied once and a retry is answered from the table. [`Variant::NoDedupTable`] has none.
     pub(crate) fn at_most_once(self) -> bool {
         self != Variant::NoDedupTable
+    }
+
+    /// The replies a leader's replica sends for one applied batch, as `(index in the batch,
+    /// reply, whether the store ran it)`: each command's own. [`Variant::OneReplyPerSlot`]
+    /// gives every one the reply of the batch's last command.
+    pub(crate) fn replies(
+        self,
+        mut replies: Vec<(usize, KvRet, bool)>,
+    ) -> Vec<(usize, KvRet, bool)> {
+        if self == Variant::OneReplyPerSlot {
+            if let Some((_, last, _)) = replies.last().cloned() {
+                for reply in &mut replies {
+                    reply.1 = last.clone();
+                }
+            }
+        }
+        replies
     }
 
     /// Whether a proposer that learns of a higher ballot abandons its own. §2.2: the acceptor

@@ -86,6 +86,17 @@ pub enum KvOp<V = char> {
     },
 }
 
+impl<V: Text> KvOp<V> {
+    /// The UTF-8 bytes of its key and value together: what a batch's byte limit counts
+    /// ([`MultiPaxosActor::batch_bytes`](super::MultiPaxosActor::batch_bytes)).
+    pub fn bytes(&self) -> usize {
+        match self {
+            KvOp::Put { key, value } | KvOp::Append { key, value } => key.bytes() + value.bytes(),
+            KvOp::Get { key } => key.bytes(),
+        }
+    }
+}
+
 /// A key or value over its size limit on UDP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TooLarge {

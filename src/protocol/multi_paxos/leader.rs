@@ -48,7 +48,11 @@ pub struct ProposerState<V = char> {
     pub ballot: Ballot,
     /// Follower, candidate or leader.
     pub role: Role<V>,
-    /// Client commands received while no other leader was known, proposed on taking the lead.
+    /// Client commands received while no other leader was known, proposed on taking the lead;
+    /// while leading, the requests waiting for a slot of the window
+    /// ([`MultiPaxosActor::window`]), proposed in batches as slots are chosen. A leader that
+    /// steps down keeps them as a follower does: it hands them to the leader it next hears
+    /// from, or proposes them if it leads again.
     pub queue: BTreeSet<ClientCommand<V>>,
 }
 
@@ -193,9 +197,13 @@ impl<V: Text> MultiPaxosActor<V> {
                 o.broadcast(&self.servers, &Msg::Accept { slot, proposal });
             }
         }
-        for command in std::mem::take(&mut proposer.queue) {
-            self.propose_new(ballot, &mut next_slot, &mut in_flight, command, o);
-        }
+        self.propose_queued(
+            ballot,
+            &mut proposer.queue,
+            &mut next_slot,
+            &mut in_flight,
+            o,
+        );
         proposer.role = Role::Leader {
             next_slot,
             in_flight,
@@ -289,13 +297,13 @@ impl<V: Text> MultiPaxosActor<V> {
         }
     }
 
-    /// Steady state: a new client command goes to the next free slot, if any is left.
+    /// Steady state: a batch of client commands goes to the next free slot, if any is left.
     fn propose_new(
         &self,
         ballot: Ballot,
         next_slot: &mut Slot,
         in_flight: &mut InFlight<V>,
-        command: ClientCommand<V>,
+        batch: Vec<ClientCommand<V>>,
         o: &mut Out<Self>,
     ) {
         if *next_slot >= self.slots {
@@ -303,7 +311,39 @@ impl<V: Text> MultiPaxosActor<V> {
         }
         let slot = *next_slot;
         *next_slot += 1;
-        self.propose(ballot, in_flight, slot, Command::Client(command), o);
+        self.propose(ballot, in_flight, slot, Command::Batch(batch), o);
+    }
+
+    /// Whether the leader's window has room for another slot in flight.
+    fn window_open(&self, in_flight: &InFlight<V>) -> bool {
+        self.window.is_none_or(|window| in_flight.len() < window)
+    }
+
+    /// The queued requests go into new slots, up to [`MultiPaxosActor::batch`] in each
+    /// ([`ClientCommand::fits`]), as long as the window has room.
+    fn propose_queued(
+        &self,
+        ballot: Ballot,
+        queue: &mut BTreeSet<ClientCommand<V>>,
+        next_slot: &mut Slot,
+        in_flight: &mut InFlight<V>,
+        o: &mut Out<Self>,
+    ) {
+        while !queue.is_empty() && self.window_open(in_flight) {
+            let mut batch = Vec::new();
+            while let Some(next) = queue.first() {
+                batch.push(next.clone());
+                if !ClientCommand::fits(&batch, self.batch, self.batch_bytes) {
+                    batch.pop();
+                    break;
+                }
+                queue.pop_first();
+            }
+            if batch.is_empty() {
+                break; // Only with `batch` 0, which no configuration allows: never loop.
+            }
+            self.propose_new(ballot, next_slot, in_flight, batch, o);
+        }
     }
 
     /// A client's command, or one a follower forwarded.
@@ -342,6 +382,12 @@ impl<V: Text> MultiPaxosActor<V> {
                     let (request, last) = (command.request, *last);
                     o.send(command.client, Msg::Stale { request, last });
                 }
+                // Batching: with the window full, the request waits for a slot to be chosen.
+                _ if !self.window_open(in_flight) => {
+                    if !proposer.queue.contains(&command) {
+                        proposer.to_mut().queue.insert(command);
+                    }
+                }
                 _ => {
                     // Written back even when no slot is left and nothing changes: stateright
                     // reads a step that leaves the state borrowed and sends nothing as a
@@ -349,7 +395,8 @@ impl<V: Text> MultiPaxosActor<V> {
                     // has always consumed (dropped) it.
                     let (mut next_slot, mut in_flight) = (*next_slot, in_flight.clone());
                     let ballot = proposer.ballot;
-                    self.propose_new(ballot, &mut next_slot, &mut in_flight, command, o);
+                    let batch = vec![command];
+                    self.propose_new(ballot, &mut next_slot, &mut in_flight, batch, o);
                     proposer.to_mut().role = Role::Leader {
                         next_slot,
                         in_flight,
@@ -422,6 +469,19 @@ impl<V: Text> MultiPaxosActor<V> {
         for server in self.others(id) {
             let command = proposal.command.clone();
             o.send(*server, Msg::Chosen { slot, command });
+        }
+        // Batching: the slot left the window; the requests that waited go in the next one.
+        if !proposer.queue.is_empty() {
+            let proposer = proposer.to_mut();
+            let Role::Leader {
+                next_slot,
+                in_flight,
+            } = &mut proposer.role
+            else {
+                unreachable!("the role was just written as leader")
+            };
+            let ballot = proposer.ballot;
+            self.propose_queued(ballot, &mut proposer.queue, next_slot, in_flight, o);
         }
         Some(proposal.command)
     }
@@ -583,11 +643,11 @@ mod tests {
         // The reused number chosen all the same (a follower had queued it): refused too.
         let chosen = Msg::Chosen {
             slot: slot + 1,
-            command: Command::Client(ClientCommand {
+            command: Command::Batch(vec![ClientCommand {
                 client,
                 request: 10,
                 op: append,
-            }),
+            }]),
         };
         let mut o = Out::new();
         a.on_msg(id, &mut state, Id::from(1), chosen, &mut o);
@@ -615,14 +675,80 @@ mod tick_tests {
         };
         a.on_msg(id, &mut state, Id::from(1), promise, &mut Out::new());
         let request = Msg::Request {
-            command: match put(5, 1, 'A') {
-                Command::Client(cc) => cc,
-                Command::Noop => unreachable!("a put"),
-            },
+            command: super::super::tests::append(5, 1, 'A'),
         };
         a.on_msg(id, &mut state, Id::from(5), request, &mut Out::new());
         assert!(state.is_leader());
         state
+    }
+
+    // Reference: issue 13 (batching) and §3: with its window full, a leader keeps new requests;
+    // when the slot in flight is chosen, they go into the next slot as one batch, and once
+    // that is chosen each client gets its own reply, from the commands applied in order.
+    #[test]
+    fn requests_that_wait_for_the_window_go_in_one_batch() {
+        use super::super::tests::append;
+        let a = MultiPaxosActor {
+            window: Some(1),
+            batch: 2,
+            ..actor(Variant::Correct)
+        };
+        let (id, acceptor) = (Id::from(0), Id::from(1));
+        let mut state = leader_with_one_slot_in_flight(&a);
+        for (client, value) in [(6, 'B'), (7, 'C'), (8, 'D')] {
+            let mut o = Out::new();
+            let command = append(client, 1, value);
+            a.on_msg(
+                id,
+                &mut state,
+                Id::from(client),
+                Msg::Request { command },
+                &mut o,
+            );
+            assert!(sent(o).is_empty(), "the window is full");
+        }
+        assert_eq!(state.proposer.queue.len(), 3);
+        let accept = |o: Out<MultiPaxosActor>| {
+            sent(o).into_iter().find_map(|(_, m)| match m {
+                Msg::Accept { slot, proposal } => Some((slot, proposal)),
+                _ => None,
+            })
+        };
+        let first = Proposal {
+            ballot: state.proposer.ballot,
+            command: put(5, 1, 'A'),
+        };
+        let mut o = Out::new();
+        let accepted = Msg::Accepted {
+            slot: 0,
+            proposal: first,
+        };
+        a.on_msg(id, &mut state, acceptor, accepted, &mut o);
+        let (slot, proposal) = accept(o).expect("slot 0 chosen: the next batch goes out");
+        let batch = vec![append(6, 1, 'B'), append(7, 1, 'C')];
+        assert_eq!((slot, &proposal.command), (1, &Command::Batch(batch)));
+        assert_eq!(state.proposer.queue.len(), 1, "at most `batch` in a slot");
+        let mut o = Out::new();
+        a.on_msg(
+            id,
+            &mut state,
+            acceptor,
+            Msg::Accepted { slot, proposal },
+            &mut o,
+        );
+        let sent = sent(o);
+        let reply = |client: usize, value: &str| {
+            let ret = super::super::KvRet::AppendOk {
+                value: value.to_owned(),
+            };
+            (Id::from(client), Msg::Reply { request: 1, ret })
+        };
+        assert!(sent.contains(&reply(6, "AB")), "{sent:?}");
+        assert!(sent.contains(&reply(7, "ABC")), "{sent:?}");
+        assert!(sent
+            .iter()
+            .any(|(_, m)| matches!(m, Msg::Accept { slot: 2, .. })));
+        assert!(state.proposer.queue.is_empty());
     }
 
     // Reference: issue 12: the leader's tick re-sends the Accept of a slot in flight to the
@@ -675,9 +801,7 @@ mod tick_tests {
         let a = actor(Variant::Correct);
         let (follower, client) = (Id::from(1), Id::from(3));
         let mut f = Cow::Owned(a.on_start(follower, &None, &mut Out::new()));
-        let Command::Client(command) = put(3, 1, 'A') else {
-            unreachable!("put makes a client command")
-        };
+        let command = super::super::tests::append(3, 1, 'A');
         let request = Msg::Request {
             command: command.clone(),
         };

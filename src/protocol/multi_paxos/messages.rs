@@ -29,8 +29,30 @@ pub enum Command<V = char> {
     /// Fills a slot that a new leader found empty below a used one (§3: "a special 'no-op'
     /// command that leaves the state unchanged").
     Noop,
-    /// A client's command.
-    Client(ClientCommand<V>),
+    /// A batch of client commands, applied in order: the leader puts the requests that
+    /// arrived while its window of slots in flight was full into one slot
+    /// ([`MultiPaxosActor::batch`](super::MultiPaxosActor::batch)). Never empty.
+    Batch(Vec<ClientCommand<V>>),
+}
+
+impl<V> Command<V> {
+    /// The client commands of the slot, in the order they apply: none for a no-op.
+    pub fn clients(&self) -> &[ClientCommand<V>] {
+        match self {
+            Command::Noop => &[],
+            Command::Batch(batch) => batch,
+        }
+    }
+}
+
+impl<V: Text> ClientCommand<V> {
+    /// Whether `batch` is one a slot may hold: not empty, at most `commands` commands, and, if
+    /// more than one, at most `bytes` UTF-8 bytes of keys and values together. The leader
+    /// makes its batches so; the UDP guard drops a peer's message with any other.
+    pub fn fits(batch: &[Self], commands: usize, bytes: usize) -> bool {
+        let size = || batch.iter().map(|cc| cc.op.bytes()).sum::<usize>();
+        !batch.is_empty() && batch.len() <= commands && (batch.len() == 1 || size() <= bytes)
+    }
 }
 
 /// A client's command: who asked, which of its requests, and what to do.

@@ -24,6 +24,11 @@
 //! accepted a slot's proposal, the command is chosen: the leader applies it, answers the
 //! client and tells the other replicas with `Chosen`.
 //!
+//! **Batching.** A slot's command is a batch of client commands ([`Command::Batch`]), applied
+//! in order. With a [`MultiPaxosActor::window`], a leader with that many slots in flight keeps
+//! new requests in its queue; when a slot is chosen, up to [`MultiPaxosActor::batch`] of them
+//! go into the next slot together, so that one durable write per acceptor serves them all.
+//!
 //! **Replicas** apply the chosen commands in slot order, a contiguous prefix, to a key-value
 //! store with a per-client table of the last request applied and its reply, so that a retried
 //! command chosen twice is applied once. A replica that learns a slot past a gap asks the
@@ -115,6 +120,16 @@ pub struct MultiPaxosActor<V = char> {
     /// the most `Chosen` slots one answer to a `CatchUp` sends (each in a datagram of its
     /// own): no burst grows with the log.
     pub burst: usize,
+    /// The most slots a leader has in flight before new requests wait in its queue for a
+    /// slot to be chosen (and then go into the next slot together, as one batch); `None`:
+    /// no limit, every request gets a slot of its own at once.
+    pub window: Option<usize>,
+    /// The most client commands one slot holds (a batch): 1 for no batching.
+    pub batch: usize,
+    /// The most UTF-8 bytes of keys and values ([`KvOp::bytes`]) a batch of more than one
+    /// command holds, so that every datagram carrying one fits (a command alone always fits
+    /// in a slot).
+    pub batch_bytes: usize,
     /// When a leader's tick runs.
     pub leader_tick: LeaderTick,
     /// How often a leader ticks.
@@ -405,12 +420,17 @@ pub(super) mod tests {
     use stateright::actor::{Actor, Command as ActorCommand};
 
     /// Client `client`'s append of `value` to key `x`, as its `request`.
-    pub(super) fn put(client: usize, request: RequestId, value: char) -> Command {
-        Command::Client(ClientCommand {
+    pub(super) fn append(client: usize, request: RequestId, value: char) -> ClientCommand {
+        ClientCommand {
             client: Id::from(client),
             request,
             op: KvOp::Append { key: 'x', value },
-        })
+        }
+    }
+
+    /// A slot holding [`append`] alone.
+    pub(super) fn put(client: usize, request: RequestId, value: char) -> Command {
+        Command::Batch(vec![append(client, request, value)])
     }
 
     /// A server among three, with a log of four slots, running `variant`.
@@ -422,6 +442,9 @@ pub(super) mod tests {
             election_after: Duration::from_secs(1)..Duration::from_secs(2),
             piece: 2,
             burst: 2,
+            window: None,
+            batch: 1,
+            batch_bytes: usize::MAX,
             leader_tick: LeaderTick::Always,
             tick_after: Duration::from_millis(100)..Duration::from_millis(100),
             text: PhantomData,

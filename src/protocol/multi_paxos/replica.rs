@@ -21,13 +21,10 @@ pub struct StateMachine<V = char> {
 }
 
 impl<V: Text> StateMachine<V> {
-    /// Applies `command`: returns the reply to send, if any, and whether the store ran it.
-    /// With `dedup`, a request at or below the client's last applied one is not run again;
-    /// the last one is answered from the table.
-    pub(crate) fn apply(&mut self, command: &Command<V>, dedup: bool) -> (Option<KvRet>, bool) {
-        let Command::Client(cc) = command else {
-            return (None, false);
-        };
+    /// Applies one client command: returns the reply to send, if any, and whether the store
+    /// ran it. With `dedup`, a request at or below the client's last applied one is not run
+    /// again; the last one is answered from the table.
+    pub(crate) fn apply(&mut self, cc: &ClientCommand<V>, dedup: bool) -> (Option<KvRet>, bool) {
         if dedup {
             if let Some((request, ret)) = self.last.get(&cc.client) {
                 if cc.request == *request {
@@ -52,8 +49,9 @@ pub struct Applied<V = char> {
     pub slot: Slot,
     /// The command chosen in it.
     pub command: Command<V>,
-    /// Whether the store ran it (false for no-ops and duplicates the table caught).
-    pub executed: bool,
+    /// For each client command of the slot's batch, in order, whether the store ran it
+    /// (false for duplicates the table caught; empty for a no-op).
+    pub executed: Vec<bool>,
 }
 
 /// Replica (learner) state.
@@ -77,13 +75,11 @@ impl<V: Text> ReplicaState<V> {
     /// Whether the client's request number `command.request` was applied with another
     /// operation: the per-client table's reply for it answers another request.
     pub(crate) fn reused(&self, command: &ClientCommand<V>) -> bool {
-        let applied = self.log.iter().rev().find_map(|a| match &a.command {
-            Command::Client(cc)
-                if a.executed && cc.client == command.client && cc.request == command.request =>
-            {
-                Some(&cc.op)
-            }
-            _ => None,
+        let applied = self.log.iter().rev().find_map(|a| {
+            let ran = a.command.clients().iter().zip(&a.executed).rev();
+            ran.filter(|(cc, executed)| **executed && cc.client == command.client)
+                .find(|(cc, _)| cc.request == command.request)
+                .map(|(cc, _)| &cc.op)
         });
         applied.is_some_and(|op| *op != command.op)
     }
@@ -126,15 +122,15 @@ impl<V: Text> MultiPaxosActor<V> {
         while let Some(next) = self.variant.next_to_apply(replica) {
             let command = replica.chosen[&next].clone();
             let dedup = self.variant.at_most_once();
-            let (ret, executed) = replica.machine.apply(&command, dedup);
-            if let (Command::Client(cc), Some(ret), true) = (&command, ret, proposer.is_leader()) {
-                let request = cc.request;
-                if !executed && dedup && replica.reused(cc) {
-                    // The table's reply is another operation's: a reused number is stale.
-                    let last = request;
-                    o.send(cc.client, Msg::Stale { request, last });
-                } else {
-                    o.send(cc.client, Msg::Reply { request, ret });
+            // A batch's commands apply in order, each with the at-most-once table, and each
+            // client gets its own reply.
+            let mut executed = Vec::new();
+            let mut replies = Vec::new();
+            for (i, cc) in command.clients().iter().enumerate() {
+                let (ret, ran) = replica.machine.apply(cc, dedup);
+                executed.push(ran);
+                if let Some(ret) = ret {
+                    replies.push((i, ret, ran));
                 }
             }
             replica.log.push(Applied {
@@ -142,6 +138,20 @@ impl<V: Text> MultiPaxosActor<V> {
                 command,
                 executed,
             });
+            if !proposer.is_leader() {
+                continue;
+            }
+            let clients = replica.log.last().expect("just applied").command.clients();
+            for (i, ret, ran) in self.variant.replies(replies) {
+                let (client, request) = (clients[i].client, clients[i].request);
+                if !ran && dedup && replica.reused(&clients[i]) {
+                    // The table's reply is another operation's: a reused number is stale.
+                    let last = request;
+                    o.send(client, Msg::Stale { request, last });
+                } else {
+                    o.send(client, Msg::Reply { request, ret });
+                }
+            }
         }
         true
     }
@@ -191,7 +201,7 @@ impl<V: Text> MultiPaxosActor<V> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{actor, put, sent};
+    use super::super::tests::{actor, append, put, sent};
     use super::super::Variant;
     use super::*;
     use stateright::actor::Actor;
@@ -200,13 +210,13 @@ mod tests {
     #[test]
     fn table_applies_a_command_once_and_answers_the_retry() {
         let mut machine: StateMachine = StateMachine::default();
-        let (first, executed) = machine.apply(&put(3, 1, 'A'), true);
+        let (first, executed) = machine.apply(&append(3, 1, 'A'), true);
         assert!(executed);
-        let (again, executed) = machine.apply(&put(3, 1, 'A'), true);
+        let (again, executed) = machine.apply(&append(3, 1, 'A'), true);
         assert!(!executed);
         assert_eq!(first, again);
         assert_eq!(machine.kv.data[&'x'], "A");
-        let (_, executed) = machine.apply(&put(3, 1, 'A'), false);
+        let (_, executed) = machine.apply(&append(3, 1, 'A'), false);
         assert!(executed, "without the table the duplicate runs again");
         assert_eq!(machine.kv.data[&'x'], "AA");
     }
@@ -214,9 +224,17 @@ mod tests {
     // Reference: §3, a special "no-op" command that leaves the state unchanged.
     #[test]
     fn noop_changes_nothing() {
-        let mut machine: StateMachine = StateMachine::default();
-        assert_eq!(machine.apply(&Command::Noop, true), (None, false));
-        assert_eq!(machine, StateMachine::default());
+        let a = actor(Variant::Correct);
+        let id = Id::from(1);
+        let mut state = Cow::Owned(a.on_start(id, &None, &mut Out::new()));
+        let chosen = Msg::Chosen {
+            slot: 0,
+            command: Command::Noop,
+        };
+        a.on_msg(id, &mut state, Id::from(0), chosen, &mut Out::new());
+        assert_eq!(state.replica.log.len(), 1);
+        assert!(state.replica.log[0].executed.is_empty());
+        assert_eq!(state.replica.machine, StateMachine::default());
     }
 
     // Reference: §3: commands are applied in slot order; a replica past a gap catches up.
