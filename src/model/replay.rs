@@ -491,6 +491,8 @@ pub fn validate(dir: &Path) -> Result<Verdict, BadTrace> {
                 piece: Some(crate::runtime::node::PIECE),
                 burst: Some(crate::runtime::node::BURST),
                 max_lost: None,
+                liveness: false,
+                lose_chosen: false,
             }
             .into_model();
             replay(
