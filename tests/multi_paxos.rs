@@ -41,41 +41,39 @@ fn multi_paxos_models() -> Vec<Loaded> {
 /// apart (never the state-count pin).
 const BASE: &str = "multi-paxos-3-servers-1-client-two-leader-changes";
 
-/// Checks the broken-variant model `name` and asserts a counterexample for `property`. With a
-/// `base`, first asserts that the model is the correct model `base` but for the variant, and
-/// that `base` is re-checked in the tests.
-fn caught(name: &str, base: Option<&str>, variant: Variant, property: &str) {
+/// Checks the broken-variant model `name` and asserts a counterexample for `property`. First
+/// asserts that the model is the correct model `base` but for the variant, that `base` is
+/// re-checked in the tests, and that it records `property` as holding.
+fn caught(name: &str, base: &str, variant: Variant, property: &str) {
     let loaded = load(name);
     let ProtocolModel::MultiPaxos(config) = &loaded.file.model else {
         panic!("{name} is a Multi-Paxos model");
     };
     assert_eq!(config.variant, variant);
-    if let Some(base) = base {
-        let base = load(base);
-        let ProtocolModel::MultiPaxos(correct) = &base.file.model else {
-            panic!("{} is a Multi-Paxos model", base.name);
-        };
-        assert_eq!(correct.variant, Variant::Correct, "{}", base.name);
-        assert!(
-            base.file.check.in_tests,
-            "{} is checked in tests",
-            base.name
-        );
-        let mut same = config.clone();
-        same.variant = Variant::Correct;
-        assert_eq!(
-            &same, correct,
-            "{name} is {} but for the variant",
-            base.name
-        );
-        let holds_in_base =
-            |p: &str| base.file.expect.properties.get(p).copied() == Some(Verdict::Holds);
-        assert!(
-            holds_in_base(property),
-            "{}: {property} is recorded as holding",
-            base.name
-        );
-    }
+    let base = load(base);
+    let ProtocolModel::MultiPaxos(correct) = &base.file.model else {
+        panic!("{} is a Multi-Paxos model", base.name);
+    };
+    assert_eq!(correct.variant, Variant::Correct, "{}", base.name);
+    assert!(
+        base.file.check.in_tests,
+        "{} is checked in tests",
+        base.name
+    );
+    let mut same = config.clone();
+    same.variant = Variant::Correct;
+    assert_eq!(
+        &same, correct,
+        "{name} is {} but for the variant",
+        base.name
+    );
+    let holds_in_base =
+        |p: &str| base.file.expect.properties.get(p).copied() == Some(Verdict::Holds);
+    assert!(
+        holds_in_base(property),
+        "{}: {property} is recorded as holding",
+        base.name
+    );
     let outcome = run(&loaded);
     let found = outcome.property(property).expect("a property of the model");
     assert_eq!(found.verdict(), Verdict::Violated, "{name}: {property}");
@@ -92,7 +90,7 @@ fn caught(name: &str, base: Option<&str>, variant: Variant, property: &str) {
 fn skipping_phase_1_breaks_slot_agreement() {
     caught(
         "multi-paxos-bug-skip-phase-1",
-        Some(BASE),
+        BASE,
         Variant::SkipPhase1,
         "slot agreement",
     );
@@ -103,7 +101,7 @@ fn skipping_phase_1_breaks_slot_agreement() {
 fn ignoring_reported_commands_breaks_p2c() {
     caught(
         "multi-paxos-bug-ignore-reported",
-        Some(BASE),
+        BASE,
         Variant::IgnoreReported,
         "P2c",
     );
@@ -114,7 +112,7 @@ fn ignoring_reported_commands_breaks_p2c() {
 fn applying_past_a_gap_breaks_log_consistency() {
     caught(
         "multi-paxos-bug-apply-past-gap",
-        Some(BASE),
+        BASE,
         Variant::ApplyPastGap,
         "log consistency",
     );
@@ -125,7 +123,7 @@ fn applying_past_a_gap_breaks_log_consistency() {
 fn no_dedup_table_breaks_at_most_once() {
     caught(
         "multi-paxos-bug-no-dedup-table",
-        Some("multi-paxos-3-servers-1-client-duplicating"),
+        "multi-paxos-3-servers-1-client-duplicating",
         Variant::NoDedupTable,
         "at most once",
     );
@@ -136,18 +134,20 @@ fn no_dedup_table_breaks_at_most_once() {
 fn keeping_on_after_a_higher_ballot_breaks_slot_agreement() {
     caught(
         "multi-paxos-bug-keep-proposing",
-        Some("multi-paxos-3-servers-2-clients-1-slot-ordered"),
+        "multi-paxos-3-servers-2-clients-1-slot-ordered",
         Variant::KeepProposing,
         "slot agreement",
     );
 }
 
 // Reference: §3: gaps are filled with no-ops; validity (only proposed values are chosen).
+// The base is the model that reaches a gap (`gap filled`): one lost Accept on the ordered
+// network.
 #[test]
 fn inventing_a_filler_breaks_validity() {
     caught(
         "multi-paxos-bug-invent-filler",
-        None,
+        "multi-paxos-3-servers-2-clients-gap",
         Variant::InventFiller,
         "validity",
     );
@@ -159,7 +159,7 @@ fn inventing_a_filler_breaks_validity() {
 fn reporting_past_the_first_slot_breaks_slot_agreement() {
     caught(
         "multi-paxos-bug-report-past-from",
-        Some(BASE),
+        BASE,
         Variant::ReportPastFrom,
         "slot agreement",
     );
@@ -170,7 +170,7 @@ fn reporting_past_the_first_slot_breaks_slot_agreement() {
 fn adopting_the_lowest_reported_command_breaks_slot_agreement() {
     caught(
         "multi-paxos-bug-adopt-lowest",
-        Some("multi-paxos-3-servers-2-clients-1-slot-reads-ordered"),
+        "multi-paxos-3-servers-2-clients-1-slot-reads-ordered",
         Variant::AdoptLowest,
         "slot agreement",
     );
@@ -181,7 +181,7 @@ fn adopting_the_lowest_reported_command_breaks_slot_agreement() {
 fn counting_stale_promises_breaks_slot_agreement() {
     caught(
         "multi-paxos-bug-count-stale-promises",
-        Some("multi-paxos-3-servers-1-client-promise-pieces"),
+        "multi-paxos-3-servers-1-client-promise-pieces",
         Variant::CountStalePromises,
         "slot agreement",
     );
@@ -192,7 +192,7 @@ fn counting_stale_promises_breaks_slot_agreement() {
 fn accepting_any_ballot_breaks_p1a() {
     caught(
         "multi-paxos-bug-accept-any-ballot",
-        Some(BASE),
+        BASE,
         Variant::AcceptAnyBallot,
         "P1a",
     );
@@ -203,7 +203,7 @@ fn accepting_any_ballot_breaks_p1a() {
 fn keeping_a_refused_proposal_breaks_the_acceptor_record() {
     caught(
         "multi-paxos-bug-keep-refused",
-        Some(BASE),
+        BASE,
         Variant::KeepRefused,
         "acceptor recorded",
     );
@@ -215,7 +215,7 @@ fn keeping_a_refused_proposal_breaks_the_acceptor_record() {
 fn learning_one_short_of_a_majority_breaks_learning_only_chosen() {
     caught(
         "multi-paxos-bug-learn-early",
-        Some(BASE),
+        BASE,
         Variant::LearnEarly,
         "replicas learn only chosen",
     );
@@ -226,7 +226,7 @@ fn learning_one_short_of_a_majority_breaks_learning_only_chosen() {
 fn local_reads_break_linearizability() {
     caught(
         "multi-paxos-bug-local-read",
-        Some(BASE),
+        BASE,
         Variant::LocalRead,
         "linearizable",
     );
@@ -252,7 +252,7 @@ fn one_reply_per_slot_breaks_linearizability() {
 fn never_retransmitting_breaks_every_request_answered() {
     caught(
         "multi-paxos-bug-never-retransmits",
-        Some("multi-paxos-3-servers-1-client-liveness"),
+        "multi-paxos-3-servers-1-client-liveness",
         Variant::NeverRetransmits,
         "every request answered",
     );

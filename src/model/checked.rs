@@ -5,7 +5,7 @@
 use super::check::{self, Checkable, Reduction, Representative};
 use super::harness::{Client, ModelCfg, Node};
 use super::view::{self, Readable};
-use stateright::actor::{ActorModel, ActorModelAction, ActorModelState};
+use stateright::actor::{Actor, ActorModel, ActorModelAction, ActorModelState};
 use stateright::{Model, Path, Property};
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -16,12 +16,17 @@ use std::sync::Arc;
 /// The state of a [`Checked`] model.
 pub type CheckedState<A, C, H> = ActorModelState<Node<A, C>, H>;
 
-/// A judge of transitions: sees the model's configuration, the state before a step and the
-/// state after it, and writes what it finds into the after-state's history (a sticky record
-/// that the `always` properties then read). It must only ever record what a step did, never
-/// anything the state does not already determine, or it would split equal states.
+/// A judge of transitions: sees the model's configuration, the step (stateright's action: a
+/// loss and a delivery that changes nothing leave the same state on an ordered network), the
+/// state before it and the state after it, and writes what it finds into the after-state's
+/// history (a sticky record that the `always` properties then read). It must only ever record
+/// what a step did, never anything the state does not already determine, or it would split
+/// equal states.
 pub type Judge<Cfg, A, C, H> =
-    fn(&ModelCfg<Cfg>, &CheckedState<A, C, H>, &mut CheckedState<A, C, H>);
+    fn(&ModelCfg<Cfg>, &ActionOf<A>, &CheckedState<A, C, H>, &mut CheckedState<A, C, H>);
+
+/// A step of a model whose protocol actor is `A`: stateright's action.
+pub type ActionOf<A> = ActorModelAction<<A as Actor>::Msg, <A as Actor>::Timer, ()>;
 
 /// A symmetry reduction: the representative of a state's class.
 pub type Canonical<A, C, H> = fn(&CheckedState<A, C, H>) -> CheckedState<A, C, H>;
@@ -60,6 +65,8 @@ where
     full_history: Option<fn(&mut H)>,
     /// Once set, no state has successors: the checker's watchdog stops a check with it.
     stop: Arc<AtomicBool>,
+    /// The messages the network loses as soon as they are sent, if any ([`Checked::losing`]).
+    lost_at_once: Option<fn(&A::Msg) -> bool>,
 }
 
 /// The properties read the configuration and the actors through the model, as they would on
@@ -104,7 +111,17 @@ where
             forget_storage: true,
             full_history: None,
             stop: Arc::new(AtomicBool::new(false)),
+            lost_at_once: None,
         }
+    }
+
+    /// Makes the network lose every message `lost` picks as soon as it is sent: the model then
+    /// explores only the runs of a lossy network in which every such message is lost (a bound,
+    /// which the model's configuration states). The loss is stateright's own `Drop`, made
+    /// within the step that sent the message.
+    pub(crate) fn losing(mut self, lost: fn(&A::Msg) -> bool) -> Self {
+        self.lost_at_once = Some(lost);
+        self
     }
 
     /// Offers `finding` to explain a failure from the history the judge wrote.
@@ -163,13 +180,24 @@ where
     }
 
     fn next_state(&self, last: &Self::State, action: Self::Action) -> Option<Self::State> {
-        let mut next = self.inner.next_state(last, action)?;
+        let mut next = self.inner.next_state(last, action.clone())?;
+        if let Some(lost) = self.lost_at_once {
+            let gone: Vec<_> = super::harness::envelopes(&next.network)
+                .filter(|env| lost(env.msg))
+                .map(|env| env.to_cloned_msg())
+                .collect();
+            for env in gone {
+                next = (self.inner)
+                    .next_state(&next, ActorModelAction::Drop(env))
+                    .expect("a loss always has a successor");
+            }
+        }
         if self.forget_storage && self.inner.max_crashes == 0 {
             // Only a restart reads storage, and without crashes there is none: the storage
             // a step wrote is dropped before the state is hashed, cloned or stored.
             next.actor_storages.iter_mut().for_each(|s| *s = None);
         }
-        (self.judge)(&self.inner.cfg, last, &mut next);
+        (self.judge)(&self.inner.cfg, &action, last, &mut next);
         Some(next)
     }
 

@@ -2,7 +2,7 @@
 //! everything that ever happened, the properties of *Paxos Made Simple*, and the
 //! [`ActorModel`](stateright::actor::ActorModel) that puts them together. The servers are the unmodified
 //! [`PaxosActor`] that also runs on UDP.
-use crate::model::checked::Checked;
+use crate::model::checked::{ActionOf, Checked};
 use crate::model::harness::{
     self, protocol_actors, Calls, ClientOut, Config, Faults, NetworkKind, Node, NodeState,
     Observed, Recorded, StateOf,
@@ -696,7 +696,12 @@ fn acceptors_changed(before: &PaxosModelState, after: &PaxosModelState) -> bool 
 /// a value was chosen if one was (a client's step changes no acceptance, so the state before
 /// tells). Almost always the state determines it (a writer reads after its put was answered,
 /// so after a value was chosen; a reader reads from the start), so it splits no states.
-fn judge(cfg: &ModelCfg, before: &PaxosModelState, after: &mut PaxosModelState) {
+fn judge(
+    cfg: &ModelCfg,
+    _: &ActionOf<PaxosActor>,
+    before: &PaxosModelState,
+    after: &mut PaxosModelState,
+) {
     if acceptors_changed(before, after) {
         let (was, is) = (voting(before), voting(after));
         let history = &mut after.history;

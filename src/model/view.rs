@@ -15,7 +15,7 @@
 use super::checked::{Checked, CheckedState};
 use super::harness::{Client, ModelCfg, Node, Recorded};
 use crate::protocol::ballot::Ballot;
-use stateright::actor::{Actor, ActorModel, Id, Network};
+use stateright::actor::{Actor, ActorModel, Id};
 use stateright::{Expectation, Model};
 use std::collections::BTreeMap;
 use std::fmt::{Debug, Write};
@@ -148,21 +148,16 @@ where
     C: Client<Protocol = A>,
     H: Clone + Debug + Hash,
 {
-    // stateright 0.31's `Network::iter_all` never ends on an ordered network (its cursor
-    // does not advance past a channel's first message): walk those channels here.
-    let envelopes: Vec<(Id, Id, &A::Msg)> = match &state.network {
-        Network::Ordered(channels) => channels
-            .iter()
-            .flat_map(|((src, dst), msgs)| msgs.iter().map(move |m| (*src, *dst, m)))
-            .collect(),
-        network => network
-            .iter_all()
-            .map(|env| (env.src, env.dst, env.msg))
-            .collect(),
-    };
+    let envelopes = super::harness::envelopes(&state.network);
     let mut lines: Vec<String> = envelopes
-        .into_iter()
-        .map(|(src, dst, msg)| format!("{} -> {}: {:?}", name(model, src), name(model, dst), msg))
+        .map(|e| {
+            format!(
+                "{} -> {}: {:?}",
+                name(model, e.src),
+                name(model, e.dst),
+                e.msg
+            )
+        })
         .collect();
     lines.sort();
     lines
