@@ -239,7 +239,7 @@ fn local_reads_break_linearizability() {
 fn one_reply_per_slot_breaks_linearizability() {
     caught(
         "multi-paxos-bug-one-reply-per-slot",
-        Some("multi-paxos-3-servers-3-clients-batch"),
+        "multi-paxos-3-servers-3-clients-batch",
         Variant::OneReplyPerSlot,
         "linearizable",
     );
