@@ -756,14 +756,15 @@ where
 
     fn step(&mut self, i: usize, event: &Event, first: bool) -> Result<(), Stop> {
         let id = Id::from(i);
-        // What the node had saved before the step: its line's save is relative to it.
-        let before = match &event.kind {
-            Kind::Receive { saved, .. } | Kind::Timeout { saved, .. } if !saved.is_null() => {
-                self.saved(i).cloned()
+        // What the step saved, rebuilt from what the node had saved before it (which the
+        // model's actor saved too, or V4 would have stopped the replay).
+        let saved = match &event.kind {
+            Kind::Receive { saved, .. } | Kind::Timeout { saved, .. } => {
+                self.saved_by(saved, self.saved(i), event)?
             }
-            _ => None,
+            Kind::Start { .. } => None,
         };
-        let (saved, sent, model_sent) = match &event.kind {
+        let (sent, model_sent) = match &event.kind {
             Kind::Start { storage } => {
                 let restarted: Option<A::Storage> = self.decode(storage, event, "storage")?;
                 if first {
@@ -793,12 +794,7 @@ where
                 }
                 return Ok(());
             }
-            Kind::Receive {
-                src,
-                msg,
-                saved,
-                sent,
-            } => {
+            Kind::Receive { src, msg, sent, .. } => {
                 let src_id = self.id(*src);
                 let msg: A::Msg = self.decode(msg, event, "message")?;
                 if src_id >= Id::from(self.n) {
@@ -827,9 +823,9 @@ where
                 };
                 let next = self.model.next_state(&self.state, action);
                 self.advance(next)?;
-                (saved, sent, model_sent)
+                (sent, model_sent)
             }
-            Kind::Timeout { timer, saved, sent } => {
+            Kind::Timeout { timer, sent, .. } => {
                 let timer: A::Timer = self.decode(timer, event, "timer")?;
                 let model_sent = self.model_sends(i, |actor, state, out| {
                     actor.on_timeout(id, state, &timer, out)
@@ -843,11 +839,10 @@ where
                     .model
                     .next_state(&self.state, ActorModelAction::Timeout(id, timer));
                 self.advance(next)?;
-                (saved, sent, model_sent)
+                (sent, model_sent)
             }
         };
         // V4: the model's step saved and sent what the node did.
-        let saved = self.saved_by(saved, before.as_ref(), event)?;
         if saved.is_some() && saved.as_ref() != self.saved(i) {
             return Err(Stop::Diverged(format!(
                 "the node saved what the model's actor did not (the model's actor has {:?})",
