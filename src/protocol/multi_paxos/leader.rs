@@ -56,6 +56,14 @@ pub struct ProposerState<V = char> {
     pub queue: BTreeSet<ClientCommand<V>>,
 }
 
+/// Keeps a request in the proposer's queue; a request kept already leaves the state as it is
+/// (borrowed, so that stateright reads the step as a no-op).
+fn keep<V: Text>(proposer: &mut Cow<ProposerState<V>>, command: ClientCommand<V>) {
+    if !proposer.queue.contains(&command) {
+        proposer.to_mut().queue.insert(command);
+    }
+}
+
 impl<V> ProposerState<V> {
     /// Whether this server leads.
     pub(crate) fn is_leader(&self) -> bool {
@@ -384,9 +392,7 @@ impl<V: Text> MultiPaxosActor<V> {
                 }
                 // Batching: with the window full, the request waits for a slot to be chosen.
                 _ if !self.window_open(in_flight) => {
-                    if !proposer.queue.contains(&command) {
-                        proposer.to_mut().queue.insert(command);
-                    }
+                    keep(proposer, command);
                 }
                 _ => {
                     // Written back even when no slot is left and nothing changes: stateright
@@ -416,9 +422,7 @@ impl<V: Text> MultiPaxosActor<V> {
                 o.send(leader, Msg::Request { command });
             }
             _ => {
-                if !proposer.queue.contains(&command) {
-                    proposer.to_mut().queue.insert(command);
-                }
+                keep(proposer, command);
             }
         }
         // A request a follower cannot serve itself starts its leader timer: if the leader it
