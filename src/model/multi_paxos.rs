@@ -61,6 +61,16 @@ pub struct MultiPaxosConfig {
     /// ([`MultiPaxosActor::batch_bytes`]); by default no limit (the runtime's, for replay).
     #[serde(default)]
     pub batch_bytes: Option<usize>,
+    /// Snapshots: a server takes one, and truncates its log below it, each time it has applied
+    /// this many slots past its last one ([`MultiPaxosActor::snapshot_after`]); by default
+    /// never.
+    #[serde(default)]
+    pub snapshot_after: Option<Slot>,
+    /// Snapshots: the most entries one piece of a snapshot carries
+    /// ([`MultiPaxosActor::snapshot_piece`]); by default `piece`, or more than the model's
+    /// store has.
+    #[serde(default)]
+    pub snapshot_piece: Option<usize>,
     /// When a leader ticks (re-sends its `Accept`s in flight, sends heartbeats): off unless
     /// asked, since each tick re-sends and an ordered network's channels would grow without
     /// bound ([`LeaderTick`]).
@@ -953,6 +963,9 @@ impl MultiPaxosConfig {
                 window: self.window,
                 batch: self.batch.unwrap_or(1),
                 batch_bytes: self.batch_bytes.unwrap_or(usize::MAX),
+                snapshot_piece: (self.snapshot_piece.or(self.piece))
+                    .unwrap_or(self.slots as usize + self.clients),
+                snapshot_after: self.snapshot_after,
                 leader_tick: self.leader_tick,
                 tick_after: model_timeout(),
                 text: std::marker::PhantomData,

@@ -495,6 +495,8 @@ pub fn validate(dir: &Path) -> Result<Verdict, BadTrace> {
                 window: Some(crate::runtime::node::WINDOW),
                 batch: Some(crate::runtime::node::BATCH),
                 batch_bytes: Some(crate::runtime::node::BATCH_BYTES),
+                snapshot_after: Some(crate::runtime::node::SNAPSHOT_AFTER),
+                snapshot_piece: Some(crate::runtime::node::SNAPSHOT_PIECE),
                 liveness: false,
                 lose_chosen: false,
             }

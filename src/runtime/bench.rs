@@ -594,6 +594,7 @@ pub fn fabricate_multi_paxos_log(
             promised: ballot,
             accepted: accepted.clone(),
             decided: commands,
+            snapshot: Default::default(),
         };
         replace_storage(&storage_path(data_dir, *address), &storage)?;
     }

@@ -128,7 +128,9 @@ impl WireProtocol for MultiPaxosActor<String> {
             | M::Accepted { .. }
             | M::Chosen { .. }
             | M::Heartbeat { .. }
-            | M::CatchUp { .. } => MsgKind::Internal,
+            | M::CatchUp { .. }
+            | M::Snapshot { .. }
+            | M::SnapshotFrom { .. } => MsgKind::Internal,
             M::Rejected { .. } => MsgKind::Preemption,
         }
     }

@@ -106,6 +106,19 @@ pub const BATCH: usize = 16;
 /// [`BATCH`] commands, is barely wider than the widest single command (see [`PIECE`]).
 pub const BATCH_BYTES: usize = multi_paxos::MAX_KEY_BYTES + multi_paxos::MAX_VALUE_BYTES;
 
+/// The most entries one piece of a Multi-Paxos snapshot carries on UDP ([`multi_paxos::Msg::Snapshot`]).
+/// The widest entry is a client of the at-most-once table whose last request appended a
+/// 1,024-byte value to a 256-byte key and got back a 1,024-byte value, all control characters
+/// (6 JSON bytes each): 6 x 2,304 = 13,824 bytes of strings, and its numbers and field names.
+/// Four of them fit in a datagram, and a unit test checks it on the encoder itself.
+pub const SNAPSHOT_PIECE: usize = 4;
+
+/// A Multi-Paxos server on UDP takes a snapshot of its store, and truncates its log below it,
+/// each time it has applied this many slots past its last one: its log (and every save's copy
+/// of the accepted proposals) stays within this many slots, and a snapshot (a copy of the
+/// store, written to the log) is paid for once per this many slots.
+pub const SNAPSHOT_AFTER: multi_paxos::Slot = 256;
+
 /// Why a node cannot start or had to stop, in terms an operator can act on.
 #[derive(Debug)]
 pub enum Error {
@@ -231,6 +244,8 @@ pub fn multi_paxos_server(cluster: &[Id]) -> MultiPaxosActor<String> {
         window: Some(WINDOW),
         batch: BATCH,
         batch_bytes: BATCH_BYTES,
+        snapshot_piece: SNAPSHOT_PIECE,
+        snapshot_after: Some(SNAPSHOT_AFTER),
         leader_tick: multi_paxos::LeaderTick::Always,
         tick_after: TICK_AFTER,
         text: std::marker::PhantomData,
@@ -454,6 +469,7 @@ mod tests {
             ballot,
             accepted,
             more: Some(Slot::MAX),
+            snapshot: Slot::MAX,
         };
         let json = serde_json::to_vec(&promise).expect("a message serializes");
         SEALED_MAGIC.len() + TAG_BYTES + json.len()

@@ -78,6 +78,9 @@ pub enum MultiPaxosChange<V = char> {
     Accepted(multi_paxos::Slot, multi_paxos::Proposal<V>),
     /// The slot holds no accepted proposal any more.
     Unaccepted(multi_paxos::Slot),
+    /// The snapshot is now this one. It comes before the changes of the accepted slots that
+    /// go with it (the truncation below it).
+    Snapshot(std::sync::Arc<multi_paxos::Snapshot<V>>),
 }
 
 impl<V: multi_paxos::Text> Journal for multi_paxos::Storage<V> {
@@ -93,6 +96,12 @@ impl<V: multi_paxos::Text> Journal for multi_paxos::Storage<V> {
         }
         if self.decided != before.decided {
             changes.push(MultiPaxosChange::Decided(self.decided));
+        }
+        // The same snapshot is shared by every save until a new one is taken: comparing the
+        // pointers first spares comparing whole stores.
+        let (new, old) = (&self.snapshot, &before.snapshot);
+        if !std::sync::Arc::ptr_eq(new, old) && new != old {
+            changes.push(MultiPaxosChange::Snapshot(new.clone()));
         }
         let slots = before
             .accepted
@@ -124,6 +133,7 @@ impl<V: multi_paxos::Text> Journal for multi_paxos::Storage<V> {
             MultiPaxosChange::Unaccepted(slot) => {
                 self.accepted.remove(&slot);
             }
+            MultiPaxosChange::Snapshot(snapshot) => self.snapshot = snapshot,
         }
     }
 }
@@ -545,7 +555,19 @@ mod tests {
                 .map(|&(slot, round)| (slot, proposal(round, u64::from(slot))))
                 .collect(),
             decided,
+            snapshot: Default::default(),
         }
+    }
+
+    /// `storage` truncated at a snapshot of the slots below `upto`.
+    fn snapshotted(mut storage: multi_paxos::Storage, upto: u32) -> multi_paxos::Storage {
+        let mut snapshot = multi_paxos::Snapshot {
+            upto,
+            ..Default::default()
+        };
+        snapshot.machine.kv.data.insert('x', "ABC".to_owned());
+        storage.snapshot = std::sync::Arc::new(snapshot);
+        storage
     }
 
     // W1: the changes are exact: applied to `before` they give `after`, for each pair of a set
@@ -560,6 +582,7 @@ mod tests {
             multi(1, 1, &[(0, 1), (1, 1)]),
             multi(2, 1, &[(0, 1), (1, 2), (5, 2)]),
             multi(2, 3, &[(1, 2), (5, 2)]),
+            snapshotted(multi(2, 3, &[(5, 2)]), 3),
         ];
         for before in &storages {
             for after in &storages {

@@ -1,11 +1,12 @@
 //! The acceptor: the single-decree rules of §2.2, phase 1(b) once for every slot and phase
 //! 2(b) per slot (§3: "a separate instance of the Paxos consensus algorithm" per command).
-use super::{Ballot, Msg, MultiPaxosActor, Proposal, ProposerState, Slot, Text};
+use super::{Ballot, Msg, MultiPaxosActor, Proposal, ProposerState, Slot, Snapshot, Text};
 use crate::protocol::ballot::may_promise;
 use serde::Serialize;
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One piece of a promise: the accepted proposals it reports, and the first accepted slot it
 /// left out, if any.
@@ -23,6 +24,9 @@ pub struct AcceptorState<V = char> {
     /// (this server's replica learned it so). Saved with the acceptor, so that a restarted
     /// server relearns that prefix from its own storage.
     pub decided: Slot,
+    /// The snapshot the log is truncated at. Invariant: `accepted` holds no slot below its
+    /// `upto`, `decided >= upto`, and the replica's `base` is `upto`.
+    pub snapshot: Arc<Snapshot<V>>,
 }
 
 impl<V: Text> AcceptorState<V> {
@@ -35,9 +39,12 @@ impl<V: Text> AcceptorState<V> {
     /// accepted in those slots (§3: "an acceptor responds with more than a simple OK only if
     /// it has already received a phase 2 message"), at most `piece` of them, and the first
     /// slot left out if any; `None` if a higher promise refuses it.
+    ///
+    /// Slots below the snapshot are chosen and kept no longer: the report starts at the
+    /// snapshot, which the promise names ([`Msg::Promise::snapshot`]).
     fn promise(&self, ballot: Ballot, from: Slot, piece: usize) -> Option<Piece<V>> {
         may_promise(self.promised, ballot).then(|| {
-            let mut reported = self.accepted.range(from..);
+            let mut reported = self.accepted.range(from.max(self.snapshot.upto)..);
             let accepted = reported
                 .by_ref()
                 .take(piece)
@@ -84,12 +91,14 @@ impl<V: Text> MultiPaxosActor<V> {
             acceptor.to_mut().promised = ballot;
             Self::save(proposer, acceptor, o);
         }
+        let snapshot = self.variant.reported_snapshot(acceptor.snapshot.upto);
         o.send(
             src,
             Msg::Promise {
                 ballot,
                 accepted,
                 more,
+                snapshot,
             },
         );
         Some(ballot)
@@ -119,6 +128,12 @@ impl<V: Text> MultiPaxosActor<V> {
                 slot: Some(slot),
             };
             o.send(src, refusal);
+            return None;
+        }
+        if slot < acceptor.snapshot.upto {
+            // The slot is chosen, and this acceptor kept only the state machine after it: the
+            // leader learns it from that snapshot.
+            self.send_snapshot(acceptor, src, 0, o);
             return None;
         }
         if acceptor.accepted.get(&slot) == Some(&proposal) {

@@ -55,11 +55,14 @@ pub enum Variant {
     /// A replica answers every client of a batch with the reply of the batch's last command:
     /// one reply per slot, as before batching (batch path).
     OneReplyPerSlot,
+    /// An acceptor's promise does not name its snapshot: a new leader takes over slots below
+    /// it, which are chosen but which the acceptor no longer reports (snapshot path).
+    HideSnapshot,
 }
 
 impl Variant {
     /// Every variant, the correct one first.
-    pub const ALL: [Variant; 16] = [
+    pub const ALL: [Variant; 17] = [
         Variant::Correct,
         Variant::SkipPhase1,
         Variant::IgnoreReported,
@@ -76,6 +79,7 @@ impl Variant {
         Variant::LearnEarly,
         Variant::NeverRetransmits,
         Variant::OneReplyPerSlot,
+        Variant::HideSnapshot,
     ];
 
     /// Whether a leader's tick re-sends the `Accept` of the slots still in flight: it does
@@ -133,6 +137,17 @@ impl Variant {
         match self {
             Variant::ReportPastFrom => from + 1,
             _ => from,
+        }
+    }
+
+    /// The snapshot an acceptor's promise names: its own ([`Msg::Promise::snapshot`]).
+    /// [`Variant::HideSnapshot`] names none.
+    ///
+    /// [`Msg::Promise::snapshot`]: super::Msg::Promise::snapshot
+    pub(crate) fn reported_snapshot(self, upto: Slot) -> Slot {
+        match self {
+            Variant::HideSnapshot => 0,
+            _ => upto,
         }
     }
 

@@ -28,6 +28,9 @@ pub enum Role<V = char> {
         promises: BTreeMap<Id, BTreeMap<Slot, Proposal<V>>>,
         /// Promises reported in pieces, while pieces are missing: what came so far.
         partial: BTreeMap<Id, BTreeMap<Slot, Proposal<V>>>,
+        /// The highest snapshot a promise named: every slot below it is chosen, and the new
+        /// leader proposes nothing there.
+        snapshot: Slot,
     },
     /// Phase 1 done: proposes in slots from `next_slot` on with phase 2 only.
     Leader {
@@ -98,6 +101,7 @@ impl<V: Text> MultiPaxosActor<V> {
             from,
             promises: BTreeMap::new(),
             partial: BTreeMap::new(),
+            snapshot: 0,
         };
         o.set_timer(Timer::Election, self.election_after.clone());
         o.broadcast(&self.servers, &Msg::Prepare { ballot, from });
@@ -114,12 +118,14 @@ impl<V: Text> MultiPaxosActor<V> {
         ballot: Ballot,
         accepted: BTreeMap<Slot, Proposal<V>>,
         more: Option<Slot>,
+        reported_snapshot: Slot,
         o: &mut Out<Self>,
     ) {
         let Role::Candidate {
             from,
             promises,
             partial,
+            snapshot,
         } = &proposer.role
         else {
             return;
@@ -128,7 +134,7 @@ impl<V: Text> MultiPaxosActor<V> {
         if !self.variant.counts_promise(ballot, proposer.ballot) || promises.contains_key(&src) {
             return;
         }
-        let from = *from;
+        let (from, snapshot) = (*from, reported_snapshot.max(*snapshot));
         let (mut promises, mut partial) = (promises.clone(), partial.clone());
         let mut whole = partial.remove(&src).unwrap_or_default();
         whole.extend(accepted);
@@ -143,6 +149,7 @@ impl<V: Text> MultiPaxosActor<V> {
                 from,
                 promises,
                 partial,
+                snapshot,
             };
             return;
         }
@@ -154,6 +161,7 @@ impl<V: Text> MultiPaxosActor<V> {
                 from,
                 promises,
                 partial,
+                snapshot,
             };
             return;
         }
@@ -165,6 +173,10 @@ impl<V: Text> MultiPaxosActor<V> {
                 .or_default()
                 .push((p.ballot, p.command.clone()));
         }
+        // Slots below a reported snapshot are chosen, and not every acceptor reports them:
+        // the new leader takes over the log from there (and learns the rest from that
+        // snapshot).
+        let from = from.max(snapshot);
         let end = reported.keys().next_back().map_or(from, |top| top + 1);
         let proposer = proposer.to_mut();
         let recovered = (from..end)
@@ -376,18 +388,19 @@ impl<V: Text> MultiPaxosActor<V> {
             // At most once: a request already applied is answered from the table, not re-run.
             let dedup = self.variant.at_most_once();
             match replica.machine.last.get(&command.client) {
-                Some((request, ret))
-                    if command.request == *request && dedup && !replica.reused(&command) =>
+                Some(last)
+                    if command.request == last.request && dedup && !replica.reused(&command) =>
                 {
-                    let (request, ret) = (*request, ret.clone());
+                    let (request, ret) = (last.request, last.ret.clone());
                     o.send(command.client, Msg::Reply { request, ret });
                 }
                 // A number the client used up: said so, so that it can number anew (R3 in
                 // spec/runtime.md).
-                Some((last, _))
-                    if command.request < *last || (command.request == *last && dedup) =>
+                Some(last)
+                    if command.request < last.request
+                        || (command.request == last.request && dedup) =>
                 {
-                    let (request, last) = (command.request, *last);
+                    let (request, last) = (command.request, last.request);
                     o.send(command.client, Msg::Stale { request, last });
                 }
                 // Batching: with the window full, the request waits for a slot to be chosen.
@@ -490,6 +503,28 @@ impl<V: Text> MultiPaxosActor<V> {
         Some(proposal.command)
     }
 
+    /// A leader that installed a snapshot of the slots below `upto`: its proposals there are
+    /// chosen, so they leave its window, and the requests that waited go into the next slots.
+    pub(super) fn drop_chosen_in_flight(
+        &self,
+        proposer: &mut Cow<ProposerState<V>>,
+        upto: Slot,
+        o: &mut Out<Self>,
+    ) {
+        let proposer = proposer.to_mut();
+        let Role::Leader {
+            next_slot,
+            in_flight,
+        } = &mut proposer.role
+        else {
+            return;
+        };
+        *in_flight = in_flight.split_off(&upto);
+        *next_slot = (*next_slot).max(upto);
+        let ballot = proposer.ballot;
+        self.propose_queued(ballot, &mut proposer.queue, next_slot, in_flight, o);
+    }
+
     /// An acceptor refused this proposer's `ballot` (in `slot`, or for phase 1 when `None`)
     /// because it promised `promised`: the proposer abandons its proposal (§2.2: "it should
     /// probably inform the proposer, who should then abandon its proposal").
@@ -560,6 +595,7 @@ mod tests {
                 ballot: b,
                 accepted,
                 more: None,
+                snapshot: 0,
             },
             &mut o,
             &mut |_| {},
@@ -591,6 +627,7 @@ mod tests {
             ballot: ballot(1, 0),
             accepted: BTreeMap::new(),
             more: None,
+            snapshot: 0,
         };
         a.on_msg(id, &mut state, Id::from(1), promise, &mut Out::new());
         assert!(state.is_leader());
@@ -676,6 +713,7 @@ mod tick_tests {
             ballot: state.proposer.ballot,
             accepted: BTreeMap::new(),
             more: None,
+            snapshot: 0,
         };
         a.on_msg(id, &mut state, Id::from(1), promise, &mut Out::new());
         let request = Msg::Request {
@@ -864,6 +902,7 @@ mod tick_tests {
             ballot: b,
             accepted: reported(0..2),
             more: Some(2),
+            snapshot: 0,
         };
         a.on_msg(id, &mut state, Id::from(1), first, &mut o);
         assert_eq!(
@@ -876,6 +915,7 @@ mod tick_tests {
             ballot: b,
             accepted: reported(2..3),
             more: None,
+            snapshot: 0,
         };
         a.on_msg(id, &mut state, Id::from(1), last, &mut o);
         let Role::Leader { in_flight, .. } = &state.proposer.role else {

@@ -3,10 +3,11 @@
 //! name and fields are its wire format. Each is generic over the [`Text`] of the store's keys
 //! and values, `char` by default (the model's) and `String` on UDP: a one-character string
 //! and a `char` have the same JSON.
-use super::{Ballot, KvOp, KvRet, Text};
+use super::{Ballot, KvOp, KvRet, StateMachine, Text};
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A position in the replicated log, from 0: §3, "the value chosen by the ith instance being
 /// the ith state machine command in the sequence".
@@ -117,6 +118,10 @@ pub enum Msg<V = char> {
         /// `None` if the piece reports every accepted slot from `from` on; otherwise the first
         /// accepted slot it left out.
         more: Option<Slot>,
+        /// The acceptor's [`Snapshot::upto`]: every slot below it is chosen, and the acceptor
+        /// keeps no proposal there (it reports from this slot on, if above `from`). The
+        /// candidate proposes nothing below it.
+        snapshot: Slot,
     },
     /// Phase 2(a): leader to acceptors.
     Accept {
@@ -168,6 +173,102 @@ pub enum Msg<V = char> {
         /// The slot just learned, past the gap.
         to: Slot,
     },
+    /// Catch-up from a snapshot: server to a replica that asked for slots below the server's
+    /// [`Snapshot`] (which it keeps no longer), or to a leader that proposed in one: entries
+    /// `at..` of the state machine after the slots below `upto`, at most
+    /// [`MultiPaxosActor::snapshot_piece`](super::MultiPaxosActor::snapshot_piece) of them,
+    /// so that no datagram grows with the store.
+    Snapshot {
+        /// The slots the snapshot covers: every one below it.
+        upto: Slot,
+        /// The position of the first entry sent, in the snapshot's order.
+        at: usize,
+        /// Entries `at..at + entries.len()` of the snapshot.
+        entries: Vec<SnapshotEntry<V>>,
+        /// How many entries the snapshot has.
+        total: usize,
+    },
+    /// Replica to the server whose snapshot it is receiving: send its entries from `at` on.
+    SnapshotFrom {
+        /// The snapshot's [`Snapshot::upto`].
+        upto: Slot,
+        /// The first entry missing.
+        at: usize,
+    },
+}
+
+/// The state machine a replica reaches by applying every slot below `upto`: a server that has
+/// one keeps no slot below `upto`, neither accepted nor chosen (its log is truncated there),
+/// and sends it, in pieces, to a replica that is behind.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(bound = "V: Text")]
+pub struct Snapshot<V = char> {
+    /// The slots the snapshot covers: every one below it is chosen and applied.
+    pub upto: Slot,
+    /// The store and its at-most-once table after them.
+    pub machine: StateMachine<V>,
+}
+
+/// One entry of a [`Snapshot`] on the wire: a key of the store or a client of the table.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(bound = "V: Text")]
+pub enum SnapshotEntry<V = char> {
+    /// A key and its value.
+    Kv {
+        /// The key.
+        key: V,
+        /// Its value.
+        value: String,
+    },
+    /// A client's last applied request.
+    Last {
+        /// The client.
+        client: Id,
+        /// Its last applied request, with its operation and reply.
+        last: super::LastApplied<V>,
+    },
+}
+
+impl<V: Text> Snapshot<V> {
+    /// How many entries it has: the store's keys, then the table's clients.
+    pub fn len(&self) -> usize {
+        self.machine.kv.data.len() + self.machine.last.len()
+    }
+
+    /// Whether it has no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entries `at..at + count`, in its order: the store's keys, then the table's clients.
+    pub fn entries(&self, at: usize, count: usize) -> Vec<SnapshotEntry<V>> {
+        let kv = self
+            .machine
+            .kv
+            .data
+            .iter()
+            .map(|(key, value)| SnapshotEntry::Kv {
+                key: key.clone(),
+                value: value.clone(),
+            });
+        let last = (self.machine.last.iter()).map(|(client, last)| SnapshotEntry::Last {
+            client: *client,
+            last: last.clone(),
+        });
+        kv.chain(last).skip(at).take(count).collect()
+    }
+
+    /// Adds an entry received.
+    pub fn insert(&mut self, entry: SnapshotEntry<V>) {
+        match entry {
+            SnapshotEntry::Kv { key, value } => {
+                self.machine.kv.data.insert(key, value);
+            }
+            SnapshotEntry::Last { client, last } => {
+                self.machine.last.insert(client, last);
+            }
+        }
+    }
 }
 
 /// The timers of servers and clients.
@@ -199,4 +300,9 @@ pub struct Storage<V = char> {
     /// the acceptor's next save: it may lag behind, never run ahead.
     #[serde(default)]
     pub decided: Slot,
+    /// The snapshot the acceptor's log is truncated at: `accepted` holds no slot below its
+    /// `upto`, and `decided` is at least there. Shared, not copied, with the acceptor's state:
+    /// a save costs nothing for it until a new snapshot replaces it.
+    #[serde(default)]
+    pub snapshot: Arc<Snapshot<V>>,
 }

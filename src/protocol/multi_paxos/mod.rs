@@ -92,8 +92,10 @@ pub use acceptor::AcceptorState;
 pub use bugs::Variant;
 pub use kv::{Kv, KvOp, KvRet, Text, TooLarge, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 pub use leader::{ProposerState, Role};
-pub use messages::{ClientCommand, Command, Msg, Proposal, RequestId, Slot, Storage, Timer};
-pub use replica::{Applied, ReplicaState, StateMachine};
+pub use messages::{
+    ClientCommand, Command, Msg, Proposal, RequestId, Slot, Snapshot, SnapshotEntry, Storage, Timer,
+};
+pub use replica::{Applied, LastApplied, ReplicaState, StateMachine};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -130,6 +132,12 @@ pub struct MultiPaxosActor<V = char> {
     /// command holds, so that every datagram carrying one fits (a command alone always fits
     /// in a slot).
     pub batch_bytes: usize,
+    /// The most entries (keys of the store, clients of its table) one piece of a snapshot
+    /// carries ([`Msg::Snapshot`]): no datagram grows with the store.
+    pub snapshot_piece: usize,
+    /// A server takes a snapshot of its state machine, and truncates its log below it, each
+    /// time it has applied this many slots past its last snapshot; `None`: never.
+    pub snapshot_after: Option<Slot>,
     /// When a leader's tick runs.
     pub leader_tick: LeaderTick,
     /// How often a leader ticks.
@@ -246,6 +254,7 @@ impl<V: Text> MultiPaxosActor<V> {
             promised: acceptor.promised,
             accepted: acceptor.accepted.clone(),
             decided: acceptor.decided,
+            snapshot: acceptor.snapshot.clone(),
         });
     }
 
@@ -277,7 +286,17 @@ impl<V: Text> MultiPaxosActor<V> {
                 ballot,
                 accepted,
                 more,
-            } => self.handle_promise(id, &mut parts.proposer, src, ballot, accepted, more, o),
+                snapshot,
+            } => {
+                let proposer = &mut parts.proposer;
+                self.handle_promise(id, proposer, src, ballot, accepted, more, snapshot, o);
+                // Slots below the acceptor's snapshot are chosen: the new leader learns them
+                // from it.
+                let from = parts.replica.first_unknown();
+                if snapshot > from && parts.replica.incoming.is_none() {
+                    o.send(src, Msg::CatchUp { from, to: snapshot });
+                }
+            }
             Msg::Heartbeat { ballot, decided } => {
                 self.handle_heartbeat(parts, src, ballot, decided, o)
             }
@@ -316,7 +335,18 @@ impl<V: Text> MultiPaxosActor<V> {
             Msg::Chosen { slot, command } => {
                 self.handle_chosen(&mut parts.replica, &parts.proposer, src, slot, command, o)
             }
-            Msg::CatchUp { from, to } => self.handle_catch_up(&parts.replica, src, from..to, o),
+            Msg::CatchUp { from, to } => {
+                self.handle_catch_up(&parts.replica, &parts.acceptor, src, from..to, o)
+            }
+            Msg::Snapshot {
+                upto,
+                at,
+                entries,
+                total,
+            } => self.handle_snapshot(parts, src, upto, at, entries, total, o),
+            Msg::SnapshotFrom { upto, at } => {
+                self.handle_snapshot_from(&parts.acceptor, src, upto, at, o)
+            }
             // Replies are for clients.
             Msg::Reply { .. } | Msg::Stale { .. } => {}
         }
@@ -336,6 +366,7 @@ impl<V: Text> Handlers for MultiPaxosActor<V> {
 
     fn start(&self, id: Id, storage: &Option<Storage<V>>, o: &mut Out<Self>) -> MultiPaxosState<V> {
         let saved = storage.clone().unwrap_or_default();
+        let upto = saved.snapshot.upto;
         let state = MultiPaxosState {
             proposer: ProposerState {
                 ballot: Ballot {
@@ -348,16 +379,23 @@ impl<V: Text> Handlers for MultiPaxosActor<V> {
             acceptor: AcceptorState {
                 promised: saved.promised,
                 accepted: saved.accepted,
-                decided: 0,
+                decided: upto,
+                snapshot: saved.snapshot.clone(),
             },
-            replica: ReplicaState::default(),
+            // The replica goes on from the snapshot: the slots below it are applied.
+            replica: ReplicaState {
+                base: upto,
+                first_unknown: upto,
+                machine: saved.snapshot.machine.clone(),
+                ..ReplicaState::default()
+            },
         };
         // A restarted replica relearns the decided prefix from its own storage; past it, it
         // catches up when it next learns a chosen slot past its gap or hears a heartbeat.
         // (Asking here would add a message per restart, and the model's crashes repeat without
         // bound.)
         let mut parts = Parts::of(&state);
-        for slot in 0..saved.decided {
+        for slot in upto..saved.decided {
             // Storage comes from disk: a prefix it does not hold is relearned from peers.
             let Some(proposal) = parts.acceptor.accepted.get(&slot) else {
                 break;
@@ -388,6 +426,7 @@ impl<V: Text> Handlers for MultiPaxosActor<V> {
         let mut parts = Parts::take(state);
         self.step(id, &mut parts, src, msg, o);
         Self::advance_decided(&mut parts);
+        self.take_snapshot(&mut parts, o);
         if let Some(changed) = parts.changed() {
             *state = Cow::Owned(changed);
         }
@@ -445,6 +484,8 @@ pub(super) mod tests {
             window: None,
             batch: 1,
             batch_bytes: usize::MAX,
+            snapshot_piece: 2,
+            snapshot_after: None,
             leader_tick: LeaderTick::Always,
             tick_after: Duration::from_millis(100)..Duration::from_millis(100),
             text: PhantomData,

@@ -1,23 +1,37 @@
 //! The replica (the learner of every slot): it learns chosen commands, applies them in slot
 //! order to the store with an at-most-once table, and catches up on gaps.
 use super::{
-    ClientCommand, Command, Kv, KvRet, Msg, MultiPaxosActor, ProposerState, RequestId, Slot, Text,
+    AcceptorState, ClientCommand, Command, Kv, KvOp, KvRet, Msg, MultiPaxosActor, Parts,
+    ProposerState, RequestId, Role, Slot, Snapshot, SnapshotEntry, Text,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
 use stateright::semantics::SequentialSpec;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// The state machine a replica applies the log to.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(bound = "V: Text")]
 pub struct StateMachine<V = char> {
     /// The store.
     pub kv: Kv<V>,
-    /// At most once: each client's last applied request and its reply.
-    pub last: BTreeMap<Id, (RequestId, KvRet)>,
+    /// At most once: each client's last applied request, its operation and its reply.
+    pub last: BTreeMap<Id, LastApplied<V>>,
+}
+
+/// A client's last applied request, in the at-most-once table.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(bound = "V: Text")]
+pub struct LastApplied<V = char> {
+    /// The request number.
+    pub request: RequestId,
+    /// Its operation: a retry of the number with another one is stale (R3 in spec/runtime.md).
+    pub op: KvOp<V>,
+    /// Its reply.
+    pub ret: KvRet,
 }
 
 impl<V: Text> StateMachine<V> {
@@ -26,17 +40,23 @@ impl<V: Text> StateMachine<V> {
     /// again; the last one is answered from the table.
     pub(crate) fn apply(&mut self, cc: &ClientCommand<V>, dedup: bool) -> (Option<KvRet>, bool) {
         if dedup {
-            if let Some((request, ret)) = self.last.get(&cc.client) {
-                if cc.request == *request {
-                    return (Some(ret.clone()), false);
+            if let Some(last) = self.last.get(&cc.client) {
+                if cc.request == last.request {
+                    return (Some(last.ret.clone()), false);
                 }
-                if cc.request < *request {
+                if cc.request < last.request {
                     return (None, false);
                 }
             }
         }
         let ret = self.kv.invoke(&cc.op);
-        self.last.insert(cc.client, (cc.request, ret.clone()));
+        let (request, op) = (cc.request, cc.op.clone());
+        let last = LastApplied {
+            request,
+            op,
+            ret: ret.clone(),
+        };
+        self.last.insert(cc.client, last);
         (Some(ret), true)
     }
 }
@@ -58,30 +78,32 @@ pub struct Applied<V = char> {
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(bound = "V: Text")]
 pub struct ReplicaState<V = char> {
-    /// Every slot known to be chosen. Invariant: each is chosen (slot agreement).
+    /// Every slot from `base` on known to be chosen. Invariant: each is chosen (slot
+    /// agreement).
     pub chosen: BTreeMap<Slot, Command<V>>,
-    /// The commands applied, in the order applied. Invariant: `log[i].slot == i`, so that the
-    /// log is a prefix of the chosen slots (but for
+    /// The slots below it were applied before a snapshot, this server's or one it received,
+    /// and are kept no longer: `log` starts there.
+    pub base: Slot,
+    /// The commands applied since `base`, in the order applied. Invariant: `log[i].slot ==
+    /// base + i`, so that the log is a prefix of the chosen slots from `base` (but for
     /// [`Variant::ApplyPastGap`](super::Variant::ApplyPastGap)).
     pub log: Vec<Applied<V>>,
-    /// The store and its at-most-once table, after applying `log`.
+    /// The store and its at-most-once table, after applying every slot below `base` and then
+    /// `log`.
     pub machine: StateMachine<V>,
-    /// The first slot not known to be chosen. Invariant: every slot below it is in `chosen`,
-    /// and it is not (kept up to date by `MultiPaxosActor::learn`).
+    /// The first slot not known to be chosen. Invariant: every slot from `base` below it is in
+    /// `chosen`, and it is not (kept up to date by `MultiPaxosActor::learn`).
     pub first_unknown: Slot,
+    /// A snapshot being received in pieces ([`Msg::Snapshot`]): the entries so far.
+    pub incoming: Option<Snapshot<V>>,
 }
 
 impl<V: Text> ReplicaState<V> {
     /// Whether the client's request number `command.request` was applied with another
     /// operation: the per-client table's reply for it answers another request.
     pub(crate) fn reused(&self, command: &ClientCommand<V>) -> bool {
-        let applied = self.log.iter().rev().find_map(|a| {
-            let ran = a.command.clients().iter().zip(&a.executed).rev();
-            ran.filter(|(cc, executed)| **executed && cc.client == command.client)
-                .find(|(cc, _)| cc.request == command.request)
-                .map(|(cc, _)| &cc.op)
-        });
-        applied.is_some_and(|op| *op != command.op)
+        let last = self.machine.last.get(&command.client);
+        last.is_some_and(|last| last.request == command.request && last.op != command.op)
     }
 
     /// The first slot not known to be chosen: where phase 1 starts.
@@ -89,13 +111,35 @@ impl<V: Text> ReplicaState<V> {
         self.first_unknown
     }
 
+    /// The first slot not applied: every slot below it is.
+    pub fn applied(&self) -> Slot {
+        self.base + self.log.len() as Slot
+    }
+
     /// The next slot to apply: the one after the applied prefix, once it is chosen.
     ///
     /// §3: the leader "can't execute commands 138–140, which it also knows, because commands
     /// 136 and 137 have yet to be chosen."
     pub(crate) fn next_in_order(&self) -> Option<Slot> {
-        let next = self.log.len() as Slot;
+        let next = self.applied();
         self.chosen.contains_key(&next).then_some(next)
+    }
+
+    /// Forgets the slots below `upto`, which `machine` covers: the replica goes on from there.
+    fn truncate(&mut self, upto: Slot, machine: Option<StateMachine<V>>) {
+        self.chosen = self.chosen.split_off(&upto);
+        if let Some(machine) = machine {
+            self.machine = machine;
+            self.log.clear();
+        } else {
+            let applied = (upto - self.base) as usize;
+            self.log.drain(..applied.min(self.log.len()));
+        }
+        self.base = upto;
+        self.first_unknown = self.first_unknown.max(upto);
+        while self.chosen.contains_key(&self.first_unknown) {
+            self.first_unknown += 1;
+        }
     }
 }
 
@@ -111,7 +155,7 @@ impl<V: Text> MultiPaxosActor<V> {
         command: Command<V>,
         o: &mut Out<Self>,
     ) -> bool {
-        if replica.chosen.contains_key(&slot) {
+        if slot < replica.base || replica.chosen.contains_key(&slot) {
             return false;
         }
         let replica = replica.to_mut();
@@ -119,6 +163,18 @@ impl<V: Text> MultiPaxosActor<V> {
         while replica.chosen.contains_key(&replica.first_unknown) {
             replica.first_unknown += 1;
         }
+        self.apply_chosen(replica, proposer, o);
+        true
+    }
+
+    /// Applies every chosen slot that is next in order; if the server's `proposer` leads, it
+    /// answers the clients.
+    fn apply_chosen(
+        &self,
+        replica: &mut ReplicaState<V>,
+        proposer: &ProposerState<V>,
+        o: &mut Out<Self>,
+    ) {
         while let Some(next) = self.variant.next_to_apply(replica) {
             let command = replica.chosen[&next].clone();
             let dedup = self.variant.at_most_once();
@@ -153,7 +209,124 @@ impl<V: Text> MultiPaxosActor<V> {
                 }
             }
         }
-        true
+    }
+
+    /// Takes a snapshot once the replica has applied [`MultiPaxosActor::snapshot_after`]
+    /// slots past the last one: the state machine after the applied prefix replaces the
+    /// slots below it, in the replica and in the acceptor's log, and is saved.
+    ///
+    /// Safe because every slot below it is chosen (the replica applied it): no leader may
+    /// propose anything else there (P2), and one that asks is told to propose nothing there
+    /// ([`Msg::Promise::snapshot`]) and to catch up from the snapshot instead.
+    pub(super) fn take_snapshot(&self, parts: &mut Parts<V>, o: &mut Out<Self>) {
+        let Some(after) = self.snapshot_after else {
+            return;
+        };
+        let upto = parts.replica.applied();
+        if upto < parts.acceptor.snapshot.upto + after {
+            return;
+        }
+        let machine = parts.replica.machine.clone();
+        parts.replica.to_mut().truncate(upto, None);
+        Self::keep_snapshot(parts, Snapshot { upto, machine }, o);
+    }
+
+    /// The acceptor's log is truncated at `snapshot`, which is saved with it; a leader stops
+    /// proposing below it (those slots are chosen) and fills its window anew.
+    fn keep_snapshot(parts: &mut Parts<V>, snapshot: Snapshot<V>, o: &mut Out<Self>) {
+        let acceptor = parts.acceptor.to_mut();
+        acceptor.accepted = acceptor.accepted.split_off(&snapshot.upto);
+        acceptor.decided = acceptor.decided.max(snapshot.upto);
+        acceptor.snapshot = Arc::new(snapshot);
+        Self::save(&parts.proposer, &parts.acceptor, o);
+    }
+
+    /// A piece of a snapshot from a server that truncated its log past this replica's gap
+    /// (or past a slot this server proposed in). Pieces are taken in order: the next one is
+    /// asked for; a piece of a snapshot other than the one under way starts it anew only if
+    /// it is its first. Once whole, it replaces every slot below `upto`.
+    #[allow(clippy::too_many_arguments)] // The message's fields, as the other handlers take them.
+    pub(super) fn handle_snapshot(
+        &self,
+        parts: &mut Parts<V>,
+        src: Id,
+        upto: Slot,
+        at: usize,
+        entries: Vec<SnapshotEntry<V>>,
+        total: usize,
+        o: &mut Out<Self>,
+    ) {
+        if upto <= parts.replica.applied() {
+            return; // Nothing this replica has not applied.
+        }
+        let under_way = parts.replica.incoming.as_ref().map(|s| (s.upto, s.len()));
+        match under_way {
+            Some((u, len)) if u == upto && len == at => {}
+            _ if at == 0 => {}
+            _ => return, // Out of order: the replica asks for what it misses.
+        }
+        let replica = parts.replica.to_mut();
+        let mut incoming = match replica.incoming.take() {
+            Some(s) if s.upto == upto => s,
+            _ => Snapshot {
+                upto,
+                machine: StateMachine::default(),
+            },
+        };
+        entries.into_iter().for_each(|e| incoming.insert(e));
+        if incoming.len() < total {
+            let at = incoming.len();
+            replica.incoming = Some(incoming);
+            o.send(src, Msg::SnapshotFrom { upto, at });
+            return;
+        }
+        replica.truncate(upto, Some(incoming.machine.clone()));
+        self.apply_chosen(replica, &parts.proposer, o);
+        Self::keep_snapshot(parts, incoming, o);
+        if let Role::Leader { in_flight, .. } = &parts.proposer.role {
+            if in_flight.range(..upto).next().is_some() {
+                self.drop_chosen_in_flight(&mut parts.proposer, upto, o);
+            }
+        }
+    }
+
+    /// Sends a piece of this server's snapshot from entry `at` on.
+    pub(super) fn send_snapshot(
+        &self,
+        acceptor: &AcceptorState<V>,
+        dst: Id,
+        at: usize,
+        o: &mut Out<Self>,
+    ) {
+        let snapshot = &acceptor.snapshot;
+        let (upto, total) = (snapshot.upto, snapshot.len());
+        let entries = snapshot.entries(at, self.snapshot_piece);
+        o.send(
+            dst,
+            Msg::Snapshot {
+                upto,
+                at,
+                entries,
+                total,
+            },
+        );
+    }
+
+    /// A replica receiving this server's snapshot asks for the entries from `at` on; if the
+    /// server has taken a newer one meanwhile, it gets that one from its start.
+    pub(super) fn handle_snapshot_from(
+        &self,
+        acceptor: &AcceptorState<V>,
+        src: Id,
+        upto: Slot,
+        at: usize,
+        o: &mut Out<Self>,
+    ) {
+        if acceptor.snapshot.upto == upto {
+            self.send_snapshot(acceptor, src, at, o);
+        } else if acceptor.snapshot.upto > upto {
+            self.send_snapshot(acceptor, src, 0, o);
+        }
     }
 
     /// A chosen slot from the leader (or a replica that knows more); a gap below it is asked
@@ -184,14 +357,19 @@ impl<V: Text> MultiPaxosActor<V> {
     }
 
     /// A lagging replica asks for the chosen slots of `gap`: the first `burst` of them are
-    /// sent.
+    /// sent, or, if this server's snapshot covers the gap's first slot, the snapshot's first
+    /// piece.
     pub(super) fn handle_catch_up(
         &self,
         replica: &ReplicaState<V>,
+        acceptor: &AcceptorState<V>,
         src: Id,
         gap: Range<Slot>,
         o: &mut Out<Self>,
     ) {
+        if gap.start < replica.base {
+            return self.send_snapshot(acceptor, src, 0, o);
+        }
         for (slot, command) in replica.chosen.range(gap).take(self.burst) {
             let (slot, command) = (*slot, command.clone());
             o.send(src, Msg::Chosen { slot, command });
@@ -265,7 +443,7 @@ mod tests {
         assert_eq!(slots, vec![0, 1]);
         // The leader answers a catch-up with the gap only.
         let mut o = Out::new();
-        a.handle_catch_up(&state.replica, Id::from(2), 0..1, &mut o);
+        a.handle_catch_up(&state.replica, &state.acceptor, Id::from(2), 0..1, &mut o);
         assert!(matches!(sent(o)[..], [(_, Msg::Chosen { slot: 0, .. })]));
     }
 }
