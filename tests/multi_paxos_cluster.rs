@@ -535,3 +535,82 @@ fn string_keys_and_values_and_their_limits_end_to_end() {
     }
     assert!(!cluster.logs().contains("panicked"));
 }
+
+// Snapshots on UDP: a node that was down while the others applied more than
+// `node::SNAPSHOT_AFTER` slots finds them truncated below a snapshot, catches up from that
+// snapshot (in pieces of `node::SNAPSHOT_PIECE` entries) and keeps it as its own; the cluster
+// then serves every write, whoever leads.
+#[test]
+fn a_node_behind_a_snapshot_catches_up_from_it() {
+    use paxos::runtime::node::SNAPSHOT_AFTER;
+    let mut cluster = Cluster::start(Protocol::MultiPaxos, 3, "multi-paxos-snapshot");
+    let leader_index = leader(&cluster).expect("a leader is elected");
+    let behind = (leader_index + 1) % 3;
+    cluster.kill(behind);
+    let mut writer = client(&cluster, leader_index);
+    // One client, one slot per put: more slots than a snapshot covers, each its own key.
+    let puts = SNAPSHOT_AFTER as usize + 40;
+    for i in 0..puts {
+        let op = KvOp::Put {
+            key: format!("key {i}"),
+            value: format!("value {i}"),
+        };
+        let ret = writer.call_with::<MultiPaxosCodec>(op);
+        assert!(matches!(ret, Ok(KvRet::PutOk)), "put {i}: {ret:?}");
+    }
+    let leader_saved = load_storage::<Storage<String>>(&cluster.storage_path(leader_index))
+        .expect("readable")
+        .expect("saved");
+    assert!(
+        leader_saved.snapshot.upto >= SNAPSHOT_AFTER,
+        "the leader took a snapshot"
+    );
+    assert!(
+        leader_saved
+            .accepted
+            .keys()
+            .all(|s| *s >= leader_saved.snapshot.upto),
+        "and truncated its log below it"
+    );
+    cluster.restart(behind);
+    // The restarted node hears the leader's heartbeat, asks to catch up from slot 0, and gets
+    // the snapshot: its storage then holds it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let caught_up = loop {
+        let saved = load_storage::<Storage<String>>(&cluster.storage_path(behind))
+            .expect("readable")
+            .unwrap_or_default();
+        if saved.snapshot.upto >= SNAPSHOT_AFTER || Instant::now() > deadline {
+            break saved;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        caught_up.snapshot.upto >= SNAPSHOT_AFTER,
+        "node {behind} did not catch up from the snapshot: its snapshot covers {} slots",
+        caught_up.snapshot.upto
+    );
+    // The snapshot holds the puts of the slots below it: all but the slots of the start's
+    // reads, in order.
+    let upto = caught_up.snapshot.upto as usize;
+    let data = &caught_up.snapshot.machine.kv.data;
+    assert!(
+        upto - 10 < data.len() && data.len() < upto,
+        "{} keys",
+        data.len()
+    );
+    for i in 0..data.len() {
+        assert_eq!(data[&format!("key {i}")], format!("value {i}"));
+    }
+    // Without the leader, the caught-up node and the third one make the majority.
+    cluster.kill(leader_index);
+    let mut reader = client(&cluster, behind);
+    for i in [0, data.len() - 1, puts - 1] {
+        let ret = reader.call_with::<MultiPaxosCodec>(get(&format!("key {i}")));
+        let expected = Some(format!("value {i}"));
+        assert!(
+            matches!(&ret, Ok(KvRet::GetOk { value }) if *value == expected),
+            "key {i}: {ret:?}"
+        );
+    }
+}

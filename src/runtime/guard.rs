@@ -164,7 +164,7 @@ impl WireProtocol for MultiPaxosActor<String> {
     /// [`crate::runtime::node::BATCH_BYTES`]): every datagram a command travels in (a
     /// `Promise` of [`crate::runtime::node::PIECE`] batches included) then fits in UDP's limit.
     fn refuse(msg: &MpMsg) -> Option<String> {
-        use crate::runtime::node::{BATCH, BATCH_BYTES};
+        use crate::runtime::node::{BATCH, BATCH_BYTES, SNAPSHOT_PIECE};
         use multi_paxos::{ClientCommand, Command, Msg as M};
         let command = |command: &Command<String>| match command {
             Command::Noop => None,
@@ -186,7 +186,38 @@ impl WireProtocol for MultiPaxosActor<String> {
             M::Accept { proposal, .. } | M::Accepted { proposal, .. } => command(&proposal.command),
             M::Chosen { command: c, .. } => command(c),
             M::Promise { accepted, .. } => accepted.values().find_map(|p| command(&p.command)),
+            M::Snapshot { entries, .. } if entries.len() > SNAPSHOT_PIECE => Some(format!(
+                "a snapshot piece of {} entries; the limit is {SNAPSHOT_PIECE}",
+                entries.len()
+            )),
+            M::Snapshot { entries, .. } => entries.iter().find_map(snapshot_entry),
             _ => None,
+        }
+    }
+}
+
+/// H4 for a snapshot's entry: a key or value over the limits, as a store on UDP never holds.
+fn snapshot_entry(entry: &multi_paxos::SnapshotEntry<String>) -> Option<String> {
+    use multi_paxos::{KvOp, KvRet, SnapshotEntry, MAX_VALUE_BYTES};
+    let value = |value: &String| {
+        (value.len() > MAX_VALUE_BYTES).then(|| {
+            format!(
+                "a stored value of {} bytes; the limit is {MAX_VALUE_BYTES}",
+                value.len()
+            )
+        })
+    };
+    match entry {
+        SnapshotEntry::Kv { key, value: v } => (KvOp::Get { key: key.clone() }.check_size())
+            .err()
+            .map(|e| e.to_string())
+            .or_else(|| value(v)),
+        SnapshotEntry::Last { last, .. } => {
+            let reply = match &last.ret {
+                KvRet::GetOk { value: Some(v) } | KvRet::AppendOk { value: v } => value(v),
+                _ => None,
+            };
+            last.op.check_size().err().map(|e| e.to_string()).or(reply)
         }
     }
 }
@@ -1132,6 +1163,49 @@ mod tests {
         let too_wide = vec![command(0, BATCH_BYTES / 2), command(1, BATCH_BYTES / 2 + 1)];
         assert!(!accepted(too_wide), "one byte too many");
         assert!(!accepted(Vec::new()), "an empty batch");
+    }
+
+    // S5: a peer's snapshot piece with more entries than a piece holds, or an entry over the
+    // key and value limits, is dropped; one within them is taken.
+    #[test]
+    fn a_snapshot_piece_over_the_limits_from_a_peer_is_dropped() {
+        use crate::protocol::multi_paxos::{SnapshotEntry, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+        use crate::runtime::node::SNAPSHOT_PIECE;
+        let (guard, peers) = multi_paxos_guard("never-written-snapshots");
+        let (me, peer) = (peers[0], peers[1]);
+        let start = guard.on_start(me, &None, &mut Out::new());
+        let entry = |i: usize, key: usize, value: usize| SnapshotEntry::Kv {
+            key: format!("{i}").repeat(key),
+            value: "v".repeat(value),
+        };
+        // A piece of a snapshot with one entry more than this one: taken, the next is asked.
+        let taken = |entries: Vec<SnapshotEntry<String>>| {
+            let total = entries.len() + 1;
+            let piece = MpMsg::Snapshot {
+                upto: 5,
+                at: 0,
+                entries,
+                total,
+            };
+            let mut state = Cow::Borrowed(&start);
+            let mut o = Out::new();
+            guard.on_msg(me, &mut state, peer, Wire::Plain(piece), &mut o);
+            state.replica.incoming.is_some()
+        };
+        let most = (0..SNAPSHOT_PIECE)
+            .map(|i| entry(i, MAX_KEY_BYTES, MAX_VALUE_BYTES))
+            .collect();
+        assert!(taken(most), "at the limits");
+        let too_many = (0..=SNAPSHOT_PIECE).map(|i| entry(i, 1, 1)).collect();
+        assert!(!taken(too_many), "one entry too many");
+        assert!(
+            !taken(vec![entry(0, MAX_KEY_BYTES + 1, 1)]),
+            "a key too long"
+        );
+        assert!(
+            !taken(vec![entry(0, 1, MAX_VALUE_BYTES + 1)]),
+            "a value too long"
+        );
     }
 
     // F1: a partitioned node hears nothing from its peers and sends them nothing; clients

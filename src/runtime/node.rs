@@ -81,8 +81,8 @@ pub const TICK_AFTER: Range<Duration> = Duration::from_millis(50)..Duration::fro
 /// [`MAX_VALUE_BYTES`](multi_paxos::MAX_VALUE_BYTES) = 1,024), made of control characters,
 /// which JSON escapes as 6 bytes each (`\u0001`): 6 x 1,280 = 7,680 bytes of strings plus
 /// 1,715 bytes of slot, ballot, 16 clients and requests, field names and separators at their
-/// widest, 9,395 bytes. The `Promise` around them takes 106 bytes and the seal 36:
-/// 36 + 106 + 6 x 9,395 = 56,512 <= 65,507, and a seventh proposal would not fit (65,907).
+/// widest, 9,395 bytes. The `Promise` around them takes 128 bytes and the seal 36:
+/// 36 + 128 + 6 x 9,395 = 56,534 <= 65,507, and a seventh proposal would not fit (65,929).
 /// A unit test checks the worst case on the encoder itself.
 pub const PIECE: usize = 6;
 
@@ -109,8 +109,9 @@ pub const BATCH_BYTES: usize = multi_paxos::MAX_KEY_BYTES + multi_paxos::MAX_VAL
 /// The most entries one piece of a Multi-Paxos snapshot carries on UDP ([`multi_paxos::Msg::Snapshot`]).
 /// The widest entry is a client of the at-most-once table whose last request appended a
 /// 1,024-byte value to a 256-byte key and got back a 1,024-byte value, all control characters
-/// (6 JSON bytes each): 6 x 2,304 = 13,824 bytes of strings, and its numbers and field names.
-/// Four of them fit in a datagram, and a unit test checks it on the encoder itself.
+/// (6 JSON bytes each): 6 x 2,304 = 13,824 bytes of strings, 13,975 with its numbers and field
+/// names. Four of them, sealed, make 56,035 bytes <= 65,507, and a fifth would not fit (70,010).
+/// A unit test checks it on the encoder itself.
 pub const SNAPSHOT_PIECE: usize = 4;
 
 /// A Multi-Paxos server on UDP takes a snapshot of its store, and truncates its log below it,
@@ -498,5 +499,45 @@ mod tests {
         eprintln!(
             "a sealed Promise of {PIECE} widest proposals: {fits} bytes; of one more: {over}"
         );
+    }
+
+    /// The bytes on the wire of a sealed piece of a snapshot of `n` entries, each at its
+    /// widest: a client of the table whose last request appended a value at the limits to a
+    /// key at the limits, and got back a value at the limit, all control characters.
+    fn widest_snapshot_piece_bytes(n: usize) -> usize {
+        use crate::protocol::multi_paxos::{KvRet, LastApplied, SnapshotEntry};
+        let entry = SnapshotEntry::Last {
+            client: Id::from(usize::MAX),
+            last: LastApplied {
+                request: u64::MAX,
+                op: KvOp::Append {
+                    key: "\u{1}".repeat(MAX_KEY_BYTES),
+                    value: "\u{1}".repeat(MAX_VALUE_BYTES),
+                },
+                ret: KvRet::AppendOk {
+                    value: "\u{1}".repeat(MAX_VALUE_BYTES),
+                },
+            },
+        };
+        let piece: Msg<String> = Msg::Snapshot {
+            upto: Slot::MAX,
+            at: usize::MAX,
+            entries: vec![entry; n],
+            total: usize::MAX,
+        };
+        let json = serde_json::to_vec(&piece).expect("a message serializes");
+        SEALED_MAGIC.len() + TAG_BYTES + json.len()
+    }
+
+    // SNAPSHOT_PIECE's doc comment: a piece of a snapshot of SNAPSHOT_PIECE of the widest
+    // entries fits in one UDP datagram, sealed; one more would not.
+    #[test]
+    fn a_snapshot_piece_of_the_widest_entries_fits_in_a_datagram() {
+        let max = <MultiPaxosActor<String> as guard::WireProtocol>::MAX_DATAGRAM;
+        let fits = widest_snapshot_piece_bytes(SNAPSHOT_PIECE);
+        assert!(fits <= max, "{fits} bytes");
+        let over = widest_snapshot_piece_bytes(SNAPSHOT_PIECE + 1);
+        assert!(over > max, "SNAPSHOT_PIECE could be larger: {over} bytes");
+        eprintln!("a sealed snapshot piece of {SNAPSHOT_PIECE} widest entries: {fits} bytes; of one more: {over}");
     }
 }

@@ -380,7 +380,7 @@ impl<V: Text> MultiPaxosActor<V> {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{actor, append, put, sent};
-    use super::super::Variant;
+    use super::super::{MultiPaxosState, Proposal, Variant};
     use super::*;
     use stateright::actor::Actor;
 
@@ -445,5 +445,235 @@ mod tests {
         let mut o = Out::new();
         a.handle_catch_up(&state.replica, &state.acceptor, Id::from(2), 0..1, &mut o);
         assert!(matches!(sent(o)[..], [(_, Msg::Chosen { slot: 0, .. })]));
+    }
+
+    /// A server among three that takes a snapshot every `after` slots, in pieces of 2 entries.
+    fn snapshotting(after: Slot) -> MultiPaxosActor {
+        MultiPaxosActor {
+            snapshot_after: Some(after),
+            snapshot_piece: 2,
+            ..actor(Variant::Correct)
+        }
+    }
+
+    /// Server `id` of `a` after accepting, under ballot (1, 0), and learning client 3's
+    /// appends 'A', 'B', ... in slots `0..n`, each from client 3 + slot (so that the
+    /// snapshot's table has one client per slot).
+    fn learned(a: &MultiPaxosActor, id: Id, n: Slot) -> Cow<'static, MultiPaxosState> {
+        let mut state = Cow::Owned(a.on_start(id, &None, &mut Out::new()));
+        for slot in 0..n {
+            let command = put(3 + slot as usize, 1, (b'A' + slot as u8) as char);
+            let proposal = Proposal {
+                ballot: crate::protocol::ballot::tests::ballot(1, 0),
+                command: command.clone(),
+            };
+            let leader = Id::from(0);
+            a.on_msg(
+                id,
+                &mut state,
+                leader,
+                Msg::Accept { slot, proposal },
+                &mut Out::new(),
+            );
+            a.on_msg(
+                id,
+                &mut state,
+                leader,
+                Msg::Chosen { slot, command },
+                &mut Out::new(),
+            );
+        }
+        state
+    }
+
+    // Snapshots: once a replica applied `snapshot_after` slots, the state machine after them
+    // replaces them, in the replica and in the acceptor's log, and is saved with the truncated
+    // log.
+    #[test]
+    fn a_snapshot_replaces_the_applied_slots_and_is_saved() {
+        let a = snapshotting(2);
+        let id = Id::from(1);
+        let one = learned(&a, id, 1);
+        assert_eq!(
+            one.acceptor.snapshot.upto, 0,
+            "one slot applied: no snapshot yet"
+        );
+        let state = learned(&a, id, 3);
+        assert_eq!(state.acceptor.snapshot.upto, 2);
+        assert_eq!(state.acceptor.snapshot.machine.kv.data[&'x'], "AB");
+        assert_eq!(state.acceptor.accepted.keys().collect::<Vec<_>>(), [&2]);
+        assert_eq!((state.replica.base, state.replica.applied()), (2, 3));
+        assert_eq!(state.replica.chosen.keys().collect::<Vec<_>>(), [&2]);
+        assert_eq!(state.replica.machine.kv.data[&'x'], "ABC");
+        // The step that took it saved it, truncated log and all.
+        let mut o = Out::new();
+        let mut state = learned(&a, id, 1);
+        let command = put(4, 1, 'B');
+        let proposal = Proposal {
+            ballot: crate::protocol::ballot::tests::ballot(1, 0),
+            command: command.clone(),
+        };
+        let leader = Id::from(0);
+        a.on_msg(
+            id,
+            &mut state,
+            leader,
+            Msg::Accept { slot: 1, proposal },
+            &mut Out::new(),
+        );
+        a.on_msg(
+            id,
+            &mut state,
+            leader,
+            Msg::Chosen { slot: 1, command },
+            &mut o,
+        );
+        let saved = o.into_iter().find_map(|c| match c {
+            stateright::actor::Command::Save(storage) => Some(storage),
+            _ => None,
+        });
+        let saved = saved.expect("the snapshot is saved");
+        assert_eq!(saved.snapshot.upto, 2);
+        assert!(saved.accepted.is_empty() && saved.decided == 2);
+        // A restart goes on from it.
+        let restarted = a.on_start(id, &Some(saved), &mut Out::new());
+        assert_eq!(
+            (restarted.replica.base, restarted.replica.applied()),
+            (2, 2)
+        );
+        assert_eq!(restarted.replica.machine, state.replica.machine);
+    }
+
+    // Snapshots, phase 1: an acceptor's promise names its snapshot and reports from there;
+    // the new leader proposes nothing below it, and asks that acceptor to catch it up.
+    #[test]
+    fn a_new_leader_takes_over_above_a_named_snapshot() {
+        let a = snapshotting(2);
+        let (candidate, acceptor) = (Id::from(2), Id::from(1));
+        let mut behind = Cow::Owned(a.on_start(candidate, &None, &mut Out::new()));
+        let mut ahead = learned(&a, acceptor, 3);
+        a.on_timeout(
+            candidate,
+            &mut behind,
+            &super::super::Timer::Election,
+            &mut Out::new(),
+        );
+        let ballot = behind.proposer.ballot;
+        let mut o = Out::new();
+        let prepare = Msg::Prepare { ballot, from: 0 };
+        a.on_msg(acceptor, &mut ahead, candidate, prepare, &mut o);
+        let [(_, promise)] = &sent(o)[..] else {
+            panic!("one promise")
+        };
+        let Msg::Promise {
+            accepted, snapshot, ..
+        } = promise
+        else {
+            panic!("a promise: {promise:?}")
+        };
+        assert_eq!(*snapshot, 2);
+        assert_eq!(
+            accepted.keys().collect::<Vec<_>>(),
+            [&2],
+            "reported from the snapshot"
+        );
+        // The candidate's own promise (it names no snapshot) and this one make a majority.
+        let own = Msg::Promise {
+            ballot,
+            accepted: BTreeMap::new(),
+            more: None,
+            snapshot: 0,
+        };
+        a.on_msg(candidate, &mut behind, candidate, own, &mut Out::new());
+        let mut o = Out::new();
+        a.on_msg(candidate, &mut behind, acceptor, promise.clone(), &mut o);
+        let Role::Leader { in_flight, .. } = &behind.proposer.role else {
+            panic!("leads")
+        };
+        assert_eq!(in_flight.keys().collect::<Vec<_>>(), [&2], "slot 2 only");
+        let asked = sent(o);
+        assert!(asked.contains(&(acceptor, Msg::CatchUp { from: 0, to: 2 })));
+        assert!(!asked
+            .iter()
+            .any(|(_, m)| matches!(m, Msg::Accept { slot: 0 | 1, .. })));
+    }
+
+    // Snapshots, catch-up: a replica behind a server's snapshot gets it in pieces, each asked
+    // for in turn, and goes on from it; its acceptor keeps it, truncated, as its own.
+    #[test]
+    fn a_replica_behind_a_snapshot_catches_up_from_it_in_pieces() {
+        let a = snapshotting(3);
+        let (behind_id, ahead_id) = (Id::from(2), Id::from(1));
+        let ahead = learned(&a, ahead_id, 3);
+        assert_eq!(ahead.acceptor.snapshot.len(), 4, "key x and three clients");
+        let mut behind = Cow::Owned(a.on_start(behind_id, &None, &mut Out::new()));
+        let mut o = Out::new();
+        a.handle_catch_up(&ahead.replica, &ahead.acceptor, behind_id, 0..3, &mut o);
+        let mut pieces = 0;
+        let mut inbox = sent(o);
+        while let Some((_, msg)) = inbox.pop() {
+            let mut o = Out::new();
+            match msg {
+                Msg::Snapshot { .. } => {
+                    pieces += 1;
+                    a.on_msg(behind_id, &mut behind, ahead_id, msg, &mut o);
+                }
+                Msg::SnapshotFrom { .. } => {
+                    a.on_msg(ahead_id, &mut ahead.clone(), behind_id, msg, &mut o)
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+            inbox.extend(sent(o));
+        }
+        assert_eq!(pieces, 2);
+        assert_eq!(behind.replica.base, 3);
+        assert_eq!(behind.replica.machine, ahead.replica.machine);
+        assert_eq!(behind.acceptor.snapshot, ahead.acceptor.snapshot);
+        assert!(behind.replica.incoming.is_none());
+        // A piece out of order is dropped, and nothing is asked.
+        let start = a.on_start(behind_id, &None, &mut Out::new());
+        let mut fresh = Cow::Borrowed(&start);
+        let mut o = Out::new();
+        let late = Msg::Snapshot {
+            upto: 3,
+            at: 2,
+            entries: ahead.acceptor.snapshot.entries(2, 2),
+            total: 4,
+        };
+        a.on_msg(behind_id, &mut fresh, ahead_id, late, &mut o);
+        assert!(
+            matches!(fresh, Cow::Borrowed(_)),
+            "the state is left as it was"
+        );
+        assert!(sent(o).is_empty());
+    }
+
+    // Snapshots, phase 2: an accept in a slot below the acceptor's snapshot is chosen
+    // already; the acceptor answers with its snapshot, which the leader goes on from.
+    #[test]
+    fn an_accept_below_the_snapshot_is_answered_with_it() {
+        let a = snapshotting(2);
+        let id = Id::from(1);
+        let mut state = learned(&a, id, 2);
+        let proposal = Proposal {
+            ballot: crate::protocol::ballot::tests::ballot(2, 0),
+            command: put(9, 1, 'Z'),
+        };
+        let mut o = Out::new();
+        a.on_msg(
+            id,
+            &mut state,
+            Id::from(0),
+            Msg::Accept { slot: 1, proposal },
+            &mut o,
+        );
+        assert!(
+            state.acceptor.accepted.is_empty(),
+            "nothing accepted below the snapshot"
+        );
+        assert!(matches!(
+            sent(o)[..],
+            [(_, Msg::Snapshot { upto: 2, at: 0, .. })]
+        ));
     }
 }
