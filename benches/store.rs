@@ -1,12 +1,14 @@
 //! What a save costs (issue 13): this disk's durable-write latency, then a Multi-Paxos save
-//! with an empty log and with a 100,000-command log, through the write-ahead log
+//! with an empty log and with a 100,000-command log (kept as a node keeps it: a snapshot of the
+//! store, and the slots since the last one), through the write-ahead log
 //! (`runtime::wal::Store`, one record of what changed) and, for comparison, the way storage
 //! was saved before it (the whole storage's JSON, written with `storage::write_durably`). Then
 //! what the store does rarely: a compaction, and opening a node's storage at restart.
 //!
 //! For scale, a clone of the storage is timed too: the Multi-Paxos actor builds its `Storage`
-//! for each save with a copy of its accepted log (`o.save(Storage { accepted:
-//! acceptor.accepted.clone(), .. })`), a cost of the protocol's, not of the store's.
+//! for each save with a copy of its accepted log since its last snapshot (`o.save(Storage {
+//! accepted: acceptor.accepted.clone(), .. })`; the snapshot itself is shared), a cost of the
+//! protocol's, not of the store's.
 //!
 //! ```text
 //! cargo bench --bench store                # STORE_SAVES=200 saves per figure
@@ -15,13 +17,19 @@
 //!
 //! Figures are medians (p50) and 99th percentiles of single operations, in microseconds or
 //! milliseconds, from one run; the ratios inside a run are what to compare across machines.
-use paxos::protocol::multi_paxos::{Ballot, ClientCommand, Command, KvOp, Proposal, Slot, Storage};
+use paxos::protocol::multi_paxos::{
+    Ballot, ClientCommand, Command, KvOp, LastApplied, Proposal, Slot, Snapshot, StateMachine,
+    Storage,
+};
+use paxos::runtime::node::SNAPSHOT_AFTER;
 use paxos::runtime::storage::write_durably;
 use paxos::runtime::wal::{log_path, Journal, Store, COMPACT_AFTER};
 use stateright::actor::Id;
+use stateright::semantics::SequentialSpec;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn knob(name: &str, default: usize) -> usize {
@@ -64,13 +72,26 @@ fn proposal(slot: Slot) -> Proposal {
     }
 }
 
-/// A server's storage after `slots` commands, all decided.
+/// A server's storage after `slots` commands, all decided, as a node on UDP keeps it: a
+/// snapshot of the store after the slots below the last multiple of `node::SNAPSHOT_AFTER`,
+/// and the accepted proposals from there on (the log below is truncated).
 fn storage(slots: Slot) -> Storage {
+    let upto = slots - slots % SNAPSHOT_AFTER;
+    let mut machine = StateMachine::default();
+    for slot in 0..upto {
+        for cc in proposal(slot).command.clients() {
+            let ret = machine.kv.invoke(&cc.op);
+            let (request, op) = (cc.request, cc.op.clone());
+            let last = LastApplied { request, op, ret };
+            machine.last.insert(cc.client, last);
+        }
+    }
     Storage {
         round: 1,
         promised: proposal(0).ballot,
-        accepted: (0..slots).map(|slot| (slot, proposal(slot))).collect(),
+        accepted: (upto..slots).map(|slot| (slot, proposal(slot))).collect(),
         decided: slots,
+        snapshot: Arc::new(Snapshot { upto, machine }),
     }
 }
 
@@ -88,6 +109,8 @@ struct Node {
     snapshot: PathBuf,
     store: Store<Storage>,
     current: Storage,
+    /// The next slot to accept.
+    next: Slot,
 }
 
 impl Node {
@@ -105,13 +128,15 @@ impl Node {
             snapshot,
             store,
             current,
+            next: slots,
         }
     }
 
     /// Accepts one more slot: the time of the diff alone, and of the save through the store.
     fn accept_one(&mut self) -> (Duration, Duration) {
         let before = self.current.clone();
-        let slot = self.current.accepted.len() as Slot;
+        let slot = self.next;
+        self.next += 1;
         self.current.accepted.insert(slot, proposal(slot));
         let started = Instant::now();
         assert_eq!(self.current.changes(&before).len(), 1);
