@@ -23,6 +23,10 @@ pub struct BenchArgs {
     /// print the throughput ratio traced / untraced.
     #[arg(long)]
     trace: bool,
+    /// multi-paxos only: also measure 1 client on a cluster whose storage already holds a log
+    /// of this many commands, and print its p50 over the empty log's (0: skip).
+    #[arg(long, default_value_t = 100_000)]
+    log: u32,
 }
 
 impl BenchArgs {
@@ -41,6 +45,7 @@ impl BenchArgs {
             duration,
             decisions: self.puts.min(200),
             trace: self.trace,
+            log: self.log,
         })
     }
 }

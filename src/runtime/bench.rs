@@ -32,6 +32,9 @@ pub struct BenchConfig {
     /// Also measure each client count on a cluster recording traces (T1, T2), and print the
     /// throughput ratio traced / untraced.
     pub trace: bool,
+    /// Multi-Paxos: also measure 1 client on a cluster whose storage holds a log of this many
+    /// commands ([`fabricate_multi_paxos_log`]); 0: not.
+    pub log: u32,
 }
 
 /// One measurement.
@@ -239,17 +242,23 @@ fn start_cluster(
     data_dir: &Path,
     lifetime: Duration,
 ) -> Result<Vec<SocketAddrV4>, Error> {
-    start_traced_cluster(protocol, data_dir, lifetime, None)
+    start_traced_cluster(protocol, data_dir, lifetime, None, 0)
 }
 
-/// [`start_cluster`], recording traces in `trace_dir` when one is given.
+/// [`start_cluster`], recording traces in `trace_dir` when one is given, and starting from a
+/// log of `log` commands ([`fabricate_multi_paxos_log`]) when it is not 0.
 fn start_traced_cluster(
     protocol: Protocol,
     data_dir: &Path,
     lifetime: Duration,
     trace_dir: Option<&Path>,
+    log: u32,
 ) -> Result<Vec<SocketAddrV4>, Error> {
     let servers = node::free_loopback_addresses(3).map_err(Error::Io)?;
+    if log > 0 {
+        std::fs::create_dir_all(data_dir).map_err(Error::Io)?;
+        fabricate_multi_paxos_log(data_dir, &servers, log).map_err(Error::Io)?;
+    }
     let node = NodeConfig {
         protocol,
         addresses: servers.clone(),
@@ -320,12 +329,13 @@ fn decisions(config: &BenchConfig, data_dir: &Path) -> Result<Row, Error> {
 const LIFETIME: Duration = Duration::from_secs(600);
 
 /// Committed Multi-Paxos puts: each client writes its own key (`client-<i>`, a value of a
-/// few bytes) on a fresh 3-node cluster.
+/// few bytes) on a fresh 3-node cluster, whose storage holds a log of `log` commands.
 fn multi_paxos_puts(
     clients: usize,
     duration: Duration,
     data_dir: &Path,
     trace: bool,
+    log: u32,
 ) -> Result<Row, Error> {
     let trace_dir = trace.then(|| data_dir.join("trace"));
     let servers = start_traced_cluster(
@@ -333,6 +343,7 @@ fn multi_paxos_puts(
         data_dir,
         LIFETIME,
         trace_dir.as_deref(),
+        log,
     )?;
     let (seconds, results) = measure_calls(&servers, clients, duration, |client, i, n| {
         let op = KvOp::Put {
@@ -341,12 +352,12 @@ fn multi_paxos_puts(
         };
         matches!(client.call_with::<MultiPaxosCodec>(op), Ok(KvRet::PutOk))
     });
-    Ok(row(
-        if trace { "mp put +trace" } else { "mp put" },
-        clients,
-        seconds,
-        results,
-    ))
+    let target = match (trace, log) {
+        (true, _) => "mp put +trace".to_owned(),
+        (false, 0) => "mp put".to_owned(),
+        (false, log) => format!("mp put log {}k", log / 1000),
+    };
+    Ok(row(&target, clients, seconds, results))
 }
 
 /// This disk's durable-write latency, measured as a Multi-Paxos node writes: for `duration`,
@@ -399,9 +410,17 @@ fn batching_ratios(rows: &[Row]) -> Option<String> {
     let one = puts.iter().find(|r| r.clients == 1)?;
     let most = puts.iter().max_by_key(|r| r.clients)?;
     let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    let long = rows.iter().find(|r| r.target.starts_with("mp put log"));
+    let long = long.map_or(String::new(), |long| {
+        format!(
+            " 1 client's p50 with a {} = {:.2} x with an empty log.",
+            &long.target["mp put ".len()..],
+            micros(long.p50) / micros(one.p50)
+        )
+    });
     Some(format!(
         "ratios: {} clients' puts/s = {:.1} x 1 client's; {} clients' p99 = {:.1} x 1 client's \
-         p50; 1 client's p50 = {:.2} x two durable writes (p50 {} us each).",
+         p50; 1 client's p50 = {:.2} x two durable writes (p50 {} us each).{long}",
         most.clients,
         most.ops_per_second() / one.ops_per_second(),
         most.clients,
@@ -421,7 +440,7 @@ fn chosen_cluster(
         false => (data_dir.join("gets"), None),
         true => (data_dir.join("gets-traced"), Some(data_dir.join("trace"))),
     };
-    let servers = start_traced_cluster(protocol, &dir, LIFETIME, trace_dir.as_deref())?;
+    let servers = start_traced_cluster(protocol, &dir, LIFETIME, trace_dir.as_deref(), 0)?;
     let mut setup =
         Client::new(servers.clone(), Duration::from_millis(200), 25).map_err(Error::Client)?;
     match setup.call(Op::Put('B')) {
@@ -462,6 +481,7 @@ pub fn run(config: &BenchConfig, out: &mut dyn Write) -> Result<Vec<Row>, Error>
                 config.duration,
                 &data_dir.join(format!("clients-{clients}")),
                 false,
+                0,
             )?,
         };
         let untraced_rate = untraced.ops_per_second();
@@ -474,6 +494,7 @@ pub fn run(config: &BenchConfig, out: &mut dyn Write) -> Result<Vec<Row>, Error>
                     config.duration,
                     &data_dir.join(format!("traced-clients-{clients}")),
                     true,
+                    0,
                 )?,
             };
             if traced_gets.is_some() {
@@ -482,6 +503,16 @@ pub fn run(config: &BenchConfig, out: &mut dyn Write) -> Result<Vec<Row>, Error>
             ratios.push((clients, traced.ops_per_second() / untraced_rate));
             table.add(traced)?;
         }
+    }
+    if config.protocol == Protocol::MultiPaxos && config.log > 0 {
+        let dir = data_dir.join("long-log");
+        table.add(multi_paxos_puts(
+            1,
+            config.duration,
+            &dir,
+            false,
+            config.log,
+        )?)?;
     }
     if gets.is_some() && config.decisions > 0 {
         table.add(decisions(config, &data_dir)?)?;
@@ -497,7 +528,8 @@ pub fn run(config: &BenchConfig, out: &mut dyn Write) -> Result<Vec<Row>, Error>
              committed Multi-Paxos puts (leader's accept, a majority's fsync'd Accepted, apply, \
              reply; the leader batches requests that wait for its window of slots in flight, \
              node::WINDOW and node::BATCH), each client on its own key, a fresh 3-node cluster \
-             per client count."
+             per client count. mp put log: the same, 1 client, on a cluster whose storage \
+             holds a log of that many commands when it starts (--log)."
         }
     };
     writeln!(table.out, "{legend}").map_err(Error::Output)?;
@@ -557,17 +589,21 @@ pub const FABRICATED_KEYS: u32 = 1000;
 
 /// Writes the storage files of a Multi-Paxos cluster whose log holds `commands` appends of
 /// `'a'` (slot `s` to key `U+4E00 + s % FABRICATED_KEYS`), all chosen under one ballot of the
-/// first node and known decided: what the nodes would have saved after `commands` appends,
-/// written in a moment (issue 12's restart figures, `tests/availability.rs`).
+/// first node and known decided: what the nodes would have saved after `commands` appends
+/// (a snapshot of the store after the slots below the last multiple of
+/// [`node::SNAPSHOT_AFTER`], and the accepted proposals since), written in a moment (issue
+/// 12's restart figures, `tests/availability.rs`, and `paxos bench --log`).
 pub fn fabricate_multi_paxos_log(
     data_dir: &Path,
     addresses: &[SocketAddrV4],
     commands: u32,
 ) -> io::Result<()> {
-    use crate::protocol::multi_paxos::{Ballot, ClientCommand, Command, Proposal, Storage};
-    let key = |slot: u32| char::from_u32(0x4E00 + slot % FABRICATED_KEYS).unwrap_or('x');
+    use crate::protocol::multi_paxos::{
+        Ballot, ClientCommand, Command, Proposal, Snapshot, StateMachine, Storage,
+    };
     use crate::runtime::storage::{replace_storage, storage_path};
     use stateright::actor::Id;
+    let key = |slot: u32| char::from_u32(0x4E00 + slot % FABRICATED_KEYS).unwrap_or('x');
     let leader = addresses.first().ok_or(io::ErrorKind::InvalidInput)?;
     let ballot = Ballot {
         round: 1,
@@ -575,16 +611,23 @@ pub fn fabricate_multi_paxos_log(
     };
     // A client that no longer runs: its requests are 1, 2, ... in log order.
     let client = Id::from(SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 9));
-    let accepted: std::collections::BTreeMap<_, _> = (0..commands)
+    let command = |slot: u32| ClientCommand {
+        client,
+        request: u64::from(slot) + 1,
+        op: KvOp::Append {
+            key: key(slot).to_string(),
+            value: "a".to_owned(),
+        },
+    };
+    let upto = commands - commands % node::SNAPSHOT_AFTER;
+    let mut machine = StateMachine::default();
+    for slot in 0..upto {
+        machine.apply(&command(slot), true);
+    }
+    let snapshot = std::sync::Arc::new(Snapshot { upto, machine });
+    let accepted: std::collections::BTreeMap<_, _> = (upto..commands)
         .map(|slot| {
-            let command = Command::Batch(vec![ClientCommand {
-                client,
-                request: u64::from(slot) + 1,
-                op: KvOp::Append {
-                    key: key(slot).to_string(),
-                    value: "a".to_owned(),
-                },
-            }]);
+            let command = Command::Batch(vec![command(slot)]);
             (slot, Proposal { ballot, command })
         })
         .collect();
@@ -594,7 +637,7 @@ pub fn fabricate_multi_paxos_log(
             promised: ballot,
             accepted: accepted.clone(),
             decided: commands,
-            snapshot: Default::default(),
+            snapshot: snapshot.clone(),
         };
         replace_storage(&storage_path(data_dir, *address), &storage)?;
     }
