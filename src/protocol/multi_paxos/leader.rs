@@ -251,10 +251,31 @@ impl<V: Text> MultiPaxosActor<V> {
     /// in flight to the acceptors that have not accepted them (a lost `Accept` or `Accepted`
     /// would otherwise leave a gap for good), and with [`LeaderTick::Always`] tells the other
     /// servers it is alive. The tick stops when the server no longer leads.
+    ///
+    /// A leader that took over above a snapshot a promise named (and so proposed nothing
+    /// below it) asks the other servers again, on each tick, for the slots it does not know
+    /// there, until a snapshot's pieces or their `Chosen`s came: no heartbeat of another
+    /// leader will make it ask.
     pub(super) fn tick(&self, id: Id, state: &mut Cow<MultiPaxosState<V>>, o: &mut Out<Self>) {
-        let Role::Leader { in_flight, .. } = &state.proposer.role else {
+        let Role::Leader {
+            in_flight,
+            next_slot,
+        } = &state.proposer.role
+        else {
             return;
         };
+        let from = state.replica.first_unknown();
+        if from < *next_slot && !in_flight.contains_key(&from) {
+            for server in self.others(id) {
+                o.send(
+                    *server,
+                    Msg::CatchUp {
+                        from,
+                        to: *next_slot,
+                    },
+                );
+            }
+        }
         let ballot = state.proposer.ballot;
         if self.variant.retransmits() {
             for (slot, (command, by)) in in_flight.iter().take(self.burst) {

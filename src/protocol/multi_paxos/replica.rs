@@ -596,6 +596,13 @@ mod tests {
         assert!(!asked
             .iter()
             .any(|(_, m)| matches!(m, Msg::Accept { slot: 0 | 1, .. })));
+        // Until it has caught up, each of its ticks asks the others again.
+        let mut o = Out::new();
+        a.on_timeout(candidate, &mut behind, &super::super::Timer::Leader, &mut o);
+        let asked = sent(o);
+        for server in [Id::from(0), acceptor] {
+            assert!(asked.contains(&(server, Msg::CatchUp { from: 0, to: 3 })));
+        }
     }
 
     // Snapshots, catch-up: a replica behind a server's snapshot gets it in pieces, each asked
