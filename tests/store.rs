@@ -3,17 +3,20 @@
 //! refused, compaction, and a crash in the middle of a compaction; then the same rules through
 //! the built binary.
 //!
-//! Reference: spec/runtime.md, W1-W4, D1, D2.
+//! Reference: spec/runtime.md, W1-W4, D1, D2, SN4.
 mod common;
 
 use common::{run_binary, temp_dir};
-use paxos::protocol::multi_paxos::{Ballot, ClientCommand, Command, KvOp, Proposal, Slot, Storage};
+use paxos::protocol::multi_paxos::{
+    Ballot, ClientCommand, Command, KvOp, Proposal, Slot, Snapshot, Storage,
+};
 use paxos::runtime::storage::{load_storage, storage_path, write_durably};
 use paxos::runtime::wal::{log_path, record, scan, Journal, Store, HEADER};
 use stateright::actor::Id;
 use std::fs;
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The storage of a server that promised round `round` and accepted a put in each slot below
 /// `slots` under it, the first `decided` of them known chosen.
@@ -42,7 +45,20 @@ fn storage(round: u32, slots: Slot, decided: Slot) -> Storage {
     }
 }
 
-/// A history of saves: promises, accepts, a higher ballot re-accepting slots, decided moving.
+/// `storage` truncated below a snapshot of the store after the slots below `upto` (SN1).
+fn truncated(mut storage: Storage, upto: Slot) -> Storage {
+    storage.accepted = storage.accepted.split_off(&upto);
+    let mut snapshot = Snapshot {
+        upto,
+        ..Snapshot::default()
+    };
+    snapshot.machine.kv.data.insert('k', format!("{upto}"));
+    storage.snapshot = Arc::new(snapshot);
+    storage
+}
+
+/// A history of saves: promises, accepts, a higher ballot re-accepting slots, decided moving,
+/// a snapshot truncating the log, and a save after it.
 fn history() -> Vec<Storage> {
     let mut saves = vec![storage(1, 0, 0)];
     for slots in 1..=6 {
@@ -50,6 +66,8 @@ fn history() -> Vec<Storage> {
     }
     saves.push(storage(2, 6, 5));
     saves.push(storage(2, 8, 7));
+    saves.push(truncated(storage(2, 8, 7), 5));
+    saves.push(truncated(storage(2, 9, 8), 5));
     saves
 }
 
