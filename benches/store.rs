@@ -71,6 +71,7 @@ fn storage(slots: Slot) -> Storage {
         promised: proposal(0).ballot,
         accepted: (0..slots).map(|slot| (slot, proposal(slot))).collect(),
         decided: slots,
+        snapshot: Default::default(),
     }
 }
 

@@ -38,6 +38,7 @@ fn storage(round: u32, slots: Slot, decided: Slot) -> Storage {
         promised: ballot,
         accepted: (0..slots).map(|slot| (slot, proposal(slot))).collect(),
         decided,
+        snapshot: Default::default(),
     }
 }
 
