@@ -116,6 +116,34 @@ fn a_counterexample_link_lands_on_a_state_that_says_it_violates_the_property() {
     }
 }
 
+// Reference: spec/multi-paxos.md, "Snapshots": the page of a truncated log shows the slots
+// below the snapshot as such, and explains log consistency by the snapshot, not by positions.
+#[test]
+fn a_snapshot_counterexample_is_explained_by_slots() {
+    let (name, property) = ("multi-paxos-bug-hide-snapshot", "log consistency");
+    let ProtocolModel::MultiPaxos(config) = load(name) else {
+        panic!("{name} is a Multi-Paxos model");
+    };
+    let mut settings = settings(Strategy::Bfs);
+    settings.finish_when = Some(BTreeSet::from([property]));
+    let model = ProtocolModel::MultiPaxos(config.clone());
+    let outcome = model.run(&settings);
+    let trace = outcome
+        .property(property)
+        .and_then(|p| p.trace.clone())
+        .unwrap_or_else(|| panic!("{name}: {property} has a counterexample"));
+    let model = config.into_model();
+    let (state, shown) = replay(&model, &trace.explorer_path);
+    assert!(!holds(&model, property, &state), "{name}: {property}");
+    assert!(
+        shown.contains(&format!("VIOLATED \"{property}\": "))
+            && shown.contains("keeps a snapshot of the slots below 1")
+            && shown.contains("0=S")
+            && shown.contains("(0..1 in snapshot)"),
+        "{name}:\n{shown}"
+    );
+}
+
 // The simulation leaves out the steps that change nothing; the Explorer lists every action,
 // so the link must count them all.
 #[test]

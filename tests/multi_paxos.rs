@@ -258,6 +258,20 @@ fn never_retransmitting_breaks_every_request_answered() {
     );
 }
 
+// Reference: spec/multi-paxos.md, "Snapshots": P2 keeps every chosen value, so truncating the
+// log below chosen slots is safe only if phase 1 is told where the acceptor's report starts;
+// a promise that hides its snapshot lets a new leader take a chosen, truncated slot for free
+// (P2c(b) taken over a slot the acceptor no longer reports).
+#[test]
+fn hiding_the_snapshot_breaks_slot_agreement() {
+    caught(
+        "multi-paxos-bug-hide-snapshot",
+        "multi-paxos-3-servers-2-clients-1-slot-snapshot",
+        Variant::HideSnapshot,
+        "slot agreement",
+    );
+}
+
 /// Every broken variant has a model, and every Always property is broken by one of them:
 /// no property is vacuous.
 #[test]

@@ -116,6 +116,14 @@ const CAUGHT: &[(&str, &[(&str, &str)])] = &[
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),
+    // A promise that hides its snapshot: P2c taken over a truncated, chosen slot.
+    (
+        "multi-paxos-bug-hide-snapshot",
+        &[
+            ("refines Voting", "is not allowed: SafeAt("),
+            ("refines Consensus", "Consensus: chosen"),
+        ],
+    ),
     (
         "multi-paxos-bug-invent-filler",
         &[("refines Consensus", "is not allowed: Batch(")],

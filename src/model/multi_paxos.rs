@@ -10,7 +10,7 @@ use crate::model::voting::{Illegal, Refinement, Voting, REFINES_CONSENSUS, REFIN
 use crate::protocol::ballot::{may_accept, Ballot};
 use crate::protocol::multi_paxos::{
     Applied, ClientCommand, Command, Kv, KvOp, LeaderTick, Msg, MultiPaxosActor, MultiPaxosState,
-    Proposal, RequestId, Slot, Timer, Variant,
+    Proposal, ReplicaState, RequestId, Role, Slot, StateMachine, Timer, Variant,
 };
 use itertools::Itertools;
 use serde::{Deserialize, Serialize};
@@ -461,16 +461,56 @@ fn p2c(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     })
 }
 
-/// Property: every replica's applied log is a prefix of the chosen log as the ghost record
-/// has it: entry `i` is slot `i`, and its command is chosen in slot `i`. Judged against the
-/// record, not other replicas' memory, so that it holds across restarts too.
+/// The state machine after the chosen slots `0..upto`, applied in slot order with the
+/// at-most-once table (`dedup`) as a replica applies them: what a snapshot of them must be.
+/// `None` if some slot below `upto` has no chosen command, or two (slot agreement broken).
+pub(crate) fn replay(
+    chosen: &BTreeMap<Slot, BTreeSet<&Command>>,
+    upto: Slot,
+    dedup: bool,
+) -> Option<StateMachine> {
+    let mut machine = StateMachine::default();
+    for slot in 0..upto {
+        let command = chosen
+            .get(&slot)
+            .and_then(|c| c.iter().exactly_one().ok())?;
+        for cc in command.clients() {
+            machine.apply(cc, dedup);
+        }
+    }
+    Some(machine)
+}
+
+/// Whether a replica's applied prefix is the chosen log as the ghost record has it: entry `i`
+/// of its log is slot `base + i`, and its command is chosen there; and the slots below `base`,
+/// which the log keeps no longer, are the server's snapshot: taken at `base`, and its state
+/// machine is the one the chosen commands of `0..base` make ([`replay`]).
+pub(crate) fn applied_prefix_consistent(
+    s: &MultiPaxosState,
+    chosen: &BTreeMap<Slot, BTreeSet<&Command>>,
+    dedup: bool,
+) -> bool {
+    let replica = &s.replica;
+    let entries = replica.log.iter().enumerate().all(|(i, a)| {
+        a.slot == replica.base + i as Slot
+            && chosen.get(&a.slot).is_some_and(|c| c.contains(&a.command))
+    });
+    let snapshot = &s.acceptor.snapshot;
+    entries
+        && snapshot.upto == replica.base
+        && (replica.base == 0
+            || replay(chosen, replica.base, dedup).as_ref() == Some(&snapshot.machine))
+}
+
+/// Property: every replica's applied prefix is a prefix of the chosen log as the ghost record
+/// has it: entry `i` of its log is slot `base + i`, its command chosen there, and below `base`
+/// its snapshot is the state machine of the chosen slots ([`applied_prefix_consistent`]).
+/// Judged against the record, not other replicas' memory, so that it holds across restarts
+/// too.
 fn log_consistency(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     let chosen = chosen_by_slot(model, state);
-    servers(state).all(|s| {
-        s.state.replica.log.iter().enumerate().all(|(i, a)| {
-            a.slot as usize == i && chosen.get(&a.slot).is_some_and(|c| c.contains(&a.command))
-        })
-    })
+    let dedup = model.cfg.config.variant.at_most_once();
+    servers(state).all(|s| applied_prefix_consistent(s.state, &chosen, dedup))
 }
 
 /// Property: every command in a replica's chosen map is chosen in that slot per the ghost
@@ -511,19 +551,30 @@ fn validity(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     })
 }
 
-/// Property: no replica runs a client's request on its store twice.
+/// The client requests a replica ran on its store twice: in its log twice, or in its log and
+/// at or below the request its snapshot's at-most-once table holds for that client (the
+/// snapshot ran that request, and the client's earlier ones, before `base`: a client numbers
+/// its requests 1, 2, ... and sends one only once the one before is answered).
+pub(crate) fn run_twice(replica: &ReplicaState, snapshot: &StateMachine) -> Vec<ClientCommand> {
+    let executed: Vec<&ClientCommand> = replica
+        .log
+        .iter()
+        .flat_map(|a: &Applied| a.command.clients().iter().zip(&a.executed))
+        .filter(|(_, executed)| **executed)
+        .map(|(cc, _)| cc)
+        .collect();
+    let in_snapshot = executed.iter().filter(|cc| {
+        (snapshot.last.get(&cc.client)).is_some_and(|last| cc.request <= last.request)
+    });
+    let in_log = executed.iter().duplicates_by(|cc| (cc.client, cc.request));
+    in_snapshot.chain(in_log).map(|cc| (*cc).clone()).collect()
+}
+
+/// Property: no replica runs a client's request on its store twice ([`run_twice`]).
 fn at_most_once(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     servers(state).all(|server| {
-        let executed: Vec<(Id, RequestId)> = server
-            .state
-            .replica
-            .log
-            .iter()
-            .flat_map(|a: &Applied| a.command.clients().iter().zip(&a.executed))
-            .filter(|(_, executed)| **executed)
-            .map(|(cc, _)| (cc.client, cc.request))
-            .collect();
-        executed.iter().all_unique()
+        let snapshot = &server.state.acceptor.snapshot.machine;
+        run_twice(&server.state.replica, snapshot).is_empty()
     })
 }
 
@@ -623,7 +674,8 @@ fn second_leader_change(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bo
 }
 
 /// A replica's request to catch up on 2+ slots is in flight to a server that knows every one
-/// of them: its answer will carry them all.
+/// of them: its answer will carry them all (as `Chosen` slots, or as its snapshot, which
+/// answers a gap that starts below it).
 fn catch_up_of_2_slots(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     state.network.iter_deliverable().any(|env| {
         let Msg::CatchUp { from, to } = env.msg else {
@@ -631,10 +683,79 @@ fn catch_up_of_2_slots(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> boo
         };
         to >= &(from + 2)
             && servers(state).any(|s| {
+                let replica = &s.state.replica;
                 s.id == env.dst
-                    && (*from..*to).all(|slot| s.state.replica.chosen.contains_key(&slot))
+                    && if *from < replica.base {
+                        *to <= replica.base
+                    } else {
+                        (*from..*to).all(|slot| replica.chosen.contains_key(&slot))
+                    }
             })
     })
+}
+
+/// Witness for the snapshot rule: a promise names a snapshot above the slot its candidate
+/// prepared from (the slots in between are chosen, and the acceptor reports none of them).
+fn promise_names_snapshot(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    state.network.iter_deliverable().any(|env| {
+        let Msg::Promise { snapshot, .. } = env.msg else {
+            return false;
+        };
+        servers(state).any(|s| {
+            s.id == env.dst
+                && matches!(s.state.proposer.role, Role::Candidate { from, .. } if *snapshot > from)
+        })
+    })
+}
+
+/// Witness for catching up from a snapshot: the last piece of a snapshot is in flight to a
+/// replica that has not applied the slots it covers and holds every piece before it, so that
+/// delivering it installs the snapshot.
+fn caught_up_from_snapshot(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    state.network.iter_deliverable().any(|env| {
+        let Msg::Snapshot {
+            upto,
+            at,
+            entries,
+            total,
+        } = env.msg
+        else {
+            return false;
+        };
+        at + entries.len() >= *total
+            && servers(state).any(|s| {
+                let replica = &s.state.replica;
+                let has = (replica.incoming.as_ref())
+                    .filter(|incoming| incoming.upto == *upto)
+                    .map_or(0, |incoming| incoming.len());
+                s.id == env.dst && replica.applied() < *upto && (*at == 0 || has == *at)
+            })
+    })
+}
+
+/// Witness for a leader's slots below a snapshot: a piece of a snapshot is deliverable to a
+/// leader that has slots below it in flight (an acceptor answered its `Accept` there with its
+/// snapshot: the slot is chosen, and the leader drops it from its window once installed).
+fn leader_behind_snapshot(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    state.network.iter_deliverable().any(|env| {
+        let Msg::Snapshot { upto, .. } = env.msg else {
+            return false;
+        };
+        servers(state).any(|s| {
+            s.id == env.dst
+                && matches!(&s.state.proposer.role,
+                    Role::Leader { in_flight, .. } if in_flight.range(..*upto).next().is_some())
+        })
+    })
+}
+
+/// Witness for pieces of a snapshot: a replica has received part of a snapshot and asks for
+/// the rest.
+fn snapshot_in_pieces(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    state
+        .network
+        .iter_deliverable()
+        .any(|env| matches!(env.msg, Msg::SnapshotFrom { at, .. } if *at > 0))
 }
 
 /// Witness for slot agreement, learning only chosen commands and log consistency: two
@@ -722,7 +843,7 @@ fn answered_after_loss(model: &MultiPaxosModel, state: &MultiPaxosModelState) ->
 /// Every property of the model, in the order they are reported: its name (the claim it
 /// checks), whether it must hold always or be reached sometimes, and its condition. For the
 /// actor model or its [`Simulated`] wrapper.
-fn properties() -> [Property<MultiPaxosModel>; 27] {
+fn properties() -> [Property<MultiPaxosModel>; 31] {
     [
         Property::always("slot agreement", slot_agreement),
         Property::always("P1a", p1a),
@@ -753,6 +874,10 @@ fn properties() -> [Property<MultiPaxosModel>; 27] {
         Property::sometimes("chosen after leader crash", chosen_after_leader_crash),
         Property::sometimes("answered after a lost accept", answered_after_loss),
         Property::sometimes("batch of 2 chosen", batch_of_2_chosen),
+        Property::sometimes("promise names a snapshot", promise_names_snapshot),
+        Property::sometimes("caught up from a snapshot", caught_up_from_snapshot),
+        Property::sometimes("snapshot in pieces", snapshot_in_pieces),
+        Property::sometimes("leader behind a snapshot", leader_behind_snapshot),
         // Liveness: judged only where a run ends (stateright reports an `eventually`
         // property at terminal states, see spec/multi-paxos.md).
         Property::eventually("every request answered", all_answered),
@@ -820,13 +945,25 @@ fn voting(state: &MultiPaxosModelState, slot: Slot) -> Voting<Command> {
     instance
 }
 
+/// What a replica learned in a step, for [`refine`]: a new entry of its log, or a slot below
+/// a snapshot it received.
+enum Learned {
+    /// A log entry and its position `i` in the log, for the slot its position says
+    /// (`base + i`).
+    Entry(usize, Applied),
+    /// A slot below a received snapshot.
+    Snapshot,
+}
+
 /// Judges the refinement of the step `before -> after` (any step that changes no server's
 /// acceptances or applied log, and lowers no promise, maps to a stutter or `IncreaseMaxBal`):
 /// the `Voting` step of each slot whose votes changed (or of slot 0 for a fallen promise:
 /// `maxBal` is one for all slots) and
 /// the `Consensus` step it maps to, whose values are the commands clients submitted and
 /// no-ops; and each new entry of a replica's log, since the log is the sequence of the slots'
-/// `Consensus` instances: entry `i` must be the command chosen in slot `i`.
+/// `Consensus` instances: entry `i` must be the command chosen in slot `base + i`; and each slot
+/// a replica skips by installing a snapshot must have a chosen command (the snapshot's state
+/// machine itself is judged by "log consistency").
 fn refine(cfg: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosModelState) {
     let mut slots = BTreeSet::new();
     let mut promised = false;
@@ -840,14 +977,25 @@ fn refine(cfg: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosM
         promised |= a.state.acceptor.promised < b.state.acceptor.promised;
         let (had, has) = (&b.trail.accepted, &a.trail.accepted);
         slots.extend(had.symmetric_difference(has).map(|(slot, _)| *slot));
-        let (old, new) = (&b.state.replica.log, &a.state.replica.log);
-        let kept = old.iter().zip(new).take_while(|(x, y)| x == y).count();
+        let (old, new) = (&b.state.replica, &a.state.replica);
+        // Entry `i` of a log is slot `base + i`: an entry is kept if the old log held it for
+        // the same slot (a snapshot truncates the log's front, and the entries move up).
+        let at = |i: usize| {
+            let slot = (new.base + i as Slot).checked_sub(old.base)?;
+            old.log.get(usize::try_from(slot).ok()?)
+        };
+        let kept = (new.log.iter().enumerate())
+            .take_while(|(i, e)| at(*i) == Some(e))
+            .count();
         learned.extend(
-            new.iter()
+            new.log
+                .iter()
                 .enumerate()
                 .skip(kept)
-                .map(|(i, e)| (id, i, e.clone())),
+                .map(|(i, e)| (id, new.base + i as Slot, Learned::Entry(i, e.clone()))),
         );
+        // A snapshot received: the replica learned every slot it had not applied below it.
+        learned.extend((old.applied()..new.base).map(|slot| (id, slot, Learned::Snapshot)));
     }
     if promised && slots.is_empty() {
         slots.insert(0);
@@ -865,25 +1013,40 @@ fn refine(cfg: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosM
         let (was, is) = (voting(before, slot), voting(after, slot));
         refinement.judge(Some(format!("slot {slot}")), n, &was, &is, submitted);
     }
-    for (id, i, entry) in learned {
+    for (id, i, learned) in learned {
         if refinement.consensus.is_some() {
             break;
         }
-        let chosen = voting(after, i as Slot).chosen(n);
-        if entry.slot as usize != i || !chosen.contains(&entry.command) {
-            refinement.consensus = Some(Illegal {
-                action: format!(
-                    "server {} learning {:?} (slot {}) as log entry {i}",
+        let chosen = voting(after, i).chosen(n);
+        let action = match learned {
+            Learned::Entry(at, entry) if entry.slot != i || !chosen.contains(&entry.command) => {
+                let base = if i as usize == at {
+                    String::new()
+                } else {
+                    format!(" (slot {i}: the log starts at slot {})", i - at as Slot)
+                };
+                format!(
+                    "server {} learning {:?} (slot {}) as log entry {at}{base}",
                     usize::from(id),
                     entry.command,
                     entry.slot
-                ),
-                reason: format!(
-                    "the log is the sequence of Consensus instances, and slot {i} has chosen \
-                     {chosen:?}"
-                ),
-            });
-        }
+                )
+            }
+            // The snapshot's state machine is judged by "log consistency" (`replay`): here,
+            // that the slot it covers has a chosen command at all.
+            Learned::Snapshot if chosen.is_empty() => format!(
+                "server {} learning slot {i} from a snapshot",
+                usize::from(id)
+            ),
+            _ => continue,
+        };
+        refinement.consensus = Some(Illegal {
+            action,
+            reason: format!(
+                "the log is the sequence of Consensus instances, and slot {i} has chosen \
+                 {chosen:?}"
+            ),
+        });
     }
     if refinement != after.history.refinement {
         after.history.refinement = refinement;
@@ -1051,6 +1214,13 @@ impl MultiPaxosConfig {
         if self.max_crashes >= self.servers {
             return Err("max_crashes must leave at least one server up".to_owned());
         }
+        if self.snapshot_after == Some(0) || self.snapshot_piece == Some(0) {
+            return Err(
+                "snapshot_after and snapshot_piece must be at least 1: a snapshot covers an \
+                 applied slot and a piece carries an entry (drop snapshot_after for none)"
+                    .to_owned(),
+            );
+        }
         if self.window == Some(0) || self.batch == Some(0) {
             return Err(
                 "window and batch must be at least 1: a leader needs a slot in flight \
@@ -1072,6 +1242,13 @@ impl MultiPaxosConfig {
             (None, true) => faults += " (every Chosen lost)",
             (None, false) => {}
         }
+        if let Some(after) = self.snapshot_after {
+            let piece = match self.snapshot_piece.or(self.piece) {
+                Some(piece) => format!("in pieces of {piece}"),
+                None => "whole".to_owned(),
+            };
+            faults += &format!(", a snapshot every {after} applied slots (sent {piece})");
+        }
         format!(
             "Multi-Paxos: {} servers, {} clients ({}), {}, {} slots, at most {} ballots, \
              {} client retries, variant {:?}",
@@ -1088,5 +1265,93 @@ impl MultiPaxosConfig {
             self.client_retries,
             self.variant,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::multi_paxos::{MultiPaxosState, Snapshot};
+    use std::sync::Arc;
+
+    fn put(client: usize, request: RequestId, value: char) -> ClientCommand {
+        ClientCommand {
+            client: Id::from(client),
+            request,
+            op: KvOp::Put { key: KEY, value },
+        }
+    }
+
+    fn applied(slot: Slot, cc: &ClientCommand, executed: bool) -> Applied {
+        Applied {
+            slot,
+            command: Command::Batch(vec![cc.clone()]),
+            executed: vec![executed],
+        }
+    }
+
+    /// A server that applied `a` in slot 0, took a snapshot there, and applied `log` after
+    /// it.
+    fn after_snapshot(a: &ClientCommand, log: Vec<Applied>) -> MultiPaxosState {
+        let mut machine = StateMachine::default();
+        machine.apply(a, true);
+        let mut state = MultiPaxosState::default();
+        state.replica.base = 1;
+        state.replica.log = log;
+        state.acceptor.snapshot = Arc::new(Snapshot { upto: 1, machine });
+        state
+    }
+
+    // Reference: the issue's at-most-once requirement, across a snapshot: the request ran
+    // before the snapshot, whose table holds it, and runs again after it.
+    #[test]
+    fn a_request_run_before_and_after_a_snapshot_runs_twice() {
+        let (a, b) = (put(3, 1, 'A'), put(4, 1, 'B'));
+        let again = after_snapshot(&a, vec![applied(1, &a, true)]);
+        let snapshot = &again.acceptor.snapshot.machine;
+        assert_eq!(run_twice(&again.replica, snapshot), vec![a.clone()]);
+        // Caught by the table (not run), or another client's request: once.
+        let caught = after_snapshot(&a, vec![applied(1, &a, false), applied(2, &b, true)]);
+        let snapshot = &caught.acceptor.snapshot.machine;
+        assert!(run_twice(&caught.replica, snapshot).is_empty());
+        // No snapshot: twice in the log.
+        let mut twice = MultiPaxosState::default();
+        twice.replica.log = vec![applied(0, &a, true), applied(1, &a, true)];
+        let none = StateMachine::default();
+        assert_eq!(run_twice(&twice.replica, &none), vec![a]);
+    }
+
+    // Reference: §3, commands are executed in slot order: entry i of a truncated log is slot
+    // base + i, and the snapshot below it is the chosen prefix applied.
+    #[test]
+    fn a_truncated_log_is_judged_by_slot_and_its_snapshot_by_the_chosen_prefix() {
+        let (a, b) = (put(3, 1, 'A'), put(4, 1, 'B'));
+        let (ca, cb) = (
+            Command::Batch(vec![a.clone()]),
+            Command::Batch(vec![b.clone()]),
+        );
+        let chosen: BTreeMap<Slot, BTreeSet<&Command>> =
+            [(0, BTreeSet::from([&ca])), (1, BTreeSet::from([&cb]))].into();
+        let good = after_snapshot(&a, vec![applied(1, &b, true)]);
+        assert!(applied_prefix_consistent(&good, &chosen, true));
+        // The entry of slot 1 said to be slot 0's (its position, not its slot).
+        let shifted = after_snapshot(&a, vec![applied(0, &b, true)]);
+        assert!(!applied_prefix_consistent(&shifted, &chosen, true));
+        // A snapshot of another command than slot 0's.
+        let wrong = after_snapshot(&b, vec![applied(1, &b, true)]);
+        assert!(!applied_prefix_consistent(&wrong, &chosen, true));
+        // A snapshot that is not at the replica's base.
+        let mut moved = good.clone();
+        moved.replica.base = 0;
+        moved.replica.log.clear();
+        assert!(!applied_prefix_consistent(&moved, &chosen, true));
+        // Two commands chosen in a slot below the snapshot: no prefix to compare with.
+        let both: BTreeMap<Slot, BTreeSet<&Command>> =
+            [(0, BTreeSet::from([&ca, &cb])), (1, BTreeSet::from([&cb]))].into();
+        assert!(!applied_prefix_consistent(&good, &both, true));
+        assert_eq!(
+            replay(&chosen, 1, true),
+            Some(good.acceptor.snapshot.machine.clone())
+        );
     }
 }

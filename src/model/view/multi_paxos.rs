@@ -1,13 +1,17 @@
 //! The Explorer's view of a Multi-Paxos state: one row per server (its role and ballot, its
-//! promise, its log slot by slot, chosen or accepted, the applied prefix and the store), the
+//! promise, its log slot by slot, in its snapshot, chosen or accepted, the applied prefix and
+//! the store), the
 //! clients, and the ghost summary: the chosen proposals per slot with the acceptors that chose
 //! them, the issued proposals.
 use super::{ballot, ids, name, or_none, yes_no, Actors, Page, Readable};
 use crate::model::checked::CheckedState;
 use crate::model::harness::{protocol_actors, Node, NodeState};
-use crate::model::multi_paxos::{Client, Ghost, MultiPaxosConfig};
+use crate::model::multi_paxos::{
+    applied_prefix_consistent, run_twice, Client, Ghost, MultiPaxosConfig,
+};
 use crate::protocol::multi_paxos::{
     ClientCommand, Command, KvOp, MultiPaxosActor, MultiPaxosState, Proposal, Role, Slot,
+    StateMachine,
 };
 use itertools::Itertools;
 use stateright::actor::Id;
@@ -40,7 +44,8 @@ impl Readable<Client, MultiPaxosConfig, Ghost> for MultiPaxosActor {
             })
             .collect();
         page.line(format!(
-            "servers (log: slot=C command chosen, slot=a(ballot) command accepted, slot=. empty; \
+            "servers (log: slot=S in the snapshot, slot=C command chosen, slot=a(ballot) command \
+             accepted, slot=. empty; \
              {slots} slots):"
         ));
         page.table(&["", "role", "promised", "log", "applied", "store"], &rows);
@@ -110,21 +115,38 @@ impl Readable<Client, MultiPaxosConfig, Ghost> for MultiPaxosActor {
                 )
             }
             "log consistency" => {
-                let logs: Vec<(Id, Vec<&Command>)> = protocol_actors(state)
-                    .map(|(id, n)| (id, n.state.replica.log.iter().map(|a| &a.command).collect()))
-                    .collect();
-                let ((a, la), (b, lb), i) =
-                    logs.iter().tuple_combinations().find_map(|(x, y)| {
-                        let i = x.1.iter().zip(&y.1).position(|(c, d)| c != d)?;
-                        Some((x, y, i))
-                    })?;
-                format!(
-                    "{} applied {} as its entry {i}, {} applied {}",
-                    name(model, *a),
-                    command(la[i]),
-                    name(model, *b),
-                    command(lb[i])
-                )
+                // A replica's entry whose slot is not its position's (`base + i`), or whose
+                // command is not chosen there; or a snapshot that is not the chosen prefix.
+                let chosen_by_slot = chosen_by_slot(&chosen);
+                let dedup = model.cfg.config.variant.at_most_once();
+                let (id, node) = protocol_actors(state)
+                    .find(|(_, n)| !applied_prefix_consistent(&n.state, &chosen_by_slot, dedup))?;
+                let replica = &node.state.replica;
+                let base = replica.base;
+                let wrong = replica.log.iter().enumerate().find(|(i, a)| {
+                    a.slot != base + *i as Slot
+                        || !(chosen_by_slot.get(&a.slot)).is_some_and(|c| c.contains(&a.command))
+                });
+                match wrong {
+                    Some((i, a)) => {
+                        let at = base + i as Slot;
+                        let there = chosen_in(&chosen, at);
+                        format!(
+                            "{} applied {} (slot {}) as the entry of slot {at}, where {there} is \
+                             chosen",
+                            name(model, id),
+                            command(&a.command),
+                            a.slot
+                        )
+                    }
+                    None => format!(
+                        "{} keeps a snapshot of the slots below {base} (taken at slot {}) whose \
+                         store {} is not the one the commands chosen there make",
+                        name(model, id),
+                        node.state.acceptor.snapshot.upto,
+                        machine_store(&node.state.acceptor.snapshot.machine),
+                    ),
+                }
             }
             "validity" => {
                 let ((slot, p), _) = chosen.iter().find(|((_, p), _)| {
@@ -138,16 +160,15 @@ impl Readable<Client, MultiPaxosConfig, Ghost> for MultiPaxosActor {
             }
             "at most once" => {
                 let (id, twice) = protocol_actors(state).find_map(|(id, n)| {
-                    let log = n.state.replica.log.iter();
-                    let ran = log.flat_map(|a| a.command.clients().iter().zip(&a.executed));
-                    let executed = ran.filter(|(_, executed)| **executed);
-                    let twice = executed.map(|(cc, _)| cc).duplicates().next()?;
+                    let snapshot = &n.state.acceptor.snapshot.machine;
+                    let twice = run_twice(&n.state.replica, snapshot).into_iter().next()?;
                     Some((id, twice))
                 })?;
                 format!(
-                    "{} ran {} on its store twice",
+                    "{} ran {} on its store twice (in its log twice, or in its log after a \
+                     snapshot whose at-most-once table had run it)",
                     name(model, id),
-                    client_command(twice)
+                    client_command(&twice)
                 )
             }
             "linearizable" => "the clients' calls and returns have no order a single key-value \
@@ -228,11 +249,14 @@ fn role(s: &MultiPaxosState) -> String {
     role
 }
 
-/// The log, slot by slot: chosen (as the replica knows it), accepted, or empty.
+/// The log, slot by slot: in the snapshot (truncated), chosen (as the replica knows it),
+/// accepted, or empty.
 fn log(s: &MultiPaxosState, slots: Slot) -> String {
     (0..slots)
         .map(|slot| {
-            if let Some(c) = s.replica.chosen.get(&slot) {
+            if slot < s.replica.base {
+                format!("{slot}=S")
+            } else if let Some(c) = s.replica.chosen.get(&slot) {
                 format!("{slot}=C {}", command(c))
             } else if let Some(p) = s.acceptor.accepted.get(&slot) {
                 format!("{slot}=a{:?} {}", p.ballot, command(&p.command))
@@ -243,22 +267,60 @@ fn log(s: &MultiPaxosState, slots: Slot) -> String {
         .join(" | ")
 }
 
-/// The applied prefix: how many slots, or the slots themselves where they are no prefix.
+/// The applied prefix: the slots, with those below the snapshot (`base`) said so, or the
+/// slots themselves where they are no prefix.
 fn applied(s: &MultiPaxosState) -> String {
-    let log = &s.replica.log;
-    if log.is_empty() {
+    let (log, base) = (&s.replica.log, s.replica.base);
+    let snapshot = if base > 0 {
+        format!(" (0..{base} in snapshot)")
+    } else {
+        String::new()
+    };
+    if log.is_empty() && base == 0 {
         return "-".to_owned();
     }
-    if log.iter().enumerate().all(|(i, a)| a.slot as usize == i) {
-        format!("0..{}", log.len())
+    if log
+        .iter()
+        .enumerate()
+        .all(|(i, a)| a.slot == base + i as Slot)
+    {
+        format!("0..{}{snapshot}", s.replica.applied())
     } else {
-        format!("slots {}", log.iter().map(|a| a.slot).join(", "))
+        format!("slots {}{snapshot}", log.iter().map(|a| a.slot).join(", "))
     }
 }
 
 fn store(s: &MultiPaxosState) -> String {
-    let data = &s.replica.machine.kv.data;
+    machine_store(&s.replica.machine)
+}
+
+fn machine_store(machine: &StateMachine) -> String {
+    let data = &machine.kv.data;
     or_none(data.iter().map(|(k, v)| format!("{k}={v:?}")).join(", "))
+}
+
+/// The chosen commands of each slot, as the model's properties take them.
+fn chosen_by_slot<'a>(
+    chosen: &BTreeMap<(Slot, &'a Proposal), &BTreeSet<Id>>,
+) -> BTreeMap<Slot, BTreeSet<&'a Command>> {
+    let mut by_slot: BTreeMap<Slot, BTreeSet<&Command>> = BTreeMap::new();
+    for (slot, p) in chosen.keys() {
+        by_slot.entry(*slot).or_default().insert(&p.command);
+    }
+    by_slot
+}
+
+/// What is chosen in `slot`: its commands, or "nothing".
+fn chosen_in(chosen: &BTreeMap<(Slot, &Proposal), &BTreeSet<Id>>, slot: Slot) -> String {
+    let there = (chosen.keys())
+        .filter(|(s, _)| *s == slot)
+        .map(|(_, p)| command(&p.command))
+        .join(" and ");
+    if there.is_empty() {
+        "nothing".to_owned()
+    } else {
+        there
+    }
 }
 
 fn proposal(p: &Proposal) -> String {
