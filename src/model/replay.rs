@@ -441,9 +441,17 @@ fn map_ids(value: &Value, ids: &BTreeMap<u64, u64>) -> Value {
             None => value.clone(),
         },
         Value::Array(items) => Value::Array(items.iter().map(|v| map_ids(v, ids)).collect()),
+        // A map keyed by node ids (the at-most-once table of a saved snapshot) has them as
+        // its keys' text.
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| (k.clone(), map_ids(v, ids)))
+                .map(|(k, v)| {
+                    let key = match k.parse::<u64>().ok().and_then(|n| ids.get(&n)) {
+                        Some(model) => model.to_string(),
+                        None => k.clone(),
+                    };
+                    (key, map_ids(v, ids))
+                })
                 .collect(),
         ),
         other => other.clone(),
@@ -847,7 +855,9 @@ where
         // V4: the model's step saved and sent what the node did.
         if saved.is_some() && saved.as_ref() != self.saved(i) {
             return Err(Stop::Diverged(format!(
-                "the node saved what the model's actor did not (the model's actor has {:?})",
+                "the node saved what the model's actor did not (the node saved {:?}; the model's \
+                 actor has {:?})",
+                saved,
                 self.saved(i)
             )));
         }
