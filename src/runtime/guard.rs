@@ -42,7 +42,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// L1: how long a preemption notice is held back, drawn at random by `spawn`'s timers.
@@ -86,6 +86,14 @@ where
     /// `None` to let it. By default every message may.
     fn refuse(_msg: &Self::Msg) -> Option<String> {
         None
+    }
+
+    /// D1: whether `msg`, sent by this node `id` to a peer in a step that also saves, may
+    /// leave before that save is on disk, because it depends on nothing the save holds, only
+    /// on `durable`, the storage already on disk before the step. By default no message may:
+    /// every message of a step that saves leaves after the save.
+    fn leaves_before_save(_id: Id, _msg: &Self::Msg, _durable: &Self::Storage) -> bool {
+        false
     }
 }
 
@@ -185,6 +193,23 @@ impl WireProtocol for MultiPaxosActor<String> {
             M::Chosen { command: c, .. } => command(c),
             M::Promise { accepted, .. } => accepted.values().find_map(|p| command(&p.command)),
             _ => None,
+        }
+    }
+
+    /// D1: a leader's phase 2(a) `Accept` to a peer, in a ballot of its own whose round is on
+    /// disk, leaves before the step's save (spec/runtime.md, D1). It is the proposer's
+    /// message: it carries a slot and a value the proposer chose, and its ballot, and the
+    /// only stable storage a proposer needs is its ballot's round (§2.5: "An acceptor records
+    /// its intended response in stable storage before actually sending the response"; the
+    /// proposer only has to remember "the highest-numbered proposal it has tried to issue").
+    /// What the step saves is this server's acceptor: its own acceptance, which it answers
+    /// only to itself; every message that answers for it leaves after the save.
+    fn leaves_before_save(id: Id, msg: &MpMsg, durable: &multi_paxos::Storage<String>) -> bool {
+        match msg {
+            multi_paxos::Msg::Accept { proposal, .. } => {
+                proposal.ballot.proposer == id && proposal.ballot.round <= durable.round
+            }
+            _ => false,
         }
     }
 }
@@ -351,6 +376,9 @@ pub enum GuardTimer<T, M> {
     Inner(T),
     /// L1: hand this message from this peer to the inner actor now.
     Deliver(Id, M),
+    /// D1: the step before saved nothing yet, having sent only what may leave before its save
+    /// ([`WireProtocol::leaves_before_save`]): save now, then send the rest ([`FLUSH_AFTER`]).
+    Flush,
     /// F1 (tests only): send this copy of a datagram now; `copy` tells copies apart.
     Send {
         /// A number unique in the process.
@@ -379,7 +407,41 @@ pub struct Guard<A: Actor> {
     pub faults: Option<Arc<Faults>>,
     /// T1, T2: where the events the actor handles are recorded (`--trace`); `None` by default.
     pub trace: Option<Arc<Tracer>>,
+    /// D1: what the last step left to do after the messages that left before its save: the
+    /// save, then the rest of its messages. Empty between steps but for that.
+    pub deferred: Arc<Mutex<Deferred<A>>>,
 }
+
+/// D1: the saves of a step whose first messages left before them, and the messages that wait
+/// for them ([`Guard::deferred`]).
+pub struct Deferred<A: Actor> {
+    saves: Vec<A::Storage>,
+    sends: Vec<(Id, A::Msg)>,
+}
+
+impl<A: Actor> Default for Deferred<A> {
+    fn default() -> Self {
+        Deferred {
+            saves: Vec::new(),
+            sends: Vec::new(),
+        }
+    }
+}
+
+impl<A: Actor> fmt::Debug for Deferred<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deferred")
+            .field("saves", &self.saves.len())
+            .field("sends", &self.sends)
+            .finish()
+    }
+}
+
+/// D1: how soon a step's deferred save runs (the [`GuardTimer::Flush`] timer): at once, once
+/// `spawn` has sent the messages that leave before it. Not zero: `spawn` waits for a datagram
+/// until the next timer, and a wait of zero is an error for a socket; any step that runs
+/// first flushes too.
+pub const FLUSH_AFTER: Duration = Duration::from_nanos(1);
 
 impl<A> Guard<A>
 where
@@ -398,8 +460,66 @@ where
     }
 
     /// Passes the inner actor's commands on, saving storage on the spot so that it is on disk
-    /// before any message the same step sends.
+    /// before any message the same step sends; but for the messages that may leave before the
+    /// save (D1, [`WireProtocol::leaves_before_save`]): those leave first, and the save and
+    /// the other messages wait for the [`GuardTimer::Flush`] timer (or the next step, which
+    /// flushes first). A traced node (T2) always saves first.
     fn forward(&self, id: Id, out: Out<A>, o: &mut Out<Self>) {
+        let saves = out.iter().any(|c| matches!(c, Command::Save(_)));
+        let early = |msg: &A::Msg, dst: &Id| {
+            self.peers.contains(dst)
+                && *dst != id
+                && self.store.with_saved(|durable| {
+                    durable
+                        .as_ref()
+                        .is_some_and(|durable| A::leaves_before_save(id, msg, durable))
+                })
+        };
+        let defer = saves
+            && self.trace.is_none()
+            && out
+                .iter()
+                .any(|c| matches!(c, Command::Send(dst, msg) if early(msg, dst)));
+        if !defer {
+            return self.carry_out(id, out, o);
+        }
+        let mut deferred = self.lock_deferred();
+        for command in out {
+            match command {
+                Command::Save(storage) => deferred.saves.push(storage),
+                Command::Send(dst, msg) if early(&msg, &dst) => self.send(id, dst, msg, o),
+                Command::Send(dst, msg) => deferred.sends.push((dst, msg)),
+                Command::SetTimer(timer, duration) => {
+                    o.set_timer(GuardTimer::Inner(timer), duration)
+                }
+                Command::CancelTimer(timer) => o.cancel_timer(GuardTimer::Inner(timer)),
+                Command::ChooseRandom(key, random) => o.choose_random(key, random),
+            }
+        }
+        o.set_timer(GuardTimer::Flush, FLUSH_AFTER..FLUSH_AFTER);
+    }
+
+    /// D1: the saves a step deferred, then the messages that waited for them; nothing when no
+    /// step deferred anything. Every step runs it first, so that no step starts before the
+    /// last one's storage is on disk.
+    fn flush(&self, id: Id, o: &mut Out<Self>) {
+        let Deferred { saves, sends } = std::mem::take(&mut *self.lock_deferred());
+        for storage in saves {
+            self.save(id, &storage);
+        }
+        for (dst, msg) in sends {
+            self.send(id, dst, msg, o);
+        }
+    }
+
+    fn lock_deferred(&self) -> std::sync::MutexGuard<'_, Deferred<A>> {
+        self.deferred
+            .lock()
+            .expect("a node's steps never panic while they hold its deferred save")
+    }
+
+    /// The inner actor's commands in their order, each save on disk before what follows it.
+    fn carry_out(&self, id: Id, out: Out<A>, o: &mut Out<Self>) {
         for command in out {
             match command {
                 Command::Save(storage) => self.save(id, &storage),
@@ -560,6 +680,7 @@ where
         wire: Wire<A::Msg>,
         o: &mut Out<Self>,
     ) {
+        self.flush(id, o);
         if self.cut_off_from(src) {
             return;
         }
@@ -629,8 +750,10 @@ where
         timer: &Self::Timer,
         o: &mut Out<Self>,
     ) {
+        self.flush(id, o);
         let mut out = Out::new();
         match timer {
+            GuardTimer::Flush => {}
             GuardTimer::Inner(timer) => {
                 self.inner.on_timeout(id, state, timer, &mut out);
                 self.record_and_forward(id, Handled::Timeout(timer), out, o);
@@ -649,6 +772,7 @@ where
     }
 
     fn on_random(&self, id: Id, state: &mut Cow<A::State>, random: &A::Random, o: &mut Out<Self>) {
+        self.flush(id, o);
         let mut out = Out::new();
         self.inner.on_random(id, state, random, &mut out);
         self.forward(id, out, o);
@@ -740,6 +864,7 @@ mod tests {
             key: None,
             faults: None,
             trace: None,
+            deferred: Arc::default(),
         };
         (peers, guard)
     }
@@ -1011,6 +1136,7 @@ mod tests {
             key: None,
             faults: None,
             trace: None,
+            deferred: Arc::default(),
         };
         (guard, peers)
     }
@@ -1166,5 +1292,197 @@ mod tests {
         assert!(matches!(state, Cow::Owned(_)), "a client's request arrives");
         assert!(sends(o).is_empty(), "nothing to a peer");
         let _ = std::fs::remove_file(&file);
+    }
+}
+
+#[cfg(test)]
+mod deferred_save_tests {
+    use super::*;
+    use crate::protocol::multi_paxos::{
+        Ballot, ClientCommand, Command as MpCommand, KvOp, KvRet, MultiPaxosActor, Proposal,
+        Storage, Timer,
+    };
+    use std::net::SocketAddrV4;
+
+    type MpGuard = Guard<MultiPaxosActor<String>>;
+
+    /// A guarded Multi-Paxos server among three loopback peers, saving to a store of its own.
+    fn guard(tag: &str) -> (MpGuard, Vec<Id>) {
+        let peers: Vec<Id> = (1..=3)
+            .map(|p| Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), p)))
+            .collect();
+        let path = std::env::temp_dir().join(format!(
+            "paxos-deferred-{tag}-{}.storage",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(crate::runtime::wal::log_path(&path));
+        let store =
+            Store::open(&path, crate::runtime::wal::COMPACT_AFTER).expect("nothing to read");
+        let guard = Guard {
+            inner: crate::runtime::node::multi_paxos_server(&peers),
+            peers: peers.iter().copied().collect(),
+            store: Arc::new(store),
+            key: None,
+            faults: None,
+            trace: None,
+            deferred: Arc::default(),
+        };
+        (guard, peers)
+    }
+
+    fn sends(o: &Out<MpGuard>) -> Vec<(Id, MpMsg)> {
+        o.iter()
+            .filter_map(|c| match c {
+                Command::Send(dst, Wire::Plain(msg)) => Some((*dst, msg.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn flush_timer_set(o: &Out<MpGuard>) -> bool {
+        o.iter()
+            .any(|c| matches!(c, Command::SetTimer(GuardTimer::Flush, _)))
+    }
+
+    fn accepted_on_disk(guard: &MpGuard) -> Vec<u32> {
+        let saved = guard.store.saved().expect("the node saved");
+        saved.accepted.keys().copied().collect()
+    }
+
+    // D1 (spec/runtime.md): a leader's own phase 2(a) `Accept`s, in a ballot whose round is on
+    // disk, leave before the step's save; the save (its own acceptance) is on disk before the
+    // next step starts, and before any message that answers for it.
+    #[test]
+    fn a_leaders_accepts_leave_before_its_own_acceptance_is_saved() {
+        let (guard, peers) = guard("leader");
+        let (me, peer, other) = (peers[0], peers[1], peers[2]);
+        let client = Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 9));
+        let mut state = Cow::Owned(guard.on_start(me, &None, &mut Out::new()));
+        // Phase 1: the round and the promise to itself are saved before any Prepare leaves.
+        let mut o = Out::new();
+        guard.on_timeout(me, &mut state, &GuardTimer::Inner(Timer::Election), &mut o);
+        assert!(!flush_timer_set(&o), "a Prepare waits for the save");
+        let ballot = state.proposer.ballot;
+        assert_eq!(guard.store.saved().map(|s| s.round), Some(ballot.round));
+        let promise = MpMsg::Promise {
+            ballot,
+            accepted: Default::default(),
+            more: None,
+        };
+        guard.on_msg(me, &mut state, peer, Wire::Plain(promise), &mut Out::new());
+        assert!(state.is_leader());
+        // A request: the Accepts to the peers leave now; the leader's own acceptance is not on
+        // disk yet, and nothing else leaves.
+        let put = KvOp::Put {
+            key: "k".to_owned(),
+            value: "v".to_owned(),
+        };
+        let command = ClientCommand {
+            client,
+            request: 1,
+            op: put,
+        };
+        let request = MpMsg::Request {
+            command: command.clone(),
+        };
+        let mut o = Out::new();
+        guard.on_msg(me, &mut state, client, Wire::Plain(request), &mut o);
+        let proposal = Proposal {
+            ballot,
+            command: MpCommand::Batch(vec![command]),
+        };
+        let accept = MpMsg::Accept {
+            slot: 0,
+            proposal: proposal.clone(),
+        };
+        assert_eq!(sends(&o), vec![(peer, accept.clone()), (other, accept)]);
+        assert!(flush_timer_set(&o));
+        assert!(accepted_on_disk(&guard).is_empty(), "the save waits");
+        // The next step saves first: a peer's acceptance makes the slot chosen, counting the
+        // leader's own, which is on disk before the reply leaves.
+        let accepted = MpMsg::Accepted { slot: 0, proposal };
+        let mut o = Out::new();
+        guard.on_msg(me, &mut state, peer, Wire::Plain(accepted), &mut o);
+        assert_eq!(accepted_on_disk(&guard), vec![0]);
+        let reply = MpMsg::Reply {
+            request: 1,
+            ret: KvRet::PutOk,
+        };
+        assert!(sends(&o).contains(&(client, reply)), "{:?}", sends(&o));
+        // The flush timer, once the step is over, finds nothing left to do.
+        let mut o = Out::new();
+        guard.on_timeout(me, &mut state, &GuardTimer::Flush, &mut o);
+        assert!(o.is_empty());
+    }
+
+    // D1: an acceptor's answer never leaves before its save: a follower's acceptance is on disk
+    // when the step that sends its `Accepted` ends.
+    #[test]
+    fn an_acceptance_is_saved_before_it_is_answered() {
+        let (guard, peers) = guard("follower");
+        let (me, leader) = (peers[1], peers[0]);
+        let mut state = Cow::Owned(guard.on_start(me, &None, &mut Out::new()));
+        let ballot = Ballot {
+            round: 1,
+            proposer: leader,
+        };
+        let proposal = Proposal {
+            ballot,
+            command: MpCommand::Noop,
+        };
+        let accept = MpMsg::Accept {
+            slot: 0,
+            proposal: proposal.clone(),
+        };
+        let mut o = Out::new();
+        guard.on_msg(me, &mut state, leader, Wire::Plain(accept), &mut o);
+        assert!(!flush_timer_set(&o));
+        assert_eq!(accepted_on_disk(&guard), vec![0]);
+        let accepted = MpMsg::Accepted { slot: 0, proposal };
+        assert_eq!(sends(&o), vec![(leader, accepted)]);
+    }
+
+    // D1: only an `Accept` of this node's own ballot, whose round is on disk, may leave before
+    // the save; no answer of an acceptor, no other message.
+    #[test]
+    fn only_accepts_in_a_round_on_disk_leave_before_the_save() {
+        type A = MultiPaxosActor<String>;
+        let (me, other) = (Id::from(1), Id::from(2));
+        let durable = Storage {
+            round: 3,
+            ..Storage::default()
+        };
+        let accept = |round, proposer| MpMsg::Accept {
+            slot: 7,
+            proposal: Proposal {
+                ballot: Ballot { round, proposer },
+                command: MpCommand::Noop,
+            },
+        };
+        assert!(A::leaves_before_save(me, &accept(3, me), &durable));
+        assert!(A::leaves_before_save(me, &accept(2, me), &durable));
+        assert!(!A::leaves_before_save(me, &accept(4, me), &durable));
+        assert!(!A::leaves_before_save(me, &accept(3, other), &durable));
+        let Some(MpMsg::Accept { slot, proposal }) = Some(accept(3, me)) else {
+            unreachable!()
+        };
+        let answers = [
+            MpMsg::Accepted { slot, proposal },
+            MpMsg::Prepare {
+                ballot: Ballot {
+                    round: 3,
+                    proposer: me,
+                },
+                from: 0,
+            },
+            MpMsg::Reply {
+                request: 1,
+                ret: KvRet::PutOk,
+            },
+        ];
+        for msg in answers {
+            assert!(!A::leaves_before_save(me, &msg, &durable), "{msg:?}");
+        }
     }
 }
