@@ -88,13 +88,30 @@ where
         None
     }
 
-    /// D1: whether `msg`, sent by this node `id` to a peer in a step that also saves, may
-    /// leave before that save is on disk, because it depends on nothing the save holds, only
-    /// on `durable`, the storage already on disk before the step. By default no message may:
-    /// every message of a step that saves leaves after the save.
-    fn leaves_before_save(_id: Id, _msg: &Self::Msg, _durable: &Self::Storage) -> bool {
+    /// D1: whether `msg`, sent by this node `id` in a step that also saves (`step`), may leave
+    /// before that save is on disk, because it depends on nothing the save changes, only on
+    /// the storage already on disk before the step. By default no message may: every
+    /// message of a step that saves leaves after the save.
+    fn leaves_before_save(_id: Id, _msg: &Self::Msg, _step: &SavingStep<'_, Self>) -> bool
+    where
+        Self::Storage: Journal,
+    {
         false
     }
+}
+
+/// D1: a step that saves, as [`WireProtocol::leaves_before_save`] sees it.
+pub struct SavingStep<'a, A: Actor>
+where
+    A::Storage: Journal,
+{
+    /// The storage on disk before the step.
+    pub durable: &'a A::Storage,
+    /// What each of the step's saves changes, in order: the first from `durable`, each next
+    /// one from the one before.
+    pub changes: &'a [Vec<<A::Storage as Journal>::Change>],
+    /// The actor's state after the step.
+    pub state: &'a A::State,
 }
 
 impl WireProtocol for PaxosActor {
@@ -196,18 +213,40 @@ impl WireProtocol for MultiPaxosActor<String> {
         }
     }
 
-    /// D1: a leader's phase 2(a) `Accept` to a peer, in a ballot of its own whose round is on
-    /// disk, leaves before the step's save (spec/runtime.md, D1). It is the proposer's
-    /// message: it carries a slot and a value the proposer chose, and its ballot, and the
-    /// only stable storage a proposer needs is its ballot's round (§2.5: "An acceptor records
-    /// its intended response in stable storage before actually sending the response"; the
-    /// proposer only has to remember "the highest-numbered proposal it has tried to issue").
-    /// What the step saves is this server's acceptor: its own acceptance, which it answers
-    /// only to itself; every message that answers for it leaves after the save.
-    fn leaves_before_save(id: Id, msg: &MpMsg, durable: &multi_paxos::Storage<String>) -> bool {
+    /// D1 (spec/runtime.md): what may leave before the step's save.
+    ///
+    /// - A leader's phase 2(a) `Accept`, in a ballot of its own whose round is on disk. It is
+    ///   the proposer's message, and the only stable storage a proposer needs is its round
+    ///   (§2.5: each proposer remembers "the highest-numbered proposal it has tried to
+    ///   issue"); what a step saves is this server's acceptor (§2.5: "An acceptor records its
+    ///   intended response in stable storage before actually sending the response"), whose
+    ///   acceptance is answered only to this server itself, and counted in memory.
+    /// - A `Chosen` for a slot the step's saves do not change: this server's acceptance of
+    ///   that slot, if it was counted, is on disk.
+    /// - A client's `Reply` or `Stale` when the step's saves change no applied slot: it
+    ///   answers for applied slots only (the replica's log), and this server's acceptances of
+    ///   those are all on disk.
+    ///
+    /// A `Promise`, an `Accepted`, a `Rejected` report the acceptor and a `Prepare` a round
+    /// that may be the step's own: they wait for the save.
+    fn leaves_before_save(
+        id: Id,
+        msg: &MpMsg,
+        step: &SavingStep<'_, MultiPaxosActor<String>>,
+    ) -> bool {
+        use crate::runtime::wal::MultiPaxosChange as Change;
+        let mut changed = step.changes.iter().flatten().filter_map(|c| match c {
+            Change::Accepted(slot, _) | Change::Unaccepted(slot) => Some(*slot),
+            Change::Round(_) | Change::Promised(_) | Change::Decided(_) => None,
+        });
         match msg {
             multi_paxos::Msg::Accept { proposal, .. } => {
-                proposal.ballot.proposer == id && proposal.ballot.round <= durable.round
+                proposal.ballot.proposer == id && proposal.ballot.round <= step.durable.round
+            }
+            multi_paxos::Msg::Chosen { slot, .. } => !changed.any(|s| s == *slot),
+            multi_paxos::Msg::Reply { .. } | multi_paxos::Msg::Stale { .. } => {
+                let applied = step.state.replica.log.len();
+                changed.all(|s| usize::try_from(s).is_ok_and(|s| s >= applied))
             }
             _ => false,
         }
@@ -394,7 +433,10 @@ pub enum GuardTimer<T, M> {
 /// client requests to their source (R1), seals what it sends to peers (A1) and writes its
 /// storage durably (D1). State, timers and messages are the inner actor's own.
 #[derive(Clone, Debug)]
-pub struct Guard<A: Actor> {
+pub struct Guard<A: Actor>
+where
+    A::Storage: Journal,
+{
     /// The protocol actor, as the model checks it.
     pub inner: A,
     /// Every member of the cluster, this node included.
@@ -414,12 +456,19 @@ pub struct Guard<A: Actor> {
 
 /// D1: the saves of a step whose first messages left before them, and the messages that wait
 /// for them ([`Guard::deferred`]).
-pub struct Deferred<A: Actor> {
-    saves: Vec<A::Storage>,
+pub struct Deferred<A: Actor>
+where
+    A::Storage: Journal,
+{
+    /// Each save, with what it changes (from the storage on disk, then from the save before).
+    saves: Vec<(A::Storage, Vec<<A::Storage as Journal>::Change>)>,
     sends: Vec<(Id, A::Msg)>,
 }
 
-impl<A: Actor> Default for Deferred<A> {
+impl<A: Actor> Default for Deferred<A>
+where
+    A::Storage: Journal,
+{
     fn default() -> Self {
         Deferred {
             saves: Vec::new(),
@@ -428,7 +477,10 @@ impl<A: Actor> Default for Deferred<A> {
     }
 }
 
-impl<A: Actor> fmt::Debug for Deferred<A> {
+impl<A: Actor> fmt::Debug for Deferred<A>
+where
+    A::Storage: Journal,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Deferred")
             .field("saves", &self.saves.len())
@@ -452,11 +504,18 @@ where
 {
     /// T2: records the step that handled `handled` and gave `out`, before any of it is carried
     /// out; then carries it out.
-    fn record_and_forward(&self, id: Id, handled: Handled<'_, A>, out: Out<A>, o: &mut Out<Self>) {
+    fn record_and_forward(
+        &self,
+        id: Id,
+        state: &A::State,
+        handled: Handled<'_, A>,
+        out: Out<A>,
+        o: &mut Out<Self>,
+    ) {
         if let Some(trace) = &self.trace {
             trace.step(handled, &out, &self.store);
         }
-        self.forward(id, out, o);
+        self.forward(id, Some(state), out, o);
     }
 
     /// Passes the inner actor's commands on, saving storage on the spot so that it is on disk
@@ -464,31 +523,59 @@ where
     /// save (D1, [`WireProtocol::leaves_before_save`]): those leave first, and the save and
     /// the other messages wait for the [`GuardTimer::Flush`] timer (or the next step, which
     /// flushes first). A traced node (T2) always saves first.
-    fn forward(&self, id: Id, out: Out<A>, o: &mut Out<Self>) {
-        let saves = out.iter().any(|c| matches!(c, Command::Save(_)));
-        let early = |msg: &A::Msg, dst: &Id| {
-            self.peers.contains(dst)
-                && *dst != id
-                && self.store.with_saved(|durable| {
-                    durable
-                        .as_ref()
-                        .is_some_and(|durable| A::leaves_before_save(id, msg, durable))
-                })
-        };
-        let defer = saves
-            && self.trace.is_none()
-            && out
-                .iter()
-                .any(|c| matches!(c, Command::Send(dst, msg) if early(msg, dst)));
-        if !defer {
+    fn forward(&self, id: Id, state: Option<&A::State>, out: Out<A>, o: &mut Out<Self>) {
+        let saves: Vec<&A::Storage> = out
+            .iter()
+            .filter_map(|c| match c {
+                Command::Save(storage) => Some(storage),
+                _ => None,
+            })
+            .collect();
+        let (Some(state), false, None) = (state, saves.is_empty(), &self.trace) else {
             return self.carry_out(id, out, o);
-        }
+        };
+        // What each save changes, and which messages may leave before the saves, computed
+        // once, against the storage on disk (a node that never saved sends nothing early).
+        let plan = self.store.with_saved(|durable| {
+            let durable = durable.as_ref()?;
+            let mut changes = Vec::new();
+            let mut before = durable;
+            for &storage in &saves {
+                changes.push(storage.changes(before));
+                before = storage;
+            }
+            let step = SavingStep {
+                durable,
+                changes: &changes,
+                state,
+            };
+            let early: Vec<bool> = out
+                .iter()
+                .filter_map(|c| match c {
+                    Command::Send(dst, msg) => {
+                        Some(*dst != id && A::leaves_before_save(id, msg, &step))
+                    }
+                    _ => None,
+                })
+                .collect();
+            Some((changes, early))
+        });
+        let Some((changes, early)) = plan.filter(|(_, early)| early.contains(&true)) else {
+            return self.carry_out(id, out, o);
+        };
         let mut deferred = self.lock_deferred();
+        let mut changes = changes.into_iter();
+        let mut early = early.into_iter();
         for command in out {
             match command {
-                Command::Save(storage) => deferred.saves.push(storage),
-                Command::Send(dst, msg) if early(&msg, &dst) => self.send(id, dst, msg, o),
-                Command::Send(dst, msg) => deferred.sends.push((dst, msg)),
+                Command::Save(storage) => {
+                    let changes = changes.next().expect("one list of changes per save");
+                    deferred.saves.push((storage, changes));
+                }
+                Command::Send(dst, msg) => match early.next() {
+                    Some(true) => self.send(id, dst, msg, o),
+                    _ => deferred.sends.push((dst, msg)),
+                },
                 Command::SetTimer(timer, duration) => {
                     o.set_timer(GuardTimer::Inner(timer), duration)
                 }
@@ -504,8 +591,8 @@ where
     /// last one's storage is on disk.
     fn flush(&self, id: Id, o: &mut Out<Self>) {
         let Deferred { saves, sends } = std::mem::take(&mut *self.lock_deferred());
-        for storage in saves {
-            self.save(id, &storage);
+        for (storage, changes) in saves {
+            self.save(id, &storage, Some(changes));
         }
         for (dst, msg) in sends {
             self.send(id, dst, msg, o);
@@ -522,7 +609,7 @@ where
     fn carry_out(&self, id: Id, out: Out<A>, o: &mut Out<Self>) {
         for command in out {
             match command {
-                Command::Save(storage) => self.save(id, &storage),
+                Command::Save(storage) => self.save(id, &storage, None),
                 Command::Send(dst, msg) => self.send(id, dst, msg, o),
                 Command::SetTimer(timer, duration) => {
                     o.set_timer(GuardTimer::Inner(timer), duration)
@@ -625,9 +712,19 @@ where
             .is_some_and(|faults| faults.partitioned() && self.peers.contains(&src))
     }
 
-    /// D1: a node that cannot save must not send what depends on the save: it stops.
-    fn save(&self, id: Id, saved: &A::Storage) {
-        if let Err(e) = self.store.save(saved) {
+    /// D1: a node that cannot save must not send what depends on the save: it stops. The
+    /// save's `changes`, when the guard computed them already ([`Store::save_changes`]).
+    fn save(
+        &self,
+        id: Id,
+        saved: &A::Storage,
+        changes: Option<Vec<<A::Storage as Journal>::Change>>,
+    ) {
+        let result = match changes {
+            Some(changes) => self.store.save_changes(saved, changes),
+            None => self.store.save(saved),
+        };
+        if let Err(e) = result {
             log::error!(
                 "Unable to save storage: stopping the node. id={id}, path={}, err={e}",
                 self.store.path().display()
@@ -668,7 +765,7 @@ where
             }
             self.inner.on_start(id, storage, &mut out)
         });
-        self.forward(id, out, o);
+        self.forward(id, None, out, o);
         state
     }
 
@@ -736,11 +833,11 @@ where
         let mut out = Out::new();
         let Some(trace) = &self.trace else {
             self.inner.on_msg(id, state, src, msg, &mut out);
-            return self.forward(id, out, o);
+            return self.forward(id, Some(state), out, o);
         };
         self.inner.on_msg(id, state, src, msg.clone(), &mut out);
         trace.step(Handled::Msg(src, &msg), &out, &self.store);
-        self.forward(id, out, o);
+        self.forward(id, Some(state), out, o);
     }
 
     fn on_timeout(
@@ -756,11 +853,11 @@ where
             GuardTimer::Flush => {}
             GuardTimer::Inner(timer) => {
                 self.inner.on_timeout(id, state, timer, &mut out);
-                self.record_and_forward(id, Handled::Timeout(timer), out, o);
+                self.record_and_forward(id, state, Handled::Timeout(timer), out, o);
             }
             GuardTimer::Deliver(src, msg) => {
                 self.inner.on_msg(id, state, *src, msg.clone(), &mut out);
-                self.record_and_forward(id, Handled::Msg(*src, msg), out, o);
+                self.record_and_forward(id, state, Handled::Msg(*src, msg), out, o);
             }
             GuardTimer::Send { dst, wire, .. } => {
                 // F1: a copy held back; a partition that began meanwhile loses it.
@@ -775,7 +872,7 @@ where
         self.flush(id, o);
         let mut out = Out::new();
         self.inner.on_random(id, state, random, &mut out);
-        self.forward(id, out, o);
+        self.forward(id, Some(state), out, o);
     }
 }
 
@@ -1416,6 +1513,88 @@ mod deferred_save_tests {
         assert!(o.is_empty());
     }
 
+    // D1: in the step where a slot is chosen and the requests that waited go into the next
+    // one, the reply and the `Chosen` leave with the next slot's `Accept`s, before the
+    // leader's acceptance of that slot is saved: they answer for the slot on disk, which the
+    // save does not change.
+    #[test]
+    fn a_reply_for_a_slot_on_disk_leaves_before_the_next_slot_is_saved() {
+        let (guard, peers) = guard("reply");
+        let (me, peer, other) = (peers[0], peers[1], peers[2]);
+        let (first, second) = (
+            Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 9)),
+            Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 10)),
+        );
+        let mut state = Cow::Owned(guard.on_start(me, &None, &mut Out::new()));
+        guard.on_timeout(
+            me,
+            &mut state,
+            &GuardTimer::Inner(Timer::Election),
+            &mut Out::new(),
+        );
+        let ballot = state.proposer.ballot;
+        let promise = MpMsg::Promise {
+            ballot,
+            accepted: Default::default(),
+            more: None,
+        };
+        guard.on_msg(me, &mut state, peer, Wire::Plain(promise), &mut Out::new());
+        let command = |client, value: &str| ClientCommand {
+            client,
+            request: 1,
+            op: KvOp::Put {
+                key: "k".to_owned(),
+                value: value.to_owned(),
+            },
+        };
+        for (client, value) in [(first, "a"), (second, "b")] {
+            let request = MpMsg::Request {
+                command: command(client, value),
+            };
+            guard.on_msg(
+                me,
+                &mut state,
+                client,
+                Wire::Plain(request),
+                &mut Out::new(),
+            );
+        }
+        assert_eq!(state.proposer.queue.len(), 1, "the window is full");
+        let proposal = |value| Proposal {
+            ballot,
+            command: MpCommand::Batch(vec![command(
+                if value == "a" { first } else { second },
+                value,
+            )]),
+        };
+        let accepted = MpMsg::Accepted {
+            slot: 0,
+            proposal: proposal("a"),
+        };
+        let mut o = Out::new();
+        guard.on_msg(me, &mut state, peer, Wire::Plain(accepted), &mut o);
+        assert!(flush_timer_set(&o));
+        assert_eq!(accepted_on_disk(&guard), vec![0], "slot 1 waits");
+        let sent = sends(&o);
+        let next = MpMsg::Accept {
+            slot: 1,
+            proposal: proposal("b"),
+        };
+        let reply = MpMsg::Reply {
+            request: 1,
+            ret: KvRet::PutOk,
+        };
+        for expected in [(peer, next.clone()), (other, next), (first, reply)] {
+            assert!(sent.contains(&expected), "{expected:?} not in {sent:?}");
+        }
+        assert!(sent
+            .iter()
+            .any(|(dst, msg)| *dst == other && matches!(msg, MpMsg::Chosen { slot: 0, .. })));
+        let mut o = Out::new();
+        guard.on_timeout(me, &mut state, &GuardTimer::Flush, &mut o);
+        assert_eq!(accepted_on_disk(&guard), vec![0, 1]);
+    }
+
     // D1: an acceptor's answer never leaves before its save: a follower's acceptance is on disk
     // when the step that sends its `Accepted` ends.
     #[test]
@@ -1443,32 +1622,67 @@ mod deferred_save_tests {
         assert_eq!(sends(&o), vec![(leader, accepted)]);
     }
 
-    // D1: only an `Accept` of this node's own ballot, whose round is on disk, may leave before
-    // the save; no answer of an acceptor, no other message.
+    // D1: what may leave before the save: an `Accept` of this node's own ballot whose round
+    // is on disk; a `Chosen` of a slot the save does not change; a client's reply when the
+    // save changes no applied slot. No answer of an acceptor, no `Prepare`.
     #[test]
-    fn only_accepts_in_a_round_on_disk_leave_before_the_save() {
+    fn only_what_the_save_does_not_back_leaves_before_it() {
+        use crate::protocol::multi_paxos::{Applied, MultiPaxosState};
+        use crate::runtime::wal::MultiPaxosChange as Change;
         type A = MultiPaxosActor<String>;
         let (me, other) = (Id::from(1), Id::from(2));
         let durable = Storage {
             round: 3,
             ..Storage::default()
         };
+        let proposal = |round, proposer| Proposal {
+            ballot: Ballot { round, proposer },
+            command: MpCommand::Noop,
+        };
         let accept = |round, proposer| MpMsg::Accept {
             slot: 7,
-            proposal: Proposal {
-                ballot: Ballot { round, proposer },
-                command: MpCommand::Noop,
-            },
+            proposal: proposal(round, proposer),
         };
-        assert!(A::leaves_before_save(me, &accept(3, me), &durable));
-        assert!(A::leaves_before_save(me, &accept(2, me), &durable));
-        assert!(!A::leaves_before_save(me, &accept(4, me), &durable));
-        assert!(!A::leaves_before_save(me, &accept(3, other), &durable));
-        let Some(MpMsg::Accept { slot, proposal }) = Some(accept(3, me)) else {
-            unreachable!()
+        // A replica that applied slot 0.
+        let mut state = MultiPaxosState::default();
+        state.replica.log.push(Applied {
+            slot: 0,
+            command: MpCommand::Noop,
+            executed: Vec::new(),
+        });
+        let early = |msg: &MpMsg, changed_slot: u32| {
+            let changes = vec![vec![
+                Change::Decided(1),
+                Change::Accepted(changed_slot, proposal(3, me)),
+            ]];
+            let step = SavingStep {
+                durable: &durable,
+                changes: &changes,
+                state: &state,
+            };
+            A::leaves_before_save(me, msg, &step)
         };
+        assert!(early(&accept(3, me), 7));
+        assert!(early(&accept(2, me), 7));
+        assert!(!early(&accept(4, me), 7), "a round not on disk");
+        assert!(!early(&accept(3, other), 7), "another's ballot");
+        let reply = MpMsg::Reply {
+            request: 1,
+            ret: KvRet::PutOk,
+        };
+        assert!(early(&reply, 1), "the save changes an unapplied slot only");
+        assert!(!early(&reply, 0), "the save changes an applied slot");
+        let chosen = MpMsg::Chosen {
+            slot: 0,
+            command: MpCommand::Noop,
+        };
+        assert!(early(&chosen, 1));
+        assert!(!early(&chosen, 0), "the save changes the chosen slot");
         let answers = [
-            MpMsg::Accepted { slot, proposal },
+            MpMsg::Accepted {
+                slot: 7,
+                proposal: proposal(3, me),
+            },
             MpMsg::Prepare {
                 ballot: Ballot {
                     round: 3,
@@ -1476,13 +1690,17 @@ mod deferred_save_tests {
                 },
                 from: 0,
             },
-            MpMsg::Reply {
-                request: 1,
-                ret: KvRet::PutOk,
+            MpMsg::Promise {
+                ballot: Ballot {
+                    round: 3,
+                    proposer: other,
+                },
+                accepted: Default::default(),
+                more: None,
             },
         ];
         for msg in answers {
-            assert!(!A::leaves_before_save(me, &msg, &durable), "{msg:?}");
+            assert!(!early(&msg, 7), "{msg:?}");
         }
     }
 }
