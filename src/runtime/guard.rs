@@ -109,7 +109,7 @@ where
     pub durable: &'a A::Storage,
     /// What each of the step's saves changes, in order: the first from `durable`, each next
     /// one from the one before.
-    pub changes: &'a [Vec<<A::Storage as Journal>::Change>],
+    pub changes: &'a [Changes<A>],
     /// The actor's state after the step.
     pub state: &'a A::State,
 }
@@ -454,6 +454,9 @@ where
     pub deferred: Arc<Mutex<Deferred<A>>>,
 }
 
+/// What one save of `A`'s storage changes (W1: the record it appends).
+type Changes<A> = Vec<<<A as Actor>::Storage as Journal>::Change>;
+
 /// D1: the saves of a step whose first messages left before them, and the messages that wait
 /// for them ([`Guard::deferred`]).
 pub struct Deferred<A: Actor>
@@ -461,7 +464,7 @@ where
     A::Storage: Journal,
 {
     /// Each save, with what it changes (from the storage on disk, then from the save before).
-    saves: Vec<(A::Storage, Vec<<A::Storage as Journal>::Change>)>,
+    saves: Vec<(A::Storage, Changes<A>)>,
     sends: Vec<(Id, A::Msg)>,
 }
 
