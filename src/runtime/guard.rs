@@ -535,7 +535,7 @@ where
             })
             .collect();
         let (Some(state), false, None) = (state, saves.is_empty(), &self.trace) else {
-            return self.carry_out(id, out, o);
+            return self.carry_out(id, out, Vec::new(), o);
         };
         // What each save changes, and which messages may leave before the saves, computed
         // once, against the storage on disk (a node that never saved sends nothing early).
@@ -563,9 +563,12 @@ where
                 .collect();
             Some((changes, early))
         });
-        let Some((changes, early)) = plan.filter(|(_, early)| early.contains(&true)) else {
-            return self.carry_out(id, out, o);
+        let Some((changes, early)) = plan else {
+            return self.carry_out(id, out, Vec::new(), o);
         };
+        if !early.contains(&true) {
+            return self.carry_out(id, out, changes, o);
+        }
         let mut deferred = self.lock_deferred();
         let mut changes = changes.into_iter();
         let mut early = early.into_iter();
@@ -609,10 +612,13 @@ where
     }
 
     /// The inner actor's commands in their order, each save on disk before what follows it.
-    fn carry_out(&self, id: Id, out: Out<A>, o: &mut Out<Self>) {
+    /// `changes`: what each save changes, when [`Guard::forward`] computed it already (one
+    /// list per save, in order), or nothing.
+    fn carry_out(&self, id: Id, out: Out<A>, changes: Vec<Changes<A>>, o: &mut Out<Self>) {
+        let mut changes = changes.into_iter();
         for command in out {
             match command {
-                Command::Save(storage) => self.save(id, &storage, None),
+                Command::Save(storage) => self.save(id, &storage, changes.next()),
                 Command::Send(dst, msg) => self.send(id, dst, msg, o),
                 Command::SetTimer(timer, duration) => {
                     o.set_timer(GuardTimer::Inner(timer), duration)
