@@ -42,7 +42,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// L1: how long a preemption notice is held back, drawn at random by `spawn`'s timers.
@@ -87,6 +87,31 @@ where
     fn refuse(_msg: &Self::Msg) -> Option<String> {
         None
     }
+
+    /// D1: whether `msg`, sent by this node `id` in a step that also saves (`step`), may leave
+    /// before that save is on disk, because it depends on nothing the save changes, only on
+    /// the storage already on disk before the step. By default no message may: every
+    /// message of a step that saves leaves after the save.
+    fn leaves_before_save(_id: Id, _msg: &Self::Msg, _step: &SavingStep<'_, Self>) -> bool
+    where
+        Self::Storage: Journal,
+    {
+        false
+    }
+}
+
+/// D1: a step that saves, as [`WireProtocol::leaves_before_save`] sees it.
+pub struct SavingStep<'a, A: Actor>
+where
+    A::Storage: Journal,
+{
+    /// The storage on disk before the step.
+    pub durable: &'a A::Storage,
+    /// What each of the step's saves changes, in order: the first from `durable`, each next
+    /// one from the one before.
+    pub changes: &'a [Changes<A>],
+    /// The actor's state after the step.
+    pub state: &'a A::State,
 }
 
 impl WireProtocol for PaxosActor {
@@ -192,6 +217,45 @@ impl WireProtocol for MultiPaxosActor<String> {
             )),
             M::Snapshot { entries, .. } => entries.iter().find_map(snapshot_entry),
             _ => None,
+        }
+    }
+
+    /// D1 (spec/runtime.md): what may leave before the step's save.
+    ///
+    /// - A leader's phase 2(a) `Accept`, in a ballot of its own whose round is on disk. It is
+    ///   the proposer's message, and the only stable storage a proposer needs is its round
+    ///   (§2.5: each proposer remembers "the highest-numbered proposal it has tried to
+    ///   issue"); what a step saves is this server's acceptor (§2.5: "An acceptor records its
+    ///   intended response in stable storage before actually sending the response"), whose
+    ///   acceptance is answered only to this server itself, and counted in memory.
+    /// - A `Chosen` for a slot the step's saves do not change: this server's acceptance of
+    ///   that slot, if it was counted, is on disk.
+    /// - A client's `Reply` or `Stale` when the step's saves change no applied slot: it
+    ///   answers for applied slots only (the replica's log), and this server's acceptances of
+    ///   those are all on disk.
+    ///
+    /// A `Promise`, an `Accepted`, a `Rejected` report the acceptor and a `Prepare` a round
+    /// that may be the step's own: they wait for the save.
+    fn leaves_before_save(
+        id: Id,
+        msg: &MpMsg,
+        step: &SavingStep<'_, MultiPaxosActor<String>>,
+    ) -> bool {
+        use crate::runtime::wal::MultiPaxosChange as Change;
+        let mut changed = step.changes.iter().flatten().filter_map(|c| match c {
+            Change::Accepted(slot, _) | Change::Unaccepted(slot) => Some(*slot),
+            Change::Round(_) | Change::Promised(_) | Change::Decided(_) => None,
+        });
+        match msg {
+            multi_paxos::Msg::Accept { proposal, .. } => {
+                proposal.ballot.proposer == id && proposal.ballot.round <= step.durable.round
+            }
+            multi_paxos::Msg::Chosen { slot, .. } => !changed.any(|s| s == *slot),
+            multi_paxos::Msg::Reply { .. } | multi_paxos::Msg::Stale { .. } => {
+                let applied = step.state.replica.log.len();
+                changed.all(|s| usize::try_from(s).is_ok_and(|s| s >= applied))
+            }
+            _ => false,
         }
     }
 }
@@ -384,6 +448,9 @@ pub enum GuardTimer<T, M> {
     Inner(T),
     /// L1: hand this message from this peer to the inner actor now.
     Deliver(Id, M),
+    /// D1: the step before saved nothing yet, having sent only what may leave before its save
+    /// ([`WireProtocol::leaves_before_save`]): save now, then send the rest ([`FLUSH_AFTER`]).
+    Flush,
     /// F1 (tests only): send this copy of a datagram now; `copy` tells copies apart.
     Send {
         /// A number unique in the process.
@@ -399,7 +466,10 @@ pub enum GuardTimer<T, M> {
 /// client requests to their source (R1), seals what it sends to peers (A1) and writes its
 /// storage durably (D1). State, timers and messages are the inner actor's own.
 #[derive(Clone, Debug)]
-pub struct Guard<A: Actor> {
+pub struct Guard<A: Actor>
+where
+    A::Storage: Journal,
+{
     /// The protocol actor, as the model checks it.
     pub inner: A,
     /// Every member of the cluster, this node included.
@@ -412,7 +482,54 @@ pub struct Guard<A: Actor> {
     pub faults: Option<Arc<Faults>>,
     /// T1, T2: where the events the actor handles are recorded (`--trace`); `None` by default.
     pub trace: Option<Arc<Tracer>>,
+    /// D1: what the last step left to do after the messages that left before its save: the
+    /// save, then the rest of its messages. Empty between steps but for that.
+    pub deferred: Arc<Mutex<Deferred<A>>>,
 }
+
+/// What one save of `A`'s storage changes (W1: the record it appends).
+type Changes<A> = Vec<<<A as Actor>::Storage as Journal>::Change>;
+
+/// D1: the saves of a step whose first messages left before them, and the messages that wait
+/// for them ([`Guard::deferred`]).
+pub struct Deferred<A: Actor>
+where
+    A::Storage: Journal,
+{
+    /// Each save, with what it changes (from the storage on disk, then from the save before).
+    saves: Vec<(A::Storage, Changes<A>)>,
+    sends: Vec<(Id, A::Msg)>,
+}
+
+impl<A: Actor> Default for Deferred<A>
+where
+    A::Storage: Journal,
+{
+    fn default() -> Self {
+        Deferred {
+            saves: Vec::new(),
+            sends: Vec::new(),
+        }
+    }
+}
+
+impl<A: Actor> fmt::Debug for Deferred<A>
+where
+    A::Storage: Journal,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deferred")
+            .field("saves", &self.saves.len())
+            .field("sends", &self.sends)
+            .finish()
+    }
+}
+
+/// D1: how soon a step's deferred save runs (the [`GuardTimer::Flush`] timer): at once, once
+/// `spawn` has sent the messages that leave before it. Not zero: `spawn` waits for a datagram
+/// until the next timer, and a wait of zero is an error for a socket; any step that runs
+/// first flushes too.
+pub const FLUSH_AFTER: Duration = Duration::from_nanos(1);
 
 impl<A> Guard<A>
 where
@@ -423,19 +540,118 @@ where
 {
     /// T2: records the step that handled `handled` and gave `out`, before any of it is carried
     /// out; then carries it out.
-    fn record_and_forward(&self, id: Id, handled: Handled<'_, A>, out: Out<A>, o: &mut Out<Self>) {
+    fn record_and_forward(
+        &self,
+        id: Id,
+        state: &A::State,
+        handled: Handled<'_, A>,
+        out: Out<A>,
+        o: &mut Out<Self>,
+    ) {
         if let Some(trace) = &self.trace {
             trace.step(handled, &out, &self.store);
         }
-        self.forward(id, out, o);
+        self.forward(id, Some(state), out, o);
     }
 
     /// Passes the inner actor's commands on, saving storage on the spot so that it is on disk
-    /// before any message the same step sends.
-    fn forward(&self, id: Id, out: Out<A>, o: &mut Out<Self>) {
+    /// before any message the same step sends; but for the messages that may leave before the
+    /// save (D1, [`WireProtocol::leaves_before_save`]): those leave first, and the save and
+    /// the other messages wait for the [`GuardTimer::Flush`] timer (or the next step, which
+    /// flushes first). A traced node (T2) always saves first.
+    fn forward(&self, id: Id, state: Option<&A::State>, out: Out<A>, o: &mut Out<Self>) {
+        let saves: Vec<&A::Storage> = out
+            .iter()
+            .filter_map(|c| match c {
+                Command::Save(storage) => Some(storage),
+                _ => None,
+            })
+            .collect();
+        let (Some(state), false, None) = (state, saves.is_empty(), &self.trace) else {
+            return self.carry_out(id, out, Vec::new(), o);
+        };
+        // What each save changes, and which messages may leave before the saves, computed
+        // once, against the storage on disk (a node that never saved sends nothing early).
+        let plan = self.store.with_saved(|durable| {
+            let durable = durable.as_ref()?;
+            let mut changes = Vec::new();
+            let mut before = durable;
+            for &storage in &saves {
+                changes.push(storage.changes(before));
+                before = storage;
+            }
+            let step = SavingStep {
+                durable,
+                changes: &changes,
+                state,
+            };
+            let early: Vec<bool> = out
+                .iter()
+                .filter_map(|c| match c {
+                    Command::Send(dst, msg) => {
+                        Some(*dst != id && A::leaves_before_save(id, msg, &step))
+                    }
+                    _ => None,
+                })
+                .collect();
+            Some((changes, early))
+        });
+        let Some((changes, early)) = plan else {
+            return self.carry_out(id, out, Vec::new(), o);
+        };
+        if !early.contains(&true) {
+            return self.carry_out(id, out, changes, o);
+        }
+        let mut deferred = self.lock_deferred();
+        let mut changes = changes.into_iter();
+        let mut early = early.into_iter();
         for command in out {
             match command {
-                Command::Save(storage) => self.save(id, &storage),
+                Command::Save(storage) => {
+                    let changes = changes.next().expect("one list of changes per save");
+                    deferred.saves.push((storage, changes));
+                }
+                Command::Send(dst, msg) => match early.next() {
+                    Some(true) => self.send(id, dst, msg, o),
+                    _ => deferred.sends.push((dst, msg)),
+                },
+                Command::SetTimer(timer, duration) => {
+                    o.set_timer(GuardTimer::Inner(timer), duration)
+                }
+                Command::CancelTimer(timer) => o.cancel_timer(GuardTimer::Inner(timer)),
+                Command::ChooseRandom(key, random) => o.choose_random(key, random),
+            }
+        }
+        o.set_timer(GuardTimer::Flush, FLUSH_AFTER..FLUSH_AFTER);
+    }
+
+    /// D1: the saves a step deferred, then the messages that waited for them; nothing when no
+    /// step deferred anything. Every step runs it first, so that no step starts before the
+    /// last one's storage is on disk.
+    fn flush(&self, id: Id, o: &mut Out<Self>) {
+        let Deferred { saves, sends } = std::mem::take(&mut *self.lock_deferred());
+        for (storage, changes) in saves {
+            self.save(id, &storage, Some(changes));
+        }
+        for (dst, msg) in sends {
+            self.send(id, dst, msg, o);
+        }
+    }
+
+    fn lock_deferred(&self) -> std::sync::MutexGuard<'_, Deferred<A>> {
+        self.deferred
+            .lock()
+            .expect("a node's steps never panic while they hold its deferred save")
+    }
+
+    /// The inner actor's commands in their order, each save on disk before what follows it.
+    /// `changes`: what each save changes, when [`Guard::forward`] computed it already (one
+    /// list per save, in order), or nothing.
+    fn carry_out(&self, id: Id, out: Out<A>, changes: Vec<Changes<A>>, o: &mut Out<Self>) {
+        let mut changes = changes.into_iter();
+        for command in out {
+            match command {
+                Command::Save(storage) => self.save(id, &storage, changes.next()),
                 Command::Send(dst, msg) => self.send(id, dst, msg, o),
                 Command::SetTimer(timer, duration) => {
                     o.set_timer(GuardTimer::Inner(timer), duration)
@@ -538,9 +754,19 @@ where
             .is_some_and(|faults| faults.partitioned() && self.peers.contains(&src))
     }
 
-    /// D1: a node that cannot save must not send what depends on the save: it stops.
-    fn save(&self, id: Id, saved: &A::Storage) {
-        if let Err(e) = self.store.save(saved) {
+    /// D1: a node that cannot save must not send what depends on the save: it stops. The
+    /// save's `changes`, when the guard computed them already ([`Store::save_changes`]).
+    fn save(
+        &self,
+        id: Id,
+        saved: &A::Storage,
+        changes: Option<Vec<<A::Storage as Journal>::Change>>,
+    ) {
+        let result = match changes {
+            Some(changes) => self.store.save_changes(saved, changes),
+            None => self.store.save(saved),
+        };
+        if let Err(e) = result {
             log::error!(
                 "Unable to save storage: stopping the node. id={id}, path={}, err={e}",
                 self.store.path().display()
@@ -581,7 +807,7 @@ where
             }
             self.inner.on_start(id, storage, &mut out)
         });
-        self.forward(id, out, o);
+        self.forward(id, None, out, o);
         state
     }
 
@@ -593,6 +819,7 @@ where
         wire: Wire<A::Msg>,
         o: &mut Out<Self>,
     ) {
+        self.flush(id, o);
         if self.cut_off_from(src) {
             return;
         }
@@ -648,11 +875,11 @@ where
         let mut out = Out::new();
         let Some(trace) = &self.trace else {
             self.inner.on_msg(id, state, src, msg, &mut out);
-            return self.forward(id, out, o);
+            return self.forward(id, Some(state), out, o);
         };
         self.inner.on_msg(id, state, src, msg.clone(), &mut out);
         trace.step(Handled::Msg(src, &msg), &out, &self.store);
-        self.forward(id, out, o);
+        self.forward(id, Some(state), out, o);
     }
 
     fn on_timeout(
@@ -662,15 +889,17 @@ where
         timer: &Self::Timer,
         o: &mut Out<Self>,
     ) {
+        self.flush(id, o);
         let mut out = Out::new();
         match timer {
+            GuardTimer::Flush => {}
             GuardTimer::Inner(timer) => {
                 self.inner.on_timeout(id, state, timer, &mut out);
-                self.record_and_forward(id, Handled::Timeout(timer), out, o);
+                self.record_and_forward(id, state, Handled::Timeout(timer), out, o);
             }
             GuardTimer::Deliver(src, msg) => {
                 self.inner.on_msg(id, state, *src, msg.clone(), &mut out);
-                self.record_and_forward(id, Handled::Msg(*src, msg), out, o);
+                self.record_and_forward(id, state, Handled::Msg(*src, msg), out, o);
             }
             GuardTimer::Send { dst, wire, .. } => {
                 // F1: a copy held back; a partition that began meanwhile loses it.
@@ -682,9 +911,10 @@ where
     }
 
     fn on_random(&self, id: Id, state: &mut Cow<A::State>, random: &A::Random, o: &mut Out<Self>) {
+        self.flush(id, o);
         let mut out = Out::new();
         self.inner.on_random(id, state, random, &mut out);
-        self.forward(id, out, o);
+        self.forward(id, Some(state), out, o);
     }
 }
 
@@ -773,6 +1003,7 @@ mod tests {
             key: None,
             faults: None,
             trace: None,
+            deferred: Arc::default(),
         };
         (peers, guard)
     }
@@ -1044,6 +1275,7 @@ mod tests {
             key: None,
             faults: None,
             trace: None,
+            deferred: Arc::default(),
         };
         (guard, peers)
     }
@@ -1242,5 +1474,318 @@ mod tests {
         assert!(matches!(state, Cow::Owned(_)), "a client's request arrives");
         assert!(sends(o).is_empty(), "nothing to a peer");
         let _ = std::fs::remove_file(&file);
+    }
+}
+
+#[cfg(test)]
+mod deferred_save_tests {
+    use super::*;
+    use crate::protocol::multi_paxos::{
+        Ballot, ClientCommand, Command as MpCommand, KvOp, KvRet, MultiPaxosActor, Proposal,
+        Storage, Timer,
+    };
+    use std::net::SocketAddrV4;
+
+    type MpGuard = Guard<MultiPaxosActor<String>>;
+
+    /// A guarded Multi-Paxos server among three loopback peers, saving to a store of its own.
+    fn guard(tag: &str) -> (MpGuard, Vec<Id>) {
+        let peers: Vec<Id> = (1..=3)
+            .map(|p| Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), p)))
+            .collect();
+        let path = std::env::temp_dir().join(format!(
+            "paxos-deferred-{tag}-{}.storage",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(crate::runtime::wal::log_path(&path));
+        let store =
+            Store::open(&path, crate::runtime::wal::COMPACT_AFTER).expect("nothing to read");
+        let guard = Guard {
+            inner: crate::runtime::node::multi_paxos_server(&peers),
+            peers: peers.iter().copied().collect(),
+            store: Arc::new(store),
+            key: None,
+            faults: None,
+            trace: None,
+            deferred: Arc::default(),
+        };
+        (guard, peers)
+    }
+
+    fn sends(o: &Out<MpGuard>) -> Vec<(Id, MpMsg)> {
+        o.iter()
+            .filter_map(|c| match c {
+                Command::Send(dst, Wire::Plain(msg)) => Some((*dst, msg.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn flush_timer_set(o: &Out<MpGuard>) -> bool {
+        o.iter()
+            .any(|c| matches!(c, Command::SetTimer(GuardTimer::Flush, _)))
+    }
+
+    fn accepted_on_disk(guard: &MpGuard) -> Vec<u32> {
+        let saved = guard.store.saved().expect("the node saved");
+        saved.accepted.keys().copied().collect()
+    }
+
+    // D1 (spec/runtime.md): a leader's own phase 2(a) `Accept`s, in a ballot whose round is on
+    // disk, leave before the step's save; the save (its own acceptance) is on disk before the
+    // next step starts, and before any message that answers for it.
+    #[test]
+    fn a_leaders_accepts_leave_before_its_own_acceptance_is_saved() {
+        let (guard, peers) = guard("leader");
+        let (me, peer, other) = (peers[0], peers[1], peers[2]);
+        let client = Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 9));
+        let mut state = Cow::Owned(guard.on_start(me, &None, &mut Out::new()));
+        // Phase 1: the round and the promise to itself are saved before any Prepare leaves.
+        let mut o = Out::new();
+        guard.on_timeout(me, &mut state, &GuardTimer::Inner(Timer::Election), &mut o);
+        assert!(!flush_timer_set(&o), "a Prepare waits for the save");
+        let ballot = state.proposer.ballot;
+        assert_eq!(guard.store.saved().map(|s| s.round), Some(ballot.round));
+        let promise = MpMsg::Promise {
+            ballot,
+            accepted: Default::default(),
+            more: None,
+        };
+        guard.on_msg(me, &mut state, peer, Wire::Plain(promise), &mut Out::new());
+        assert!(state.is_leader());
+        // A request: the Accepts to the peers leave now; the leader's own acceptance is not on
+        // disk yet, and nothing else leaves.
+        let put = KvOp::Put {
+            key: "k".to_owned(),
+            value: "v".to_owned(),
+        };
+        let command = ClientCommand {
+            client,
+            request: 1,
+            op: put,
+        };
+        let request = MpMsg::Request {
+            command: command.clone(),
+        };
+        let mut o = Out::new();
+        guard.on_msg(me, &mut state, client, Wire::Plain(request), &mut o);
+        let proposal = Proposal {
+            ballot,
+            command: MpCommand::Batch(vec![command]),
+        };
+        let accept = MpMsg::Accept {
+            slot: 0,
+            proposal: proposal.clone(),
+        };
+        assert_eq!(sends(&o), vec![(peer, accept.clone()), (other, accept)]);
+        assert!(flush_timer_set(&o));
+        assert!(accepted_on_disk(&guard).is_empty(), "the save waits");
+        // The next step saves first: a peer's acceptance makes the slot chosen, counting the
+        // leader's own, which is on disk before the reply leaves.
+        let accepted = MpMsg::Accepted { slot: 0, proposal };
+        let mut o = Out::new();
+        guard.on_msg(me, &mut state, peer, Wire::Plain(accepted), &mut o);
+        assert_eq!(accepted_on_disk(&guard), vec![0]);
+        let reply = MpMsg::Reply {
+            request: 1,
+            ret: KvRet::PutOk,
+        };
+        assert!(sends(&o).contains(&(client, reply)), "{:?}", sends(&o));
+        // The flush timer, once the step is over, finds nothing left to do.
+        let mut o = Out::new();
+        guard.on_timeout(me, &mut state, &GuardTimer::Flush, &mut o);
+        assert!(o.is_empty());
+    }
+
+    // D1: in the step where a slot is chosen and the requests that waited go into the next
+    // one, the reply and the `Chosen` leave with the next slot's `Accept`s, before the
+    // leader's acceptance of that slot is saved: they answer for the slot on disk, which the
+    // save does not change.
+    #[test]
+    fn a_reply_for_a_slot_on_disk_leaves_before_the_next_slot_is_saved() {
+        let (guard, peers) = guard("reply");
+        let (me, peer, other) = (peers[0], peers[1], peers[2]);
+        let (first, second) = (
+            Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 9)),
+            Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 10)),
+        );
+        let mut state = Cow::Owned(guard.on_start(me, &None, &mut Out::new()));
+        guard.on_timeout(
+            me,
+            &mut state,
+            &GuardTimer::Inner(Timer::Election),
+            &mut Out::new(),
+        );
+        let ballot = state.proposer.ballot;
+        let promise = MpMsg::Promise {
+            ballot,
+            accepted: Default::default(),
+            more: None,
+        };
+        guard.on_msg(me, &mut state, peer, Wire::Plain(promise), &mut Out::new());
+        let command = |client, value: &str| ClientCommand {
+            client,
+            request: 1,
+            op: KvOp::Put {
+                key: "k".to_owned(),
+                value: value.to_owned(),
+            },
+        };
+        for (client, value) in [(first, "a"), (second, "b")] {
+            let request = MpMsg::Request {
+                command: command(client, value),
+            };
+            guard.on_msg(
+                me,
+                &mut state,
+                client,
+                Wire::Plain(request),
+                &mut Out::new(),
+            );
+        }
+        assert_eq!(state.proposer.queue.len(), 1, "the window is full");
+        let proposal = |value| Proposal {
+            ballot,
+            command: MpCommand::Batch(vec![command(
+                if value == "a" { first } else { second },
+                value,
+            )]),
+        };
+        let accepted = MpMsg::Accepted {
+            slot: 0,
+            proposal: proposal("a"),
+        };
+        let mut o = Out::new();
+        guard.on_msg(me, &mut state, peer, Wire::Plain(accepted), &mut o);
+        assert!(flush_timer_set(&o));
+        assert_eq!(accepted_on_disk(&guard), vec![0], "slot 1 waits");
+        let sent = sends(&o);
+        let next = MpMsg::Accept {
+            slot: 1,
+            proposal: proposal("b"),
+        };
+        let reply = MpMsg::Reply {
+            request: 1,
+            ret: KvRet::PutOk,
+        };
+        for expected in [(peer, next.clone()), (other, next), (first, reply)] {
+            assert!(sent.contains(&expected), "{expected:?} not in {sent:?}");
+        }
+        assert!(sent
+            .iter()
+            .any(|(dst, msg)| *dst == other && matches!(msg, MpMsg::Chosen { slot: 0, .. })));
+        let mut o = Out::new();
+        guard.on_timeout(me, &mut state, &GuardTimer::Flush, &mut o);
+        assert_eq!(accepted_on_disk(&guard), vec![0, 1]);
+    }
+
+    // D1: an acceptor's answer never leaves before its save: a follower's acceptance is on disk
+    // when the step that sends its `Accepted` ends.
+    #[test]
+    fn an_acceptance_is_saved_before_it_is_answered() {
+        let (guard, peers) = guard("follower");
+        let (me, leader) = (peers[1], peers[0]);
+        let mut state = Cow::Owned(guard.on_start(me, &None, &mut Out::new()));
+        let ballot = Ballot {
+            round: 1,
+            proposer: leader,
+        };
+        let proposal = Proposal {
+            ballot,
+            command: MpCommand::Noop,
+        };
+        let accept = MpMsg::Accept {
+            slot: 0,
+            proposal: proposal.clone(),
+        };
+        let mut o = Out::new();
+        guard.on_msg(me, &mut state, leader, Wire::Plain(accept), &mut o);
+        assert!(!flush_timer_set(&o));
+        assert_eq!(accepted_on_disk(&guard), vec![0]);
+        let accepted = MpMsg::Accepted { slot: 0, proposal };
+        assert_eq!(sends(&o), vec![(leader, accepted)]);
+    }
+
+    // D1: what may leave before the save: an `Accept` of this node's own ballot whose round
+    // is on disk; a `Chosen` of a slot the save does not change; a client's reply when the
+    // save changes no applied slot. No answer of an acceptor, no `Prepare`.
+    #[test]
+    fn only_what_the_save_does_not_back_leaves_before_it() {
+        use crate::protocol::multi_paxos::{Applied, MultiPaxosState};
+        use crate::runtime::wal::MultiPaxosChange as Change;
+        type A = MultiPaxosActor<String>;
+        let (me, other) = (Id::from(1), Id::from(2));
+        let durable = Storage {
+            round: 3,
+            ..Storage::default()
+        };
+        let proposal = |round, proposer| Proposal {
+            ballot: Ballot { round, proposer },
+            command: MpCommand::Noop,
+        };
+        let accept = |round, proposer| MpMsg::Accept {
+            slot: 7,
+            proposal: proposal(round, proposer),
+        };
+        // A replica that applied slot 0.
+        let mut state = MultiPaxosState::default();
+        state.replica.log.push(Applied {
+            slot: 0,
+            command: MpCommand::Noop,
+            executed: Vec::new(),
+        });
+        let early = |msg: &MpMsg, changed_slot: u32| {
+            let changes = vec![vec![
+                Change::Decided(1),
+                Change::Accepted(changed_slot, proposal(3, me)),
+            ]];
+            let step = SavingStep {
+                durable: &durable,
+                changes: &changes,
+                state: &state,
+            };
+            A::leaves_before_save(me, msg, &step)
+        };
+        assert!(early(&accept(3, me), 7));
+        assert!(early(&accept(2, me), 7));
+        assert!(!early(&accept(4, me), 7), "a round not on disk");
+        assert!(!early(&accept(3, other), 7), "another's ballot");
+        let reply = MpMsg::Reply {
+            request: 1,
+            ret: KvRet::PutOk,
+        };
+        assert!(early(&reply, 1), "the save changes an unapplied slot only");
+        assert!(!early(&reply, 0), "the save changes an applied slot");
+        let chosen = MpMsg::Chosen {
+            slot: 0,
+            command: MpCommand::Noop,
+        };
+        assert!(early(&chosen, 1));
+        assert!(!early(&chosen, 0), "the save changes the chosen slot");
+        let answers = [
+            MpMsg::Accepted {
+                slot: 7,
+                proposal: proposal(3, me),
+            },
+            MpMsg::Prepare {
+                ballot: Ballot {
+                    round: 3,
+                    proposer: me,
+                },
+                from: 0,
+            },
+            MpMsg::Promise {
+                ballot: Ballot {
+                    round: 3,
+                    proposer: other,
+                },
+                accepted: Default::default(),
+                more: None,
+            },
+        ];
+        for msg in answers {
+            assert!(!early(&msg, 7), "{msg:?}");
+        }
     }
 }

@@ -266,7 +266,7 @@ pub fn run(config: &NodeConfig) -> Result<(), Error> {
 pub fn serve<A>(config: &NodeConfig, make: fn(&[Id]) -> A) -> Result<(), Error>
 where
     A: WireProtocol,
-    A::Msg: Serialize + DeserializeOwned,
+    A::Msg: Serialize + DeserializeOwned + Send,
     A::Storage: Journal,
     A::State: fmt::Debug,
     A::Timer: Serialize,
@@ -348,6 +348,7 @@ where
             key: key.clone(),
             faults: faults.clone(),
             trace,
+            deferred: Arc::default(),
         };
         actors.push((Id::from(address), guard));
     }

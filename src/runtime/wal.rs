@@ -38,7 +38,7 @@ use std::sync::Mutex;
 pub trait Journal: Clone + Serialize + DeserializeOwned + Send + 'static {
     /// One change. W4: it sets a part of the storage to a value, so that applying it to
     /// storage that already holds it changes nothing.
-    type Change: Serialize + DeserializeOwned;
+    type Change: Serialize + DeserializeOwned + Send;
 
     /// What changed from `before` to `self`: `before` with them applied, in order, is `self`.
     fn changes(&self, before: &Self) -> Vec<Self::Change>;
@@ -448,14 +448,30 @@ impl<S: Journal> Store<S> {
     /// log when it has grown enough.
     pub fn save(&self, storage: &S) -> io::Result<()> {
         let mut saved = self.lock();
-        let Some(before) = &saved.storage else {
+        let changes = match &saved.storage {
+            Some(before) => storage.changes(before),
+            None => Vec::new(),
+        };
+        self.write(&mut saved, storage, changes)
+    }
+
+    /// [`Store::save`] of `storage` whose `changes` since the storage on disk the caller has
+    /// computed already (as [`Store::changes`] returns them, with no save in between): the
+    /// same record, without comparing the two storages again. Before the first save, the
+    /// snapshot of `storage` is written and `changes` are not used.
+    pub fn save_changes(&self, storage: &S, changes: Vec<S::Change>) -> io::Result<()> {
+        self.write(&mut self.lock(), storage, changes)
+    }
+
+    /// D1, W1, W4: [`Store::save`], once the changes are known.
+    fn write(&self, saved: &mut Saved<S>, storage: &S, changes: Vec<S::Change>) -> io::Result<()> {
+        if saved.storage.is_none() {
             let bytes = storage::encode(storage).map_err(io::Error::other)?;
             storage::write_durably(&self.snapshot, &bytes)?;
             saved.snapshot_bytes = bytes.len() as u64;
             saved.storage = Some(storage.clone());
             return Ok(());
-        };
-        let changes = storage.changes(before);
+        }
         if changes.is_empty() {
             return Ok(());
         }
@@ -470,7 +486,7 @@ impl<S: Journal> Store<S> {
         let on_disk = saved.storage.as_mut().expect("checked above");
         changes.into_iter().for_each(|change| on_disk.apply(change));
         if saved.log_bytes > self.compact_after.max(saved.snapshot_bytes) {
-            self.compact(&mut saved)?;
+            self.compact(saved)?;
         }
         Ok(())
     }
