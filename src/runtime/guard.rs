@@ -244,7 +244,9 @@ impl WireProtocol for MultiPaxosActor<String> {
         use crate::runtime::wal::MultiPaxosChange as Change;
         let mut changed = step.changes.iter().flatten().filter_map(|c| match c {
             Change::Accepted(slot, _) | Change::Unaccepted(slot) => Some(*slot),
-            Change::Round(_) | Change::Promised(_) | Change::Decided(_) => None,
+            Change::Round(_) | Change::Promised(_) | Change::Decided(_) | Change::Snapshot(_) => {
+                None
+            }
         });
         match msg {
             multi_paxos::Msg::Accept { proposal, .. } => {
@@ -252,8 +254,8 @@ impl WireProtocol for MultiPaxosActor<String> {
             }
             multi_paxos::Msg::Chosen { slot, .. } => !changed.any(|s| s == *slot),
             multi_paxos::Msg::Reply { .. } | multi_paxos::Msg::Stale { .. } => {
-                let applied = step.state.replica.log.len();
-                changed.all(|s| usize::try_from(s).is_ok_and(|s| s >= applied))
+                let applied = step.state.replica.applied();
+                changed.all(|s| s >= applied)
             }
             _ => false,
         }
@@ -1551,6 +1553,7 @@ mod deferred_save_tests {
             ballot,
             accepted: Default::default(),
             more: None,
+            snapshot: 0,
         };
         guard.on_msg(me, &mut state, peer, Wire::Plain(promise), &mut Out::new());
         assert!(state.is_leader());
@@ -1622,6 +1625,7 @@ mod deferred_save_tests {
             ballot,
             accepted: Default::default(),
             more: None,
+            snapshot: 0,
         };
         guard.on_msg(me, &mut state, peer, Wire::Plain(promise), &mut Out::new());
         let command = |client, value: &str| ClientCommand {
@@ -1782,6 +1786,7 @@ mod deferred_save_tests {
                 },
                 accepted: Default::default(),
                 more: None,
+                snapshot: 0,
             },
         ];
         for msg in answers {
