@@ -54,6 +54,9 @@ pub struct Row {
     pub p50: Duration,
     /// 99th-percentile latency of the answered operations.
     pub p99: Duration,
+    /// Multi-Paxos puts only: the slots the cluster chose while they were measured, so that
+    /// `ops / slots` is the mean batch (commands per slot).
+    pub slots: Option<u32>,
 }
 
 impl Row {
@@ -127,6 +130,7 @@ fn row(target: &str, clients: usize, seconds: f64, results: Vec<(Vec<Duration>, 
         seconds,
         p50: percentile(50),
         p99: percentile(99),
+        slots: None,
     }
 }
 
@@ -345,6 +349,7 @@ fn multi_paxos_puts(
         trace_dir.as_deref(),
         log,
     )?;
+    let before = chosen_slots(data_dir, &servers)?;
     let (seconds, results) = measure_calls(&servers, clients, duration, |client, i, n| {
         let op = KvOp::Put {
             key: format!("client-{i}"),
@@ -352,12 +357,33 @@ fn multi_paxos_puts(
         };
         matches!(client.call_with::<MultiPaxosCodec>(op), Ok(KvRet::PutOk))
     });
+    let after = chosen_slots(data_dir, &servers)?;
     let target = match (trace, log) {
         (true, _) => "mp put +trace".to_owned(),
         (false, 0) => "mp put".to_owned(),
         (false, log) => format!("mp put log {}k", log / 1000),
     };
-    Ok(row(&target, clients, seconds, results))
+    Ok(Row {
+        slots: Some(after.saturating_sub(before)),
+        ..row(&target, clients, seconds, results)
+    })
+}
+
+/// How many slots a running Multi-Paxos cluster has filled: the most any node's storage
+/// holds (its snapshot's, or past its last accepted proposal), read without disturbing it.
+fn chosen_slots(data_dir: &Path, servers: &[SocketAddrV4]) -> Result<u32, Error> {
+    use crate::protocol::multi_paxos::Storage;
+    use crate::runtime::storage::storage_path;
+    let mut most = 0;
+    for &server in servers {
+        let read = crate::runtime::wal::read::<Storage<String>>(&storage_path(data_dir, server))
+            .map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
+        if let Some(storage) = read.storage {
+            let next = storage.accepted.keys().next_back().map_or(0, |s| s + 1);
+            most = most.max(next).max(storage.snapshot.upto);
+        }
+    }
+    Ok(most)
 }
 
 /// This disk's durable-write latency, measured as a Multi-Paxos node writes: for `duration`,
@@ -529,7 +555,8 @@ pub fn run(config: &BenchConfig, out: &mut dyn Write) -> Result<Vec<Row>, Error>
              reply; the leader batches requests that wait for its window of slots in flight, \
              node::WINDOW and node::BATCH), each client on its own key, a fresh 3-node cluster \
              per client count. mp put log: the same, 1 client, on a cluster whose storage \
-             holds a log of that many commands when it starts (--log)."
+             holds a log of that many commands when it starts (--log). cmds/slot: puts \
+             answered over the slots the cluster chose meanwhile (the mean batch)."
         }
     };
     writeln!(table.out, "{legend}").map_err(Error::Output)?;
@@ -559,23 +586,28 @@ impl Table<'_> {
     fn header(&mut self) -> Result<(), Error> {
         writeln!(
             self.out,
-            "{:<13} {:>7} {:>10} {:>9} {:>10} {:>10} {:>8}",
-            "target", "clients", "ops", "ops/s", "p50 (us)", "p99 (us)", "failed"
+            "{:<13} {:>7} {:>10} {:>9} {:>10} {:>10} {:>8} {:>10}",
+            "target", "clients", "ops", "ops/s", "p50 (us)", "p99 (us)", "failed", "cmds/slot"
         )
         .map_err(Error::Output)
     }
 
     fn add(&mut self, measured: Row) -> Result<(), Error> {
+        let per_slot = match measured.slots {
+            Some(slots) if slots > 0 => format!("{:.1}", measured.ops as f64 / f64::from(slots)),
+            _ => "-".to_owned(),
+        };
         writeln!(
             self.out,
-            "{:<13} {:>7} {:>10} {:>9.0} {:>10} {:>10} {:>8}",
+            "{:<13} {:>7} {:>10} {:>9.0} {:>10} {:>10} {:>8} {:>10}",
             measured.target,
             measured.clients,
             measured.ops,
             measured.ops_per_second(),
             measured.p50.as_micros(),
             measured.p99.as_micros(),
-            measured.failures
+            measured.failures,
+            per_slot
         )
         .map_err(Error::Output)?;
         self.rows.push(measured);
