@@ -227,6 +227,111 @@ fn acknowledged_writes_survive_kill_and_restart() {
     eprintln!("{}", verdict.report.lines().next().unwrap_or_default());
 }
 
+// kill -9 of the leader on untraced nodes, as an operator runs them: these send what D1 lets
+// leave before the save (a leader's own `Accept`s, and the `Chosen` and replies its unsaved
+// acceptance does not back; spec/runtime.md D1), which traced nodes (the test above) never do.
+// The leader is killed three times under unpaced load, so that kills land while saves are in
+// flight; every acknowledged append must still be read back, and none applied twice (A1).
+// What it cannot catch: a guard that sent *every* message before its save passed it 3 times in
+// 3 runs, because on loopback a leader's own `fsync` ends before a follower's `Accepted` (sent
+// after the follower's `fsync`) comes back; the rule itself is checked message by message by
+// the unit tests in src/runtime/guard.rs.
+#[test]
+fn early_sends_lose_nothing_acknowledged_across_leader_kills() {
+    const KEYS: usize = 256;
+    let setup = Setup {
+        untraced: true,
+        ..Setup::default()
+    };
+    let mut cluster = Cluster::start_with(Protocol::MultiPaxos, 3, "multi-paxos-early", setup);
+    let acknowledged = Mutex::new(Vec::new());
+    let stop = AtomicBool::new(false);
+    let kills = std::thread::scope(|s| {
+        for worker in 0..WORKERS {
+            let (acknowledged, stop) = (&acknowledged, &stop);
+            let mut client = client(&cluster, worker);
+            s.spawn(move || {
+                for n in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    // Unique, so that a read tells how often each append was applied; 5 to 8
+                    // bytes over 256 keys, so that no key nears the 1,024-byte limit within
+                    // the few thousand appends of a run.
+                    let (key, value) = (
+                        format!("k{}", (n * WORKERS + worker) % KEYS),
+                        format!("{worker}.{n};"),
+                    );
+                    let op = KvOp::Append {
+                        key: key.clone(),
+                        value: value.clone(),
+                    };
+                    if let Ok(KvRet::AppendOk { .. }) = client.call_with::<MultiPaxosCodec>(op) {
+                        acknowledged
+                            .lock()
+                            .expect("no worker panicked")
+                            .push((key, value));
+                    }
+                }
+            });
+        }
+        let acked = || acknowledged.lock().expect("no worker panicked").len();
+        let mut kills = Vec::new();
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(700));
+            let victim = leader(&cluster).expect("a leader is elected");
+            let before = acked();
+            cluster.kill(victim);
+            std::thread::sleep(Duration::from_millis(700));
+            cluster.restart(victim);
+            kills.push((victim, before, acked()));
+        }
+        std::thread::sleep(Duration::from_millis(700));
+        stop.store(true, Ordering::Relaxed);
+        kills
+    });
+    let acknowledged = acknowledged.into_inner().expect("no worker panicked");
+    eprintln!(
+        "kills (node, acknowledged before, after): {kills:?}; {} in all",
+        acknowledged.len()
+    );
+    // Mid-load: appends were acknowledged before each kill and while its node was down.
+    assert!(
+        kills
+            .iter()
+            .all(|&(_, before, after)| 0 < before && before < after),
+        "not mid-load: {kills:?}"
+    );
+    let mut reader = client(&cluster, 0);
+    for k in 0..KEYS {
+        let key = format!("k{k}");
+        let read = reader.call_with::<MultiPaxosCodec>(get(&key));
+        let Ok(KvRet::GetOk { value }) = read else {
+            panic!("no answer to the final read of {key}: {read:?}");
+        };
+        let value = value.unwrap_or_default();
+        let applied: Vec<&str> = value.split_terminator(';').collect();
+        let mut once = applied.clone();
+        once.sort_unstable();
+        once.dedup();
+        assert_eq!(
+            once.len(),
+            applied.len(),
+            "an append applied twice to {key}: {value:?}"
+        );
+        for (_, appended) in acknowledged.iter().filter(|(k, _)| *k == key) {
+            let appended = appended.trim_end_matches(';');
+            assert!(
+                applied.contains(&appended),
+                "acknowledged append {appended:?} to {key} lost: read {value:?}"
+            );
+        }
+    }
+    for i in 0..3 {
+        assert!(cluster.running(i), "node {i} stopped on its own");
+    }
+}
+
 /// Waits until `count()` reaches `target` (at most `within`).
 fn await_count(count: impl Fn() -> usize, target: usize, within: Duration) -> bool {
     let deadline = Instant::now() + within;

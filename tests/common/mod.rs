@@ -86,6 +86,9 @@ pub struct Setup {
     /// Every node's `--test-faults` plan; each node also gets its own partition file
     /// ([`Cluster::partition`]) and seed.
     pub faults: Option<String>,
+    /// Nodes record no trace (no `--trace`): a Multi-Paxos leader then sends what D1 lets it
+    /// send before its save, which a traced node never does.
+    pub untraced: bool,
 }
 
 /// A cluster of single-node processes on loopback.
@@ -147,9 +150,10 @@ impl Cluster {
             .args(["--peers", &peers.join(",")])
             .arg("--data-dir")
             .arg(&self.data_dir)
-            .args(["--exit-after", NODE_LIFETIME_SECS])
-            .arg("--trace")
-            .arg(self.trace_dir());
+            .args(["--exit-after", NODE_LIFETIME_SECS]);
+        if !self.setup.untraced {
+            command.arg("--trace").arg(self.trace_dir());
+        }
         if self.setup.key.is_some() {
             command
                 .arg("--cluster-key-file")
