@@ -185,7 +185,7 @@ fn hostile_datagrams_change_nothing() {
     let setup = Setup {
         absent: vec![peer_address],
         key: Some(KEY.to_vec()),
-        faults: None,
+        ..Setup::default()
     };
     let cluster = Cluster::start_with(Protocol::Paxos, 3, "hostile", setup);
     let history = History::default();
