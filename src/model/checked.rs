@@ -3,7 +3,7 @@
 //! property can speak of steps ("a read that answers nothing started before anything was
 //! chosen") and not only of states. Both protocols' models are a [`Checked`].
 use super::check::{self, Checkable, Reduction, Representative};
-use super::harness::{Client, ModelCfg, Node};
+use super::harness::{Client, ModelCfg, Node, Owned};
 use super::view::{self, Readable};
 use stateright::actor::{Actor, ActorModel, ActorModelAction, ActorModelState};
 use stateright::{Model, Path, Property};
@@ -26,7 +26,7 @@ pub type Judge<Cfg, A, C, H> =
     fn(&ModelCfg<Cfg>, &ActionOf<A>, &CheckedState<A, C, H>, &mut CheckedState<A, C, H>);
 
 /// A step of a model whose protocol actor is `A`: stateright's action.
-pub type ActionOf<A> = ActorModelAction<<A as Actor>::Msg, <A as Actor>::Timer, ()>;
+pub type ActionOf<A> = ActorModelAction<<A as Actor>::Msg, Owned<<A as Actor>::Timer>, ()>;
 
 /// A symmetry reduction: the representative of a state's class.
 pub type Canonical<A, C, H> = fn(&CheckedState<A, C, H>) -> CheckedState<A, C, H>;
@@ -158,7 +158,7 @@ where
     H: Clone + Debug + Hash,
 {
     type State = CheckedState<A, C, H>;
-    type Action = ActorModelAction<A::Msg, A::Timer, ()>;
+    type Action = ActionOf<A>;
 
     fn init_states(&self) -> Vec<Self::State> {
         self.inner.init_states()

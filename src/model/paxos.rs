@@ -862,8 +862,8 @@ fn symmetry_group(state: &PaxosNodeState) -> Option<u8> {
 }
 
 /// Symmetry reduction: sorts the acceptors among themselves and the learners among
-/// themselves, renaming them everywhere (network, proposers' promise and acceptance tallies,
-/// readers' reports). Sound because acceptors (and learners) run identical actors, every
+/// themselves, renaming them everywhere (network, timers' holders, proposers' promise and
+/// acceptance tallies, readers' reports). Sound because acceptors (and learners) run identical actors, every
 /// property treats them as a set, and no ballot, value or client names them.
 fn representative(state: &PaxosModelState) -> PaxosModelState {
     let n = state.actor_states.len();
@@ -904,7 +904,13 @@ fn representative(state: &PaxosModelState) -> PaxosModelState {
             .map(|&old| Arc::new(rename_node(&state.actor_states[old], &rename)))
             .collect(),
         network: state.network.rewrite(&plan),
-        timers_set: reorder(&state.timers_set, &order),
+        // Each timer is tagged with its holder (`harness::Owned`): it moves with the actor to
+        // the actor's new id.
+        timers_set: order
+            .iter()
+            .enumerate()
+            .map(|(new, &old)| harness::owned_by(&state.timers_set[old], Id::from(new)))
+            .collect(),
         random_choices: reorder(&state.random_choices, &order),
         crashed: reorder(&state.crashed, &order),
         history: state.history.clone(),

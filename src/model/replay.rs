@@ -28,7 +28,7 @@
 //!   last save (a step may save more than once), the step is replayed and the restart starts
 //!   from that save.
 use crate::model::checked::{Checked, CheckedState};
-use crate::model::harness::{Calls, Client, NetworkKind, Node, NodeState, Recorded};
+use crate::model::harness::{Calls, Client, NetworkKind, Node, NodeState, Owned, Recorded};
 use crate::model::multi_paxos::MultiPaxosConfig;
 use crate::model::paxos::{Layout, PaxosConfig};
 use crate::model::view::Readable;
@@ -836,7 +836,11 @@ where
                 (sent, model_sent)
             }
             Kind::Timeout { timer, sent, .. } => {
-                let timer: A::Timer = self.decode(timer, event, "timer")?;
+                // The model's timers are tagged with the actor that holds them.
+                let timer = Owned {
+                    owner: id,
+                    timer: self.decode::<A::Timer>(timer, event, "timer")?,
+                };
                 let model_sent = self.model_sends(i, |actor, state, out| {
                     actor.on_timeout(id, state, &timer, out)
                 });
