@@ -237,3 +237,65 @@ fn bfs_and_dfs_count_the_same_states() {
     assert_eq!(counts[0], counts[1]);
     assert_eq!(Some(counts[0]), model.file.expect.unique_states);
 }
+
+/// The README's catalogue table is the auditor's list of claims: one row per model file, with
+/// the file's strategy, pinned count and `in_tests`, and no row for a file that is gone.
+#[test]
+fn the_readme_lists_every_model_as_recorded() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md reads");
+    let header = "| model | strategy | unique states | outcome | in tests |";
+    let rows: Vec<Vec<&str>> = readme
+        .lines()
+        .skip_while(|line| *line != header)
+        .skip(2)
+        .take_while(|line| line.starts_with("| `"))
+        .map(|line| line.trim_matches('|').split(" | ").map(str::trim).collect())
+        .collect();
+    let models = load_all();
+    let mut wrong = Vec::new();
+    for model in &models {
+        let name = format!("`{}`", model.name);
+        let [row] = rows.iter().filter(|r| r[0] == name).collect::<Vec<_>>()[..] else {
+            wrong.push(format!("{name}: not exactly one row"));
+            continue;
+        };
+        let strategy = format!("{:?}", model.file.check.strategy).to_lowercase();
+        let in_tests = if model.file.check.in_tests {
+            "yes"
+        } else {
+            "no"
+        };
+        let states = model.file.expect.unique_states.map(|n| {
+            let digits = n.to_string();
+            let mut grouped = String::new();
+            for (i, d) in digits.chars().enumerate() {
+                if i > 0 && (digits.len() - i) % 3 == 0 {
+                    grouped.push(',');
+                }
+                grouped.push(d);
+            }
+            grouped
+        });
+        let states_ok = match &states {
+            Some(states) => row[2] == states,
+            None => !row[2].starts_with(|c: char| c.is_ascii_digit()),
+        };
+        if row.len() != 5 || row[1] != strategy || !states_ok || row[4] != in_tests {
+            wrong.push(format!(
+                "{name}: the README says {row:?}; the file says {strategy}, {states:?}, {in_tests}"
+            ));
+        }
+    }
+    for row in &rows {
+        if !models.iter().any(|m| row[0] == format!("`{}`", m.name)) {
+            wrong.push(format!("{}: a row for no model file", row[0]));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "README.md's catalogue table:\n{}",
+        wrong.join("\n")
+    );
+    assert_eq!(rows.len(), models.len());
+}
