@@ -2,7 +2,7 @@
 //! outcome, and every deliberate bug must be caught by the property that exists for it.
 use paxos::cli::{check, CheckOptions};
 use paxos::model::catalogue::{self, ProtocolModel};
-use paxos::model::check::{Strategy, Verdict};
+use paxos::model::check::{thousands, Strategy, Verdict};
 use paxos::model::paxos::property_names;
 use paxos::protocol::paxos::Variant;
 use stateright::Expectation;
@@ -266,17 +266,7 @@ fn the_readme_lists_every_model_as_recorded() {
         } else {
             "no"
         };
-        let states = model.file.expect.unique_states.map(|n| {
-            let digits = n.to_string();
-            let mut grouped = String::new();
-            for (i, d) in digits.chars().enumerate() {
-                if i > 0 && (digits.len() - i) % 3 == 0 {
-                    grouped.push(',');
-                }
-                grouped.push(d);
-            }
-            grouped
-        });
+        let states = model.file.expect.unique_states.map(thousands);
         let states_ok = match &states {
             Some(states) => row[2] == states,
             None => !row[2].starts_with(|c: char| c.is_ascii_digit()),

@@ -373,12 +373,12 @@ fn multi_paxos_puts(
 /// holds (its snapshot's, or past its last accepted proposal), read without disturbing it.
 fn chosen_slots(data_dir: &Path, servers: &[SocketAddrV4]) -> Result<u32, Error> {
     use crate::protocol::multi_paxos::Storage;
-    use crate::runtime::storage::storage_path;
+    use crate::runtime::storage::{load_storage, storage_path};
     let mut most = 0;
     for &server in servers {
-        let read = crate::runtime::wal::read::<Storage<String>>(&storage_path(data_dir, server))
+        let saved = load_storage::<Storage<String>>(&storage_path(data_dir, server))
             .map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
-        if let Some(storage) = read.storage {
+        if let Some(storage) = saved {
             let next = storage.accepted.keys().next_back().map_or(0, |s| s + 1);
             most = most.max(next).max(storage.snapshot.upto);
         }
