@@ -238,7 +238,7 @@ fn acknowledged_writes_survive_kill_and_restart() {
 // the unit tests in src/runtime/guard.rs.
 #[test]
 fn early_sends_lose_nothing_acknowledged_across_leader_kills() {
-    const KEYS: usize = 256;
+    const MANY_KEYS: usize = 256;
     let setup = Setup {
         untraced: true,
         ..Setup::default()
@@ -259,7 +259,7 @@ fn early_sends_lose_nothing_acknowledged_across_leader_kills() {
                     // bytes over 256 keys, so that no key nears the 1,024-byte limit within
                     // the few thousand appends of a run.
                     let (key, value) = (
-                        format!("k{}", (n * WORKERS + worker) % KEYS),
+                        format!("k{}", (n * WORKERS + worker) % MANY_KEYS),
                         format!("{worker}.{n};"),
                     );
                     let op = KvOp::Append {
@@ -303,7 +303,7 @@ fn early_sends_lose_nothing_acknowledged_across_leader_kills() {
         "not mid-load: {kills:?}"
     );
     let mut reader = client(&cluster, 0);
-    for k in 0..KEYS {
+    for k in 0..MANY_KEYS {
         let key = format!("k{k}");
         let read = reader.call_with::<MultiPaxosCodec>(get(&key));
         let Ok(KvRet::GetOk { value }) = read else {
