@@ -61,14 +61,17 @@ fn proposal(slot: Slot) -> Proposal {
             round: 1,
             proposer: Id::from(1),
         },
-        command: Command::Batch(vec![ClientCommand {
-            client: Id::from(9),
-            request: u64::from(slot) + 1,
-            op: KvOp::Append {
-                key: char::from_u32(0x4E00 + slot % 1000).unwrap_or('k'),
-                value: 'a',
-            },
-        }]),
+        command: Command::Batch(
+            vec![ClientCommand {
+                client: Id::from(9),
+                request: u64::from(slot) + 1,
+                op: KvOp::Append {
+                    key: char::from_u32(0x4E00 + slot % 1000).unwrap_or('k'),
+                    value: 'a',
+                },
+            }]
+            .into(),
+        ),
     }
 }
 

@@ -27,14 +27,17 @@ fn storage(round: u32, slots: Slot, decided: Slot) -> Storage {
     };
     let proposal = |slot: Slot| Proposal {
         ballot,
-        command: Command::Batch(vec![ClientCommand {
-            client: Id::from(9),
-            request: u64::from(slot) + 1,
-            op: KvOp::Put {
-                key: 'k',
-                value: char::from_u32(0x4E00 + slot).unwrap_or('v'),
-            },
-        }]),
+        command: Command::Batch(
+            vec![ClientCommand {
+                client: Id::from(9),
+                request: u64::from(slot) + 1,
+                op: KvOp::Put {
+                    key: 'k',
+                    value: char::from_u32(0x4E00 + slot).unwrap_or('v'),
+                },
+            }]
+            .into(),
+        ),
     };
     Storage {
         round,

@@ -1285,7 +1285,7 @@ mod tests {
     fn applied(slot: Slot, cc: &ClientCommand, executed: bool) -> Applied {
         Applied {
             slot,
-            command: Command::Batch(vec![cc.clone()]),
+            command: Command::Batch(vec![cc.clone()].into()),
             executed: vec![executed],
         }
     }
@@ -1327,8 +1327,8 @@ mod tests {
     fn a_truncated_log_is_judged_by_slot_and_its_snapshot_by_the_chosen_prefix() {
         let (a, b) = (put(3, 1, 'A'), put(4, 1, 'B'));
         let (ca, cb) = (
-            Command::Batch(vec![a.clone()]),
-            Command::Batch(vec![b.clone()]),
+            Command::Batch(vec![a.clone()].into()),
+            Command::Batch(vec![b.clone()].into()),
         );
         let chosen: BTreeMap<Slot, BTreeSet<&Command>> =
             [(0, BTreeSet::from([&ca])), (1, BTreeSet::from([&cb]))].into();

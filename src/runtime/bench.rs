@@ -406,14 +406,17 @@ fn durable_writes(duration: Duration, data_dir: &Path) -> Result<Row, Error> {
             if Instant::now() >= end {
                 break;
             }
-            let command = Command::Batch(vec![ClientCommand {
-                client,
-                request: u64::from(slot) + 1,
-                op: KvOp::Put {
-                    key: "client-0".to_owned(),
-                    value: format!("value {slot}"),
-                },
-            }]);
+            let command = Command::Batch(
+                vec![ClientCommand {
+                    client,
+                    request: u64::from(slot) + 1,
+                    op: KvOp::Put {
+                        key: "client-0".to_owned(),
+                        value: format!("value {slot}"),
+                    },
+                }]
+                .into(),
+            );
             let ballot = Ballot::default();
             storage.accepted.insert(slot, Proposal { ballot, command });
             let start = Instant::now();
@@ -659,7 +662,7 @@ pub fn fabricate_multi_paxos_log(
     let snapshot = std::sync::Arc::new(Snapshot { upto, machine });
     let accepted: std::collections::BTreeMap<_, _> = (upto..commands)
         .map(|slot| {
-            let command = Command::Batch(vec![command(slot)]);
+            let command = Command::Batch(vec![command(slot)].into());
             (slot, Proposal { ballot, command })
         })
         .collect();

@@ -334,7 +334,14 @@ impl Client {
                 }
                 match C::reply(msg) {
                     Some((id, reply)) if asked.contains(&id) => {
-                        self.next_server = index;
+                        // The next operation goes to the server that answered: a Multi-Paxos
+                        // follower forwards to its leader, which answers itself, so the client
+                        // then asks the leader directly and saves a hop.
+                        self.next_server = self
+                            .servers
+                            .iter()
+                            .position(|&server| SocketAddr::V4(server) == from)
+                            .unwrap_or(index);
                         return Ok(reply);
                     }
                     _ => log::debug!("Ignoring a datagram that answers nothing asked. from={from}"),
@@ -402,6 +409,60 @@ mod tests {
         assert_eq!(answer.ok(), Some(KvRet::PutOk));
         assert_eq!(asked.len(), 2);
         assert_eq!(asked[1], asked[0] + 1_001, "numbered above the last");
+    }
+
+    // A follower forwards to its leader, which answers the client itself: the client's next
+    // request goes to the leader directly.
+    #[test]
+    fn the_next_request_goes_to_the_server_that_answered() {
+        let bind = || {
+            let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free port");
+            socket
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("a timeout");
+            let SocketAddr::V4(address) = socket.local_addr().expect("bound") else {
+                unreachable!("bound to an IPv4 address");
+            };
+            (socket, address)
+        };
+        let ((follower, follower_address), (leader, leader_address)) = (bind(), bind());
+        let servers = std::thread::spawn(move || {
+            let mut buf = [0u8; 65_535];
+            let mut asked = Vec::new();
+            for server in [&follower, &leader] {
+                let (n, from) = server.recv_from(&mut buf).expect("a request");
+                let Ok(multi_paxos::Msg::Request { command }) =
+                    serde_json::from_slice::<MpMsg>(&buf[..n])
+                else {
+                    panic!("not a request");
+                };
+                asked.push(server.local_addr().expect("bound"));
+                let reply: MpMsg = multi_paxos::Msg::Reply {
+                    request: command.request,
+                    ret: KvRet::PutOk,
+                };
+                let bytes = serde_json::to_vec(&reply).expect("encodes");
+                leader.send_to(&bytes, from).expect("sent");
+            }
+            asked
+        });
+        let mut client = Client::new(
+            vec![follower_address, leader_address],
+            Duration::from_secs(2),
+            1,
+        )
+        .expect("a client socket");
+        for value in ['A', 'B'] {
+            let put = KvOp::Put { key: 'x', value };
+            let answer = client.call_with::<MultiPaxosCodec>(put);
+            assert_eq!(answer.ok(), Some(KvRet::PutOk));
+        }
+        let asked = servers.join().expect("the fake servers do not panic");
+        let expected: Vec<SocketAddr> = vec![follower_address.into(), leader_address.into()];
+        assert_eq!(
+            asked, expected,
+            "first the preferred server, then the one that answered"
+        );
     }
 
     // R3: no number is left above u64::MAX: the client says so instead of looping.

@@ -1380,7 +1380,7 @@ mod tests {
                     round: 1,
                     proposer: peer,
                 },
-                command: Command::Batch(batch),
+                command: Command::Batch(batch.into()),
             };
             let accept = MpMsg::Accept { slot: 0, proposal };
             let mut state = Cow::Borrowed(&start);
@@ -1575,7 +1575,7 @@ mod deferred_save_tests {
         guard.on_msg(me, &mut state, client, Wire::Plain(request), &mut o);
         let proposal = Proposal {
             ballot,
-            command: MpCommand::Batch(vec![command]),
+            command: MpCommand::Batch(vec![command].into()),
         };
         let accept = MpMsg::Accept {
             slot: 0,
@@ -1651,10 +1651,9 @@ mod deferred_save_tests {
         assert_eq!(state.proposer.queue.len(), 1, "the window is full");
         let proposal = |value| Proposal {
             ballot,
-            command: MpCommand::Batch(vec![command(
-                if value == "a" { first } else { second },
-                value,
-            )]),
+            command: MpCommand::Batch(
+                vec![command(if value == "a" { first } else { second }, value)].into(),
+            ),
         };
         let accepted = MpMsg::Accepted {
             slot: 0,

@@ -462,7 +462,7 @@ mod tests {
         };
         let proposal = Proposal {
             ballot,
-            command: Command::Batch(widest_batch()),
+            command: Command::Batch(widest_batch().into()),
         };
         let accepted: BTreeMap<Slot, Proposal<String>> = (0..n as Slot)
             .map(|i| (Slot::MAX - i, proposal.clone()))

@@ -547,14 +547,17 @@ mod tests {
                 round,
                 proposer: Id::from(1),
             },
-            command: Command::Batch(vec![ClientCommand {
-                client: Id::from(9),
-                request,
-                op: KvOp::Put {
-                    key: 'x',
-                    value: 'y',
-                },
-            }]),
+            command: Command::Batch(
+                vec![ClientCommand {
+                    client: Id::from(9),
+                    request,
+                    op: KvOp::Put {
+                        key: 'x',
+                        value: 'y',
+                    },
+                }]
+                .into(),
+            ),
         }
     }
 

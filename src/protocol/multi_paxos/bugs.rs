@@ -107,7 +107,7 @@ impl Variant {
     ) -> Command<V> {
         if self == Variant::IgnoreReported {
             if let Some(own) = queue.pop_first() {
-                return Command::Batch(vec![own]);
+                return Command::Batch(vec![own].into());
             }
         }
         if self == Variant::AdoptLowest {
@@ -177,14 +177,17 @@ impl Variant {
     /// [`Variant::InventFiller`] proposes a command no client submitted.
     pub(crate) fn no_op<V: Text>(self, leader: Id) -> Command<V> {
         match self {
-            Variant::InventFiller => Command::Batch(vec![ClientCommand {
-                client: leader,
-                request: 0,
-                op: KvOp::Put {
-                    key: V::from('x'),
-                    value: V::from('?'),
-                },
-            }]),
+            Variant::InventFiller => Command::Batch(
+                vec![ClientCommand {
+                    client: leader,
+                    request: 0,
+                    op: KvOp::Put {
+                        key: V::from('x'),
+                        value: V::from('?'),
+                    },
+                }]
+                .into(),
+            ),
             _ => Command::Noop,
         }
     }

@@ -352,7 +352,7 @@ impl<V: Text> MultiPaxosActor<V> {
         }
         let slot = *next_slot;
         *next_slot += 1;
-        self.propose(ballot, in_flight, slot, Command::Batch(batch), o);
+        self.propose(ballot, in_flight, slot, Command::Batch(batch.into()), o);
     }
 
     /// Whether the leader's window has room for another slot in flight.
@@ -705,11 +705,14 @@ mod tests {
         // The reused number chosen all the same (a follower had queued it): refused too.
         let chosen = Msg::Chosen {
             slot: slot + 1,
-            command: Command::Batch(vec![ClientCommand {
-                client,
-                request: 10,
-                op: append,
-            }]),
+            command: Command::Batch(
+                vec![ClientCommand {
+                    client,
+                    request: 10,
+                    op: append,
+                }]
+                .into(),
+            ),
         };
         let mut o = Out::new();
         a.on_msg(id, &mut state, Id::from(1), chosen, &mut o);
@@ -789,7 +792,10 @@ mod tick_tests {
         a.on_msg(id, &mut state, acceptor, accepted, &mut o);
         let (slot, proposal) = accept(o).expect("slot 0 chosen: the next batch goes out");
         let batch = vec![append(6, 1, 'B'), append(7, 1, 'C')];
-        assert_eq!((slot, &proposal.command), (1, &Command::Batch(batch)));
+        assert_eq!(
+            (slot, &proposal.command),
+            (1, &Command::Batch(batch.into()))
+        );
         assert_eq!(state.proposer.queue.len(), 1, "at most `batch` in a slot");
         let mut o = Out::new();
         a.on_msg(

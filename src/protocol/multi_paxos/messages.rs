@@ -32,8 +32,11 @@ pub enum Command<V = char> {
     Noop,
     /// A batch of client commands, applied in order: the leader puts the requests that
     /// arrived while its window of slots in flight was full into one slot
-    /// ([`MultiPaxosActor::batch`](super::MultiPaxosActor::batch)). Never empty.
-    Batch(Vec<ClientCommand<V>>),
+    /// ([`MultiPaxosActor::batch`](super::MultiPaxosActor::batch)). Never empty. Shared
+    /// (`Arc`): the acceptor's log, each save's copy of it and the messages that carry the
+    /// batch hold one batch, so that a save copies and compares a pointer per slot, not every
+    /// command's key and value (it hashes, orders and serializes as the commands themselves).
+    Batch(Arc<[ClientCommand<V>]>),
 }
 
 impl<V> Command<V> {

@@ -469,7 +469,7 @@ pub(super) mod tests {
 
     /// A slot holding [`append`] alone.
     pub(super) fn put(client: usize, request: RequestId, value: char) -> Command {
-        Command::Batch(vec![append(client, request, value)])
+        Command::Batch(vec![append(client, request, value)].into())
     }
 
     /// A server among three, with a log of four slots, running `variant`.
