@@ -57,6 +57,11 @@ pub struct MultiPaxosConfig {
     /// default 1.
     #[serde(default)]
     pub batch: Option<usize>,
+    /// Batching: whether a leader holds its waiting requests, once a slot is chosen, for the
+    /// clients that slot answered ([`MultiPaxosActor::batch_wait`]; its timer may fire at any
+    /// point, as every model timer); by default not.
+    #[serde(default)]
+    pub batch_wait: bool,
     /// Batching: the most key and value bytes a batch of several commands holds
     /// ([`MultiPaxosActor::batch_bytes`]); by default no limit (the runtime's, for replay).
     #[serde(default)]
@@ -810,6 +815,22 @@ fn batch_of_2_chosen(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> b
         .any(|(_, p)| p.command.clients().len() >= 2)
 }
 
+/// Witness for the hold (S6, [`MultiPaxosActor::batch_wait`]): a batch of two commands or more
+/// is chosen that holds the next request of a client the slot before answered. With one slot
+/// in flight and no hold, that client's request always comes too late for a batch: the
+/// requests that waited went into the next slot as it was chosen, or the request found the
+/// window open and got a slot of its own.
+fn batch_held_for_a_client(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    let chosen: BTreeMap<Slot, &Proposal> = chosen(model, state).into_iter().collect();
+    let clients =
+        |p: &Proposal| -> BTreeSet<Id> { p.command.clients().iter().map(|c| c.client).collect() };
+    chosen.iter().any(|(&slot, &p)| {
+        let before = slot.checked_sub(1).and_then(|s| chosen.get(&s));
+        p.command.clients().len() >= 2
+            && before.is_some_and(|&q| !clients(p).is_disjoint(&clients(q)))
+    })
+}
+
 /// Witness for linearizability, and the liveness property "every request answered": every
 /// client's every call returned.
 fn all_answered(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
@@ -843,7 +864,7 @@ fn answered_after_loss(model: &MultiPaxosModel, state: &MultiPaxosModelState) ->
 /// Every property of the model, in the order they are reported: its name (the claim it
 /// checks), whether it must hold always or be reached sometimes, and its condition. For the
 /// actor model or its [`Simulated`] wrapper.
-fn properties() -> [Property<MultiPaxosModel>; 31] {
+fn properties() -> [Property<MultiPaxosModel>; 32] {
     [
         Property::always("slot agreement", slot_agreement),
         Property::always("P1a", p1a),
@@ -874,6 +895,7 @@ fn properties() -> [Property<MultiPaxosModel>; 31] {
         Property::sometimes("chosen after leader crash", chosen_after_leader_crash),
         Property::sometimes("answered after a lost accept", answered_after_loss),
         Property::sometimes("batch of 2 chosen", batch_of_2_chosen),
+        Property::sometimes("batch held for a client", batch_held_for_a_client),
         Property::sometimes("promise names a snapshot", promise_names_snapshot),
         Property::sometimes("caught up from a snapshot", caught_up_from_snapshot),
         Property::sometimes("snapshot in pieces", snapshot_in_pieces),
@@ -1125,6 +1147,7 @@ impl MultiPaxosConfig {
                 burst: self.burst.or(self.piece).unwrap_or(self.slots as usize),
                 window: self.window,
                 batch: self.batch.unwrap_or(1),
+                batch_wait: self.batch_wait.then(model_timeout),
                 batch_bytes: self.batch_bytes.unwrap_or(usize::MAX),
                 snapshot_piece: (self.snapshot_piece.or(self.piece))
                     .unwrap_or(self.slots as usize + self.clients),

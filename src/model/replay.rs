@@ -502,6 +502,7 @@ pub fn validate(dir: &Path) -> Result<Verdict, BadTrace> {
                 max_lost: None,
                 window: Some(crate::runtime::node::WINDOW),
                 batch: Some(crate::runtime::node::BATCH),
+                batch_wait: true,
                 batch_bytes: Some(crate::runtime::node::BATCH_BYTES),
                 snapshot_after: Some(crate::runtime::node::SNAPSHOT_AFTER),
                 snapshot_piece: Some(crate::runtime::node::SNAPSHOT_PIECE),

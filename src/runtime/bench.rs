@@ -556,7 +556,8 @@ pub fn run(config: &BenchConfig, out: &mut dyn Write) -> Result<Vec<Row>, Error>
             "durable write: this disk's write + fsync, as a node saves an acceptance. mp put: \
              committed Multi-Paxos puts (leader's accept, a majority's fsync'd Accepted, apply, \
              reply; the leader batches requests that wait for its window of slots in flight, \
-             node::WINDOW and node::BATCH), each client on its own key, a fresh 3-node cluster \
+             node::WINDOW and node::BATCH, holding them up to node::BATCH_WAIT for the clients \
+             a chosen slot answered), each client on its own key, a fresh 3-node cluster \
              per client count. mp put log: the same, 1 client, on a cluster whose storage \
              holds a log of that many commands when it starts (--log). cmds/slot: puts \
              answered over the slots the cluster chose meanwhile (the mean batch)."

@@ -100,6 +100,12 @@ pub const WINDOW: usize = 1;
 /// The most client commands one Multi-Paxos slot holds on UDP (a batch).
 pub const BATCH: usize = 16;
 
+/// How long a Multi-Paxos leader on UDP holds its waiting requests, once a slot is chosen, for
+/// the clients that slot answered to send their next ones ([`multi_paxos::MultiPaxosActor::batch_wait`],
+/// S6 in spec/runtime.md): a few loopback round trips. It delays only requests that arrive
+/// while a slot was being chosen, and only while some answered client has not come back.
+pub const BATCH_WAIT: Range<Duration> = Duration::from_millis(1)..Duration::from_millis(1);
+
 /// The most UTF-8 bytes of keys and values a batch of several commands holds on UDP: one
 /// command's at the limits ([`MAX_KEY_BYTES`](multi_paxos::MAX_KEY_BYTES) +
 /// [`MAX_VALUE_BYTES`](multi_paxos::MAX_VALUE_BYTES) = 1,280), so that the widest batch, of
@@ -244,6 +250,7 @@ pub fn multi_paxos_server(cluster: &[Id]) -> MultiPaxosActor<String> {
         burst: BURST,
         window: Some(WINDOW),
         batch: BATCH,
+        batch_wait: Some(BATCH_WAIT),
         batch_bytes: BATCH_BYTES,
         snapshot_piece: SNAPSHOT_PIECE,
         snapshot_after: Some(SNAPSHOT_AFTER),

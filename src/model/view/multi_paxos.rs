@@ -231,16 +231,20 @@ fn role(s: &MultiPaxosState) -> String {
         Role::Leader {
             next_slot,
             in_flight,
+            awaited,
         } => {
             let in_flight = in_flight
                 .iter()
                 .map(|(slot, (_, by))| format!("{slot} by [{}]", ids(by)))
                 .join(", ");
-            if in_flight.is_empty() {
-                format!("LEADER {b}, next slot {next_slot}")
-            } else {
-                format!("LEADER {b}, next slot {next_slot}, in flight {in_flight}")
+            let mut leader = format!("LEADER {b}, next slot {next_slot}");
+            if !in_flight.is_empty() {
+                leader += &format!(", in flight {in_flight}");
             }
+            if !awaited.is_empty() {
+                leader += &format!(", holding for [{}]", ids(awaited));
+            }
+            leader
         }
     };
     if !s.proposer.queue.is_empty() {

@@ -264,6 +264,7 @@ impl<V: Text> MultiPaxosActor<V> {
         let Role::Leader {
             next_slot,
             in_flight,
+            awaited,
         } = &proposer.role
         else {
             return;
@@ -272,13 +273,14 @@ impl<V: Text> MultiPaxosActor<V> {
             return;
         };
         let command = command.clone();
-        let (next_slot, mut in_flight) = (*next_slot, in_flight.clone());
+        let (next_slot, mut in_flight, awaited) = (*next_slot, in_flight.clone(), awaited.clone());
         self.propose(promised, &mut in_flight, slot, command, o);
         let proposer = proposer.to_mut();
         proposer.ballot = promised;
         proposer.role = Role::Leader {
             next_slot,
             in_flight,
+            awaited,
         };
     }
 }

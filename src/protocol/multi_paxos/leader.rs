@@ -38,6 +38,10 @@ pub enum Role<V = char> {
         next_slot: Slot,
         /// Proposals not yet chosen, with the acceptors known to have accepted them.
         in_flight: InFlight<V>,
+        /// While the leader holds its waiting requests after a slot was chosen
+        /// ([`MultiPaxosActor::batch_wait`]): the clients that slot answered and that have
+        /// not sent their next request yet. Empty: no hold.
+        awaited: BTreeSet<Id>,
     },
 }
 
@@ -227,6 +231,7 @@ impl<V: Text> MultiPaxosActor<V> {
         proposer.role = Role::Leader {
             next_slot,
             in_flight,
+            awaited: BTreeSet::new(),
         };
     }
 
@@ -260,6 +265,7 @@ impl<V: Text> MultiPaxosActor<V> {
         let Role::Leader {
             in_flight,
             next_slot,
+            ..
         } = &state.proposer.role
         else {
             return;
@@ -404,6 +410,7 @@ impl<V: Text> MultiPaxosActor<V> {
         if let Role::Leader {
             next_slot,
             in_flight,
+            awaited,
         } = &proposer.role
         {
             // At most once: a request already applied is answered from the table, not re-run.
@@ -428,6 +435,21 @@ impl<V: Text> MultiPaxosActor<V> {
                 _ if !self.window_open(in_flight) => {
                     keep(proposer, command);
                 }
+                // Batching (S6): the leader holds its waiting requests for the clients its
+                // last chosen slot answered; this one joins them.
+                _ if !awaited.is_empty() => {
+                    let client = command.client;
+                    let proposer = proposer.to_mut();
+                    proposer.queue.insert(command);
+                    let Role::Leader { awaited, .. } = &mut proposer.role else {
+                        unreachable!("matched as leader above")
+                    };
+                    awaited.remove(&client);
+                    if awaited.is_empty() || proposer.queue.len() >= self.batch {
+                        o.cancel_timer(Timer::Batch);
+                        self.release(proposer, o);
+                    }
+                }
                 _ => {
                     // Written back even when no slot is left and nothing changes: stateright
                     // reads a step that leaves the state borrowed and sends nothing as a
@@ -440,6 +462,7 @@ impl<V: Text> MultiPaxosActor<V> {
                     proposer.to_mut().role = Role::Leader {
                         next_slot,
                         in_flight,
+                        awaited: BTreeSet::new(),
                     };
                 }
             }
@@ -478,6 +501,7 @@ impl<V: Text> MultiPaxosActor<V> {
         let Role::Leader {
             next_slot,
             in_flight,
+            awaited,
         } = &proposer.role
         else {
             return None;
@@ -492,6 +516,7 @@ impl<V: Text> MultiPaxosActor<V> {
         // by a majority of the acceptors."
         let chosen = by.len() >= self.variant.chosen_at(self.quorum());
         let (next_slot, mut in_flight) = (*next_slot, in_flight.clone());
+        let awaited = awaited.clone();
         if chosen {
             in_flight.remove(&slot);
         } else {
@@ -500,6 +525,7 @@ impl<V: Text> MultiPaxosActor<V> {
         proposer.to_mut().role = Role::Leader {
             next_slot,
             in_flight,
+            awaited,
         };
         if !chosen {
             return None;
@@ -508,20 +534,62 @@ impl<V: Text> MultiPaxosActor<V> {
             let command = proposal.command.clone();
             o.send(*server, Msg::Chosen { slot, command });
         }
-        // Batching: the slot left the window; the requests that waited go in the next one.
-        if !proposer.queue.is_empty() {
-            let proposer = proposer.to_mut();
-            let Role::Leader {
-                next_slot,
-                in_flight,
-            } = &mut proposer.role
-            else {
-                unreachable!("the role was just written as leader")
-            };
-            let ballot = proposer.ballot;
-            self.propose_queued(ballot, &mut proposer.queue, next_slot, in_flight, o);
-        }
+        self.fill_window(proposer, &proposal.command, o);
         Some(proposal.command)
+    }
+
+    /// Batching: a slot left the window, and the requests that waited go into the next one
+    /// (S4 in spec/runtime.md). With [`MultiPaxosActor::batch_wait`], the leader first holds
+    /// them for the clients of the `chosen` slot, which its replica answers now: a closed-loop
+    /// client sends its next request at once, and without the hold the clients would split
+    /// into two groups taking turns, each slot holding about half of them (S6).
+    fn fill_window(
+        &self,
+        proposer: &mut Cow<ProposerState<V>>,
+        chosen: &Command<V>,
+        o: &mut Out<Self>,
+    ) {
+        let answered: BTreeSet<Id> = chosen
+            .clients()
+            .iter()
+            .map(|command| command.client)
+            .filter(|&client| !proposer.queue.iter().any(|queued| queued.client == client))
+            .collect();
+        match &self.batch_wait {
+            Some(wait) if !answered.is_empty() && proposer.queue.len() < self.batch => {
+                let Role::Leader { awaited, .. } = &mut proposer.to_mut().role else {
+                    return;
+                };
+                awaited.extend(answered);
+                o.set_timer(Timer::Batch, wait.clone());
+            }
+            _ if !proposer.queue.is_empty() => self.release(proposer.to_mut(), o),
+            _ => {}
+        }
+    }
+
+    /// The hold is over ([`Timer::Batch`]): the waiting requests go into the next slots.
+    pub(super) fn end_hold(&self, state: &mut Cow<MultiPaxosState<V>>, o: &mut Out<Self>) {
+        if let Role::Leader { awaited, .. } = &state.proposer.role {
+            if !awaited.is_empty() {
+                self.release(&mut state.to_mut().proposer, o);
+            }
+        }
+    }
+
+    /// Ends a hold, if any, and proposes the waiting requests as the window allows.
+    fn release(&self, proposer: &mut ProposerState<V>, o: &mut Out<Self>) {
+        let Role::Leader {
+            next_slot,
+            in_flight,
+            awaited,
+        } = &mut proposer.role
+        else {
+            return;
+        };
+        awaited.clear();
+        let ballot = proposer.ballot;
+        self.propose_queued(ballot, &mut proposer.queue, next_slot, in_flight, o);
     }
 
     /// A leader that installed a snapshot of the slots below `upto`: its proposals there are
@@ -536,6 +604,7 @@ impl<V: Text> MultiPaxosActor<V> {
         let Role::Leader {
             next_slot,
             in_flight,
+            ..
         } = &mut proposer.role
         else {
             return;
@@ -818,6 +887,110 @@ mod tick_tests {
             .iter()
             .any(|(_, m)| matches!(m, Msg::Accept { slot: 2, .. })));
         assert!(state.proposer.queue.is_empty());
+    }
+
+    // Reference: issue 13 (batching) and S5 in spec/runtime.md: once a slot is chosen, a leader
+    // with `batch_wait` holds the requests that waited for the clients that slot answered; the
+    // last of them to come back ends the hold, and the batch goes out with it. The hold's timer
+    // ends a hold that a client never ends.
+    #[test]
+    fn a_hold_waits_for_the_answered_clients_or_its_timer() {
+        use super::super::tests::append;
+        let a = MultiPaxosActor {
+            window: Some(1),
+            batch: 3,
+            batch_wait: Some(std::time::Duration::ZERO..std::time::Duration::ZERO),
+            ..actor(Variant::Correct)
+        };
+        let (id, acceptor) = (Id::from(0), Id::from(1));
+        let accepts = |o: Out<MultiPaxosActor>| -> Vec<(Slot, Command)> {
+            sent(o)
+                .into_iter()
+                .filter_map(|(to, m)| match m {
+                    Msg::Accept { slot, proposal } if to == acceptor => {
+                        Some((slot, proposal.command))
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        let request = |state: &mut Cow<MultiPaxosState>, client: usize, number, value| {
+            let mut o = Out::new();
+            let command = append(client, number, value);
+            let msg = Msg::Request { command };
+            a.on_msg(id, state, Id::from(client), msg, &mut o);
+            o
+        };
+        let choose = |state: &mut Cow<MultiPaxosState>, slot, command| {
+            let proposal = Proposal {
+                ballot: state.proposer.ballot,
+                command,
+            };
+            let mut o = Out::new();
+            a.on_msg(
+                id,
+                state,
+                acceptor,
+                Msg::Accepted { slot, proposal },
+                &mut o,
+            );
+            o
+        };
+        let mut state = leader_with_one_slot_in_flight(&a);
+        request(&mut state, 6, 1, 'B');
+        let o = choose(&mut state, 0, put(5, 1, 'A'));
+        assert!(
+            o.iter()
+                .any(|c| matches!(c, stateright::actor::Command::SetTimer(Timer::Batch, _))),
+            "slot 0 answered client 5: the leader holds for it"
+        );
+        assert_eq!(accepts(o), vec![], "client 6's request waits");
+        let o = request(&mut state, 5, 2, 'C');
+        let batch = vec![append(5, 2, 'C'), append(6, 1, 'B')];
+        assert_eq!(accepts(o), vec![(1, Command::Batch(batch.clone().into()))]);
+
+        // Slot 1 answers clients 5 and 6; only client 6 comes back: the timer ends the hold.
+        let o = choose(&mut state, 1, Command::Batch(batch.into()));
+        assert_eq!(accepts(o), vec![]);
+        assert_eq!(
+            accepts(request(&mut state, 6, 2, 'D')),
+            vec![],
+            "client 5 is awaited"
+        );
+        let mut o = Out::new();
+        a.on_timeout(id, &mut state, &Timer::Batch, &mut o);
+        let alone = vec![append(6, 2, 'D')];
+        assert_eq!(accepts(o), vec![(2, Command::Batch(alone.into()))]);
+
+        // Without `batch_wait`, the requests that waited go out as the slot is chosen.
+        let a = MultiPaxosActor {
+            batch_wait: None,
+            ..a
+        };
+        let mut state = leader_with_one_slot_in_flight(&a);
+        let mut o = Out::new();
+        let command = append(6, 1, 'B');
+        a.on_msg(
+            id,
+            &mut state,
+            Id::from(6),
+            Msg::Request { command },
+            &mut o,
+        );
+        let proposal = Proposal {
+            ballot: state.proposer.ballot,
+            command: put(5, 1, 'A'),
+        };
+        let mut o = Out::new();
+        a.on_msg(
+            id,
+            &mut state,
+            acceptor,
+            Msg::Accepted { slot: 0, proposal },
+            &mut o,
+        );
+        let alone = vec![append(6, 1, 'B')];
+        assert_eq!(accepts(o), vec![(1, Command::Batch(alone.into()))]);
     }
 
     // Reference: issue 12: the leader's tick re-sends the Accept of a slot in flight to the

@@ -285,6 +285,10 @@ pub enum Timer {
     /// The leader's tick: it sends a `Heartbeat` and re-sends the `Accept` of the slots still
     /// in flight.
     Leader,
+    /// A leader held its waiting requests for the clients its last chosen slot answered
+    /// ([`MultiPaxosActor::batch_wait`](super::MultiPaxosActor::batch_wait)), and not all came
+    /// back in time: it proposes what waits.
+    Batch,
 }
 
 /// Durable state, saved by the handler that sends a message depending on it (§2.5).

@@ -128,6 +128,11 @@ pub struct MultiPaxosActor<V = char> {
     pub window: Option<usize>,
     /// The most client commands one slot holds (a batch): 1 for no batching.
     pub batch: usize,
+    /// When a slot is chosen, the leader holds its waiting requests, for at most this long,
+    /// until every client the slot answers has sent its next request (or a batch is full), so
+    /// that they go into the next slot together rather than into the one after (S6 in
+    /// spec/runtime.md); `None`: the waiting requests go into the next slot at once.
+    pub batch_wait: Option<Range<Duration>>,
     /// The most UTF-8 bytes of keys and values ([`KvOp::bytes`]) a batch of more than one
     /// command holds, so that every datagram carrying one fits (a command alone always fits
     /// in a slot).
@@ -444,6 +449,9 @@ impl<V: Text> Handlers for MultiPaxosActor<V> {
         if *timer == Timer::Leader {
             return self.tick(id, state, o);
         }
+        if *timer == Timer::Batch {
+            return self.end_hold(state, o);
+        }
         if *timer != Timer::Election || state.is_leader() {
             return;
         }
@@ -483,6 +491,7 @@ pub(super) mod tests {
             burst: 2,
             window: None,
             batch: 1,
+            batch_wait: None,
             batch_bytes: usize::MAX,
             snapshot_piece: 2,
             snapshot_after: None,
