@@ -430,6 +430,19 @@ fn durable_writes(duration: Duration, data_dir: &Path) -> Result<Row, Error> {
     Ok(row("durable write", 1, seconds, results))
 }
 
+/// The machine's CPU time so far, and the part of it that other virtual machines took from
+/// this one (steal), in clock ticks, from the first line of Linux's `/proc/stat`; `None` where
+/// it cannot be read (another system).
+fn cpu_steal() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = (stat.lines().next()?.split_whitespace().skip(1))
+        .map(|field| field.parse().ok())
+        .collect::<Option<_>>()?;
+    // user, nice, system, idle, iowait, irq, softirq, steal (guest time is within user).
+    let steal = *ticks.get(7)?;
+    Some((steal, ticks.iter().take(8).sum()))
+}
+
 /// The issue 13 ratios, from the rows of a Multi-Paxos run: the most clients' throughput
 /// over one client's, its p99 over one client's p50, and one client's p50 over two durable
 /// writes (the leader's and a follower's `fsync`, one after the other).
@@ -482,6 +495,7 @@ fn chosen_cluster(
 /// `Get`s of a chosen value, then committed puts; Multi-Paxos: committed puts; each next to
 /// the raw UDP echo, per client count.
 pub fn run(config: &BenchConfig, out: &mut dyn Write) -> Result<Vec<Row>, Error> {
+    let cpu_at_start = cpu_steal();
     let data_dir = std::env::temp_dir().join(format!("paxos-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
     let gets = match config.protocol {
@@ -573,6 +587,17 @@ pub fn run(config: &BenchConfig, out: &mut dyn Write) -> Result<Vec<Row>, Error>
             "+trace: the same on a cluster recording traces (--trace); with {clients} clients it \
              keeps {:.0}% of the untraced throughput.",
             ratio * 100.0
+        )
+        .map_err(Error::Output)?;
+    }
+    if let (Some((steal_0, total_0)), Some((steal_1, total_1))) = (cpu_at_start, cpu_steal()) {
+        let share = (steal_1 - steal_0) as f64 / (total_1 - total_0).max(1) as f64;
+        writeln!(
+            table.out,
+            "cpu steal: {:.1}% of this machine's CPU time went to other virtual machines during \
+             the run (Linux /proc/stat): figures from runs with more steal are slower and \
+             vary more.",
+            share * 100.0
         )
         .map_err(Error::Output)?;
     }

@@ -208,6 +208,8 @@ pub struct Client {
     /// The server the next operation starts with.
     next_server: usize,
     next_request: RequestId,
+    /// The datagram being received: one buffer for the client's life, not one per call.
+    buf: Box<[u8]>,
 }
 
 impl Client {
@@ -249,6 +251,7 @@ impl Client {
             attempts: attempts.max(1),
             next_server: 0,
             next_request,
+            buf: vec![0; 65_535].into_boxed_slice(),
         })
     }
 
@@ -274,7 +277,6 @@ impl Client {
         let op = op.into();
         C::check(&op).map_err(Error::TooLarge)?;
         let mut asked: BTreeSet<RequestId> = BTreeSet::new();
-        let mut buf = [0u8; 65_535];
         // Whether the next attempt takes a new request number.
         let mut renumber = true;
         // R3: after a refusal, the next attempt asks the server that refused again.
@@ -304,7 +306,7 @@ impl Client {
                 self.socket
                     .set_read_timeout(Some(left))
                     .map_err(Error::Io)?;
-                let (count, from) = match self.socket.recv_from(&mut buf) {
+                let (count, from) = match self.socket.recv_from(&mut self.buf) {
                     Ok(received) => received,
                     Err(e)
                         if matches!(
@@ -318,7 +320,7 @@ impl Client {
                     Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
                     Err(e) => return Err(Error::Io(e)),
                 };
-                let Ok(msg) = serde_json::from_slice::<C::Msg>(&buf[..count]) else {
+                let Ok(msg) = serde_json::from_slice::<C::Msg>(&self.buf[..count]) else {
                     log::debug!("Ignoring a datagram that does not decode. from={from}");
                     continue;
                 };
