@@ -362,17 +362,24 @@ impl Client {
 mod tests {
     use super::*;
 
+    /// A socket standing for a server, on a free loopback port, that waits at most 5 s for a
+    /// datagram.
+    fn fake_server() -> (UdpSocket, SocketAddrV4) {
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free port");
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("a timeout");
+        let SocketAddr::V4(address) = socket.local_addr().expect("bound") else {
+            unreachable!("bound to an IPv4 address");
+        };
+        (socket, address)
+    }
+
     // R3: a `Stale` refusal makes the client number the operation above the leader's last
     // applied request and ask again; a plain reply to that number answers it.
     #[test]
     fn a_stale_number_is_renumbered_above_the_last() {
-        let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free port");
-        server
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("a timeout");
-        let SocketAddr::V4(address) = server.local_addr().expect("bound") else {
-            unreachable!("bound to an IPv4 address");
-        };
+        let (server, address) = fake_server();
         let fake_leader = std::thread::spawn(move || {
             let mut buf = [0u8; 65_535];
             let mut asked = Vec::new();
@@ -417,17 +424,8 @@ mod tests {
     // request goes to the leader directly.
     #[test]
     fn the_next_request_goes_to_the_server_that_answered() {
-        let bind = || {
-            let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free port");
-            socket
-                .set_read_timeout(Some(Duration::from_secs(5)))
-                .expect("a timeout");
-            let SocketAddr::V4(address) = socket.local_addr().expect("bound") else {
-                unreachable!("bound to an IPv4 address");
-            };
-            (socket, address)
-        };
-        let ((follower, follower_address), (leader, leader_address)) = (bind(), bind());
+        let ((follower, follower_address), (leader, leader_address)) =
+            (fake_server(), fake_server());
         let servers = std::thread::spawn(move || {
             let mut buf = [0u8; 65_535];
             let mut asked = Vec::new();
@@ -470,15 +468,9 @@ mod tests {
     // R3: no number is left above u64::MAX: the client says so instead of looping.
     #[test]
     fn numbers_used_up_are_an_error() {
-        let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free port");
-        let SocketAddr::V4(address) = server.local_addr().expect("bound") else {
-            unreachable!("bound to an IPv4 address");
-        };
+        let (server, address) = fake_server();
         let fake_leader = std::thread::spawn(move || {
             let mut buf = [0u8; 65_535];
-            server
-                .set_read_timeout(Some(Duration::from_secs(5)))
-                .expect("a timeout");
             let (n, from) = server.recv_from(&mut buf).expect("a request");
             let msg: MpMsg = serde_json::from_slice(&buf[..n]).expect("decodes");
             let multi_paxos::Msg::Request { command } = msg else {

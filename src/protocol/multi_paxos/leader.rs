@@ -889,7 +889,7 @@ mod tick_tests {
         assert!(state.proposer.queue.is_empty());
     }
 
-    // Reference: issue 13 (batching) and S5 in spec/runtime.md: once a slot is chosen, a leader
+    // Reference: issue 13 (batching) and S6 in spec/runtime.md: once a slot is chosen, a leader
     // with `batch_wait` holds the requests that waited for the clients that slot answered; the
     // last of them to come back ends the hold, and the batch goes out with it. The hold's timer
     // ends a hold that a client never ends.
