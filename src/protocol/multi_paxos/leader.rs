@@ -488,15 +488,13 @@ impl<V: Text> MultiPaxosActor<V> {
     }
 
     /// A leader's acceptance in `slot`. Returns the slot's command once a majority accepted
-    /// it: it is chosen, and the other replicas are told.
+    /// it: it is chosen, and [`MultiPaxosActor::announce`] tells it.
     pub(super) fn handle_accepted(
         &self,
-        id: Id,
         proposer: &mut Cow<ProposerState<V>>,
         src: Id,
         slot: Slot,
         proposal: Proposal<V>,
-        o: &mut Out<Self>,
     ) -> Option<Command<V>> {
         let Role::Leader {
             next_slot,
@@ -527,15 +525,25 @@ impl<V: Text> MultiPaxosActor<V> {
             in_flight,
             awaited,
         };
-        if !chosen {
-            return None;
-        }
+        chosen.then_some(proposal.command)
+    }
+
+    /// `command` is chosen in `slot`, and the leader's replica has answered its clients:
+    /// the other replicas are told, then the requests that waited go into the next slot.
+    /// The clients' replies leave first, as they are the ones waiting for this step.
+    pub(super) fn announce(
+        &self,
+        id: Id,
+        proposer: &mut Cow<ProposerState<V>>,
+        slot: Slot,
+        command: Command<V>,
+        o: &mut Out<Self>,
+    ) {
         for server in self.others(id) {
-            let command = proposal.command.clone();
+            let command = command.clone();
             o.send(*server, Msg::Chosen { slot, command });
         }
-        self.fill_window(proposer, &proposal.command, o);
-        Some(proposal.command)
+        self.fill_window(proposer, &command, o);
     }
 
     /// Batching: a slot left the window, and the requests that waited go into the next one

@@ -24,7 +24,10 @@ pub struct Proposal<V = char> {
 }
 
 /// What a log slot holds.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+// Equality is by contents (below, with a shortcut for a batch compared with itself), as the
+// derived `Hash` hashes them: equal commands hash alike.
+#[allow(clippy::derived_hash_with_manual_eq)]
+#[derive(Clone, Debug, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(bound = "V: Text")]
 pub enum Command<V = char> {
     /// Fills a slot that a new leader found empty below a used one (§3: "a special 'no-op'
@@ -37,6 +40,19 @@ pub enum Command<V = char> {
     /// batch hold one batch, so that a save copies and compares a pointer per slot, not every
     /// command's key and value (it hashes, orders and serializes as the commands themselves).
     Batch(Arc<[ClientCommand<V>]>),
+}
+
+/// Two batches are equal when they are the same batch, without comparing their commands:
+/// std's `Arc` takes that shortcut for sized contents only, and a save compares every slot
+/// of the log (a slice compared command by command cost 93 ns per 16-command batch).
+impl<V: PartialEq> PartialEq for Command<V> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Command::Noop, Command::Noop) => true,
+            (Command::Batch(a), Command::Batch(b)) => Arc::ptr_eq(a, b) || a == b,
+            (Command::Noop, Command::Batch(_)) | (Command::Batch(_), Command::Noop) => false,
+        }
+    }
 }
 
 impl<V> Command<V> {
@@ -312,4 +328,32 @@ pub struct Storage<V = char> {
     /// a save costs nothing for it until a new snapshot replaces it.
     #[serde(default)]
     pub snapshot: Arc<Snapshot<V>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(request: u64, value: char) -> ClientCommand {
+        ClientCommand {
+            client: Id::from(9),
+            request,
+            op: KvOp::Put { key: 'k', value },
+        }
+    }
+
+    // `Command`'s equality takes a shortcut for a batch compared with itself: it must still be
+    // equality of contents, as its derived order and hash are.
+    #[test]
+    fn commands_are_equal_by_their_contents() {
+        let batch = Command::Batch(vec![put(1, 'a'), put(2, 'b')].into());
+        let copy = Command::Batch(vec![put(1, 'a'), put(2, 'b')].into());
+        let other = Command::Batch(vec![put(1, 'a'), put(2, 'c')].into());
+        assert_eq!(batch, batch.clone());
+        assert_eq!(batch, copy);
+        assert_eq!(batch.cmp(&copy), std::cmp::Ordering::Equal);
+        assert_ne!(batch, other);
+        assert_ne!(batch, Command::Noop);
+        assert_eq!(Command::<char>::Noop, Command::Noop);
+    }
 }

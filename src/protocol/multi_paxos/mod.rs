@@ -307,8 +307,15 @@ impl<V: Text> MultiPaxosActor<V> {
             }
             Msg::Accepted { slot, proposal } => {
                 let proposer = &mut parts.proposer;
-                if let Some(command) = self.handle_accepted(id, proposer, src, slot, proposal, o) {
-                    self.learn(&mut parts.replica, &parts.proposer, slot, command, o);
+                if let Some(command) = self.handle_accepted(proposer, src, slot, proposal) {
+                    self.learn(
+                        &mut parts.replica,
+                        &parts.proposer,
+                        slot,
+                        command.clone(),
+                        o,
+                    );
+                    self.announce(id, &mut parts.proposer, slot, command, o);
                 }
             }
             Msg::Rejected {
