@@ -332,23 +332,16 @@ pub struct Storage<V = char> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::append;
     use super::*;
-
-    fn put(request: u64, value: char) -> ClientCommand {
-        ClientCommand {
-            client: Id::from(9),
-            request,
-            op: KvOp::Put { key: 'k', value },
-        }
-    }
 
     // `Command`'s equality takes a shortcut for a batch compared with itself: it must still be
     // equality of contents, as its derived order and hash are.
     #[test]
     fn commands_are_equal_by_their_contents() {
-        let batch = Command::Batch(vec![put(1, 'a'), put(2, 'b')].into());
-        let copy = Command::Batch(vec![put(1, 'a'), put(2, 'b')].into());
-        let other = Command::Batch(vec![put(1, 'a'), put(2, 'c')].into());
+        let batch = Command::Batch(vec![append(9, 1, 'a'), append(9, 2, 'b')].into());
+        let copy = Command::Batch(vec![append(9, 1, 'a'), append(9, 2, 'b')].into());
+        let other = Command::Batch(vec![append(9, 1, 'a'), append(9, 2, 'c')].into());
         assert_eq!(batch, batch.clone());
         assert_eq!(batch, copy);
         assert_eq!(batch.cmp(&copy), std::cmp::Ordering::Equal);
