@@ -39,14 +39,17 @@ pub enum Reduction {
     ForgetStorage,
     /// Linearizability judged on a summary of the clients' history, not the whole history.
     HistorySummary,
+    /// No message in the network that its receiver ignores in every state it can reach.
+    InertMessages,
 }
 
 impl Reduction {
     /// Every reduction.
-    pub const ALL: [Reduction; 3] = [
+    pub const ALL: [Reduction; 4] = [
         Reduction::Symmetry,
         Reduction::ForgetStorage,
         Reduction::HistorySummary,
+        Reduction::InertMessages,
     ];
 }
 

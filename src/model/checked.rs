@@ -60,6 +60,9 @@ where
     /// Whether the states keep no actor storage: set where no actor can crash, so that
     /// nothing ever reads it ([`Reduction::ForgetStorage`]).
     forget_storage: bool,
+    /// Whether a step's successor keeps no message that its receiver ignores in every state
+    /// it can reach ([`Reduction::InertMessages`]).
+    drop_inert: bool,
     /// Makes an initial history keep the clients' whole history rather than its summary:
     /// leaves out [`Reduction::HistorySummary`].
     full_history: Option<fn(&mut H)>,
@@ -109,6 +112,7 @@ where
             finding: None,
             skip_noops: false,
             forget_storage: true,
+            drop_inert: true,
             full_history: None,
             stop: Arc::new(AtomicBool::new(false)),
             lost_at_once: None,
@@ -122,6 +126,17 @@ where
     pub(crate) fn losing(mut self, lost: fn(&A::Msg) -> bool) -> Self {
         self.lost_at_once = Some(lost);
         self
+    }
+
+    /// Drops from `state`'s network every message that its receiver ignores in every state
+    /// it can reach ([`Reduction::InertMessages`]): such a message can only be delivered as a
+    /// no-op, so the state without it has the same futures (spec/reductions.md, R4).
+    pub fn drop_inert_messages(&self, state: &mut CheckedState<A, C, H>) {
+        let restarts = self.inner.max_crashes > 0;
+        let (actors, states) = (&self.inner.actors, &state.actor_states);
+        super::harness::remove(&mut state.network, |env| {
+            super::harness::inert(actors, states, restarts, env)
+        });
     }
 
     /// Offers `finding` to explain a failure from the history the judge wrote.
@@ -198,6 +213,9 @@ where
             next.actor_storages.iter_mut().for_each(|s| *s = None);
         }
         (self.judge)(&self.inner.cfg, &action, last, &mut next);
+        if self.drop_inert {
+            self.drop_inert_messages(&mut next);
+        }
         Some(next)
     }
 
@@ -255,6 +273,7 @@ where
     /// Storage is forgotten only where no actor can crash: a restart is its one reader.
     fn reduce(&mut self, without: &[Reduction]) {
         self.forget_storage = !without.contains(&Reduction::ForgetStorage);
+        self.drop_inert = !without.contains(&Reduction::InertMessages);
         if without.contains(&Reduction::HistorySummary) {
             if let Some(keep) = self.full_history {
                 keep(&mut self.inner.init_history);

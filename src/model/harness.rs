@@ -17,6 +17,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::{self, Debug};
 use std::hash::Hash;
+use std::sync::Arc;
 
 /// Message delivery semantics, as stateright's [`Network`] offers them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -371,6 +372,22 @@ pub trait Trail<A: Actor>: Clone + Debug + Default + Eq + Ord + Hash + Serialize
 pub trait Recorded: Handlers<Random = ()> {
     /// The actor's ghost record.
     type Trail: Trail<Self>;
+
+    /// Whether the actor, in `state`, ignores `msg` from `src` (changes nothing, sends
+    /// nothing) now and in every state it can reach, so that the model may drop the message
+    /// (spec/reductions.md, R4). `restarts`: whether the actor may yet restart; `src_ignores`
+    /// tells the same of `src` for a reply. No message is, unless the protocol says so.
+    fn ignores_forever(
+        &self,
+        state: &Self::State,
+        src: Id,
+        msg: &Self::Msg,
+        restarts: bool,
+        src_ignores: &dyn Fn(&Self::Msg) -> bool,
+    ) -> bool {
+        let _ = (state, src, msg, restarts, src_ignores);
+        false
+    }
 }
 
 /// A client of a protocol's service in the model, written by the protocol's harness. Its
@@ -394,6 +411,14 @@ pub trait Client: Clone + Debug + Eq + Hash + Sized {
         msg: MsgOf<Self>,
         o: &mut ClientOut<Self>,
     );
+
+    /// Whether the client, in `state`, ignores `msg` now and in every state it can reach
+    /// (clients never restart): see [`Recorded::ignores_forever`]. No message is, unless
+    /// the client says so.
+    fn ignores_forever(&self, state: &Self::State, msg: &MsgOf<Self>) -> bool {
+        let _ = (state, msg);
+        false
+    }
 
     /// Handles a timeout. By default a client sets no timers.
     fn on_timeout(
@@ -730,6 +755,60 @@ where
 {
     let saved = forward_except_saves(id, out, o);
     assert!(saved.is_none(), "a client saves nothing");
+}
+
+/// Whether actor `dst` of `actors`, in its state of `states`, ignores `msg` from `src` now and
+/// in every state it can reach, a reply to it included: the message can never change
+/// anything (spec/reductions.md, R4). `restarts`: whether actors may yet restart.
+pub(crate) fn inert<A: Recorded, C: Client<Protocol = A>>(
+    actors: &[Node<A, C>],
+    states: &[Arc<StateOf<A, C>>],
+    restarts: bool,
+    env: Envelope<&A::Msg>,
+) -> bool {
+    let ignores = |src: Id, dst: Id, msg: &A::Msg, src_ignores: &dyn Fn(&A::Msg) -> bool| {
+        let i = usize::from(dst);
+        match (&actors[i], &*states[i]) {
+            (Node::Protocol(actor), NodeState::Protocol(node)) => {
+                actor.ignores_forever(&node.state, src, msg, restarts, src_ignores)
+            }
+            (Node::Client(client), NodeState::Client(state)) => client.ignores_forever(state, msg),
+            _ => false,
+        }
+    };
+    // A reply is judged one level deep: a reply to a reply is never assumed ignored.
+    let reply_ignored = |reply: &A::Msg| ignores(env.dst, env.src, reply, &|_| false);
+    ignores(env.src, env.dst, env.msg, &reply_ignored)
+}
+
+/// `env` with its message borrowed.
+fn borrowed<M>(env: &Envelope<M>) -> Envelope<&M> {
+    Envelope {
+        src: env.src,
+        dst: env.dst,
+        msg: &env.msg,
+    }
+}
+
+/// Removes from `network` every message that `gone` picks, each copy of it.
+pub(crate) fn remove<M: Eq + Hash + Clone>(
+    network: &mut Network<M>,
+    mut gone: impl FnMut(Envelope<&M>) -> bool,
+) {
+    match network {
+        Network::UnorderedDuplicating(set, _) => set.retain(|env| !gone(borrowed(env))),
+        Network::UnorderedNonDuplicating(bag) => bag.retain(|env, _| !gone(borrowed(env))),
+        Network::Ordered(flows) => flows.retain(|(src, dst), flow| {
+            flow.retain(|msg| {
+                !gone(Envelope {
+                    src: *src,
+                    dst: *dst,
+                    msg,
+                })
+            });
+            !flow.is_empty()
+        }),
+    }
 }
 
 /// The protocol actors of a model state, with their ids, in index order.

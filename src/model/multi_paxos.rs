@@ -191,6 +191,15 @@ impl harness::Client for Client {
         *state = Cow::Owned(next);
     }
 
+    /// A client numbers its requests 1, 2, ... and awaits each answer in turn: a reply to a
+    /// request below the one it awaits, or any other message, stays ignored.
+    fn ignores_forever(&self, state: &ClientState, msg: &Msg) -> bool {
+        match msg {
+            Msg::Reply { request, .. } => *request <= state.next as RequestId,
+            _ => true,
+        }
+    }
+
     fn on_timeout(&self, id: Id, state: &mut Cow<ClientState>, _: &Timer, o: &mut ClientOut<Self>) {
         if state.next >= self.ops.len() || state.retries_left == 0 {
             return;
@@ -268,6 +277,17 @@ impl harness::Trail<MultiPaxosActor> for Trail {
 
 impl Recorded for MultiPaxosActor {
     type Trail = Trail;
+
+    fn ignores_forever(
+        &self,
+        state: &MultiPaxosState,
+        src: Id,
+        msg: &Msg,
+        restarts: bool,
+        src_ignores: &dyn Fn(&Msg) -> bool,
+    ) -> bool {
+        MultiPaxosActor::ignores_forever(self, state, src, msg, restarts, src_ignores)
+    }
 }
 
 /// Auxiliary ("ghost") state of the whole model: what the clients submitted and the history

@@ -229,6 +229,16 @@ impl harness::Client for Client {
         }
     }
 
+    /// A client awaits its put, then its get, then nothing: a reply to a request it no longer
+    /// awaits, or that it never awaits, stays ignored.
+    fn ignores_forever(&self, state: &ClientState, msg: &Msg) -> bool {
+        match (state.awaiting, msg) {
+            (Some(PUT), Msg::PutOk { request } | Msg::PutFail { request }) => *request != PUT,
+            (Some(PUT | GET), Msg::GetOk { request, .. }) => *request != GET,
+            _ => true,
+        }
+    }
+
     /// No answer yet: resend the put to the next server.
     fn on_timeout(&self, id: Id, state: &mut Cow<ClientState>, _: &Timer, o: &mut ClientOut<Self>) {
         if state.awaiting != Some(PUT) || state.resent >= self.retries {
@@ -301,6 +311,17 @@ impl harness::Trail<PaxosActor> for Trail {
 
 impl Recorded for PaxosActor {
     type Trail = Trail;
+
+    fn ignores_forever(
+        &self,
+        state: &PaxosState,
+        src: Id,
+        msg: &Msg,
+        restarts: bool,
+        src_ignores: &dyn Fn(&Msg) -> bool,
+    ) -> bool {
+        PaxosActor::ignores_forever(self, state, src, msg, restarts, src_ignores)
+    }
 }
 
 /// Auxiliary ("ghost") state for the clients: what they proposed and the history of their

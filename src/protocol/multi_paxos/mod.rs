@@ -365,6 +365,105 @@ impl<V: Text> MultiPaxosActor<V> {
     }
 }
 
+impl<V: Text> MultiPaxosActor<V> {
+    /// Whether this server, in `state`, ignores `msg` from `src` (changes nothing and sends
+    /// nothing) now and in every state it can reach: the message can never change anything,
+    /// so the model may drop it (spec/reductions.md, R4). `restarts`: whether the server may
+    /// yet crash and restart, which starts its replica and its proposer's role afresh;
+    /// `src_ignores` tells the same of `src` for a reply.
+    ///
+    /// It rests on what only grows: the acceptor's promise (saved, §2.5) and the proposer's
+    /// ballot (its round saved before the ballot is used, §2.5; a variant that takes over
+    /// another server's ballot does not save whose it is, so only while it cannot restart);
+    /// and, while the server does not restart, what its replica knows to be chosen.
+    pub fn ignores_forever(
+        &self,
+        state: &MultiPaxosState<V>,
+        src: Id,
+        msg: &Msg<V>,
+        restarts: bool,
+        src_ignores: &dyn Fn(&Msg<V>) -> bool,
+    ) -> bool {
+        let proposer = &state.proposer;
+        let durable = self.variant.abandons() || !restarts;
+        // A number above `ballot` and every number a proposer reaches in a bounded run.
+        let above = |ballot: Ballot| Ballot {
+            round: u32::MAX,
+            ..ballot
+        };
+        // What `src` does with a refusal of `ballot` (a higher number is promised).
+        let refusal_ignored = |ballot: Ballot, slot: Option<Slot>| {
+            let promised = above(ballot);
+            src_ignores(&Msg::Rejected {
+                ballot,
+                promised,
+                slot,
+            })
+        };
+        let promised = state.acceptor.promised;
+        match msg {
+            Msg::Promise {
+                ballot, snapshot, ..
+            } => {
+                let candidate = matches!(proposer.role, Role::Candidate { .. });
+                let stale = *ballot < proposer.ballot
+                    && !self.variant.counts_promise(*ballot, above(*ballot));
+                // A promise naming a snapshot past the replica's first unknown slot makes it
+                // ask to catch up, whatever its ballot.
+                let no_catch_up =
+                    *snapshot == 0 || !restarts && *snapshot <= state.replica.first_unknown();
+                durable && no_catch_up && (stale || *ballot == proposer.ballot && !candidate)
+            }
+            Msg::Accepted { slot, proposal } => {
+                let done = match &proposer.role {
+                    Role::Follower => true,
+                    Role::Candidate { .. } => false,
+                    Role::Leader {
+                        next_slot,
+                        in_flight,
+                        ..
+                    } => {
+                        slot < next_slot
+                            && in_flight.get(slot).is_none_or(|(command, by)| {
+                                *command != proposal.command || by.contains(&src)
+                            })
+                    }
+                };
+                durable
+                    && (proposal.ballot < proposer.ballot
+                        || proposal.ballot == proposer.ballot && done)
+            }
+            Msg::Rejected {
+                ballot, promised, ..
+            } => {
+                let follower = proposer.role == Role::Follower;
+                durable
+                    && (promised <= ballot
+                        || *ballot < proposer.ballot
+                        || *ballot == proposer.ballot && follower)
+            }
+            Msg::Heartbeat { ballot, .. } => *ballot < promised,
+            Msg::Prepare { ballot, .. } => *ballot < promised && refusal_ignored(*ballot, None),
+            Msg::Accept { slot, proposal } => {
+                let b = proposal.ballot;
+                b < promised
+                    && !self.variant.may_accept(above(b), b)
+                    && !self.variant.keeps_refused()
+                    && refusal_ignored(b, Some(*slot))
+            }
+            Msg::Chosen { slot, .. } => {
+                let replica = &state.replica;
+                !restarts && (*slot < replica.base || replica.chosen.contains_key(slot))
+            }
+            Msg::Reply { .. } | Msg::Stale { .. } => true,
+            Msg::Request { .. }
+            | Msg::CatchUp { .. }
+            | Msg::Snapshot { .. }
+            | Msg::SnapshotFrom { .. } => false,
+        }
+    }
+}
+
 local::impl_actor!(
     impl[V: Text] MultiPaxosActor<V>: Msg = Msg<V>, State = MultiPaxosState<V>, Timer = Timer,
         Storage = Storage<V>

@@ -257,6 +257,84 @@ impl PaxosActor {
     }
 }
 
+impl PaxosActor {
+    /// Whether this actor, in `state`, ignores `msg` from `src` (changes nothing and sends
+    /// nothing) now and in every state it can reach: the message can never change anything,
+    /// so the model may drop it (spec/reductions.md, R4). `restarts`: whether the actor may
+    /// yet crash and restart, which starts its volatile parts (the learner, the proposer's
+    /// phase, the quorum reads) afresh; `src_ignores` tells the same of `src` for a reply.
+    ///
+    /// It rests on what only grows: an acceptor's promise (saved, §2.5) and a proposer's
+    /// ballot (its round saved before the ballot is used, §2.5), unless the variant saves
+    /// nothing and the actor may restart; and, while it does not restart, a learner's
+    /// knowledge.
+    pub fn ignores_forever(
+        &self,
+        state: &PaxosState,
+        src: Id,
+        msg: &Msg,
+        restarts: bool,
+        src_ignores: &dyn Fn(&Msg) -> bool,
+    ) -> bool {
+        let durable = self.variant.remembers() || !restarts;
+        // A number above `ballot` and every number a proposer reaches in a bounded run.
+        let above = |ballot: Ballot| Ballot {
+            round: u32::MAX,
+            ..ballot
+        };
+        // What `src` does with a refusal of `ballot` (a higher number is promised).
+        let refusal_ignored = |ballot: Ballot| {
+            let promised = Ballot {
+                round: ballot.round.saturating_add(1),
+                ..ballot
+            };
+            src_ignores(&Msg::Rejected { ballot, promised })
+        };
+        match *msg {
+            Msg::Promise { ballot, .. } => state.proposer.as_ref().is_none_or(|p| {
+                let counted_later = self.variant.counts_promise(ballot, above(ballot));
+                let preparing = matches!(&p.phase, Phase::Preparing { promises }
+                    if !promises.contains_key(&src));
+                durable && !counted_later && (ballot < p.ballot || ballot == p.ballot && !preparing)
+            }),
+            Msg::Rejected { ballot, promised } => state.proposer.as_ref().is_none_or(|p| {
+                durable
+                    && (promised <= ballot
+                        || ballot < p.ballot
+                        || ballot == p.ballot && !p.is_trying())
+            }),
+            Msg::Accepted { proposal } => state.learner.as_ref().is_none_or(|l| {
+                !restarts
+                    && (l.learned.is_some()
+                        || l.accepted_by
+                            .get(&proposal)
+                            .is_some_and(|by| by.contains(&src)))
+            }),
+            Msg::Prepare { ballot } => state
+                .acceptor
+                .as_ref()
+                .is_none_or(|a| durable && a.promised > ballot && refusal_ignored(ballot)),
+            Msg::Accept { proposal } => state.acceptor.as_ref().is_none_or(|a| {
+                let b = proposal.ballot;
+                durable
+                    && a.promised > b
+                    && !self.variant.accepts(above(b), b)
+                    && refusal_ignored(b)
+            }),
+            Msg::ReadReply {
+                client, request, ..
+            } => {
+                let learned = state.learner.as_ref().is_some_and(|l| l.learned.is_some());
+                !restarts && learned && !state.reads.contains_key(&(client, request))
+            }
+            Msg::Put { .. } => state.proposer.is_none(),
+            Msg::Read { .. } => state.acceptor.is_none(),
+            Msg::Get { .. } => false,
+            Msg::PutOk { .. } | Msg::PutFail { .. } | Msg::GetOk { .. } => true,
+        }
+    }
+}
+
 local::impl_actor!(PaxosActor: Msg = Msg, State = PaxosState, Timer = Timer, Storage = Storage);
 
 impl Handlers for PaxosActor {
@@ -346,6 +424,57 @@ pub(super) mod tests {
         let mut out = Out::new();
         actor.on_msg(Id::from(0), &mut state, Id::from(src), msg, &mut out);
         (state.into_owned(), out)
+    }
+
+    // Reference: spec/reductions.md, R4: what a server ignores forever rests on what only
+    // grows (its saved promise and round), and on a learner's knowledge only while it cannot
+    // restart.
+    #[test]
+    fn a_server_ignores_forever_only_what_can_never_matter_again() {
+        let actor = server(Variant::Correct);
+        let start = actor.on_start(Id::from(0), &None, &mut Out::new());
+        let put = Msg::Put {
+            request: 1,
+            value: 'A',
+        };
+        let (preparing, _) = step(&actor, &start, 3, put);
+        let current = preparing.proposer.as_ref().map(|p| p.ballot);
+        assert_eq!(current, Some(ballot(1, 0)));
+        let promise = |round| Msg::Promise {
+            ballot: ballot(round, 0),
+            accepted: None,
+        };
+        let never = |_: &Msg| false;
+        let ignores = |state: &PaxosState, msg: &Msg, restarts| {
+            actor.ignores_forever(state, Id::from(1), msg, restarts, &never)
+        };
+        // Server 0's own promise was counted in the step; server 1's is awaited.
+        assert!(!ignores(&preparing, &promise(1), true));
+        assert!(ignores(&preparing, &promise(0), true), "an older ballot's");
+        let proposal = Proposal {
+            ballot: ballot(1, 0),
+            value: 'A',
+        };
+        let mut learned = preparing.clone();
+        learned.learner = Some(LearnerState {
+            learned: Some('A'),
+            ..LearnerState::default()
+        });
+        let accepted = Msg::Accepted { proposal };
+        assert!(ignores(&learned, &accepted, false));
+        assert!(
+            !ignores(&learned, &accepted, true),
+            "a restart forgets what it learned"
+        );
+        assert!(!ignores(&preparing, &accepted, false));
+        // A refused prepare is inert only if its sender ignores the refusal.
+        let mut promised = start.clone();
+        promised.acceptor.as_mut().expect("an acceptor").promised = ballot(2, 2);
+        let prepare = Msg::Prepare {
+            ballot: ballot(1, 1),
+        };
+        assert!(actor.ignores_forever(&promised, Id::from(1), &prepare, true, &|_| true));
+        assert!(!ignores(&promised, &prepare, true));
     }
 
     // Reference: §2.5, "Each proposer remembers (in stable storage) the highest-numbered

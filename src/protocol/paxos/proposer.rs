@@ -42,7 +42,7 @@ pub enum Phase {
 
 impl ProposerState {
     /// Whether a ballot is under way (phase 1 or 2), so that a refusal or a timeout retries it.
-    fn is_trying(&self) -> bool {
+    pub(crate) fn is_trying(&self) -> bool {
         matches!(
             self.phase,
             Phase::Preparing { .. } | Phase::Accepting { .. }
