@@ -2,7 +2,8 @@
 //! with an empty log and with a 100,000-command log (kept as a node keeps it: a snapshot of the
 //! store, and the slots since the last one), through the write-ahead log
 //! (`runtime::wal::Store`, one record of what changed) and, for comparison, the way storage
-//! was saved before it (the whole storage's JSON, written with `storage::write_durably`). Then
+//! was saved before it (the whole storage written with `storage::write_durably`, here as a
+//! checksummed snapshot, `storage::encode_snapshot`, to a file of its own). Then
 //! what the store does rarely: a compaction, and opening a node's storage at restart.
 //!
 //! For scale, a clone of the storage is timed too: the Multi-Paxos actor builds its `Storage`
@@ -22,7 +23,7 @@ use paxos::protocol::multi_paxos::{
     Storage,
 };
 use paxos::runtime::node::SNAPSHOT_AFTER;
-use paxos::runtime::storage::write_durably;
+use paxos::runtime::storage::{encode_snapshot, write_durably};
 use paxos::runtime::wal::{log_path, Journal, Store, COMPACT_AFTER};
 use stateright::actor::Id;
 use stateright::semantics::SequentialSpec;
@@ -149,11 +150,12 @@ impl Node {
         (diff, started.elapsed())
     }
 
-    /// The whole storage written durably, as every save was before the log.
+    /// The whole storage written durably, as every save was before the log (to a file of its
+    /// own: the store's snapshot stays the store's).
     fn rewrite_whole(&self) -> Duration {
         let started = Instant::now();
-        let bytes = serde_json::to_vec(&self.current).expect("encodes");
-        write_durably(&self.snapshot, &bytes).expect("written");
+        let bytes = encode_snapshot(&self.current, 0).expect("encodes");
+        write_durably(&self.snapshot.with_extension("whole"), &bytes).expect("written");
         started.elapsed()
     }
 }
@@ -235,13 +237,12 @@ fn rare(root: &Path, slots: Slot) {
     let store = Store::<Storage>::open(&snapshot, u64::MAX).expect("a fresh store");
     store.save(&current).expect("snapshot");
     let started = Instant::now();
-    let snapshot_bytes = serde_json::to_vec(&current).expect("encodes");
-    write_durably(&snapshot, &snapshot_bytes).expect("written");
+    store.compact_now().expect("compacted");
     println!(
         "{:<58} {:>16.3?}  ({} bytes)",
         format!("compaction (snapshot of the whole storage), log of {slots}"),
         started.elapsed(),
-        snapshot_bytes.len()
+        fs::metadata(&snapshot).map_or(0, |m| m.len())
     );
     let started = Instant::now();
     drop(Store::<Storage>::open(&snapshot, u64::MAX).expect("opens"));

@@ -56,8 +56,10 @@ pub enum Command {
     Models,
     /// Run a node (or, with --local N, a whole cluster) of the model-checked actors on UDP.
     ///
-    /// Durable state lives in `<data-dir>/<address>.storage`; a node refuses to start when that
-    /// file exists but cannot be read. Runs until stopped (or --exit-after). Log level:
+    /// Durable state lives in `<data-dir>/<address>.storage` (a snapshot) and `<address>.wal`
+    /// (a write-ahead log); a node refuses to start when either is damaged or one is missing
+    /// beside the other, and says which file, what is wrong and what to do (never delete them
+    /// to start afresh). Runs until stopped (or --exit-after). Log level:
     /// RUST_LOG (e.g. RUST_LOG=info). Exit status: 1 when the node cannot start or stops,
     /// 2 for a bad command line or a cluster key file that cannot be used.
     Spawn(SpawnArgs),

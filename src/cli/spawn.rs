@@ -21,7 +21,8 @@ pub struct SpawnArgs {
     /// Run a whole cluster of N nodes in this process, on --address and the next N-1 ports.
     #[arg(long, value_name = "N")]
     local: Option<u16>,
-    /// Where durable state lives: one `<address>.storage` file per node.
+    /// Where durable state lives: a snapshot `<address>.storage` and a log `<address>.wal` per
+    /// node.
     #[arg(long, default_value = ".")]
     data_dir: PathBuf,
     /// Exit (status 0) after this many seconds, so that test clusters stop by themselves.

@@ -327,8 +327,10 @@ pub(crate) enum CodecError {
     Oversized { bytes: usize, max: usize },
     /// A sealed datagram too short to hold its tag.
     Truncated { bytes: usize },
-    /// The bytes are not the JSON of a message (or of storage).
+    /// The bytes are not the JSON of a message.
     Json(serde_json::Error),
+    /// W1, W3: the bytes are not a snapshot this build wrote: what is wrong with them.
+    Snapshot(String),
 }
 
 /// A message or storage as bytes: its JSON.
@@ -351,10 +353,14 @@ pub(crate) fn encode_wire<M: Serialize>(wire: &Wire<M>) -> Result<Vec<u8>, Codec
     }
 }
 
-/// Storage as [`storage::decode`] reads it, with the error type `spawn` wants for all four of
-/// its codecs.
+/// Storage from a snapshot's bytes ([`storage::decode_snapshot`], W1), with the error type
+/// `spawn` wants for all four of its codecs. `spawn` reads `<address>.storage` from its
+/// working directory with it; what it finds is not used (`Guard::on_start`), but it reads
+/// the same format the store wrote, checks included.
 pub(crate) fn decode_storage<S: DeserializeOwned>(bytes: &[u8]) -> Result<S, CodecError> {
-    storage::decode(bytes).map_err(CodecError::Json)
+    storage::decode_snapshot(bytes)
+        .map(|(storage, _)| storage)
+        .map_err(CodecError::Snapshot)
 }
 
 static DROPPED_OVERSIZED: AtomicU64 = AtomicU64::new(0);

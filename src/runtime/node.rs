@@ -171,14 +171,24 @@ impl fmt::Display for Error {
                 "data directory {} cannot be written: {source}",
                 path.display()
             ),
-            Error::StorageUnreadable(unreadable) => write!(
-                f,
-                "refusing to start: {unreadable}. \
-                 Starting without it could make this acceptor forget its promises and break \
-                 agreement. Restore the node's .storage and .wal files from a copy taken while \
-                 the node was stopped; if the node's state is truly lost, see \"Lost storage\" \
-                 in spec/runtime.md",
-            ),
+            // D2: which file, what is wrong, and what to do (§2.5: an acceptor's promises
+            // and acceptances must survive it).
+            Error::StorageUnreadable(unreadable) => {
+                let snapshot = unreadable.path.with_extension("storage");
+                let log = crate::runtime::wal::log_path(&snapshot);
+                write!(
+                    f,
+                    "refusing to start: {unreadable}. This node's promises and acceptances are \
+                     kept in {} and {} together, and a node that forgets them can let the \
+                     cluster choose two different values (Paxos Made Simple §2.5). What to do: \
+                     restore both files from a copy taken while this node was stopped after \
+                     its last run; or keep this node down: the other members serve while a \
+                     majority of the cluster runs. Do not delete or truncate the files to \
+                     start afresh. See \"Lost storage\" in spec/runtime.md",
+                    snapshot.display(),
+                    log.display()
+                )
+            }
             Error::ClusterKey(e) => write!(f, "refusing to start: {e}"),
             Error::Stopped(reason) => write!(f, "node stopped: {reason}"),
         }

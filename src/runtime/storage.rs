@@ -1,16 +1,17 @@
-//! A node's durable storage on disk: a snapshot, `<data dir>/<address>.storage` (the JSON of
-//! the whole storage, under the name and in the format of stateright's `spawn`), and a write-ahead log of
-//! the changes since, `<address>.wal` ([`crate::runtime::wal`]: its format, W1-W4). The rules
-//! are in `spec/runtime.md`:
+//! A node's durable storage on disk: a snapshot, `<data dir>/<address>.storage` (a header with
+//! its format version and a checksum, then the JSON of the whole storage), and a write-ahead
+//! log of the changes since, `<address>.wal` ([`crate::runtime::wal`]: both formats, W1-W4).
+//! The rules are in `spec/runtime.md`:
 //!
 //! - **D1** A save is on disk before any message that depends on it is sent: a log record
-//!   appended and flushed, or a snapshot written to a temporary file, flushed with `fsync`,
-//!   renamed over `<address>.storage` with the directory flushed ([`write_durably`]). A node
-//!   that cannot save stops (exit status 1) instead of running on
-//!   ([`crate::runtime::guard`] does the saving).
-//! - **D2** A node whose snapshot or log exists but cannot be used refuses to start
-//!   ([`crate::runtime::wal::Store::open`]): `spawn` would start it with no storage, and an
-//!   acceptor that forgets its promises breaks agreement.
+//!   appended and flushed, or a file written to a temporary file, flushed with `fsync`,
+//!   renamed over the old one with the directory flushed ([`write_durably`]). A node that
+//!   cannot save stops (exit status 1) instead of running on ([`crate::runtime::guard`] does
+//!   the saving).
+//! - **D2** A node whose snapshot or log exists but cannot be used, or whose log is missing
+//!   beside its snapshot, refuses to start ([`crate::runtime::wal::Store::open`]), naming the
+//!   file and what is wrong with it: an acceptor that forgets its promises and acceptances
+//!   breaks agreement (Paxos Made Simple §2.5, stable storage).
 use crate::runtime::wal::{self, Journal};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -20,7 +21,7 @@ use std::io::Write;
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 
-/// D2: a storage file exists but cannot be used.
+/// D2: a storage file exists but cannot be used (or is missing beside the other one).
 #[derive(Debug)]
 pub struct Unreadable {
     /// The storage file.
@@ -47,26 +48,137 @@ pub fn storage_path(data_dir: &Path, address: SocketAddrV4) -> PathBuf {
     data_dir.join(format!("{address}.storage"))
 }
 
-/// The storage's bytes on disk: its JSON.
-pub(crate) fn encode<S: Serialize>(storage: &S) -> serde_json::Result<Vec<u8>> {
-    serde_json::to_vec(storage)
+/// W1: the first bytes of a snapshot. 0xFF is in no UTF-8 text, so no JSON file (a snapshot
+/// of the format before this one) starts with it.
+pub const SNAPSHOT_MAGIC: [u8; 4] = [0xFF, b'S', b'N', b'P'];
+
+/// W1: the snapshot format this build writes, and the only one it reads.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// W1: the bytes of a snapshot's header: the magic, the format version, the number of the
+/// first log record the snapshot does not hold, the length of the storage's JSON, and the
+/// CRC-32 of every other byte of the file.
+pub const SNAPSHOT_HEADER: usize = 28;
+
+/// Where the checksum sits in a snapshot's header.
+const SNAPSHOT_CRC: std::ops::Range<usize> = 24..28;
+
+/// W1: the CRC-32 of a snapshot's bytes, all but the checksum's own.
+fn snapshot_crc(bytes: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&bytes[..SNAPSHOT_CRC.start]);
+    hasher.update(&bytes[SNAPSHOT_CRC.end..]);
+    hasher.finalize()
 }
 
-/// Storage from the bytes [`encode`] wrote.
-pub(crate) fn decode<S: DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<S> {
-    serde_json::from_slice(bytes)
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    let word: [u8; 4] = bytes[at..at + 4].try_into().expect("four bytes");
+    u32::from_le_bytes(word)
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    let word: [u8; 8] = bytes[at..at + 8].try_into().expect("eight bytes");
+    u64::from_le_bytes(word)
+}
+
+/// W1: the bytes of a snapshot of `storage` that holds every log record numbered below `next`.
+pub fn encode_snapshot<S: Serialize>(storage: &S, next: u64) -> serde_json::Result<Vec<u8>> {
+    let mut bytes = vec![0; SNAPSHOT_HEADER];
+    serde_json::to_writer(&mut bytes, storage)?;
+    let length = (bytes.len() - SNAPSHOT_HEADER) as u64;
+    bytes[0..4].copy_from_slice(&SNAPSHOT_MAGIC);
+    bytes[4..8].copy_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
+    bytes[8..16].copy_from_slice(&next.to_le_bytes());
+    bytes[16..24].copy_from_slice(&length.to_le_bytes());
+    let crc = snapshot_crc(&bytes);
+    bytes[SNAPSHOT_CRC].copy_from_slice(&crc.to_le_bytes());
+    Ok(bytes)
+}
+
+/// W1, W3: the storage in the bytes of a snapshot and the number of the first log record it
+/// does not hold, or what is wrong with them. Every byte is checked: the header's fields, and
+/// the checksum over the whole file, before the JSON is decoded.
+pub fn decode_snapshot<S: DeserializeOwned>(bytes: &[u8]) -> Result<(S, u64), String> {
+    if bytes.is_empty() {
+        return Err("the file is empty".to_owned());
+    }
+    if bytes.len() < SNAPSHOT_HEADER || bytes[..4] != SNAPSHOT_MAGIC {
+        if bytes.starts_with(b"{") {
+            return Err(
+                "it is bare JSON without a snapshot header: the format of an older version of \
+                 paxos, which carries no checksum, so it is not read"
+                    .to_owned(),
+            );
+        }
+        if bytes.len() < SNAPSHOT_HEADER {
+            return Err(format!(
+                "the file is {} bytes, shorter than a snapshot's {SNAPSHOT_HEADER}-byte header",
+                bytes.len()
+            ));
+        }
+        return Err(format!(
+            "it does not start with the snapshot magic {}",
+            hex(&SNAPSHOT_MAGIC)
+        ));
+    }
+    let held = (bytes.len() - SNAPSHOT_HEADER) as u64;
+    let length = u64_at(bytes, 16);
+    if length != held {
+        return Err(format!(
+            "its header says {length} bytes of storage follow it, the file holds {held}: the \
+             file was cut short or grown, or its header changed, since it was written"
+        ));
+    }
+    let (stored, computed) = (u32_at(bytes, SNAPSHOT_CRC.start), snapshot_crc(bytes));
+    if stored != computed {
+        return Err(format!(
+            "its checksum fails (CRC-32 {stored:08x} stored, {computed:08x} computed): bytes \
+             of it changed since it was written"
+        ));
+    }
+    let version = u32_at(bytes, 4);
+    if version != SNAPSHOT_VERSION {
+        return Err(format!(
+            "its format version is {version}, and this build reads version {SNAPSHOT_VERSION}"
+        ));
+    }
+    let storage = serde_json::from_slice(&bytes[SNAPSHOT_HEADER..]).map_err(|e| {
+        format!(
+            "its checksum holds, but its storage does not decode ({e}): written by another build?"
+        )
+    })?;
+    Ok((storage, u64_at(bytes, 8)))
+}
+
+/// `bytes` as hexadecimal pairs, for messages.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// D2: the storage a node saved, its snapshot at `path` with its log applied
 /// ([`wal::read`]), without changing either file: `None` if the node never saved, an error if
-/// they cannot be used.
+/// they cannot be used. The node may be running: a read that a compaction overtook (the log
+/// read before it, ending before the snapshot read after it, W4) is made again, twice at most.
 pub fn load_storage<S: Journal>(path: &Path) -> Result<Option<S>, Unreadable> {
-    wal::read(path).map(|recovered| recovered.storage)
+    let mut result = wal::read(path);
+    for _ in 0..2 {
+        if result.is_ok() {
+            break;
+        }
+        result = wal::read(path);
+    }
+    result.map(|recovered| recovered.storage)
 }
 
-/// D2: the snapshot at `path`, `None` if there is no file yet, an error if there is one that
-/// cannot be used (an empty file included: a save that never finished).
-pub(crate) fn load_snapshot<S: DeserializeOwned>(path: &Path) -> Result<Option<S>, Unreadable> {
+/// D2: the snapshot at `path`, with the number of the first log record it does not hold and
+/// its size; `None` if there is no file, an error if there is one that cannot be used.
+pub(crate) fn load_snapshot<S: DeserializeOwned>(
+    path: &Path,
+) -> Result<Option<(S, u64, u64)>, Unreadable> {
     let unreadable = |reason: String| Unreadable {
         path: path.to_owned(),
         reason,
@@ -74,10 +186,9 @@ pub(crate) fn load_snapshot<S: DeserializeOwned>(path: &Path) -> Result<Option<S
     match fs::read(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(unreadable(e.to_string())),
-        Ok(bytes) if bytes.is_empty() => Err(unreadable("the file is empty".to_owned())),
-        Ok(bytes) => decode(&bytes)
-            .map(Some)
-            .map_err(|e| unreadable(format!("Json({e:?})"))),
+        Ok(bytes) => decode_snapshot(&bytes)
+            .map(|(storage, next)| Some((storage, next, bytes.len() as u64)))
+            .map_err(unreadable),
     }
 }
 
@@ -95,17 +206,20 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     sync_parent(path)
 }
 
-/// Replaces the whole storage of a node that is not running: its log ([`wal::log_path`]) is
-/// removed, then its snapshot written durably. For tools and tests that fabricate a node's
-/// storage: writing the snapshot alone would leave the records of the old log to be replayed
-/// over the new one (W4). A crash in between leaves the old snapshot without its log.
-pub fn replace_storage<S: Serialize>(path: &Path, storage: &S) -> std::io::Result<()> {
-    let bytes = encode(storage).map_err(std::io::Error::other)?;
-    match fs::remove_file(wal::log_path(path)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-        _ => sync_parent(path)?,
+/// Replaces the whole storage of a node that is not running, for tools and tests that
+/// fabricate it: its snapshot and its log ([`wal::log_path`]) are removed, then `storage` is
+/// saved as a fresh node's first save (W1). A crash in between leaves no files, or a log
+/// without its snapshot (refused, W3), or the new storage.
+pub fn replace_storage<S: Journal>(path: &Path, storage: &S) -> std::io::Result<()> {
+    for file in [path.to_owned(), wal::log_path(path)] {
+        match fs::remove_file(file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
     }
-    write_durably(path, &bytes)
+    sync_parent(path)?;
+    let store = wal::Store::<S>::open(path, wal::COMPACT_AFTER).map_err(std::io::Error::other)?;
+    store.save(storage)
 }
 
 /// Flushes the directory holding `path`, so that a file created or renamed there stays.
@@ -119,24 +233,77 @@ mod tests {
     use super::*;
     use crate::protocol::paxos::Storage;
 
-    // D2: an empty or garbled file is refused, a missing one is a fresh node.
+    fn saved() -> Storage {
+        Storage {
+            round: 3,
+            ..Storage::default()
+        }
+    }
+
+    // D2, W1: a snapshot reads back with the number it was written with; with any byte
+    // changed, cut anywhere, grown, empty, or in the old bare-JSON format, it is refused.
+    #[test]
+    fn a_snapshot_reads_back_or_is_refused() {
+        let bytes = encode_snapshot(&saved(), 7).expect("encodes");
+        assert_eq!(decode_snapshot::<Storage>(&bytes).ok(), Some((saved(), 7)));
+        for i in 0..bytes.len() {
+            for flip in [0x01, 0x80, 0xFF] {
+                let mut damaged = bytes.clone();
+                damaged[i] ^= flip;
+                assert!(
+                    decode_snapshot::<Storage>(&damaged).is_err(),
+                    "byte {i} ^ {flip}"
+                );
+            }
+        }
+        for cut in 0..bytes.len() {
+            assert!(
+                decode_snapshot::<Storage>(&bytes[..cut]).is_err(),
+                "cut at {cut}"
+            );
+        }
+        let grown = [&bytes[..], b" "].concat();
+        let reason = decode_snapshot::<Storage>(&grown).expect_err("grown");
+        assert!(reason.contains("the file holds"), "{reason}");
+        let mut flipped = bytes.clone();
+        flipped[SNAPSHOT_HEADER + 3] ^= 0x01;
+        let reason = decode_snapshot::<Storage>(&flipped).expect_err("flipped");
+        assert!(reason.contains("checksum fails"), "{reason}");
+        let json = serde_json::to_vec(&saved()).expect("encodes");
+        let reason = decode_snapshot::<Storage>(&json).expect_err("bare JSON");
+        assert!(reason.contains("older version"), "{reason}");
+        let reason = decode_snapshot::<Storage>(b"").expect_err("empty");
+        assert!(reason.contains("empty"), "{reason}");
+        let zeros = vec![0; bytes.len()];
+        let reason = decode_snapshot::<Storage>(&zeros).expect_err("zeros");
+        assert!(reason.contains("magic"), "{reason}");
+    }
+
+    // W1: another format version, with a checksum that holds, is named as such.
+    #[test]
+    fn another_format_version_is_named() {
+        let mut bytes = encode_snapshot(&saved(), 1).expect("encodes");
+        bytes[4..8].copy_from_slice(&2u32.to_le_bytes());
+        let crc = snapshot_crc(&bytes);
+        bytes[SNAPSHOT_CRC].copy_from_slice(&crc.to_le_bytes());
+        let reason = decode_snapshot::<Storage>(&bytes).expect_err("version 2");
+        assert!(reason.contains("format version is 2"), "{reason}");
+    }
+
+    // D2: no files is a fresh node; a snapshot alone (its log missing) is refused.
     #[test]
     fn storage_is_loaded_or_refused() {
         let dir = std::env::temp_dir().join(format!("paxos-runtime-unit-{}", std::process::id()));
         fs::create_dir_all(&dir).expect("temp dir is writable");
         let path = dir.join("node.storage");
         let _ = fs::remove_file(&path);
+        let _ = fs::remove_file(wal::log_path(&path));
         assert!(matches!(load_storage::<Storage>(&path), Ok(None)));
-        let saved = Storage {
-            round: 3,
-            ..Storage::default()
-        };
-        write_durably(&path, &encode(&saved).expect("storage encodes")).expect("saved");
-        assert_eq!(load_storage::<Storage>(&path).ok().flatten(), Some(saved));
-        for garbage in [&b""[..], b"{\"round\":", b"\x00\xff"] {
-            fs::write(&path, garbage).expect("written");
-            assert!(load_storage::<Storage>(&path).is_err());
-        }
+        replace_storage(&path, &saved()).expect("saved");
+        assert_eq!(load_storage::<Storage>(&path).ok().flatten(), Some(saved()));
+        fs::remove_file(wal::log_path(&path)).expect("removed");
+        let refused = load_storage::<Storage>(&path).expect_err("a snapshot without its log");
+        assert!(refused.to_string().contains("missing"), "{refused}");
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -2,26 +2,37 @@
 //! changed, not the whole storage (the Multi-Paxos storage holds the acceptor's whole log).
 //! The rules are in `spec/runtime.md`, "Durability":
 //!
-//! - **W1** `<address>.storage` is a snapshot: the whole storage as JSON (the name and format
-//!   of stateright's `spawn`). `<address>.wal` is the log: one record per save, appended and
-//!   flushed (`fdatasync`) before the step's messages are sent (D1). A record is a 16-byte
-//!   header (the magic [`MAGIC`], the payload's length, the payload's CRC-32, the CRC-32 of the
-//!   header's first 12 bytes) and a payload: the JSON list of the [`Journal::Change`]s since the
-//!   previous save. A save that changes nothing writes nothing; the first save of a node
-//!   writes the snapshot.
-//! - **W2** At start, a damaged record (cut short, or failing a checksum) after which no whole
-//!   record follows anywhere in the file is a *torn tail*: a save a crash cut short, whose
-//!   messages were never sent. It is logged and cut off; the node starts with every record
-//!   before it.
-//! - **W3** Anything else damaged refuses to start (D2): a damaged record followed by a whole
-//!   one, a whole record whose payload does not decode, a log without a snapshot, a snapshot
-//!   that cannot be read.
-//! - **W4** A change sets a part of the storage to a value (it adds nothing to what is there),
-//!   so replaying a record the snapshot already holds changes nothing. Compaction relies on it:
-//!   when the log outgrows [`COMPACT_AFTER`] and the snapshot, the whole storage is written as a
-//!   new snapshot ([`storage::write_durably`]), and only then the log is emptied; a crash
-//!   between the two leaves a snapshot that the log's records bring to the same storage. At
-//!   start, a non-empty log is folded into the snapshot the same way.
+//! - **W1** `<address>.storage` is a snapshot: a 28-byte header (the magic
+//!   [`storage::SNAPSHOT_MAGIC`], the format version, the number of the first log record it
+//!   does not hold, the length of what follows, a CRC-32 of every other byte of the file),
+//!   then the whole storage as JSON. `<address>.wal` is the log: a 20-byte header (the magic
+//!   [`LOG_MAGIC`], the format version, the number of its first record, a CRC-32 of the
+//!   header), then one record per save, appended and flushed (`fdatasync`) before the step's
+//!   messages are sent (D1). A record is a 16-byte header (the magic [`MAGIC`], the
+//!   payload's length, the payload's CRC-32, the CRC-32 of the header's first 12 bytes) and a
+//!   payload: the JSON list of the [`Journal::Change`]s since the previous save. Records are
+//!   numbered in order from the log's first. A save that changes nothing writes nothing. A
+//!   node's first save writes the log (its record 0: the changes from the empty storage),
+//!   then the snapshot (holding record 0); from then on both files exist.
+//! - **W2** At start, a damaged record (cut short, or failing a checksum) after at least one
+//!   whole record, after which no whole record follows anywhere in the file, is a *torn
+//!   tail*: a save a crash cut short, whose messages were never sent. It is logged and cut
+//!   off; the node starts with every record before it.
+//! - **W3** Anything else damaged refuses to start (D2): a snapshot whose header or checksum
+//!   fails, or that does not decode; a log missing beside its snapshot; a log whose header
+//!   fails, or that holds no whole record; a damaged record followed by a whole one; a whole
+//!   record whose payload does not decode; a log that does not meet its snapshot (it starts
+//!   after the first record the snapshot does not hold, or ends before it: records are
+//!   missing); a log without its snapshot, but for the state a crash leaves inside a node's
+//!   first save.
+//! - **W4** Compaction: when the records appended since the log was last written outgrow
+//!   [`COMPACT_AFTER`] and the snapshot, the whole storage is written as a new snapshot
+//!   ([`storage::write_durably`]), and only then the log is replaced by one that holds a
+//!   single empty record (no change), numbered as the first the snapshot does not hold: a log
+//!   always holds at least one record, so one cut to its bare header is refused. A crash
+//!   between the two leaves the new snapshot and the old log, whose records the snapshot holds
+//!   are skipped by their number. At start, a log of more than one record is folded into the
+//!   snapshot the same way.
 use crate::protocol::{multi_paxos, paxos};
 use crate::runtime::storage::{self, Unreadable};
 use itertools::{EitherOrBoth, Itertools};
@@ -34,8 +45,10 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// Storage that can be saved as what changed since the previous save.
-pub trait Journal: Clone + Serialize + DeserializeOwned + Send + 'static {
+/// Storage that can be saved as what changed since the previous save. W1: a node's first
+/// save is the changes from the default, empty storage, which a node that never saved starts
+/// without.
+pub trait Journal: Clone + Default + Serialize + DeserializeOwned + Send + 'static {
     /// One change. W4: it sets a part of the storage to a value, so that applying it to
     /// storage that already holds it changes nothing.
     type Change: Serialize + DeserializeOwned + Send;
@@ -144,14 +157,66 @@ pub const MAGIC: [u8; 4] = [0xFF, b'W', b'A', b'L'];
 /// W1: the bytes of a record's header.
 pub const HEADER: usize = 16;
 
-/// W4: the log is compacted once it holds more bytes than this and than the snapshot: each
-/// compaction then writes at most as much as the records it replaces, and a restart replays at
-/// most this much or one snapshot's worth.
+/// W1: the first bytes of a log, its header's magic.
+pub const LOG_MAGIC: [u8; 4] = [0xFF, b'L', b'O', b'G'];
+
+/// W1: the log format this build writes, and the only one it reads.
+pub const LOG_VERSION: u32 = 1;
+
+/// W1: the bytes of a log's header: the magic, the format version, the number of its first
+/// record, the CRC-32 of the 16 bytes before it.
+pub const LOG_HEADER: usize = 20;
+
+/// W4: the log is compacted once the records appended since it was last written hold more
+/// bytes than this and than the snapshot: each compaction then writes at most as much as the
+/// records it replaces, and a restart replays at most this much or one snapshot's worth.
 pub const COMPACT_AFTER: u64 = 4 << 20;
 
 /// The log that goes with the snapshot at `snapshot` (`<address>.storage` → `<address>.wal`).
 pub fn log_path(snapshot: &Path) -> PathBuf {
     snapshot.with_extension("wal")
+}
+
+/// W1: the header of a log whose first record is numbered `first`.
+pub fn log_header(first: u64) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(LOG_HEADER);
+    bytes.extend_from_slice(&LOG_MAGIC);
+    bytes.extend_from_slice(&LOG_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&first.to_le_bytes());
+    let crc = crc32fast::hash(&bytes);
+    bytes.extend_from_slice(&crc.to_le_bytes());
+    bytes
+}
+
+/// W1, W3: the number of the first record of the log `bytes`, or what is wrong with its
+/// header.
+pub fn read_log_header(bytes: &[u8]) -> Result<u64, String> {
+    if bytes.is_empty() {
+        return Err("the file is empty".to_owned());
+    }
+    let Some(header) = bytes.get(..LOG_HEADER) else {
+        return Err(format!(
+            "the file is {} bytes, shorter than a log's {LOG_HEADER}-byte header",
+            bytes.len()
+        ));
+    };
+    if header[..4] != LOG_MAGIC {
+        return Err(format!(
+            "it does not start with the log magic {}: overwritten, or not a log of this format",
+            storage::hex(&LOG_MAGIC)
+        ));
+    }
+    if crc32fast::hash(&header[..16]) != u32_at(header, 16) {
+        return Err("its header's checksum fails".to_owned());
+    }
+    let version = u32_at(header, 4);
+    if version != LOG_VERSION {
+        return Err(format!(
+            "its format version is {version}, and this build reads version {LOG_VERSION}"
+        ));
+    }
+    let first: [u8; 8] = header[8..16].try_into().expect("eight bytes");
+    Ok(u64::from_le_bytes(first))
 }
 
 /// W1: the record holding `payload`.
@@ -225,7 +290,8 @@ fn record_at(bytes: &[u8], at: usize) -> Result<Range<usize>, Damage> {
 pub struct Scan {
     /// The payload of each whole record, in order.
     pub payloads: Vec<Range<usize>>,
-    /// W2: a torn tail: where it starts and why its record is not whole.
+    /// A damaged record after which no whole record follows: where it starts and why it is
+    /// not whole. W2: a torn tail if whole records come before it.
     pub torn: Option<(usize, Damage)>,
 }
 
@@ -240,11 +306,11 @@ pub struct Corrupt {
     pub next: usize,
 }
 
-/// W2, W3: the whole records of a log, then either its end, a torn tail, or the damage that
-/// makes it unusable.
-pub fn scan(bytes: &[u8]) -> Result<Scan, Corrupt> {
+/// W2, W3: the whole records of `bytes` from byte `from` on (past the log's header), then
+/// either its end, a damaged last record, or the damage that makes it unusable.
+pub fn scan(bytes: &[u8], from: usize) -> Result<Scan, Corrupt> {
     let mut payloads = Vec::new();
-    let mut at = 0;
+    let mut at = from;
     while at < bytes.len() {
         match record_at(bytes, at) {
             Ok(payload) => {
@@ -272,31 +338,65 @@ pub fn scan(bytes: &[u8]) -> Result<Scan, Corrupt> {
 /// A node's storage as read from its snapshot and log.
 #[derive(Debug)]
 pub struct Recovered<S> {
-    /// The snapshot with every whole record applied; `None` for a node that never saved.
+    /// The snapshot with every whole record it does not hold applied; `None` for a node that
+    /// never saved.
     pub storage: Option<S>,
+    /// The number of the log's first record (0 when there is no log).
+    pub first: u64,
     /// How many whole records the log holds.
     pub records: usize,
+    /// The number of the first record the snapshot does not hold; `None` without a snapshot.
+    pub snapshot_next: Option<u64>,
+    /// The snapshot's size in bytes (0 without one).
+    pub snapshot_bytes: u64,
     /// W2: where the log's torn tail starts, and why.
     pub torn: Option<(usize, Damage)>,
 }
 
 /// W1-W3: the storage a node saved, read without changing anything: the snapshot at
-/// `snapshot` (`None` if there is none) with every whole record of its log applied, a torn
-/// tail left out. The log is read before the snapshot, so that a node compacting meanwhile
-/// (W4) makes the snapshot newer than the log, never older.
+/// `snapshot` with every whole record of its log it does not hold applied, a torn tail left
+/// out; `None` if neither file exists. The log is read before the snapshot, so that a node
+/// compacting meanwhile (W4) makes the snapshot newer than the log, never older; the log read
+/// may then end before the snapshot's first record, and be refused
+/// ([`storage::load_storage`] reads again).
 pub fn read<S: Journal>(snapshot: &Path) -> Result<Recovered<S>, Unreadable> {
     let log = log_path(snapshot);
-    let unreadable = |path: &Path, reason: String| Unreadable {
+    let refused = |path: &Path, reason: String| Unreadable {
         path: path.to_owned(),
         reason,
     };
     let bytes = match fs::read(&log) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(unreadable(&log, e.to_string())),
-        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(refused(&log, e.to_string())),
+        Ok(bytes) => Some(bytes),
     };
-    let scan = scan(&bytes).map_err(|c| {
-        unreadable(
+    let saved = storage::load_snapshot::<S>(snapshot)?;
+    let Some(bytes) = bytes else {
+        return match saved {
+            // A node that never saved.
+            None => Ok(Recovered {
+                storage: None,
+                first: 0,
+                records: 0,
+                snapshot_next: None,
+                snapshot_bytes: 0,
+                torn: None,
+            }),
+            // W3: the saves since the snapshot are lost.
+            Some(_) => Err(refused(
+                &log,
+                format!(
+                    "the file is missing, yet its snapshot {} exists: the log holds every save \
+                     since that snapshot, and a node that has saved always has both files",
+                    snapshot.display()
+                ),
+            )),
+        };
+    };
+    // W3: the log's header, then its records.
+    let first = read_log_header(&bytes).map_err(|reason| refused(&log, reason))?;
+    let scan = scan(&bytes, LOG_HEADER).map_err(|c| {
+        refused(
             &log,
             format!(
                 "the record at byte {} is damaged ({}), yet a whole record follows at byte {}: \
@@ -305,35 +405,92 @@ pub fn read<S: Journal>(snapshot: &Path) -> Result<Recovered<S>, Unreadable> {
             ),
         )
     })?;
-    let mut storage = storage::load_snapshot::<S>(snapshot)?;
-    if let (None, Some(first)) = (&storage, scan.payloads.first()) {
-        return Err(unreadable(
-            snapshot,
+    if scan.payloads.is_empty() {
+        let damaged = match scan.torn {
+            Some((at, damage)) => format!(", only a damaged one at byte {at} ({damage})"),
+            None => String::new(),
+        };
+        return Err(refused(
+            &log,
             format!(
-                "the file is missing, yet its log {} holds saves (from byte {}) that apply to it",
-                log.display(),
-                first.start - HEADER
+                "it holds no whole record{damaged}, yet a log always holds at least one (W4): \
+                 it was cut or overwritten, and the saves it held are lost"
             ),
         ));
     }
-    if let Some(storage) = &mut storage {
-        for payload in &scan.payloads {
-            let changes: Vec<S::Change> =
-                serde_json::from_slice(&bytes[payload.clone()]).map_err(|e| {
-                    unreadable(
-                        &log,
-                        format!(
-                            "the record at byte {} is whole but does not decode ({e})",
-                            payload.start - HEADER
-                        ),
-                    )
-                })?;
-            changes.into_iter().for_each(|change| storage.apply(change));
+    let records = scan.payloads.len() as u64;
+    let Some(end) = first.checked_add(records) else {
+        return Err(refused(
+            &log,
+            format!("its first record's number, {first}, is too large to count its records from"),
+        ));
+    };
+    let (mut storage, next, snapshot_bytes) = match saved {
+        Some((storage, next, bytes)) => {
+            // W3: the log meets its snapshot: it holds the first record the snapshot does
+            // not, or records are missing between the two.
+            if first > next {
+                return Err(refused(
+                    &log,
+                    format!(
+                        "it starts at record {first}, yet its snapshot {} holds only the saves \
+                         before record {next}: the saves in between are missing (is the \
+                         snapshot an older copy?)",
+                        snapshot.display()
+                    ),
+                ));
+            }
+            if end < next {
+                return Err(refused(
+                    &log,
+                    format!(
+                        "its records end at record {}, yet its snapshot {} holds the saves up \
+                         to record {}: the log is shorter than its snapshot says it must be \
+                         (cut, or an older copy)",
+                        end - 1,
+                        snapshot.display(),
+                        next - 1
+                    ),
+                ));
+            }
+            (storage, next, Some(bytes))
         }
+        // W1: a crash inside a node's first save, after its log and before its snapshot: the
+        // log holds that whole save, from the empty storage.
+        None if first == 0 && records == 1 && scan.torn.is_none() => (S::default(), 0, None),
+        None => {
+            return Err(refused(
+                snapshot,
+                format!(
+                    "the file is missing, yet its log {} holds saves (records {first} to {}) \
+                     that apply to it",
+                    log.display(),
+                    end - 1
+                ),
+            ))
+        }
+    };
+    // W4: the records the snapshot holds are skipped by their number.
+    let unheld = usize::try_from(next - first).expect("next <= end, checked above");
+    for payload in &scan.payloads[unheld..] {
+        let changes: Vec<S::Change> =
+            serde_json::from_slice(&bytes[payload.clone()]).map_err(|e| {
+                refused(
+                    &log,
+                    format!(
+                        "the record at byte {} is whole but does not decode ({e})",
+                        payload.start - HEADER
+                    ),
+                )
+            })?;
+        changes.into_iter().for_each(|change| storage.apply(change));
     }
     Ok(Recovered {
-        storage,
+        storage: Some(storage),
+        first,
         records: scan.payloads.len(),
+        snapshot_next: snapshot_bytes.map(|_| next),
+        snapshot_bytes: snapshot_bytes.unwrap_or(0),
         torn: scan.torn,
     })
 }
@@ -350,10 +507,14 @@ pub struct Store<S> {
 struct Saved<S> {
     /// The storage the snapshot and the log hold together; `None` before the first save.
     storage: Option<S>,
-    /// The log, open for appending, once the store has written to it.
+    /// The log, open for appending, once the store has appended to it.
     file: Option<File>,
-    /// The log's length.
-    log_bytes: u64,
+    /// The number the next record appended gets.
+    next: u64,
+    /// The number of the first record the snapshot does not hold; `None` without a snapshot.
+    snapshot_next: Option<u64>,
+    /// The bytes appended to the log since it was last written whole (W4).
+    appended: u64,
     /// The snapshot's length.
     snapshot_bytes: u64,
 }
@@ -368,17 +529,13 @@ impl<S> fmt::Debug for Store<S> {
 }
 
 impl<S: Journal> Store<S> {
-    /// W1-W4: the store of the snapshot at `snapshot`, compacted once its log holds more than
-    /// `compact_after` bytes (and more than the snapshot). A torn tail is logged and cut off
-    /// (W2); a log with records is folded into the snapshot (W4), so that it holds the
-    /// whole storage; anything unusable is refused (W3, D2) and left as it is.
+    /// W1-W4: the store of the snapshot at `snapshot`, compacted once the records appended to
+    /// its log hold more than `compact_after` bytes (and more than the snapshot). A torn tail
+    /// is logged and cut off (W2); a log of more than one record, or without its snapshot, is
+    /// folded into the snapshot (W4); anything unusable is refused (W3, D2) and left as it is.
     pub fn open(snapshot: &Path, compact_after: u64) -> Result<Store<S>, Unreadable> {
         let recovered = read::<S>(snapshot)?;
         let log = log_path(snapshot);
-        let failed = |path: &Path, what: &str, e: io::Error| Unreadable {
-            path: path.to_owned(),
-            reason: format!("{what}: {e}"),
-        };
         if let Some((at, damage)) = recovered.torn {
             log::warn!(
                 "Cutting off the torn tail of the storage log: a save cut short by a crash. \
@@ -390,13 +547,11 @@ impl<S: Journal> Store<S> {
                  cutting it off at byte {at}",
                 log.display()
             );
-            let file = OpenOptions::new().write(true).open(&log);
-            file.and_then(|file| {
-                file.set_len(at as u64)?;
-                file.sync_all()
-            })
-            .map_err(|e| failed(&log, "cannot cut off its torn tail", e))?;
         }
+        // W4: a snapshot, and a log of one record, as a compaction leaves them.
+        let compacted =
+            recovered.snapshot_next.is_some() && recovered.records == 1 && recovered.torn.is_none();
+        let next = recovered.first + recovered.records as u64;
         let store = Store {
             snapshot: snapshot.to_owned(),
             log,
@@ -404,17 +559,18 @@ impl<S: Journal> Store<S> {
             saved: Mutex::new(Saved {
                 storage: recovered.storage,
                 file: None,
-                log_bytes: 0,
-                snapshot_bytes: 0,
+                next,
+                snapshot_next: recovered.snapshot_next,
+                appended: 0,
+                snapshot_bytes: recovered.snapshot_bytes,
             }),
         };
         let mut saved = store.lock();
-        saved.log_bytes = fs::metadata(&store.log).map_or(0, |m| m.len());
-        saved.snapshot_bytes = fs::metadata(snapshot).map_or(0, |m| m.len());
-        if recovered.records > 0 {
-            store
-                .compact(&mut saved)
-                .map_err(|e| failed(snapshot, "cannot fold its log into it", e))?;
+        if saved.storage.is_some() && !compacted {
+            store.compact(&mut saved).map_err(|e| Unreadable {
+                path: snapshot.to_owned(),
+                reason: format!("cannot fold its log into it: {e}"),
+            })?;
         }
         drop(saved);
         Ok(store)
@@ -444,8 +600,8 @@ impl<S: Journal> Store<S> {
     }
 
     /// D1, W1: `storage` is on disk when this returns: one record of what changed since the
-    /// last save, appended and flushed; or, at the first save, the snapshot. W4: compacts the
-    /// log when it has grown enough.
+    /// last save, appended and flushed; or, at the first save, the log and the snapshot. W4:
+    /// compacts the log when it has grown enough.
     pub fn save(&self, storage: &S) -> io::Result<()> {
         let mut saved = self.lock();
         let changes = match &saved.storage {
@@ -458,19 +614,26 @@ impl<S: Journal> Store<S> {
     /// [`Store::save`] of `storage` whose `changes` since the storage on disk the caller has
     /// computed already (as [`Store::changes`] returns them, with no save in between): the
     /// same record, without comparing the two storages again. Before the first save, the
-    /// snapshot of `storage` is written and `changes` are not used.
+    /// whole of `storage` is written and `changes` are not used.
     pub fn save_changes(&self, storage: &S, changes: Vec<S::Change>) -> io::Result<()> {
         self.write(&mut self.lock(), storage, changes)
+    }
+
+    /// W4: compacts now: the storage on disk as a new snapshot, and a log of one empty record
+    /// (what a save does once the log has grown enough; benchmarks time it).
+    pub fn compact_now(&self) -> io::Result<()> {
+        let mut saved = self.lock();
+        if saved.storage.is_none() {
+            return Ok(());
+        }
+        saved.snapshot_next = None;
+        self.compact(&mut saved)
     }
 
     /// D1, W1, W4: [`Store::save`], once the changes are known.
     fn write(&self, saved: &mut Saved<S>, storage: &S, changes: Vec<S::Change>) -> io::Result<()> {
         if saved.storage.is_none() {
-            let bytes = storage::encode(storage).map_err(io::Error::other)?;
-            storage::write_durably(&self.snapshot, &bytes)?;
-            saved.snapshot_bytes = bytes.len() as u64;
-            saved.storage = Some(storage.clone());
-            return Ok(());
+            return self.write_first(saved, storage);
         }
         if changes.is_empty() {
             return Ok(());
@@ -482,12 +645,33 @@ impl<S: Journal> Store<S> {
         };
         file.write_all(&record)?;
         file.sync_data()?;
-        saved.log_bytes += record.len() as u64;
+        saved.appended += record.len() as u64;
+        saved.next += 1;
         let on_disk = saved.storage.as_mut().expect("checked above");
         changes.into_iter().for_each(|change| on_disk.apply(change));
-        if saved.log_bytes > self.compact_after.max(saved.snapshot_bytes) {
+        if saved.appended > self.compact_after.max(saved.snapshot_bytes) {
             self.compact(saved)?;
         }
+        Ok(())
+    }
+
+    /// D1, W1: a node's first save: the log, its record 0 the changes from the empty storage
+    /// to `storage`; then the snapshot of `storage`, which holds record 0. A crash between the
+    /// two leaves the log alone, which holds the whole save (W3 lets it start).
+    fn write_first(&self, saved: &mut Saved<S>, storage: &S) -> io::Result<()> {
+        let changes = storage.changes(&S::default());
+        let record = record(&serde_json::to_vec(&changes).map_err(io::Error::other)?);
+        storage::write_durably(&self.log, &[log_header(0), record].concat())?;
+        let bytes = storage::encode_snapshot(storage, 1).map_err(io::Error::other)?;
+        storage::write_durably(&self.snapshot, &bytes)?;
+        *saved = Saved {
+            storage: Some(storage.clone()),
+            file: None,
+            next: 1,
+            snapshot_next: Some(1),
+            appended: 0,
+            snapshot_bytes: bytes.len() as u64,
+        };
         Ok(())
     }
 
@@ -497,40 +681,37 @@ impl<S: Journal> Store<S> {
             .expect("a save never panics while it holds the store")
     }
 
-    /// The log, open for appending; created (and its directory entry flushed) if missing.
+    /// The log, open for appending. It exists from the first save on: if it is gone, the
+    /// save fails (and the node stops) rather than start a log its snapshot does not match.
     fn open_log(&self) -> io::Result<File> {
-        let existed = self.log.exists();
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&self.log)?;
-        if !existed {
-            storage::sync_parent(&self.log)?;
-        }
-        Ok(file)
+        OpenOptions::new().append(true).open(&self.log)
     }
 
-    /// W4: the storage on disk as a new snapshot, written durably; then, and only then, an
-    /// empty log.
+    /// W4: the storage on disk as a new snapshot, written durably (unless the snapshot holds
+    /// it already); then, and only then, a new log of one empty record, numbered as the first
+    /// the snapshot does not hold.
     fn compact(&self, saved: &mut Saved<S>) -> io::Result<()> {
         let storage = saved.storage.as_ref().expect("a log applies to a snapshot");
-        let bytes = storage::encode(storage).map_err(io::Error::other)?;
-        storage::write_durably(&self.snapshot, &bytes)?;
-        saved.snapshot_bytes = bytes.len() as u64;
-        let file = match &mut saved.file {
-            Some(file) => file,
-            file @ None => file.insert(self.open_log()?),
-        };
-        file.set_len(0)?;
-        file.sync_all()?;
+        if saved.snapshot_next != Some(saved.next) {
+            let bytes = storage::encode_snapshot(storage, saved.next).map_err(io::Error::other)?;
+            storage::write_durably(&self.snapshot, &bytes)?;
+            saved.snapshot_bytes = bytes.len() as u64;
+            saved.snapshot_next = Some(saved.next);
+        }
+        saved.file = None;
+        let empty =
+            record(&serde_json::to_vec(&Vec::<S::Change>::new()).map_err(io::Error::other)?);
+        storage::write_durably(&self.log, &[log_header(saved.next), empty].concat())?;
         log::info!(
             "Compacted the storage log into a snapshot. snapshot={}, snapshot_bytes={}, \
-             log_bytes={}",
+             log_bytes_appended={}, next_record={}",
             self.snapshot.display(),
             saved.snapshot_bytes,
-            saved.log_bytes
+            saved.appended,
+            saved.next
         );
-        saved.log_bytes = 0;
+        saved.next += 1;
+        saved.appended = 0;
         Ok(())
     }
 }
@@ -644,11 +825,11 @@ mod tests {
     fn scan_tells_a_torn_tail_from_corruption() {
         let (a, b) = (record(b"[1]"), record(b"[2,3]"));
         let log = [a.clone(), b.clone()].concat();
-        let whole = scan(&log).expect("whole");
+        let whole = scan(&log, 0).expect("whole");
         assert_eq!(whole.payloads, vec![16..19, 35..40]);
         assert_eq!(whole.torn, None);
         for cut in 1..b.len() {
-            let torn = scan(&log[..a.len() + cut]).expect("a torn tail");
+            let torn = scan(&log[..a.len() + cut], 0).expect("a torn tail");
             assert_eq!(torn.payloads, vec![16..19]);
             assert_eq!(torn.torn.map(|t| t.0), Some(a.len()), "cut at {cut}");
         }
@@ -656,21 +837,41 @@ mod tests {
         for i in 0..a.len() {
             let mut damaged = log.clone();
             damaged[i] ^= 0x55;
-            let corrupt = scan(&damaged).expect_err("corrupt");
+            let corrupt = scan(&damaged, 0).expect_err("corrupt");
             assert_eq!((corrupt.at, corrupt.next), (0, a.len()), "byte {i}");
         }
         // The same byte flipped in the last record: a torn tail.
         for i in 0..b.len() {
             let mut damaged = log.clone();
             damaged[a.len() + i] ^= 0x55;
-            let torn = scan(&damaged).expect("a torn tail");
+            let torn = scan(&damaged, 0).expect("a torn tail");
             assert_eq!(torn.torn.map(|t| t.0), Some(a.len()), "byte {i}");
         }
         // A tail of zeros (a file extended by a crash but not written): torn.
         let zeros = [log.clone(), vec![0; 40]].concat();
         assert_eq!(
-            scan(&zeros).expect("torn").torn,
+            scan(&zeros, 0).expect("torn").torn,
             Some((40, Damage::NoMagic))
         );
+    }
+
+    // W1, W3: a log's header reads back; any byte of it changed, or the file cut inside it,
+    // is refused, and zeros are named as not a log.
+    #[test]
+    fn a_log_header_reads_back_or_is_refused() {
+        let header = log_header(41);
+        assert_eq!(header.len(), LOG_HEADER);
+        let log = [header.clone(), record(b"[]")].concat();
+        assert_eq!(read_log_header(&log), Ok(41));
+        for i in 0..LOG_HEADER {
+            let mut damaged = log.clone();
+            damaged[i] ^= 0x10;
+            assert!(read_log_header(&damaged).is_err(), "byte {i}");
+        }
+        for cut in 0..LOG_HEADER {
+            assert!(read_log_header(&log[..cut]).is_err(), "cut at {cut}");
+        }
+        let zeros = read_log_header(&vec![0; log.len()]).expect_err("zeros");
+        assert!(zeros.contains("magic"), "{zeros}");
     }
 }
