@@ -220,7 +220,7 @@ fn project(state: &PaxosModelState, keep: Keep) -> u64 {
         History::None => Ghost::default().hash(&mut h),
         History::ButCalls => Ghost {
             calls: Ghost::default().calls,
-            ..state.history.clone()
+            ..Ghost::clone(&state.history)
         }
         .hash(&mut h),
         History::CallsOnly => state.history.calls.hash(&mut h),

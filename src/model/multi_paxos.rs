@@ -18,6 +18,7 @@ use stateright::actor::{model_timeout, ActorModelAction, ActorModelState, Envelo
 use stateright::{Expectation, Property};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// One Multi-Paxos configuration: what an entry of `models/` describes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -329,12 +330,12 @@ impl Default for Ghost {
 pub type ModelCfg = harness::ModelCfg<MultiPaxosConfig>;
 
 /// The Multi-Paxos model: servers and key-value clients.
-pub type MultiPaxosModel = Checked<MultiPaxosActor, Client, MultiPaxosConfig, Ghost>;
+pub type MultiPaxosModel = Checked<MultiPaxosActor, Client, MultiPaxosConfig, Arc<Ghost>>;
 
 /// A state of [`MultiPaxosModel`].
-pub type MultiPaxosModelState = ActorModelState<Node<MultiPaxosActor, Client>, Ghost>;
+pub type MultiPaxosModelState = ActorModelState<Node<MultiPaxosActor, Client>, Arc<Ghost>>;
 
-fn record_out(_: &ModelCfg, ghost: &Ghost, env: Envelope<&Msg>) -> Option<Ghost> {
+fn record_out(_: &ModelCfg, ghost: &Arc<Ghost>, env: Envelope<&Msg>) -> Option<Arc<Ghost>> {
     let Msg::Request { command } = env.msg else {
         return None;
     };
@@ -342,23 +343,23 @@ fn record_out(_: &ModelCfg, ghost: &Ghost, env: Envelope<&Msg>) -> Option<Ghost>
     if env.src != command.client || ghost.calls.awaits(env.src, &command.request) {
         return None;
     }
-    let mut next = ghost.clone();
+    let mut next = Ghost::clone(ghost);
     next.submitted.insert(command.clone());
     next.calls
         .invoke(env.src, command.request, command.op.clone());
-    Some(next)
+    Some(Arc::new(next))
 }
 
-fn record_in(_: &ModelCfg, ghost: &Ghost, env: Envelope<&Msg>) -> Option<Ghost> {
+fn record_in(_: &ModelCfg, ghost: &Arc<Ghost>, env: Envelope<&Msg>) -> Option<Arc<Ghost>> {
     let Msg::Reply { request, ret } = env.msg else {
         return None;
     };
     if !ghost.calls.awaits(env.dst, request) {
         return None; // The client ignores this reply: a duplicate or a stale one.
     }
-    let mut next = ghost.clone();
+    let mut next = Ghost::clone(ghost);
     next.calls.ret(env.dst, ret.clone());
-    Some(next)
+    Some(Arc::new(next))
 }
 
 /// One server as the properties see it.
@@ -383,11 +384,13 @@ fn servers(state: &MultiPaxosModelState) -> impl Iterator<Item = ServerView<'_>>
 }
 
 /// Every acceptance that ever happened, by slot and acceptor, gathered from the trails.
-struct Acceptances<'a>(BTreeSet<(Slot, &'a Proposal, Id)>);
+/// Sorted, each once (a server's trail holds each of its acceptances once): a vector, as
+/// the properties build it for every state.
+struct Acceptances<'a>(Vec<(Slot, &'a Proposal, Id)>);
 
 impl<'a> Acceptances<'a> {
     fn of(state: &'a MultiPaxosModelState) -> Self {
-        let mut all = BTreeSet::new();
+        let mut all = Vec::new();
         for server in servers(state) {
             all.extend(
                 server
@@ -397,6 +400,7 @@ impl<'a> Acceptances<'a> {
                     .map(|(s, p)| (*s, p, server.id)),
             );
         }
+        all.sort_unstable();
         Acceptances(all)
     }
 
@@ -962,10 +966,11 @@ fn judge(
         }
     }
     if started > 0 {
-        after.history.ballots = after.history.ballots.saturating_add(started);
+        let history = Arc::make_mut(&mut after.history);
+        history.ballots = history.ballots.saturating_add(started);
     }
     if p1a_broken {
-        after.history.p1a_broken = true;
+        Arc::make_mut(&mut after.history).p1a_broken = true;
     }
     refine(cfg, before, after);
 }
@@ -1091,7 +1096,7 @@ fn refine(cfg: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosM
         });
     }
     if refinement != after.history.refinement {
-        after.history.refinement = refinement;
+        Arc::make_mut(&mut after.history).refinement = refinement;
     }
 }
 
@@ -1104,8 +1109,9 @@ fn judge_loss(step: &ActionOf<MultiPaxosActor>, after: &mut MultiPaxosModelState
         return;
     };
     let excluded = !matches!(env.msg, Msg::Accept { .. } | Msg::Accepted { .. });
-    let (count, outside) = after.history.lost;
-    after.history.lost = (count.saturating_add(1), outside || excluded);
+    let history = Arc::make_mut(&mut after.history);
+    let (count, outside) = history.lost;
+    history.lost = (count.saturating_add(1), outside || excluded);
 }
 
 /// With [`MultiPaxosConfig::max_lost`]: the most copies of one message the network holds. A
@@ -1214,8 +1220,8 @@ impl MultiPaxosConfig {
             .into_iter()
             .filter(move |p| liveness || p.expectation != Expectation::Eventually);
         let checked = Checked::new(actors, properties, judge)
-            .finding(|property, ghost: &Ghost| ghost.refinement.finding(property))
-            .full_history(|ghost: &mut Ghost| ghost.calls.keep_full_history());
+            .finding(|property, ghost: &Arc<Ghost>| ghost.refinement.finding(property))
+            .full_history(|ghost: &mut Arc<Ghost>| Arc::make_mut(ghost).calls.keep_full_history());
         if self.lose_chosen {
             checked.losing(|msg| matches!(msg, Msg::Chosen { .. }))
         } else {

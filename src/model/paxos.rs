@@ -357,14 +357,17 @@ impl Default for Ghost {
 }
 
 /// Every acceptance that ever happened, by acceptor, gathered from the trails.
-struct Acceptances(BTreeSet<(Proposal, Id)>);
+/// Sorted, each once (an acceptor's trail holds each of its acceptances once): a vector, as
+/// the properties build it for every state.
+struct Acceptances(Vec<(Proposal, Id)>);
 
 impl Acceptances {
     fn of(state: &PaxosModelState) -> Self {
-        let mut all = BTreeSet::new();
+        let mut all = Vec::new();
         for (id, node) in protocol_actors(state) {
             all.extend(node.trail.accepted.iter().map(|p| (*p, id)));
         }
+        all.sort_unstable();
         Acceptances(all)
     }
 
@@ -397,17 +400,17 @@ impl Acceptances {
 pub type ModelCfg = harness::ModelCfg<PaxosConfig>;
 
 /// The single-decree model: Paxos actors and write-once-register clients.
-pub type PaxosModel = Checked<PaxosActor, Client, PaxosConfig, Ghost>;
+pub type PaxosModel = Checked<PaxosActor, Client, PaxosConfig, Arc<Ghost>>;
 /// A state of [`PaxosModel`].
-pub type PaxosModelState = ActorModelState<Node<PaxosActor, Client>, Ghost>;
+pub type PaxosModelState = ActorModelState<Node<PaxosActor, Client>, Arc<Ghost>>;
 
-fn record_out(_: &ModelCfg, ghost: &Ghost, env: Envelope<&Msg>) -> Option<Ghost> {
+fn record_out(_: &ModelCfg, ghost: &Arc<Ghost>, env: Envelope<&Msg>) -> Option<Arc<Ghost>> {
     if let Msg::GetOk {
         value: Some(value), ..
     } = *env.msg
     {
-        let mut next = ghost.clone();
-        return next.read.insert(value).then_some(next);
+        let mut next = Ghost::clone(ghost);
+        return next.read.insert(value).then(|| Arc::new(next));
     }
     let op = match *env.msg {
         Msg::Put { value, .. } => WORegisterOp::Write(value),
@@ -420,15 +423,15 @@ fn record_out(_: &ModelCfg, ghost: &Ghost, env: Envelope<&Msg>) -> Option<Ghost>
     if ghost.calls.awaits(env.src, &request) {
         return None; // A resent put: the same call, still under way.
     }
-    let mut next = ghost.clone();
+    let mut next = Ghost::clone(ghost);
     if let WORegisterOp::Write(value) = op {
         next.proposed.insert(value);
     }
     next.calls.invoke(env.src, request, op);
-    Some(next)
+    Some(Arc::new(next))
 }
 
-fn record_in(_: &ModelCfg, ghost: &Ghost, env: Envelope<&Msg>) -> Option<Ghost> {
+fn record_in(_: &ModelCfg, ghost: &Arc<Ghost>, env: Envelope<&Msg>) -> Option<Arc<Ghost>> {
     let (request, ret) = match *env.msg {
         Msg::PutOk { request } => (request, WORegisterRet::WriteOk),
         Msg::PutFail { request } => (request, WORegisterRet::WriteFail),
@@ -438,12 +441,12 @@ fn record_in(_: &ModelCfg, ghost: &Ghost, env: Envelope<&Msg>) -> Option<Ghost> 
     if !ghost.calls.awaits(env.dst, &request) {
         return None; // The client ignores this reply: a duplicate or a stale one.
     }
-    let mut next = ghost.clone();
+    let mut next = Ghost::clone(ghost);
     if matches!(ret, WORegisterRet::ReadOk(None)) && ghost.get_after_chosen.contains(&env.dst) {
         next.none_after_chosen = true;
     }
     next.calls.ret(env.dst, ret);
-    Some(next)
+    Some(Arc::new(next))
 }
 
 /// The Paxos actors' own states.
@@ -464,10 +467,14 @@ fn chosen_values(model: &PaxosModel, state: &PaxosModelState) -> BTreeSet<Value>
         .collect()
 }
 
-fn issued(state: &PaxosModelState) -> BTreeSet<Proposal> {
-    trails(state)
+/// Every issued proposal, sorted, each once.
+fn issued(state: &PaxosModelState) -> Vec<Proposal> {
+    let mut issued: Vec<Proposal> = trails(state)
         .flat_map(|trail| trail.issued.iter().copied())
-        .collect()
+        .collect();
+    issued.sort_unstable();
+    issued.dedup();
+    issued
 }
 
 /// Property: at most one value is ever chosen.
@@ -725,10 +732,14 @@ fn judge(
 ) {
     if acceptors_changed(before, after) {
         let (was, is) = (voting(before), voting(after));
-        let history = &mut after.history;
         let n = cfg.acceptors.len();
-        let proposed = |v: &Value| history.proposed.contains(v);
-        history.refinement.judge(None, n, &was, &is, proposed);
+        let proposed = |v: &Value| after.history.proposed.contains(v);
+        let mut refinement = after.history.refinement.clone();
+        refinement.judge(None, n, &was, &is, proposed);
+        // The history is shared with the state before: copied only when it changes.
+        if refinement != after.history.refinement {
+            Arc::make_mut(&mut after.history).refinement = refinement;
+        }
     }
     let invoked: Vec<Id> = cfg
         .clients
@@ -744,7 +755,9 @@ fn judge(
     }
     let chosen = !Acceptances::of(before).chosen(cfg.majority()).is_empty();
     if chosen {
-        after.history.get_after_chosen.extend(invoked);
+        Arc::make_mut(&mut after.history)
+            .get_after_chosen
+            .extend(invoked);
     }
 }
 
@@ -803,8 +816,8 @@ impl PaxosConfig {
             .within_boundary(within_boundary);
         Checked::new(actors, properties(), judge)
             .symmetry(representative)
-            .finding(|property, ghost: &Ghost| ghost.refinement.finding(property))
-            .full_history(|ghost: &mut Ghost| ghost.calls.keep_full_history())
+            .finding(|property, ghost: &Arc<Ghost>| ghost.refinement.finding(property))
+            .full_history(|ghost: &mut Arc<Ghost>| Arc::make_mut(ghost).calls.keep_full_history())
     }
 }
 

@@ -47,6 +47,7 @@ use std::fmt::{self, Debug};
 use std::hash::Hash;
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// How many of the events before a divergence the report shows.
 const CONTEXT: usize = 8;
@@ -479,9 +480,13 @@ pub fn validate(dir: &Path) -> Result<Verdict, BadTrace> {
                 variant: Default::default(),
             }
             .into_model();
-            replay(&model, &traces, |ghost: &mut crate::model::paxos::Ghost| {
-                ghost.calls = Calls::new(WORegister(None));
-            })
+            replay(
+                &model,
+                &traces,
+                |ghost: &mut Arc<crate::model::paxos::Ghost>| {
+                    Arc::make_mut(ghost).calls = Calls::new(WORegister(None));
+                },
+            )
         }
         "multi-paxos" => {
             let model = MultiPaxosConfig {
@@ -513,8 +518,8 @@ pub fn validate(dir: &Path) -> Result<Verdict, BadTrace> {
             replay(
                 &model,
                 &traces,
-                |ghost: &mut crate::model::multi_paxos::Ghost| {
-                    ghost.calls = Calls::new(Kv::default());
+                |ghost: &mut Arc<crate::model::multi_paxos::Ghost>| {
+                    Arc::make_mut(ghost).calls = Calls::new(Kv::default());
                 },
             )
         }

@@ -16,14 +16,15 @@ use crate::protocol::multi_paxos::{
 use itertools::Itertools;
 use stateright::actor::Id;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-type Model = Actors<MultiPaxosActor, Client, MultiPaxosConfig, Ghost>;
-type State = CheckedState<MultiPaxosActor, Client, Ghost>;
+type Model = Actors<MultiPaxosActor, Client, MultiPaxosConfig, Arc<Ghost>>;
+type State = CheckedState<MultiPaxosActor, Client, Arc<Ghost>>;
 
 /// Every acceptance that ever happened: per slot and proposal, the acceptors.
 type Acceptances<'a> = BTreeMap<(Slot, &'a Proposal), BTreeSet<Id>>;
 
-impl Readable<Client, MultiPaxosConfig, Ghost> for MultiPaxosActor {
+impl Readable<Client, MultiPaxosConfig, Arc<Ghost>> for MultiPaxosActor {
     fn tables(model: &Model, state: &State, page: &mut Page) {
         let slots = model.cfg.config.slots;
         let rows: Vec<Vec<String>> = protocol_actors(state)

@@ -10,11 +10,12 @@ use crate::protocol::paxos::{PaxosActor, PaxosState, Phase, Proposal, Value};
 use itertools::Itertools;
 use stateright::actor::Id;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-type Model = Actors<PaxosActor, Client, PaxosConfig, Ghost>;
-type State = CheckedState<PaxosActor, Client, Ghost>;
+type Model = Actors<PaxosActor, Client, PaxosConfig, Arc<Ghost>>;
+type State = CheckedState<PaxosActor, Client, Arc<Ghost>>;
 
-impl Readable<Client, PaxosConfig, Ghost> for PaxosActor {
+impl Readable<Client, PaxosConfig, Arc<Ghost>> for PaxosActor {
     fn tables(model: &Model, state: &State, page: &mut Page) {
         let rows: Vec<Vec<String>> = protocol_actors(state)
             .map(|(id, node)| {
