@@ -371,17 +371,6 @@ impl Acceptances {
         Acceptances(all)
     }
 
-    /// The proposals accepted by at least `majority` distinct acceptors.
-    fn chosen(&self, majority: usize) -> BTreeSet<Proposal> {
-        self.0
-            .iter()
-            .map(|(proposal, _)| *proposal)
-            .dedup_with_count()
-            .filter(|(count, _)| *count >= majority)
-            .map(|(_, proposal)| proposal)
-            .collect()
-    }
-
     /// P2c for issued proposal `(n, v)`: some majority S either accepted nothing numbered
     /// below n, or v is the value of the highest-numbered proposal below n accepted by S.
     fn p2c_holds(&self, proposal: Proposal, acceptors: &[Id], majority: usize) -> bool {
@@ -459,9 +448,24 @@ fn trails(state: &PaxosModelState) -> impl Iterator<Item = &Trail> {
     protocol_actors(state).map(|(_, node)| &node.trail)
 }
 
+/// The proposals accepted by at least `majority` distinct acceptors, as their trails say
+/// (each lists an acceptance once). Counted in place: the properties ask for every state.
+fn chosen(state: &PaxosModelState, majority: usize) -> Vec<Proposal> {
+    let mut chosen = Vec::new();
+    for trail in trails(state) {
+        for p in &trail.accepted {
+            if !chosen.contains(p)
+                && trails(state).filter(|t| t.accepted.contains(p)).count() >= majority
+            {
+                chosen.push(*p);
+            }
+        }
+    }
+    chosen
+}
+
 fn chosen_values(model: &PaxosModel, state: &PaxosModelState) -> BTreeSet<Value> {
-    Acceptances::of(state)
-        .chosen(model.cfg.majority())
+    chosen(state, model.cfg.majority())
         .into_iter()
         .map(|p| p.value)
         .collect()
@@ -503,7 +507,7 @@ fn p2c(model: &PaxosModel, state: &PaxosModelState) -> bool {
 
 /// Property P2b: once v is chosen, every higher-numbered issued proposal has value v.
 fn p2b(model: &PaxosModel, state: &PaxosModelState) -> bool {
-    let chosen = Acceptances::of(state).chosen(model.cfg.majority());
+    let chosen = chosen(state, model.cfg.majority());
     let issued = issued(state);
     chosen.iter().all(|c| {
         issued
@@ -615,7 +619,7 @@ fn adopted_earlier_value(_: &PaxosModel, state: &PaxosModelState) -> bool {
 /// An acceptor restored from storage accepted a proposal numbered above its restored
 /// promise (so after the restart), and that proposal is chosen.
 fn chosen_after_crash(model: &PaxosModel, state: &PaxosModelState) -> bool {
-    let chosen = Acceptances::of(state).chosen(model.cfg.majority());
+    let chosen = chosen(state, model.cfg.majority());
     paxos_states(state).any(|s| {
         let Some(acceptor) = &s.acceptor else {
             return false;
@@ -753,7 +757,7 @@ fn judge(
     if invoked.is_empty() {
         return;
     }
-    let chosen = !Acceptances::of(before).chosen(cfg.majority()).is_empty();
+    let chosen = !chosen(before, cfg.majority()).is_empty();
     if chosen {
         Arc::make_mut(&mut after.history)
             .get_after_chosen
