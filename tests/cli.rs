@@ -65,6 +65,39 @@ fn a_caught_bug_exits_1_with_a_numbered_counterexample() {
     assert!(stdout.contains("    1. "), "{stdout}");
     assert!(stdout.contains("/#/steps/0/"), "{stdout}");
     assert!(stdout.contains("as recorded for this model"), "{stdout}");
+    // What the file does not record, the run (stopped at the counterexample) does not decide,
+    // and the report says so; an exclusion is printed with the file's reason.
+    assert!(stdout.contains("agreement"), "{stdout}");
+    assert!(stdout.contains("not decided"), "{stdout}");
+    assert!(
+        stdout.contains("refines Voting: the run stops at the recorded counterexamples"),
+        "{stdout}"
+    );
+}
+
+// A model file that neither records nor excludes a property its model reports would let that
+// property pass unjudged: it does not load, and the message names the file, the properties
+// and both ways to account for them.
+#[test]
+fn a_model_file_that_leaves_a_property_unjudged_exits_2() {
+    let model =
+        std::fs::read_to_string("models/paxos-3-servers-2-clients-ordered.toml").expect("reads");
+    let missing = model
+        .replace("P1a = \"holds\"\n", "")
+        .replace("\"read after put\" = \"unreached\"\n", "");
+    let path = temp_model("unjudged", &missing);
+    let out = paxos(&["check", path.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    for needle in [
+        "unjudged.toml",
+        "'P1a' (always)",
+        "'read after put' (sometimes)",
+        "[expect.properties]",
+        "[expect.not_judged]",
+    ] {
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+    }
 }
 
 #[test]
