@@ -238,8 +238,90 @@ fn bfs_and_dfs_count_the_same_states() {
     assert_eq!(Some(counts[0]), model.file.expect.unique_states);
 }
 
+/// The README's outcome column for a model, derived from its file: what a deliberate bug's
+/// run catches (the violations it records, in the order the model reports them); else what
+/// the run shows of the `always` properties (an exhaustive run with a pinned count proves them;
+/// an exhaustive model without a pin does not finish; a simulation finds no counterexample
+/// in its time), the `eventually` property where one holds, and how many witnesses the file
+/// records as reached.
+fn outcome_column(model: &catalogue::Loaded) -> String {
+    let file = &model.file;
+    let reported = file.model.reported_properties();
+    let recorded = |name: &str| file.expect.properties.get(name).copied();
+    let quoted = |(name, kind): &(&str, Expectation)| match kind {
+        Expectation::Eventually => format!("`{name}` (eventually)"),
+        _ => format!("`{name}`"),
+    };
+    let of_kind = |kind: Expectation, verdict: Verdict| -> Vec<String> {
+        reported
+            .iter()
+            .filter(|(n, k)| *k == kind && recorded(n) == Some(verdict))
+            .map(quoted)
+            .collect()
+    };
+    let caught: Vec<String> = reported
+        .iter()
+        .filter(|(n, _)| recorded(n) == Some(Verdict::Violated))
+        .map(quoted)
+        .collect();
+    if !caught.is_empty() {
+        return format!("caught: {}", caught.join(", "));
+    }
+    let always = reported
+        .iter()
+        .filter(|(_, k)| *k == Expectation::Always)
+        .count();
+    let holds = of_kind(Expectation::Always, Verdict::Holds);
+    let all_hold = holds.len() == always;
+    let mut column = match (file.check.strategy, file.expect.unique_states) {
+        (Strategy::Simulation, _) => {
+            let seconds = file.check.timeout_secs.expect("a simulation has a timeout");
+            if all_hold {
+                format!("not exhaustive: no counterexample in {seconds} s")
+            } else {
+                let which = holds.join(", ");
+                format!("not exhaustive: no counterexample to {which} in {seconds} s")
+            }
+        }
+        (_, Some(_)) if all_hold => "all `always` hold".to_owned(),
+        (_, Some(_)) => format!("{} hold", holds.join(", ")),
+        (_, None) => "does not finish on 2 cores: no `always` proved".to_owned(),
+    };
+    for eventually in of_kind(Expectation::Eventually, Verdict::Holds) {
+        column.push_str(&format!("; {eventually} holds"));
+    }
+    let witnesses = reported
+        .iter()
+        .filter(|(_, k)| *k == Expectation::Sometimes)
+        .count();
+    let reached = of_kind(Expectation::Sometimes, Verdict::Reached).len();
+    column.push_str(&format!("; {reached} of {witnesses} witnesses reached"));
+    column
+}
+
+/// An exhaustive model without a pinned count is one that does not finish, and its file says
+/// so: the README's outcome column reads it that way.
+#[test]
+fn every_unpinned_exhaustive_model_says_it_does_not_finish() {
+    for model in load_all() {
+        let file = &model.file;
+        if file.check.strategy == Strategy::Simulation
+            || file.expect.unique_states.is_some()
+            || file.expect.expects_violation()
+        {
+            continue;
+        }
+        assert!(
+            file.description.to_lowercase().contains("does not finish"),
+            "{}: no unique_states pin, and its description does not say it does not finish",
+            model.name
+        );
+    }
+}
+
 /// The README's catalogue table is the auditor's list of claims: one row per model file, with
-/// the file's strategy, pinned count and `in_tests`, and no row for a file that is gone.
+/// the file's strategy, pinned count, outcome ([`outcome_column`]) and `in_tests`, and no row
+/// for a file that is gone.
 #[test]
 fn the_readme_lists_every_model_as_recorded() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
@@ -271,9 +353,16 @@ fn the_readme_lists_every_model_as_recorded() {
             Some(states) => row[2] == states,
             None => !row[2].starts_with(|c: char| c.is_ascii_digit()),
         };
-        if row.len() != 5 || row[1] != strategy || !states_ok || row[4] != in_tests {
+        let outcome = outcome_column(model);
+        if row.len() != 5
+            || row[1] != strategy
+            || !states_ok
+            || row[3] != outcome
+            || row[4] != in_tests
+        {
             wrong.push(format!(
-                "{name}: the README says {row:?}; the file says {strategy}, {states:?}, {in_tests}"
+                "{name}: the README says {row:?}; the file says {strategy}, {states:?}, \
+                 {outcome:?}, {in_tests}"
             ));
         }
     }

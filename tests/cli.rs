@@ -1,4 +1,6 @@
 //! The `paxos check` command line: verdicts, traces, and exit statuses scripts can trust.
+use paxos::model::catalogue;
+use paxos::model::check::thousands;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -23,6 +25,16 @@ fn temp_model(name: &str, contents: &str) -> PathBuf {
     path
 }
 
+/// The unique-state count `models/NAME.toml` pins.
+fn pinned(name: &str) -> usize {
+    catalogue::load(Some(name))
+        .expect("loads")
+        .file
+        .expect
+        .unique_states
+        .expect("a pinned count")
+}
+
 #[test]
 fn a_correct_model_as_recorded_exits_0() {
     let out = paxos(&[
@@ -37,7 +49,8 @@ fn a_correct_model_as_recorded_exits_0() {
         stdout.contains("PASS: every property is as recorded."),
         "{stdout}"
     );
-    assert!(stdout.contains("1,434"), "{stdout}");
+    let count = thousands(pinned("paxos-3-servers-2-clients-ordered"));
+    assert!(stdout.contains(&count), "{stdout}");
 }
 
 #[test]
@@ -52,15 +65,49 @@ fn a_caught_bug_exits_1_with_a_numbered_counterexample() {
     assert!(stdout.contains("    1. "), "{stdout}");
     assert!(stdout.contains("/#/steps/0/"), "{stdout}");
     assert!(stdout.contains("as recorded for this model"), "{stdout}");
+    // What the file does not record, the run (stopped at the counterexample) does not decide,
+    // and the report says so; an exclusion is printed with the file's reason.
+    assert!(stdout.contains("agreement"), "{stdout}");
+    assert!(stdout.contains("not decided"), "{stdout}");
+    assert!(
+        stdout.contains("refines Voting: the run stops at the recorded counterexamples"),
+        "{stdout}"
+    );
+}
+
+// A model file that neither records nor excludes a property its model reports would let that
+// property pass unjudged: it does not load, and the message names the file, the properties
+// and both ways to account for them.
+#[test]
+fn a_model_file_that_leaves_a_property_unjudged_exits_2() {
+    let model =
+        std::fs::read_to_string("models/paxos-3-servers-2-clients-ordered.toml").expect("reads");
+    let missing = model
+        .replace("P1a = \"holds\"\n", "")
+        .replace("\"read after put\" = \"unreached\"\n", "");
+    let path = temp_model("unjudged", &missing);
+    let out = paxos(&["check", path.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    for needle in [
+        "unjudged.toml",
+        "'P1a' (always)",
+        "'read after put' (sometimes)",
+        "[expect.properties]",
+        "[expect.not_judged]",
+    ] {
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+    }
 }
 
 #[test]
 fn a_result_not_as_recorded_exits_1() {
     let model =
         std::fs::read_to_string("models/paxos-3-servers-2-clients-ordered.toml").expect("reads");
+    let count = pinned("paxos-3-servers-2-clients-ordered");
     let wrong = model
         .replace("agreement = \"holds\"", "agreement = \"violated\"")
-        .replace("unique_states = 1434", "unique_states = 1435");
+        .replace(&format!("unique_states = {count}"), "unique_states = 1");
     let path = temp_model("wrong-expectation", &wrong);
     let out = paxos(&["check", path.to_str().expect("utf-8"), "--threads", "2"]);
     assert_eq!(out.status.code(), Some(1));

@@ -233,13 +233,19 @@ fn print_report(
         outcome.threads,
     )?;
     writeln!(out)?;
+    // As wide as the longest name, so that the columns line up.
+    let width = judged
+        .rows
+        .iter()
+        .map(|r| r.name.len())
+        .fold(24, usize::max);
     writeln!(
         out,
-        "  {:<24} {:<10} {:<10} {:<10} result",
+        "  {:<width$} {:<10} {:<10} {:<10} result",
         "property", "kind", "verdict", "expected"
     )?;
     for (row, p) in judged.rows.iter().zip(&outcome.properties) {
-        let kind = format!("{:?}", p.expectation).to_lowercase();
+        let kind = catalogue::kind_word(&p.expectation);
         let expected = row.expected.map_or("-".to_owned(), |e| e.to_string());
         // Without a discovery, only an exhaustive run proves "holds" or "unreached".
         let verdict = if p.trace.is_none() && !outcome.exhaustive() {
@@ -249,7 +255,7 @@ fn print_report(
         };
         writeln!(
             out,
-            "  {:<24} {:<10} {:<10} {:<10} {}",
+            "  {:<width$} {:<10} {:<10} {:<10} {}",
             row.name,
             kind,
             verdict,
@@ -260,7 +266,7 @@ fn print_report(
     if let Some((expected, judgement)) = judged.unique_states {
         writeln!(
             out,
-            "  {:<24} {:<10} {:<10} {:<10} {}",
+            "  {:<width$} {:<10} {:<10} {:<10} {}",
             "unique states",
             "count",
             thousands(outcome.unique_states),
@@ -268,6 +274,7 @@ fn print_report(
             judgement_word(judgement)
         )?;
     }
+    print_unjudged(out, judged)?;
     for p in &outcome.properties {
         let Some(trace) = &p.trace else { continue };
         let counterexample = p.expectation != stateright::Expectation::Sometimes;
@@ -299,34 +306,64 @@ fn print_report(
     let failed: Vec<&str> = judged
         .rows
         .iter()
-        .filter(|r| !matches!(r.judgement, Judgement::Ok | Judgement::NotJudged))
+        .filter(|r| !r.judgement.passes())
         .map(|r| r.name.as_str())
         .chain(
             judged
                 .unique_states
-                .filter(|(_, j)| !matches!(j, Judgement::Ok | Judgement::NotJudged))
+                .filter(|(_, j)| !j.passes())
                 .map(|_| "unique states"),
         )
         .collect();
-    let violated: Vec<&str> = judged
+    let violated = |recorded: bool| -> Vec<&str> {
+        judged
+            .rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Violated)
+            .filter(|r| (r.expected == Some(Verdict::Violated)) == recorded)
+            .map(|r| r.name.as_str())
+            .collect()
+    };
+    // A violation the file does not record (a bug's run may meet one before it stops; a
+    // property the file does not judge may have one) is a counterexample all the same.
+    let (caught, unrecorded) = (violated(true), violated(false));
+    let undecided = outcome.timed_out && outcome.strategy.is_exhaustive();
+    let excluded = judged
         .rows
         .iter()
-        .filter(|r| r.verdict == Verdict::Violated)
-        .map(|r| r.name.as_str())
-        .collect();
-    let undecided = outcome.timed_out && outcome.strategy.is_exhaustive();
-    match (failed.is_empty(), violated.is_empty()) {
+        .filter(|r| r.judgement == Judgement::Excluded)
+        .count();
+    if !failed.is_empty() {
+        return writeln!(out, "FAIL: not as recorded: {}.", failed.join(", "));
+    }
+    match (caught.is_empty(), unrecorded.is_empty()) {
         (true, true) if undecided => writeln!(
             out,
             "TIMED OUT: nothing recorded was contradicted, but the search is not exhaustive."
         ),
+        (true, true) if excluded > 0 => writeln!(
+            out,
+            "PASS: every property is as recorded, except {excluded} the model file does not \
+             judge (listed above)."
+        ),
         (true, true) => writeln!(out, "PASS: every property is as recorded."),
-        (true, false) => writeln!(
+        (false, true) => writeln!(
             out,
             "FAIL: {} violated, as recorded for this model (the bug is caught).",
-            violated.join(", ")
+            caught.join(", ")
         ),
-        (false, _) => writeln!(out, "FAIL: not as recorded: {}.", failed.join(", ")),
+        (false, false) => writeln!(
+            out,
+            "FAIL: {} violated, as recorded for this model (the bug is caught); also violated, \
+             not recorded: {}.",
+            caught.join(", "),
+            unrecorded.join(", ")
+        ),
+        (true, false) => writeln!(
+            out,
+            "FAIL: {} violated: the model file does not judge it, but the counterexample stands.",
+            unrecorded.join(", ")
+        ),
     }
 }
 
@@ -335,8 +372,60 @@ fn judgement_word(j: Judgement) -> &'static str {
         Judgement::Ok => "ok",
         Judgement::Mismatch => "MISMATCH",
         Judgement::Inconclusive => "INCONCLUSIVE",
-        Judgement::NotJudged => "-",
+        Judgement::Excluded => "not judged",
+        Judgement::Undecided => "not decided",
+        Judgement::NotComparable => "not comparable",
     }
+}
+
+/// Says why each property marked "not judged" is (the model file's reason), and, in one line,
+/// why the ones marked "not decided" are.
+fn print_unjudged(out: &mut impl Write, judged: &Judged) -> io::Result<()> {
+    let excluded: Vec<&catalogue::Row> = judged
+        .rows
+        .iter()
+        .filter(|r| r.judgement == Judgement::Excluded)
+        .collect();
+    if !excluded.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Not judged, as the model file says:")?;
+        for row in excluded {
+            writeln!(
+                out,
+                "  {}: {}",
+                row.name,
+                row.reason.as_deref().unwrap_or_default()
+            )?;
+        }
+    }
+    let undecided = judged
+        .rows
+        .iter()
+        .filter(|r| r.judgement == Judgement::Undecided)
+        .count();
+    if undecided > 0 {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Not decided ({undecided} properties): {}.",
+            catalogue::UNDECIDED
+        )?;
+    }
+    let unaccounted: Vec<&str> = judged
+        .rows
+        .iter()
+        .filter(|r| r.reason.as_deref() == Some(catalogue::UNACCOUNTED))
+        .map(|r| r.name.as_str())
+        .collect();
+    if !unaccounted.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Neither recorded nor excluded by the model file: {}.",
+            unaccounted.join(", ")
+        )?;
+    }
+    Ok(())
 }
 
 fn print_json(

@@ -1,6 +1,30 @@
 //! The catalogue of checked configurations: one TOML file per model in `models/`, each with
 //! the outcome it is expected to have. Loading, judging a run against its expectations, and
 //! the embedded default.
+//!
+//! # No property passes unjudged
+//!
+//! A model reports every property of its protocol: the `always` ones (safety), the
+//! `sometimes` ones (witnesses: a path the bound is meant to cover was explored), and, where
+//! the model claims liveness, the `eventually` one. A model file accounts for each of them:
+//!
+//! - `[expect.properties]` records its verdict (`holds`, `violated`, `reached`, `unreached`),
+//!   which the run must confirm; or
+//! - `[expect.not_judged]` names it with the reason the file does not judge it
+//!   (`"snapshot in pieces" = "no snapshots in this configuration"`). The report prints the
+//!   reason beside the property; an empty reason is refused.
+//!
+//! A file that does neither for some property does not load ([`CatalogueError::Invalid`],
+//! exit status 2), and the message names the properties and both ways to fix it. Witnesses
+//! fall under the rule as safety does: a witness nobody records could stop being reached
+//! (the bound no longer covers that path) and every `holds` beside it would stay green.
+//!
+//! One rule stands in for the list: a model whose file records a violation (a deliberate bug)
+//! is checked only until every recorded violation has a counterexample, so the run decides
+//! nothing else. Every property such a file neither records nor excludes is, by this rule,
+//! **not decided**: the report says so ([`Judgement::Undecided`]), and it neither passes as
+//! judged nor fails the run. Such a file may still name a property under `[expect.not_judged]`
+//! to give a more specific reason.
 use crate::model::check::{self, Outcome, Settings, Strategy, Verdict};
 use crate::model::multi_paxos::MultiPaxosConfig;
 use crate::model::paxos::PaxosConfig;
@@ -61,9 +85,22 @@ pub enum ProtocolModel {
 pub struct Expect {
     /// The exact number of unique states of an exhaustive run.
     pub unique_states: Option<usize>,
-    /// Each property's verdict; a property not listed is reported but not judged.
+    /// Each property's recorded verdict, which a run must confirm.
     #[serde(default)]
     pub properties: BTreeMap<String, Verdict>,
+    /// The properties the file does not judge, each with the reason (never empty). Every
+    /// property the model reports is in `properties` or here, except in a file that records a
+    /// violation (see the module's doc).
+    #[serde(default)]
+    pub not_judged: BTreeMap<String, String>,
+}
+
+impl Expect {
+    /// Whether the file records a violation: a deliberate bug, whose run stops at its
+    /// counterexamples and so decides no property it does not record.
+    pub fn expects_violation(&self) -> bool {
+        self.properties.values().any(|v| *v == Verdict::Violated)
+    }
 }
 
 /// A model file that could not be used.
@@ -166,16 +203,7 @@ pub fn parse(origin: &str, text: &str) -> Result<ModelFile, CatalogueError> {
 }
 
 fn validate(file: &ModelFile) -> Result<(), String> {
-    let names: Vec<&str> = file.model.property_names();
-    for name in file.expect.properties.keys() {
-        if !names.contains(&name.as_str()) {
-            return Err(format!(
-                "[expect.properties] names '{name}', which this protocol does not have; \
-                 its properties are: {}",
-                names.join(", ")
-            ));
-        }
-    }
+    accounts_for_every_property(file)?;
     if file.check.symmetry && file.check.strategy == Strategy::Bfs {
         return Err(
             "symmetry reduction needs strategy = \"dfs\" or \"simulation\" \
@@ -189,6 +217,90 @@ fn validate(file: &ModelFile) -> Result<(), String> {
             .to_owned());
     }
     file.model.validate()
+}
+
+/// Checks that the file's `[expect.properties]` and `[expect.not_judged]` name only
+/// properties the model reports, never the same one twice, each exclusion with a reason, and,
+/// unless the file records a violation, every property the model reports (the module's doc).
+fn accounts_for_every_property(file: &ModelFile) -> Result<(), String> {
+    let expect = &file.expect;
+    let all = file.model.property_names();
+    let reported = file.model.reported_properties();
+    let tables = [
+        (
+            "[expect.properties]",
+            expect.properties.keys().collect::<Vec<_>>(),
+        ),
+        ("[expect.not_judged]", expect.not_judged.keys().collect()),
+    ];
+    for (table, names) in tables {
+        for name in names {
+            if !all.contains(&name.as_str()) {
+                return Err(format!(
+                    "{table} names '{name}', which this protocol does not have; \
+                     its properties are: {}",
+                    all.join(", ")
+                ));
+            }
+            if !reported.iter().any(|(n, _)| n == name) {
+                return Err(format!(
+                    "{table} names '{name}', which this model does not report: an \
+                     `eventually` property is checked only where the model claims liveness \
+                     (liveness = true)"
+                ));
+            }
+        }
+    }
+    if let Some(name) = expect
+        .properties
+        .keys()
+        .find(|n| expect.not_judged.contains_key(*n))
+    {
+        return Err(format!(
+            "'{name}' is both recorded in [expect.properties] and excluded in \
+             [expect.not_judged]: keep one"
+        ));
+    }
+    if let Some(name) = expect
+        .not_judged
+        .iter()
+        .find(|(_, reason)| reason.trim().is_empty())
+        .map(|(name, _)| name)
+    {
+        return Err(format!(
+            "[expect.not_judged] gives no reason for '{name}': say why this model does not \
+             judge it (\"{name}\" = \"the reason\")"
+        ));
+    }
+    if expect.expects_violation() {
+        return Ok(());
+    }
+    let accounted =
+        |n: &str| expect.properties.contains_key(n) || expect.not_judged.contains_key(n);
+    let missing: Vec<String> = reported
+        .iter()
+        .filter(|(n, _)| !accounted(n))
+        .map(|(n, kind)| format!("'{n}' ({})", kind_word(kind)))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "it neither records nor excludes {}: every property the model reports is judged \
+         unless the file says why not. Run the model (`paxos check FILE`) and record each \
+         verdict under [expect.properties], or name the property under [expect.not_judged] \
+         with the reason it is not judged (\"name\" = \"the reason\")",
+        missing.join(", ")
+    ))
+}
+
+/// How a report and an error name a property's kind.
+pub fn kind_word(expectation: &Expectation) -> &'static str {
+    match expectation {
+        Expectation::Always => "always",
+        Expectation::Sometimes => "sometimes",
+        Expectation::Eventually => "eventually",
+    }
 }
 
 /// Finds a model by path or by name in the catalogue; `None` is the embedded default.
@@ -240,6 +352,27 @@ impl ProtocolModel {
         ]
         .into_iter()
         .flat_map(names)
+        .collect()
+    }
+
+    /// The properties this model reports, with their kinds, in the order
+    /// [`Self::property_names`] gives: all of them, but the `eventually` ones only where the
+    /// model claims liveness.
+    pub fn reported_properties(&self) -> Vec<(&'static str, Expectation)> {
+        let (names, liveness): (fn(Expectation) -> Vec<&'static str>, bool) = match self {
+            ProtocolModel::Paxos(_) => (crate::model::paxos::property_names, false),
+            ProtocolModel::MultiPaxos(config) => {
+                (crate::model::multi_paxos::property_names, config.liveness)
+            }
+        };
+        [
+            Expectation::Always,
+            Expectation::Sometimes,
+            Expectation::Eventually,
+        ]
+        .into_iter()
+        .filter(|e| liveness || *e != Expectation::Eventually)
+        .flat_map(|e| names(e.clone()).into_iter().map(move |n| (n, e.clone())))
         .collect()
     }
 
@@ -311,9 +444,29 @@ pub enum Judgement {
     Mismatch,
     /// The run stopped before it could tell (a timeout, or a simulation that found nothing).
     Inconclusive,
-    /// Nothing recorded for it.
-    NotJudged,
+    /// Named in the file's `[expect.not_judged]`, which says why.
+    Excluded,
+    /// Not recorded in a file that records a violation: the run stops once every recorded
+    /// violation has a counterexample, so it decides nothing else (the module's doc).
+    Undecided,
+    /// A state count from a run that explored the space otherwise than the file says (another
+    /// strategy, symmetry or set of reductions): it cannot match the recorded one.
+    NotComparable,
 }
+
+impl Judgement {
+    /// Whether this judgement leaves the run as recorded.
+    pub fn passes(self) -> bool {
+        !matches!(self, Judgement::Mismatch | Judgement::Inconclusive)
+    }
+}
+
+/// Why a property of a file that records a violation is not decided.
+pub const UNDECIDED: &str = "not recorded, and the run stops at the recorded counterexamples";
+
+/// Why a property that a file neither records nor excludes fails (the loader refuses such a
+/// file; only an expectation built in code can have one).
+pub const UNACCOUNTED: &str = "neither recorded nor excluded by the model file";
 
 /// One row of the report.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -326,6 +479,9 @@ pub struct Row {
     pub expected: Option<Verdict>,
     /// How the two compare.
     pub judgement: Judgement,
+    /// Why it is not judged: the file's reason ([`Judgement::Excluded`]) or the rule's
+    /// ([`Judgement::Undecided`]).
+    pub reason: Option<String>,
 }
 
 /// A run judged against a model file's expectations.
@@ -344,21 +500,19 @@ impl Judged {
         self.passed() && self.rows.iter().all(|r| r.verdict != Verdict::Violated)
     }
 
-    /// Whether every recorded verdict (and state count) is as recorded.
+    /// Whether every recorded verdict (and state count) is as recorded. A property the file
+    /// excludes, or one a bug's run does not decide, is reported as such and does not count.
     pub fn passed(&self) -> bool {
-        let rows_ok = self
-            .rows
-            .iter()
-            .all(|r| matches!(r.judgement, Judgement::Ok | Judgement::NotJudged));
-        let count_ok = self
-            .unique_states
-            .is_none_or(|(_, j)| matches!(j, Judgement::Ok | Judgement::NotJudged));
-        rows_ok && count_ok
+        self.rows.iter().all(|r| r.judgement.passes())
+            && self.unique_states.is_none_or(|(_, j)| j.passes())
     }
 }
 
 /// Judges `outcome`; `comparable_count` says whether the run explored the space the same
 /// way as the recorded one (same strategy and symmetry), so that its state count can match.
+/// A property the file does not record is excluded by it or, in a file that records a
+/// violation, not decided; any other is a mismatch (the loader refuses such a file:
+/// [`parse`]).
 pub fn judge(expect: &Expect, outcome: &Outcome, comparable_count: bool) -> Judged {
     let rows = outcome
         .properties
@@ -372,24 +526,31 @@ pub fn judge(expect: &Expect, outcome: &Outcome, comparable_count: bool) -> Judg
             let proved = p.trace.is_some()
                 || outcome.exhaustive()
                 || (simulated && expected == Some(Verdict::Holds));
-            let judgement = match expected {
-                None => Judgement::NotJudged,
-                Some(e) if e == verdict && proved => Judgement::Ok,
-                Some(e) if e == verdict => Judgement::Inconclusive,
-                Some(_) if !proved => Judgement::Inconclusive,
-                Some(_) => Judgement::Mismatch,
+            let excluded = expect.not_judged.get(p.name);
+            let (judgement, reason) = match expected {
+                None if excluded.is_some() => (Judgement::Excluded, excluded.cloned()),
+                None if expect.expects_violation() => {
+                    (Judgement::Undecided, Some(UNDECIDED.to_owned()))
+                }
+                // The loader refuses such a file; an expectation built otherwise fails here.
+                None => (Judgement::Mismatch, Some(UNACCOUNTED.to_owned())),
+                Some(e) if e == verdict && proved => (Judgement::Ok, None),
+                Some(e) if e == verdict => (Judgement::Inconclusive, None),
+                Some(_) if !proved => (Judgement::Inconclusive, None),
+                Some(_) => (Judgement::Mismatch, None),
             };
             Row {
                 name: p.name.to_owned(),
                 verdict,
                 expected,
                 judgement,
+                reason,
             }
         })
         .collect();
     let unique_states = expect.unique_states.map(|expected| {
         let judgement = if !comparable_count {
-            Judgement::NotJudged
+            Judgement::NotComparable
         } else if !outcome.exhaustive() {
             Judgement::Inconclusive
         } else if outcome.unique_states == expected {
@@ -412,4 +573,166 @@ pub fn expected_violations(file: &ModelFile) -> Vec<&'static str> {
         .into_iter()
         .filter(|n| file.expect.properties.get(*n) == Some(&Verdict::Violated))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::check::{PropertyOutcome, Trace};
+
+    /// The default model's file with `line` taken out of `[expect.properties]` and `extra`
+    /// appended.
+    fn default_without(line: &str, extra: &str) -> Result<ModelFile, CatalogueError> {
+        let (name, text) = DEFAULT_MODEL;
+        assert!(text.contains(line), "{line}");
+        parse(name, &format!("{}{extra}", text.replace(line, "")))
+    }
+
+    fn invalid(result: Result<ModelFile, CatalogueError>) -> String {
+        match result {
+            Err(CatalogueError::Invalid { reason, .. }) => reason,
+            other => panic!("refused as invalid, not {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_default_model_accounts_for_every_property() {
+        let (name, text) = DEFAULT_MODEL;
+        let file = parse(name, text).expect("loads");
+        assert!(file.expect.not_judged.is_empty());
+        assert_eq!(
+            file.expect.properties.len(),
+            file.model.reported_properties().len()
+        );
+    }
+
+    // A safety property a correct model's file leaves out would be reported and never judged:
+    // the file does not load, and the message names it and both ways to account for it.
+    #[test]
+    fn a_file_missing_a_property_is_refused() {
+        let reason = invalid(default_without("P1a = \"holds\"\n", ""));
+        assert!(reason.contains("'P1a' (always)"), "{reason}");
+        assert!(reason.contains("[expect.properties]"), "{reason}");
+        assert!(reason.contains("[expect.not_judged]"), "{reason}");
+        // Witnesses fall under the same rule.
+        let reason = invalid(default_without("\"value chosen\" = \"reached\"\n", ""));
+        assert!(reason.contains("'value chosen' (sometimes)"), "{reason}");
+    }
+
+    #[test]
+    fn an_exclusion_without_a_reason_is_refused() {
+        for empty in ["\"\"", "\"  \""] {
+            let extra = format!("\n[expect.not_judged]\nP1a = {empty}\n");
+            let reason = invalid(default_without("P1a = \"holds\"\n", &extra));
+            assert!(reason.contains("no reason for 'P1a'"), "{reason}");
+        }
+    }
+
+    #[test]
+    fn an_exclusion_with_a_reason_is_reported_with_it() {
+        let extra = "\n[expect.not_judged]\nP1a = \"a reason\"\n";
+        let file = default_without("P1a = \"holds\"\n", extra).expect("loads");
+        let outcome = outcome(&file, &[]);
+        let judged = judge(&file.expect, &outcome, true);
+        let row = judged.rows.iter().find(|r| r.name == "P1a").expect("a row");
+        assert_eq!(row.judgement, Judgement::Excluded);
+        assert_eq!(row.reason.as_deref(), Some("a reason"));
+        assert!(judged.passed());
+    }
+
+    #[test]
+    fn a_property_both_recorded_and_excluded_is_refused() {
+        let reason = invalid(default_without(
+            "",
+            "\n[expect.not_judged]\nP1a = \"why\"\n",
+        ));
+        assert!(reason.contains("both recorded"), "{reason}");
+    }
+
+    #[test]
+    fn an_eventually_property_needs_a_model_that_claims_liveness() {
+        let name = "multi-paxos-3-servers-1-client-liveness";
+        let text =
+            std::fs::read_to_string(models_dir().join(format!("{name}.toml"))).expect("reads");
+        assert!(parse(name, &text).is_ok());
+        let reason = invalid(parse(
+            name,
+            &text.replace("liveness = true", "liveness = false"),
+        ));
+        assert!(reason.contains("'every request answered'"), "{reason}");
+        assert!(reason.contains("liveness = true"), "{reason}");
+    }
+
+    /// A run of `file`'s model in which exactly `violated` have counterexamples and the
+    /// witnesses the file records as reached have examples: finished unless some are violated.
+    fn outcome(file: &ModelFile, violated: &[&str]) -> Outcome {
+        let trace = || Trace {
+            steps: vec!["a step".to_owned()],
+            explorer_path: String::new(),
+        };
+        let properties = file
+            .model
+            .reported_properties()
+            .into_iter()
+            .map(|(name, expectation)| PropertyOutcome {
+                name,
+                trace: (violated.contains(&name)
+                    || file.expect.properties.get(name) == Some(&Verdict::Reached))
+                .then(trace),
+                expectation,
+            })
+            .collect();
+        Outcome {
+            strategy: file.check.strategy,
+            threads: 1,
+            states: 1,
+            unique_states: file.expect.unique_states.unwrap_or(1),
+            max_depth: 1,
+            seconds: 0.0,
+            timed_out: false,
+            stopped_early: !violated.is_empty(),
+            properties,
+        }
+    }
+
+    // The rule for deliberate bugs: what such a file does not record, the run (stopped at its
+    // counterexamples) does not decide, and the report says so, whatever the run saw of it.
+    #[test]
+    fn a_bug_models_unrecorded_properties_are_not_decided() {
+        let text = std::fs::read_to_string(models_dir().join("paxos-bug-invent-value.toml"))
+            .expect("reads");
+        let file = parse("paxos-bug-invent-value", &text).expect("loads");
+        let mut violated = expected_violations(&file);
+        violated.push("agreement");
+        let judged = judge(&file.expect, &outcome(&file, &violated), true);
+        for row in &judged.rows {
+            let recorded = file.expect.properties.contains_key(&row.name);
+            let excluded = file.expect.not_judged.contains_key(&row.name);
+            let want = match (recorded, excluded) {
+                (true, _) => Judgement::Ok,
+                (false, true) => Judgement::Excluded,
+                (false, false) => Judgement::Undecided,
+            };
+            assert_eq!(row.judgement, want, "{}", row.name);
+        }
+        let agreement = judged.rows.iter().find(|r| r.name == "agreement");
+        assert_eq!(
+            agreement.map(|r| (r.judgement, r.reason.as_deref())),
+            Some((Judgement::Undecided, Some(UNDECIDED)))
+        );
+        assert!(judged.passed() && !judged.exit_ok());
+    }
+
+    // An expectation that did not come through the loader, with a property neither recorded
+    // nor excluded, fails: it cannot pass unjudged.
+    #[test]
+    fn an_unaccounted_property_fails_the_judgement() {
+        let (name, text) = DEFAULT_MODEL;
+        let mut file = parse(name, text).expect("loads");
+        file.expect.properties.remove("P1a");
+        let judged = judge(&file.expect, &outcome(&file, &[]), true);
+        let row = judged.rows.iter().find(|r| r.name == "P1a").expect("a row");
+        assert_eq!(row.judgement, Judgement::Mismatch);
+        assert!(!judged.passed());
+    }
 }
