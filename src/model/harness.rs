@@ -372,22 +372,6 @@ pub trait Trail<A: Actor>: Clone + Debug + Default + Eq + Ord + Hash + Serialize
 pub trait Recorded: Handlers<Random = ()> {
     /// The actor's ghost record.
     type Trail: Trail<Self>;
-
-    /// Whether the actor, in `state`, ignores `msg` from `src` (changes nothing, sends
-    /// nothing) now and in every state it can reach, so that the model may drop the message
-    /// (spec/reductions.md, R4). `restarts`: whether the actor may yet restart; `src_ignores`
-    /// tells the same of `src` for a reply. No message is, unless the protocol says so.
-    fn ignores_forever(
-        &self,
-        state: &Self::State,
-        src: Id,
-        msg: &Self::Msg,
-        restarts: bool,
-        src_ignores: &dyn Fn(&Self::Msg) -> bool,
-    ) -> bool {
-        let _ = (state, src, msg, restarts, src_ignores);
-        false
-    }
 }
 
 /// A client of a protocol's service in the model, written by the protocol's harness. Its
@@ -413,7 +397,7 @@ pub trait Client: Clone + Debug + Eq + Hash + Sized {
     );
 
     /// Whether the client, in `state`, ignores `msg` now and in every state it can reach
-    /// (clients never restart): see [`Recorded::ignores_forever`]. No message is, unless
+    /// (clients never restart): see [`Handlers::ignores_forever`]. No message is, unless
     /// the client says so.
     fn ignores_forever(&self, state: &Self::State, msg: &MsgOf<Self>) -> bool {
         let _ = (state, msg);

@@ -278,17 +278,6 @@ impl harness::Trail<MultiPaxosActor> for Trail {
 
 impl Recorded for MultiPaxosActor {
     type Trail = Trail;
-
-    fn ignores_forever(
-        &self,
-        state: &MultiPaxosState,
-        src: Id,
-        msg: &Msg,
-        restarts: bool,
-        src_ignores: &dyn Fn(&Msg) -> bool,
-    ) -> bool {
-        MultiPaxosActor::ignores_forever(self, state, src, msg, restarts, src_ignores)
-    }
 }
 
 /// Auxiliary ("ghost") state of the whole model: what the clients submitted and the history

@@ -311,17 +311,6 @@ impl harness::Trail<PaxosActor> for Trail {
 
 impl Recorded for PaxosActor {
     type Trail = Trail;
-
-    fn ignores_forever(
-        &self,
-        state: &PaxosState,
-        src: Id,
-        msg: &Msg,
-        restarts: bool,
-        src_ignores: &dyn Fn(&Msg) -> bool,
-    ) -> bool {
-        PaxosActor::ignores_forever(self, state, src, msg, restarts, src_ignores)
-    }
 }
 
 /// Auxiliary ("ghost") state for the clients: what they proposed and the history of their

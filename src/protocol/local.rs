@@ -31,6 +31,22 @@ pub trait Handlers: Actor {
     /// Handles the expiry of `timer`.
     fn timeout(&self, id: Id, state: &mut Cow<Self::State>, timer: &Self::Timer, o: &mut Out<Self>);
 
+    /// Whether the actor, in `state`, ignores `msg` from `src` (changes nothing, sends
+    /// nothing) now and in every state it can reach, so that the model may drop the message
+    /// (spec/reductions.md, R4). `restarts`: whether the actor may yet restart; `src_ignores`
+    /// tells the same of `src` for a reply. No message is, unless the protocol says so.
+    fn ignores_forever(
+        &self,
+        state: &Self::State,
+        src: Id,
+        msg: &Self::Msg,
+        restarts: bool,
+        src_ignores: &dyn Fn(&Self::Msg) -> bool,
+    ) -> bool {
+        let _ = (state, src, msg, restarts, src_ignores);
+        false
+    }
+
     /// Handles `msg` from `src` as [`Actor::on_msg`] does, showing `observe` every message
     /// sent, those delivered locally included (the model's ghost record is built this way).
     fn on_msg_observed(

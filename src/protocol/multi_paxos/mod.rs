@@ -365,7 +365,12 @@ impl<V: Text> MultiPaxosActor<V> {
     }
 }
 
-impl<V: Text> MultiPaxosActor<V> {
+local::impl_actor!(
+    impl[V: Text] MultiPaxosActor<V>: Msg = Msg<V>, State = MultiPaxosState<V>, Timer = Timer,
+        Storage = Storage<V>
+);
+
+impl<V: Text> Handlers for MultiPaxosActor<V> {
     /// Whether this server, in `state`, ignores `msg` from `src` (changes nothing and sends
     /// nothing) now and in every state it can reach: the message can never change anything,
     /// so the model may drop it (spec/reductions.md, R4). `restarts`: whether the server may
@@ -376,7 +381,7 @@ impl<V: Text> MultiPaxosActor<V> {
     /// ballot (its round saved before the ballot is used, §2.5; a variant that takes over
     /// another server's ballot does not save whose it is, so only while it cannot restart);
     /// and, while the server does not restart, what its replica knows to be chosen.
-    pub fn ignores_forever(
+    fn ignores_forever(
         &self,
         state: &MultiPaxosState<V>,
         src: Id,
@@ -462,14 +467,7 @@ impl<V: Text> MultiPaxosActor<V> {
             | Msg::SnapshotFrom { .. } => false,
         }
     }
-}
 
-local::impl_actor!(
-    impl[V: Text] MultiPaxosActor<V>: Msg = Msg<V>, State = MultiPaxosState<V>, Timer = Timer,
-        Storage = Storage<V>
-);
-
-impl<V: Text> Handlers for MultiPaxosActor<V> {
     /// Every server plays every role.
     fn title(&self) -> String {
         "Server".to_owned()

@@ -257,7 +257,9 @@ impl PaxosActor {
     }
 }
 
-impl PaxosActor {
+local::impl_actor!(PaxosActor: Msg = Msg, State = PaxosState, Timer = Timer, Storage = Storage);
+
+impl Handlers for PaxosActor {
     /// Whether this actor, in `state`, ignores `msg` from `src` (changes nothing and sends
     /// nothing) now and in every state it can reach: the message can never change anything,
     /// so the model may drop it (spec/reductions.md, R4). `restarts`: whether the actor may
@@ -268,7 +270,7 @@ impl PaxosActor {
     /// ballot (its round saved before the ballot is used, §2.5), unless the variant saves
     /// nothing and the actor may restart; and, while it does not restart, a learner's
     /// knowledge.
-    pub fn ignores_forever(
+    fn ignores_forever(
         &self,
         state: &PaxosState,
         src: Id,
@@ -333,11 +335,7 @@ impl PaxosActor {
             Msg::PutOk { .. } | Msg::PutFail { .. } | Msg::GetOk { .. } => true,
         }
     }
-}
 
-local::impl_actor!(PaxosActor: Msg = Msg, State = PaxosState, Timer = Timer, Storage = Storage);
-
-impl Handlers for PaxosActor {
     /// The actor's name in traces: its roles.
     fn title(&self) -> String {
         let Roles {
