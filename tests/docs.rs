@@ -53,13 +53,21 @@ fn every_src_path_the_documents_cite_exists() {
         }
     }
     assert!(cited > 20, "only {cited} paths found: is the scan broken?");
-    assert!(missing.is_empty(), "cited paths that do not exist:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "cited paths that do not exist:\n{}",
+        missing.join("\n")
+    );
 }
 
 #[test]
 fn a_cited_path_is_found_and_its_alternatives_expanded() {
     assert_eq!(
         cited_paths("see `src/model/{paxos,multi_paxos}.rs`, then src/runtime/wal.rs."),
-        ["src/model/paxos.rs", "src/model/multi_paxos.rs", "src/runtime/wal.rs"]
+        [
+            "src/model/paxos.rs",
+            "src/model/multi_paxos.rs",
+            "src/runtime/wal.rs"
+        ]
     );
 }

@@ -752,7 +752,12 @@ pub(crate) fn inert<A: Recorded, C: Client<Protocol = A>>(
 ) -> bool {
     let ignores = |src: Id, dst: Id, msg: &A::Msg, src_ignores: &dyn Fn(&A::Msg) -> bool| {
         let i = usize::from(dst);
-        match (&actors[i], &*states[i]) {
+        // A replayed run's messages also name processes the model does not hold (its real
+        // clients): nothing is known of what they ignore.
+        let (Some(actor), Some(state)) = (actors.get(i), states.get(i)) else {
+            return false;
+        };
+        match (actor, &**state) {
             (Node::Protocol(actor), NodeState::Protocol(node)) => {
                 actor.ignores_forever(&node.state, src, msg, restarts, src_ignores)
             }
