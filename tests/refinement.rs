@@ -21,6 +21,15 @@ const CAUGHT: &[(&str, &[(&str, &str)])] = &[
         "paxos-bug-forget-on-crash",
         &[("refines Voting", "falling from")],
     ),
+    // The promise is kept but the acceptance forgotten: the ghost record still holds the
+    // vote, so the other value is not SafeAt the next ballot.
+    (
+        "paxos-bug-forget-accepted",
+        &[
+            ("refines Voting", "is not allowed: SafeAt("),
+            ("refines Consensus", "Consensus: chosen"),
+        ],
+    ),
     // Reference: §2.2 P2c; Voting's VoteFor needs SafeAt(b, v).
     (
         "paxos-bug-ignore-promised-values",
