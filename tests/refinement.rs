@@ -133,6 +133,29 @@ const CAUGHT: &[(&str, &[(&str, &str)])] = &[
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),
+    // A restart that loses acceptances (all, the decided prefix's, or those a stale snapshot
+    // no longer covers): the ghost record keeps the votes.
+    (
+        "multi-paxos-bug-forget-accepted",
+        &[
+            ("refines Voting", "is not allowed: SafeAt("),
+            ("refines Consensus", "Consensus: chosen"),
+        ],
+    ),
+    (
+        "multi-paxos-bug-forget-decided",
+        &[
+            ("refines Voting", "is not allowed: SafeAt("),
+            ("refines Consensus", "Consensus: chosen"),
+        ],
+    ),
+    (
+        "multi-paxos-bug-stale-snapshot",
+        &[
+            ("refines Voting", "is not allowed: SafeAt("),
+            ("refines Consensus", "Consensus: chosen"),
+        ],
+    ),
     (
         "multi-paxos-bug-invent-filler",
         &[("refines Consensus", "is not allowed: Batch(")],
