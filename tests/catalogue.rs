@@ -60,6 +60,8 @@ fn breaks(variant: Variant) -> &'static str {
         Variant::AcceptAlways => "P1a",
         // One client, one value: the amnesia shows as a falling promise (Voting's maxBal).
         Variant::ForgetOnCrash => "refines Voting",
+        // Two values: a restarted acceptor that forgot its acceptance lets the other be chosen.
+        Variant::ForgetAccepted => "agreement",
         Variant::IgnorePromisedValues
         | Variant::AdoptFirstValue
         | Variant::AdoptLowestValue
@@ -90,6 +92,7 @@ fn base(variant: Variant) -> &'static str {
         | Variant::RetrySkipsPhase1
         | Variant::AcceptSilently => "paxos-3-servers-2-clients-3-ballots-ordered",
         Variant::ForgetOnCrash => "paxos-3-servers-1-client-crash",
+        Variant::ForgetAccepted => "paxos-3-servers-2-clients-3-ballots-crash-ordered",
         Variant::ReadNoneEarly => "paxos-3-servers-2-clients-reader-ordered",
         Variant::ReadByValue => "paxos-3-servers-2-clients-3-ballots-reader-ordered",
     }

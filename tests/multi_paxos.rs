@@ -272,6 +272,50 @@ fn hiding_the_snapshot_breaks_slot_agreement() {
     );
 }
 
+/// The correct crash model with two competing commands and two slots: the base of the
+/// durability variants that lose what a restarted server's acceptor held.
+const CRASH_BASE: &str = "multi-paxos-3-servers-2-clients-crash";
+
+// Reference: Paxos Made Simple §2.2, "an acceptor must remember this information even if it
+// fails and then restarts", and §2.5, "An acceptor records its intended response in stable
+// storage before actually sending the response": a restarted acceptor that forgot its
+// acceptances reports nothing where a command was chosen.
+#[test]
+fn forgetting_accepted_proposals_on_restart_breaks_slot_agreement() {
+    caught(
+        "multi-paxos-bug-forget-accepted",
+        CRASH_BASE,
+        Variant::ForgetAccepted,
+        "slot agreement",
+    );
+}
+
+// Reference: Paxos Made Simple §2.2, "an acceptor must remember this information even if it
+// fails and then restarts": a slot known chosen is still one the acceptor must report until
+// a snapshot stands for it (§3: phase 1 from the first slot not known chosen).
+#[test]
+fn forgetting_the_decided_prefix_on_restart_breaks_slot_agreement() {
+    caught(
+        "multi-paxos-bug-forget-decided",
+        CRASH_BASE,
+        Variant::ForgetDecided,
+        "slot agreement",
+    );
+}
+
+// Reference: Paxos Made Simple §2.2, "an acceptor must remember this information even if it
+// fails and then restarts": a restart from an older snapshot than the log's truncation loses
+// the chosen slots between them.
+#[test]
+fn restarting_from_a_stale_snapshot_breaks_slot_agreement() {
+    caught(
+        "multi-paxos-bug-stale-snapshot",
+        "multi-paxos-3-servers-2-clients-1-slot-snapshot-crash",
+        Variant::StaleSnapshot,
+        "slot agreement",
+    );
+}
+
 /// Every broken variant has a model, and every Always property is broken by one of them:
 /// no property is vacuous.
 #[test]

@@ -21,6 +21,15 @@ const CAUGHT: &[(&str, &[(&str, &str)])] = &[
         "paxos-bug-forget-on-crash",
         &[("refines Voting", "falling from")],
     ),
+    // The promise is kept but the acceptance forgotten: the ghost record still holds the
+    // vote, so the other value is not SafeAt the next ballot.
+    (
+        "paxos-bug-forget-accepted",
+        &[
+            ("refines Voting", "is not allowed: SafeAt("),
+            ("refines Consensus", "Consensus: chosen"),
+        ],
+    ),
     // Reference: §2.2 P2c; Voting's VoteFor needs SafeAt(b, v).
     (
         "paxos-bug-ignore-promised-values",
@@ -119,6 +128,29 @@ const CAUGHT: &[(&str, &[(&str, &str)])] = &[
     // A promise that hides its snapshot: P2c taken over a truncated, chosen slot.
     (
         "multi-paxos-bug-hide-snapshot",
+        &[
+            ("refines Voting", "is not allowed: SafeAt("),
+            ("refines Consensus", "Consensus: chosen"),
+        ],
+    ),
+    // A restart that loses acceptances (all, the decided prefix's, or those a stale snapshot
+    // no longer covers): the ghost record keeps the votes.
+    (
+        "multi-paxos-bug-forget-accepted",
+        &[
+            ("refines Voting", "is not allowed: SafeAt("),
+            ("refines Consensus", "Consensus: chosen"),
+        ],
+    ),
+    (
+        "multi-paxos-bug-forget-decided",
+        &[
+            ("refines Voting", "is not allowed: SafeAt("),
+            ("refines Consensus", "Consensus: chosen"),
+        ],
+    ),
+    (
+        "multi-paxos-bug-stale-snapshot",
         &[
             ("refines Voting", "is not allowed: SafeAt("),
             ("refines Consensus", "Consensus: chosen"),

@@ -300,6 +300,10 @@ pub struct Ghost {
     /// With [`MultiPaxosConfig::max_lost`]: how many phase 2 messages were lost, and whether a
     /// loss it excludes happened (such states are outside the boundary).
     pub lost: (u8, bool),
+    /// Sticky: a server that led, crashed and restarted made, by an acceptance after its
+    /// restart, a proposal chosen in a slot where another command was accepted (set by the
+    /// judge: the witness "chosen after restart with competing commands").
+    pub chosen_after_restart: bool,
 }
 
 impl Default for Ghost {
@@ -311,6 +315,7 @@ impl Default for Ghost {
             p1a_broken: false,
             refinement: Refinement::default(),
             lost: (0, false),
+            chosen_after_restart: false,
         }
     }
 }
@@ -658,6 +663,13 @@ fn chosen_after_leader_crash(model: &MultiPaxosModel, state: &MultiPaxosModelSta
     })
 }
 
+/// A server that led, crashed and restarted made a proposal chosen by accepting it after its
+/// restart, in a slot where another command was accepted too (judged on the step, by
+/// [`judge`]): the restarted server's memory of that slot is what P2c rests on.
+fn chosen_after_restart_competing(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    state.history.chosen_after_restart
+}
+
 /// Witness for P2c: a server leads and re-proposes, in a slot, a command that another
 /// server's lower ballot had got accepted there (phase 1 reported it).
 fn leader_change_with_reported_slot(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
@@ -877,7 +889,7 @@ fn answered_after_loss(model: &MultiPaxosModel, state: &MultiPaxosModelState) ->
 /// Every property of the model, in the order they are reported: its name (the claim it
 /// checks), whether it must hold always or be reached sometimes, and its condition. For the
 /// actor model or its [`Simulated`] wrapper.
-fn properties() -> [Property<MultiPaxosModel>; 32] {
+fn properties() -> [Property<MultiPaxosModel>; 33] {
     [
         Property::always("slot agreement", slot_agreement),
         Property::always("P1a", p1a),
@@ -906,6 +918,10 @@ fn properties() -> [Property<MultiPaxosModel>; 32] {
         Property::sometimes("all answered", all_answered),
         Property::sometimes("recovered slot", recovered_slot),
         Property::sometimes("chosen after leader crash", chosen_after_leader_crash),
+        Property::sometimes(
+            "chosen after restart with competing commands",
+            chosen_after_restart_competing,
+        ),
         Property::sometimes("answered after a lost accept", answered_after_loss),
         Property::sometimes("batch of 2 chosen", batch_of_2_chosen),
         Property::sometimes("batch held for a client", batch_held_for_a_client),
@@ -961,7 +977,40 @@ fn judge(
     if p1a_broken {
         Arc::make_mut(&mut after.history).p1a_broken = true;
     }
+    if !after.history.chosen_after_restart && chosen_by_a_restarted_leader(cfg, before, after) {
+        Arc::make_mut(&mut after.history).chosen_after_restart = true;
+    }
     refine(cfg, before, after);
+}
+
+/// Whether, in the step `before -> after`, a server that led before its last restart (so it
+/// is up again) accepted a proposal and so made it chosen, in a slot where another command
+/// was accepted: a command chosen after a restart, over a competing one.
+fn chosen_by_a_restarted_leader(
+    cfg: &ModelCfg,
+    before: &MultiPaxosModelState,
+    after: &MultiPaxosModelState,
+) -> bool {
+    let restarted = servers(before)
+        .zip(servers(after))
+        .find(|(b, a)| a.led_before_restart.is_some() && a.trail.accepted != b.trail.accepted);
+    let Some((b, a)) = restarted else {
+        return false;
+    };
+    let was = Acceptances::of(before).chosen(cfg.majority());
+    let acceptances = Acceptances::of(after);
+    let is = acceptances.chosen(cfg.majority());
+    a.trail
+        .accepted
+        .difference(&b.trail.accepted)
+        .any(|(slot, p)| {
+            is.contains(&(*slot, p))
+                && !was.contains(&(*slot, p))
+                && acceptances
+                    .0
+                    .iter()
+                    .any(|(s, q, _)| s == slot && q.command != p.command)
+        })
 }
 
 /// The refinement mapping (spec/refinement.md): one `Voting` instance per slot, in which

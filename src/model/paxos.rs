@@ -605,19 +605,35 @@ fn adopted_earlier_value(_: &PaxosModel, state: &PaxosModelState) -> bool {
     })
 }
 
+/// The proposals that an acceptor restored from storage accepted, numbered above its
+/// restored promise (so after the restart: the promise was saved, §2.5, and accepting raises
+/// it), and that are chosen.
+fn chosen_after_restart(model: &PaxosModel, state: &PaxosModelState) -> BTreeSet<Proposal> {
+    let chosen = chosen(state, model.cfg.majority());
+    paxos_states(state)
+        .filter_map(|s| {
+            let acceptor = s.acceptor.as_ref()?;
+            let (restored, p) = (acceptor.restored?, acceptor.accepted?);
+            (p.ballot > restored && chosen.contains(&p)).then_some(p)
+        })
+        .collect()
+}
+
 /// An acceptor restored from storage accepted a proposal numbered above its restored
 /// promise (so after the restart), and that proposal is chosen.
 fn chosen_after_crash(model: &PaxosModel, state: &PaxosModelState) -> bool {
-    let chosen = chosen(state, model.cfg.majority());
-    paxos_states(state).any(|s| {
-        let Some(acceptor) = &s.acceptor else {
-            return false;
-        };
-        match (acceptor.restored, acceptor.accepted) {
-            (Some(restored), Some(p)) => p.ballot > restored && chosen.contains(&p),
-            _ => false,
-        }
-    })
+    !chosen_after_restart(model, state).is_empty()
+}
+
+/// `chosen after crash`, with a competing value: some acceptor accepted another value than
+/// the one chosen after the restart (judged on the acceptances, not on messages in flight).
+/// The states where a restarted acceptor's memory decides which value is chosen: the
+/// `forget-accepted` bug chooses the second value there.
+fn chosen_after_crash_competing(model: &PaxosModel, state: &PaxosModelState) -> bool {
+    let acceptances = Acceptances::of(state);
+    chosen_after_restart(model, state)
+        .iter()
+        .any(|p| acceptances.0.iter().any(|(q, _)| q.value != p.value))
 }
 
 /// A read's `None` answer is on its way while a client's put is still unanswered: the
@@ -655,7 +671,7 @@ fn refines_consensus(_: &PaxosModel, state: &PaxosModelState) -> bool {
 
 /// Every property of the model, in the order they are reported: its name (the claim it
 /// checks), whether it must hold always or be reached sometimes, and its condition.
-fn properties() -> [Property<PaxosModel>; 20] {
+fn properties() -> [Property<PaxosModel>; 21] {
     [
         Property::always("agreement", agreement),
         Property::always("validity", validity),
@@ -675,6 +691,10 @@ fn properties() -> [Property<PaxosModel>; 20] {
         Property::sometimes("retry after preemption", retry_after_preemption),
         Property::sometimes("adopted earlier value", adopted_earlier_value),
         Property::sometimes("chosen after crash", chosen_after_crash),
+        Property::sometimes(
+            "chosen after crash with competing values",
+            chosen_after_crash_competing,
+        ),
         Property::sometimes("read None during put", read_none_during_put),
         Property::sometimes("read after put", read_after_put),
     ]

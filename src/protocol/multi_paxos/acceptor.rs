@@ -267,4 +267,52 @@ mod piece_tests {
         assert_eq!(state.replica.log.len(), 3);
         assert_eq!(state.acceptor.decided, 3);
     }
+
+    // Reference: §2.2, "an acceptor must remember this information even if it fails and then
+    // restarts": each crash variant loses one part of what was saved, and keeps the promise.
+    #[test]
+    fn a_restart_restores_what_was_saved_unless_a_variant_loses_part_of_it() {
+        let saved = acceptor_with_five_slots(&actor(Variant::Correct));
+        let accepted = saved.acceptor.accepted.clone();
+        let decided = Storage {
+            promised: ballot(1, 0),
+            accepted: accepted.clone(),
+            decided: 3,
+            ..Storage::default()
+        };
+        let snapshot = Arc::new(Snapshot {
+            upto: 3,
+            machine: saved.replica.machine.clone(),
+        });
+        let truncated = Storage {
+            promised: ballot(1, 0),
+            accepted: accepted.clone().split_off(&3),
+            decided: 3,
+            snapshot,
+            ..Storage::default()
+        };
+        // (variant, storage) -> (accepted slots, replica's first unknown slot, snapshot)
+        let cases = [
+            (Variant::Correct, &decided, vec![0, 1, 2, 3, 4], 3, 0),
+            (Variant::ForgetAccepted, &decided, vec![], 0, 0),
+            (Variant::ForgetDecided, &decided, vec![3, 4], 0, 0),
+            (Variant::Correct, &truncated, vec![3, 4], 3, 3),
+            (Variant::StaleSnapshot, &truncated, vec![3, 4], 0, 0),
+        ];
+        for (variant, storage, slots, first_unknown, upto) in cases {
+            let a = actor(variant);
+            let state = a.on_start(Id::from(1), &Some(storage.clone()), &mut Out::new());
+            let kept: Vec<Slot> = state.acceptor.accepted.keys().copied().collect();
+            assert_eq!(
+                (
+                    kept,
+                    state.replica.first_unknown(),
+                    state.acceptor.snapshot.upto
+                ),
+                (slots, first_unknown, upto),
+                "{variant:?}"
+            );
+            assert_eq!(state.acceptor.promised, ballot(1, 0), "{variant:?}");
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! only here does a broken [`Variant`] depart from the rule.
 use super::{
     Ballot, ClientCommand, Command, KvOp, KvRet, MultiPaxosActor, ProposerState, ReplicaState,
-    Role, Slot, StateMachine, Text,
+    Role, Slot, StateMachine, Storage, Text,
 };
 use crate::protocol::ballot::{highest_reported, may_accept};
 use serde::{Deserialize, Serialize};
@@ -58,11 +58,22 @@ pub enum Variant {
     /// An acceptor's promise does not name its snapshot: a new leader takes over slots below
     /// it, which are chosen but which the acceptor no longer reports (snapshot path).
     HideSnapshot,
+    /// A restarted server keeps its promise (and round) but not its accepted proposals: its
+    /// storage held the promise only (crash path).
+    ForgetAccepted,
+    /// A restarted server loses its decided prefix: its storage kept only the accepted
+    /// proposals at or above its decided slot, as if the prefix were kept elsewhere, so it
+    /// neither relearns the prefix nor reports it (crash path).
+    ForgetDecided,
+    /// A restarted server starts from an older snapshot than its last (the empty one, its
+    /// first), while its accepted proposals stay truncated at the last: the slots between
+    /// are in neither (crash and snapshot path).
+    StaleSnapshot,
 }
 
 impl Variant {
     /// Every variant, the correct one first.
-    pub const ALL: [Variant; 17] = [
+    pub const ALL: [Variant; 20] = [
         Variant::Correct,
         Variant::SkipPhase1,
         Variant::IgnoreReported,
@@ -80,6 +91,9 @@ impl Variant {
         Variant::NeverRetransmits,
         Variant::OneReplyPerSlot,
         Variant::HideSnapshot,
+        Variant::ForgetAccepted,
+        Variant::ForgetDecided,
+        Variant::StaleSnapshot,
     ];
 
     /// Whether a leader's tick re-sends the `Accept` of the slots still in flight: it does
@@ -227,6 +241,28 @@ impl Variant {
             }
         }
         replies
+    }
+
+    /// What a server restarts from, given the storage it saved: all of it. §2.2: "an
+    /// acceptor must remember this information even if it fails and then restarts" (its
+    /// promise and every accepted proposal it may still have to report), and a server's
+    /// decided prefix and snapshot stand for chosen slots it no longer needs to ask about.
+    /// [`Variant::ForgetAccepted`] restarts with no accepted proposal,
+    /// [`Variant::ForgetDecided`] without those below its decided slot, and
+    /// [`Variant::StaleSnapshot`] from the empty snapshot, its log truncated at the last.
+    /// Each keeps the promise and the round, on which
+    /// [`MultiPaxosActor::ignores_forever`] rests.
+    pub(crate) fn restored<V: Text>(self, mut saved: Storage<V>) -> Storage<V> {
+        match self {
+            Variant::ForgetAccepted => saved.accepted.clear(),
+            Variant::ForgetDecided => {
+                saved.accepted = saved.accepted.split_off(&saved.decided);
+                saved.decided = saved.snapshot.upto;
+            }
+            Variant::StaleSnapshot => saved.snapshot = Default::default(),
+            _ => {}
+        }
+        saved
     }
 
     /// Whether a proposer that learns of a higher ballot abandons its own. §2.2: the acceptor

@@ -380,7 +380,10 @@ impl<V: Text> Handlers for MultiPaxosActor<V> {
     /// It rests on what only grows: the acceptor's promise (saved, §2.5) and the proposer's
     /// ballot (its round saved before the ballot is used, §2.5; a variant that takes over
     /// another server's ballot does not save whose it is, so only while it cannot restart);
-    /// and, while the server does not restart, what its replica knows to be chosen.
+    /// and, while the server does not restart, what its replica knows to be chosen. No rule
+    /// rests on the accepted proposals, the decided prefix or the snapshot a server restarts
+    /// with, which the crash variants lose (`Variant::restored`: each keeps the promise
+    /// and the round).
     fn ignores_forever(
         &self,
         state: &MultiPaxosState<V>,
@@ -474,7 +477,9 @@ impl<V: Text> Handlers for MultiPaxosActor<V> {
     }
 
     fn start(&self, id: Id, storage: &Option<Storage<V>>, o: &mut Out<Self>) -> MultiPaxosState<V> {
-        let saved = storage.clone().unwrap_or_default();
+        // §2.2: "an acceptor must remember this information even if it fails and then
+        // restarts"; §2.5: it is kept "in stable storage". A crash variant loses part of it.
+        let saved = self.variant.restored(storage.clone().unwrap_or_default());
         let upto = saved.snapshot.upto;
         let state = MultiPaxosState {
             proposer: ProposerState {

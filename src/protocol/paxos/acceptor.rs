@@ -16,7 +16,7 @@ pub struct AcceptorState {
     /// The highest-numbered proposal this acceptor accepted.
     pub accepted: Option<Proposal>,
     /// The promise restored from storage at the last restart, if any: only observed by the
-    /// model's properties ("chosen after crash").
+    /// model's witnesses of a value chosen after a crash.
     pub restored: Option<Ballot>,
 }
 
@@ -152,6 +152,38 @@ mod tests {
             .iter()
             .position(|c| matches!(c, Command::Send(_, Msg::Promise { .. })));
         assert!(save.is_some() && save < send, "{out:?}");
+    }
+
+    // Reference: §2.2, "an acceptor needs to remember only the highest-numbered proposal
+    // that it has ever accepted and the number of the highest-numbered prepare request to
+    // which it has responded ... even if it fails and then restarts."
+    #[test]
+    fn an_acceptance_is_saved_and_restored_unless_the_variant_forgets_it() {
+        let proposal = Proposal {
+            ballot: ballot(1, 1),
+            value: 'B',
+        };
+        for (variant, kept) in [
+            (Variant::Correct, Some(proposal)),
+            (Variant::ForgetAccepted, None),
+        ] {
+            let actor = server(variant);
+            let state = actor.on_start(Id::from(0), &None, &mut Out::new());
+            let (_, out) = step(&actor, &state, 1, Msg::Accept { proposal });
+            let saved = out.iter().find_map(|c| match c {
+                Command::Save(s) => Some(s.clone()),
+                _ => None,
+            });
+            let saved = saved.expect("an acceptance is saved");
+            assert_eq!((saved.promised, saved.accepted), (ballot(1, 1), kept));
+            let restarted = actor.on_start(Id::from(0), &Some(saved), &mut Out::new());
+            let acceptor = restarted.acceptor.expect("a server is an acceptor");
+            assert_eq!(
+                (acceptor.promised, acceptor.accepted),
+                (ballot(1, 1), kept),
+                "{variant:?}"
+            );
+        }
     }
 
     // Reference: §2.2, P1a and phase 1(b).

@@ -17,6 +17,9 @@ pub enum Variant {
     Correct,
     /// The acceptor does not save its promise or acceptance, so a crash forgets them.
     ForgetOnCrash,
+    /// The acceptor saves its promise but not its accepted proposal: a restarted acceptor
+    /// keeps its promise and has accepted nothing.
+    ForgetAccepted,
     /// The acceptor accepts any proposal, whatever it promised.
     AcceptAlways,
     /// The proposer ignores the proposals reported in promises and proposes its own value.
@@ -52,9 +55,10 @@ const INVENTED_VALUE: Value = '?';
 
 impl Variant {
     /// Every variant, the correct one first.
-    pub const ALL: [Variant; 14] = [
+    pub const ALL: [Variant; 15] = [
         Variant::Correct,
         Variant::ForgetOnCrash,
+        Variant::ForgetAccepted,
         Variant::AcceptAlways,
         Variant::IgnorePromisedValues,
         Variant::AdoptFirstValue,
@@ -95,6 +99,15 @@ impl Variant {
     /// nothing, the proposer's round included.
     pub(crate) fn remembers(self) -> bool {
         self != Variant::ForgetOnCrash
+    }
+
+    /// Whether the acceptor's stable storage holds its accepted proposal beside its promise.
+    /// §2.2: "an acceptor needs to remember only the highest-numbered proposal that it has
+    /// ever accepted and the number of the highest-numbered prepare request to which it has
+    /// responded ... even if it fails and then restarts." [`Variant::ForgetAccepted`] saves
+    /// the promise (and the proposer's round) only.
+    pub(crate) fn remembers_accepted(self) -> bool {
+        self != Variant::ForgetAccepted
     }
 
     /// P1a ([`may_accept`]): whether an acceptor that promised `promised` may accept a

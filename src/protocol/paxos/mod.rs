@@ -181,10 +181,13 @@ impl PaxosActor {
     fn save(&self, round: u32, acceptor: Option<&AcceptorState>, o: &mut Out<Self>) {
         if self.variant.remembers() {
             let acceptor = acceptor.cloned().unwrap_or_default();
+            let accepted = acceptor
+                .accepted
+                .filter(|_| self.variant.remembers_accepted());
             o.save(Storage {
                 round,
                 promised: acceptor.promised,
-                accepted: acceptor.accepted,
+                accepted,
             });
         }
     }
@@ -269,7 +272,8 @@ impl Handlers for PaxosActor {
     /// It rests on what only grows: an acceptor's promise (saved, §2.5) and a proposer's
     /// ballot (its round saved before the ballot is used, §2.5), unless the variant saves
     /// nothing and the actor may restart; and, while it does not restart, a learner's
-    /// knowledge.
+    /// knowledge. No rule rests on the acceptor's accepted proposal, which
+    /// [`Variant::ForgetAccepted`] loses at a restart (it keeps the promise and the round).
     fn ignores_forever(
         &self,
         state: &PaxosState,
