@@ -121,8 +121,8 @@ where
 
     /// Makes the network lose every message `lost` picks as soon as it is sent: the model then
     /// explores only the runs of a lossy network in which every such message is lost (a bound,
-    /// which the model's configuration states). The loss is stateright's own `Drop`, made
-    /// within the step that sent the message.
+    /// which the model's configuration states). The loss is made within the step that sent
+    /// the message, as stateright's `Drop` would make it, without a state copied per loss.
     pub(crate) fn losing(mut self, lost: fn(&A::Msg) -> bool) -> Self {
         self.lost_at_once = Some(lost);
         self
@@ -197,15 +197,7 @@ where
     fn next_state(&self, last: &Self::State, action: Self::Action) -> Option<Self::State> {
         let mut next = self.inner.next_state(last, action.clone())?;
         if let Some(lost) = self.lost_at_once {
-            let gone: Vec<_> = super::harness::envelopes(&next.network)
-                .filter(|env| lost(env.msg))
-                .map(|env| env.to_cloned_msg())
-                .collect();
-            for env in gone {
-                next = (self.inner)
-                    .next_state(&next, ActorModelAction::Drop(env))
-                    .expect("a loss always has a successor");
-            }
+            super::harness::remove(&mut next.network, |env| lost(env.msg));
         }
         if self.forget_storage && self.inner.max_crashes == 0 {
             // Only a restart reads storage, and without crashes there is none: the storage

@@ -780,7 +780,7 @@ fn borrowed<M>(env: &Envelope<M>) -> Envelope<&M> {
 }
 
 /// Removes from `network` every message that `gone` picks, each copy of it.
-pub(crate) fn remove<M: Eq + Hash + Clone>(
+pub(crate) fn remove<M: Eq + Hash>(
     network: &mut Network<M>,
     mut gone: impl FnMut(Envelope<&M>) -> bool,
 ) {
