@@ -26,7 +26,10 @@ const CAUGHT: &[(&str, &[(&str, &str)])] = &[
     (
         "paxos-bug-forget-accepted",
         &[
-            ("refines Voting", "is not allowed: SafeAt("),
+            (
+                "refines Voting",
+                "is not allowed: no quorum Q has ShowsSafeAt(",
+            ),
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),
@@ -34,26 +37,41 @@ const CAUGHT: &[(&str, &[(&str, &str)])] = &[
     (
         "paxos-bug-ignore-promised-values",
         &[
-            ("refines Voting", "is not allowed: SafeAt("),
+            (
+                "refines Voting",
+                "is not allowed: no quorum Q has ShowsSafeAt(",
+            ),
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),
     (
         "paxos-bug-adopt-first-value",
-        &[("refines Voting", "is not allowed: SafeAt(")],
+        &[(
+            "refines Voting",
+            "is not allowed: no quorum Q has ShowsSafeAt(",
+        )],
     ),
     (
         "paxos-bug-adopt-lowest-value",
-        &[("refines Voting", "is not allowed: SafeAt(")],
+        &[(
+            "refines Voting",
+            "is not allowed: no quorum Q has ShowsSafeAt(",
+        )],
     ),
     (
         "paxos-bug-stale-promises",
-        &[("refines Voting", "is not allowed: SafeAt(")],
+        &[(
+            "refines Voting",
+            "is not allowed: no quorum Q has ShowsSafeAt(",
+        )],
     ),
     (
         "paxos-bug-retry-skips-phase-1",
         &[
-            ("refines Voting", "is not allowed: SafeAt("),
+            (
+                "refines Voting",
+                "is not allowed: no quorum Q has ShowsSafeAt(",
+            ),
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),
@@ -61,7 +79,10 @@ const CAUGHT: &[(&str, &[(&str, &str)])] = &[
     (
         "paxos-bug-half-quorum",
         &[
-            ("refines Voting", "is not allowed: SafeAt("),
+            (
+                "refines Voting",
+                "is not allowed: no quorum Q has ShowsSafeAt(",
+            ),
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),
@@ -86,21 +107,30 @@ const CAUGHT: &[(&str, &[(&str, &str)])] = &[
     (
         "multi-paxos-bug-skip-phase-1",
         &[
-            ("refines Voting", "is not allowed: SafeAt("),
+            (
+                "refines Voting",
+                "is not allowed: no quorum Q has ShowsSafeAt(",
+            ),
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),
     (
         "multi-paxos-bug-ignore-reported",
         &[
-            ("refines Voting", "is not allowed: SafeAt("),
+            (
+                "refines Voting",
+                "is not allowed: no quorum Q has ShowsSafeAt(",
+            ),
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),
     (
         "multi-paxos-bug-report-past-from",
         &[
-            ("refines Voting", "is not allowed: SafeAt("),
+            (
+                "refines Voting",
+                "is not allowed: no quorum Q has ShowsSafeAt(",
+            ),
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),
@@ -114,14 +144,20 @@ const CAUGHT: &[(&str, &[(&str, &str)])] = &[
     (
         "multi-paxos-bug-count-stale-promises",
         &[
-            ("refines Voting", "is not allowed: SafeAt("),
+            (
+                "refines Voting",
+                "is not allowed: no quorum Q has ShowsSafeAt(",
+            ),
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),
     (
         "multi-paxos-bug-adopt-lowest",
         &[
-            ("refines Voting", "is not allowed: SafeAt("),
+            (
+                "refines Voting",
+                "is not allowed: no quorum Q has ShowsSafeAt(",
+            ),
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),
@@ -129,7 +165,10 @@ const CAUGHT: &[(&str, &[(&str, &str)])] = &[
     (
         "multi-paxos-bug-hide-snapshot",
         &[
-            ("refines Voting", "is not allowed: SafeAt("),
+            (
+                "refines Voting",
+                "is not allowed: no quorum Q has ShowsSafeAt(",
+            ),
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),
@@ -138,21 +177,30 @@ const CAUGHT: &[(&str, &[(&str, &str)])] = &[
     (
         "multi-paxos-bug-forget-accepted",
         &[
-            ("refines Voting", "is not allowed: SafeAt("),
+            (
+                "refines Voting",
+                "is not allowed: no quorum Q has ShowsSafeAt(",
+            ),
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),
     (
         "multi-paxos-bug-forget-decided",
         &[
-            ("refines Voting", "is not allowed: SafeAt("),
+            (
+                "refines Voting",
+                "is not allowed: no quorum Q has ShowsSafeAt(",
+            ),
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),
     (
         "multi-paxos-bug-stale-snapshot",
         &[
-            ("refines Voting", "is not allowed: SafeAt("),
+            (
+                "refines Voting",
+                "is not allowed: no quorum Q has ShowsSafeAt(",
+            ),
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),

@@ -3,9 +3,9 @@
 //! property can speak of steps ("a read that answers nothing started before anything was
 //! chosen") and not only of states. Both protocols' models are a [`Checked`].
 use super::check::{self, Checkable, Reduction, Representative};
-use super::harness::{Client, ModelCfg, Node, Owned};
+use super::harness::{Client, ModelCfg, Node, Owned, Recorded};
 use super::view::{self, Readable};
-use stateright::actor::{Actor, ActorModel, ActorModelAction, ActorModelState};
+use stateright::actor::{Actor, ActorModel, ActorModelAction, ActorModelState, Id};
 use stateright::{Model, Path, Property};
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -23,7 +23,38 @@ pub type CheckedState<A, C, H> = ActorModelState<Node<A, C>, H>;
 /// what a step did, never anything the state does not already determine, or it would split
 /// equal states.
 pub type Judge<Cfg, A, C, H> =
-    fn(&ModelCfg<Cfg>, &ActionOf<A>, &CheckedState<A, C, H>, &mut CheckedState<A, C, H>);
+    fn(&ModelCfg<Cfg>, &Step<A, C>, &CheckedState<A, C, H>, &mut CheckedState<A, C, H>);
+
+/// A step as a [`Judge`] sees it: stateright's action, and the actors that take it.
+pub struct Step<'a, A: Recorded, C: Client<Protocol = A>> {
+    /// Stateright's action.
+    pub action: &'a ActionOf<A>,
+    actors: &'a [Node<A, C>],
+}
+
+impl<A: Recorded, C: Client<Protocol = A>> Step<'_, A, C> {
+    /// The actor that takes the step, for a delivery or a timeout.
+    pub fn actor(&self) -> Option<Id> {
+        match self.action {
+            ActorModelAction::Deliver { dst, .. } => Some(*dst),
+            ActorModelAction::Timeout(id, _) => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// The messages the stepping actor sent in this step from `before`, in order, those it
+    /// delivered to itself included ([`Node::sent_in_step`]); none for a loss, crash or
+    /// restart.
+    pub fn sent<H>(&self, before: &CheckedState<A, C, H>) -> Vec<A::Msg> {
+        let (id, event) = match self.action {
+            ActorModelAction::Deliver { src, dst, msg } => (*dst, Ok((*src, msg.clone()))),
+            ActorModelAction::Timeout(id, timer) => (*id, Err(&timer.timer)),
+            _ => return Vec::new(),
+        };
+        let i = usize::from(id);
+        self.actors[i].sent_in_step(id, &before.actor_states[i], event)
+    }
+}
 
 /// A step of a model whose protocol actor is `A`: stateright's action.
 pub type ActionOf<A> = ActorModelAction<<A as Actor>::Msg, Owned<<A as Actor>::Timer>, ()>;
@@ -204,7 +235,11 @@ where
             // a step wrote is dropped before the state is hashed, cloned or stored.
             next.actor_storages.iter_mut().for_each(|s| *s = None);
         }
-        (self.judge)(&self.inner.cfg, &action, last, &mut next);
+        let step = Step {
+            action: &action,
+            actors: &self.inner.actors,
+        };
+        (self.judge)(&self.inner.cfg, &step, last, &mut next);
         if self.drop_inert {
             self.drop_inert_messages(&mut next);
         }

@@ -649,6 +649,36 @@ impl<A: Recorded, C: Client<Protocol = A>> Node<A, C> {
     }
 }
 
+impl<A: Recorded, C: Client<Protocol = A>> Node<A, C> {
+    /// The messages this node, actor `id` in `state`, sends when it handles `msg` from `src`
+    /// (or, with no message, its `timer`), those it delivers to itself included, in the order
+    /// it sends them: the order of its events within the step, which the state after the step
+    /// does not show. The step is run again (actors are deterministic); a judge asks for it
+    /// only where the order can change its verdict. A client's step shows nothing.
+    pub fn sent_in_step(
+        &self,
+        id: Id,
+        state: &StateOf<A, C>,
+        event: Result<(Id, A::Msg), &A::Timer>,
+    ) -> Vec<A::Msg> {
+        let (Node::Protocol(actor), NodeState::Protocol(node)) = (self, state) else {
+            return Vec::new();
+        };
+        let mut sent = Vec::new();
+        let mut state = Cow::Borrowed(&node.state);
+        let mut observe = |msg: &A::Msg| sent.push(msg.clone());
+        match event {
+            Ok((src, msg)) => {
+                actor.on_msg_observed(id, &mut state, src, msg, &mut Out::new(), &mut observe)
+            }
+            Err(timer) => {
+                actor.on_timeout_observed(id, &mut state, timer, &mut Out::new(), &mut observe)
+            }
+        }
+        sent
+    }
+}
+
 /// Runs one step of protocol actor `actor`, showing its trail every message sent and saving
 /// the trail with the actor's storage whenever either changes. Returns the new state, or
 /// `None` when nothing changed (the step then leaves the model state as it was).

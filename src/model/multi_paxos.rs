@@ -2,11 +2,13 @@
 //! of every acceptance, the properties of the replicated log, and the [`ActorModel`](stateright::actor::ActorModel) that puts
 //! them together. The servers are the unmodified
 //! [`MultiPaxosActor`].
-use crate::model::checked::{ActionOf, Checked};
+use crate::model::checked::{ActionOf, Checked, Step};
 use crate::model::harness::{
     self, protocol_actors, Calls, ClientOut, Config, Faults, NetworkKind, Node, Recorded,
 };
-use crate::model::voting::{Illegal, Refinement, Voting, REFINES_CONSENSUS, REFINES_VOTING};
+use crate::model::voting::{
+    order_matters, Event, Illegal, Refinement, Voting, REFINES_CONSENSUS, REFINES_VOTING,
+};
 use crate::protocol::ballot::{may_accept, Ballot};
 use crate::protocol::multi_paxos::{
     Applied, ClientCommand, Command, Kv, KvOp, LeaderTick, Msg, MultiPaxosActor, MultiPaxosState,
@@ -937,19 +939,20 @@ fn properties() -> [Property<MultiPaxosModel>; 33] {
 
 /// Judges each transition, server by server: counts the ballots started (a server's own
 /// ballot moved up: phase 1 began), and checks P1a on each acceptance the step made against
-/// the promise the acceptor held before it (which only grows within a step, so this never
-/// blames a correct acceptance); and judges the refinement ([`refine`]) and, with
-/// [`MultiPaxosConfig::max_lost`], the losses ([`judge_loss`]). Writes into the history only
-/// what the step did.
+/// the promise the acceptor held before it, the promises and acceptances it made earlier in
+/// the same step included ([`sent_in_order`]); and judges the refinement ([`refine`]) and,
+/// with [`MultiPaxosConfig::max_lost`], the losses ([`judge_loss`]). Writes into the history
+/// only what the step did.
 fn judge(
     cfg: &ModelCfg,
-    step: &ActionOf<MultiPaxosActor>,
+    step: &Step<MultiPaxosActor, Client>,
     before: &MultiPaxosModelState,
     after: &mut MultiPaxosModelState,
 ) {
     if cfg.config.max_lost.is_some() {
-        judge_loss(step, after);
+        judge_loss(step.action, after);
     }
+    let sent = sent_in_order(step, before, after);
     let mut started = 0;
     let mut p1a_broken = false;
     for ((id, b), (_, a)) in protocol_actors(before).zip(protocol_actors(after)) {
@@ -962,12 +965,15 @@ fn judge(
         }
         if a.trail.accepted.len() > b.trail.accepted.len() {
             // The promise held before the step, or made in a message, whichever is higher.
-            let promised = b.state.acceptor.promised.max(b.trail.promised);
+            let held = b.state.acceptor.promised.max(b.trail.promised);
+            if step.actor() == Some(id) {
+                p1a_broken |= breaks_p1a_in_order(held, &sent, &b.trail.accepted);
+            }
             p1a_broken |= a
                 .trail
                 .accepted
                 .difference(&b.trail.accepted)
-                .any(|(_, p)| !may_accept(promised, p.ballot));
+                .any(|(_, p)| !may_accept(held, p.ballot));
         }
     }
     if started > 0 {
@@ -980,7 +986,55 @@ fn judge(
     if !after.history.chosen_after_restart && chosen_by_a_restarted_leader(cfg, before, after) {
         Arc::make_mut(&mut after.history).chosen_after_restart = true;
     }
-    refine(cfg, before, after);
+    refine(cfg, step, &sent, before, after);
+}
+
+/// Whether an acceptor that held the promise `held` and had accepted `had` before a step,
+/// and sent `sent` in it in this order, accepted a proposal below a promise made earlier in
+/// the step (P1a, event by event: its acceptances raise its promise too).
+fn breaks_p1a_in_order(held: Ballot, sent: &[Msg], had: &BTreeSet<(Slot, Proposal)>) -> bool {
+    let mut promised = held;
+    sent.iter().any(|msg| match msg {
+        Msg::Promise { ballot, .. } => {
+            promised = promised.max(*ballot);
+            false
+        }
+        Msg::Accepted { slot, proposal } => {
+            let new = !had.contains(&(*slot, proposal.clone()));
+            let broken = new && !may_accept(promised, proposal.ballot);
+            promised = promised.max(proposal.ballot);
+            broken
+        }
+        _ => false,
+    })
+}
+
+/// The messages the stepping server sent in the step, in order, where the order of its
+/// acceptor's promises and acceptances in it can change a verdict ([`order_matters`]): the
+/// state after the step holds them, but not their order. None otherwise.
+fn sent_in_order(
+    step: &Step<MultiPaxosActor, Client>,
+    before: &MultiPaxosModelState,
+    after: &MultiPaxosModelState,
+) -> Vec<Msg> {
+    let Some(id) = step.actor() else {
+        return Vec::new();
+    };
+    let node = |state| {
+        protocol_actors(state)
+            .find(|(i, _)| *i == id)
+            .map(|(_, n)| n)
+    };
+    let (Some(b), Some(a)) = (node(before), node(after)) else {
+        return Vec::new();
+    };
+    let cast = a.trail.accepted.difference(&b.trail.accepted);
+    let (was, is) = (b.state.acceptor.promised, a.state.acceptor.promised);
+    if order_matters(was, is, cast.map(|(_, p)| p.ballot)) {
+        step.sent(before)
+    } else {
+        Vec::new()
+    }
 }
 
 /// Whether, in the step `before -> after`, a server that led before its last restart (so it
@@ -1049,7 +1103,13 @@ enum Learned {
 /// `Consensus` instances: entry `i` must be the command chosen in slot `base + i`; and each slot
 /// a replica skips by installing a snapshot must have a chosen command (the snapshot's state
 /// machine itself is judged by "log consistency").
-fn refine(cfg: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosModelState) {
+fn refine(
+    cfg: &ModelCfg,
+    step: &Step<MultiPaxosActor, Client>,
+    sent: &[Msg],
+    before: &MultiPaxosModelState,
+    after: &mut MultiPaxosModelState,
+) {
     let mut slots = BTreeSet::new();
     let mut promised = false;
     let mut learned = Vec::new();
@@ -1096,7 +1156,28 @@ fn refine(cfg: &ModelCfg, before: &MultiPaxosModelState, after: &mut MultiPaxosM
     };
     for slot in slots {
         let (was, is) = (voting(before, slot), voting(after, slot));
-        refinement.judge(Some(format!("slot {slot}")), n, &was, &is, submitted);
+        // The stepping acceptor's events in this slot's instance, in order: an acceptance in
+        // another slot raises the promise every slot shares.
+        let events: Vec<Event<Command>> = (step.actor().into_iter())
+            .flat_map(|id| {
+                sent.iter().filter_map(move |msg| match msg {
+                    Msg::Promise { ballot, .. } => Some(Event::Promise(id, *ballot)),
+                    Msg::Accepted { slot: s, proposal } if *s == slot => {
+                        Some(Event::Vote(id, proposal.ballot, proposal.command.clone()))
+                    }
+                    Msg::Accepted { proposal, .. } => Some(Event::Promise(id, proposal.ballot)),
+                    _ => None,
+                })
+            })
+            .collect();
+        refinement.judge(
+            Some(format!("slot {slot}")),
+            n,
+            &was,
+            &is,
+            &events,
+            submitted,
+        );
     }
     for (id, i, learned) in learned {
         if refinement.consensus.is_some() {
@@ -1375,6 +1456,31 @@ mod tests {
             command: Command::Batch(vec![cc.clone()].into()),
             executed: vec![executed],
         }
+    }
+
+    // Reference: §2.2 P1a, judged per event: a promise of (3, 1) followed, in the same step,
+    // by an acceptance of (2, 0) breaks it; the other order does not.
+    #[test]
+    fn an_acceptance_after_a_higher_promise_in_one_step_breaks_p1a() {
+        let ballot = |round, proposer: usize| Ballot {
+            round,
+            proposer: Id::from(proposer),
+        };
+        let promise = Msg::Promise {
+            ballot: ballot(3, 1),
+            accepted: BTreeMap::new(),
+            more: None,
+            snapshot: 0,
+        };
+        let proposal = Proposal {
+            ballot: ballot(2, 0),
+            command: Command::Noop,
+        };
+        let accepted = Msg::Accepted { slot: 0, proposal };
+        let (held, had) = (ballot(2, 0), BTreeSet::new());
+        let promise_then_accept = [promise.clone(), accepted.clone()];
+        assert!(breaks_p1a_in_order(held, &promise_then_accept, &had));
+        assert!(!breaks_p1a_in_order(held, &[accepted, promise], &had));
     }
 
     /// A server that applied `a` in slot 0, took a snapshot there, and applied `log` after

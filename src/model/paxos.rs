@@ -2,12 +2,14 @@
 //! everything that ever happened, the properties of *Paxos Made Simple*, and the
 //! [`ActorModel`](stateright::actor::ActorModel) that puts them together. The servers are the unmodified
 //! [`PaxosActor`] that also runs on UDP.
-use crate::model::checked::{ActionOf, Checked};
+use crate::model::checked::{Checked, Step};
 use crate::model::harness::{
     self, protocol_actors, Calls, ClientOut, Config, Faults, NetworkKind, Node, NodeState,
-    Observed, Recorded, StateOf,
+    Observed, ObservedOf, Recorded, StateOf,
 };
-use crate::model::voting::{Refinement, Voting, REFINES_CONSENSUS, REFINES_VOTING};
+use crate::model::voting::{
+    order_matters, Event, Refinement, Voting, REFINES_CONSENSUS, REFINES_VOTING,
+};
 use crate::protocol::paxos::{
     Ballot, Msg, PaxosActor, PaxosState, Phase, Proposal, RequestId, Roles, Timer, Value, Variant,
 };
@@ -729,6 +731,41 @@ fn acceptors_changed(before: &PaxosModelState, after: &PaxosModelState) -> bool 
         })
 }
 
+/// The stepping acceptor's events in the step, in the order it made them, as its `Promise`
+/// and `Accepted` messages show it: asked of the step only where the order can change the
+/// `Voting` verdict ([`order_matters`]), none otherwise.
+fn acceptor_events(
+    step: &Step<PaxosActor, Client>,
+    before: &PaxosModelState,
+    after: &PaxosModelState,
+) -> Vec<Event<Value>> {
+    let Some(id) = step.actor() else {
+        return Vec::new();
+    };
+    let node = |state| {
+        protocol_actors(state)
+            .find(|(i, _)| *i == id)
+            .map(|(_, n)| n)
+    };
+    let (Some(b), Some(a)) = (node(before), node(after)) else {
+        return Vec::new();
+    };
+    let promised = |n: &ObservedOf<PaxosActor>| n.state.acceptor.as_ref().map(|x| x.promised);
+    let (Some(was), Some(is)) = (promised(b), promised(a)) else {
+        return Vec::new();
+    };
+    let cast = a.trail.accepted.difference(&b.trail.accepted);
+    if !order_matters(was, is, cast.map(|p| p.ballot)) {
+        return Vec::new();
+    }
+    let events = step.sent(before).into_iter().filter_map(|msg| match msg {
+        Msg::Promise { ballot, .. } => Some(Event::Promise(id, ballot)),
+        Msg::Accepted { proposal } => Some(Event::Vote(id, proposal.ballot, proposal.value)),
+        _ => None,
+    });
+    events.collect()
+}
+
 /// Judges each transition. The refinement: a step that changed an acceptor is mapped to
 /// `Voting` and must be a legal `Voting` step, and `Consensus` step, whose values are those
 /// the clients proposed (the first failure of each is kept).
@@ -739,7 +776,7 @@ fn acceptors_changed(before: &PaxosModelState, after: &PaxosModelState) -> bool 
 /// so after a value was chosen; a reader reads from the start), so it splits no states.
 fn judge(
     cfg: &ModelCfg,
-    _: &ActionOf<PaxosActor>,
+    step: &Step<PaxosActor, Client>,
     before: &PaxosModelState,
     after: &mut PaxosModelState,
 ) {
@@ -748,7 +785,8 @@ fn judge(
         let n = cfg.acceptors.len();
         let proposed = |v: &Value| after.history.proposed.contains(v);
         let mut refinement = after.history.refinement.clone();
-        refinement.judge(None, n, &was, &is, proposed);
+        let events = acceptor_events(step, before, after);
+        refinement.judge(None, n, &was, &is, &events, proposed);
         // The history is shared with the state before: copied only when it changes.
         if refinement != after.history.refinement {
             Arc::make_mut(&mut after.history).refinement = refinement;

@@ -7,20 +7,31 @@
 //!
 //! - `IncreaseMaxBal(a, b)`: `b > maxBal[a]`, and `maxBal' = b`;
 //! - `VoteFor(a, b, v)`: `maxBal[a] ≤ b`, `a` has not voted at `b`, no other acceptor voted
-//!   for another value at `b`, `SafeAt(b, v)`; then `votes[a]' = votes[a] ∪ {(b, v)}` and
-//!   `maxBal[a]' = b`;
+//!   for another value at `b`, and `∃Q ∈ Quorums: ShowsSafeAt(Q, b, v)`; then
+//!   `votes[a]' = votes[a] ∪ {(b, v)}` and `maxBal[a]' = b`;
 //!
-//! where `SafeAt(b, v) ≜ ∀c < b: ∃Q ∈ Quorums: ∀a ∈ Q: VotedFor(a, c, v) ∨ CannotVoteAt(a, c)`
-//! and `CannotVoteAt(a, c) ≜ maxBal[a] > c ∧ a did not vote at c`. `chosen` is the set of
-//! values voted for by a quorum at one ballot. `Consensus` has one variable, `chosen`, which
-//! starts empty and may once become a single value.
+//! where, as in Lamport's module (`specifications/Paxos/Voting.tla` of the TLA+ examples,
+//! github.com/tlaplus/Examples):
+//!
+//! ```text
+//! ShowsSafeAt(Q, b, v) ≜ ∧ ∀a ∈ Q: maxBal[a] ≥ b
+//!                        ∧ ∃c ∈ -1..(b-1): ∧ c ≠ -1 ⇒ ∃a ∈ Q: VotedFor(a, c, v)
+//!                                          ∧ ∀d ∈ (c+1)..(b-1), a ∈ Q: DidNotVoteAt(a, d)
+//! ```
+//!
+//! Lamport's theorem `ShowsSafety` (it implies `SafeAt(b, v)` in every reachable state) is
+//! what makes each vote safe; `Paxos.tla` computes the same condition from the phase 1b
+//! messages of the quorum its leader heard.
+//! `chosen` is the set of values voted for by a quorum at one ballot. `Consensus` has one
+//! variable, `chosen`, which starts empty and may once become a single value.
 //!
 //! [`check_step`] maps a model step to a `Voting` step: each acceptor that changed must have
-//! made one legal `IncreaseMaxBal` or `VoteFor` (several acceptors, or several votes of one,
-//! are checked one after another, which a single model step may do when a node delivers its
-//! own messages), or nothing changed at all (a stutter). [`check_consensus_step`] checks the
+//! made legal `IncreaseMaxBal` and `VoteFor` actions, judged one at a time in the order the
+//! acceptor made them (a node delivers its own messages within a step, so one step may hold
+//! several), or nothing changed at all (a stutter). [`check_consensus_step`] checks the
 //! mapped `Consensus` step: `chosen` never changes once it holds a value, and never holds two.
 use crate::protocol::ballot::{quorum, Ballot};
+use itertools::Itertools;
 use stateright::actor::Id;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Debug};
@@ -113,48 +124,45 @@ impl<V: Clone + Ord + Debug> Voting<V> {
             .collect()
     }
 
-    /// `SafeAt(b, v)` among `n` acceptors. Only the ballots someone voted at, and the highest
-    /// ballot below `b` at which nobody voted, need checking: at a ballot without votes the
-    /// condition is that a quorum has `maxBal` above it, which is easiest for the lowest ones.
-    pub fn safe_at(&self, n: usize, b: Ballot, v: &V) -> Result<(), String> {
-        let voted: BTreeSet<Ballot> = self
-            .votes
-            .values()
-            .flatten()
-            .map(|(c, _)| *c)
-            .filter(|c| *c < b)
-            .collect();
-        let acceptors = self.acceptors();
-        let none_other_choosable = |c: Ballot| {
-            let ok = acceptors
-                .iter()
-                .filter(|a| match self.voted(**a, c) {
-                    Some(w) => w == v,
-                    None => self.max_bal(**a) > c,
-                })
-                .count();
-            ok >= quorum(n)
+    /// `ShowsSafeAt(Q, b, v)` (Lamport's TLA+ module `Voting`):
+    ///
+    /// ```text
+    /// ShowsSafeAt(Q, b, v) ≜ ∧ ∀a ∈ Q: maxBal[a] ≥ b
+    ///                        ∧ ∃c ∈ -1..(b-1): ∧ c ≠ -1 ⇒ ∃a ∈ Q: VotedFor(a, c, v)
+    ///                                           ∧ ∀d ∈ (c+1)..(b-1), a ∈ Q: DidNotVoteAt(a, d)
+    /// ```
+    ///
+    /// The only `c` that can serve is the highest ballot below `b` at which a member of `Q`
+    /// voted (`-1` if none did): a lower one leaves that vote inside `(c+1)..(b-1)`, and a
+    /// higher one has no vote of `Q` to show.
+    fn shows_safe_at(&self, q: &[Id], b: Ballot, v: &V) -> bool {
+        if q.iter().any(|a| self.max_bal(*a) < b) {
+            return false;
+        }
+        let below = || {
+            (q.iter().filter_map(|a| self.votes.get(a)))
+                .flatten()
+                .filter(|(c, _)| *c < b)
         };
-        for c in &voted {
-            if !none_other_choosable(*c) {
-                return Err(format!(
-                    "SafeAt({b:?}, {v:?}) fails at ballot {c:?}: no quorum voted {v:?} there or \
-                     can no longer vote there"
-                ));
-            }
+        match below().map(|(c, _)| *c).max() {
+            None => true,
+            Some(c) => below().any(|(d, w)| *d == c && w == v),
         }
-        let mut c = predecessor(b);
-        while let Some(below) = c.filter(|c| voted.contains(c)) {
-            c = predecessor(below);
+    }
+
+    /// `∃Q ∈ Quorums: ShowsSafeAt(Q, b, v)` among `n` acceptors, `VoteFor`'s last condition in
+    /// Lamport's `Voting`: every quorum of the acceptors is tried. An acceptor absent from
+    /// both maps has `maxBal` -1 and cannot be in such a `Q`.
+    pub fn shown_safe(&self, n: usize, b: Ballot, v: &V) -> Result<(), String> {
+        let acceptors: Vec<Id> = self.acceptors().into_iter().collect();
+        let mut quorums = acceptors.into_iter().combinations(quorum(n));
+        if quorums.any(|q| self.shows_safe_at(&q, b, v)) {
+            return Ok(());
         }
-        if let Some(c) = c {
-            if !none_other_choosable(c) {
-                return Err(format!(
-                    "SafeAt({b:?}, {v:?}) fails at ballot {c:?}: no quorum has promised above it"
-                ));
-            }
-        }
-        Ok(())
+        Err(format!(
+            "no quorum Q has ShowsSafeAt(Q, {b:?}, {v:?}): in each, a member has maxBal below \
+             {b:?}, or the highest vote below {b:?} is for another value"
+        ))
     }
 
     /// Whether `VoteFor(a, b, v)` is enabled among `n` acceptors.
@@ -170,7 +178,19 @@ impl<V: Clone + Ord + Debug> Voting<V> {
                 return Err(format!("{c:?} voted another value, {w:?}, at {b:?}"));
             }
         }
-        self.safe_at(n, b, v)
+        self.shown_safe(n, b, v)
+    }
+
+    /// `VoteFor(a, b, v)` among `n` acceptors, if it is enabled.
+    fn vote(&mut self, n: usize, a: Id, b: Ballot, v: &V) -> Result<Action<V>, Illegal> {
+        let action = Action::VoteFor(a, b, v.clone());
+        if let Err(reason) = self.may_vote(n, a, b, v) {
+            let action = action.to_string();
+            return Err(Illegal { action, reason });
+        }
+        self.votes.entry(a).or_default().insert((b, v.clone()));
+        self.max_bal.insert(a, b);
+        Ok(action)
     }
 
     /// Lamport's invariants of `Voting`, which every reachable state satisfies: `VotesSafe`
@@ -191,39 +211,62 @@ impl<V: Clone + Ord + Debug> Voting<V> {
     }
 }
 
-/// The ballot just below `b`, if any: ballots are ordered by round, then by proposer id.
-/// Round 0 holds no ballot: it is the acceptors' initial `maxBal` (Lamport's `-1`), and every
-/// proposer's first ballot has round 1; so nothing is below `(1, 0)`, and a vote at the lowest
-/// ballot is safe, as a vote at ballot 0 is in `Voting`.
-fn predecessor(b: Ballot) -> Option<Ballot> {
-    let proposer = usize::from(b.proposer);
-    if proposer > 0 {
-        Some(Ballot {
-            round: b.round,
-            proposer: Id::from(proposer - 1),
-        })
-    } else if b.round > 1 {
-        Some(Ballot {
-            round: b.round - 1,
-            proposer: Id::from(usize::MAX),
-        })
-    } else {
-        None
+/// One event of an acceptor within a model step, in the order the acceptor made it: its
+/// `Promise` and `Accepted` messages, which the state after the step does not order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event<V> {
+    /// The acceptor promised this ballot (or, in another `Voting` instance of the same
+    /// acceptor, voted at it: its `maxBal` is shared).
+    Promise(Id, Ballot),
+    /// The acceptor voted.
+    Vote(Id, Ballot, V),
+}
+
+/// Whether the order of an acceptor's events within a step can change the verdict of
+/// [`check_step`], for an acceptor whose `maxBal` went from `was` to `is` in the step and who
+/// cast votes at `cast`: unless it cast at most one vote, at the ballot it held before and
+/// still holds, its promises and votes in the step may have come in any order.
+pub fn order_matters(was: Ballot, is: Ballot, mut cast: impl Iterator<Item = Ballot>) -> bool {
+    match (cast.next(), cast.next()) {
+        (None, _) => false,
+        (Some(b), None) => b != was || b != is,
+        (Some(_), Some(_)) => true,
     }
 }
 
 /// Checks that `before -> after`, among `n` acceptors, is a sequence of legal `Voting`
-/// actions (or a stutter); returns the actions.
+/// actions (or a stutter); returns the actions. The acceptors' `events` in the step, in
+/// order, are taken first, each as the action it is (a promise not above `maxBal` is none);
+/// then whatever else changed, an acceptor at a time: its remaining new votes, then a rise of
+/// its `maxBal`.
 pub fn check_step<V: Clone + Ord + Debug>(
     n: usize,
     before: &Voting<V>,
     after: &Voting<V>,
+    events: &[Event<V>],
 ) -> Result<Vec<Action<V>>, Illegal> {
     let mut actions = Vec::new();
     let mut now = before.clone();
+    let empty = BTreeSet::new();
+    for event in events {
+        match event {
+            Event::Promise(a, b) if *b > now.max_bal(*a) => {
+                now.max_bal.insert(*a, *b);
+                actions.push(Action::IncreaseMaxBal(*a, *b));
+            }
+            Event::Promise(..) => {}
+            Event::Vote(a, b, v) => {
+                let vote = (*b, v.clone());
+                if after.votes.get(a).unwrap_or(&empty).contains(&vote)
+                    && !now.votes.get(a).unwrap_or(&empty).contains(&vote)
+                {
+                    actions.push(now.vote(n, *a, *b, v)?);
+                }
+            }
+        }
+    }
     for a in before.acceptors().union(&after.acceptors()) {
         let (old, new) = (before.max_bal(*a), after.max_bal(*a));
-        let empty = BTreeSet::new();
         let had = before.votes.get(a).unwrap_or(&empty);
         let has = after.votes.get(a).unwrap_or(&empty);
         if let Some(lost) = had.difference(has).next() {
@@ -232,23 +275,16 @@ pub fn check_step<V: Clone + Ord + Debug>(
                 reason: "votes are never withdrawn in Voting".to_owned(),
             });
         }
-        for (b, v) in has.difference(had) {
-            if let Err(reason) = now.may_vote(n, *a, *b, v) {
-                return Err(Illegal {
-                    action: Action::VoteFor(*a, *b, v.clone()).to_string(),
-                    reason,
-                });
-            }
-            now.votes.entry(*a).or_default().insert((*b, v.clone()));
-            now.max_bal.insert(*a, *b);
-            actions.push(Action::VoteFor(*a, *b, v.clone()));
+        let cast = now.votes.get(a).cloned().unwrap_or_default();
+        for (b, v) in has.difference(&cast) {
+            actions.push(now.vote(n, *a, *b, v)?);
         }
         let reached = now.max_bal(*a);
         if new < reached {
             let action = if new < old {
                 format!("maxBal[{a:?}] falling from {old:?} to {new:?}")
             } else {
-                format!("maxBal[{a:?}] = {new:?} after voting at {reached:?}")
+                format!("maxBal[{a:?}] = {new:?} after reaching {reached:?}")
             };
             return Err(Illegal {
                 action,
@@ -305,7 +341,8 @@ pub struct Refinement {
 }
 
 impl Refinement {
-    /// Judges the step `before -> after` of one `Voting` instance among `n` acceptors (and
+    /// Judges the step `before -> after` of one `Voting` instance among `n` acceptors, with
+    /// the acceptors' `events` in it in order ([`check_step`]) (and
     /// the `Consensus` it refines, whose values are those `proposed`), keeping the first
     /// failure of each. `instance` names the instance in the failure ("slot 1: ..."), if there
     /// are several.
@@ -315,6 +352,7 @@ impl Refinement {
         n: usize,
         before: &Voting<V>,
         after: &Voting<V>,
+        events: &[Event<V>],
         proposed: impl Fn(&V) -> bool,
     ) {
         let name = |mut illegal: Illegal| {
@@ -324,7 +362,7 @@ impl Refinement {
             illegal
         };
         if self.voting.is_none() {
-            self.voting = check_step(n, before, after).err().map(name);
+            self.voting = check_step(n, before, after, events).err().map(name);
         }
         if self.consensus.is_none() {
             self.consensus = check_consensus_step(n, before, after, proposed)
@@ -379,7 +417,7 @@ mod tests {
         let s0 = voting(&[], &[]);
         let s1 = voting(&[(0, b(1, 0)), (1, b(1, 0))], &[]);
         assert_eq!(
-            check_step(3, &s0, &s1),
+            check_step(3, &s0, &s1, &[]),
             Ok(vec![
                 Action::IncreaseMaxBal(Id::from(0), b(1, 0)),
                 Action::IncreaseMaxBal(Id::from(1), b(1, 0))
@@ -387,10 +425,10 @@ mod tests {
         );
         let s2 = voting(&[(0, b(1, 0)), (1, b(1, 0))], &[(0, b(1, 0), 'A')]);
         assert_eq!(
-            check_step(3, &s1, &s2),
+            check_step(3, &s1, &s2, &[]),
             Ok(vec![Action::VoteFor(Id::from(0), b(1, 0), 'A')])
         );
-        assert_eq!(check_step(3, &s2, &s2), Ok(vec![]));
+        assert_eq!(check_step(3, &s2, &s2, &[]), Ok(vec![]));
     }
 
     // Reference: SafeAt; a vote without a quorum of promises above the lower ballots.
@@ -407,9 +445,9 @@ mod tests {
             .or_default()
             .insert((b(2, 1), 'B'));
         s1.max_bal.insert(Id::from(2), b(2, 1));
-        let err = check_step(3, &s0, &s1).expect_err("unsafe vote");
+        let err = check_step(3, &s0, &s1, &[]).expect_err("unsafe vote");
         assert!(err.action.starts_with("VoteFor"), "{err}");
-        assert!(err.reason.contains("SafeAt"), "{err}");
+        assert!(err.reason.contains("ShowsSafeAt"), "{err}");
     }
 
     // Reference: P1a as Voting states it: maxBal[a] <= b to vote, and maxBal never falls.
@@ -417,11 +455,65 @@ mod tests {
     fn a_vote_below_max_bal_and_a_forgotten_promise_are_not_voting_steps() {
         let s0 = voting(&[(0, b(2, 1))], &[]);
         let s1 = voting(&[(0, b(2, 1))], &[(0, b(1, 0), 'A')]);
-        let err = check_step(3, &s0, &s1).expect_err("vote below maxBal");
+        let err = check_step(3, &s0, &s1, &[]).expect_err("vote below maxBal");
         assert!(err.reason.contains("maxBal"), "{err}");
         let forgot = voting(&[(0, b(1, 1))], &[]);
-        let err = check_step(3, &s0, &forgot).expect_err("maxBal falls");
+        let err = check_step(3, &s0, &forgot, &[]).expect_err("maxBal falls");
         assert!(err.action.contains("falling"), "{err}");
+    }
+
+    // Reference: Voting.tla's ShowsSafeAt: the highest vote below b among a quorum that
+    // promised b names the value; a lower vote for another value does not.
+    #[test]
+    fn only_the_highest_vote_a_promised_quorum_shows_is_safe() {
+        let s0 = voting(
+            &[(0, b(3, 0)), (1, b(3, 0))],
+            &[(0, b(1, 0), 'A'), (1, b(2, 1), 'B')],
+        );
+        let vote = |v| {
+            let mut s1 = s0.clone();
+            s1.votes
+                .entry(Id::from(2))
+                .or_default()
+                .insert((b(3, 0), v));
+            s1.max_bal.insert(Id::from(2), b(3, 0));
+            check_step(3, &s0, &s1, &[])
+        };
+        assert_eq!(
+            vote('B'),
+            Ok(vec![Action::VoteFor(Id::from(2), b(3, 0), 'B')])
+        );
+        let err = vote('A').expect_err("A is below the quorum's highest vote");
+        assert!(err.reason.contains("ShowsSafeAt"), "{err}");
+    }
+
+    // Reference: P1a, and Voting's `maxBal[a] ≤ b`, judged event by event: a node that
+    // promises (3, 1) and then, in the same step, accepts (2, 0) breaks it, though the state
+    // after the step is also what accepting first and promising after would leave.
+    #[test]
+    fn a_vote_after_a_higher_promise_in_the_same_step_is_not_a_voting_step() {
+        let s0 = voting(&[(0, b(2, 0)), (1, b(2, 0))], &[]);
+        let s1 = voting(&[(0, b(3, 1)), (1, b(2, 0))], &[(0, b(2, 0), 'A')]);
+        let (a, vote) = (Id::from(0), Event::Vote(Id::from(0), b(2, 0), 'A'));
+        let accept_then_promise = [vote.clone(), Event::Promise(a, b(3, 1))];
+        assert!(check_step(3, &s0, &s1, &accept_then_promise).is_ok());
+        assert!(
+            check_step(3, &s0, &s1, &[]).is_ok(),
+            "the state alone cannot tell"
+        );
+        let promise_then_accept = [Event::Promise(a, b(3, 1)), vote];
+        let err = check_step(3, &s0, &s1, &promise_then_accept).expect_err("P1a");
+        assert!(err.reason.contains("maxBal"), "{err}");
+    }
+
+    #[test]
+    fn the_order_matters_unless_one_vote_at_the_held_promise() {
+        let (one, two) = (b(1, 0), b(2, 0));
+        assert!(!order_matters(one, one, [].into_iter()));
+        assert!(!order_matters(one, one, [one].into_iter()));
+        assert!(order_matters(one, two, [one].into_iter()));
+        assert!(order_matters(one, two, [two].into_iter()));
+        assert!(order_matters(two, two, [one, two].into_iter()));
     }
 
     #[test]
@@ -431,7 +523,7 @@ mod tests {
             &[(0, b(1, 0)), (1, b(1, 0))],
             &[(0, b(1, 0), 'A'), (1, b(1, 0), 'B')],
         );
-        let err = check_step(3, &s0, &s1).expect_err("two values at one ballot");
+        let err = check_step(3, &s0, &s1, &[]).expect_err("two values at one ballot");
         assert!(err.reason.contains("another value"), "{err}");
         assert!(s1.one_value_per_ballot().is_err());
         // Two majorities at two ballots: Consensus refuses the second value.
@@ -460,12 +552,5 @@ mod tests {
         let err = check_consensus_step(3, &voting(&[], &[]), &one, |v| *v != '?')
             .expect_err("an invented value");
         assert_eq!(err.action, "Choose('?')");
-    }
-
-    #[test]
-    fn predecessors_walk_down_the_ballot_order() {
-        assert_eq!(predecessor(b(2, 1)), Some(b(2, 0)));
-        assert_eq!(predecessor(b(2, 0)), Some(b(1, usize::MAX)));
-        assert_eq!(predecessor(b(1, 0)), None);
     }
 }
