@@ -217,3 +217,57 @@ fn rule_ids_are_found_and_path_segments_are_not() {
     assert_eq!(rows, [("R1".to_owned(), "`a_test`, `P1a`".to_owned())]);
     assert_eq!(test_names("`a_test`, `P1a`, `models/x.toml`"), ["a_test"]);
 }
+
+/// Every folder and file under `dir`, recursively, as (whether it is a folder, its name).
+fn tree(dir: &Path) -> Vec<(bool, String)> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if path.is_dir() {
+            found.push((true, name));
+            found.extend(tree(&path));
+        } else {
+            found.push((false, name));
+        }
+    }
+    found
+}
+
+/// The README's layout is the tree as it is: every folder under `src/` is named in it, and so
+/// is every file (`mod.rs` aside), by its name or, inside a protocol's folder, by its stem.
+#[test]
+fn the_readme_layout_names_every_folder_and_file_of_src() {
+    let readme = read(&root().join("README.md"));
+    let layout: String = readme
+        .split("## Layout")
+        .nth(1)
+        .and_then(|rest| rest.split("```").nth(1))
+        .expect("README.md has a \"## Layout\" section with a code block")
+        .to_owned();
+    let words: BTreeSet<&str> = layout
+        .split(|c: char| c.is_whitespace() || ",:()".contains(c))
+        .collect();
+    let missing: Vec<String> = tree(&root().join("src"))
+        .into_iter()
+        .filter(|(folder, name)| {
+            if *folder {
+                !words.contains(format!("{name}/").as_str())
+            } else {
+                name != "mod.rs"
+                    && !words.contains(name.as_str())
+                    && !words.contains(name.trim_end_matches(".rs"))
+            }
+        })
+        .map(|(_, name)| name)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "README.md's layout does not name: {missing:?}"
+    );
+}
