@@ -16,13 +16,28 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A model file in a fresh temporary directory.
-fn temp_model(name: &str, contents: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("paxos-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("creates a temp dir");
-    let path = dir.join(format!("{name}.toml"));
+/// A model file in a fresh temporary directory, removed when dropped. Reads as its path.
+struct TempModel {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for TempModel {
+    type Target = PathBuf;
+
+    fn deref(&self) -> &PathBuf {
+        &self.path
+    }
+}
+
+fn temp_model(name: &str, contents: &str) -> TempModel {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("paxos-cli-{name}-"))
+        .tempdir()
+        .expect("creates a temp dir");
+    let path = dir.path().join(format!("{name}.toml"));
     std::fs::write(&path, contents).expect("writes the model");
-    path
+    TempModel { _dir: dir, path }
 }
 
 /// The unique-state count `models/NAME.toml` pins.

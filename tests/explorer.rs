@@ -364,13 +364,12 @@ fn the_explorer_in_chromium_shows_the_counterexample_readably() {
         let address = free_address();
         let _server = explore(name, address);
         let url = format!("http://{address}/#/steps/{path}");
-        let profile = std::env::temp_dir().join(format!(
-            "paxos-explorer-chromium-{}-{name}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&profile);
+        let profile = tempfile::Builder::new()
+            .prefix(&format!("paxos-explorer-chromium-{name}-"))
+            .tempdir()
+            .expect("a temporary directory");
 
-        let out = chromium_run(&browser, &url, "--dump-dom", &profile.join("dom"));
+        let out = chromium_run(&browser, &url, "--dump-dom", &profile.path().join("dom"));
         let dom = unescape(&String::from_utf8_lossy(&out.stdout));
         let context = || {
             format!(
@@ -410,7 +409,7 @@ fn the_explorer_in_chromium_shows_the_counterexample_readably() {
         let png = shots.join(format!("{name}.png"));
         let _ = std::fs::remove_file(&png);
         let screenshot = format!("--screenshot={}", png.display());
-        chromium_run(&browser, &url, &screenshot, &profile.join("shot"));
+        chromium_run(&browser, &url, &screenshot, &profile.path().join("shot"));
         let size = std::fs::metadata(&png).map_or(0, |m| m.len());
         assert!(size > 10_000, "a screenshot of {name} at {}", png.display());
         eprintln!("{name}: {url} checked; screenshot {}", png.display());

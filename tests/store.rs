@@ -7,7 +7,7 @@
 //! Reference: spec/runtime.md, W1-W4, D1, D2, SN4.
 mod common;
 
-use common::{run_binary, temp_dir};
+use common::{run_binary, temp_dir, TempDir};
 use paxos::protocol::multi_paxos::{
     Ballot, ClientCommand, Command, KvOp, Proposal, Slot, Snapshot, Storage,
 };
@@ -80,7 +80,7 @@ fn history() -> Vec<Storage> {
 }
 
 /// A fresh snapshot path in a directory of its own.
-fn fresh(tag: &str) -> (PathBuf, PathBuf) {
+fn fresh(tag: &str) -> (TempDir, PathBuf) {
     let dir = temp_dir(&format!("store-{tag}"));
     let snapshot = dir.join("node.storage");
     (dir, snapshot)
@@ -455,7 +455,7 @@ fn a_crash_between_snapshot_and_log_truncation_is_safe() {
 }
 
 /// A Multi-Paxos node at a free address with `saves` on disk, and its data directory.
-fn node_with_saves(tag: &str, saves: &[Storage]) -> (PathBuf, SocketAddrV4, PathBuf) {
+fn node_with_saves(tag: &str, saves: &[Storage]) -> (TempDir, SocketAddrV4, PathBuf) {
     let dir = temp_dir(&format!("store-{tag}"));
     let address = paxos::runtime::node::free_loopback_addresses(1).expect("a free port")[0];
     let snapshot = storage_path(&dir, address);

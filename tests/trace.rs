@@ -4,7 +4,7 @@
 //! traces; the tampering is deterministic on top of them.
 mod common;
 
-use common::{run_binary, temp_dir, Cluster};
+use common::{run_binary, temp_dir, Cluster, TempDir};
 use paxos::model::replay::validate;
 use paxos::runtime::client::Op;
 use paxos::runtime::node::Protocol;
@@ -12,9 +12,10 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// The traces of one run, made once for every test of this file.
-fn recorded() -> &'static PathBuf {
-    static TRACES: OnceLock<PathBuf> = OnceLock::new();
+/// The traces of one run, made once for every test of this file (a static is never dropped,
+/// so this one directory outlives the tests).
+fn recorded() -> &'static Path {
+    static TRACES: OnceLock<TempDir> = OnceLock::new();
     TRACES.get_or_init(|| {
         let mut cluster = Cluster::start(Protocol::Paxos, 3, "trace");
         let put = cluster.client_of(0).call(Op::Put('A'));
@@ -64,7 +65,7 @@ fn lines(dir: &Path) -> Vec<(PathBuf, usize, Value)> {
 }
 
 /// A copy of the recorded traces with line `line` of `file` replaced by `value`.
-fn tampered(tag: &str, file: &Path, line: usize, value: &Value) -> PathBuf {
+fn tampered(tag: &str, file: &Path, line: usize, value: &Value) -> TempDir {
     let dir = temp_dir(tag);
     copy_dir(recorded(), &dir);
     let path = dir.join(file.file_name().expect("a file name"));

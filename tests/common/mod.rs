@@ -22,14 +22,31 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_paxos");
 /// Node processes exit by themselves after this long, whatever happens to the test.
 pub const NODE_LIFETIME_SECS: &str = "90";
 
-/// A fresh, empty directory under the system's temporary directory.
-pub fn temp_dir(tag: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("paxos-{tag}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
-    dir
+/// A fresh, empty directory under the system's temporary directory, removed with everything
+/// in it when dropped (when the test that made it ends, passed or failed). Reads as its path.
+pub struct TempDir(tempfile::TempDir);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+/// A fresh [`TempDir`], named after `tag`.
+pub fn temp_dir(tag: &str) -> TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("paxos-{tag}-"))
+        .tempdir()
+        .expect("the temporary directory is writable");
+    TempDir(dir)
 }
 
 /// Writes `bytes` to a new file only its owner may read, as a key file should be.
@@ -95,7 +112,7 @@ pub struct Setup {
 pub struct Cluster {
     pub protocol: Protocol,
     pub addresses: Vec<SocketAddrV4>,
-    pub data_dir: PathBuf,
+    pub data_dir: TempDir,
     setup: Setup,
     children: Vec<Option<Child>>,
     starts: usize,
@@ -149,7 +166,7 @@ impl Cluster {
             .args(["--address", &self.addresses[i].to_string()])
             .args(["--peers", &peers.join(",")])
             .arg("--data-dir")
-            .arg(&self.data_dir)
+            .arg(&*self.data_dir)
             .args(["--exit-after", NODE_LIFETIME_SECS]);
         if !self.setup.untraced {
             command.arg("--trace").arg(self.trace_dir());
