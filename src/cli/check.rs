@@ -176,7 +176,7 @@ pub fn check(loaded: &Loaded, options: &CheckOptions) -> Result<(Outcome, Judged
     if options.progress {
         eprintln!("Checking {}: {}", loaded.name, file.model.summary());
         eprintln!(
-            "Strategy {strategy:?}{}{} on {} threads{}.",
+            "Checking by {strategy}{}{} on {} threads{}.",
             if symmetry {
                 " with symmetry reduction"
             } else {
@@ -185,7 +185,15 @@ pub fn check(loaded: &Loaded, options: &CheckOptions) -> Result<(Outcome, Judged
             if options.without.is_empty() {
                 String::new()
             } else {
-                format!(" without {:?}", options.without)
+                format!(
+                    " without {}",
+                    options
+                        .without
+                        .iter()
+                        .map(|r| r.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             },
             settings.threads,
             timeout.map_or(String::new(), |t| format!(", timeout {t}s")),
@@ -224,7 +232,7 @@ fn print_report(
     };
     writeln!(
         out,
-        "Explored {} states ({} unique, depth {}) in {:.1}s with {:?} on {} threads{how}.",
+        "Explored {} states ({} unique, depth {}) in {:.1}s by {} on {} threads{how}.",
         thousands(outcome.states),
         thousands(outcome.unique_states),
         outcome.max_depth,

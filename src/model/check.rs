@@ -23,6 +23,28 @@ pub enum Strategy {
     Simulation,
 }
 
+/// The strategy in words, as the check's report names it.
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Strategy::Bfs => "breadth-first search",
+            Strategy::Dfs => "depth-first search",
+            Strategy::Simulation => "simulation (random walks)",
+        })
+    }
+}
+
+/// A reduction by the name `--without` takes.
+impl std::fmt::Display for Reduction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use clap::ValueEnum;
+        match self.to_possible_value() {
+            Some(value) => f.write_str(value.get_name()),
+            None => write!(f, "{self:?}"),
+        }
+    }
+}
+
 impl Strategy {
     /// Whether a run that finishes has explored every reachable state.
     pub fn is_exhaustive(self) -> bool {

@@ -82,7 +82,7 @@ pub(crate) struct Faults {
 }
 
 /// As a model's one-line summary says them: "unordered duplicating network with loss, at
-/// most 1 crashed".
+/// most 1 server down at a time".
 impl fmt::Display for Faults {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let loss = if self.lossy {
@@ -90,11 +90,35 @@ impl fmt::Display for Faults {
         } else {
             ", no loss"
         };
-        write!(
-            f,
-            "{} network{loss}, at most {} crashed",
-            self.network, self.max_crashes
-        )
+        let crashes = match self.max_crashes {
+            0 => "no crashes".to_owned(),
+            1 => "at most 1 server down at a time".to_owned(),
+            n => format!("at most {n} servers down at a time"),
+        };
+        write!(f, "{} network{loss}, {crashes}", self.network)
+    }
+}
+
+/// A protocol variant in words, by the name model files give it: "the correct protocol", or
+/// "the broken variant forget-accepted".
+pub fn variant_in_words(variant: &impl Serialize) -> String {
+    let name = serde_json::to_value(variant)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "unnamed".to_owned());
+    if name == "correct" {
+        "the correct protocol".to_owned()
+    } else {
+        format!("the broken variant {name}")
+    }
+}
+
+/// `n` things in words: "no clients", "1 client", "2 clients".
+pub fn count_in_words(n: usize, one: &str, many: &str) -> String {
+    match n {
+        0 => format!("no {many}"),
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
     }
 }
 

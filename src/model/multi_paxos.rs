@@ -1402,12 +1402,16 @@ impl MultiPaxosConfig {
     /// One line describing the configuration.
     pub fn summary(&self) -> String {
         let mut faults = self.faults().to_string();
+        let phase_2 = |max| match max {
+            0 => "nothing else".to_owned(),
+            1 => "at most 1 Accept or Accepted".to_owned(),
+            n => format!("at most {n} Accepts or Accepteds"),
+        };
         match (self.max_lost, self.lose_chosen) {
-            (Some(max), false) => faults += &format!(" ({max} Accept/Accepted lost at most)"),
-            (Some(max), true) => {
-                faults += &format!(" ({max} Accept/Accepted lost at most, every Chosen lost)")
-            }
-            (None, true) => faults += " (every Chosen lost)",
+            (Some(0), false) => faults += " (but no message lost)",
+            (Some(max), false) => faults += &format!(" ({} lost)", phase_2(max)),
+            (Some(max), true) => faults += &format!(" (every Chosen lost, and {})", phase_2(max)),
+            (None, true) => faults += " (every Chosen lost, and any other message)",
             (None, false) => {}
         }
         if let Some(after) = self.snapshot_after {
@@ -1417,21 +1421,23 @@ impl MultiPaxosConfig {
             };
             faults += &format!(", a snapshot every {after} applied slots (sent {piece})");
         }
+        let retries = match self.client_retries {
+            0 => "no resends".to_owned(),
+            n => format!("up to {n} resends"),
+        };
         format!(
-            "Multi-Paxos: {} servers, {} clients ({}), {}, {} slots, at most {} ballots, \
-             {} client retries, variant {:?}",
+            "Multi-Paxos, {}: {} servers; {} {} ({retries}); {faults}; {}; at most {} in \
+             all",
+            harness::variant_in_words(&self.variant),
             self.servers,
-            self.clients,
+            harness::count_in_words(self.clients, "client", "clients"),
             if self.reads {
-                "write then read"
+                "writing then reading"
             } else {
-                "write"
+                "writing"
             },
-            faults,
-            self.slots,
-            self.ballots,
-            self.client_retries,
-            self.variant,
+            harness::count_in_words(self.slots as usize, "slot", "slots"),
+            harness::count_in_words(self.ballots as usize, "ballot", "ballots"),
         )
     }
 }

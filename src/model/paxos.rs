@@ -915,16 +915,30 @@ impl PaxosConfig {
                 learners,
             } => format!("{proposers} proposers, {acceptors} acceptors, {learners} learners"),
         };
+        let clients = harness::count_in_words(self.clients, "client", "clients");
+        let then = if self.put_only {
+            "putting"
+        } else {
+            "putting then reading"
+        };
+        let resends = match self.retries {
+            0 => "no resends".to_owned(),
+            n => format!("up to {n} resends"),
+        };
+        let readers = harness::count_in_words(self.readers, "reader", "readers");
+        let ballots = self
+            .ballots
+            .map_or("any number of ballots".to_owned(), |b| {
+                harness::count_in_words(b as usize, "ballot in all", "ballots in all")
+            });
+        let rounds = self.max_round.map_or(String::new(), |r| {
+            format!(", each proposer up to round {r}")
+        });
         format!(
-            "single-decree Paxos: {layout}, {} clients (put retries <= {}{}), {} readers, {}, ballots <= {:?}, rounds <= {:?}, variant {:?}",
-            self.clients,
-            self.retries,
-            if self.put_only { ", no read" } else { "" },
-            self.readers,
+            "single-decree Paxos, {}: {layout}; {clients} {then} ({resends}); {readers}; \
+             {}; {ballots}{rounds}",
+            harness::variant_in_words(&self.variant),
             self.faults(),
-            self.ballots,
-            self.max_round,
-            self.variant,
         )
     }
 }
