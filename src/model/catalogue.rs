@@ -104,9 +104,10 @@ impl Expect {
 }
 
 /// A model file that could not be used.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
     /// No file at that path, and no model of that name in the catalogue.
+    #[error("no model named '{name}': give a path to a .toml file or one of: {}", available.join(", "))]
     NotFound {
         /// The name asked for.
         name: String,
@@ -114,13 +115,16 @@ pub enum CatalogueError {
         available: Vec<String>,
     },
     /// The file exists but could not be read.
+    #[error("cannot read model file {}: {error}", path.display())]
     Unreadable {
         /// The file.
         path: PathBuf,
         /// Why it could not be read.
+        #[source]
         error: std::io::Error,
     },
     /// The file is not a valid model file.
+    #[error("model file {path} is not valid: {reason}")]
     Invalid {
         /// The file, as given (or the embedded default's name).
         path: String,
@@ -128,26 +132,6 @@ pub enum CatalogueError {
         reason: String,
     },
 }
-
-impl std::fmt::Display for CatalogueError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CatalogueError::NotFound { name, available } => write!(
-                f,
-                "no model named '{name}': give a path to a .toml file or one of: {}",
-                available.join(", ")
-            ),
-            CatalogueError::Unreadable { path, error } => {
-                write!(f, "cannot read model file {}: {error}", path.display())
-            }
-            CatalogueError::Invalid { path, reason } => {
-                write!(f, "model file {path} is not valid: {reason}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for CatalogueError {}
 
 /// Where the catalogue lives: `models/` under the working directory, else under the crate.
 pub fn models_dir() -> PathBuf {

@@ -45,10 +45,15 @@ impl fmt::Debug for ClusterKey {
     }
 }
 
+/// The advice every [`KeyError`] ends with.
+const KEY_ADVICE: &str = "give a file of at least 32 random bytes, the same file on every node \
+                          (e.g. `head -c 32 /dev/urandom > cluster.key`)";
+
 /// A2: why a key file cannot be used.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     /// The file is missing or cannot be read.
+    #[error("cannot read cluster key file {}: {source}; {KEY_ADVICE}", path.display())]
     Unreadable {
         /// The file as given.
         path: PathBuf,
@@ -56,6 +61,10 @@ pub enum KeyError {
         source: std::io::Error,
     },
     /// The file holds fewer than [`MIN_KEY_BYTES`] bytes.
+    #[error(
+        "cluster key file {} holds {bytes} bytes, fewer than {MIN_KEY_BYTES}; {KEY_ADVICE}",
+        path.display()
+    )]
     TooShort {
         /// The file as given.
         path: PathBuf,
@@ -63,44 +72,15 @@ pub enum KeyError {
         bytes: usize,
     },
     /// The file holds more than [`MAX_KEY_BYTES`] bytes.
+    #[error(
+        "cluster key file {} holds more than {MAX_KEY_BYTES} bytes: is it the right file? \
+         {KEY_ADVICE}",
+        path.display()
+    )]
     TooLong {
         /// The file as given.
         path: PathBuf,
     },
-}
-
-impl fmt::Display for KeyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let advice = "give a file of at least 32 random bytes, the same file on every node \
-                      (e.g. `head -c 32 /dev/urandom > cluster.key`)";
-        match self {
-            KeyError::Unreadable { path, source } => write!(
-                f,
-                "cannot read cluster key file {}: {source}; {advice}",
-                path.display()
-            ),
-            KeyError::TooShort { path, bytes } => write!(
-                f,
-                "cluster key file {} holds {bytes} bytes, fewer than {MIN_KEY_BYTES}; {advice}",
-                path.display()
-            ),
-            KeyError::TooLong { path } => write!(
-                f,
-                "cluster key file {} holds more than {MAX_KEY_BYTES} bytes: is it the right \
-                 file? {advice}",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for KeyError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            KeyError::Unreadable { source, .. } => Some(source),
-            KeyError::TooShort { .. } | KeyError::TooLong { .. } => None,
-        }
-    }
 }
 
 impl ClusterKey {

@@ -10,7 +10,6 @@
 use crate::protocol::multi_paxos::{KvOp, KvRet};
 use crate::runtime::client::{self, Client, MultiPaxosCodec, Op, Reply};
 use crate::runtime::node::{self, NodeConfig, Protocol};
-use std::fmt;
 use std::io::{self, Write};
 use std::net::{SocketAddrV4, UdpSocket};
 use std::path::Path;
@@ -67,49 +66,29 @@ impl Row {
 }
 
 /// Why the benchmark could not measure.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A node of the benchmark's cluster cannot start, or stopped.
+    #[error(transparent)]
     Node(node::Error),
     /// A socket or file of the benchmark itself failed.
-    Io(io::Error),
+    #[error("node stopped: benchmark I/O: {0}")]
+    Io(#[source] io::Error),
     /// A benchmark client cannot be made.
-    Client(client::Error),
+    #[error("node stopped: benchmark client: {0}")]
+    Client(#[source] client::Error),
     /// A node of a fresh cluster does not answer.
+    #[error("node stopped: {0} does not answer")]
     NoAnswer(SocketAddrV4),
     /// The cluster's threads ended before every node answered.
+    #[error("node stopped: the cluster stopped")]
     ClusterStopped,
     /// The cluster did not choose the value the `Get`s are to read (what the put got).
+    #[error("node stopped: the cluster did not choose a value: {0}")]
     NotChosen(String),
     /// The table cannot be written.
-    Output(io::Error),
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Node(e) => e.fmt(f),
-            Error::Io(e) => write!(f, "node stopped: benchmark I/O: {e}"),
-            Error::Client(e) => write!(f, "node stopped: benchmark client: {e}"),
-            Error::NoAnswer(server) => write!(f, "node stopped: {server} does not answer"),
-            Error::ClusterStopped => f.write_str("node stopped: the cluster stopped"),
-            Error::NotChosen(got) => {
-                write!(f, "node stopped: the cluster did not choose a value: {got}")
-            }
-            Error::Output(e) => write!(f, "cannot write the benchmark's table: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Node(e) => Some(e),
-            Error::Io(e) | Error::Output(e) => Some(e),
-            Error::Client(e) => Some(e),
-            Error::NoAnswer(_) | Error::ClusterStopped | Error::NotChosen(_) => None,
-        }
-    }
+    #[error("cannot write the benchmark's table: {0}")]
+    Output(#[source] io::Error),
 }
 
 fn row(target: &str, clients: usize, seconds: f64, results: Vec<(Vec<Duration>, usize)>) -> Row {

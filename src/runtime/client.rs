@@ -148,51 +148,33 @@ impl ClientCodec for MultiPaxosCodec {
 }
 
 /// Why an operation has no answer.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The client's own socket failed.
-    Io(std::io::Error),
+    #[error("client socket error: {0}")]
+    Io(#[source] std::io::Error),
     /// No server answered any attempt: the outcome is unknown (a put may have taken effect).
+    #[error(
+        "no server answered after {attempts} attempts: the outcome is unknown (a put may still \
+         take effect); check that the servers run, or retry"
+    )]
     NoAnswer {
         /// How many attempts went unanswered.
         attempts: usize,
     },
     /// No server to ask.
+    #[error("no server address given")]
     NoServers,
     /// The servers applied request number `u64::MAX` from this client's address: no number
     /// is left above it.
+    #[error(
+        "the servers have applied the highest request number there is from this client \
+         address: run the client from another address (port)"
+    )]
     NumbersUsedUp,
     /// The operation's key or value is over the servers' size limit: not sent.
-    TooLarge(TooLarge),
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Io(e) => write!(f, "client socket error: {e}"),
-            Error::NoAnswer { attempts } => write!(
-                f,
-                "no server answered after {attempts} attempts: the outcome is unknown \
-                 (a put may still take effect); check that the servers run, or retry"
-            ),
-            Error::NoServers => f.write_str("no server address given"),
-            Error::NumbersUsedUp => f.write_str(
-                "the servers have applied the highest request number there is from this client \
-                 address: run the client from another address (port)",
-            ),
-            Error::TooLarge(too_large) => write!(f, "not sent: {too_large}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io(e) => Some(e),
-            Error::TooLarge(e) => Some(e),
-            Error::NoAnswer { .. } | Error::NoServers | Error::NumbersUsedUp => None,
-        }
-    }
+    #[error("not sent: {0}")]
+    TooLarge(#[source] TooLarge),
 }
 
 /// A client bound to one UDP socket (its address is its identity for the servers).

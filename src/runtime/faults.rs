@@ -10,7 +10,6 @@
 //! sender: the proxy would have to be configured as every peer at once, which breaks H2, the
 //! MAC's binding and the protocol's ids (a ballot names its proposer by address). Injecting
 //! the faults where the node sends and receives keeps every source address real.
-use std::fmt;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -51,21 +50,12 @@ impl Default for FaultPlan {
 }
 
 /// A `--test-faults` plan that does not parse.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "--test-faults: {0}; expected e.g. \
+     drop=0.05,duplicate=0.05,delay=0.2,delay-ms=1-30,partition-file=PATH,seed=7"
+)]
 pub struct PlanError(pub String);
-
-impl fmt::Display for PlanError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "--test-faults: {}; expected e.g. \
-             drop=0.05,duplicate=0.05,delay=0.2,delay-ms=1-30,partition-file=PATH,seed=7",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for PlanError {}
 
 impl FromStr for FaultPlan {
     type Err = PlanError;

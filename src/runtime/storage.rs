@@ -15,33 +15,20 @@
 use crate::runtime::wal::{self, Journal};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 
 /// D2: a storage file exists but cannot be used (or is missing beside the other one).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("storage file {} cannot be used ({reason})", path.display())]
 pub struct Unreadable {
     /// The storage file.
     pub path: PathBuf,
     /// What is wrong with it.
     pub reason: String,
 }
-
-impl fmt::Display for Unreadable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "storage file {} cannot be used ({})",
-            self.path.display(),
-            self.reason
-        )
-    }
-}
-
-impl std::error::Error for Unreadable {}
 
 /// The storage file of the node at `address`: the name `spawn` gives it.
 pub fn storage_path(data_dir: &Path, address: SocketAddrV4) -> PathBuf {
