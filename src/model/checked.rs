@@ -23,16 +23,16 @@ pub type CheckedState<A, C, H> = ActorModelState<Node<A, C>, H>;
 /// what a step did, never anything the state does not already determine, or it would split
 /// equal states.
 pub type Judge<Cfg, A, C, H> =
-    fn(&ModelCfg<Cfg>, &Step<A, C>, &CheckedState<A, C, H>, &mut CheckedState<A, C, H>);
+    fn(&ModelCfg<Cfg>, &Transition<A, C>, &CheckedState<A, C, H>, &mut CheckedState<A, C, H>);
 
-/// A step as a [`Judge`] sees it: stateright's action, and the actors that take it.
-pub struct Step<'a, A: Recorded, C: Client<Protocol = A>> {
+/// A transition as a [`Judge`] sees it: stateright's action, and the actors that take it.
+pub struct Transition<'a, A: Recorded, C: Client<Protocol = A>> {
     /// Stateright's action.
     pub action: &'a ActionOf<A>,
     actors: &'a [Node<A, C>],
 }
 
-impl<A: Recorded, C: Client<Protocol = A>> Step<'_, A, C> {
+impl<A: Recorded, C: Client<Protocol = A>> Transition<'_, A, C> {
     /// The actor that takes the step, for a delivery or a timeout.
     pub fn actor(&self) -> Option<Id> {
         match self.action {
@@ -235,7 +235,7 @@ where
             // a step wrote is dropped before the state is hashed, cloned or stored.
             next.actor_storages.iter_mut().for_each(|s| *s = None);
         }
-        let step = Step {
+        let step = Transition {
             action: &action,
             actors: &self.inner.actors,
         };

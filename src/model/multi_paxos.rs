@@ -2,7 +2,7 @@
 //! of every acceptance, the properties of the replicated log, and the [`ActorModel`](stateright::actor::ActorModel) that puts
 //! them together. The servers are the unmodified
 //! [`MultiPaxosActor`].
-use crate::model::checked::{ActionOf, Checked, Step};
+use crate::model::checked::{ActionOf, Checked, Transition};
 use crate::model::harness::{
     self, protocol_actors, Calls, ClientOut, Config, Faults, NetworkKind, Node, Recorded,
 };
@@ -945,7 +945,7 @@ fn properties() -> [Property<MultiPaxosModel>; 33] {
 /// only what the step did.
 fn judge(
     cfg: &ModelCfg,
-    step: &Step<MultiPaxosActor, Client>,
+    step: &Transition<MultiPaxosActor, Client>,
     before: &MultiPaxosModelState,
     after: &mut MultiPaxosModelState,
 ) {
@@ -1013,7 +1013,7 @@ fn breaks_p1a_in_order(held: Ballot, sent: &[Msg], had: &BTreeSet<(Slot, Proposa
 /// acceptor's promises and acceptances in it can change a verdict ([`order_matters`]): the
 /// state after the step holds them, but not their order. None otherwise.
 fn sent_in_order(
-    step: &Step<MultiPaxosActor, Client>,
+    step: &Transition<MultiPaxosActor, Client>,
     before: &MultiPaxosModelState,
     after: &MultiPaxosModelState,
 ) -> Vec<Msg> {
@@ -1105,7 +1105,7 @@ enum Learned {
 /// machine itself is judged by "log consistency").
 fn refine(
     cfg: &ModelCfg,
-    step: &Step<MultiPaxosActor, Client>,
+    step: &Transition<MultiPaxosActor, Client>,
     sent: &[Msg],
     before: &MultiPaxosModelState,
     after: &mut MultiPaxosModelState,

@@ -2,7 +2,7 @@
 //! everything that ever happened, the properties of *Paxos Made Simple*, and the
 //! [`ActorModel`](stateright::actor::ActorModel) that puts them together. The servers are the unmodified
 //! [`PaxosActor`] that also runs on UDP.
-use crate::model::checked::{Checked, Step};
+use crate::model::checked::{Checked, Transition};
 use crate::model::harness::{
     self, protocol_actors, Calls, ClientOut, Config, Faults, NetworkKind, Node, NodeState,
     Observed, ObservedOf, Recorded, StateOf,
@@ -735,7 +735,7 @@ fn acceptors_changed(before: &PaxosModelState, after: &PaxosModelState) -> bool 
 /// and `Accepted` messages show it: asked of the step only where the order can change the
 /// `Voting` verdict ([`order_matters`]), none otherwise.
 fn acceptor_events(
-    step: &Step<PaxosActor, Client>,
+    step: &Transition<PaxosActor, Client>,
     before: &PaxosModelState,
     after: &PaxosModelState,
 ) -> Vec<Event<Value>> {
@@ -776,7 +776,7 @@ fn acceptor_events(
 /// so after a value was chosen; a reader reads from the start), so it splits no states.
 fn judge(
     cfg: &ModelCfg,
-    step: &Step<PaxosActor, Client>,
+    step: &Transition<PaxosActor, Client>,
     before: &PaxosModelState,
     after: &mut PaxosModelState,
 ) {
