@@ -27,7 +27,7 @@
 //!   one from before that step, the step is skipped; when it is one the step saved before its
 //!   last save (a step may save more than once), the step is replayed and the restart starts
 //!   from that save.
-use crate::model::checked::{Checked, CheckedState};
+use crate::model::checked::{Checked, CheckedState, Step};
 use crate::model::harness::{Calls, Client, NetworkKind, Node, NodeState, Owned, Recorded};
 use crate::model::multi_paxos::MultiPaxosConfig;
 use crate::model::paxos::{Layout, PaxosConfig};
@@ -538,7 +538,7 @@ where
     A::Msg: Ord,
     A::Timer: Ord,
     C: Client<Protocol = A>,
-    H: Clone + Debug + Hash,
+    H: Clone + Debug + Hash + PartialEq,
 {
     model: &'m Checked<A, C, Cfg, H>,
     state: CheckedState<A, C, H>,
@@ -578,7 +578,7 @@ where
     A::Timer: Ord + DeserializeOwned,
     A::Storage: Journal,
     C: Client<Protocol = A>,
-    H: Clone + Debug + Hash,
+    H: Clone + Debug + Hash + PartialEq,
 {
     fn decode<T: DeserializeOwned>(
         &self,
@@ -795,11 +795,11 @@ where
                 }
                 let crashed = self
                     .model
-                    .next_state(&self.state, ActorModelAction::Crash(id));
+                    .next_state(&self.state, Step::Actor(ActorModelAction::Crash(id)));
                 self.advance(crashed)?;
                 let recovered = self
                     .model
-                    .next_state(&self.state, ActorModelAction::Recover(id));
+                    .next_state(&self.state, Step::Actor(ActorModelAction::Recover(id)));
                 self.advance(recovered)?;
                 if restarted.as_ref() != self.saved(i) {
                     return Err(Stop::Diverged(format!(
@@ -837,7 +837,7 @@ where
                     dst: id,
                     msg,
                 };
-                let next = self.model.next_state(&self.state, action);
+                let next = self.model.next_state(&self.state, Step::Actor(action));
                 self.advance(next)?;
                 (sent, model_sent)
             }
@@ -855,9 +855,10 @@ where
                         "the model's actor has no timer {timer:?} set"
                     )));
                 }
-                let next = self
-                    .model
-                    .next_state(&self.state, ActorModelAction::Timeout(id, timer));
+                let next = self.model.next_state(
+                    &self.state,
+                    Step::Actor(ActorModelAction::Timeout(id, timer)),
+                );
                 self.advance(next)?;
                 (sent, model_sent)
             }
@@ -908,7 +909,7 @@ where
     A::Timer: Ord + DeserializeOwned,
     A::Storage: Journal,
     C: Client<Protocol = A>,
-    H: Clone + Debug + Hash,
+    H: Clone + Debug + Hash + PartialEq,
 {
     let n = traces.cluster.len();
     let Some(init) = model.init_states().into_iter().next() else {
@@ -1073,7 +1074,7 @@ where
     A::Timer: Ord + DeserializeOwned,
     A::Storage: Journal,
     C: Client<Protocol = A>,
-    H: Clone + Debug + Hash,
+    H: Clone + Debug + Hash + PartialEq,
 {
     let label = if why.starts_with("breaks the always property") {
         "VIOLATION"
