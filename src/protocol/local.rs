@@ -199,7 +199,7 @@ fn deliver_locally<A: Handlers>(
 }
 
 /// A command of actor `A`.
-type CommandOf<A> =
+pub(crate) type CommandOf<A> =
     Command<<A as Actor>::Msg, <A as Actor>::Timer, <A as Actor>::Random, <A as Actor>::Storage>;
 
 /// Adds `command` to `o`.

@@ -21,12 +21,13 @@
 //! - **L1** A peer's notice that a ballot was preempted (`Rejected`) reaches the actor after a
 //!   random delay ([`BACKOFF`]), a network delay the protocol tolerates: proposers that
 //!   preempt each other at once on every rejection would otherwise duel for ever.
-//! - **D1** The actor's storage is saved durably ([`crate::runtime::storage`]) within the
-//!   step that asks for it, before the step's messages are sent; a node that cannot save
-//!   stops (exit status 1) instead of running on.
+//! - **D1** The actor's commands are carried out in the order it gave them: the messages
+//!   before its save leave, the save is made durable ([`crate::runtime::storage`]), then the
+//!   rest; a node that cannot save stops (exit status 1) instead of running on.
 //!
 //! On the wire a message is one datagram ([`Wire`]): the serde JSON of the protocol's `Msg`,
 //! or, between members of a cluster with a key, [`SEALED_MAGIC`], the MAC, then that JSON.
+use crate::protocol::local::CommandOf;
 use crate::protocol::multi_paxos::{self, MultiPaxosActor};
 use crate::protocol::paxos::{Msg, PaxosActor};
 use crate::runtime::auth::{ClusterKey, Tag, TAG_BYTES};
@@ -390,8 +391,8 @@ pub enum GuardTimer<T, M> {
     Inner(T),
     /// L1: hand this message from this peer to the inner actor now.
     Deliver(Id, M),
-    /// D1: the step before saved nothing yet, having sent only what may leave before its save
-    /// ([`WireProtocol::leaves_before_save`]): save now, then send the rest ([`FLUSH_AFTER`]).
+    /// D1: the step before sent the messages its actor gave before its save, and saved
+    /// nothing yet: save now, then carry out the rest ([`FLUSH_AFTER`]).
     Flush,
     /// F1 (tests only): send this copy of a datagram now; `copy` tells copies apart.
     Send {
@@ -431,7 +432,7 @@ where
 
 /// D1: the commands of a step from its first save on, when messages of the step left before
 /// that save ([`Guard::deferred`]).
-pub struct Deferred<A: Actor>(Vec<Command<A::Msg, A::Timer, A::Random, A::Storage>>);
+pub struct Deferred<A: Actor>(Vec<CommandOf<A>>);
 
 impl<A: Actor> Default for Deferred<A> {
     fn default() -> Self {
