@@ -316,6 +316,21 @@ fn restarting_from_a_stale_snapshot_breaks_slot_agreement() {
     );
 }
 
+// Reference: Paxos Made Simple §2.5, "An acceptor records its intended response in stable
+// storage before actually sending the response", and spec/runtime.md D1: an `Accepted` given
+// before its save may leave before the save, and a crash between the two loses an acceptance
+// that was counted. The correct crash model crashes servers inside their steps, between the
+// messages given before a save and the save.
+#[test]
+fn answering_before_the_save_breaks_slot_agreement() {
+    caught(
+        "multi-paxos-bug-answer-before-save",
+        CRASH_BASE,
+        Variant::AnswerBeforeSave,
+        "slot agreement",
+    );
+}
+
 /// Every broken variant has a model, and every Always property is broken by one of them:
 /// no property is vacuous.
 #[test]

@@ -204,6 +204,15 @@ const CAUGHT: &[(&str, &[(&str, &str)])] = &[
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),
+    // An answer that leaves before its save, and a crash between the two: the ghost record
+    // keeps the vote the acceptor's storage lost.
+    (
+        "multi-paxos-bug-answer-before-save",
+        &[
+            ("refines Voting", "is not allowed: SafeAt("),
+            ("refines Consensus", "Consensus: chosen"),
+        ],
+    ),
     (
         "multi-paxos-bug-invent-filler",
         &[("refines Consensus", "is not allowed: Batch(")],

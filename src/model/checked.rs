@@ -59,6 +59,21 @@ impl<A: Recorded, C: Client<Protocol = A>> Transition<'_, A, C> {
 /// A step of a model whose protocol actor is `A`: stateright's action.
 pub type ActionOf<A> = ActorModelAction<<A as Actor>::Msg, Owned<<A as Actor>::Timer>, ()>;
 
+/// A step of a [`Checked`] model.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step<M, T> {
+    /// One of stateright's actor steps.
+    Actor(ActorModelAction<M, T, ()>),
+    /// D1: a server takes this step (a delivery to it or one of its timers) and crashes before
+    /// the step's save, once what it gave before the save has left
+    /// ([`super::harness::crash_mid_step`]). Only where the model allows crashes, and counted
+    /// against their bound; only for a step that sends something before its save.
+    CrashMidStep(ActorModelAction<M, T, ()>),
+}
+
+/// A step of a [`Checked`] model whose protocol actor is `A`.
+pub type StepOf<A> = Step<<A as Actor>::Msg, Owned<<A as Actor>::Timer>>;
+
 /// A symmetry reduction: the representative of a state's class.
 pub type Canonical<A, C, H> = fn(&CheckedState<A, C, H>) -> CheckedState<A, C, H>;
 
@@ -73,7 +88,7 @@ where
     A::Msg: Ord,
     A::Timer: Ord,
     C: Client<Protocol = A>,
-    H: Clone + Debug + Hash,
+    H: Clone + Debug + Hash + PartialEq,
 {
     inner: ActorModel<Node<A, C>, ModelCfg<Cfg>, H>,
     properties: Vec<Property<Self>>,
@@ -111,7 +126,7 @@ where
     A::Msg: Ord,
     A::Timer: Ord,
     C: Client<Protocol = A>,
-    H: Clone + Debug + Hash,
+    H: Clone + Debug + Hash + PartialEq,
 {
     type Target = ActorModel<Node<A, C>, ModelCfg<Cfg>, H>;
 
@@ -126,7 +141,7 @@ where
     A::Msg: Ord,
     A::Timer: Ord,
     C: Client<Protocol = A>,
-    H: Clone + Debug + Hash,
+    H: Clone + Debug + Hash + PartialEq,
 {
     /// The model of `actors`, checked against `properties` (reported in this order), with
     /// every transition judged by `judge`.
@@ -170,6 +185,43 @@ where
         });
     }
 
+    /// Every step from `state`, no-ops included: stateright's, then, while the bound on
+    /// crashes allows one more, a crash inside each step of a server that is up (D1).
+    fn all_actions(&self, state: &CheckedState<A, C, H>, actions: &mut Vec<StepOf<A>>) {
+        let mut steps = Vec::new();
+        self.inner.actions(state, &mut steps);
+        let crashed = state.crashed.iter().filter(|c| **c).count();
+        let mid_step: Vec<StepOf<A>> = if crashed < self.inner.max_crashes {
+            let server = |id: &Id| {
+                let i = usize::from(*id);
+                !state.crashed[i] && matches!(self.inner.actors[i], Node::Protocol(_))
+            };
+            (steps.iter())
+                .filter(|step| match step {
+                    ActorModelAction::Deliver { dst, .. } => server(dst),
+                    ActorModelAction::Timeout(id, _) => server(id),
+                    _ => false,
+                })
+                .map(|step| Step::CrashMidStep(step.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        actions.extend(steps.into_iter().map(Step::Actor));
+        actions.extend(mid_step);
+    }
+
+    /// A step as a counterexample's trace reads it.
+    fn describe_step(&self, step: &StepOf<A>) -> String {
+        match step {
+            Step::Actor(step) => check::describe_actor_step(&self.inner, step),
+            Step::CrashMidStep(step) => format!(
+                "{}, and crashes before its save (what it sent before the save leaves)",
+                check::describe_actor_step(&self.inner, step)
+            ),
+        }
+    }
+
     /// Offers `finding` to explain a failure from the history the judge wrote.
     pub(crate) fn finding(mut self, finding: Finding<H>) -> Self {
         self.finding = Some(finding);
@@ -201,10 +253,10 @@ where
     A::Msg: Ord,
     A::Timer: Ord,
     C: Client<Protocol = A>,
-    H: Clone + Debug + Hash,
+    H: Clone + Debug + Hash + PartialEq,
 {
     type State = CheckedState<A, C, H>;
-    type Action = ActionOf<A>;
+    type Action = StepOf<A>;
 
     fn init_states(&self) -> Vec<Self::State> {
         self.inner.init_states()
@@ -215,18 +267,27 @@ where
             return;
         }
         if !self.skip_noops {
-            return self.inner.actions(state, actions);
+            return self.all_actions(state, actions);
         }
         let mut all = Vec::new();
-        self.inner.actions(state, &mut all);
+        self.all_actions(state, &mut all);
         actions.extend(
             all.into_iter()
-                .filter(|a| self.inner.next_state(state, a.clone()).is_some()),
+                .filter(|a| self.next_state(state, a.clone()).is_some()),
         );
     }
 
     fn next_state(&self, last: &Self::State, action: Self::Action) -> Option<Self::State> {
-        let mut next = self.inner.next_state(last, action.clone())?;
+        let (step, mut next) = match action {
+            Step::Actor(step) => {
+                let next = self.inner.next_state(last, step.clone())?;
+                (step, next)
+            }
+            Step::CrashMidStep(step) => {
+                let (id, next) = super::harness::crash_mid_step(&self.inner, last, &step)?;
+                (ActorModelAction::Crash(id), next)
+            }
+        };
         if let Some(lost) = self.lost_at_once {
             super::harness::remove(&mut next.network, |env| lost(env.msg));
         }
@@ -236,7 +297,7 @@ where
             next.actor_storages.iter_mut().for_each(|s| *s = None);
         }
         let step = Transition {
-            action: &action,
+            action: &step,
             actors: &self.inner.actors,
         };
         (self.judge)(&self.inner.cfg, &step, last, &mut next);
@@ -247,7 +308,7 @@ where
     }
 
     fn format_action(&self, action: &Self::Action) -> String {
-        check::describe_actor_step(&self.inner, action)
+        self.describe_step(action)
     }
 
     /// What the Explorer shows of a step: the state it leads to, readably (see [`view`]).
@@ -258,8 +319,17 @@ where
     }
 
     /// The sequence diagram of stateright's actor model: the states and actions are its own.
+    /// A path with a crash inside a step has none.
     fn as_svg(&self, path: Path<Self::State, Self::Action>) -> Option<String> {
-        self.inner.as_svg(path)
+        let steps = path.into_vec();
+        let init = steps.first()?.0.clone();
+        let actions = steps.into_iter().filter_map(|(_, a)| a).map(|a| match a {
+            Step::Actor(step) => Some(step),
+            Step::CrashMidStep(_) => None,
+        });
+        let actions: Option<Vec<_>> = actions.collect();
+        self.inner
+            .as_svg(Path::from_actions(&self.inner, init, actions?.iter())?)
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
@@ -286,7 +356,7 @@ where
     H: Clone + Debug + Hash + PartialEq + Send + Sync + 'static,
 {
     fn describe(&self, action: &Self::Action) -> String {
-        check::describe_actor_step(&self.inner, action)
+        self.describe_step(action)
     }
 
     fn symmetry(&self) -> Option<Representative<Self>> {
@@ -324,7 +394,7 @@ where
         for (state, action) in &steps {
             let Some(action) = action else { break };
             let mut actions = Vec::new();
-            self.inner.actions(state, &mut actions);
+            self.all_actions(state, &mut actions);
             indices.push(
                 actions
                     .iter()

@@ -5,11 +5,13 @@
 //! A protocol harness supplies three things: its [`Trail`] (what the properties must remember
 //! of each protocol actor), its [`Client`], and its properties as one table of stateright
 //! [`Property`] values; the [`Actor`] that runs them is [`Node`], written once here.
+use super::checked::{ActionOf, CheckedState};
 use crate::protocol::ballot::quorum;
 use crate::protocol::local::Handlers;
 use serde::{Deserialize, Serialize};
 use stateright::actor::{
-    Actor, ActorModel, ActorModelState, Command, Envelope, Id, LossyNetwork, Network, Out, Timers,
+    Actor, ActorModel, ActorModelAction, ActorModelState, Command, Envelope, Id, LossyNetwork,
+    Network, Out, Timers,
 };
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester, SequentialSpec};
 use stateright::{Expectation, Model, Property};
@@ -913,6 +915,147 @@ pub(crate) fn names<M: Model>(
         .filter(|p| p.expectation == expectation)
         .map(|p| p.name)
         .collect()
+}
+
+/// D1, a crash inside a step (spec/runtime.md): the state after protocol node `id` of `model`
+/// takes `step` (a delivery to it or one of its timers) and crashes before the step's save, as
+/// the runtime may between the messages that leave before a save and the save. What the actor
+/// gave before its save is sent (and recorded in its trail); nothing else of the step
+/// happened, and the node restarts from the storage it had. `None` unless the step saves and
+/// sends something first: a crash is then stateright's own, before or after the step. The
+/// crashed node keeps its state from before the step, as stateright's crash keeps it.
+pub(crate) fn crash_mid_step<A, C, Cfg, H>(
+    model: &ActorModel<Node<A, C>, ModelCfg<Cfg>, H>,
+    last: &ActorModelState<Node<A, C>, H>,
+    step: &ActionOf<A>,
+) -> Option<(Id, CheckedState<A, C, H>)>
+where
+    A: Recorded,
+    A::Msg: Ord,
+    A::Timer: Ord,
+    C: Client<Protocol = A>,
+    H: Clone + Debug + Hash,
+{
+    let (id, event) = match step {
+        ActorModelAction::Deliver { src, dst, msg } => (*dst, Event::<A>::Msg(*src, msg.clone())),
+        ActorModelAction::Timeout(id, timer) => (*id, Event::Timeout(&timer.timer)),
+        _ => return None,
+    };
+    let i = usize::from(id);
+    let (Node::Protocol(actor), NodeState::Protocol(node)) =
+        (model.actors.get(i)?, &**last.actor_states.get(i)?)
+    else {
+        return None;
+    };
+    if last.crashed[i] {
+        return None;
+    }
+    let mut state = Cow::Borrowed(&node.state);
+    let mut out = Out::new();
+    let steady = match event {
+        Event::Msg(src, msg) => {
+            let steady = A::Trail::step(&node.state, &msg);
+            actor.on_msg_observed(id, &mut state, src, msg, &mut out, &mut |_| {});
+            steady
+        }
+        Event::Timeout(timer) => {
+            actor.on_timeout_observed(id, &mut state, timer, &mut out, &mut |_| {});
+            Default::default()
+        }
+    };
+    let first_save = out.iter().position(|c| matches!(c, Command::Save(_)))?;
+    let early: Vec<(Id, A::Msg)> = out
+        .into_iter()
+        .take(first_save)
+        .filter_map(|c| match c {
+            Command::Send(dst, msg) => Some((dst, msg)),
+            _ => None,
+        })
+        .collect();
+    if early.is_empty() {
+        return None;
+    }
+    let mut next = last.clone();
+    if let ActorModelAction::Deliver { src, dst, msg } = step {
+        let env = Envelope {
+            src: *src,
+            dst: *dst,
+            msg,
+        };
+        if let Some(history) = (model.record_msg_in)(&model.cfg, &next.history, env) {
+            next.history = history;
+        }
+        take_delivered(&mut next.network, env);
+    }
+    let mut trail = node.trail.clone();
+    for (dst, msg) in early {
+        trail.observe(steady, &msg);
+        let env = Envelope {
+            src: id,
+            dst,
+            msg: &msg,
+        };
+        if let Some(history) = (model.record_msg_out)(&model.cfg, &next.history, env) {
+            next.history = history;
+        }
+        send(&mut next.network, Envelope { src: id, dst, msg });
+    }
+    next.timers_set[i].cancel_all();
+    next.crashed[i] = true;
+    next.actor_storages[i] = Some(NodeStorage {
+        saved: node.saved.clone(),
+        trail: trail.clone(),
+    });
+    next.actor_states[i] = Arc::new(NodeState::Protocol(Observed {
+        trail,
+        ..node.clone()
+    }));
+    Some((id, next))
+}
+
+/// Puts `env` on `network`, as stateright's own send does.
+fn send<M: Eq + Hash>(network: &mut Network<M>, env: Envelope<M>) {
+    match network {
+        Network::UnorderedDuplicating(set, _) => {
+            set.insert(env);
+        }
+        Network::UnorderedNonDuplicating(bag) => *bag.entry(env).or_insert(0) += 1,
+        Network::Ordered(flows) => flows
+            .entry((env.src, env.dst))
+            .or_default()
+            .push_back(env.msg),
+    }
+}
+
+/// Takes `env`, delivered, off `network`, as stateright's own delivery does.
+fn take_delivered<M: Clone + Eq + Hash>(network: &mut Network<M>, env: Envelope<&M>) {
+    let owned = Envelope {
+        src: env.src,
+        dst: env.dst,
+        msg: env.msg.clone(),
+    };
+    match network {
+        // A duplicating network keeps the message, and remembers the last one delivered.
+        Network::UnorderedDuplicating(_, last) => *last = Some(owned),
+        Network::UnorderedNonDuplicating(bag) => {
+            if let Some(count) = bag.get_mut(&owned) {
+                *count -= 1;
+                if *count == 0 {
+                    bag.remove(&owned);
+                }
+            }
+        }
+        Network::Ordered(flows) => {
+            if let Some(flow) = flows.get_mut(&(env.src, env.dst)) {
+                if let Some(at) = flow.iter().position(|m| m == env.msg) {
+                    flow.remove(at);
+                }
+                if flow.is_empty() {
+                    flows.remove(&(env.src, env.dst));
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

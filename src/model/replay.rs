@@ -27,7 +27,7 @@
 //!   one from before that step, the step is skipped; when it is one the step saved before its
 //!   last save (a step may save more than once), the step is replayed and the restart starts
 //!   from that save.
-use crate::model::checked::{Checked, CheckedState};
+use crate::model::checked::{Checked, CheckedState, Step};
 use crate::model::harness::{Calls, Client, NetworkKind, Node, NodeState, Owned, Recorded};
 use crate::model::multi_paxos::MultiPaxosConfig;
 use crate::model::paxos::{Layout, PaxosConfig};
@@ -538,7 +538,7 @@ where
     A::Msg: Ord,
     A::Timer: Ord,
     C: Client<Protocol = A>,
-    H: Clone + Debug + Hash,
+    H: Clone + Debug + Hash + PartialEq,
 {
     model: &'m Checked<A, C, Cfg, H>,
     state: CheckedState<A, C, H>,
@@ -555,11 +555,16 @@ where
 }
 
 /// V5: how a kill cut a step short.
-enum Torn<S> {
+enum Torn<S, M> {
     /// It was not: the step happened whole.
     No,
-    /// Before its first save: nothing of it survived; the step is skipped.
+    /// Before its first save, with none of its messages received: nothing of it survived;
+    /// the step is skipped.
     BeforeSave,
+    /// Before its save, once the messages the actor gives before its save had left (D1), some
+    /// of them received: the model's crash inside the step ([`Step::CrashMidStep`]). Holds
+    /// those messages, with their recipients.
+    AfterEarlySends(HashSet<(Id, M)>),
     /// Between two of its saves: the disk holds this earlier one.
     MidStep(S),
 }
@@ -578,7 +583,7 @@ where
     A::Timer: Ord + DeserializeOwned,
     A::Storage: Journal,
     C: Client<Protocol = A>,
-    H: Clone + Debug + Hash,
+    H: Clone + Debug + Hash + PartialEq,
 {
     fn decode<T: DeserializeOwned>(
         &self,
@@ -681,29 +686,30 @@ where
     }
 
     /// V5: whether `event`, the last step before a restart whose storage it had not all written,
-    /// was cut short by the kill: before its first save ([`Torn::BeforeSave`]), or between two
-    /// of its saves ([`Torn::MidStep`], with the save that reached the disk). A step may save
-    /// more than once (a server's proposer and its own acceptor each save); the trace records
-    /// the last save, so the earlier ones are found by running the model's actor on the step.
+    /// was cut short by the kill: before its first save ([`Torn::BeforeSave`]), after the
+    /// messages the actor gives before its save ([`Torn::AfterEarlySends`]: D1 lets them leave
+    /// first), or between two of its saves ([`Torn::MidStep`], with the save that reached the
+    /// disk; the actor gives one save per step, but a trace of an earlier build may hold a
+    /// step that saved twice). The trace records the step's last save and every message in the
+    /// actor's order, not where the save stood among them: that, and any earlier save, are
+    /// found by running the model's actor on the step.
     fn torn(
         &self,
         i: usize,
         event: &Event,
         next: Option<&Event>,
         received: &HashSet<(SocketAddrV4, SocketAddrV4, String)>,
-    ) -> Result<Torn<A::Storage>, Stop> {
+    ) -> Result<Torn<A::Storage, A::Msg>, Stop> {
         let (Kind::Receive { saved, sent, .. } | Kind::Timeout { saved, sent, .. }) = &event.kind
         else {
             return Ok(Torn::No);
         };
-        // Its messages never left (T2: they follow the saves): none was received.
-        if saved.is_null()
-            || sent
-                .iter()
-                .any(|(dst, msg)| received.contains(&(event.node, *dst, msg.to_string())))
-        {
+        if saved.is_null() {
             return Ok(Torn::No);
         }
+        let was_received = |(dst, msg): &(SocketAddrV4, Value)| {
+            received.contains(&(event.node, *dst, msg.to_string()))
+        };
         let Some(Event {
             kind: Kind::Start { storage },
             ..
@@ -716,12 +722,10 @@ where
         if restarted == saved {
             return Ok(Torn::No);
         }
-        if restarted.as_ref() == self.saved(i) {
+        let before_save = restarted.as_ref() == self.saved(i);
+        if before_save && !sent.iter().any(was_received) {
             return Ok(Torn::BeforeSave);
         }
-        let Some(restarted) = restarted else {
-            return Ok(Torn::No);
-        };
         let (Some(Node::Protocol(actor)), NodeState::Protocol(node)) =
             (self.model.actors.get(i), &*self.state.actor_states[i])
         else {
@@ -741,6 +745,33 @@ where
             }
             Kind::Start { .. } => {}
         }
+        if before_save {
+            // D1: only what the actor gives before its save may have left without it.
+            let first_save = out.iter().position(|c| matches!(c, Command::Save(_)));
+            let early: HashSet<(Id, A::Msg)> = out
+                .into_iter()
+                .take(first_save.unwrap_or(0))
+                .filter_map(|c| match c {
+                    Command::Send(dst, msg) => Some((dst, msg)),
+                    _ => None,
+                })
+                .collect();
+            for (dst, msg) in sent.iter().filter(|s| was_received(s)) {
+                let msg: A::Msg = self.decode(msg, event, "message")?;
+                if !early.contains(&(self.id(*dst), msg.clone())) {
+                    return Err(Stop::Diverged(format!(
+                        "{msg:?} was received, but the node restarted without the save of the                          step that sent it, and the model's actor gives it only after that                          save (D1)"
+                    )));
+                }
+            }
+            return Ok(Torn::AfterEarlySends(early));
+        }
+        if sent.iter().any(was_received) {
+            return Ok(Torn::No);
+        }
+        let Some(restarted) = restarted else {
+            return Ok(Torn::No);
+        };
         let intermediate = out
             .iter()
             .any(|c| matches!(c, Command::Save(s) if *s == restarted));
@@ -770,7 +801,19 @@ where
             .collect()
     }
 
-    fn step(&mut self, i: usize, event: &Event, first: bool) -> Result<(), Stop> {
+    /// Replays `event`, node `i`'s step; `cut`: the messages the step sent before the kill cut
+    /// it short ahead of its save (V5, [`Torn::AfterEarlySends`]).
+    fn step(
+        &mut self,
+        i: usize,
+        event: &Event,
+        first: bool,
+        cut: Option<&HashSet<(Id, A::Msg)>>,
+    ) -> Result<(), Stop> {
+        let wrap = |action| match cut {
+            Some(_) => Step::CrashMidStep(action),
+            None => Step::Actor(action),
+        };
         let id = Id::from(i);
         // What the step saved, rebuilt from what the node had saved before it (which the
         // model's actor saved too, or V4 would have stopped the replay).
@@ -795,11 +838,11 @@ where
                 }
                 let crashed = self
                     .model
-                    .next_state(&self.state, ActorModelAction::Crash(id));
+                    .next_state(&self.state, Step::Actor(ActorModelAction::Crash(id)));
                 self.advance(crashed)?;
                 let recovered = self
                     .model
-                    .next_state(&self.state, ActorModelAction::Recover(id));
+                    .next_state(&self.state, Step::Actor(ActorModelAction::Recover(id)));
                 self.advance(recovered)?;
                 if restarted.as_ref() != self.saved(i) {
                     return Err(Stop::Diverged(format!(
@@ -837,7 +880,12 @@ where
                     dst: id,
                     msg,
                 };
-                let next = self.model.next_state(&self.state, action);
+                let next = self.model.next_state(&self.state, wrap(action));
+                if cut.is_some() && next.is_none() {
+                    return Err(Stop::Diverged(
+                        "the model's actor sends nothing before its save in this step".to_owned(),
+                    ));
+                }
                 self.advance(next)?;
                 (sent, model_sent)
             }
@@ -857,13 +905,19 @@ where
                 }
                 let next = self
                     .model
-                    .next_state(&self.state, ActorModelAction::Timeout(id, timer));
+                    .next_state(&self.state, wrap(ActorModelAction::Timeout(id, timer)));
+                if cut.is_some() && next.is_none() {
+                    return Err(Stop::Diverged(
+                        "the model's actor sends nothing before its save in this step".to_owned(),
+                    ));
+                }
                 self.advance(next)?;
                 (sent, model_sent)
             }
         };
-        // V4: the model's step saved and sent what the node did.
-        if saved.is_some() && saved.as_ref() != self.saved(i) {
+        // V4: the model's step saved and sent what the node did (V5: of a step cut short
+        // before its save, only what left before it).
+        if cut.is_none() && saved.is_some() && saved.as_ref() != self.saved(i) {
             return Err(Stop::Diverged(format!(
                 "the node saved what the model's actor did not (the node saved {:?}; the model's \
                  actor has {:?})",
@@ -882,7 +936,9 @@ where
                     usize::from(dst)
                 )));
             }
-            sends.push((id, dst, msg));
+            if cut.is_none_or(|early| early.contains(&(dst, msg.clone()))) {
+                sends.push((id, dst, msg));
+            }
         }
         self.sent.extend(sends);
         Ok(())
@@ -908,7 +964,7 @@ where
     A::Timer: Ord + DeserializeOwned,
     A::Storage: Journal,
     C: Client<Protocol = A>,
-    H: Clone + Debug + Hash,
+    H: Clone + Debug + Hash + PartialEq,
 {
     let n = traces.cluster.len();
     let Some(init) = model.init_states().into_iter().next() else {
@@ -988,7 +1044,14 @@ where
                 Ok(torn) => torn,
                 Err(stop) => return stopped(&replay, event, stop),
             };
-            if let Err(stop) = replay.step(i, event, next[i] == 1) {
+            let cut = match &torn {
+                Torn::AfterEarlySends(early) => {
+                    cut_short += 1;
+                    Some(early)
+                }
+                _ => None,
+            };
+            if let Err(stop) = replay.step(i, event, next[i] == 1, cut) {
                 return stopped(&replay, event, stop);
             }
             if let Torn::MidStep(on_disk) = torn {
@@ -1051,7 +1114,7 @@ where
         states: replay.states,
         report: format!(
             "OK: {} events of {n} {} nodes replayed ({restarts} restarts, {skipped} steps lost \
-             to a kill, {cut_short} cut short between saves, {} torn lines), {} model states \
+             to a kill, {cut_short} cut short after their early sends or between saves, {} torn lines), {} model states \
              checked against every always property ({})",
             replay.events,
             traces.protocol,
@@ -1073,7 +1136,7 @@ where
     A::Timer: Ord + DeserializeOwned,
     A::Storage: Journal,
     C: Client<Protocol = A>,
-    H: Clone + Debug + Hash,
+    H: Clone + Debug + Hash + PartialEq,
 {
     let label = if why.starts_with("breaks the always property") {
         "VIOLATION"

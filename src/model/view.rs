@@ -33,7 +33,7 @@ where
     Self::Msg: Ord,
     Self::Timer: Ord,
     C: Client<Protocol = Self>,
-    H: Clone + Debug + Hash,
+    H: Clone + Debug + Hash + PartialEq,
 {
     /// Writes the servers' table, the clients, and the ghost summary of `state`.
     fn tables(model: &Actors<Self, C, Cfg, H>, state: &CheckedState<Self, C, H>, out: &mut Page);
@@ -59,7 +59,7 @@ where
     A::Msg: Ord,
     A::Timer: Ord,
     C: Client<Protocol = A>,
-    H: Clone + Debug + Hash,
+    H: Clone + Debug + Hash + PartialEq,
 {
     let actors: &Actors<A, C, Cfg, H> = model;
     let mut page = Page::default();
@@ -107,7 +107,7 @@ fn messages<A, C, Cfg, H>(
     A::Msg: Ord,
     A::Timer: Ord,
     C: Client<Protocol = A>,
-    H: Clone + Debug + Hash,
+    H: Clone + Debug + Hash + PartialEq,
 {
     let lines = in_flight(model, state);
     let mut before: BTreeMap<&String, usize> = BTreeMap::new();
@@ -146,7 +146,7 @@ where
     A::Msg: Ord,
     A::Timer: Ord,
     C: Client<Protocol = A>,
-    H: Clone + Debug + Hash,
+    H: Clone + Debug + Hash + PartialEq,
 {
     let envelopes = super::harness::envelopes(&state.network);
     let mut lines: Vec<String> = envelopes
@@ -173,7 +173,7 @@ fn timers<A, C, Cfg, H>(
     A::Msg: Ord,
     A::Timer: Ord,
     C: Client<Protocol = A>,
-    H: Clone + Debug + Hash,
+    H: Clone + Debug + Hash + PartialEq,
 {
     let set: Vec<String> = state
         .timers_set
@@ -202,7 +202,7 @@ where
     A::Msg: Ord,
     A::Timer: Ord,
     C: Client<Protocol = A>,
-    H: Clone + Debug + Hash,
+    H: Clone + Debug + Hash + PartialEq,
 {
     let i = usize::from(id);
     match model.actors.get(i) {

@@ -144,6 +144,17 @@ pub(crate) use impl_actor;
 /// Moves the commands of `out` to `o`, except messages addressed to `id` itself, which the
 /// actor handles at once (their own output goes through the same sieve). `observe` sees every
 /// message sent, local or not.
+///
+/// D1, the order that is safe to carry out (spec/runtime.md): every handler writes its
+/// storage before it sends what depends on it, as §2.5 of *Paxos Made Simple* asks ("An
+/// acceptor records its intended response in stable storage before actually sending the
+/// response"; a proposer its round before the prepare request that uses it), and a message
+/// handled locally runs after what its sender's handler gave before it. So a message given
+/// before the step's first save depends only on what the steps before saved, and may leave
+/// before the save; every message given after it waits for the save. The step's saves are
+/// one: each holds the whole storage, so the last one takes the place of the first, and `o`
+/// holds the sends that may leave early, then the save, then the rest, in the order the
+/// handlers gave them.
 fn deliver_locally<A: Handlers>(
     actor: &A,
     id: Id,
@@ -153,22 +164,51 @@ fn deliver_locally<A: Handlers>(
     observe: &mut dyn FnMut(&A::Msg),
 ) {
     let mut pending: VecDeque<_> = out.into_iter().collect();
+    // The step's commands from its first save on, which wait for the last save.
+    let mut after_save: Option<(A::Storage, Vec<CommandOf<A>>)> = None;
     while let Some(command) = pending.pop_front() {
-        match command {
+        let command = match command {
             Command::Send(dst, msg) => {
                 observe(&msg);
                 if dst == id {
                     let mut local = Out::new();
                     actor.handle(id, state, id, msg, &mut local);
                     pending.extend(local);
-                } else {
-                    o.send(dst, msg);
+                    continue;
                 }
+                Command::Send(dst, msg)
             }
-            Command::SetTimer(timer, duration) => o.set_timer(timer, duration),
-            Command::CancelTimer(timer) => o.cancel_timer(timer),
-            Command::Save(storage) => o.save(storage),
-            Command::ChooseRandom(key, random) => o.choose_random(key, random),
+            Command::Save(storage) => {
+                match &mut after_save {
+                    Some((saved, _)) => *saved = storage,
+                    None => after_save = Some((storage, Vec::new())),
+                }
+                continue;
+            }
+            command => command,
+        };
+        match &mut after_save {
+            Some((_, rest)) => rest.push(command),
+            None => push(o, command),
         }
+    }
+    if let Some((saved, rest)) = after_save {
+        o.save(saved);
+        rest.into_iter().for_each(|command| push(o, command));
+    }
+}
+
+/// A command of actor `A`.
+pub(crate) type CommandOf<A> =
+    Command<<A as Actor>::Msg, <A as Actor>::Timer, <A as Actor>::Random, <A as Actor>::Storage>;
+
+/// Adds `command` to `o`.
+fn push<A: Actor>(o: &mut Out<A>, command: CommandOf<A>) {
+    match command {
+        Command::Send(dst, msg) => o.send(dst, msg),
+        Command::SetTimer(timer, duration) => o.set_timer(timer, duration),
+        Command::CancelTimer(timer) => o.cancel_timer(timer),
+        Command::Save(storage) => o.save(storage),
+        Command::ChooseRandom(key, random) => o.choose_random(key, random),
     }
 }

@@ -21,12 +21,13 @@
 //! - **L1** A peer's notice that a ballot was preempted (`Rejected`) reaches the actor after a
 //!   random delay ([`BACKOFF`]), a network delay the protocol tolerates: proposers that
 //!   preempt each other at once on every rejection would otherwise duel for ever.
-//! - **D1** The actor's storage is saved durably ([`crate::runtime::storage`]) within the
-//!   step that asks for it, before the step's messages are sent; a node that cannot save
-//!   stops (exit status 1) instead of running on.
+//! - **D1** The actor's commands are carried out in the order it gave them: the messages
+//!   before its save leave, the save is made durable ([`crate::runtime::storage`]), then the
+//!   rest; a node that cannot save stops (exit status 1) instead of running on.
 //!
 //! On the wire a message is one datagram ([`Wire`]): the serde JSON of the protocol's `Msg`,
 //! or, between members of a cluster with a key, [`SEALED_MAGIC`], the MAC, then that JSON.
+use crate::protocol::local::CommandOf;
 use crate::protocol::multi_paxos::{self, MultiPaxosActor};
 use crate::protocol::paxos::{Msg, PaxosActor};
 use crate::runtime::auth::{ClusterKey, Tag, TAG_BYTES};
@@ -87,31 +88,6 @@ where
     fn refuse(_msg: &Self::Msg) -> Option<String> {
         None
     }
-
-    /// D1: whether `msg`, sent by this node `id` in a step that also saves (`step`), may leave
-    /// before that save is on disk, because it depends on nothing the save changes, only on
-    /// the storage already on disk before the step. By default no message may: every
-    /// message of a step that saves leaves after the save.
-    fn leaves_before_save(_id: Id, _msg: &Self::Msg, _step: &SavingStep<'_, Self>) -> bool
-    where
-        Self::Storage: Journal,
-    {
-        false
-    }
-}
-
-/// D1: a step that saves, as [`WireProtocol::leaves_before_save`] sees it.
-pub struct SavingStep<'a, A: Actor>
-where
-    A::Storage: Journal,
-{
-    /// The storage on disk before the step.
-    pub durable: &'a A::Storage,
-    /// What each of the step's saves changes, in order: the first from `durable`, each next
-    /// one from the one before.
-    pub changes: &'a [Changes<A>],
-    /// The actor's state after the step.
-    pub state: &'a A::State,
 }
 
 impl WireProtocol for PaxosActor {
@@ -217,47 +193,6 @@ impl WireProtocol for MultiPaxosActor<String> {
             )),
             M::Snapshot { entries, .. } => entries.iter().find_map(snapshot_entry),
             _ => None,
-        }
-    }
-
-    /// D1 (spec/runtime.md): what may leave before the step's save.
-    ///
-    /// - A leader's phase 2(a) `Accept`, in a ballot of its own whose round is on disk. It is
-    ///   the proposer's message, and the only stable storage a proposer needs is its round
-    ///   (§2.5: each proposer remembers "the highest-numbered proposal it has tried to
-    ///   issue"); what a step saves is this server's acceptor (§2.5: "An acceptor records its
-    ///   intended response in stable storage before actually sending the response"), whose
-    ///   acceptance is answered only to this server itself, and counted in memory.
-    /// - A `Chosen` for a slot the step's saves do not change: this server's acceptance of
-    ///   that slot, if it was counted, is on disk.
-    /// - A client's `Reply` or `Stale` when the step's saves change no applied slot: it
-    ///   answers for applied slots only (the replica's log), and this server's acceptances of
-    ///   those are all on disk.
-    ///
-    /// A `Promise`, an `Accepted`, a `Rejected` report the acceptor and a `Prepare` a round
-    /// that may be the step's own: they wait for the save.
-    fn leaves_before_save(
-        id: Id,
-        msg: &MpMsg,
-        step: &SavingStep<'_, MultiPaxosActor<String>>,
-    ) -> bool {
-        use crate::runtime::wal::MultiPaxosChange as Change;
-        let mut changed = step.changes.iter().flatten().filter_map(|c| match c {
-            Change::Accepted(slot, _) | Change::Unaccepted(slot) => Some(*slot),
-            Change::Round(_) | Change::Promised(_) | Change::Decided(_) | Change::Snapshot(_) => {
-                None
-            }
-        });
-        match msg {
-            multi_paxos::Msg::Accept { proposal, .. } => {
-                proposal.ballot.proposer == id && proposal.ballot.round <= step.durable.round
-            }
-            multi_paxos::Msg::Chosen { slot, .. } => !changed.any(|s| s == *slot),
-            multi_paxos::Msg::Reply { .. } | multi_paxos::Msg::Stale { .. } => {
-                let applied = step.state.replica.applied();
-                changed.all(|s| s >= applied)
-            }
-            _ => false,
         }
     }
 }
@@ -456,8 +391,8 @@ pub enum GuardTimer<T, M> {
     Inner(T),
     /// L1: hand this message from this peer to the inner actor now.
     Deliver(Id, M),
-    /// D1: the step before saved nothing yet, having sent only what may leave before its save
-    /// ([`WireProtocol::leaves_before_save`]): save now, then send the rest ([`FLUSH_AFTER`]).
+    /// D1: the step before sent the messages its actor gave before its save, and saved
+    /// nothing yet: save now, then carry out the rest ([`FLUSH_AFTER`]).
     Flush,
     /// F1 (tests only): send this copy of a datagram now; `copy` tells copies apart.
     Send {
@@ -491,45 +426,23 @@ where
     /// T1, T2: where the events the actor handles are recorded (`--trace`); `None` by default.
     pub trace: Option<Arc<Tracer>>,
     /// D1: what the last step left to do after the messages that left before its save: the
-    /// save, then the rest of its messages. Empty between steps but for that.
+    /// save, then the rest of its commands. Empty between steps but for that.
     pub deferred: Arc<Mutex<Deferred<A>>>,
 }
 
-/// What one save of `A`'s storage changes (W1: the record it appends).
-type Changes<A> = Vec<<<A as Actor>::Storage as Journal>::Change>;
+/// D1: the commands of a step from its first save on, when messages of the step left before
+/// that save ([`Guard::deferred`]).
+pub struct Deferred<A: Actor>(Vec<CommandOf<A>>);
 
-/// D1: the saves of a step whose first messages left before them, and the messages that wait
-/// for them ([`Guard::deferred`]).
-pub struct Deferred<A: Actor>
-where
-    A::Storage: Journal,
-{
-    /// Each save, with what it changes (from the storage on disk, then from the save before).
-    saves: Vec<(A::Storage, Changes<A>)>,
-    sends: Vec<(Id, A::Msg)>,
-}
-
-impl<A: Actor> Default for Deferred<A>
-where
-    A::Storage: Journal,
-{
+impl<A: Actor> Default for Deferred<A> {
     fn default() -> Self {
-        Deferred {
-            saves: Vec::new(),
-            sends: Vec::new(),
-        }
+        Deferred(Vec::new())
     }
 }
 
-impl<A: Actor> fmt::Debug for Deferred<A>
-where
-    A::Storage: Journal,
-{
+impl<A: Actor> fmt::Debug for Deferred<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Deferred")
-            .field("saves", &self.saves.len())
-            .field("sends", &self.sends)
-            .finish()
+        f.debug_tuple("Deferred").field(&self.0.len()).finish()
     }
 }
 
@@ -548,81 +461,36 @@ where
 {
     /// T2: records the step that handled `handled` and gave `out`, before any of it is carried
     /// out; then carries it out.
-    fn record_and_forward(
-        &self,
-        id: Id,
-        state: &A::State,
-        handled: Handled<'_, A>,
-        out: Out<A>,
-        o: &mut Out<Self>,
-    ) {
+    fn record_and_forward(&self, id: Id, handled: Handled<'_, A>, out: Out<A>, o: &mut Out<Self>) {
         if let Some(trace) = &self.trace {
             trace.step(handled, &out, &self.store);
         }
-        self.forward(id, Some(state), out, o);
+        self.forward(id, out, o);
     }
 
-    /// Passes the inner actor's commands on, saving storage on the spot so that it is on disk
-    /// before any message the same step sends; but for the messages that may leave before the
-    /// save (D1, [`WireProtocol::leaves_before_save`]): those leave first, and the save and
-    /// the other messages wait for the [`GuardTimer::Flush`] timer (or the next step, which
-    /// flushes first). A traced node (T2) always saves first.
-    fn forward(&self, id: Id, state: Option<&A::State>, out: Out<A>, o: &mut Out<Self>) {
-        let saves: Vec<&A::Storage> = out
-            .iter()
-            .filter_map(|c| match c {
-                Command::Save(storage) => Some(storage),
-                _ => None,
-            })
-            .collect();
-        let (Some(state), false, None) = (state, saves.is_empty(), &self.trace) else {
-            return self.carry_out(id, out, Vec::new(), o);
-        };
-        // What each save changes, and which messages may leave before the saves, computed
-        // once, against the storage on disk (a node that never saved sends nothing early).
-        let plan = self.store.with_saved(|durable| {
-            let durable = durable.as_ref()?;
-            let mut changes = Vec::new();
-            let mut before = durable;
-            for &storage in &saves {
-                changes.push(storage.changes(before));
-                before = storage;
-            }
-            let step = SavingStep {
-                durable,
-                changes: &changes,
-                state,
-            };
-            let early: Vec<bool> = out
-                .iter()
-                .filter_map(|c| match c {
-                    Command::Send(dst, msg) => {
-                        Some(*dst != id && A::leaves_before_save(id, msg, &step))
-                    }
-                    _ => None,
-                })
-                .collect();
-            Some((changes, early))
-        });
-        let Some((changes, early)) = plan else {
-            return self.carry_out(id, out, Vec::new(), o);
-        };
-        if !early.contains(&true) {
-            return self.carry_out(id, out, changes, o);
-        }
-        let mut deferred = self.lock_deferred();
-        let mut changes = changes.into_iter();
-        let mut early = early.into_iter();
-        for command in out {
+    /// D1: carries out the inner actor's commands in the order it gave them, and decides
+    /// nothing about it: the protocol gives first the messages that may leave before its save,
+    /// then the save, then the rest ([`crate::protocol::local`]). `spawn` sends a step's
+    /// messages once the step returns, so a save with no message before it is made at once,
+    /// and a save after messages waits, with every command after it, for the
+    /// [`GuardTimer::Flush`] timer (or for the next step, which flushes first).
+    fn forward(&self, id: Id, out: Out<A>, o: &mut Out<Self>) {
+        let mut sent = false;
+        let mut commands = out.into_iter();
+        while let Some(command) = commands.next() {
             match command {
-                Command::Save(storage) => {
-                    let changes = changes.next().expect("one list of changes per save");
-                    deferred.saves.push((storage, changes));
+                Command::Save(storage) if sent => {
+                    let mut deferred = self.lock_deferred();
+                    deferred.0.push(Command::Save(storage));
+                    deferred.0.extend(commands);
+                    o.set_timer(GuardTimer::Flush, FLUSH_AFTER..FLUSH_AFTER);
+                    return;
                 }
-                Command::Send(dst, msg) => match early.next() {
-                    Some(true) => self.send(id, dst, msg, o),
-                    _ => deferred.sends.push((dst, msg)),
-                },
+                Command::Save(storage) => self.save(id, &storage),
+                Command::Send(dst, msg) => {
+                    self.send(id, dst, msg, o);
+                    sent = true;
+                }
                 Command::SetTimer(timer, duration) => {
                     o.set_timer(GuardTimer::Inner(timer), duration)
                 }
@@ -630,44 +498,30 @@ where
                 Command::ChooseRandom(key, random) => o.choose_random(key, random),
             }
         }
-        o.set_timer(GuardTimer::Flush, FLUSH_AFTER..FLUSH_AFTER);
     }
 
-    /// D1: the saves a step deferred, then the messages that waited for them; nothing when no
-    /// step deferred anything. Every step runs it first, so that no step starts before the
-    /// last one's storage is on disk.
+    /// D1: the commands a step deferred, from its save on; nothing when no step deferred
+    /// anything. Every step runs it first, so that no step starts before the last one's
+    /// storage is on disk.
     fn flush(&self, id: Id, o: &mut Out<Self>) {
-        let Deferred { saves, sends } = std::mem::take(&mut *self.lock_deferred());
-        for (storage, changes) in saves {
-            self.save(id, &storage, Some(changes));
+        let Deferred(commands) = std::mem::take(&mut *self.lock_deferred());
+        let mut out = Out::new();
+        for command in commands {
+            match command {
+                Command::Save(storage) => out.save(storage),
+                Command::Send(dst, msg) => out.send(dst, msg),
+                Command::SetTimer(timer, duration) => out.set_timer(timer, duration),
+                Command::CancelTimer(timer) => out.cancel_timer(timer),
+                Command::ChooseRandom(key, random) => out.choose_random(key, random),
+            }
         }
-        for (dst, msg) in sends {
-            self.send(id, dst, msg, o);
-        }
+        self.forward(id, out, o);
     }
 
     fn lock_deferred(&self) -> std::sync::MutexGuard<'_, Deferred<A>> {
         self.deferred
             .lock()
             .expect("a node's steps never panic while they hold its deferred save")
-    }
-
-    /// The inner actor's commands in their order, each save on disk before what follows it.
-    /// `changes`: what each save changes, when [`Guard::forward`] computed it already (one
-    /// list per save, in order), or nothing.
-    fn carry_out(&self, id: Id, out: Out<A>, changes: Vec<Changes<A>>, o: &mut Out<Self>) {
-        let mut changes = changes.into_iter();
-        for command in out {
-            match command {
-                Command::Save(storage) => self.save(id, &storage, changes.next()),
-                Command::Send(dst, msg) => self.send(id, dst, msg, o),
-                Command::SetTimer(timer, duration) => {
-                    o.set_timer(GuardTimer::Inner(timer), duration)
-                }
-                Command::CancelTimer(timer) => o.cancel_timer(GuardTimer::Inner(timer)),
-                Command::ChooseRandom(key, random) => o.choose_random(key, random),
-            }
-        }
     }
 
     /// A1: a message to a peer is sealed when the cluster has a key; F1: in tests, the fault
@@ -762,18 +616,9 @@ where
             .is_some_and(|faults| faults.partitioned() && self.peers.contains(&src))
     }
 
-    /// D1: a node that cannot save must not send what depends on the save: it stops. The
-    /// save's `changes`, when the guard computed them already ([`Store::save_changes`]).
-    fn save(
-        &self,
-        id: Id,
-        saved: &A::Storage,
-        changes: Option<Vec<<A::Storage as Journal>::Change>>,
-    ) {
-        let result = match changes {
-            Some(changes) => self.store.save_changes(saved, changes),
-            None => self.store.save(saved),
-        };
+    /// D1: a node that cannot save must not send what depends on the save: it stops.
+    fn save(&self, id: Id, saved: &A::Storage) {
+        let result = self.store.save(saved);
         if let Err(e) = result {
             log::error!(
                 "Unable to save storage: stopping the node. id={id}, path={}, err={e}",
@@ -815,7 +660,7 @@ where
             }
             self.inner.on_start(id, storage, &mut out)
         });
-        self.forward(id, None, out, o);
+        self.forward(id, out, o);
         state
     }
 
@@ -883,11 +728,11 @@ where
         let mut out = Out::new();
         let Some(trace) = &self.trace else {
             self.inner.on_msg(id, state, src, msg, &mut out);
-            return self.forward(id, Some(state), out, o);
+            return self.forward(id, out, o);
         };
         self.inner.on_msg(id, state, src, msg.clone(), &mut out);
         trace.step(Handled::Msg(src, &msg), &out, &self.store);
-        self.forward(id, Some(state), out, o);
+        self.forward(id, out, o);
     }
 
     fn on_timeout(
@@ -903,11 +748,11 @@ where
             GuardTimer::Flush => {}
             GuardTimer::Inner(timer) => {
                 self.inner.on_timeout(id, state, timer, &mut out);
-                self.record_and_forward(id, state, Handled::Timeout(timer), out, o);
+                self.record_and_forward(id, Handled::Timeout(timer), out, o);
             }
             GuardTimer::Deliver(src, msg) => {
                 self.inner.on_msg(id, state, *src, msg.clone(), &mut out);
-                self.record_and_forward(id, state, Handled::Msg(*src, msg), out, o);
+                self.record_and_forward(id, Handled::Msg(*src, msg), out, o);
             }
             GuardTimer::Send { dst, wire, .. } => {
                 // F1: a copy held back; a partition that began meanwhile loses it.
@@ -922,7 +767,7 @@ where
         self.flush(id, o);
         let mut out = Out::new();
         self.inner.on_random(id, state, random, &mut out);
-        self.forward(id, Some(state), out, o);
+        self.forward(id, out, o);
     }
 }
 
@@ -1718,86 +1563,58 @@ mod deferred_save_tests {
         assert_eq!(sends(&o), vec![(leader, accepted)]);
     }
 
-    // D1: what may leave before the save: an `Accept` of this node's own ballot whose round
-    // is on disk; a `Chosen` of a slot the save does not change; a client's reply when the
-    // save changes no applied slot. No answer of an acceptor, no `Prepare`.
+    // D1: the guard carries out the actor's commands in their order: the messages before the
+    // save leave at once, and the save is on disk before any message after it is handed to
+    // `spawn`. A guard that sent the step's every message before its save fails this.
     #[test]
-    fn only_what_the_save_does_not_back_leaves_before_it() {
-        use crate::protocol::multi_paxos::{Applied, MultiPaxosState};
-        use crate::runtime::wal::MultiPaxosChange as Change;
-        type A = MultiPaxosActor<String>;
-        let (me, other) = (Id::from(1), Id::from(2));
-        let durable = Storage {
-            round: 3,
+    fn a_message_after_the_save_waits_for_it() {
+        let (guard, peers) = guard("order");
+        let (me, peer) = (peers[0], peers[1]);
+        let proposal = Proposal {
+            ballot: Ballot {
+                round: 1,
+                proposer: me,
+            },
+            command: MpCommand::Noop,
+        };
+        let accept = MpMsg::Accept {
+            slot: 0,
+            proposal: proposal.clone(),
+        };
+        let accepted = MpMsg::Accepted {
+            slot: 0,
+            proposal: proposal.clone(),
+        };
+        let mut storage = Storage {
+            round: 1,
             ..Storage::default()
         };
-        let proposal = |round, proposer| Proposal {
-            ballot: Ballot { round, proposer },
-            command: MpCommand::Noop,
-        };
-        let accept = |round, proposer| MpMsg::Accept {
-            slot: 7,
-            proposal: proposal(round, proposer),
-        };
-        // A replica that applied slot 0.
-        let mut state = MultiPaxosState::default();
-        state.replica.log.push(Applied {
-            slot: 0,
-            command: MpCommand::Noop,
-            executed: Vec::new(),
-        });
-        let early = |msg: &MpMsg, changed_slot: u32| {
-            let changes = vec![vec![
-                Change::Decided(1),
-                Change::Accepted(changed_slot, proposal(3, me)),
-            ]];
-            let step = SavingStep {
-                durable: &durable,
-                changes: &changes,
-                state: &state,
-            };
-            A::leaves_before_save(me, msg, &step)
-        };
-        assert!(early(&accept(3, me), 7));
-        assert!(early(&accept(2, me), 7));
-        assert!(!early(&accept(4, me), 7), "a round not on disk");
-        assert!(!early(&accept(3, other), 7), "another's ballot");
-        let reply = MpMsg::Reply {
-            request: 1,
-            ret: KvRet::PutOk,
-        };
-        assert!(early(&reply, 1), "the save changes an unapplied slot only");
-        assert!(!early(&reply, 0), "the save changes an applied slot");
-        let chosen = MpMsg::Chosen {
-            slot: 0,
-            command: MpCommand::Noop,
-        };
-        assert!(early(&chosen, 1));
-        assert!(!early(&chosen, 0), "the save changes the chosen slot");
-        let answers = [
-            MpMsg::Accepted {
-                slot: 7,
-                proposal: proposal(3, me),
-            },
-            MpMsg::Prepare {
-                ballot: Ballot {
-                    round: 3,
-                    proposer: me,
-                },
-                from: 0,
-            },
-            MpMsg::Promise {
-                ballot: Ballot {
-                    round: 3,
-                    proposer: other,
-                },
-                accepted: Default::default(),
-                more: None,
-                snapshot: 0,
-            },
-        ];
-        for msg in answers {
-            assert!(!early(&msg, 7), "{msg:?}");
-        }
+        storage.accepted.insert(0, proposal);
+        let mut out = Out::new();
+        out.send(peer, accept.clone());
+        out.save(storage.clone());
+        out.send(peer, accepted.clone());
+        let mut o = Out::new();
+        guard.forward(me, out, &mut o);
+        assert_eq!(sends(&o), vec![(peer, accept)]);
+        assert!(
+            guard.store.saved().is_none(),
+            "the save waits for the message before it"
+        );
+        assert!(flush_timer_set(&o));
+        let mut o = Out::new();
+        guard.flush(me, &mut o);
+        assert_eq!(guard.store.saved(), Some(storage.clone()));
+        assert_eq!(sends(&o), vec![(peer, accepted.clone())]);
+        // With no message before it, the save is made within the step.
+        storage.promised = storage.accepted[&0].ballot;
+        let mut out = Out::new();
+        out.save(storage.clone());
+        out.send(peer, accepted.clone());
+        let mut o = Out::new();
+        guard.forward(me, out, &mut o);
+        assert_eq!(guard.store.saved(), Some(storage));
+        assert_eq!(sends(&o), vec![(peer, accepted)]);
+        assert!(!flush_timer_set(&o));
     }
 }

@@ -286,7 +286,8 @@ where
     A::Msg: Serialize + DeserializeOwned + Send,
     A::Storage: Journal,
     A::State: fmt::Debug,
-    A::Timer: Serialize,
+    A::Timer: Serialize + Send,
+    A::Random: Send,
 {
     if config.addresses.is_empty() {
         return Err(Error::NoAddresses);

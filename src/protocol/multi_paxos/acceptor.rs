@@ -142,6 +142,14 @@ impl<V: Text> MultiPaxosActor<V> {
             return None;
         }
         acceptor.to_mut().accept(slot, proposal.clone());
+        if !self.variant.saves_before_answering() {
+            o.send(src, Msg::Accepted { slot, proposal });
+            Self::save(proposer, acceptor, o);
+            return Some(acceptor.promised);
+        }
+        // §2.5: "An acceptor records its intended response in stable storage before actually
+        // sending the response"; the runtime sends nothing given after a save before the save
+        // is on disk (D1).
         Self::save(proposer, acceptor, o);
         o.send(src, Msg::Accepted { slot, proposal });
         Some(acceptor.promised)

@@ -69,11 +69,15 @@ pub enum Variant {
     /// first), while its accepted proposals stay truncated at the last: the slots between
     /// are in neither (crash and snapshot path).
     StaleSnapshot,
+    /// An acceptor sends its `Accepted` before it saves the acceptance, so that the answer
+    /// may leave while the acceptance is not on disk: a crash between the two loses an
+    /// acceptance that was counted (crash path, D1).
+    AnswerBeforeSave,
 }
 
 impl Variant {
     /// Every variant, the correct one first.
-    pub const ALL: [Variant; 20] = [
+    pub const ALL: [Variant; 21] = [
         Variant::Correct,
         Variant::SkipPhase1,
         Variant::IgnoreReported,
@@ -94,6 +98,7 @@ impl Variant {
         Variant::ForgetAccepted,
         Variant::ForgetDecided,
         Variant::StaleSnapshot,
+        Variant::AnswerBeforeSave,
     ];
 
     /// Whether a leader's tick re-sends the `Accept` of the slots still in flight: it does
@@ -263,6 +268,13 @@ impl Variant {
             _ => {}
         }
         saved
+    }
+
+    /// Whether an acceptor saves an acceptance before it sends the `Accepted` that answers it:
+    /// §2.5, "An acceptor records its intended response in stable storage before actually
+    /// sending the response". [`Variant::AnswerBeforeSave`] sends first.
+    pub(crate) fn saves_before_answering(self) -> bool {
+        self != Variant::AnswerBeforeSave
     }
 
     /// Whether a proposer that learns of a higher ballot abandons its own. §2.2: the acceptor

@@ -642,6 +642,72 @@ pub(super) mod tests {
         assert_eq!(owned.acceptor.promised.round, 1);
     }
 
+    /// The commands of `o` as `save`, or the message's recipient and kind.
+    fn order(o: &Out<MultiPaxosActor>) -> Vec<String> {
+        o.iter()
+            .filter_map(|c| match c {
+                ActorCommand::Save(_) => Some("save".to_owned()),
+                ActorCommand::Send(dst, msg) => {
+                    let kind = format!("{msg:?}");
+                    let kind = kind.split([' ', '{']).next().unwrap_or_default().to_owned();
+                    Some(format!("{kind} to {}", usize::from(*dst)))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    // D1 (spec/runtime.md), §2.5: "An acceptor records its intended response in stable
+    // storage before actually sending the response". The actor gives what may leave before
+    // its save first, then one save, then what depends on it: a leader's `Accept`s to the
+    // others (its round saved in an earlier step) before its own acceptance's save; an
+    // acceptor's `Accepted` after the save of its acceptance, but with the broken variant that
+    // answers first.
+    #[test]
+    fn a_step_gives_its_messages_around_its_save_in_the_order_that_is_safe() {
+        let (leader, follower) = (Id::from(0), Id::from(1));
+        let ballot = Ballot {
+            round: 1,
+            proposer: leader,
+        };
+        let a = actor(Variant::Correct);
+        let mut state = Cow::Owned(a.on_start(leader, &None, &mut Out::new()));
+        let mut o = Out::new();
+        a.on_timeout(leader, &mut state, &Timer::Election, &mut o);
+        assert_eq!(order(&o), ["save", "Prepare to 1", "Prepare to 2"]);
+        let promise = Msg::Promise {
+            ballot,
+            accepted: Default::default(),
+            more: None,
+            snapshot: 0,
+        };
+        a.on_msg(leader, &mut state, follower, promise, &mut Out::new());
+        assert!(state.is_leader());
+        let request = Msg::Request {
+            command: append(3, 1, 'A'),
+        };
+        let mut o = Out::new();
+        a.on_msg(leader, &mut state, Id::from(3), request, &mut o);
+        assert_eq!(order(&o), ["Accept to 1", "Accept to 2", "save"]);
+        let accept = Msg::Accept {
+            slot: 0,
+            proposal: Proposal {
+                ballot,
+                command: put(3, 1, 'A'),
+            },
+        };
+        for (variant, expected) in [
+            (Variant::Correct, ["save", "Accepted to 0"]),
+            (Variant::AnswerBeforeSave, ["Accepted to 0", "save"]),
+        ] {
+            let a = actor(variant);
+            let mut state = Cow::Owned(a.on_start(follower, &None, &mut Out::new()));
+            let mut o = Out::new();
+            a.on_msg(follower, &mut state, leader, accept.clone(), &mut o);
+            assert_eq!(order(&o), expected, "{variant:?}");
+        }
+    }
+
     /// The messages of `o`, with their recipients.
     pub(super) fn sent(o: Out<MultiPaxosActor>) -> Vec<(Id, Msg)> {
         o.into_iter()
