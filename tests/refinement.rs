@@ -209,7 +209,7 @@ const CAUGHT: &[(&str, &[(&str, &str)])] = &[
     (
         "multi-paxos-bug-answer-before-save",
         &[
-            ("refines Voting", "is not allowed: SafeAt("),
+            ("refines Voting", "is not allowed: no quorum Q has ShowsSafeAt("),
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),
