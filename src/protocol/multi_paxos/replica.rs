@@ -74,6 +74,16 @@ pub struct Applied<V = char> {
     pub executed: Vec<bool>,
 }
 
+/// What the at-most-once table says of a request already applied or older
+/// ([`ReplicaState::table`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Table {
+    /// The client's last applied request: its reply, from the table.
+    Answered(KvRet),
+    /// A number the client used up: its last applied request is this one.
+    Stale(RequestId),
+}
+
 /// Replica (learner) state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(bound = "V: Text")]
@@ -104,6 +114,22 @@ impl<V: Text> ReplicaState<V> {
     pub(crate) fn reused(&self, command: &ClientCommand<V>) -> bool {
         let last = self.machine.last.get(&command.client);
         last.is_some_and(|last| last.request == command.request && last.op != command.op)
+    }
+
+    /// What the at-most-once table says of a client's request that reaches a leader: answered
+    /// from it (the client's last applied request, with the same operation: its reply),
+    /// stale (below the client's last applied request `last`, or that number with another
+    /// operation), or `None`: a new request, to be run. Without `dedup`
+    /// ([`Variant::NoDedupTable`](super::Variant::NoDedupTable)) the last request runs again.
+    pub(crate) fn table(&self, command: &ClientCommand<V>, dedup: bool) -> Option<Table> {
+        let last = self.machine.last.get(&command.client)?;
+        if command.request == last.request && dedup && !self.reused(command) {
+            Some(Table::Answered(last.ret.clone()))
+        } else if command.request < last.request || (command.request == last.request && dedup) {
+            Some(Table::Stale(last.request))
+        } else {
+            None
+        }
     }
 
     /// The first slot not known to be chosen: where phase 1 starts.
