@@ -425,6 +425,37 @@ mod tests {
         assert_eq!(machine.kv.data[&'x'], "AA");
     }
 
+    // Reference: the at-most-once requirement, at a leader (`handle_request`): the
+    // client's last applied request is answered from the table, an older one or a reused
+    // number is stale, a newer one runs.
+    #[test]
+    fn the_table_answers_the_last_request_and_refuses_older_ones() {
+        let mut replica: ReplicaState = ReplicaState::default();
+        assert_eq!(replica.table(&append(3, 1, 'A'), true), None);
+        let (reply, _) = replica.machine.apply(&append(3, 2, 'A'), true);
+        let reply = reply.expect("a command that runs has a reply");
+        assert_eq!(
+            replica.table(&append(3, 2, 'A'), true),
+            Some(Table::Answered(reply))
+        );
+        assert_eq!(
+            replica.table(&append(3, 1, 'A'), true),
+            Some(Table::Stale(2))
+        );
+        assert_eq!(
+            replica.table(&append(3, 2, 'B'), true),
+            Some(Table::Stale(2))
+        );
+        assert_eq!(replica.table(&append(3, 3, 'A'), true), None);
+        assert_eq!(replica.table(&append(4, 1, 'A'), true), None);
+        // Without the table's dedup the last request runs again; an older one is still stale.
+        assert_eq!(replica.table(&append(3, 2, 'A'), false), None);
+        assert_eq!(
+            replica.table(&append(3, 1, 'A'), false),
+            Some(Table::Stale(2))
+        );
+    }
+
     // Reference: §3, a special "no-op" command that leaves the state unchanged.
     #[test]
     fn noop_changes_nothing() {
