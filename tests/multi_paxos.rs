@@ -118,12 +118,13 @@ fn applying_past_a_gap_breaks_log_consistency() {
     );
 }
 
-// Reference: the at-most-once requirement: a per-client table in the state machine.
+// Reference: the at-most-once requirement: a per-client table in the state machine,
+// with a client's retry across a leader change.
 #[test]
 fn no_dedup_table_breaks_at_most_once() {
     caught(
         "multi-paxos-bug-no-dedup-table",
-        "multi-paxos-3-servers-1-client-duplicating",
+        "multi-paxos-3-servers-1-client-retries-unordered",
         Variant::NoDedupTable,
         "at most once",
     );

@@ -12,7 +12,7 @@ use crate::model::voting::{
 use crate::protocol::ballot::{may_accept, Ballot};
 use crate::protocol::multi_paxos::{
     Applied, ClientCommand, Command, Kv, KvOp, LeaderTick, Msg, MultiPaxosActor, MultiPaxosState,
-    Proposal, ReplicaState, RequestId, Role, Slot, StateMachine, Timer, Variant,
+    Proposal, ReplicaState, RequestId, Role, Slot, StateMachine, Table, Timer, Variant,
 };
 use itertools::Itertools;
 use serde::{Deserialize, Serialize};
@@ -306,6 +306,14 @@ pub struct Ghost {
     /// restart, a proposal chosen in a slot where another command was accepted (set by the
     /// judge: the witness "chosen after restart with competing commands").
     pub chosen_after_restart: bool,
+    /// Sticky: a leader answered a client's request from its at-most-once table, a request
+    /// that another server's lower ballot had got accepted (set by the judge: the witness
+    /// "retried request answered from the at-most-once table").
+    pub answered_from_table: bool,
+    /// Sticky: a leader refused as stale a client's request below the client's last applied
+    /// one, a request that another server's lower ballot had got accepted (set by the judge:
+    /// the witness "stale request refused").
+    pub stale_refused: bool,
 }
 
 impl Default for Ghost {
@@ -318,6 +326,8 @@ impl Default for Ghost {
             refinement: Refinement::default(),
             lost: (0, false),
             chosen_after_restart: false,
+            answered_from_table: false,
+            stale_refused: false,
         }
     }
 }
@@ -888,10 +898,55 @@ fn answered_after_loss(model: &MultiPaxosModel, state: &MultiPaxosModelState) ->
     state.history.lost.0 > 0 && all_answered(model, state)
 }
 
+/// Witness for at most once across a leader change: a leader answered a client's request from
+/// its at-most-once table, and another server's lower ballot had got that request accepted
+/// (judged on the step, by [`judge_table`]).
+fn answered_from_table(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    state.history.answered_from_table
+}
+
+/// Witness for at most once across a leader change: a leader refused a client's request below
+/// the client's last applied one, which its table holds, and another server's lower ballot had
+/// got that request accepted (judged on the step, by [`judge_table`]).
+fn stale_refused(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    state.history.stale_refused
+}
+
+/// Witness for P2c and validity over several slots: a server, under one ballot, re-issued two
+/// or more slots that phase 1 reported (each holds a command accepted there under a lower
+/// ballot), filled a slot between two of them with a no-op of its own, and issued a client
+/// command above the highest of them: a new leader recovered slots with a gap between them and
+/// then took new commands.
+fn new_command_after_recovered_slots(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    let by_slot = Acceptances::of(state).by_slot();
+    let reported = |slot: &Slot, p: &Proposal| {
+        (by_slot.get(slot).into_iter().flatten())
+            .any(|(q, _)| q.ballot < p.ballot && q.command == p.command)
+    };
+    servers(state).any(|s| {
+        let terms = s.trail.issued.iter().into_group_map_by(|(_, p)| p.ballot);
+        terms.values().any(|issued| {
+            let recovered: Vec<Slot> = (issued.iter())
+                .filter(|(slot, p)| reported(slot, p))
+                .map(|(slot, _)| *slot)
+                .collect();
+            let (Some(low), Some(top)) = (recovered.iter().min(), recovered.iter().max()) else {
+                return false;
+            };
+            let gap = issued.iter().any(|(slot, p)| {
+                p.command == Command::Noop && low < slot && slot < top && !reported(slot, p)
+            });
+            let new = (issued.iter())
+                .any(|(slot, p)| slot > top && matches!(p.command, Command::Batch(_)));
+            gap && new
+        })
+    })
+}
+
 /// Every property of the model, in the order they are reported: its name (the claim it
 /// checks), whether it must hold always or be reached sometimes, and its condition. For the
 /// actor model or its [`Simulated`] wrapper.
-fn properties() -> [Property<MultiPaxosModel>; 33] {
+fn properties() -> [Property<MultiPaxosModel>; 36] {
     [
         Property::always("slot agreement", slot_agreement),
         Property::always("P1a", p1a),
@@ -931,6 +986,15 @@ fn properties() -> [Property<MultiPaxosModel>; 33] {
         Property::sometimes("caught up from a snapshot", caught_up_from_snapshot),
         Property::sometimes("snapshot in pieces", snapshot_in_pieces),
         Property::sometimes("leader behind a snapshot", leader_behind_snapshot),
+        Property::sometimes(
+            "retried request answered from the at-most-once table",
+            answered_from_table,
+        ),
+        Property::sometimes("stale request refused", stale_refused),
+        Property::sometimes(
+            "new command after recovered slots",
+            new_command_after_recovered_slots,
+        ),
         // Liveness: judged only where a run ends (stateright reports an `eventually`
         // property at terminal states, see spec/multi-paxos.md).
         Property::eventually("every request answered", all_answered),
@@ -986,6 +1050,7 @@ fn judge(
     if !after.history.chosen_after_restart && chosen_by_a_restarted_leader(cfg, before, after) {
         Arc::make_mut(&mut after.history).chosen_after_restart = true;
     }
+    judge_table(cfg, step.action, before, after);
     refine(cfg, step, &sent, before, after);
 }
 
@@ -1034,6 +1099,58 @@ fn sent_in_order(
         step.sent(before)
     } else {
         Vec::new()
+    }
+}
+
+/// Judges a step that delivers a client's request to a leader: the path it takes through the
+/// at-most-once table is the one [`ReplicaState::table`] names for the leader's state before
+/// the step, as `handle_request` asks it. Sets the sticky witnesses "retried request answered
+/// from the at-most-once table" and "stale request refused" when the request is one that
+/// another server's lower ballot had got accepted: it reached this leader across a leader
+/// change, and the table that answers it came through the log.
+fn judge_table(
+    cfg: &ModelCfg,
+    step: &ActionOf<MultiPaxosActor>,
+    before: &MultiPaxosModelState,
+    after: &mut MultiPaxosModelState,
+) {
+    let ActorModelAction::Deliver {
+        dst,
+        msg: Msg::Request { command },
+        ..
+    } = step
+    else {
+        return;
+    };
+    let Some(leader) = servers(before).find(|s| s.id == *dst && s.state.is_leader()) else {
+        return;
+    };
+    let history = &after.history;
+    let path = leader
+        .state
+        .replica
+        .table(command, cfg.config.variant.at_most_once());
+    let unseen = match path {
+        Some(Table::Answered(_)) => !history.answered_from_table,
+        Some(Table::Stale(_)) => !history.stale_refused,
+        None => false,
+    };
+    let ballot = leader.state.proposer.ballot;
+    let across = || {
+        Acceptances::of(before).0.iter().any(|(_, p, _)| {
+            p.ballot < ballot
+                && p.ballot.proposer != leader.id
+                && (p.command.clients().iter())
+                    .any(|c| (c.client, c.request) == (command.client, command.request))
+        })
+    };
+    if !unseen || !across() {
+        return;
+    }
+    let history = Arc::make_mut(&mut after.history);
+    match path {
+        Some(Table::Answered(_)) => history.answered_from_table = true,
+        _ => history.stale_refused = true,
     }
 }
 

@@ -3,7 +3,7 @@
 //! phase 2(a) per slot.
 use super::{
     AcceptorState, Ballot, ClientCommand, Command, LeaderTick, Msg, MultiPaxosActor,
-    MultiPaxosState, Parts, Proposal, Slot, Text, Timer,
+    MultiPaxosState, Parts, Proposal, Slot, Table, Text, Timer,
 };
 use serde::Serialize;
 use stateright::actor::{Id, Out};
@@ -414,21 +414,14 @@ impl<V: Text> MultiPaxosActor<V> {
         } = &proposer.role
         {
             // At most once: a request already applied is answered from the table, not re-run.
-            let dedup = self.variant.at_most_once();
-            match replica.machine.last.get(&command.client) {
-                Some(last)
-                    if command.request == last.request && dedup && !replica.reused(&command) =>
-                {
-                    let (request, ret) = (last.request, last.ret.clone());
+            let request = command.request;
+            match replica.table(&command, self.variant.at_most_once()) {
+                Some(Table::Answered(ret)) => {
                     o.send(command.client, Msg::Reply { request, ret });
                 }
                 // A number the client used up: said so, so that it can number anew (R3 in
                 // spec/runtime.md).
-                Some(last)
-                    if command.request < last.request
-                        || (command.request == last.request && dedup) =>
-                {
-                    let (request, last) = (command.request, last.request);
+                Some(Table::Stale(last)) => {
                     o.send(command.client, Msg::Stale { request, last });
                 }
                 // Batching: with the window full, the request waits for a slot to be chosen.

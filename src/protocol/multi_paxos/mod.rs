@@ -95,7 +95,7 @@ pub use leader::{ProposerState, Role};
 pub use messages::{
     ClientCommand, Command, Msg, Proposal, RequestId, Slot, Snapshot, SnapshotEntry, Storage, Timer,
 };
-pub use replica::{Applied, LastApplied, ReplicaState, StateMachine};
+pub use replica::{Applied, LastApplied, ReplicaState, StateMachine, Table};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;

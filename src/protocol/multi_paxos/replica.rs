@@ -74,6 +74,16 @@ pub struct Applied<V = char> {
     pub executed: Vec<bool>,
 }
 
+/// What the at-most-once table says of a request already applied or older
+/// ([`ReplicaState::table`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Table {
+    /// The client's last applied request: its reply, from the table.
+    Answered(KvRet),
+    /// A number the client used up: its last applied request is this one.
+    Stale(RequestId),
+}
+
 /// Replica (learner) state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(bound = "V: Text")]
@@ -104,6 +114,22 @@ impl<V: Text> ReplicaState<V> {
     pub(crate) fn reused(&self, command: &ClientCommand<V>) -> bool {
         let last = self.machine.last.get(&command.client);
         last.is_some_and(|last| last.request == command.request && last.op != command.op)
+    }
+
+    /// What the at-most-once table says of a client's request that reaches a leader: answered
+    /// from it (the client's last applied request, with the same operation: its reply),
+    /// stale (below the client's last applied request `last`, or that number with another
+    /// operation), or `None`: a new request, to be run. Without `dedup`
+    /// ([`Variant::NoDedupTable`](super::Variant::NoDedupTable)) the last request runs again.
+    pub(crate) fn table(&self, command: &ClientCommand<V>, dedup: bool) -> Option<Table> {
+        let last = self.machine.last.get(&command.client)?;
+        if command.request == last.request && dedup && !self.reused(command) {
+            Some(Table::Answered(last.ret.clone()))
+        } else if command.request < last.request || (command.request == last.request && dedup) {
+            Some(Table::Stale(last.request))
+        } else {
+            None
+        }
     }
 
     /// The first slot not known to be chosen: where phase 1 starts.
@@ -397,6 +423,37 @@ mod tests {
         let (_, executed) = machine.apply(&append(3, 1, 'A'), false);
         assert!(executed, "without the table the duplicate runs again");
         assert_eq!(machine.kv.data[&'x'], "AA");
+    }
+
+    // Reference: the at-most-once requirement, at a leader (`handle_request`): the
+    // client's last applied request is answered from the table, an older one or a reused
+    // number is stale, a newer one runs.
+    #[test]
+    fn the_table_answers_the_last_request_and_refuses_older_ones() {
+        let mut replica: ReplicaState = ReplicaState::default();
+        assert_eq!(replica.table(&append(3, 1, 'A'), true), None);
+        let (reply, _) = replica.machine.apply(&append(3, 2, 'A'), true);
+        let reply = reply.expect("a command that runs has a reply");
+        assert_eq!(
+            replica.table(&append(3, 2, 'A'), true),
+            Some(Table::Answered(reply))
+        );
+        assert_eq!(
+            replica.table(&append(3, 1, 'A'), true),
+            Some(Table::Stale(2))
+        );
+        assert_eq!(
+            replica.table(&append(3, 2, 'B'), true),
+            Some(Table::Stale(2))
+        );
+        assert_eq!(replica.table(&append(3, 3, 'A'), true), None);
+        assert_eq!(replica.table(&append(4, 1, 'A'), true), None);
+        // Without the table's dedup the last request runs again; an older one is still stale.
+        assert_eq!(replica.table(&append(3, 2, 'A'), false), None);
+        assert_eq!(
+            replica.table(&append(3, 1, 'A'), false),
+            Some(Table::Stale(2))
+        );
     }
 
     // Reference: §3, a special "no-op" command that leaves the state unchanged.
