@@ -1,4 +1,4 @@
-//! What a save costs (issue 13): this disk's durable-write latency, then a Multi-Paxos save
+//! What a save costs (rule D1's price): this disk's durable-write latency, then a Multi-Paxos save
 //! with an empty log and with a 100,000-command log (kept as a node keeps it: a snapshot of the
 //! store, and the slots since the last one), through the write-ahead log
 //! (`runtime::wal::Store`, one record of what changed) and, for comparison, the way storage

@@ -1,8 +1,8 @@
-//! Issue 12, "the cluster always comes back", on a real loopback network: a whole cluster
+//! The cluster always comes back (spec/runtime.md D2), on a real loopback network: a whole cluster
 //! restarted behind a long log answers again, a leader's death costs about one election, lost
 //! `Accept`s are sent again, and a fault-free run keeps one leader.
 //!
-//! The figures of the README come from the same tests with larger sizes (the knobs are
+//! The figures of docs/benchmarks.md come from the same tests with larger sizes (the knobs are
 //! environment variables, the defaults keep CI short):
 //!
 //! ```text

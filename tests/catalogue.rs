@@ -76,7 +76,7 @@ fn breaks(variant: Variant) -> &'static str {
 }
 
 /// The correct in-tests model whose configuration each deliberate bug's model shares but for
-/// the variant (issue 8), so that only a safety property can tell them apart, never the
+/// the variant, so that only a safety property can tell them apart, never the
 /// state-count pin.
 fn base(variant: Variant) -> &'static str {
     match variant {

@@ -1,4 +1,4 @@
-//! The Explorer as an auditor sees it (issue 11): the link `paxos check` prints for a
+//! The Explorer as an auditor sees it: the link `paxos check` prints for a
 //! counterexample lands on the violating state, and that state's page names the violated
 //! property, shows the per-server table and ends the path with the trace's last step.
 //!
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The single-decree bug whose counterexample is the issue's example: 13 steps.
+/// The single-decree bug whose counterexample docs/checking.md shows: 13 steps.
 const READ_BY_VALUE: (&str, &str) = ("paxos-bug-read-by-value", "reads only chosen");
 /// A Multi-Paxos bug caught across a leader change: server 1 takes over (ballot (2, 1)) from server 0.
 const IGNORE_REPORTED: (&str, &str) = ("multi-paxos-bug-ignore-reported", "P2c");
@@ -80,7 +80,7 @@ fn holds<M: Model>(model: &M, property: &str, state: &M::State) -> bool {
     (p.condition)(model, state)
 }
 
-// Reference: issue 11, "paxos check and the Explorer agree".
+// Reference: paxos check and the Explorer agree.
 #[test]
 fn a_counterexample_link_lands_on_a_state_that_says_it_violates_the_property() {
     for (name, property) in [READ_BY_VALUE, IGNORE_REPORTED] {
@@ -333,7 +333,7 @@ fn selected_step(dom: &str) -> Option<String> {
     None
 }
 
-// Reference: issue 11, "a browser test".
+// Reference: the Explorer in a real browser.
 #[test]
 fn the_explorer_in_chromium_shows_the_counterexample_readably() {
     let Some(browser) = chromium() else {

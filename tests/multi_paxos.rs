@@ -36,7 +36,7 @@ fn multi_paxos_models() -> Vec<Loaded> {
         .collect()
 }
 
-/// The base model of the bug models that meet issue 8: a correct in-tests model whose
+/// The base model of the bug models: a correct in-tests model whose
 /// configuration they share but for the variant, so that only a safety property can tell them
 /// apart (never the state-count pin).
 const BASE: &str = "multi-paxos-3-servers-1-client-two-leader-changes";
@@ -118,7 +118,7 @@ fn applying_past_a_gap_breaks_log_consistency() {
     );
 }
 
-// Reference: the issue's at-most-once requirement: a per-client table in the state machine,
+// Reference: at most once (spec/multi-paxos.md): a per-client table in the state machine,
 // with a client's retry across a leader change.
 #[test]
 fn no_dedup_table_breaks_at_most_once() {
@@ -199,7 +199,7 @@ fn accepting_any_ballot_breaks_p1a() {
     );
 }
 
-// Reference: the issue's ghost requirement: the acceptor's state is in its ghost record.
+// Reference: acceptor recorded (spec/multi-paxos.md): the acceptor's state is in its ghost record.
 #[test]
 fn keeping_a_refused_proposal_breaks_the_acceptor_record() {
     caught(
@@ -222,7 +222,7 @@ fn learning_one_short_of_a_majority_breaks_learning_only_chosen() {
     );
 }
 
-// Reference: the issue's linearizability requirement: reads go through the log.
+// Reference: linearizable (spec/multi-paxos.md): reads go through the log.
 #[test]
 fn local_reads_break_linearizability() {
     caught(
@@ -233,7 +233,7 @@ fn local_reads_break_linearizability() {
     );
 }
 
-// Reference: issue 13 (batching), spec/multi-paxos.md "Batching": each command of a batch is
+// Reference: batching (S4), spec/multi-paxos.md "Batching": each command of a batch is
 // applied in order and its client gets its own command's reply; one reply for the whole slot
 // (as before batching) gives a client a result its command could not have had.
 #[test]

@@ -209,7 +209,10 @@ const CAUGHT: &[(&str, &[(&str, &str)])] = &[
     (
         "multi-paxos-bug-answer-before-save",
         &[
-            ("refines Voting", "is not allowed: no quorum Q has ShowsSafeAt("),
+            (
+                "refines Voting",
+                "is not allowed: no quorum Q has ShowsSafeAt(",
+            ),
             ("refines Consensus", "Consensus: chosen"),
         ],
     ),

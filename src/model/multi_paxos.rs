@@ -1618,7 +1618,7 @@ mod tests {
         state
     }
 
-    // Reference: the at-most-once requirement, across a snapshot: the request ran
+    // Reference: at most once (spec/multi-paxos.md), across a snapshot: the request ran
     // before the snapshot, whose table holds it, and runs again after it.
     #[test]
     fn a_request_run_before_and_after_a_snapshot_runs_twice() {

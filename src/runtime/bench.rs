@@ -427,7 +427,7 @@ fn cpu_steal() -> Option<(u64, u64)> {
     Some((steal, ticks.iter().take(8).sum()))
 }
 
-/// The issue 13 ratios, from the rows of a Multi-Paxos run: the most clients' throughput
+/// The ratios the write path's goals name (docs/benchmarks.md), from the rows of a Multi-Paxos run: the most clients' throughput
 /// over one client's, its p99 over one client's p50, and one client's p50 over two durable
 /// writes (the leader's and a follower's `fsync`, one after the other).
 fn batching_ratios(rows: &[Row]) -> Option<String> {

@@ -1,6 +1,6 @@
 //! A UDP client for the cluster: the single-decree register ([`PaxosCodec`]) or the
 //! Multi-Paxos key-value store ([`MultiPaxosCodec`]); one JSON message per datagram (the wire
-//! formats are in README.md, "Running on UDP"), a timeout per attempt, and retries that move
+//! formats are in docs/running.md), a timeout per attempt, and retries that move
 //! on to the next server.
 //!
 //! For single-decree Paxos each attempt carries a fresh request number, so a retry is never

@@ -1207,7 +1207,7 @@ mod tests {
         );
     }
 
-    // H4 (spec/runtime.md S3): a peer's `Accept` whose batch is outside the leader's limits
+    // H4 (spec/runtime.md S4): a peer's `Accept` whose batch is outside the leader's limits
     // (too many commands, too many bytes together, none at all) never reaches the actor, and
     // nothing panics; one at the limits does.
     #[test]

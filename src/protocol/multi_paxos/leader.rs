@@ -818,7 +818,7 @@ mod tick_tests {
         state
     }
 
-    // Reference: issue 13 (batching) and §3: with its window full, a leader keeps new requests;
+    // Reference: batching (S4, spec/runtime.md) and §3: with its window full, a leader keeps new requests;
     // when the slot in flight is chosen, they go into the next slot as one batch, and once
     // that is chosen each client gets its own reply, from the commands applied in order.
     #[test]
@@ -890,7 +890,7 @@ mod tick_tests {
         assert!(state.proposer.queue.is_empty());
     }
 
-    // Reference: issue 13 (batching) and S6 in spec/runtime.md: once a slot is chosen, a leader
+    // Reference: batching, the hold (S6 in spec/runtime.md): once a slot is chosen, a leader
     // with `batch_wait` holds the requests that waited for the clients that slot answered; the
     // last of them to come back ends the hold, and the batch goes out with it. The hold's timer
     // ends a hold that a client never ends.
@@ -994,7 +994,7 @@ mod tick_tests {
         assert_eq!(accepts(o), vec![(1, Command::Batch(alone.into()))]);
     }
 
-    // Reference: issue 12: the leader's tick re-sends the Accept of a slot in flight to the
+    // Reference: L2 (spec/runtime.md): the leader's tick re-sends the Accept of a slot in flight to the
     // acceptors that have not accepted it, and tells the others it is alive; a follower that
     // hears it puts off its election timer and asks for what it misses.
     #[test]
@@ -1033,7 +1033,7 @@ mod tick_tests {
             .any(|c| matches!(c, ActorCommand::Send(_, Msg::CatchUp { from: 0, to: 2 }))));
     }
 
-    // Reference: issue 12: a follower that kept a client's request for want of a leader
+    // Reference: L2 (spec/runtime.md): a follower that kept a client's request for want of a leader
     // forwards it to the leader it hears from, instead of campaigning for it later; a server
     // restarted holding a promise runs its election timer at once, one that never promised
     // does not.
@@ -1075,7 +1075,7 @@ mod tick_tests {
         assert_eq!(timers(Some(promised)), 1);
     }
 
-    // Reference: issue 12: a candidate asks for a promise's next piece, counts the promise only
+    // Reference: no message grows with the log (spec/multi-paxos.md): a candidate asks for a promise's next piece, counts the promise only
     // once whole, and sends at most `piece` Accepts at once when it takes over.
     #[test]
     fn candidate_gathers_a_promise_in_pieces_and_paces_its_accepts() {

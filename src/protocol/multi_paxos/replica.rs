@@ -410,7 +410,7 @@ mod tests {
     use super::*;
     use stateright::actor::Actor;
 
-    // Reference: the at-most-once requirement (a per-client table).
+    // Reference: at most once (spec/multi-paxos.md): a per-client table.
     #[test]
     fn table_applies_a_command_once_and_answers_the_retry() {
         let mut machine: StateMachine = StateMachine::default();
@@ -425,7 +425,7 @@ mod tests {
         assert_eq!(machine.kv.data[&'x'], "AA");
     }
 
-    // Reference: the at-most-once requirement, at a leader (`handle_request`): the
+    // Reference: at most once (spec/multi-paxos.md), at a leader (`handle_request`): the
     // client's last applied request is answered from the table, an older one or a reused
     // number is stale, a newer one runs.
     #[test]
