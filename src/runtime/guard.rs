@@ -428,6 +428,54 @@ where
     /// D1: what the last step left to do after the messages that left before its save: the
     /// save, then the rest of its commands. Empty between steps but for that.
     pub deferred: Arc<Mutex<Deferred<A>>>,
+    /// Why the node stops, once something stops it: a guard whose save failed stops the node
+    /// here and handles nothing more; `node::serve` waits for it and returns it.
+    pub stop: Arc<Stop>,
+}
+
+/// Why a node stops ([`Stop`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stopping {
+    /// `--exit-after` ran out.
+    Asked,
+    /// D1: a save failed, so nothing that depends on it may be sent: the message says which
+    /// file and why.
+    CannotSave(String),
+    /// stateright's `spawn` returned: every node thread ended, or one panicked.
+    Ended(String),
+}
+
+/// Why the node stops, set once by whichever part of it stops it first, and waited for by
+/// the thread that serves it, which returns it: no library code ends the process.
+#[derive(Debug, Default)]
+pub struct Stop {
+    why: Mutex<Option<Stopping>>,
+    set: std::sync::Condvar,
+}
+
+impl Stop {
+    /// Stops the node for `why`, unless it is stopping already.
+    pub fn stop(&self, why: Stopping) {
+        let mut now = self.why.lock().unwrap_or_else(|e| e.into_inner());
+        now.get_or_insert(why);
+        self.set.notify_all();
+    }
+
+    /// Whether the node is stopping.
+    pub fn stopping(&self) -> bool {
+        self.why.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+
+    /// Waits until the node stops; returns why.
+    pub fn wait(&self) -> Stopping {
+        let mut now = self.why.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(why) = now.as_ref() {
+                return why.clone();
+            }
+            now = self.set.wait(now).unwrap_or_else(|e| e.into_inner());
+        }
+    }
 }
 
 /// D1: the commands of a step from its first save on, when messages of the step left before
@@ -486,7 +534,11 @@ where
                     o.set_timer(GuardTimer::Flush, FLUSH_AFTER..FLUSH_AFTER);
                     return;
                 }
-                Command::Save(storage) => self.save(id, &storage),
+                Command::Save(storage) => {
+                    if !self.save(id, &storage) {
+                        return;
+                    }
+                }
                 Command::Send(dst, msg) => {
                     self.send(id, dst, msg, o);
                     sent = true;
@@ -616,20 +668,19 @@ where
             .is_some_and(|faults| faults.partitioned() && self.peers.contains(&src))
     }
 
-    /// D1: a node that cannot save must not send what depends on the save: it stops.
-    fn save(&self, id: Id, saved: &A::Storage) {
-        let result = self.store.save(saved);
-        if let Err(e) = result {
-            log::error!(
-                "Unable to save storage: stopping the node. id={id}, path={}, err={e}",
-                self.store.path().display()
-            );
-            eprintln!(
-                "error: cannot save storage to {}: {e}; the node stops rather than run without durable state",
-                self.store.path().display()
-            );
-            std::process::exit(1);
-        }
+    /// D1: a node that cannot save must not send what depends on the save: it stops, and
+    /// says so. Whether the save is on disk.
+    fn save(&self, id: Id, saved: &A::Storage) -> bool {
+        let Err(e) = self.store.save(saved) else {
+            return true;
+        };
+        let path = self.store.path().display();
+        log::error!("Unable to save storage: stopping the node. id={id}, path={path}, err={e}");
+        self.stop.stop(Stopping::CannotSave(format!(
+            "cannot save storage to {path}: {e}; the node stops rather than run without \
+             durable state"
+        )));
+        false
     }
 }
 
@@ -672,6 +723,9 @@ where
         wire: Wire<A::Msg>,
         o: &mut Out<Self>,
     ) {
+        if self.stop.stopping() {
+            return;
+        }
         self.flush(id, o);
         if self.cut_off_from(src) {
             return;
@@ -742,6 +796,9 @@ where
         timer: &Self::Timer,
         o: &mut Out<Self>,
     ) {
+        if self.stop.stopping() {
+            return;
+        }
         self.flush(id, o);
         let mut out = Out::new();
         match timer {
@@ -857,6 +914,7 @@ mod tests {
             faults: None,
             trace: None,
             deferred: Arc::default(),
+            stop: Arc::default(),
         };
         (peers, guard)
     }
@@ -1129,6 +1187,7 @@ mod tests {
             faults: None,
             trace: None,
             deferred: Arc::default(),
+            stop: Arc::default(),
         };
         (guard, peers)
     }
@@ -1362,6 +1421,7 @@ mod deferred_save_tests {
             faults: None,
             trace: None,
             deferred: Arc::default(),
+            stop: Arc::default(),
         };
         (guard, peers)
     }

@@ -25,7 +25,7 @@ use crate::protocol::multi_paxos::{self, MultiPaxosActor, Slot};
 use crate::protocol::paxos::{PaxosActor, Roles, Variant};
 use crate::runtime::auth::{self, ClusterKey, KeyError};
 use crate::runtime::faults::{FaultPlan, Faults};
-use crate::runtime::guard::{self, Guard, WireProtocol};
+use crate::runtime::guard::{self, Guard, Stop, Stopping, WireProtocol};
 use crate::runtime::storage::{self, storage_path};
 use crate::runtime::trace::Tracer;
 use crate::runtime::wal::{Journal, Store, COMPACT_AFTER};
@@ -344,6 +344,7 @@ where
         .test_faults
         .clone()
         .map(|plan| Arc::new(Faults::new(plan)));
+    let stop = Arc::new(Stop::default());
     let mut actors: Vec<(Id, Guard<A>)> = Vec::new();
     for (&address, store) in config.addresses.iter().zip(stores) {
         let trace = match &trace_dir {
@@ -367,14 +368,16 @@ where
             faults: faults.clone(),
             trace,
             deferred: Arc::default(),
+            stop: Arc::clone(&stop),
         };
         actors.push((Id::from(address), guard));
     }
     if let Some(after) = config.exit_after {
+        let stop = Arc::clone(&stop);
         std::thread::spawn(move || {
             std::thread::sleep(after);
             log::info!("Exiting as asked. after={after:?}");
-            std::process::exit(0);
+            stop.stop(Stopping::Asked);
         });
     }
     let nodes: Vec<String> = config.addresses.iter().map(|a| a.to_string()).collect();
@@ -394,22 +397,31 @@ where
     if let Some(plan) = &config.test_faults {
         eprintln!("paxos: TEST FAULTS injected between peers: {plan:?}");
     }
-    let result = spawn(
-        guard::encode_wire::<A::Msg>,
-        guard::decode_wire::<A>,
-        guard::encode::<A::Storage>,
-        guard::decode_storage::<A::Storage>,
-        actors,
-    );
-    let reason = match result {
-        Ok(()) => "every node thread returned".to_owned(),
-        Err(panic) => panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_else(|| "a node thread panicked".to_owned()),
-    };
-    Err(Error::Stopped(reason))
+    // The node threads run until something stops the node ([`Stop`]); this thread waits for
+    // that and returns it, and the process ends when the command does.
+    let ended = Arc::clone(&stop);
+    std::thread::spawn(move || {
+        let result = spawn(
+            guard::encode_wire::<A::Msg>,
+            guard::decode_wire::<A>,
+            guard::encode::<A::Storage>,
+            guard::decode_storage::<A::Storage>,
+            actors,
+        );
+        let reason = match result {
+            Ok(()) => "every node thread returned".to_owned(),
+            Err(panic) => panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "a node thread panicked".to_owned()),
+        };
+        ended.stop(Stopping::Ended(reason));
+    });
+    match stop.wait() {
+        Stopping::Asked => Ok(()),
+        Stopping::CannotSave(reason) | Stopping::Ended(reason) => Err(Error::Stopped(reason)),
+    }
 }
 
 /// `n` distinct loopback addresses whose ports were free a moment ago (tests and benchmarks).
