@@ -815,29 +815,36 @@ pub(crate) fn protocol_actors<A: Recorded, C: Client<Protocol = A>, H>(
 }
 
 /// What the step into a state took, of the paths some witnesses name that the state does not
-/// show (a refusal leaves its acceptor as it was; a retry after a refusal and one after a
-/// timeout can lead to the same state): the judge records it in the history for the step that
-/// took the path, and the next step that changes an actor (handles a message or a timer and
-/// changes its state, sends or saves something; or restarts) replaces it. A witness of such a
-/// path is then a property of the state, true right after the step. A step that changes no
-/// actor (a loss, a crash, a delivery its receiver ignores) keeps the record, so that a
-/// message the receiver ignores for good, which the model drops at once (spec/reductions.md,
-/// R4), changes no state's record. The record tells a state reached by such a step from its
-/// twin reached by another last step, and the twins have the same successors.
+/// show (a retry after a refusal and one after a timeout can lead to the same state): the
+/// judge records it in the history for the step that took the path, and the next step that
+/// takes one or changes an actor's state (its own state, trail or save: it handled a message
+/// or a timer and changed something, or it restarted) replaces it. A witness of such a path is
+/// then a property of the state, true right after the step. A step that changes no actor (a
+/// loss, a crash, a delivery its receiver ignores, a step that only sends) keeps the record,
+/// so that a message the receiver ignores for good, which the model drops at once
+/// (spec/reductions.md, R4), changes no state's record. The record tells a state reached by
+/// such a step from its twin reached by another last step, and the twins have the same
+/// successors.
 pub type Took<W> = BTreeSet<W>;
 
 /// The record after the step `before -> after` ([`Took`]), given what it was before and the
-/// paths `took` the step took; `None` if it stays as it was.
+/// paths `took` the step took; `None` if it stays as it was. Actors are compared by value: a
+/// handler may hand back an equal state of its own.
 pub(crate) fn retake<A: Actor, H, W: Ord>(
     before: &ActorModelState<A, H>,
     after: &ActorModelState<A, H>,
     record: &Took<W>,
     took: Took<W>,
-) -> Option<Took<W>> {
-    let changed = (before.actor_states.iter())
-        .zip(&after.actor_states)
-        .any(|(b, a)| !Arc::ptr_eq(b, a));
-    (changed && took != *record).then_some(took)
+) -> Option<Took<W>>
+where
+    A::State: PartialEq,
+{
+    let changed = || {
+        (before.actor_states.iter())
+            .zip(&after.actor_states)
+            .any(|(b, a)| !Arc::ptr_eq(b, a) && b != a)
+    };
+    (took != *record && (!took.is_empty() || changed())).then_some(took)
 }
 
 /// The model of `config`: the protocol actors `protocol`, among which the `acceptors`, then

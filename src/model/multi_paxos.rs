@@ -911,8 +911,9 @@ fn properties() -> [Property<MultiPaxosModel>; 33] {
 /// ballot moved up: phase 1 began), and checks P1a on each acceptance the step made against
 /// the promise the acceptor held before it (which only grows within a step, so this never
 /// blames a correct acceptance); and judges the refinement ([`refine`]) and, with
-/// [`MultiPaxosConfig::max_lost`], the losses ([`judge_loss`]). Writes into the history only
-/// what the step did.
+/// [`MultiPaxosConfig::max_lost`], the losses ([`judge_loss`]); and records the paths of
+/// [`Took`] the step took ([`took`]) for their witnesses, until the next step that takes one or
+/// changes an actor ([`harness::Took`]). Writes into the history only what the step did.
 fn judge(
     cfg: &ModelCfg,
     step: &ActionOf<MultiPaxosActor>,

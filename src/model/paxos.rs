@@ -754,6 +754,9 @@ fn acceptors_changed(before: &PaxosModelState, after: &PaxosModelState) -> bool 
 /// a value was chosen if one was (a client's step changes no acceptance, so the state before
 /// tells). Almost always the state determines it (a writer reads after its put was answered,
 /// so after a value was chosen; a reader reads from the start), so it splits no states.
+///
+/// Witnesses: the paths of [`Took`] the step took ([`took`]), recorded until the next step
+/// that takes one or changes an actor ([`harness::Took`]).
 fn judge(
     cfg: &ModelCfg,
     step: &ActionOf<PaxosActor>,
