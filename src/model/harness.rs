@@ -16,7 +16,7 @@ use stateright::actor::{
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester, SequentialSpec};
 use stateright::{Expectation, Model, Property};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Debug};
 use std::hash::Hash;
 use std::sync::Arc;
@@ -870,6 +870,39 @@ pub(crate) fn protocol_actors<A: Recorded, C: Client<Protocol = A>, H>(
         })
 }
 
+/// What the step into a state took, of the paths some witnesses name that the state does not
+/// show (a retry after a refusal and one after a timeout can lead to the same state): the
+/// judge records it in the history for the step that took the path, and the next step that
+/// takes one or changes an actor's state (its own state, trail or save: it handled a message
+/// or a timer and changed something, or it restarted) replaces it. A witness of such a path is
+/// then a property of the state, true right after the step. A step that changes no actor (a
+/// loss, a crash, a delivery its receiver ignores, a step that only sends) keeps the record,
+/// so that a message the receiver ignores for good, which the model drops at once
+/// (spec/reductions.md, R4), changes no state's record. The record tells a state reached by
+/// such a step from its twin reached by another last step, and the twins have the same
+/// successors.
+pub type Took<W> = BTreeSet<W>;
+
+/// The record after the step `before -> after` ([`Took`]), given what it was before and the
+/// paths `took` the step took; `None` if it stays as it was. Actors are compared by value: a
+/// handler may hand back an equal state of its own.
+pub(crate) fn retake<A: Actor, H, W: Ord>(
+    before: &ActorModelState<A, H>,
+    after: &ActorModelState<A, H>,
+    record: &Took<W>,
+    took: Took<W>,
+) -> Option<Took<W>>
+where
+    A::State: PartialEq,
+{
+    let changed = || {
+        (before.actor_states.iter())
+            .zip(&after.actor_states)
+            .any(|(b, a)| !Arc::ptr_eq(b, a) && b != a)
+    };
+    (took != *record && (!took.is_empty() || changed())).then_some(took)
+}
+
 /// The model of `config`: the protocol actors `protocol`, among which the `acceptors`, then
 /// the clients `clients`, with the faults the configuration allows, no history yet.
 pub(crate) fn actor_model<A, C, Cfg, H>(
@@ -1056,6 +1089,62 @@ fn take_delivered<M: Clone + Eq + Hash>(network: &mut Network<M>, env: Envelope<
             }
         }
     }
+}
+
+/// Every state of `model` within its boundary, breadth-first; panics past `most` (a unit
+/// test's model is small). For the tests that pick states out of a model.
+#[cfg(test)]
+pub(crate) fn explore<M: Model>(model: &M, most: usize) -> Vec<M::State>
+where
+    M::State: Clone + Hash,
+{
+    let fingerprint = |state: &M::State| {
+        let mut hasher = std::hash::DefaultHasher::new();
+        state.hash(&mut hasher);
+        std::hash::Hasher::finish(&hasher)
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut queue: std::collections::VecDeque<M::State> = model.init_states().into();
+    queue.iter().for_each(|s| {
+        seen.insert(fingerprint(s));
+    });
+    let (mut states, mut actions) = (Vec::new(), Vec::new());
+    while let Some(state) = queue.pop_front() {
+        assert!(
+            seen.len() <= most,
+            "more than {most} states: too large for a unit test"
+        );
+        model.actions(&state, &mut actions);
+        for action in actions.drain(..) {
+            let Some(next) = model.next_state(&state, action) else {
+                continue;
+            };
+            if model.within_boundary(&next) && seen.insert(fingerprint(&next)) {
+                queue.push_back(next);
+            }
+        }
+        states.push(state);
+    }
+    states
+}
+
+/// A witness that reading the network made a false positive, and the witness that reads a
+/// step or the actors instead: among `states`, some reach the `old` reading and not the new
+/// `witness` (a message was only deliverable, or not what it names), and some reach `witness`.
+#[cfg(test)]
+pub(crate) fn assert_judged_anew<M, S>(
+    model: &M,
+    states: &[S],
+    old: impl Fn(&S) -> bool,
+    witness: fn(&M, &S) -> bool,
+) {
+    let only_old = states
+        .iter()
+        .filter(|s| old(s) && !witness(model, s))
+        .count();
+    let reached = states.iter().filter(|s| witness(model, s)).count();
+    assert!(only_old > 0, "no state reaches the old reading alone");
+    assert!(reached > 0, "no state reaches the witness");
 }
 
 #[cfg(test)]

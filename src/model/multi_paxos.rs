@@ -314,6 +314,27 @@ pub struct Ghost {
     /// one, a request that another server's lower ballot had got accepted (set by the judge:
     /// the witness "stale request refused").
     pub stale_refused: bool,
+    /// The paths the step into this state took that the state does not show, for their
+    /// witnesses (set by the judge: see [`harness::Took`]).
+    pub took: harness::Took<Took>,
+}
+
+/// A path a witness names that the state after it does not show ([`harness::Took`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Took {
+    /// A leader handled an acceptor's refusal of its accept, numbered below the acceptor's
+    /// promise (§2.2 P1a).
+    AcceptRefused,
+    /// A server answered a catch-up request for 2+ slots with 2+ of them: as many `Chosen`,
+    /// or its snapshot, covering them.
+    CatchUpOf2Slots,
+    /// A candidate handled a promise naming a snapshot above the slot it prepared from.
+    PromiseNamedSnapshot,
+    /// A replica installed a snapshot received from a peer.
+    CaughtUpFromSnapshot,
+    /// A leader with slots in flight below a snapshot installed it (and so dropped them
+    /// from its window).
+    LeaderBehindSnapshot,
 }
 
 impl Default for Ghost {
@@ -328,6 +349,7 @@ impl Default for Ghost {
             chosen_after_restart: false,
             answered_from_table: false,
             stale_refused: false,
+            took: BTreeSet::new(),
         }
     }
 }
@@ -698,13 +720,13 @@ fn leader_change_with_reported_slot(_: &MultiPaxosModel, state: &MultiPaxosModel
     })
 }
 
-/// A promise that leaves slots for a later piece is on its way: phase 1 in pieces, where only
-/// whole promises may count toward the majority.
+/// A candidate holds a promise that came in pieces and has asked for the rest: phase 1 in
+/// pieces, where only whole promises may count toward the majority. Only its step handling
+/// such a piece keeps one (`partial`).
 fn promise_in_pieces(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
-    state
-        .network
-        .iter_deliverable()
-        .any(|env| matches!(env.msg, Msg::Promise { more: Some(_), .. }))
+    servers(state).any(|s| {
+        matches!(&s.state.proposer.role, Role::Candidate { partial, .. } if !partial.is_empty())
+    })
 }
 
 /// Proposals were issued under three different ballots: two leader changes.
@@ -715,89 +737,42 @@ fn second_leader_change(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bo
     ballots.len() >= 3
 }
 
-/// A replica's request to catch up on 2+ slots is in flight to a server that knows every one
-/// of them: its answer will carry them all (as `Chosen` slots, or as its snapshot, which
-/// answers a gap that starts below it).
+/// A server answered a replica's request to catch up on 2+ slots with 2+ of them in one
+/// answer: as many `Chosen` slots, or its snapshot, which answers a gap that starts below it
+/// (judged on the step that handled the request: [`took`]).
 fn catch_up_of_2_slots(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
-    state.network.iter_deliverable().any(|env| {
-        let Msg::CatchUp { from, to } = env.msg else {
-            return false;
-        };
-        to >= &(from + 2)
-            && servers(state).any(|s| {
-                let replica = &s.state.replica;
-                s.id == env.dst
-                    && if *from < replica.base {
-                        *to <= replica.base
-                    } else {
-                        (*from..*to).all(|slot| replica.chosen.contains_key(&slot))
-                    }
-            })
-    })
+    took_any(state, Took::CatchUpOf2Slots)
 }
 
-/// Witness for the snapshot rule: a promise names a snapshot above the slot its candidate
-/// prepared from (the slots in between are chosen, and the acceptor reports none of them).
+/// Whether the step into this state took `path` ([`Ghost::took`]).
+fn took_any(state: &MultiPaxosModelState, path: Took) -> bool {
+    state.history.took.contains(&path)
+}
+
+/// Witness for the snapshot rule: a candidate handled a promise that names a snapshot above
+/// the slot it prepared from (the slots in between are chosen, and the acceptor reports none
+/// of them; judged on the step: [`took`]).
 fn promise_names_snapshot(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
-    state.network.iter_deliverable().any(|env| {
-        let Msg::Promise { snapshot, .. } = env.msg else {
-            return false;
-        };
-        servers(state).any(|s| {
-            s.id == env.dst
-                && matches!(s.state.proposer.role, Role::Candidate { from, .. } if *snapshot > from)
-        })
-    })
+    took_any(state, Took::PromiseNamedSnapshot)
 }
 
-/// Witness for catching up from a snapshot: the last piece of a snapshot is in flight to a
-/// replica that has not applied the slots it covers and holds every piece before it, so that
-/// delivering it installs the snapshot.
+/// Witness for catching up from a snapshot: a replica installed a snapshot it received
+/// (judged on the step that delivered its last piece: [`took`]).
 fn caught_up_from_snapshot(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
-    state.network.iter_deliverable().any(|env| {
-        let Msg::Snapshot {
-            upto,
-            at,
-            entries,
-            total,
-        } = env.msg
-        else {
-            return false;
-        };
-        at + entries.len() >= *total
-            && servers(state).any(|s| {
-                let replica = &s.state.replica;
-                let has = (replica.incoming.as_ref())
-                    .filter(|incoming| incoming.upto == *upto)
-                    .map_or(0, |incoming| incoming.len());
-                s.id == env.dst && replica.applied() < *upto && (*at == 0 || has == *at)
-            })
-    })
+    took_any(state, Took::CaughtUpFromSnapshot)
 }
 
-/// Witness for a leader's slots below a snapshot: a piece of a snapshot is deliverable to a
-/// leader that has slots below it in flight (an acceptor answered its `Accept` there with its
-/// snapshot: the slot is chosen, and the leader drops it from its window once installed).
+/// Witness for a leader's slots below a snapshot: a leader with slots in flight below a
+/// snapshot installed it (an acceptor answered its `Accept` there with its snapshot: the slot
+/// is chosen), and so dropped them from its window (judged on the step: [`took`]).
 fn leader_behind_snapshot(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
-    state.network.iter_deliverable().any(|env| {
-        let Msg::Snapshot { upto, .. } = env.msg else {
-            return false;
-        };
-        servers(state).any(|s| {
-            s.id == env.dst
-                && matches!(&s.state.proposer.role,
-                    Role::Leader { in_flight, .. } if in_flight.range(..*upto).next().is_some())
-        })
-    })
+    took_any(state, Took::LeaderBehindSnapshot)
 }
 
-/// Witness for pieces of a snapshot: a replica has received part of a snapshot and asks for
-/// the rest.
+/// Witness for pieces of a snapshot: a replica holds part of a snapshot and has asked for the
+/// rest. Only its step handling a piece that leaves some out keeps one (`incoming`).
 fn snapshot_in_pieces(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
-    state
-        .network
-        .iter_deliverable()
-        .any(|env| matches!(env.msg, Msg::SnapshotFrom { at, .. } if *at > 0))
+    servers(state).any(|s| s.state.replica.incoming.is_some())
 }
 
 /// Witness for slot agreement, learning only chosen commands and log consistency: two
@@ -811,13 +786,10 @@ fn competing_commands(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool
         .any(|((s, p, _), (t, q, _))| s == t && p.command != q.command)
 }
 
-/// Witness for P1a: an acceptor refused an accept below its promise (the refusal is in
-/// flight).
+/// Witness for P1a: an acceptor refused an accept below its promise, and the leader handled
+/// the refusal (judged on the step that delivered it: [`took`]).
 fn accept_refused(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
-    state
-        .network
-        .iter_deliverable()
-        .any(|env| matches!(env.msg, Msg::Rejected { slot: Some(_), .. }))
+    took_any(state, Took::AcceptRefused)
 }
 
 /// Witness for the acceptor's record: an acceptor replaced the proposal it had accepted in
@@ -1005,14 +977,19 @@ fn properties() -> [Property<MultiPaxosModel>; 36] {
 /// ballot moved up: phase 1 began), and checks P1a on each acceptance the step made against
 /// the promise the acceptor held before it, the promises and acceptances it made earlier in
 /// the same step included ([`sent_in_order`]); and judges the refinement ([`refine`]) and,
-/// with [`MultiPaxosConfig::max_lost`], the losses ([`judge_loss`]). Writes into the history
-/// only what the step did.
+/// with [`MultiPaxosConfig::max_lost`], the losses ([`judge_loss`]); and records the paths of
+/// [`Took`] the step took ([`took`]) for their witnesses, until the next step that takes one or
+/// changes an actor ([`harness::Took`]). Writes into the history only what the step did.
 fn judge(
     cfg: &ModelCfg,
     step: &Transition<MultiPaxosActor, Client>,
     before: &MultiPaxosModelState,
     after: &mut MultiPaxosModelState,
 ) {
+    let took = took(cfg, step.action, before, after);
+    if let Some(took) = harness::retake(before, after, &after.history.took, took) {
+        Arc::make_mut(&mut after.history).took = took;
+    }
     if cfg.config.max_lost.is_some() {
         judge_loss(step.action, after);
     }
@@ -1152,6 +1129,74 @@ fn judge_table(
         Some(Table::Answered(_)) => history.answered_from_table = true,
         _ => history.stale_refused = true,
     }
+}
+
+/// The state of server `id`.
+fn server(state: &MultiPaxosModelState, id: Id) -> Option<&MultiPaxosState> {
+    protocol_actors(state).find_map(|(i, node)| (i == id).then_some(&node.state))
+}
+
+/// The paths of [`Took`] that the step `before -> after` took: a delivery the receiver handled
+/// by that path, read off the message and the receiver before and after it.
+fn took(
+    cfg: &ModelCfg,
+    step: &ActionOf<MultiPaxosActor>,
+    before: &MultiPaxosModelState,
+    after: &MultiPaxosModelState,
+) -> BTreeSet<Took> {
+    let mut took = BTreeSet::new();
+    let ActorModelAction::Deliver { dst, msg, .. } = step else {
+        return took;
+    };
+    let (Some(was), Some(is)) = (server(before, *dst), server(after, *dst)) else {
+        return took;
+    };
+    match msg {
+        // §2.2: an acceptor that promised a higher ballot refused the leader's accept: the
+        // leader, of that ballot still, handles the refusal (`handle_rejected`'s guard).
+        Msg::Rejected {
+            ballot,
+            promised,
+            slot: Some(_),
+        } if was.is_leader() && was.proposer.ballot == *ballot && promised > ballot => {
+            took.insert(Took::AcceptRefused);
+        }
+        // `handle_catch_up`: the snapshot if it covers the gap's first slot, else the first
+        // `burst` chosen slots of the gap.
+        Msg::CatchUp { from, to } => {
+            let replica = &was.replica;
+            let answered = if *from < replica.base {
+                (*to).min(replica.base).saturating_sub(*from)
+            } else {
+                let known = replica.chosen.range(from..to).count();
+                known.min(cfg.config.burst()) as Slot
+            };
+            if answered >= 2 {
+                took.insert(Took::CatchUpOf2Slots);
+            }
+        }
+        Msg::Promise { snapshot, .. } => {
+            let from = match &was.proposer.role {
+                Role::Candidate { from, .. } => *from,
+                _ => return took,
+            };
+            // Handled: the candidate counted it, or kept its piece (`handle_promise`).
+            if *snapshot > from && is.proposer != was.proposer {
+                took.insert(Took::PromiseNamedSnapshot);
+            }
+        }
+        // `handle_snapshot`: the last piece installs it, and the replica goes on from `upto`.
+        Msg::Snapshot { upto, .. } if was.replica.applied() < *upto && is.replica.base >= *upto => {
+            took.insert(Took::CaughtUpFromSnapshot);
+            if let Role::Leader { in_flight, .. } = &was.proposer.role {
+                if in_flight.range(..*upto).next().is_some() {
+                    took.insert(Took::LeaderBehindSnapshot);
+                }
+            }
+        }
+        _ => {}
+    }
+    took
 }
 
 /// Whether, in the step `before -> after`, a server that led before its last restart (so it
@@ -1406,7 +1451,7 @@ impl MultiPaxosConfig {
                 variant: self.variant,
                 election_after: model_timeout(),
                 piece: self.piece.unwrap_or(self.slots as usize),
-                burst: self.burst.or(self.piece).unwrap_or(self.slots as usize),
+                burst: self.burst(),
                 window: self.window,
                 batch: self.batch.unwrap_or(1),
                 batch_wait: self.batch_wait.then(model_timeout),
@@ -1463,6 +1508,12 @@ impl MultiPaxosConfig {
         } else {
             checked
         }
+    }
+
+    /// The most `Accept`s a leader sends at once and the most slots one catch-up answer sends
+    /// ([`MultiPaxosActor::burst`]).
+    fn burst(&self) -> usize {
+        self.burst.or(self.piece).unwrap_or(self.slots as usize)
     }
 
     /// Checks the sizes make sense, with a message that says what to change.
@@ -1562,6 +1613,8 @@ impl MultiPaxosConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::catalogue::{self, ProtocolModel};
+    use crate::model::harness::{assert_judged_anew, explore};
     use crate::protocol::multi_paxos::{MultiPaxosState, Snapshot};
     use std::sync::Arc;
 
@@ -1616,6 +1669,157 @@ mod tests {
         state.replica.log = log;
         state.acceptor.snapshot = Arc::new(Snapshot { upto: 1, machine });
         state
+    }
+
+    /// The model of catalogue model `name`, and every state it reaches.
+    fn explored(name: &str, most: usize) -> (MultiPaxosModel, Vec<MultiPaxosModelState>) {
+        let loaded = catalogue::load(Some(name)).expect("a catalogue model");
+        let ProtocolModel::MultiPaxos(config) = loaded.file.model else {
+            panic!("{name} is a Multi-Paxos model");
+        };
+        let model = config.into_model();
+        let states = explore(&model, most);
+        (model, states)
+    }
+
+    /// Whether a message `matches` can be delivered to a server whose state `to` accepts: how
+    /// the witnesses read the network before they were judged on steps.
+    fn deliverable(
+        state: &MultiPaxosModelState,
+        matches: impl Fn(&Msg) -> bool,
+        to: impl Fn(&Msg, &MultiPaxosState) -> bool,
+    ) -> bool {
+        state.network.iter_deliverable().any(|env| {
+            matches(env.msg) && servers(state).any(|s| s.id == env.dst && to(env.msg, s.state))
+        })
+    }
+
+    // Reference: §2.2 P1a, "it should probably inform the proposer": the leader handled the
+    // refusal; one only in flight is not it yet.
+    #[test]
+    fn accept_refused_is_a_refusal_the_leader_handled() {
+        let (model, states) = explored("multi-paxos-3-servers-2-clients-1-slot-ordered", 20_000);
+        let old = |s: &MultiPaxosModelState| {
+            let refused = |m: &Msg| matches!(m, Msg::Rejected { slot: Some(_), .. });
+            deliverable(s, refused, |_, _| true)
+        };
+        assert_judged_anew(&model, &states, old, accept_refused);
+    }
+
+    // Reference: §3's phase 1 "for infinitely many instances", reported in pieces: the
+    // candidate kept a piece and asked for the rest.
+    #[test]
+    fn promise_in_pieces_is_a_piece_the_candidate_kept() {
+        let (model, states) = explored("multi-paxos-3-servers-1-client-promise-pieces", 60_000);
+        let old = |s: &MultiPaxosModelState| {
+            let piece = |m: &Msg| matches!(m, Msg::Promise { more: Some(_), .. });
+            deliverable(s, piece, |_, _| true)
+        };
+        assert_judged_anew(&model, &states, old, promise_in_pieces);
+    }
+
+    // Reference: §3, a replica that learns a slot past a gap catches up: a server answered a
+    // request for 2+ slots with 2+ of them (here its snapshot, which covers the gap).
+    #[test]
+    fn catch_up_of_2_slots_is_an_answer_sent() {
+        let (model, states) = explored("multi-paxos-3-servers-2-clients-gap-snapshot", 150_000);
+        let old = |s: &MultiPaxosModelState| {
+            let gap = |m: &Msg| matches!(m, Msg::CatchUp { from, to } if *to >= from + 2);
+            let knows = |m: &Msg, server: &MultiPaxosState| {
+                let (Msg::CatchUp { from, to }, replica) = (m, &server.replica) else {
+                    return false;
+                };
+                if *from < replica.base {
+                    *to <= replica.base
+                } else {
+                    (*from..*to).all(|slot| replica.chosen.contains_key(&slot))
+                }
+            };
+            deliverable(s, gap, knows)
+        };
+        assert_judged_anew(&model, &states, old, catch_up_of_2_slots);
+    }
+
+    /// The snapshot model: one slot, snapshots sent a piece of one entry at a time.
+    const SNAPSHOTS: &str = "multi-paxos-3-servers-2-clients-1-slot-snapshot";
+
+    // Reference: §3 (phase 1 from the first slot not known chosen), with snapshots: the
+    // candidate handled a promise naming a snapshot above its `from`.
+    #[test]
+    fn promise_names_a_snapshot_is_a_promise_the_candidate_handled() {
+        let (model, states) = explored(SNAPSHOTS, 20_000);
+        let old = |s: &MultiPaxosModelState| {
+            let names = |m: &Msg, server: &MultiPaxosState| match (m, &server.proposer.role) {
+                (Msg::Promise { snapshot, .. }, Role::Candidate { from, .. }) => snapshot > from,
+                _ => false,
+            };
+            deliverable(s, |_| true, names)
+        };
+        assert_judged_anew(&model, &states, old, promise_names_snapshot);
+    }
+
+    /// The old reading of "caught up from a snapshot": the piece that would complete a
+    /// snapshot can be delivered to a replica that has not applied the slots it covers.
+    fn completing_piece_deliverable(state: &MultiPaxosModelState) -> bool {
+        let completes = |m: &Msg, server: &MultiPaxosState| {
+            let Msg::Snapshot {
+                upto,
+                at,
+                entries,
+                total,
+            } = m
+            else {
+                return false;
+            };
+            let replica = &server.replica;
+            let has = (replica.incoming.as_ref())
+                .filter(|incoming| incoming.upto == *upto)
+                .map_or(0, |incoming| incoming.len());
+            at + entries.len() >= *total && replica.applied() < *upto && (*at == 0 || has == *at)
+        };
+        deliverable(state, |_| true, completes)
+    }
+
+    // Reference: §3, "the ith state machine command in the sequence": a snapshot received
+    // stands for them; the replica installed it.
+    #[test]
+    fn caught_up_from_a_snapshot_is_a_snapshot_installed() {
+        let (model, states) = explored(SNAPSHOTS, 20_000);
+        assert_judged_anew(
+            &model,
+            &states,
+            completing_piece_deliverable,
+            caught_up_from_snapshot,
+        );
+    }
+
+    // Reference: §3, a leader's slot that is chosen leaves its window: the leader installed
+    // the snapshot an acceptor answered its accept with.
+    #[test]
+    fn leader_behind_a_snapshot_is_a_snapshot_the_leader_installed() {
+        let (model, states) = explored(SNAPSHOTS, 20_000);
+        let old = |s: &MultiPaxosModelState| {
+            let behind = |m: &Msg, server: &MultiPaxosState| match (m, &server.proposer.role) {
+                (Msg::Snapshot { upto, .. }, Role::Leader { in_flight, .. }) => {
+                    in_flight.range(..*upto).next().is_some()
+                }
+                _ => false,
+            };
+            deliverable(s, |_| true, behind)
+        };
+        assert_judged_anew(&model, &states, old, leader_behind_snapshot);
+    }
+
+    // Reference: a snapshot is sent in pieces so that no datagram grows with the store: the
+    // replica holds a piece and asked for the rest.
+    #[test]
+    fn snapshot_in_pieces_is_a_piece_the_replica_holds() {
+        let (model, states) = explored(SNAPSHOTS, 20_000);
+        let old = |s: &MultiPaxosModelState| {
+            let asks = |m: &Msg| matches!(m, Msg::SnapshotFrom { at, .. } if *at > 0);
+            deliverable(s, asks, |_, _| true)
+        };
+        assert_judged_anew(&model, &states, old, snapshot_in_pieces);
     }
 
     // Reference: at most once (spec/multi-paxos.md), across a snapshot: the request ran

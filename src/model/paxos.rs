@@ -2,7 +2,7 @@
 //! everything that ever happened, the properties of *Paxos Made Simple*, and the
 //! [`ActorModel`](stateright::actor::ActorModel) that puts them together. The servers are the unmodified
 //! [`PaxosActor`] that also runs on UDP.
-use crate::model::checked::{Checked, Transition};
+use crate::model::checked::{ActionOf, Checked, Transition};
 use crate::model::harness::{
     self, protocol_actors, Calls, ClientOut, Config, Faults, NetworkKind, Node, NodeState,
     Observed, ObservedOf, Recorded, StateOf,
@@ -11,11 +11,12 @@ use crate::model::voting::{
     order_matters, Event, Refinement, Voting, REFINES_CONSENSUS, REFINES_VOTING,
 };
 use crate::protocol::paxos::{
-    Ballot, Msg, PaxosActor, PaxosState, Phase, Proposal, RequestId, Roles, Timer, Value, Variant,
+    Ballot, Msg, PaxosActor, PaxosState, Phase, Proposal, ProposerState, RequestId, Roles, Timer,
+    Value, Variant,
 };
 use itertools::Itertools;
 use serde::{Deserialize, Serialize};
-use stateright::actor::{model_timeout, ActorModelState, Envelope, Id};
+use stateright::actor::{model_timeout, ActorModelAction, ActorModelState, Envelope, Id};
 use stateright::semantics::write_once_register::{WORegister, WORegisterOp, WORegisterRet};
 use stateright::{Expectation, Property, Rewrite, RewritePlan};
 use std::borrow::Cow;
@@ -332,6 +333,19 @@ pub struct Ghost {
     pub none_after_chosen: bool,
     /// The first steps that did not refine `Voting` and `Consensus` (set by the judge).
     pub refinement: Refinement,
+    /// The paths the step into this state took that the state does not show, for their
+    /// witnesses (set by the judge: see [`harness::Took`]).
+    pub took: harness::Took<Took>,
+}
+
+/// A path a witness names that the state after it does not show ([`harness::Took`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Took {
+    /// A proposer handled a refusal of the ballot it was trying, for a higher one, and
+    /// started a new ballot (§2.4: "abandoning a proposal and trying again").
+    RetryAfterPreemption,
+    /// A client's read returned `None` while a put was unanswered.
+    ReadNoneDuringPut,
 }
 
 impl Default for Ghost {
@@ -343,6 +357,7 @@ impl Default for Ghost {
             get_after_chosen: BTreeSet::new(),
             none_after_chosen: false,
             refinement: Refinement::default(),
+            took: BTreeSet::new(),
         }
     }
 }
@@ -558,18 +573,24 @@ fn value_chosen(model: &PaxosModel, state: &PaxosModelState) -> bool {
     !chosen_values(model, state).is_empty()
 }
 
-/// Two proposal numbers in flight at once.
+/// Some acceptor handled the prepares or accepts of two proposers' ballots: its record (its
+/// promise, the promise its trail records, every proposal it accepted) names two proposers.
+/// Only the acceptor's own steps change that record, so only such a step reaches it.
 fn dueling_proposers(_: &PaxosModel, state: &PaxosModelState) -> bool {
-    let ballots: BTreeSet<Ballot> = state
-        .network
-        .iter_deliverable()
-        .filter_map(|env| match env.msg {
-            Msg::Prepare { ballot } => Some(*ballot),
-            Msg::Accept { proposal } => Some(proposal.ballot),
-            _ => None,
-        })
-        .collect();
-    ballots.len() >= 2
+    protocol_actors(state).any(|(_, node)| {
+        let Some(acceptor) = &node.state.acceptor else {
+            return false;
+        };
+        let promised = [acceptor.promised, node.trail.promised];
+        let promised = promised.into_iter().filter(|b| b.round > 0);
+        let accepted = node.trail.accepted.iter().map(|p| p.ballot);
+        promised
+            .chain(accepted)
+            .map(|b| b.proposer)
+            .unique()
+            .count()
+            >= 2
+    })
 }
 
 /// The values of the issued proposals.
@@ -586,10 +607,16 @@ fn two_values_accepted(_: &PaxosModel, state: &PaxosModelState) -> bool {
     values.len() >= 2
 }
 
-/// A proposer started a second ballot: after a `Rejected` or a timeout (a first ballot is
-/// only started by a client's put).
+/// Whether the step into this state took `path` ([`Ghost::took`]).
+fn took_any(state: &PaxosModelState, path: Took) -> bool {
+    state.history.took.contains(&path)
+}
+
+/// A proposer, refused the ballot it was trying for a higher one (a `Rejected`), started a new
+/// ballot in the step that handled the refusal (judged on the step: [`took`]). A retry after a
+/// timeout is not one: it may follow no refusal at all.
 fn retry_after_preemption(_: &PaxosModel, state: &PaxosModelState) -> bool {
-    trails(state).any(|t| t.ballots >= 2)
+    took_any(state, Took::RetryAfterPreemption)
 }
 
 /// With two values competing (two values issued), a proposer issued a value that an acceptor
@@ -638,20 +665,10 @@ fn chosen_after_crash_competing(model: &PaxosModel, state: &PaxosModelState) -> 
         .any(|p| acceptances.0.iter().any(|(q, _)| q.value != p.value))
 }
 
-/// A read's `None` answer is on its way while a client's put is still unanswered: the
-/// states where a `None` could be wrong.
+/// A client received `None` for its read while a client's put was still unanswered (judged
+/// on the step that delivered the answer: [`took`]): the states where a `None` could be wrong.
 fn read_none_during_put(_: &PaxosModel, state: &PaxosModelState) -> bool {
-    let put_pending = state.history.calls.awaiting.values().any(|r| *r == PUT);
-    put_pending
-        && state.network.iter_deliverable().any(|env| {
-            matches!(
-                env.msg,
-                Msg::GetOk {
-                    request: GET,
-                    value: None
-                }
-            )
-        })
+    took_any(state, Took::ReadNoneDuringPut)
 }
 
 /// A quorum read is under way for a client whose put was answered: the read that must not
@@ -774,12 +791,19 @@ fn acceptor_events(
 /// a value was chosen if one was (a client's step changes no acceptance, so the state before
 /// tells). Almost always the state determines it (a writer reads after its put was answered,
 /// so after a value was chosen; a reader reads from the start), so it splits no states.
+///
+/// Witnesses: the paths of [`Took`] the step took ([`took`]), recorded until the next step
+/// that takes one or changes an actor ([`harness::Took`]).
 fn judge(
     cfg: &ModelCfg,
     step: &Transition<PaxosActor, Client>,
     before: &PaxosModelState,
     after: &mut PaxosModelState,
 ) {
+    let took = took(step.action, before, after);
+    if let Some(took) = harness::retake(before, after, &after.history.took, took) {
+        Arc::make_mut(&mut after.history).took = took;
+    }
     if acceptors_changed(before, after) {
         let (was, is) = (voting(before), voting(after));
         let n = cfg.acceptors.len();
@@ -810,6 +834,53 @@ fn judge(
             .get_after_chosen
             .extend(invoked);
     }
+}
+
+/// The proposer part of actor `id`, if it has one.
+fn proposer(state: &PaxosModelState, id: Id) -> Option<&ProposerState> {
+    match &*state.actor_states[usize::from(id)] {
+        NodeState::Protocol(node) => node.state.proposer.as_ref(),
+        NodeState::Client(_) => None,
+    }
+}
+
+/// The paths of [`Took`] that the step `before -> after` took: a delivery the receiver handled
+/// by that path, read off the message and the receiver before and after it.
+fn took(
+    step: &ActionOf<PaxosActor>,
+    before: &PaxosModelState,
+    after: &PaxosModelState,
+) -> BTreeSet<Took> {
+    let mut took = BTreeSet::new();
+    let ActorModelAction::Deliver { dst, msg, .. } = step else {
+        return took;
+    };
+    match *msg {
+        // §2.4: the proposer "learns about some request with a higher proposal number" and
+        // tries again: `handle_rejected`'s guard, and the new ballot it started.
+        Msg::Rejected { ballot, promised } => {
+            if let (Some(was), Some(is)) = (proposer(before, *dst), proposer(after, *dst)) {
+                if was.is_trying()
+                    && was.ballot == ballot
+                    && promised > ballot
+                    && is.ballot > ballot
+                {
+                    took.insert(Took::RetryAfterPreemption);
+                }
+            }
+        }
+        Msg::GetOk {
+            request,
+            value: None,
+        } => {
+            let calls = &before.history.calls;
+            if calls.awaits(*dst, &request) && calls.awaiting.values().any(|r| *r == PUT) {
+                took.insert(Took::ReadNoneDuringPut);
+            }
+        }
+        _ => {}
+    }
+    took
 }
 
 /// The names of the properties with `expectation`, in the order they are reported.
@@ -1052,5 +1123,90 @@ fn rename_node(node: &PaxosNodeState, rename: &impl Fn(&Id) -> Id) -> PaxosNodeS
 impl Rewrite<Id> for Msg {
     fn rewrite<S>(&self, _: &RewritePlan<Id, S>) -> Self {
         self.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::catalogue::{self, ProtocolModel};
+    use crate::model::harness::{assert_judged_anew, explore};
+
+    /// The configuration of catalogue model `name`.
+    fn config(name: &str) -> PaxosConfig {
+        match catalogue::load(Some(name))
+            .expect("a catalogue model")
+            .file
+            .model
+        {
+            ProtocolModel::Paxos(config) => config,
+            ProtocolModel::MultiPaxos(_) => panic!("{name} is a single-decree model"),
+        }
+    }
+
+    /// The ballots of the prepares and accepts that can be delivered: what the witnesses read
+    /// before they were judged on steps.
+    fn ballots_in_flight(state: &PaxosModelState) -> BTreeSet<Ballot> {
+        (state.network.iter_deliverable())
+            .filter_map(|env| match env.msg {
+                Msg::Prepare { ballot } => Some(*ballot),
+                Msg::Accept { proposal } => Some(proposal.ballot),
+                _ => None,
+            })
+            .collect()
+    }
+
+    // Reference: §2.4, two proposers "keep issuing a sequence of proposals with increasing
+    // numbers, none of which are ever chosen": an acceptor handled both proposers' ballots.
+    // Two ballots in flight (each server's acceptor has promised its own) is not it yet.
+    #[test]
+    fn dueling_proposers_is_an_acceptor_that_handled_two_proposers() {
+        let model = config("paxos-3-servers-2-clients").into_model();
+        let states = explore(&model, 10_000);
+        let old = |s: &PaxosModelState| ballots_in_flight(s).len() >= 2;
+        assert_judged_anew(&model, &states, old, dueling_proposers);
+        // One proposer's two ballots are no duel: the one-client crash model, whose proposer
+        // retries, reaches the old reading and never the witness.
+        let model = config("paxos-3-servers-1-client-crash").into_model();
+        let states = explore(&model, 50_000);
+        assert!(states.iter().any(|s| ballots_in_flight(s).len() >= 2));
+        assert!(!states.iter().any(|s| dueling_proposers(&model, s)));
+    }
+
+    // Reference: §2.4, "abandoning a proposal and trying again if it learns about some request
+    // with a higher proposal number": a second ballot after a timeout alone is not it.
+    #[test]
+    fn retry_after_preemption_is_a_new_ballot_on_a_refusal() {
+        let model = config("paxos-3-servers-2-clients-3-ballots-ordered").into_model();
+        let states = explore(&model, 50_000);
+        let old = |s: &PaxosModelState| trails(s).any(|t| t.ballots >= 2);
+        assert_judged_anew(&model, &states, old, retry_after_preemption);
+    }
+
+    // Reference: the register's linearizability: a read that returns `None` while a put is
+    // unanswered. A `None` answer still in flight to the reader is not one yet.
+    #[test]
+    fn read_none_during_put_is_a_none_the_reader_received() {
+        let model = PaxosConfig {
+            clients: 1,
+            put_only: true,
+            ..config("paxos-3-servers-2-clients-reader-ordered")
+        }
+        .into_model();
+        let states = explore(&model, 50_000);
+        let old = |s: &PaxosModelState| {
+            let put_pending = s.history.calls.awaiting.values().any(|r| *r == PUT);
+            let none = |env: Envelope<&Msg>| {
+                matches!(
+                    env.msg,
+                    Msg::GetOk {
+                        request: GET,
+                        value: None
+                    }
+                )
+            };
+            put_pending && s.network.iter_deliverable().any(none)
+        };
+        assert_judged_anew(&model, &states, old, read_none_during_put);
     }
 }
