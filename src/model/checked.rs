@@ -66,7 +66,7 @@ pub enum Step<M, T> {
     Actor(ActorModelAction<M, T, ()>),
     /// D1: a server takes this step (a delivery to it or one of its timers) and crashes before
     /// the step's save, once what it gave before the save has left
-    /// ([`super::harness::crash_mid_step`]). Only where the model allows crashes, and counted
+    /// (`harness::crash_mid_step`). Only where the model allows crashes, and counted
     /// against their bound; only for a step that sends something before its save.
     CrashMidStep(ActorModelAction<M, T, ()>),
 }

@@ -314,6 +314,11 @@ pub struct Ghost {
     /// one, a request that another server's lower ballot had got accepted (set by the judge:
     /// the witness "stale request refused").
     pub stale_refused: bool,
+    /// Sticky, set by the judge: a server that does not lead handled a current leader's
+    /// `Heartbeat` (it put off its election), and one such server handed the leader the
+    /// requests it had queued (the witnesses "heartbeat followed" and "queued requests handed
+    /// to the leader").
+    pub heartbeat: (bool, bool),
     /// The paths the step into this state took that the state does not show, for their
     /// witnesses (set by the judge: see [`harness::Took`]).
     pub took: harness::Took<Took>,
@@ -349,6 +354,7 @@ impl Default for Ghost {
             chosen_after_restart: false,
             answered_from_table: false,
             stale_refused: false,
+            heartbeat: (false, false),
             took: BTreeSet::new(),
         }
     }
@@ -918,7 +924,7 @@ fn new_command_after_recovered_slots(_: &MultiPaxosModel, state: &MultiPaxosMode
 /// Every property of the model, in the order they are reported: its name (the claim it
 /// checks), whether it must hold always or be reached sometimes, and its condition. For the
 /// actor model or its [`Simulated`] wrapper.
-fn properties() -> [Property<MultiPaxosModel>; 36] {
+fn properties() -> [Property<MultiPaxosModel>; 38] {
     [
         Property::always("slot agreement", slot_agreement),
         Property::always("P1a", p1a),
@@ -967,6 +973,8 @@ fn properties() -> [Property<MultiPaxosModel>; 36] {
             "new command after recovered slots",
             new_command_after_recovered_slots,
         ),
+        Property::sometimes("heartbeat followed", heartbeat_followed),
+        Property::sometimes("queued requests handed to the leader", queued_handed_over),
         // Liveness: judged only where a run ends (stateright reports an `eventually`
         // property at terminal states, see spec/multi-paxos.md).
         Property::eventually("every request answered", all_answered),
@@ -1028,6 +1036,7 @@ fn judge(
         Arc::make_mut(&mut after.history).chosen_after_restart = true;
     }
     judge_table(cfg, step.action, before, after);
+    judge_heartbeat(step.action, before, after);
     refine(cfg, step, &sent, before, after);
 }
 
@@ -1393,6 +1402,58 @@ fn judge_loss(step: &ActionOf<MultiPaxosActor>, after: &mut MultiPaxosModelState
     let history = Arc::make_mut(&mut after.history);
     let (count, outside) = history.lost;
     history.lost = (count.saturating_add(1), outside || excluded);
+}
+
+/// Witness: a server that does not lead followed a current leader's heartbeat (a step did).
+fn heartbeat_followed(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    state.history.heartbeat.0
+}
+
+/// Witness: a server handed the leader the requests it had queued for want of one (a step
+/// did, on the leader's heartbeat).
+fn queued_handed_over(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+    state.history.heartbeat.1
+}
+
+/// Marks the step that delivers a current leader's `Heartbeat` to a server that does not lead
+/// (it puts off its election: the heartbeat path of `handle_heartbeat`), and the one where
+/// such a server hands the leader the requests it had queued ([`Ghost::heartbeat`]).
+fn judge_heartbeat(
+    step: &ActionOf<MultiPaxosActor>,
+    before: &MultiPaxosModelState,
+    after: &mut MultiPaxosModelState,
+) {
+    let ActorModelAction::Deliver {
+        dst,
+        msg: Msg::Heartbeat { ballot, .. },
+        ..
+    } = step
+    else {
+        return;
+    };
+    let server = |state: &MultiPaxosModelState| {
+        protocol_actors(state)
+            .find(|(id, _)| id == dst)
+            .map(|(_, node)| {
+                (
+                    node.state.acceptor.promised,
+                    node.state.proposer.queue.is_empty(),
+                    node.state.is_leader(),
+                )
+            })
+    };
+    let (Some((promised, had_none, _)), Some((_, has_none, leads))) =
+        (server(before), server(after))
+    else {
+        return;
+    };
+    let followed = *ballot >= promised && !leads;
+    let handed = followed && !had_none && has_none;
+    let (had_followed, had_handed) = after.history.heartbeat;
+    if (followed && !had_followed) || (handed && !had_handed) {
+        let history = Arc::make_mut(&mut after.history);
+        history.heartbeat = (had_followed || followed, had_handed || handed);
+    }
 }
 
 /// With [`MultiPaxosConfig::max_lost`]: the most copies of one message the network holds. A

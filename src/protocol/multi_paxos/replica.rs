@@ -75,7 +75,7 @@ pub struct Applied<V = char> {
 }
 
 /// What the at-most-once table says of a request already applied or older
-/// ([`ReplicaState::table`]).
+/// (`ReplicaState::table`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Table {
     /// The client's last applied request: its reply, from the table.
