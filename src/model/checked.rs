@@ -3,7 +3,7 @@
 //! property can speak of steps ("a read that answers nothing started before anything was
 //! chosen") and not only of states. Both protocols' models are a [`Checked`].
 use super::check::{self, Checkable, Reduction, Representative};
-use super::harness::{Client, ModelCfg, Node, Owned, Recorded};
+use super::harness::{protocol_actors, Client, ModelCfg, Node, ObservedOf, Owned, Recorded};
 use super::view::{self, Readable};
 use stateright::actor::{Actor, ActorModel, ActorModelAction, ActorModelState, Id};
 use stateright::{Model, Path, Property};
@@ -40,6 +40,22 @@ impl<A: Recorded, C: Client<Protocol = A>> Transition<'_, A, C> {
             ActorModelAction::Timeout(id, _) => Some(*id),
             _ => None,
         }
+    }
+
+    /// The stepping actor, and its protocol node in `before` and in `after`: none for a
+    /// client's step, a loss, a crash or a restart.
+    pub fn nodes<'s, H>(
+        &self,
+        before: &'s CheckedState<A, C, H>,
+        after: &'s CheckedState<A, C, H>,
+    ) -> Option<(Id, &'s ObservedOf<A>, &'s ObservedOf<A>)> {
+        let id = self.actor()?;
+        let node = |state| {
+            protocol_actors(state)
+                .find(|(i, _)| *i == id)
+                .map(|(_, n)| n)
+        };
+        Some((id, node(before)?, node(after)?))
     }
 
     /// The messages the stepping actor sent in this step from `before`, in order, those it

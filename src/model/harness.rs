@@ -115,6 +115,14 @@ pub fn variant_in_words(variant: &impl Serialize) -> String {
     }
 }
 
+/// A client's resends in words: "no resends", "up to 2 resends".
+pub fn resends_in_words(n: u32) -> String {
+    match n {
+        0 => "no resends".to_owned(),
+        n => format!("up to {n} resends"),
+    }
+}
+
 /// `n` things in words: "no clients", "1 client", "2 clients".
 pub fn count_in_words(n: usize, one: &str, many: &str) -> String {
     match n {

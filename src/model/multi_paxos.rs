@@ -1068,15 +1068,7 @@ fn sent_in_order(
     before: &MultiPaxosModelState,
     after: &MultiPaxosModelState,
 ) -> Vec<Msg> {
-    let Some(id) = step.actor() else {
-        return Vec::new();
-    };
-    let node = |state| {
-        protocol_actors(state)
-            .find(|(i, _)| *i == id)
-            .map(|(_, n)| n)
-    };
-    let (Some(b), Some(a)) = (node(before), node(after)) else {
+    let Some((_, b, a)) = step.nodes(before, after) else {
         return Vec::new();
     };
     let cast = a.trail.accepted.difference(&b.trail.accepted);
@@ -1650,10 +1642,7 @@ impl MultiPaxosConfig {
             };
             faults += &format!(", a snapshot every {after} applied slots (sent {piece})");
         }
-        let retries = match self.client_retries {
-            0 => "no resends".to_owned(),
-            n => format!("up to {n} resends"),
-        };
+        let retries = harness::resends_in_words(self.client_retries.into());
         format!(
             "Multi-Paxos, {}: {} servers; {} {} ({retries}); {faults}; {}; at most {} in \
              all",

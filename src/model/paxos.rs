@@ -756,15 +756,7 @@ fn acceptor_events(
     before: &PaxosModelState,
     after: &PaxosModelState,
 ) -> Vec<Event<Value>> {
-    let Some(id) = step.actor() else {
-        return Vec::new();
-    };
-    let node = |state| {
-        protocol_actors(state)
-            .find(|(i, _)| *i == id)
-            .map(|(_, n)| n)
-    };
-    let (Some(b), Some(a)) = (node(before), node(after)) else {
+    let Some((id, b, a)) = step.nodes(before, after) else {
         return Vec::new();
     };
     let promised = |n: &ObservedOf<PaxosActor>| n.state.acceptor.as_ref().map(|x| x.promised);
@@ -992,10 +984,7 @@ impl PaxosConfig {
         } else {
             "putting then reading"
         };
-        let resends = match self.retries {
-            0 => "no resends".to_owned(),
-            n => format!("up to {n} resends"),
-        };
+        let resends = harness::resends_in_words(self.retries);
         let readers = harness::count_in_words(self.readers, "reader", "readers");
         let ballots = self
             .ballots
