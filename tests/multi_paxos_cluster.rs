@@ -538,7 +538,7 @@ fn string_keys_and_values_and_their_limits_end_to_end() {
 
 // Snapshots on UDP: a node that was down while the others applied more than
 // `node::SNAPSHOT_AFTER` slots finds them truncated below a snapshot, catches up from that
-// snapshot (in pieces of `node::SNAPSHOT_PIECE` entries) and keeps it as its own; the cluster
+// snapshot (in pieces of `guard::multi_paxos::SNAPSHOT_PIECE` entries) and keeps it as its own; the cluster
 // then serves every write, whoever leads.
 #[test]
 fn a_node_behind_a_snapshot_catches_up_from_it() {
