@@ -7,7 +7,7 @@
 mod common;
 
 use common::{run_binary, temp_dir, write_private, Cluster, History, Rng, Setup};
-use paxos::runtime::client::{Client, Op, Reply};
+use paxos::runtime::client::{Op, Reply, Client};
 use paxos::runtime::node::Protocol;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -145,7 +145,7 @@ fn run_round(round: u64, victim: usize, kill_after: usize) {
     assert!(verdict.ok, "round {round}: {}", verdict.report);
     assert!(verdict.events > 0, "round {round}: nothing traced");
     // D1: the restarted node still has its storage, and it reads (W1-W3).
-    let storage = paxos::runtime::storage::load_storage::<paxos::protocol::paxos::Storage>(
+    let storage = paxos::runtime::wal::load_storage::<paxos::protocol::paxos::Storage>(
         &cluster.storage_path(victim),
     );
     assert!(

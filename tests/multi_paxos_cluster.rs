@@ -16,9 +16,9 @@ use common::{Cluster, Setup};
 use paxos::protocol::multi_paxos::{
     ClientCommand, Kv, KvOp, KvRet, Msg, Storage, MAX_KEY_BYTES, MAX_VALUE_BYTES,
 };
-use paxos::runtime::client::{Client, MultiPaxosCodec};
+use paxos::runtime::client::{MultiPaxosCodec, Client};
 use paxos::runtime::node::Protocol;
-use paxos::runtime::storage::load_storage;
+use paxos::runtime::wal::load_storage;
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use std::net::SocketAddrV4;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};

@@ -11,11 +11,10 @@ use common::{run_binary, temp_dir, TempDir};
 use paxos::protocol::multi_paxos::{
     Ballot, ClientCommand, Command, KvOp, Proposal, Slot, Snapshot, Storage,
 };
-use paxos::runtime::storage::{
-    decode_snapshot, encode_snapshot, load_storage, storage_path, write_durably,
-};
+use paxos::runtime::storage::{decode_snapshot, encode_snapshot, storage_path, write_durably};
 use paxos::runtime::wal::{
-    log_header, log_path, read_log_header, record, scan, Journal, Store, HEADER, LOG_HEADER,
+    load_storage, log_header, log_path, read_log_header, record, scan, Journal, Store, HEADER,
+    LOG_HEADER,
 };
 use stateright::actor::Id;
 use std::fs;
@@ -787,7 +786,7 @@ fn read_back(
 fn a_damaged_node_refuses_or_loses_nothing() {
     use common::{Cluster, Setup};
     use paxos::protocol::multi_paxos::{KvOp, KvRet, Storage as KvStorage};
-    use paxos::runtime::client::{Client, MultiPaxosCodec};
+    use paxos::runtime::client::{MultiPaxosCodec, Client};
     use paxos::runtime::node::{free_loopback_addresses, Protocol, SNAPSHOT_AFTER};
     use std::time::{Duration, Instant};
     let started = Instant::now();
@@ -801,8 +800,8 @@ fn a_damaged_node_refuses_or_loses_nothing() {
     let keys: Vec<String> = (0..6).map(|k| format!("key-{k}")).collect();
     let mut values: Vec<(String, String)> =
         keys.iter().map(|k| (k.clone(), String::new())).collect();
-    let mut writer =
-        Client::new(cluster.addresses.clone(), Duration::from_millis(700), 10).expect("a client");
+    let mut writer = Client::new(cluster.addresses.clone(), Duration::from_millis(700), 10)
+        .expect("a client");
     writer.prefer(leader);
     let mut append = |n: usize| {
         let (key, value) = &mut values[n % keys.len()];

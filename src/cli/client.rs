@@ -1,7 +1,8 @@
 //! `paxos client`: one operation against a cluster, its answer on standard output.
-use crate::cli::{parse_address, printed, Error, ProtocolArg};
+use crate::cli::args::{parse_address, ProtocolArg};
+use crate::cli::error::{printed, Error};
 use crate::protocol::multi_paxos::{KvOp, KvRet};
-use crate::runtime::client::{Client, MultiPaxosCodec, Op, Reply};
+use crate::runtime::client::{MultiPaxosCodec, Op, Reply, Client};
 use std::io::{self, Write};
 use std::time::Duration;
 

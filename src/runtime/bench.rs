@@ -8,7 +8,7 @@
 //! one log slot, fsync'd by a majority) under concurrent clients, on a fresh cluster per
 //! client count so that every row starts from an empty log.
 use crate::protocol::multi_paxos::{KvOp, KvRet};
-use crate::runtime::client::{self, Client, MultiPaxosCodec, Op, Reply};
+use crate::runtime::client::{self, MultiPaxosCodec, Op, Reply, Client};
 use crate::runtime::node::{self, NodeConfig, Protocol};
 use std::io::{self, Write};
 use std::net::{SocketAddrV4, UdpSocket};
@@ -91,7 +91,12 @@ pub enum Error {
     Output(#[source] io::Error),
 }
 
-fn row(target: &str, clients: usize, seconds: f64, results: Vec<(Vec<Duration>, usize)>) -> Row {
+fn row(
+    target: &str,
+    clients: usize,
+    seconds: f64,
+    results: Vec<(Vec<Duration>, usize)>,
+) -> Row {
     let failures = results.iter().map(|(_, f)| f).sum();
     let mut latencies: Vec<Duration> = results.into_iter().flat_map(|(l, _)| l).collect();
     latencies.sort();
@@ -352,7 +357,8 @@ fn multi_paxos_puts(
 /// holds (its snapshot's, or past its last accepted proposal), read without disturbing it.
 fn chosen_slots(data_dir: &Path, servers: &[SocketAddrV4]) -> Result<u32, Error> {
     use crate::protocol::multi_paxos::Storage;
-    use crate::runtime::storage::{load_storage, storage_path};
+    use crate::runtime::storage::storage_path;
+    use crate::runtime::wal::load_storage;
     let mut most = 0;
     for &server in servers {
         let saved = load_storage::<Storage<String>>(&storage_path(data_dir, server))
@@ -646,7 +652,8 @@ pub fn fabricate_multi_paxos_log(
     use crate::protocol::multi_paxos::{
         Ballot, ClientCommand, Command, Proposal, Snapshot, StateMachine, Storage,
     };
-    use crate::runtime::storage::{replace_storage, storage_path};
+    use crate::runtime::storage::storage_path;
+    use crate::runtime::wal::replace_storage;
     use stateright::actor::Id;
     let key = |slot: u32| char::from_u32(0x4E00 + slot % FABRICATED_KEYS).unwrap_or('x');
     let leader = addresses.first().ok_or(io::ErrorKind::InvalidInput)?;

@@ -1,6 +1,6 @@
 //! Trace recording (`paxos spawn --trace DIR`): one JSON line per event the protocol actor
 //! handles, per node, in `DIR/<address>.trace.jsonl`, for `paxos validate` to replay through
-//! the model ([`crate::model::replay`]). The format and the rules are in `spec/runtime.md`,
+//! the model ([`crate::validate`]). The format and the rules are in `spec/runtime.md`,
 //! "Trace recording and validation":
 //!
 //! - **T1** Every line carries the node's sequence number `seq`: its line number in the file,

@@ -358,7 +358,7 @@ pub struct Recovered<S> {
 /// out; `None` if neither file exists. The log is read before the snapshot, so that a node
 /// compacting meanwhile (W4) makes the snapshot newer than the log, never older; the log read
 /// may then end before the snapshot's first record, and be refused
-/// ([`storage::load_storage`] reads again).
+/// ([`load_storage`] reads again).
 pub fn read<S: Journal>(snapshot: &Path) -> Result<Recovered<S>, Unreadable> {
     let log = log_path(snapshot);
     let refused = |path: &Path, reason: String| Unreadable {
@@ -716,6 +716,37 @@ impl<S: Journal> Store<S> {
     }
 }
 
+/// D2: the storage a node saved, its snapshot at `path` with its log applied
+/// ([`read`]), without changing either file: `None` if the node never saved, an error if
+/// they cannot be used. The node may be running: a read that a compaction overtook (the log
+/// read before it, ending before the snapshot read after it, W4) is made again, twice at most.
+pub fn load_storage<S: Journal>(path: &Path) -> Result<Option<S>, Unreadable> {
+    let mut result = read(path);
+    for _ in 0..2 {
+        if result.is_ok() {
+            break;
+        }
+        result = read(path);
+    }
+    result.map(|recovered| recovered.storage)
+}
+
+/// Replaces the whole storage of a node that is not running, for tools and tests that
+/// fabricate it: its snapshot and its log ([`log_path`]) are removed, then `storage` is
+/// saved as a fresh node's first save (W1). A crash in between leaves no files, or a log
+/// without its snapshot (refused, W3), or the new storage.
+pub fn replace_storage<S: Journal>(path: &Path, storage: &S) -> std::io::Result<()> {
+    for file in [path.to_owned(), log_path(path)] {
+        match fs::remove_file(file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    storage::sync_parent(path)?;
+    let store = Store::<S>::open(path, COMPACT_AFTER).map_err(std::io::Error::other)?;
+    store.save(storage)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -873,5 +904,30 @@ mod tests {
         }
         let zeros = read_log_header(&vec![0; log.len()]).expect_err("zeros");
         assert!(zeros.contains("magic"), "{zeros}");
+    }
+
+    // D2: no files is a fresh node; a snapshot alone (its log missing) is refused.
+    #[test]
+    fn storage_is_loaded_or_refused() {
+        let saved = paxos::Storage {
+            round: 3,
+            ..paxos::Storage::default()
+        };
+        let dir = std::env::temp_dir().join(format!("paxos-runtime-unit-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("temp dir is writable");
+        let path = dir.join("node.storage");
+        let _ = fs::remove_file(&path);
+        let _ = fs::remove_file(log_path(&path));
+        assert!(matches!(load_storage::<paxos::Storage>(&path), Ok(None)));
+        replace_storage(&path, &saved).expect("saved");
+        assert_eq!(
+            load_storage::<paxos::Storage>(&path).ok().flatten(),
+            Some(saved)
+        );
+        fs::remove_file(log_path(&path)).expect("removed");
+        let refused =
+            load_storage::<paxos::Storage>(&path).expect_err("a snapshot without its log");
+        assert!(refused.to_string().contains("missing"), "{refused}");
+        let _ = fs::remove_dir_all(&dir);
     }
 }

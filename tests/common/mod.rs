@@ -5,7 +5,7 @@
 #![allow(dead_code)] // Each test file uses a different part.
 
 use paxos::protocol::multi_paxos::KvOp;
-use paxos::runtime::client::{Client, MultiPaxosCodec, Op, Reply};
+use paxos::runtime::client::{MultiPaxosCodec, Op, Reply, Client};
 use paxos::runtime::node::{free_loopback_addresses, Protocol};
 use stateright::semantics::write_once_register::{WORegister, WORegisterOp, WORegisterRet};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
@@ -317,12 +317,12 @@ impl Cluster {
 
     /// `kill -9` of every node, then `paxos validate` of their traces (V1-V5): the verdict,
     /// which the test asserts is OK.
-    pub fn kill_all_and_validate(&mut self) -> paxos::model::replay::Verdict {
+    pub fn kill_all_and_validate(&mut self) -> paxos::validate::Verdict {
         for i in 0..self.children.len() {
             self.kill(i);
         }
         let started = Instant::now();
-        let verdict = paxos::model::replay::validate(&self.trace_dir())
+        let verdict = paxos::validate::validate(&self.trace_dir())
             .unwrap_or_else(|e| panic!("the traces do not read: {e}"));
         eprintln!(
             "validate {}: {} ({:?})",
