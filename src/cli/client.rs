@@ -2,7 +2,7 @@
 use crate::cli::args::{parse_address, ProtocolArg};
 use crate::cli::error::{printed, Error};
 use crate::protocol::multi_paxos::{KvOp, KvRet};
-use crate::runtime::client::{MultiPaxosCodec, Op, Reply, Client};
+use crate::runtime::client::{MultiPaxosCodec, Op, Reply, UdpClient};
 use std::io::{self, Write};
 use std::time::Duration;
 
@@ -112,7 +112,7 @@ pub(super) fn command(args: &ClientArgs) -> Result<bool, Error> {
         .iter()
         .map(|s| parse_address(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut client = Client::new(
+    let mut client = UdpClient::new(
         servers,
         Duration::from_millis(args.timeout_ms),
         args.attempts,

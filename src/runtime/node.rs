@@ -20,7 +20,7 @@
 //! which announce a preemption); a function building the server actor from the cluster's
 //! ids, as [`paxos_server`] does; one arm in [`run`]; and, for `paxos client` and
 //! `paxos bench`, an `impl ClientCodec` ([`crate::runtime::client`]) used through
-//! `Client::call_with`.
+//! `UdpClient::call_with`.
 use crate::protocol::multi_paxos::{self, MultiPaxosActor, Slot};
 use crate::protocol::paxos::{PaxosActor, Roles, Variant};
 use crate::runtime::auth::{self, ClusterKey, KeyError};

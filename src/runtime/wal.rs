@@ -500,11 +500,11 @@ pub struct Store<S> {
     snapshot: PathBuf,
     log: PathBuf,
     compact_after: u64,
-    saved: Mutex<Saved<S>>,
+    saved: Mutex<OnDisk<S>>,
 }
 
 /// What the disk holds, as the store last wrote it.
-struct Saved<S> {
+struct OnDisk<S> {
     /// The storage the snapshot and the log hold together; `None` before the first save.
     storage: Option<S>,
     /// The log, open for appending, once the store has appended to it.
@@ -556,7 +556,7 @@ impl<S: Journal> Store<S> {
             snapshot: snapshot.to_owned(),
             log,
             compact_after,
-            saved: Mutex::new(Saved {
+            saved: Mutex::new(OnDisk {
                 storage: recovered.storage,
                 file: None,
                 next,
@@ -631,7 +631,7 @@ impl<S: Journal> Store<S> {
     }
 
     /// D1, W1, W4: [`Store::save`], once the changes are known.
-    fn write(&self, saved: &mut Saved<S>, storage: &S, changes: Vec<S::Change>) -> io::Result<()> {
+    fn write(&self, saved: &mut OnDisk<S>, storage: &S, changes: Vec<S::Change>) -> io::Result<()> {
         if saved.storage.is_none() {
             return self.write_first(saved, storage);
         }
@@ -658,13 +658,13 @@ impl<S: Journal> Store<S> {
     /// D1, W1: a node's first save: the log, its record 0 the changes from the empty storage
     /// to `storage`; then the snapshot of `storage`, which holds record 0. A crash between the
     /// two leaves the log alone, which holds the whole save (W3 lets it start).
-    fn write_first(&self, saved: &mut Saved<S>, storage: &S) -> io::Result<()> {
+    fn write_first(&self, saved: &mut OnDisk<S>, storage: &S) -> io::Result<()> {
         let changes = storage.changes(&S::default());
         let record = record(&serde_json::to_vec(&changes).map_err(io::Error::other)?);
         storage::write_durably(&self.log, &[log_header(0), record].concat())?;
         let bytes = storage::encode_snapshot(storage, 1).map_err(io::Error::other)?;
         storage::write_durably(&self.snapshot, &bytes)?;
-        *saved = Saved {
+        *saved = OnDisk {
             storage: Some(storage.clone()),
             file: None,
             next: 1,
@@ -675,7 +675,7 @@ impl<S: Journal> Store<S> {
         Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Saved<S>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OnDisk<S>> {
         self.saved
             .lock()
             .expect("a save never panics while it holds the store")
@@ -690,7 +690,7 @@ impl<S: Journal> Store<S> {
     /// W4: the storage on disk as a new snapshot, written durably (unless the snapshot holds
     /// it already); then, and only then, a new log of one empty record, numbered as the first
     /// the snapshot does not hold.
-    fn compact(&self, saved: &mut Saved<S>) -> io::Result<()> {
+    fn compact(&self, saved: &mut OnDisk<S>) -> io::Result<()> {
         let storage = saved.storage.as_ref().expect("a log applies to a snapshot");
         if saved.snapshot_next != Some(saved.next) {
             let bytes = storage::encode_snapshot(storage, saved.next).map_err(io::Error::other)?;

@@ -30,7 +30,7 @@
 //!
 //! Validation sits above both the model and the runtime: it reads what the runtime wrote and
 //! runs the model's actors on it. The files, one job each:
-//! - `outcome.rs`: what a validation returns ([`Verdict`]) or why it could not
+//! - `outcome.rs`: what a validation returns ([`ValidationReport`]) or why it could not
 //!   run ([`BadTrace`]);
 //! - `traces.rs`: a directory's traces read, checked and ordered per node (V1);
 //! - `ids.rs`: the real ids inside the protocol's JSON as model ids (V1);
@@ -43,4 +43,4 @@ mod replay;
 mod traces;
 
 pub use models::validate;
-pub use outcome::{BadTrace, Verdict};
+pub use outcome::{BadTrace, ValidationReport};

@@ -4,7 +4,7 @@ use crate::model::harness::{Calls, NetworkKind};
 use crate::model::multi_paxos::MultiPaxosConfig;
 use crate::model::paxos::{Layout, PaxosConfig};
 use crate::protocol::multi_paxos::Kv;
-use crate::validate::outcome::{BadTrace, Verdict};
+use crate::validate::outcome::{BadTrace, ValidationReport};
 use crate::validate::replay::replay;
 use crate::validate::traces::read;
 use stateright::semantics::write_once_register::WORegister;
@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Validates the traces in `dir` against the model of the protocol they name.
-pub fn validate(dir: &Path) -> Result<Verdict, BadTrace> {
+pub fn validate(dir: &Path) -> Result<ValidationReport, BadTrace> {
     let traces = read(dir)?;
     let n = traces.cluster.len();
     match traces.protocol.as_str() {

@@ -1,4 +1,4 @@
-//! What a validation returns: a [`Verdict`] on a run, or why its traces could not be
+//! What a validation returns: a [`ValidationReport`] on a run, or why its traces could not be
 //! read as one ([`BadTrace`]).
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -41,7 +41,7 @@ pub(crate) fn bad(file: &Path, line: Option<usize>, reason: impl Into<String>) -
 
 /// The verdict on a directory of traces.
 #[derive(Debug)]
-pub struct Verdict {
+pub struct ValidationReport {
     /// Whether the run replayed without divergence and every `always` property held.
     pub ok: bool,
     /// Events replayed (skipped torn steps excluded).

@@ -7,7 +7,7 @@ use crate::model::view::Readable;
 use crate::runtime::trace::Saved;
 use crate::runtime::wal::Journal;
 use crate::validate::ids::map_ids;
-use crate::validate::outcome::{bad, BadTrace, Verdict};
+use crate::validate::outcome::{bad, BadTrace, ValidationReport};
 use crate::validate::traces::{Event, Json, Kind, Traces};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -449,7 +449,7 @@ pub(crate) fn replay<A, C, Cfg, H>(
     model: &Checked<A, C, Cfg, H>,
     traces: &Traces,
     forget_calls: fn(&mut H),
-) -> Result<Verdict, BadTrace>
+) -> Result<ValidationReport, BadTrace>
 where
     A: Readable<C, Cfg, H>,
     A::Msg: Ord + DeserializeOwned + Serialize,
@@ -506,7 +506,7 @@ where
             Stop::Bad(bad) => return Err(bad),
             Stop::Diverged(why) => why,
         };
-        return Ok(Verdict {
+        return Ok(ValidationReport {
             ok: false,
             events: 0,
             states: 1,
@@ -600,7 +600,7 @@ where
                 .saturating_sub(1)
         })
         .sum();
-    Ok(Verdict {
+    Ok(ValidationReport {
         ok: true,
         events: replay.events,
         states: replay.states,
@@ -621,7 +621,7 @@ fn report_divergence<A, C, Cfg, H>(
     replay: &Replay<A, C, Cfg, H>,
     event: &Event,
     why: &str,
-) -> Verdict
+) -> ValidationReport
 where
     A: Readable<C, Cfg, H>,
     A::Msg: Ord + DeserializeOwned + Serialize,
@@ -650,7 +650,7 @@ where
     for earlier in &replay.recent {
         report.push_str(&format!("  {}\n", earlier.describe()));
     }
-    Verdict {
+    ValidationReport {
         ok: false,
         events: replay.events,
         states: replay.states,
