@@ -4,11 +4,16 @@
 //! on every state. The rules (V1-V5) are in `spec/runtime.md`, "Trace recording and validation":
 //!
 //! - **V1** Ids: the cluster's servers, sorted by address (the order `paxos spawn` gives them,
-//!   and the order of their [`Id`](stateright::actor::Id)s, which ballots compare), are model actors `0..n`; every
-//!   other address (a client) is `n, n + 1, ...` in the order of the addresses (a proposer
-//!   proposes the value of the first waiting client, by `Id`). Inside the
-//!   protocol's JSON an actor is its `Id`, a number: a number equal to a known address's `Id`
-//!   is taken for that address.
+//!   and the order of their [`Id`](stateright::actor::Id)s, which ballots compare), are model
+//!   actors `0..n`; every other address (a client) is `n, n + 1, ...` in the order of the
+//!   addresses (a proposer proposes the value of the first waiting client, by `Id`). Inside the
+//!   protocol's JSON an actor is its `Id`, a number: it is taken for its address where the
+//!   protocol's types hold an `Id`, and nowhere else.
+//!
+//! A trace is read line by line as the type the runtime writes it with,
+//! [`TraceLine`](crate::runtime::trace::TraceLine); the protocol's messages, timers and storage
+//! in it stay JSON values until the replay decodes them as the protocol's types, ids renamed
+//! (V1).
 //! - **V2** Merge: each node's events are taken in its own order; a receive from a server waits
 //!   until some node recorded sending that message to that node (UDP may duplicate, so one send
 //!   may be received many times). A receive from a client is an input. When only receives are
@@ -33,7 +38,7 @@
 //! - `outcome.rs`: what a validation returns ([`ValidationReport`]) or why it could not
 //!   run ([`BadTrace`]);
 //! - `traces.rs`: a directory's traces read, checked and ordered per node (V1);
-//! - `ids.rs`: the real ids inside the protocol's JSON as model ids (V1);
+//! - `ids.rs`: the real ids inside the protocol's JSON decoded as model ids (V1);
 //! - `models.rs`: the replay model of each protocol, and [`validate`];
 //! - `replay.rs`: the merge and the replay through the model (V2-V5).
 mod ids;

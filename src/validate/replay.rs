@@ -6,7 +6,7 @@ use crate::model::harness::{Client, Node, NodeState, Owned, Recorded};
 use crate::model::view::Readable;
 use crate::runtime::trace::Saved;
 use crate::runtime::wal::Journal;
-use crate::validate::ids::map_ids;
+use crate::validate::ids::{decode_mapped, IdMap};
 use crate::validate::outcome::{bad, BadTrace, ValidationReport};
 use crate::validate::traces::{Event, Json, Kind, Traces};
 use serde::de::DeserializeOwned;
@@ -34,7 +34,8 @@ where
 {
     model: &'m Checked<A, C, Cfg, H>,
     state: CheckedState<A, C, H>,
-    ids: BTreeMap<u64, u64>,
+    /// V1: each address's `Id` as a number to its model `Id`'s.
+    ids: IdMap,
     model_ids: BTreeMap<SocketAddrV4, Id>,
     n: usize,
     /// V2: every message some node recorded sending, with the model's ids.
@@ -83,7 +84,7 @@ where
         event: &Event,
         what: &str,
     ) -> Result<T, Stop> {
-        serde_json::from_value(map_ids(value, &self.ids)).map_err(|e| {
+        decode_mapped(value, &self.ids).map_err(|e| {
             Stop::Bad(bad(
                 &event.file,
                 Some(event.line),

@@ -1,7 +1,9 @@
-//! The traces of a directory, read: each line checked (T1: numbered from 0; one node, one
-//! protocol and cluster per file), each node's events in its own order, and every address
-//! given its model id (V1).
+//! The traces of a directory, read: each line decoded as the [`TraceLine`] the runtime wrote
+//! and checked (T1: numbered from 0; one node, one protocol and cluster per file), each node's
+//! events in its own order, and every address given its model id (V1).
+use crate::runtime::trace::{Saved, TraceLine};
 use crate::validate::outcome::{bad, BadTrace};
+use serde_json::error::Category;
 use serde_json::Value;
 use stateright::actor::Id;
 use std::collections::{BTreeMap, HashSet};
@@ -35,8 +37,10 @@ pub(crate) enum Kind {
 pub(crate) struct Json(Box<str>);
 
 impl Json {
-    pub(crate) fn of(value: &Value) -> Self {
-        Json(value.to_string().into_boxed_str())
+    /// What a line says a step saved (`null`: nothing), as the text of its JSON value.
+    pub(crate) fn of(saved: &Option<Saved<Value, Value>>) -> Self {
+        let text = serde_json::to_string(saved).expect("JSON values always serialize");
+        Json(text.into_boxed_str())
     }
 
     /// The value: the text was written from a `Value`, so it parses.
@@ -115,35 +119,6 @@ pub(crate) struct Traces {
     pub(crate) sent: HashSet<(SocketAddrV4, SocketAddrV4, String)>,
 }
 
-fn field<'a>(v: &'a Value, name: &str, file: &Path, line: usize) -> Result<&'a Value, BadTrace> {
-    v.get(name)
-        .ok_or_else(|| bad(file, Some(line), format!("no field `{name}`")))
-}
-
-fn address(v: &Value, file: &Path, line: usize) -> Result<SocketAddrV4, BadTrace> {
-    v.as_str()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad(file, Some(line), format!("{v} is not an IPv4:port address")))
-}
-
-fn sends(v: &Value, file: &Path, line: usize) -> Result<Vec<(SocketAddrV4, Value)>, BadTrace> {
-    let not_a_list = || {
-        bad(
-            file,
-            Some(line),
-            "`sent` is not a list of [address, message]",
-        )
-    };
-    v.as_array()
-        .ok_or_else(not_a_list)?
-        .iter()
-        .map(|pair| match pair.as_array().map(Vec::as_slice) {
-            Some([dst, msg]) => Ok((address(dst, file, line)?, msg.clone())),
-            _ => Err(not_a_list()),
-        })
-        .collect()
-}
-
 /// Reads every `*.trace.jsonl` of `dir`.
 pub(crate) fn read(dir: &Path) -> Result<Traces, BadTrace> {
     let unreadable = |e: std::io::Error| BadTrace {
@@ -181,30 +156,35 @@ pub(crate) fn read(dir: &Path) -> Result<Traces, BadTrace> {
         let mut events = Vec::new();
         for (i, text) in lines.iter().enumerate() {
             let line = i + 1;
-            let v: Value = serde_json::from_str(text)
-                .map_err(|e| bad(file, Some(line), format!("not JSON: {e}")))?;
-            let seq = field(&v, "seq", file, line)?.as_u64();
-            if seq != Some(i as u64) {
+            // The protocol's messages, timers and storage stay JSON values until the protocol
+            // (from the start lines) and every address (from all of them) are known (V1).
+            let parsed: TraceLine<Value, Value, Value, Value> = serde_json::from_str(text)
+                .map_err(|e| {
+                    let what = match e.classify() {
+                        Category::Syntax | Category::Eof => "not JSON",
+                        Category::Data | Category::Io => "not a trace line",
+                    };
+                    bad(file, Some(line), format!("{what}: {e}"))
+                })?;
+            let seq = parsed.seq();
+            if seq != i as u64 {
                 return Err(bad(
                     file,
                     Some(line),
-                    format!("seq is {seq:?}, expected {i} (T1: lines are numbered from 0)"),
+                    format!(
+                        "seq is {:?}, expected {i} (T1: lines are numbered from 0)",
+                        Some(seq)
+                    ),
                 ));
             }
-            let event = field(&v, "event", file, line)?.as_str().unwrap_or("");
-            let kind = match event {
-                "start" => {
-                    let this = address(field(&v, "node", file, line)?, file, line)?;
-                    let protocol = field(&v, "protocol", file, line)?
-                        .as_str()
-                        .unwrap_or("")
-                        .to_owned();
-                    let cluster = field(&v, "cluster", file, line)?
-                        .as_array()
-                        .ok_or_else(|| bad(file, Some(line), "`cluster` is not a list"))?
-                        .iter()
-                        .map(|a| address(a, file, line))
-                        .collect::<Result<Vec<_>, _>>()?;
+            let kind = match parsed {
+                TraceLine::Start {
+                    node: this,
+                    protocol,
+                    cluster,
+                    storage,
+                    ..
+                } => {
                     match &header {
                         None => header = Some((protocol, cluster)),
                         Some(h) if *h == (protocol.clone(), cluster.clone()) => {}
@@ -213,9 +193,9 @@ pub(crate) fn read(dir: &Path) -> Result<Traces, BadTrace> {
                                 file,
                                 Some(line),
                                 format!(
-                                "protocol {protocol} with cluster {cluster:?}, but other traces \
-                                     say {p} with {c:?}: give one cluster's traces"
-                            ),
+                                    "protocol {protocol} with cluster {cluster:?}, but other \
+                                     traces say {p} with {c:?}: give one cluster's traces"
+                                ),
                             ))
                         }
                     }
@@ -228,31 +208,31 @@ pub(crate) fn read(dir: &Path) -> Result<Traces, BadTrace> {
                     }
                     node = Some(this);
                     Kind::Start {
-                        storage: field(&v, "storage", file, line)?.clone(),
+                        storage: storage.unwrap_or(Value::Null),
                     }
                 }
-                "receive" => {
-                    let src = address(field(&v, "src", file, line)?, file, line)?;
+                TraceLine::Receive {
+                    src,
+                    msg,
+                    saved,
+                    sent,
+                    ..
+                } => {
                     others.push(src);
                     Kind::Receive {
                         src,
-                        msg: field(&v, "msg", file, line)?.clone(),
-                        saved: Json::of(field(&v, "saved", file, line)?),
-                        sent: sends(field(&v, "sent", file, line)?, file, line)?,
+                        msg,
+                        saved: Json::of(&saved),
+                        sent,
                     }
                 }
-                "timeout" => Kind::Timeout {
-                    timer: field(&v, "timer", file, line)?.clone(),
-                    saved: Json::of(field(&v, "saved", file, line)?),
-                    sent: sends(field(&v, "sent", file, line)?, file, line)?,
+                TraceLine::Timeout {
+                    timer, saved, sent, ..
+                } => Kind::Timeout {
+                    timer,
+                    saved: Json::of(&saved),
+                    sent,
                 },
-                other => {
-                    return Err(bad(
-                        file,
-                        Some(line),
-                        format!("unknown event {other:?} (start, receive or timeout)"),
-                    ))
-                }
             };
             if let Kind::Receive { sent, .. } | Kind::Timeout { sent, .. } = &kind {
                 others.extend(sent.iter().map(|(dst, _)| *dst));
