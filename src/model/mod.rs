@@ -6,6 +6,5 @@ pub mod checked;
 pub mod harness;
 pub mod multi_paxos;
 pub mod paxos;
-pub mod replay;
 pub mod view;
 pub mod voting;
