@@ -1,6 +1,7 @@
 //! The acceptor: phase 1(b) and 2(b) of §2.2, and its answer to a quorum read.
-use super::{Ballot, Msg, PaxosActor, Proposal, RequestId};
-use crate::protocol::ballot::may_promise;
+use super::actor::PaxosActor;
+use super::messages::{Msg, Proposal, RequestId, Storage};
+use crate::protocol::ballot::{may_promise, Ballot};
 use serde::Serialize;
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -35,6 +36,21 @@ impl AcceptorState {
 }
 
 impl PaxosActor {
+    /// Writes stable storage (§2.5): the proposer's `round` and the acceptor's state.
+    pub(super) fn save(&self, round: u32, acceptor: Option<&AcceptorState>, o: &mut Out<Self>) {
+        if self.variant.remembers() {
+            let acceptor = acceptor.cloned().unwrap_or_default();
+            let accepted = acceptor
+                .accepted
+                .filter(|_| self.variant.remembers_accepted());
+            o.save(Storage {
+                round,
+                promised: acceptor.promised,
+                accepted,
+            });
+        }
+    }
+
     /// Phase 1(b): a prepare request. `round` is this actor's proposer round, saved with the
     /// promise.
     pub(super) fn handle_prepare(
@@ -121,7 +137,7 @@ impl PaxosActor {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{server, step};
+    use super::super::testing::{server, step};
     use super::super::Variant;
     use super::*;
     use crate::protocol::ballot::tests::ballot;

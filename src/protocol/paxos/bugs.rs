@@ -2,8 +2,8 @@
 //! `self.variant.quorum(n)`, `self.variant.accepts(promised, n)` ..., and only here does a
 //! broken [`Variant`] depart from the rule. Each is a model setting (`variant = "..."` in
 //! `models/*.toml`), so that the checker can show the property that catches it.
-use super::{Ballot, Proposal, Value};
-use crate::protocol::ballot::{highest_reported, may_accept, quorum};
+use super::messages::{Proposal, Value};
+use crate::protocol::ballot::{highest_reported, may_accept, quorum, Ballot};
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
 

@@ -1,6 +1,7 @@
 //! The learner (§2.3): it learns a value once a majority accepted one proposal. A server also
 //! answers a client's `Get` here, from what it learned or by asking the acceptors.
-use super::{Msg, PaxosActor, Proposal, RequestId, Value};
+use super::actor::PaxosActor;
+use super::messages::{Msg, Proposal, RequestId, Value};
 use serde::Serialize;
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -123,7 +124,7 @@ impl PaxosActor {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::server;
+    use super::super::testing::server;
     use super::super::Variant;
     use super::*;
     use crate::protocol::ballot::tests::ballot;

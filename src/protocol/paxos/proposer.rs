@@ -1,5 +1,8 @@
 //! The proposer: phase 1(a) and 2(a) of §2.2, retries (§2.4), and the replies to its clients.
-use super::{AcceptorState, Ballot, Msg, PaxosActor, Proposal, RequestId, Timer, Value};
+use super::acceptor::AcceptorState;
+use super::actor::PaxosActor;
+use super::messages::{Msg, Proposal, RequestId, Timer, Value};
+use crate::protocol::ballot::Ballot;
 use serde::Serialize;
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -223,7 +226,7 @@ impl PaxosActor {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::server;
+    use super::super::testing::server;
     use super::super::Variant;
     use super::*;
     use crate::protocol::ballot::tests::ballot;
