@@ -1,67 +1,15 @@
 //! The proposer, as follower, candidate or leader (§3: the leader "acts as the distinguished
 //! proposer"): client requests, phase 1(a) once for every slot, taking over the log, and
 //! phase 2(a) per slot.
-use super::{
-    AcceptorState, Ballot, ClientCommand, Command, LeaderTick, Msg, MultiPaxosActor,
-    MultiPaxosState, Parts, Proposal, Slot, Table, Text, Timer,
-};
-use serde::Serialize;
+use super::actor::{LeaderTick, MultiPaxosActor};
+use super::kv::Text;
+use super::machine::ClientCommand;
+use super::messages::{Command, Msg, Proposal, Slot, Timer};
+use super::state::{AcceptorState, InFlight, MultiPaxosState, Parts, ProposerState, Role, Table};
+use crate::protocol::ballot::Ballot;
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// A leader's proposals not yet chosen, with the acceptors known to have accepted them.
-pub(super) type InFlight<V> = BTreeMap<Slot, (Command<V>, BTreeSet<Id>)>;
-
-/// What a server does as proposer.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(bound = "V: Text")]
-pub enum Role<V = char> {
-    /// Not leading: forwards client requests to the leader it knows.
-    #[default]
-    Follower,
-    /// Phase 1 under way for every slot from `from` on: the promises received so far.
-    Candidate {
-        /// The first slot not known to be chosen when phase 1 started.
-        from: Slot,
-        /// Each acceptor's promise: its accepted proposals from `from` on.
-        promises: BTreeMap<Id, BTreeMap<Slot, Proposal<V>>>,
-        /// Promises reported in pieces, while pieces are missing: what came so far.
-        partial: BTreeMap<Id, BTreeMap<Slot, Proposal<V>>>,
-        /// The highest snapshot a promise named: every slot below it is chosen, and the new
-        /// leader proposes nothing there.
-        snapshot: Slot,
-    },
-    /// Phase 1 done: proposes in slots from `next_slot` on with phase 2 only.
-    Leader {
-        /// The next free slot.
-        next_slot: Slot,
-        /// Proposals not yet chosen, with the acceptors known to have accepted them.
-        in_flight: InFlight<V>,
-        /// While the leader holds its waiting requests after a slot was chosen
-        /// ([`MultiPaxosActor::batch_wait`]): the clients that slot answered and that have
-        /// not sent their next request yet. Empty: no hold.
-        awaited: BTreeSet<Id>,
-    },
-}
-
-/// Proposer state.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(bound = "V: Text")]
-pub struct ProposerState<V = char> {
-    /// The current own ballot. Invariant: `ballot.round` is saved in
-    /// [`Storage::round`](super::Storage::round), and `ballot.proposer` is this server (but
-    /// for [`Variant::KeepProposing`](super::Variant::KeepProposing)).
-    pub ballot: Ballot,
-    /// Follower, candidate or leader.
-    pub role: Role<V>,
-    /// Client commands received while no other leader was known, proposed on taking the lead;
-    /// while leading, the requests waiting for a slot of the window
-    /// ([`MultiPaxosActor::window`]), proposed in batches as slots are chosen. A leader that
-    /// steps down keeps them as a follower does: it hands them to the leader it next hears
-    /// from, or proposes them if it leads again.
-    pub queue: BTreeSet<ClientCommand<V>>,
-}
 
 /// Keeps a request in the proposer's queue; a request kept already leaves the state as it is
 /// (borrowed, so that stateright reads the step as a no-op).
@@ -648,7 +596,7 @@ impl<V: Text> MultiPaxosActor<V> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{actor, put, sent};
+    use super::super::testing::{actor, put, sent};
     use super::super::{KvOp, KvRet, MultiPaxosState, Variant};
     use super::*;
     use crate::protocol::ballot::tests::ballot;
@@ -793,7 +741,7 @@ mod tests {
 
 #[cfg(test)]
 mod tick_tests {
-    use super::super::tests::{actor, put, sent};
+    use super::super::testing::{actor, put, sent};
     use super::super::Variant;
     use super::*;
     use stateright::actor::{Actor, Command as ActorCommand};
@@ -811,7 +759,7 @@ mod tick_tests {
         };
         a.on_msg(id, &mut state, Id::from(1), promise, &mut Out::new());
         let request = Msg::Request {
-            command: super::super::tests::append(5, 1, 'A'),
+            command: super::super::testing::append(5, 1, 'A'),
         };
         a.on_msg(id, &mut state, Id::from(5), request, &mut Out::new());
         assert!(state.is_leader());
@@ -823,7 +771,7 @@ mod tick_tests {
     // that is chosen each client gets its own reply, from the commands applied in order.
     #[test]
     fn requests_that_wait_for_the_window_go_in_one_batch() {
-        use super::super::tests::append;
+        use super::super::testing::append;
         let a = MultiPaxosActor {
             window: Some(1),
             batch: 2,
@@ -896,7 +844,7 @@ mod tick_tests {
     // ends a hold that a client never ends.
     #[test]
     fn a_hold_waits_for_the_answered_clients_or_its_timer() {
-        use super::super::tests::append;
+        use super::super::testing::append;
         let a = MultiPaxosActor {
             window: Some(1),
             batch: 3,
@@ -1044,7 +992,7 @@ mod tick_tests {
         let a = actor(Variant::Correct);
         let (follower, client) = (Id::from(1), Id::from(3));
         let mut f = Cow::Owned(a.on_start(follower, &None, &mut Out::new()));
-        let command = super::super::tests::append(3, 1, 'A');
+        let command = super::super::testing::append(3, 1, 'A');
         let request = Msg::Request {
             command: command.clone(),
         };

@@ -1,112 +1,14 @@
 //! The replica (the learner of every slot): it learns chosen commands, applies them in slot
 //! order to the store with an at-most-once table, and catches up on gaps.
-use super::{
-    AcceptorState, ClientCommand, Command, Kv, KvOp, KvRet, Msg, MultiPaxosActor, Parts,
-    ProposerState, RequestId, Role, Slot, Snapshot, SnapshotEntry, Text,
-};
-use serde::{Deserialize, Serialize};
+use super::actor::MultiPaxosActor;
+use super::kv::Text;
+use super::machine::{ClientCommand, StateMachine};
+use super::messages::{Command, Msg, Slot, Snapshot, SnapshotEntry};
+use super::state::{AcceptorState, Applied, Parts, ProposerState, ReplicaState, Role, Table};
 use stateright::actor::{Id, Out};
-use stateright::semantics::SequentialSpec;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
-
-/// The state machine a replica applies the log to.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(bound = "V: Text")]
-pub struct StateMachine<V = char> {
-    /// The store.
-    pub kv: Kv<V>,
-    /// At most once: each client's last applied request, its operation and its reply.
-    pub last: BTreeMap<Id, LastApplied<V>>,
-}
-
-/// A client's last applied request, in the at-most-once table.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(bound = "V: Text")]
-pub struct LastApplied<V = char> {
-    /// The request number.
-    pub request: RequestId,
-    /// Its operation: a retry of the number with another one is stale (R3 in spec/runtime.md).
-    pub op: KvOp<V>,
-    /// Its reply.
-    pub ret: KvRet,
-}
-
-impl<V: Text> StateMachine<V> {
-    /// Applies one client command: returns the reply to send, if any, and whether the store
-    /// ran it. With `dedup`, a request at or below the client's last applied one is not run
-    /// again; the last one is answered from the table.
-    pub(crate) fn apply(&mut self, cc: &ClientCommand<V>, dedup: bool) -> (Option<KvRet>, bool) {
-        if dedup {
-            if let Some(last) = self.last.get(&cc.client) {
-                if cc.request == last.request {
-                    return (Some(last.ret.clone()), false);
-                }
-                if cc.request < last.request {
-                    return (None, false);
-                }
-            }
-        }
-        let ret = self.kv.invoke(&cc.op);
-        let (request, op) = (cc.request, cc.op.clone());
-        let last = LastApplied {
-            request,
-            op,
-            ret: ret.clone(),
-        };
-        self.last.insert(cc.client, last);
-        (Some(ret), true)
-    }
-}
-
-/// One applied log entry.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(bound = "V: Text")]
-pub struct Applied<V = char> {
-    /// The slot applied.
-    pub slot: Slot,
-    /// The command chosen in it.
-    pub command: Command<V>,
-    /// For each client command of the slot's batch, in order, whether the store ran it
-    /// (false for duplicates the table caught; empty for a no-op).
-    pub executed: Vec<bool>,
-}
-
-/// What the at-most-once table says of a request already applied or older
-/// (`ReplicaState::table`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Table {
-    /// The client's last applied request: its reply, from the table.
-    Answered(KvRet),
-    /// A number the client used up: its last applied request is this one.
-    Stale(RequestId),
-}
-
-/// Replica (learner) state.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(bound = "V: Text")]
-pub struct ReplicaState<V = char> {
-    /// Every slot from `base` on known to be chosen. Invariant: each is chosen (slot
-    /// agreement).
-    pub chosen: BTreeMap<Slot, Command<V>>,
-    /// The slots below it were applied before a snapshot, this server's or one it received,
-    /// and are kept no longer: `log` starts there.
-    pub base: Slot,
-    /// The commands applied since `base`, in the order applied. Invariant: `log[i].slot ==
-    /// base + i`, so that the log is a prefix of the chosen slots from `base` (but for
-    /// [`Variant::ApplyPastGap`](super::Variant::ApplyPastGap)).
-    pub log: Vec<Applied<V>>,
-    /// The store and its at-most-once table, after applying every slot below `base` and then
-    /// `log`.
-    pub machine: StateMachine<V>,
-    /// The first slot not known to be chosen. Invariant: every slot from `base` below it is in
-    /// `chosen`, and it is not (kept up to date by `MultiPaxosActor::learn`).
-    pub first_unknown: Slot,
-    /// A snapshot being received in pieces ([`Msg::Snapshot`]): the entries so far.
-    pub incoming: Option<Snapshot<V>>,
-}
 
 impl<V: Text> ReplicaState<V> {
     /// Whether the client's request number `command.request` was applied with another
@@ -405,10 +307,11 @@ impl<V: Text> MultiPaxosActor<V> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{actor, append, put, sent};
+    use super::super::testing::{actor, append, put, sent};
     use super::super::{MultiPaxosState, Proposal, Variant};
     use super::*;
     use stateright::actor::Actor;
+    use std::collections::BTreeMap;
 
     // Reference: at most once (spec/multi-paxos.md): a per-client table.
     #[test]
