@@ -73,8 +73,9 @@
 //! `actor.rs` says who a server is (its peers, its log's bound, its variant, its tuning) and
 //! keeps what every role shares (the quorum, stable storage); `state.rs` holds its state, one
 //! part per role. [`Handlers::handle`] in `step.rs` sends each message to the role it is for,
-//! with that role's part of the state: `leader.rs` (the proposer: requests, phase 1(a),
-//! taking over the log, phase 2(a), stepping down), `acceptor.rs` (phases 1(b) and 2(b)),
+//! with that role's part of the state: `leader.rs` (the proposer: phase 1(a), taking over
+//! the log, phase 2(a), the tick, stepping down), `requests.rs` (client requests: the
+//! at-most-once table, the window, the hold, batches), `acceptor.rs` (phases 1(b) and 2(b)),
 //! `replica.rs` (learning, applying in order, catching up). `machine.rs` is the replicated
 //! state machine (`kv.rs`, the store, with its at-most-once table), `messages.rs` the wire
 //! and disk types, `variant.rs` the deliberate bugs, each a hook named like the rule it
@@ -92,6 +93,7 @@ mod leader;
 mod machine;
 mod messages;
 mod replica;
+mod requests;
 mod state;
 mod step;
 #[cfg(test)]

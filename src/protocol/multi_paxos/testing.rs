@@ -1,7 +1,12 @@
 //! Test fixtures shared by the unit tests of the roles: a server among three, client
 //! commands, and the messages a step sent.
-use super::{ClientCommand, Command, KvOp, LeaderTick, Msg, MultiPaxosActor, RequestId, Variant};
-use stateright::actor::{Command as ActorCommand, Id, Out};
+use super::{
+    ClientCommand, Command, KvOp, LeaderTick, Msg, MultiPaxosActor, MultiPaxosState, RequestId,
+    Timer, Variant,
+};
+use stateright::actor::{Actor, Command as ActorCommand, Id, Out};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::time::Duration;
 
@@ -48,4 +53,24 @@ pub(super) fn sent(o: Out<MultiPaxosActor>) -> Vec<(Id, Msg)> {
             _ => None,
         })
         .collect()
+}
+
+/// Server 0 leading under (1, 0) with `command` in flight in slot 0, accepted by itself.
+pub(super) fn leader_with_one_slot_in_flight(a: &MultiPaxosActor) -> Cow<'static, MultiPaxosState> {
+    let id = Id::from(0);
+    let mut state = Cow::Owned(a.on_start(id, &None, &mut Out::new()));
+    a.on_timeout(id, &mut state, &Timer::Election, &mut Out::new());
+    let promise = Msg::Promise {
+        ballot: state.proposer.ballot,
+        accepted: BTreeMap::new(),
+        more: None,
+        snapshot: 0,
+    };
+    a.on_msg(id, &mut state, Id::from(1), promise, &mut Out::new());
+    let request = Msg::Request {
+        command: append(5, 1, 'A'),
+    };
+    a.on_msg(id, &mut state, Id::from(5), request, &mut Out::new());
+    assert!(state.is_leader());
+    state
 }
