@@ -4,7 +4,7 @@ use super::actor::MultiPaxosActor;
 use super::kv::Text;
 use super::messages::{Msg, Proposal, Slot};
 use super::state::{AcceptorState, ProposerState};
-use crate::protocol::ballot::{may_promise, Ballot};
+use crate::protocol::ballot::{may_accept, may_promise, Ballot};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -102,7 +102,10 @@ impl<V: Text> MultiPaxosActor<V> {
         let promised = acceptor.promised;
         // §2.2 P1a, per slot: "An acceptor can accept a proposal numbered n iff it has not
         // responded to a prepare request having a number greater than n."
-        if !self.variant.may_accept(promised, proposal.ballot) {
+        if !self
+            .variant
+            .may_accept(may_accept(promised, proposal.ballot))
+        {
             if self.variant.keeps_refused() {
                 acceptor.to_mut().accepted.insert(slot, proposal.clone());
             }

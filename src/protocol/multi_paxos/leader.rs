@@ -5,10 +5,30 @@ use super::actor::{LeaderTick, MultiPaxosActor};
 use super::kv::Text;
 use super::messages::{Command, Msg, Proposal, Slot, Timer};
 use super::state::{AcceptorState, InFlight, MultiPaxosState, Parts, ProposerState, Role};
-use crate::protocol::ballot::Ballot;
+use crate::protocol::ballot::{highest_reported, Ballot};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Whether a promise for `promise` answers the prepare of the candidate's `current` ballot.
+///
+/// §2.2, phase 2(a): "If the proposer receives a response to its prepare requests (numbered
+/// n)": only a promise for that very number counts.
+pub(super) fn answers_prepare(promise: Ballot, current: Ballot) -> bool {
+    promise == current
+}
+
+/// P2c(b), per slot: the command of the highest-numbered proposal the promises reported for
+/// the slot (`reported`, not empty). A slot no promise reported is P2c(a)'s free choice, which
+/// §3 fills with a no-op: "we let it fill the gap immediately by proposing ... a special
+/// 'no-op' command that leaves the state unchanged".
+///
+/// §2.2, phase 2(a): "v is the value of the highest-numbered proposal among the responses".
+fn p2c_command<V: Text>(reported: &[(Ballot, Command<V>)]) -> Command<V> {
+    highest_reported(reported.iter().cloned())
+        .expect("reported slots are non-empty")
+        .1
+}
 
 impl<V> ProposerState<V> {
     /// Whether this server leads.
@@ -73,8 +93,10 @@ impl<V: Text> MultiPaxosActor<V> {
         else {
             return;
         };
-        // §2.2 phase 2(a): only responses "to its prepare requests (numbered n)" count.
-        if !self.variant.counts_promise(ballot, proposer.ballot) || promises.contains_key(&src) {
+        let counts = answers_prepare(ballot, proposer.ballot);
+        if !self.variant.counts_promise(counts, ballot, proposer.ballot)
+            || promises.contains_key(&src)
+        {
             return;
         }
         let (from, snapshot) = (*from, reported_snapshot.max(*snapshot));
@@ -125,11 +147,12 @@ impl<V: Text> MultiPaxosActor<V> {
         let recovered = (from..end)
             .map(|slot| {
                 let command = match reported.remove(&slot) {
-                    // P2c(b), per slot: the command of the highest-numbered reported proposal.
-                    Some(proposals) => self.variant.adopt(proposals, &mut proposer.queue),
-                    // §3: "we let it fill the gap immediately by proposing ... a special
-                    // 'no-op' command".
-                    None => self.variant.no_op(id),
+                    Some(proposals) => {
+                        let adopted = p2c_command(&proposals);
+                        self.variant
+                            .adopted(adopted, proposals, &mut proposer.queue)
+                    }
+                    None => self.variant.filler(Command::Noop, id),
                 };
                 (slot, command)
             })
@@ -222,16 +245,14 @@ impl<V: Text> MultiPaxosActor<V> {
             }
         }
         let ballot = state.proposer.ballot;
-        if self.variant.retransmits() {
-            for (slot, (command, by)) in in_flight.iter().take(self.burst) {
-                for server in self.servers.iter().filter(|s| !by.contains(s)) {
-                    let proposal = Proposal {
-                        ballot,
-                        command: command.clone(),
-                    };
-                    let slot = *slot;
-                    o.send(*server, Msg::Accept { slot, proposal });
-                }
+        for (slot, (command, by)) in in_flight.iter().take(self.variant.resent(self.burst)) {
+            for server in self.servers.iter().filter(|s| !by.contains(s)) {
+                let proposal = Proposal {
+                    ballot,
+                    command: command.clone(),
+                };
+                let slot = *slot;
+                o.send(*server, Msg::Accept { slot, proposal });
             }
         }
         let again = match self.leader_tick {

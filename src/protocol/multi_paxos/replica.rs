@@ -103,7 +103,7 @@ impl<V: Text> MultiPaxosActor<V> {
         proposer: &ProposerState<V>,
         o: &mut Out<Self>,
     ) {
-        while let Some(next) = self.variant.next_to_apply(replica) {
+        while let Some(next) = self.variant.next_to_apply(replica.next_in_order(), replica) {
             let command = replica.chosen[&next].clone();
             let dedup = self.variant.at_most_once();
             // A batch's commands apply in order, each with the at-most-once table, and each

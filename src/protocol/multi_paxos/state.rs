@@ -131,8 +131,7 @@ pub enum Role<V = char> {
 #[serde(bound = "V: Text")]
 pub struct ProposerState<V = char> {
     /// The current own ballot. Invariant: `ballot.round` is saved in
-    /// [`Storage::round`](super::Storage::round), and `ballot.proposer` is this server (but
-    /// for [`Variant::KeepProposing`](super::Variant::KeepProposing)).
+    /// [`Storage::round`](super::Storage::round), and `ballot.proposer` is this server.
     pub ballot: Ballot,
     /// Follower, candidate or leader.
     pub role: Role<V>,
@@ -176,8 +175,7 @@ pub struct ReplicaState<V = char> {
     /// and are kept no longer: `log` starts there.
     pub base: Slot,
     /// The commands applied since `base`, in the order applied. Invariant: `log[i].slot ==
-    /// base + i`, so that the log is a prefix of the chosen slots from `base` (but for
-    /// [`Variant::ApplyPastGap`](super::Variant::ApplyPastGap)).
+    /// base + i`, so that the log is a prefix of the chosen slots from `base`.
     pub log: Vec<Applied<V>>,
     /// The store and its at-most-once table, after applying every slot below `base` and then
     /// `log`.

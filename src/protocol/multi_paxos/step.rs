@@ -3,9 +3,10 @@
 //! delivery).
 use super::actor::MultiPaxosActor;
 use super::kv::Text;
+use super::leader::answers_prepare;
 use super::messages::{Msg, Slot, Storage, Timer};
 use super::state::{AcceptorState, MultiPaxosState, Parts, ProposerState, ReplicaState, Role};
-use crate::protocol::ballot::Ballot;
+use crate::protocol::ballot::{may_accept, Ballot};
 use crate::protocol::local::{self, Handlers};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -159,7 +160,11 @@ impl<V: Text> Handlers for MultiPaxosActor<V> {
             } => {
                 let candidate = matches!(proposer.role, Role::Candidate { .. });
                 let stale = *ballot < proposer.ballot
-                    && !self.variant.counts_promise(*ballot, above(*ballot));
+                    && !self.variant.counts_promise(
+                        answers_prepare(*ballot, above(*ballot)),
+                        *ballot,
+                        above(*ballot),
+                    );
                 // A promise naming a snapshot past the replica's first unknown slot makes it
                 // ask to catch up, whatever its ballot.
                 let no_catch_up =
@@ -199,7 +204,7 @@ impl<V: Text> Handlers for MultiPaxosActor<V> {
             Msg::Accept { slot, proposal } => {
                 let b = proposal.ballot;
                 b < promised
-                    && !self.variant.may_accept(above(b), b)
+                    && !self.variant.may_accept(may_accept(above(b), b))
                     && !self.variant.keeps_refused()
                     && refusal_ignored(b, Some(*slot))
             }

@@ -1,11 +1,14 @@
 //! The deliberate bugs, one per safety property, each a hook named like the rule it breaks:
-//! the protocol calls `self.variant.adopt(reported, queue)`, `self.variant.no_op(id)` ..., and
-//! only here does a broken [`Variant`] depart from the rule.
+//! the protocol computes the rule's value and passes it through the hook
+//! (`self.variant.adopted(adopted, reported, queue)`, `self.variant.filler(Command::Noop, id)`
+//! ...), which gives it back unchanged for [`Variant::Correct`]; only here does a broken
+//! [`Variant`] replace it. A bug that takes another path than the protocol's is a wrapper in
+//! `bugs.rs`, or a test of the variant where the path departs.
 use super::kv::{KvOp, KvRet, Text};
 use super::machine::{ClientCommand, StateMachine};
 use super::messages::{Command, Slot, Storage};
 use super::state::ReplicaState;
-use crate::protocol::ballot::{highest_reported, may_accept, Ballot};
+use crate::protocol::ballot::Ballot;
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
 use stateright::semantics::SequentialSpec;
@@ -22,12 +25,13 @@ pub enum Variant {
     SkipPhase1,
     /// A new leader proposes a command of its own in a slot where a promise reported one.
     IgnoreReported,
-    /// A replica applies every command as soon as it learns it, past any gap.
+    /// A replica applies every command as soon as it learns it, past any gap: its log is no
+    /// longer a prefix of the chosen slots.
     ApplyPastGap,
     /// The state machine has no per-client table: a command chosen twice is applied twice.
     NoDedupTable,
-    /// A leader refused for a higher ballot does not step down: it takes that ballot as its
-    /// own and keeps proposing, without phase 1.
+    /// A leader refused for a higher ballot does not step down: it takes that ballot, another
+    /// server's, as its own and keeps proposing, without phase 1.
     KeepProposing,
     /// A new leader fills gaps with a command of its own making instead of a no-op.
     InventFiller,
@@ -100,10 +104,13 @@ impl Variant {
         Variant::AnswerBeforeSave,
     ];
 
-    /// Whether a leader's tick re-sends the `Accept` of the slots still in flight: it does
-    /// ([`Variant::NeverRetransmits`] does not).
-    pub(crate) fn retransmits(self) -> bool {
-        self != Variant::NeverRetransmits
+    /// How many slots in flight a leader's tick re-sends the `Accept` of, given the `burst`
+    /// the protocol sends. [`Variant::NeverRetransmits`] re-sends none.
+    pub(crate) fn resent(self, burst: usize) -> usize {
+        match self {
+            Variant::NeverRetransmits => 0,
+            _ => burst,
+        }
     }
 
     /// Whether a new leader runs phase 1 before it proposes. §3: the new leader "executes
@@ -114,38 +121,37 @@ impl Variant {
         self != Variant::SkipPhase1
     }
 
-    /// Phase 2(a) in a slot that promises reported: the command of the highest-numbered
-    /// reported proposal (P2c(b), [`highest_reported`]). [`Variant::IgnoreReported`] proposes
-    /// its own next queued command instead, while it has one; [`Variant::AdoptLowest`] the
-    /// command of the lowest-numbered reported proposal.
-    pub(crate) fn adopt<V: Text>(
+    /// The command a new leader proposes in a slot that promises `reported`, given the one
+    /// P2c(b) adopts (`adopted`). [`Variant::IgnoreReported`] proposes its own next queued
+    /// command instead, while it has one; [`Variant::AdoptLowest`] the command of the
+    /// lowest-numbered reported proposal.
+    pub(crate) fn adopted<V: Text>(
         self,
+        adopted: Command<V>,
         reported: Vec<(Ballot, Command<V>)>,
         queue: &mut BTreeSet<ClientCommand<V>>,
     ) -> Command<V> {
-        if self == Variant::IgnoreReported {
-            if let Some(own) = queue.pop_first() {
-                return Command::Batch(vec![own].into());
+        match self {
+            Variant::IgnoreReported => match queue.pop_first() {
+                Some(own) => Command::Batch(vec![own].into()),
+                None => adopted,
+            },
+            Variant::AdoptLowest => {
+                reported
+                    .into_iter()
+                    .min_by_key(|(ballot, _)| *ballot)
+                    .expect("reported slots are non-empty")
+                    .1
             }
+            _ => adopted,
         }
-        if self == Variant::AdoptLowest {
-            return reported
-                .into_iter()
-                .min_by_key(|(ballot, _)| *ballot)
-                .expect("reported slots are non-empty")
-                .1;
-        }
-        highest_reported(reported)
-            .expect("reported slots are non-empty")
-            .1
     }
 
-    /// Whether a candidate counts a promise for `ballot` while its own ballot is `own`: §2.2
-    /// phase 2(a) counts "a response to its prepare requests (numbered n)", so only
-    /// `ballot == own`. [`Variant::CountStalePromises`] also counts promises to its earlier
-    /// ballots.
-    pub(crate) fn counts_promise(self, ballot: Ballot, own: Ballot) -> bool {
-        ballot == own || (self == Variant::CountStalePromises && ballot < own)
+    /// Whether a candidate counts a promise for `ballot` while its own ballot is `own`, given
+    /// whether the protocol counts it (`counts`). [`Variant::CountStalePromises`] also counts
+    /// promises to its earlier ballots.
+    pub(crate) fn counts_promise(self, counts: bool, ballot: Ballot, own: Ballot) -> bool {
+        counts || (self == Variant::CountStalePromises && ballot < own)
     }
 
     /// The first slot whose accepted proposal a promise to a prepare `from` reports: `from`
@@ -169,10 +175,10 @@ impl Variant {
         }
     }
 
-    /// Whether an acceptor that promised `promised` may accept a proposal numbered `ballot`:
-    /// P1a ([`may_accept`]). [`Variant::AcceptAnyBallot`] always may.
-    pub(crate) fn may_accept(self, promised: Ballot, ballot: Ballot) -> bool {
-        self == Variant::AcceptAnyBallot || may_accept(promised, ballot)
+    /// Whether an acceptor accepts, given whether P1a lets it (`may_accept`).
+    /// [`Variant::AcceptAnyBallot`] always does.
+    pub(crate) fn may_accept(self, may_accept: bool) -> bool {
+        self == Variant::AcceptAnyBallot || may_accept
     }
 
     /// Whether an acceptor stores a proposal it refused: never ([`Variant::KeepRefused`]
@@ -190,10 +196,9 @@ impl Variant {
         }
     }
 
-    /// What a new `leader` proposes in a gap below the highest reported slot. §3: "a special
-    /// 'no-op' command that leaves the state unchanged" (P2c(a) allows any command).
-    /// [`Variant::InventFiller`] proposes a command no client submitted.
-    pub(crate) fn no_op<V: Text>(self, leader: Id) -> Command<V> {
+    /// What a new `leader` proposes in a gap below the highest reported slot, given the
+    /// protocol's `no_op`. [`Variant::InventFiller`] proposes a command no client submitted.
+    pub(crate) fn filler<V: Text>(self, no_op: Command<V>, leader: Id) -> Command<V> {
         match self {
             Variant::InventFiller => Command::Batch(
                 vec![ClientCommand {
@@ -206,21 +211,25 @@ impl Variant {
                 }]
                 .into(),
             ),
-            _ => Command::Noop,
+            _ => no_op,
         }
     }
 
-    /// The next slot a replica applies: the next in slot order
-    /// ([`ReplicaState::next_in_order`]). [`Variant::ApplyPastGap`] applies any chosen slot not
-    /// yet applied, gap or not.
-    pub(crate) fn next_to_apply<V: Text>(self, replica: &ReplicaState<V>) -> Option<Slot> {
+    /// The next slot a replica applies, given the protocol's `in_order` (the next in slot
+    /// order, [`ReplicaState::next_in_order`]). [`Variant::ApplyPastGap`] applies any chosen
+    /// slot not yet applied, gap or not.
+    pub(crate) fn next_to_apply<V: Text>(
+        self,
+        in_order: Option<Slot>,
+        replica: &ReplicaState<V>,
+    ) -> Option<Slot> {
         match self {
             Variant::ApplyPastGap => replica
                 .chosen
                 .keys()
                 .copied()
                 .find(|s| !replica.log.iter().any(|a| a.slot == *s)),
-            _ => replica.next_in_order(),
+            _ => in_order,
         }
     }
 

@@ -1,7 +1,7 @@
 //! The acceptor: phase 1(b) and 2(b) of §2.2, and its answer to a quorum read.
 use super::actor::PaxosActor;
 use super::messages::{Msg, Proposal, RequestId, Storage};
-use crate::protocol::ballot::{may_promise, Ballot};
+use crate::protocol::ballot::{may_accept, may_promise, Ballot};
 use serde::Serialize;
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -38,16 +38,14 @@ impl AcceptorState {
 impl PaxosActor {
     /// Writes stable storage (§2.5): the proposer's `round` and the acceptor's state.
     pub(super) fn save(&self, round: u32, acceptor: Option<&AcceptorState>, o: &mut Out<Self>) {
-        if self.variant.remembers() {
-            let acceptor = acceptor.cloned().unwrap_or_default();
-            let accepted = acceptor
-                .accepted
-                .filter(|_| self.variant.remembers_accepted());
-            o.save(Storage {
-                round,
-                promised: acceptor.promised,
-                accepted,
-            });
+        let acceptor = acceptor.cloned().unwrap_or_default();
+        let storage = Storage {
+            round,
+            promised: acceptor.promised,
+            accepted: acceptor.accepted,
+        };
+        if let Some(storage) = self.variant.saved(storage) {
+            o.save(storage);
         }
     }
 
@@ -90,7 +88,10 @@ impl PaxosActor {
     ) {
         // §2.2 P1a: "An acceptor can accept a proposal numbered n iff it has not responded to
         // a prepare request having a number greater than n."
-        if !self.variant.accepts(acceptor.promised, proposal.ballot) {
+        if !self
+            .variant
+            .accepts(may_accept(acceptor.promised, proposal.ballot))
+        {
             let promised = acceptor.promised;
             let ballot = proposal.ballot;
             o.send(src, Msg::Rejected { ballot, promised });

@@ -1,5 +1,6 @@
 //! Who a Paxos actor is: the roles it plays, who plays the others, and the variant it runs.
-use super::bugs::Variant;
+use super::variant::Variant;
+use crate::protocol::ballot::quorum;
 use stateright::actor::Id;
 use std::ops::Range;
 use std::time::Duration;
@@ -58,8 +59,9 @@ pub struct PaxosActor {
 }
 
 impl PaxosActor {
-    /// A quorum of the acceptors: a majority (§2.2), unless the variant breaks it.
+    /// A quorum of the acceptors: a majority ([`quorum`], §2.2).
     pub(super) fn quorum(&self) -> usize {
-        self.variant.quorum(self.acceptors.len())
+        let acceptors = self.acceptors.len();
+        self.variant.quorum(quorum(acceptors), acceptors)
     }
 }

@@ -111,7 +111,8 @@ impl PaxosActor {
         let quorum = self.quorum();
         let mut counts: BTreeMap<Option<(Option<_>, Value)>, usize> = BTreeMap::new();
         for report in reports.values() {
-            let key = report.map(|p| self.variant.same_proposal(p));
+            // §2.2: "a single proposal with that value": its number and its value.
+            let key = report.map(|p| self.variant.same_proposal((Some(p.ballot), p.value)));
             *counts.entry(key).or_default() += 1;
         }
         let none_quorum = self.variant.none_quorum(quorum);

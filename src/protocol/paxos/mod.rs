@@ -44,8 +44,9 @@
 //! state, one part per role, and [`Handlers::handle`] there sends each message to the role it
 //! is for, with that role's part of the state: `proposer.rs` (phases 1(a) and 2(a), retries,
 //! client replies), `acceptor.rs` (phases 1(b) and 2(b), stable storage), `learner.rs`
-//! (learning, quorum reads). `messages.rs` holds the wire and disk types, `bugs.rs` the
-//! deliberate bugs, each a hook named like the rule it breaks.
+//! (learning, quorum reads). `messages.rs` holds the wire and disk types, `variant.rs`
+//! the deliberate bugs, each a hook named like the rule it breaks, and `bugs.rs` the bug that
+//! takes another path than the protocol's.
 //!
 //! [`Handlers::handle`]: crate::protocol::local::Handlers::handle
 mod acceptor;
@@ -57,12 +58,13 @@ mod proposer;
 mod step;
 #[cfg(test)]
 mod testing;
+mod variant;
 
 pub use super::ballot::Ballot;
 pub use acceptor::AcceptorState;
 pub use actor::{PaxosActor, Roles};
-pub use bugs::Variant;
 pub use learner::LearnerState;
 pub use messages::{Msg, Proposal, RequestId, Storage, Timer, Value};
 pub use proposer::{Phase, ProposerState};
 pub use step::PaxosState;
+pub use variant::Variant;

@@ -4,8 +4,8 @@ use super::acceptor::AcceptorState;
 use super::actor::{PaxosActor, Roles};
 use super::learner::{LearnerState, Reads};
 use super::messages::{Msg, Proposal, RequestId, Storage, Timer};
-use super::proposer::{Phase, ProposerState};
-use crate::protocol::ballot::Ballot;
+use super::proposer::{answers_prepare, proposal_number, Phase, ProposerState};
+use crate::protocol::ballot::{may_accept, Ballot};
 use crate::protocol::local::{self, Handlers};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -155,7 +155,7 @@ impl Handlers for PaxosActor {
         restarts: bool,
         src_ignores: &dyn Fn(&Msg) -> bool,
     ) -> bool {
-        let durable = self.variant.remembers() || !restarts;
+        let durable = self.variant.saves() || !restarts;
         // A number above `ballot` and every number a proposer reaches in a bounded run.
         let above = |ballot: Ballot| Ballot {
             round: u32::MAX,
@@ -171,7 +171,9 @@ impl Handlers for PaxosActor {
         };
         match *msg {
             Msg::Promise { ballot, .. } => state.proposer.as_ref().is_none_or(|p| {
-                let counted_later = self.variant.counts_promise(ballot, above(ballot));
+                let later = above(ballot);
+                let counts = answers_prepare(ballot, later);
+                let counted_later = self.variant.counts_promise(counts, ballot, later);
                 let preparing = matches!(&p.phase, Phase::Preparing { promises }
                     if !promises.contains_key(&src));
                 durable && !counted_later && (ballot < p.ballot || ballot == p.ballot && !preparing)
@@ -197,7 +199,7 @@ impl Handlers for PaxosActor {
                 let b = proposal.ballot;
                 durable
                     && a.promised > b
-                    && !self.variant.accepts(above(b), b)
+                    && !self.variant.accepts(may_accept(above(b), b))
                     && refusal_ignored(b)
             }),
             Msg::ReadReply {
@@ -235,7 +237,7 @@ impl Handlers for PaxosActor {
         PaxosState {
             proposer: self.roles.proposer.then(|| ProposerState {
                 id,
-                ballot: self.variant.ballot(saved.round, id),
+                ballot: self.variant.ballot(proposal_number(saved.round, id)),
                 phase: Phase::Idle,
                 waiting: BTreeSet::new(),
             }),
