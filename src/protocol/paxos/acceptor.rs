@@ -16,9 +16,6 @@ pub struct AcceptorState {
     pub promised: Ballot,
     /// The highest-numbered proposal this acceptor accepted.
     pub accepted: Option<Proposal>,
-    /// The promise restored from storage at the last restart, if any: only observed by the
-    /// model's witnesses of a value chosen after a crash.
-    pub restored: Option<Ballot>,
 }
 
 impl AcceptorState {

@@ -244,7 +244,6 @@ impl Handlers for PaxosActor {
             acceptor: self.roles.acceptor.then(|| AcceptorState {
                 promised: saved.promised,
                 accepted: saved.accepted,
-                restored: storage.as_ref().map(|s| s.promised),
             }),
             // Proposers learn too: they answer their clients once the outcome is known.
             learner: (self.roles.learner || self.roles.proposer).then(LearnerState::default),
