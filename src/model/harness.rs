@@ -7,7 +7,7 @@
 //! [`Property`] values; the [`Actor`] that runs them is [`Node`], written once here.
 use super::checked::{ActionOf, CheckedState};
 use crate::protocol::ballot::quorum;
-use crate::protocol::local::Handlers;
+use crate::protocol::self_delivery::Handlers;
 use serde::{Deserialize, Serialize};
 use stateright::actor::{
     Actor, ActorModel, ActorModelAction, ActorModelState, Command, Envelope, Id, LossyNetwork,

@@ -27,9 +27,9 @@
 //!
 //! On the wire a message is one datagram ([`Wire`]): the serde JSON of the protocol's `Msg`,
 //! or, between members of a cluster with a key, [`SEALED_MAGIC`], the MAC, then that JSON.
-use crate::protocol::local::CommandOf;
 use crate::protocol::multi_paxos::{self, MultiPaxosActor};
 use crate::protocol::paxos::{Msg, PaxosActor};
+use crate::protocol::self_delivery::CommandOf;
 use crate::runtime::auth::{ClusterKey, Tag, TAG_BYTES};
 use crate::runtime::faults::Faults;
 use crate::runtime::storage;
@@ -518,7 +518,7 @@ where
 
     /// D1: carries out the inner actor's commands in the order it gave them, and decides
     /// nothing about it: the protocol gives first the messages that may leave before its save,
-    /// then the save, then the rest ([`crate::protocol::local`]). `spawn` sends a step's
+    /// then the save, then the rest ([`crate::protocol::self_delivery`]). `spawn` sends a step's
     /// messages once the step returns, so a save with no message before it is made at once,
     /// and a save after messages waits, with every command after it, for the
     /// [`GuardTimer::Flush`] timer (or for the next step, which flushes first).

@@ -218,8 +218,9 @@ mod piece_tests {
         Cow::Owned(a.on_start(Id::from(1), &storage, &mut Out::new()))
     }
 
-    // Reference: no message grows with the log (spec/multi-paxos.md): a promise reports at most `piece` slots and where the next piece
-    // starts; a prepare of the same ballot from there gets the next piece.
+    // Reference: no message grows with the log (spec/multi-paxos.md): a promise reports at most
+    // `piece` slots and where the next piece starts; a prepare of the same ballot from there gets
+    // the next piece.
     #[test]
     fn promise_comes_in_pieces() {
         let a = actor(Variant::Correct); // piece = 2
@@ -246,7 +247,8 @@ mod piece_tests {
         assert_eq!(pieces, vec![vec![0, 1], vec![2, 3], vec![4]]);
     }
 
-    // Reference: a cluster restarted whole comes back (spec/runtime.md D2): a restarted server relearns its decided prefix from its storage.
+    // Reference: a cluster restarted whole comes back (spec/runtime.md D2): a restarted server
+    // relearns its decided prefix from its storage.
     #[test]
     fn restart_relearns_the_decided_prefix() {
         let a = actor(Variant::Correct);

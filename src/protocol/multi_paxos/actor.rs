@@ -39,12 +39,12 @@ pub struct MultiPaxosActor<V = char> {
     /// that they go into the next slot together rather than into the one after (S6 in
     /// spec/runtime.md); `None`: the waiting requests go into the next slot at once.
     pub batch_wait: Option<Range<Duration>>,
-    /// The most UTF-8 bytes of keys and values ([`KvOp::bytes`]) a batch of more than one
-    /// command holds, so that every datagram carrying one fits (a command alone always fits
-    /// in a slot).
+    /// The most UTF-8 bytes of keys and values ([`KvOp::bytes`](super::KvOp::bytes)) a batch of
+    /// more than one command holds, so that every datagram carrying one fits (a command alone
+    /// always fits in a slot).
     pub batch_bytes: usize,
     /// The most entries (keys of the store, clients of its table) one piece of a snapshot
-    /// carries ([`Msg::Snapshot`]): no datagram grows with the store.
+    /// carries ([`Msg::Snapshot`](super::Msg::Snapshot)): no datagram grows with the store.
     pub snapshot_piece: usize,
     /// A server takes a snapshot of its state machine, and truncates its log below it, each
     /// time it has applied this many slots past its last snapshot; `None`: never.
@@ -57,9 +57,9 @@ pub struct MultiPaxosActor<V = char> {
     pub text: PhantomData<V>,
 }
 
-/// When a leader's tick ([`Timer::Leader`]) runs: it re-sends the `Accept` of the slots in
-/// flight and, with [`LeaderTick::Always`], sends a `Heartbeat`. The model bounds it (each
-/// tick re-sends, and an ordered network's channels would grow without end); on UDP it is
+/// When a leader's tick ([`Timer::Leader`](super::Timer::Leader)) runs: it re-sends the `Accept` of
+/// the slots in flight and, with [`LeaderTick::Always`], sends a `Heartbeat`. The model bounds it
+/// (each tick re-sends, and an ordered network's channels would grow without end); on UDP it is
 /// always on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -4,7 +4,7 @@
 use super::actor::{LeaderTick, MultiPaxosActor};
 use super::kv::Text;
 use super::messages::{Command, Msg, Proposal, Slot, Timer};
-use super::state::{AcceptorState, InFlight, MultiPaxosState, Parts, ProposerState, Role};
+use super::state::{AcceptorState, InFlight, MultiPaxosState, ProposerState, Role, RoleStates};
 use crate::protocol::ballot::{highest_reported, Ballot};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -161,8 +161,8 @@ impl<V: Text> MultiPaxosActor<V> {
     }
 
     /// Phase 1 is over: lead from `next_slot` on, proposing the `recovered` slots, then the
-    /// commands queued meanwhile. Only the first [`MultiPaxosActor::piece`] `Accept`s go out
-    /// at once; the leader's tick sends the rest, a piece at a time, as slots are chosen.
+    /// commands queued meanwhile. Only the first [`MultiPaxosActor::burst`] `Accept`s go out
+    /// at once; the leader's tick sends the rest, a burst at a time, as slots are chosen.
     fn take_lead(
         &self,
         proposer: &mut ProposerState<V>,
@@ -214,7 +214,7 @@ impl<V: Text> MultiPaxosActor<V> {
         }
     }
 
-    /// The leader's tick: re-sends the `Accept` of the first [`MultiPaxosActor::piece`] slots
+    /// The leader's tick: re-sends the `Accept` of the first [`MultiPaxosActor::burst`] slots
     /// in flight to the acceptors that have not accepted them (a lost `Accept` or `Accepted`
     /// would otherwise leave a gap for good), and with [`LeaderTick::Always`] tells the other
     /// servers it is alive. The tick stops when the server no longer leads.
@@ -273,32 +273,32 @@ impl<V: Text> MultiPaxosActor<V> {
 
     /// A leader's heartbeat: a server that does not lead puts off its election timer (it
     /// campaigns only once the heartbeats stop), and asks to catch up on what the leader knows
-    /// is chosen and it does not, a piece per heartbeat. A leader or candidate of a lower
+    /// is chosen and it does not, a burst per heartbeat. A leader or candidate of a lower
     /// ballot steps down.
     pub(super) fn handle_heartbeat(
         &self,
-        parts: &mut Parts<V>,
+        states: &mut RoleStates<V>,
         src: Id,
         ballot: Ballot,
         decided: Slot,
         o: &mut Out<Self>,
     ) {
-        if ballot < parts.acceptor.promised {
+        if ballot < states.acceptor.promised {
             return; // A leader that some higher ballot has replaced.
         }
-        self.step_down(&mut parts.proposer, ballot);
-        if parts.proposer.is_leader() {
+        self.step_down(&mut states.proposer, ballot);
+        if states.proposer.is_leader() {
             return;
         }
         o.set_timer(Timer::Election, self.election_after.clone());
         // The requests it kept for want of a leader go to the one it now hears from, which
         // would otherwise be replaced when this server's timer fires (a needless leader change).
-        if !parts.proposer.queue.is_empty() {
-            for command in std::mem::take(&mut parts.proposer.to_mut().queue) {
+        if !states.proposer.queue.is_empty() {
+            for command in std::mem::take(&mut states.proposer.to_mut().queue) {
                 o.send(src, Msg::Request { command });
             }
         }
-        let from = parts.replica.first_unknown();
+        let from = states.replica.first_unknown();
         if from < decided {
             o.send(src, Msg::CatchUp { from, to: decided });
         }
@@ -399,7 +399,7 @@ mod tests {
     use super::super::Variant;
     use super::*;
     use crate::protocol::ballot::tests::ballot;
-    use crate::protocol::local::Handlers;
+    use crate::protocol::self_delivery::Handlers;
     use stateright::actor::{Actor, Command as ActorCommand};
 
     // Reference: Paxos Made Simple §3: the new leader re-proposes reported commands and fills
@@ -452,8 +452,8 @@ mod tests {
         assert!(state.is_leader());
     }
 
-    // Reference: L2 (spec/runtime.md): the leader's tick re-sends the Accept of a slot in flight to the
-    // acceptors that have not accepted it, and tells the others it is alive; a follower that
+    // Reference: L2 (spec/runtime.md): the leader's tick re-sends the Accept of a slot in flight to
+    // the acceptors that have not accepted it, and tells the others it is alive; a follower that
     // hears it puts off its election timer and asks for what it misses.
     #[test]
     fn tick_resends_and_heartbeats_keep_followers_waiting() {
@@ -533,11 +533,12 @@ mod tests {
         assert_eq!(timers(Some(promised)), 1);
     }
 
-    // Reference: no message grows with the log (spec/multi-paxos.md): a candidate asks for a promise's next piece, counts the promise only
-    // once whole, and sends at most `piece` Accepts at once when it takes over.
+    // Reference: no message grows with the log (spec/multi-paxos.md): a candidate asks for a
+    // promise's next piece, counts the promise only once whole, and sends at most `burst` Accepts
+    // at once when it takes over.
     #[test]
     fn candidate_gathers_a_promise_in_pieces_and_paces_its_accepts() {
-        let a = actor(Variant::Correct); // piece = 2
+        let a = actor(Variant::Correct); // piece = burst = 2
         let id = Id::from(0);
         let mut state = Cow::Owned(a.on_start(id, &None, &mut Out::new()));
         a.on_timeout(id, &mut state, &Timer::Election, &mut Out::new());
@@ -588,7 +589,7 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(accepted_slots, BTreeSet::from([0, 1]), "a piece at a time");
+        assert_eq!(accepted_slots, BTreeSet::from([0, 1]), "a burst at a time");
     }
 
     // The liveness bug: without re-sending, the tick sends no Accept.

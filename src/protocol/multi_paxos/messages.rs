@@ -161,7 +161,7 @@ pub enum Msg<V = char> {
         decided: Slot,
     },
     /// Catch-up: replica to a replica that knows more: send the chosen slots in `from..to`
-    /// (at most [`MultiPaxosActor::piece`](super::MultiPaxosActor::piece) of them are sent;
+    /// (at most [`MultiPaxosActor::burst`](super::MultiPaxosActor::burst) of them are sent;
     /// the rest is asked for again).
     CatchUp {
         /// The first slot missing.

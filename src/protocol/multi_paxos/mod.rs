@@ -20,9 +20,9 @@
 //!
 //! **Phase 2, the steady state.** For each new client command the leader sends one
 //! `Accept { slot, proposal }`; acceptors apply phase 2(b), P1a, per slot ([`may_accept`])
-//! and answer `Accepted`. One round trip per command, several slots in flight at once. Once a majority
-//! accepted a slot's proposal, the command is chosen: the leader applies it, answers the
-//! client and tells the other replicas with `Chosen`.
+//! and answer `Accepted`. One round trip per command, several slots in flight at once. Once a
+//! majority accepted a slot's proposal, the command is chosen: the leader applies it, answers
+//! the client and tells the other replicas with `Chosen`.
 //!
 //! **Batching.** A slot's command is a batch of client commands ([`Command::Batch`]), applied
 //! in order. With a [`MultiPaxosActor::window`], a leader with that many slots in flight keeps
@@ -81,7 +81,7 @@
 //! and disk types, `variant.rs` the deliberate bugs, each a hook named like the rule it
 //! breaks, and `bugs.rs` the bugs that take another path than the protocol's.
 //!
-//! [`Handlers::handle`]: crate::protocol::local::Handlers::handle
+//! [`Handlers::handle`]: crate::protocol::self_delivery::Handlers::handle
 //! [`may_promise`]: crate::protocol::ballot::may_promise
 //! [`may_accept`]: crate::protocol::ballot::may_accept
 //! [`highest_reported`]: crate::protocol::ballot::highest_reported

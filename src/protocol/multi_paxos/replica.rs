@@ -4,7 +4,7 @@ use super::actor::MultiPaxosActor;
 use super::kv::Text;
 use super::machine::{ClientCommand, StateMachine};
 use super::messages::{Command, Msg, Slot, Snapshot, SnapshotEntry};
-use super::state::{AcceptorState, Applied, Parts, ProposerState, ReplicaState, Role, Table};
+use super::state::{AcceptorState, Applied, ProposerState, ReplicaState, Role, RoleStates, Table};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
 use std::ops::Range;
@@ -146,27 +146,27 @@ impl<V: Text> MultiPaxosActor<V> {
     /// Safe because every slot below it is chosen (the replica applied it): no leader may
     /// propose anything else there (P2), and one that asks is told to propose nothing there
     /// ([`Msg::Promise::snapshot`]) and to catch up from the snapshot instead.
-    pub(super) fn take_snapshot(&self, parts: &mut Parts<V>, o: &mut Out<Self>) {
+    pub(super) fn take_snapshot(&self, states: &mut RoleStates<V>, o: &mut Out<Self>) {
         let Some(after) = self.snapshot_after else {
             return;
         };
-        let upto = parts.replica.applied();
-        if upto < parts.acceptor.snapshot.upto + after {
+        let upto = states.replica.applied();
+        if upto < states.acceptor.snapshot.upto + after {
             return;
         }
-        let machine = parts.replica.machine.clone();
-        parts.replica.to_mut().truncate(upto, None);
-        Self::keep_snapshot(parts, Snapshot { upto, machine }, o);
+        let machine = states.replica.machine.clone();
+        states.replica.to_mut().truncate(upto, None);
+        Self::keep_snapshot(states, Snapshot { upto, machine }, o);
     }
 
     /// The acceptor's log is truncated at `snapshot`, which is saved with it; a leader stops
     /// proposing below it (those slots are chosen) and fills its window anew.
-    fn keep_snapshot(parts: &mut Parts<V>, snapshot: Snapshot<V>, o: &mut Out<Self>) {
-        let acceptor = parts.acceptor.to_mut();
+    fn keep_snapshot(states: &mut RoleStates<V>, snapshot: Snapshot<V>, o: &mut Out<Self>) {
+        let acceptor = states.acceptor.to_mut();
         acceptor.accepted = acceptor.accepted.split_off(&snapshot.upto);
         acceptor.decided = acceptor.decided.max(snapshot.upto);
         acceptor.snapshot = Arc::new(snapshot);
-        Self::save(&parts.proposer, &parts.acceptor, o);
+        Self::save(&states.proposer, &states.acceptor, o);
     }
 
     /// A piece of a snapshot from a server that truncated its log past this replica's gap
@@ -176,7 +176,7 @@ impl<V: Text> MultiPaxosActor<V> {
     #[allow(clippy::too_many_arguments)] // The message's fields, as the other handlers take them.
     pub(super) fn handle_snapshot(
         &self,
-        parts: &mut Parts<V>,
+        states: &mut RoleStates<V>,
         src: Id,
         upto: Slot,
         at: usize,
@@ -184,16 +184,16 @@ impl<V: Text> MultiPaxosActor<V> {
         total: usize,
         o: &mut Out<Self>,
     ) {
-        if upto <= parts.replica.applied() {
+        if upto <= states.replica.applied() {
             return; // Nothing this replica has not applied.
         }
-        let under_way = parts.replica.incoming.as_ref().map(|s| (s.upto, s.len()));
+        let under_way = states.replica.incoming.as_ref().map(|s| (s.upto, s.len()));
         match under_way {
             Some((u, len)) if u == upto && len == at => {}
             _ if at == 0 => {}
             _ => return, // Out of order: the replica asks for what it misses.
         }
-        let replica = parts.replica.to_mut();
+        let replica = states.replica.to_mut();
         let mut incoming = match replica.incoming.take() {
             Some(s) if s.upto == upto => s,
             _ => Snapshot {
@@ -209,11 +209,11 @@ impl<V: Text> MultiPaxosActor<V> {
             return;
         }
         replica.truncate(upto, Some(incoming.machine.clone()));
-        self.apply_chosen(replica, &parts.proposer, o);
-        Self::keep_snapshot(parts, incoming, o);
-        if let Role::Leader { in_flight, .. } = &parts.proposer.role {
+        self.apply_chosen(replica, &states.proposer, o);
+        Self::keep_snapshot(states, incoming, o);
+        if let Role::Leader { in_flight, .. } = &states.proposer.role {
             if in_flight.range(..upto).next().is_some() {
-                self.drop_chosen_in_flight(&mut parts.proposer, upto, o);
+                self.drop_chosen_in_flight(&mut states.proposer, upto, o);
             }
         }
     }

@@ -5,7 +5,7 @@ use super::actor::MultiPaxosActor;
 use super::kv::{KvRet, Text};
 use super::machine::{ClientCommand, RequestId};
 use super::messages::{Command, Msg, Slot, Timer};
-use super::state::{InFlight, MultiPaxosState, Parts, ProposerState, Role, Table};
+use super::state::{InFlight, MultiPaxosState, ProposerState, Role, RoleStates, Table};
 use crate::protocol::ballot::Ballot;
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -26,18 +26,18 @@ impl<V: Text> MultiPaxosActor<V> {
     pub(super) fn handle_request(
         &self,
         id: Id,
-        parts: &mut Parts<V>,
+        states: &mut RoleStates<V>,
         src: Id,
         command: ClientCommand<V>,
         o: &mut Out<Self>,
     ) {
-        if !parts.proposer.is_leader() {
-            return self.hand_on_request(id, parts, src, command, o);
+        if !states.proposer.is_leader() {
+            return self.hand_on_request(id, states, src, command, o);
         }
-        match parts.replica.table(&command, self.variant.at_most_once()) {
+        match states.replica.table(&command, self.variant.at_most_once()) {
             Some(Table::Answered(ret)) => Self::answer_from_table(command, ret, o),
             Some(Table::Stale(last)) => Self::refuse_stale(command, last, o),
-            None => self.order_request(&mut parts.proposer, command, o),
+            None => self.order_request(&mut states.proposer, command, o),
         }
     }
 
@@ -135,23 +135,23 @@ impl<V: Text> MultiPaxosActor<V> {
     fn hand_on_request(
         &self,
         id: Id,
-        parts: &mut Parts<V>,
+        states: &mut RoleStates<V>,
         src: Id,
         command: ClientCommand<V>,
         o: &mut Out<Self>,
     ) {
-        if let Some(ret) = self.variant.local_read(&command, &parts.replica.machine) {
+        if let Some(ret) = self.variant.local_read(&command, &states.replica.machine) {
             let request = command.request;
             o.send(command.client, Msg::Reply { request, ret });
             return;
         }
-        match parts.acceptor.known_leader() {
+        match states.acceptor.known_leader() {
             // Forward only what came from the client itself, so that forwarding never loops.
             Some(leader) if leader != id && src == command.client => {
                 o.send(leader, Msg::Request { command });
             }
             _ => {
-                keep(&mut parts.proposer, command);
+                keep(&mut states.proposer, command);
             }
         }
         // A request a follower cannot serve itself starts its leader timer: if the leader it
@@ -380,9 +380,9 @@ mod tests {
         assert_eq!(state.replica.machine.kv.data[&'x'], "A");
     }
 
-    // Reference: batching (S4, spec/runtime.md) and §3: with its window full, a leader keeps new requests;
-    // when the slot in flight is chosen, they go into the next slot as one batch, and once
-    // that is chosen each client gets its own reply, from the commands applied in order.
+    // Reference: batching (S4, spec/runtime.md) and §3: with its window full, a leader keeps new
+    // requests; when the slot in flight is chosen, they go into the next slot as one batch, and
+    // once that is chosen each client gets its own reply, from the commands applied in order.
     #[test]
     fn requests_that_wait_for_the_window_go_in_one_batch() {
         use super::super::testing::append;

@@ -32,15 +32,15 @@ impl<V> MultiPaxosState<V> {
 /// A [`MultiPaxosState`] split by role for one step: each handler gets its role's part,
 /// borrowed until the handler changes it (so that a step that changes nothing leaves the
 /// state borrowed, which stateright reads as a no-op).
-pub(super) struct Parts<'a, V: Text> {
+pub(super) struct RoleStates<'a, V: Text> {
     pub(super) proposer: Cow<'a, ProposerState<V>>,
     pub(super) acceptor: Cow<'a, AcceptorState<V>>,
     pub(super) replica: Cow<'a, ReplicaState<V>>,
 }
 
-impl<'a, V: Text> Parts<'a, V> {
+impl<'a, V: Text> RoleStates<'a, V> {
     pub(super) fn of(state: &'a MultiPaxosState<V>) -> Self {
-        Parts {
+        RoleStates {
             proposer: Cow::Borrowed(&state.proposer),
             acceptor: Cow::Borrowed(&state.acceptor),
             replica: Cow::Borrowed(&state.replica),
@@ -53,14 +53,14 @@ impl<'a, V: Text> Parts<'a, V> {
     /// model checker lends the state, and reads a step that leaves it borrowed as a no-op.
     pub(super) fn take(state: &mut Cow<'a, MultiPaxosState<V>>) -> Self {
         match state {
-            Cow::Borrowed(state) => Parts::of(state),
+            Cow::Borrowed(state) => RoleStates::of(state),
             Cow::Owned(state) => {
                 let MultiPaxosState {
                     proposer,
                     acceptor,
                     replica,
                 } = std::mem::take(state);
-                Parts {
+                RoleStates {
                     proposer: Cow::Owned(proposer),
                     acceptor: Cow::Owned(acceptor),
                     replica: Cow::Owned(replica),
@@ -71,7 +71,7 @@ impl<'a, V: Text> Parts<'a, V> {
 
     /// The state after the step, if a handler changed a part.
     pub(super) fn changed(self) -> Option<MultiPaxosState<V>> {
-        let Parts {
+        let RoleStates {
             proposer,
             acceptor,
             replica,
@@ -120,8 +120,8 @@ pub enum Role<V = char> {
         /// Proposals not yet chosen, with the acceptors known to have accepted them.
         in_flight: InFlight<V>,
         /// While the leader holds its waiting requests after a slot was chosen
-        /// ([`MultiPaxosActor::batch_wait`]): the clients that slot answered and that have
-        /// not sent their next request yet. Empty: no hold.
+        /// ([`MultiPaxosActor::batch_wait`](super::MultiPaxosActor::batch_wait)): the clients that
+        /// slot answered and that have not sent their next request yet. Empty: no hold.
         awaited: BTreeSet<Id>,
     },
 }
@@ -135,11 +135,11 @@ pub struct ProposerState<V = char> {
     pub ballot: Ballot,
     /// Follower, candidate or leader.
     pub role: Role<V>,
-    /// Client commands received while no other leader was known, proposed on taking the lead;
-    /// while leading, the requests waiting for a slot of the window
-    /// ([`MultiPaxosActor::window`]), proposed in batches as slots are chosen. A leader that
-    /// steps down keeps them as a follower does: it hands them to the leader it next hears
-    /// from, or proposes them if it leads again.
+    /// Client commands received while no other leader was known, proposed on taking the lead; while
+    /// leading, the requests waiting for a slot of the window
+    /// ([`MultiPaxosActor::window`](super::MultiPaxosActor::window)), proposed in batches as slots
+    /// are chosen. A leader that steps down keeps them as a follower does: it hands them to the
+    /// leader it next hears from, or proposes them if it leads again.
     pub queue: BTreeSet<ClientCommand<V>>,
 }
 
@@ -183,7 +183,8 @@ pub struct ReplicaState<V = char> {
     /// The first slot not known to be chosen. Invariant: every slot from `base` below it is in
     /// `chosen`, and it is not (kept up to date by `MultiPaxosActor::learn`).
     pub first_unknown: Slot,
-    /// A snapshot being received in pieces ([`Msg::Snapshot`]): the entries so far.
+    /// A snapshot being received in pieces ([`Msg::Snapshot`](super::Msg::Snapshot)): the entries
+    /// so far.
     pub incoming: Option<Snapshot<V>>,
 }
 

@@ -5,9 +5,9 @@ use super::actor::MultiPaxosActor;
 use super::kv::Text;
 use super::leader::answers_prepare;
 use super::messages::{Msg, Slot, Storage, Timer};
-use super::state::{AcceptorState, MultiPaxosState, Parts, ProposerState, ReplicaState, Role};
+use super::state::{AcceptorState, MultiPaxosState, ProposerState, ReplicaState, Role, RoleStates};
 use crate::protocol::ballot::{may_accept, Ballot};
-use crate::protocol::local::{self, Handlers};
+use crate::protocol::self_delivery::{self, Handlers};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -15,94 +15,95 @@ use std::collections::BTreeSet;
 impl<V: Text> MultiPaxosActor<V> {
     /// Moves the acceptor's decided prefix up over the slots its replica knows to be chosen
     /// with the command it accepted there (saved with its next save).
-    fn advance_decided(parts: &mut Parts<V>) {
-        let decided = parts.acceptor.decided;
+    fn advance_decided(states: &mut RoleStates<V>) {
+        let decided = states.acceptor.decided;
         let known = |slot: &Slot| {
-            let chosen = parts.replica.chosen.get(slot);
-            chosen.is_some_and(|c| parts.acceptor.accepted.get(slot).map(|p| &p.command) == Some(c))
+            let chosen = states.replica.chosen.get(slot);
+            chosen
+                .is_some_and(|c| states.acceptor.accepted.get(slot).map(|p| &p.command) == Some(c))
         };
         if !known(&decided) {
             return;
         }
         let end = (decided..).find(|s| !known(s)).expect("the log is finite");
-        parts.acceptor.to_mut().decided = end;
+        states.acceptor.to_mut().decided = end;
     }
 
     /// Sends `msg` to the role it is for, with that role's part of the state.
-    fn step(&self, id: Id, parts: &mut Parts<V>, src: Id, msg: Msg<V>, o: &mut Out<Self>) {
+    fn step(&self, id: Id, states: &mut RoleStates<V>, src: Id, msg: Msg<V>, o: &mut Out<Self>) {
         match msg {
-            Msg::Request { command } => self.handle_request(id, parts, src, command, o),
+            Msg::Request { command } => self.handle_request(id, states, src, command, o),
             Msg::Promise {
                 ballot,
                 accepted,
                 more,
                 snapshot,
             } => {
-                let proposer = &mut parts.proposer;
+                let proposer = &mut states.proposer;
                 self.handle_promise(id, proposer, src, ballot, accepted, more, snapshot, o);
                 // Slots below the acceptor's snapshot are chosen: the new leader learns them
                 // from it.
-                let from = parts.replica.first_unknown();
-                if snapshot > from && parts.replica.incoming.is_none() {
+                let from = states.replica.first_unknown();
+                if snapshot > from && states.replica.incoming.is_none() {
                     o.send(src, Msg::CatchUp { from, to: snapshot });
                 }
             }
             Msg::Heartbeat { ballot, decided } => {
-                self.handle_heartbeat(parts, src, ballot, decided, o)
+                self.handle_heartbeat(states, src, ballot, decided, o)
             }
             Msg::Accepted { slot, proposal } => {
-                let proposer = &mut parts.proposer;
+                let proposer = &mut states.proposer;
                 if let Some(command) = self.handle_accepted(proposer, src, slot, proposal) {
                     self.learn(
-                        &mut parts.replica,
-                        &parts.proposer,
+                        &mut states.replica,
+                        &states.proposer,
                         slot,
                         command.clone(),
                         o,
                     );
-                    self.announce(id, &mut parts.proposer, slot, command, o);
+                    self.announce(id, &mut states.proposer, slot, command, o);
                 }
             }
             Msg::Rejected {
                 ballot,
                 promised,
                 slot,
-            } => self.handle_rejected(&mut parts.proposer, slot, ballot, promised, o),
+            } => self.handle_rejected(&mut states.proposer, slot, ballot, promised, o),
             Msg::Prepare { ballot, from } => {
-                let (acceptor, proposer) = (&mut parts.acceptor, &parts.proposer);
+                let (acceptor, proposer) = (&mut states.acceptor, &states.proposer);
                 if let Some(promised) =
                     self.handle_prepare(acceptor, proposer, src, ballot, from, o)
                 {
-                    self.step_down(&mut parts.proposer, promised);
+                    self.step_down(&mut states.proposer, promised);
                     // A follower holding requests gives the candidate it promised an election
                     // timeout to be heard from (its heartbeat) before campaigning itself.
-                    if !parts.proposer.queue.is_empty() && !parts.proposer.is_leader() {
+                    if !states.proposer.queue.is_empty() && !states.proposer.is_leader() {
                         o.set_timer(Timer::Election, self.election_after.clone());
                     }
                 }
             }
             Msg::Accept { slot, proposal } => {
-                let (acceptor, proposer) = (&mut parts.acceptor, &parts.proposer);
+                let (acceptor, proposer) = (&mut states.acceptor, &states.proposer);
                 if let Some(promised) =
                     self.handle_accept(acceptor, proposer, src, slot, proposal, o)
                 {
-                    self.step_down(&mut parts.proposer, promised);
+                    self.step_down(&mut states.proposer, promised);
                 }
             }
             Msg::Chosen { slot, command } => {
-                self.handle_chosen(&mut parts.replica, &parts.proposer, src, slot, command, o)
+                self.handle_chosen(&mut states.replica, &states.proposer, src, slot, command, o)
             }
             Msg::CatchUp { from, to } => {
-                self.handle_catch_up(&parts.replica, &parts.acceptor, src, from..to, o)
+                self.handle_catch_up(&states.replica, &states.acceptor, src, from..to, o)
             }
             Msg::Snapshot {
                 upto,
                 at,
                 entries,
                 total,
-            } => self.handle_snapshot(parts, src, upto, at, entries, total, o),
+            } => self.handle_snapshot(states, src, upto, at, entries, total, o),
             Msg::SnapshotFrom { upto, at } => {
-                self.handle_snapshot_from(&parts.acceptor, src, upto, at, o)
+                self.handle_snapshot_from(&states.acceptor, src, upto, at, o)
             }
             // Replies are for clients.
             Msg::Reply { .. } | Msg::Stale { .. } => {}
@@ -110,7 +111,7 @@ impl<V: Text> MultiPaxosActor<V> {
     }
 }
 
-local::impl_actor!(
+self_delivery::impl_actor!(
     impl[V: Text] MultiPaxosActor<V>: Msg = Msg<V>, State = MultiPaxosState<V>, Timer = Timer,
         Storage = Storage<V>
 );
@@ -257,17 +258,23 @@ impl<V: Text> Handlers for MultiPaxosActor<V> {
         // catches up when it next learns a chosen slot past its gap or hears a heartbeat.
         // (Asking here would add a message per restart, and the model's crashes repeat without
         // bound.)
-        let mut parts = Parts::of(&state);
+        let mut states = RoleStates::of(&state);
         for slot in upto..saved.decided {
             // Storage comes from disk: a prefix it does not hold is relearned from peers.
-            let Some(proposal) = parts.acceptor.accepted.get(&slot) else {
+            let Some(proposal) = states.acceptor.accepted.get(&slot) else {
                 break;
             };
             let command = proposal.command.clone();
             let proposer = &state.proposer;
-            self.learn(&mut parts.replica, proposer, slot, command, &mut Out::new());
+            self.learn(
+                &mut states.replica,
+                proposer,
+                slot,
+                command,
+                &mut Out::new(),
+            );
         }
-        Self::advance_decided(&mut parts);
+        Self::advance_decided(&mut states);
         // A server that promised a leader before it restarted may have lost that leader with
         // it (a whole cluster restarts together): its election timer runs, and a live
         // leader's heartbeat puts it off. Without it, a restarted cluster would wait for a
@@ -275,7 +282,7 @@ impl<V: Text> Handlers for MultiPaxosActor<V> {
         if saved.promised.round > 0 {
             o.set_timer(Timer::Election, self.election_after.clone());
         }
-        parts.changed().unwrap_or(state)
+        states.changed().unwrap_or(state)
     }
 
     fn handle(
@@ -286,11 +293,11 @@ impl<V: Text> Handlers for MultiPaxosActor<V> {
         msg: Msg<V>,
         o: &mut Out<Self>,
     ) {
-        let mut parts = Parts::take(state);
-        self.step(id, &mut parts, src, msg, o);
-        Self::advance_decided(&mut parts);
-        self.take_snapshot(&mut parts, o);
-        if let Some(changed) = parts.changed() {
+        let mut states = RoleStates::take(state);
+        self.step(id, &mut states, src, msg, o);
+        Self::advance_decided(&mut states);
+        self.take_snapshot(&mut states, o);
+        if let Some(changed) = states.changed() {
             *state = Cow::Owned(changed);
         }
     }

@@ -48,7 +48,7 @@
 //! the deliberate bugs, each a hook named like the rule it breaks, and `bugs.rs` the bug that
 //! takes another path than the protocol's.
 //!
-//! [`Handlers::handle`]: crate::protocol::local::Handlers::handle
+//! [`Handlers::handle`]: crate::protocol::self_delivery::Handlers::handle
 mod acceptor;
 mod actor;
 mod bugs;

@@ -6,7 +6,7 @@ use super::learner::{LearnerState, Reads};
 use super::messages::{Msg, Proposal, RequestId, Storage, Timer};
 use super::proposer::{answers_prepare, proposal_number, Phase, ProposerState};
 use crate::protocol::ballot::{may_accept, Ballot};
-use crate::protocol::local::{self, Handlers};
+use crate::protocol::self_delivery::{self, Handlers};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,16 +27,16 @@ pub struct PaxosState {
 /// A [`PaxosState`] split by role for one step: each handler gets its role's part, borrowed
 /// until the handler changes it (so that a step that changes nothing leaves the state
 /// borrowed, which stateright reads as a no-op).
-struct Parts<'a> {
+struct RoleStates<'a> {
     proposer: Option<Cow<'a, ProposerState>>,
     acceptor: Option<Cow<'a, AcceptorState>>,
     learner: Option<Cow<'a, LearnerState>>,
     reads: Cow<'a, Reads>,
 }
 
-impl<'a> Parts<'a> {
+impl<'a> RoleStates<'a> {
     fn of(state: &'a PaxosState) -> Self {
-        Parts {
+        RoleStates {
             proposer: state.proposer.as_ref().map(Cow::Borrowed),
             acceptor: state.acceptor.as_ref().map(Cow::Borrowed),
             learner: state.learner.as_ref().map(Cow::Borrowed),
@@ -67,15 +67,15 @@ impl<'a> Parts<'a> {
 impl PaxosActor {
     /// Sends `msg` to the role it is for, with that role's part of the state; an actor that
     /// does not play the role ignores it.
-    fn step(&self, id: Id, parts: &mut Parts, src: Id, msg: Msg, o: &mut Out<Self>) {
-        let round = parts.round();
-        let learned = parts.learner.as_ref().and_then(|l| l.learned);
-        let Parts {
+    fn step(&self, id: Id, states: &mut RoleStates, src: Id, msg: Msg, o: &mut Out<Self>) {
+        let round = states.round();
+        let learned = states.learner.as_ref().and_then(|l| l.learned);
+        let RoleStates {
             proposer,
             acceptor,
             learner,
             reads,
-        } = parts;
+        } = states;
         // A proposer saves its round with its acceptor's state.
         let acceptor_part = acceptor.as_deref();
         match msg {
@@ -133,7 +133,9 @@ impl PaxosActor {
     }
 }
 
-local::impl_actor!(PaxosActor: Msg = Msg, State = PaxosState, Timer = Timer, Storage = Storage);
+self_delivery::impl_actor!(
+    PaxosActor: Msg = Msg, State = PaxosState, Timer = Timer, Storage = Storage
+);
 
 impl Handlers for PaxosActor {
     /// Whether this actor, in `state`, ignores `msg` from `src` (changes nothing and sends
@@ -142,11 +144,12 @@ impl Handlers for PaxosActor {
     /// yet crash and restart, which starts its volatile parts (the learner, the proposer's
     /// phase, the quorum reads) afresh; `src_ignores` tells the same of `src` for a reply.
     ///
-    /// It rests on what only grows: an acceptor's promise (saved, §2.5) and a proposer's
-    /// ballot (its round saved before the ballot is used, §2.5), unless the variant saves
-    /// nothing and the actor may restart; and, while it does not restart, a learner's
-    /// knowledge. No rule rests on the acceptor's accepted proposal, which
-    /// [`Variant::ForgetAccepted`](super::Variant::ForgetAccepted) loses at a restart (it keeps the promise and the round).
+    /// It rests on what only grows: an acceptor's promise (saved, §2.5) and a proposer's ballot
+    /// (its round saved before the ballot is used, §2.5), unless the variant saves nothing and the
+    /// actor may restart; and, while it does not restart, a learner's knowledge. No rule rests on
+    /// the acceptor's accepted proposal, which
+    /// [`Variant::ForgetAccepted`](super::Variant::ForgetAccepted) loses at a restart (it keeps the
+    /// promise and the round).
     fn ignores_forever(
         &self,
         state: &PaxosState,
@@ -241,7 +244,7 @@ impl Handlers for PaxosActor {
                 phase: Phase::Idle,
                 waiting: BTreeSet::new(),
             }),
-            acceptor: self.roles.acceptor.then(|| AcceptorState {
+            acceptor: self.roles.acceptor.then_some(AcceptorState {
                 promised: saved.promised,
                 accepted: saved.accepted,
             }),
@@ -252,9 +255,9 @@ impl Handlers for PaxosActor {
     }
 
     fn handle(&self, id: Id, state: &mut Cow<PaxosState>, src: Id, msg: Msg, o: &mut Out<Self>) {
-        let mut parts = Parts::of(state);
-        self.step(id, &mut parts, src, msg, o);
-        if let Some(changed) = parts.changed() {
+        let mut states = RoleStates::of(state);
+        self.step(id, &mut states, src, msg, o);
+        if let Some(changed) = states.changed() {
             *state = Cow::Owned(changed);
         }
     }
@@ -262,11 +265,11 @@ impl Handlers for PaxosActor {
     /// The proposer's current ballot made no progress: start a higher one.
     fn timeout(&self, id: Id, state: &mut Cow<PaxosState>, timer: &Timer, o: &mut Out<Self>) {
         let Timer::Retry = timer;
-        let mut parts = Parts::of(state);
-        if let Some(proposer) = &mut parts.proposer {
-            self.retry(id, proposer, parts.acceptor.as_deref(), o);
+        let mut states = RoleStates::of(state);
+        if let Some(proposer) = &mut states.proposer {
+            self.retry(id, proposer, states.acceptor.as_deref(), o);
         }
-        if let Some(changed) = parts.changed() {
+        if let Some(changed) = states.changed() {
             *state = Cow::Owned(changed);
         }
     }
