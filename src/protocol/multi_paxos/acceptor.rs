@@ -107,7 +107,7 @@ impl<V: Text> MultiPaxosActor<V> {
             .may_accept(may_accept(promised, proposal.ballot))
         {
             if self.variant.keeps_refused() {
-                acceptor.to_mut().accepted.insert(slot, proposal.clone());
+                Self::keep_refused(acceptor, slot, &proposal);
             }
             let refusal = Msg::Rejected {
                 ballot: proposal.ballot,
@@ -130,9 +130,7 @@ impl<V: Text> MultiPaxosActor<V> {
         }
         acceptor.to_mut().accept(slot, proposal.clone());
         if !self.variant.saves_before_answering() {
-            o.send(src, Msg::Accepted { slot, proposal });
-            Self::save(proposer, acceptor, o);
-            return Some(acceptor.promised);
+            return Self::answer_before_save(acceptor, proposer, src, slot, proposal, o);
         }
         // §2.5: "An acceptor records its intended response in stable storage before actually
         // sending the response"; the runtime sends nothing given after a save before the save

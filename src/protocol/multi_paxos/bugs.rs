@@ -2,10 +2,10 @@
 //! small wrapper that a [`Variant`](super::Variant) calls instead of the correct step.
 use super::actor::MultiPaxosActor;
 use super::kv::Text;
-use super::messages::Slot;
-use super::state::{ProposerState, Role};
+use super::messages::{Msg, Proposal, Slot};
+use super::state::{AcceptorState, ProposerState, Role};
 use crate::protocol::ballot::Ballot;
-use stateright::actor::Out;
+use stateright::actor::{Id, Out};
 use std::borrow::Cow;
 
 impl<V: Text> MultiPaxosActor<V> {
@@ -39,5 +39,35 @@ impl<V: Text> MultiPaxosActor<V> {
             in_flight,
             awaited,
         };
+    }
+
+    /// [`Variant::KeepRefused`]'s refusal: the acceptor stores the refused `proposal` in
+    /// `slot` as its own accepted one, and says nothing about it.
+    ///
+    /// [`Variant::KeepRefused`]: super::Variant::KeepRefused
+    pub(super) fn keep_refused(
+        acceptor: &mut Cow<AcceptorState<V>>,
+        slot: Slot,
+        proposal: &Proposal<V>,
+    ) {
+        acceptor.to_mut().accepted.insert(slot, proposal.clone());
+    }
+
+    /// [`Variant::AnswerBeforeSave`]'s acceptance: the `Accepted` leaves before the save of
+    /// the acceptance it answers (§2.5 has the save first). Returns the promise after
+    /// accepting, as `handle_accept` does.
+    ///
+    /// [`Variant::AnswerBeforeSave`]: super::Variant::AnswerBeforeSave
+    pub(super) fn answer_before_save(
+        acceptor: &mut Cow<AcceptorState<V>>,
+        proposer: &ProposerState<V>,
+        src: Id,
+        slot: Slot,
+        proposal: Proposal<V>,
+        o: &mut Out<Self>,
+    ) -> Option<Ballot> {
+        o.send(src, Msg::Accepted { slot, proposal });
+        Self::save(proposer, acceptor, o);
+        Some(acceptor.promised)
     }
 }
