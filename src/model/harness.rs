@@ -7,7 +7,7 @@
 //! [`Property`] values; the [`Actor`] that runs them is [`Node`], written once here.
 use super::checked::{ActionOf, CheckedState};
 use crate::protocol::ballot::quorum;
-use crate::protocol::local::Handlers;
+use crate::protocol::self_delivery::Handlers;
 use serde::{Deserialize, Serialize};
 use stateright::actor::{
     Actor, ActorModel, ActorModelAction, ActorModelState, Command, Envelope, Id, LossyNetwork,
@@ -382,8 +382,9 @@ pub trait Trail<A: Actor>: Clone + Debug + Default + Eq + Ord + Hash + Serialize
     /// step runs. `()` where it needs nothing; a timeout's step is the default.
     type Step: Copy + Default;
 
-    /// What to keep of `restored`, the trail the actor starts with (none at the first start).
-    fn start(restored: Option<&Self>) -> Self::Start;
+    /// What to keep of `restored`, the trail the actor starts with (none at the first start),
+    /// given the `actor` and `saved`, the storage it starts from.
+    fn start(restored: Option<&Self>, actor: &A, saved: Option<&A::Storage>) -> Self::Start;
 
     /// The step that delivers `msg` to an actor in `state`.
     fn step(state: &A::State, msg: &A::Msg) -> Self::Step {
@@ -598,7 +599,8 @@ impl<A: Recorded, C: Client<Protocol = A>> Actor for Node<A, C> {
                     Some(NodeStorage { saved, trail }) => (saved.clone(), trail.clone()),
                     None => (None, A::Trail::default()),
                 };
-                let at_start = A::Trail::start(storage.as_ref().map(|s| &s.trail));
+                let restored = storage.as_ref().map(|s| &s.trail);
+                let at_start = A::Trail::start(restored, actor, saved.as_ref());
                 let mut out = Out::new();
                 let state = actor.on_start(id, &saved, &mut out);
                 let resaved = forward_except_saves(id, out, o);

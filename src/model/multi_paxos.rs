@@ -12,7 +12,7 @@ use crate::model::voting::{
 use crate::protocol::ballot::{may_accept, Ballot};
 use crate::protocol::multi_paxos::{
     Applied, ClientCommand, Command, Kv, KvOp, LeaderTick, Msg, MultiPaxosActor, MultiPaxosState,
-    Proposal, ReplicaState, RequestId, Role, Slot, StateMachine, Table, Timer, Variant,
+    Proposal, ReplicaState, RequestId, Role, Slot, StateMachine, Storage, Table, Timer, Variant,
 };
 use itertools::Itertools;
 use serde::{Deserialize, Serialize};
@@ -246,7 +246,11 @@ impl harness::Trail<MultiPaxosActor> for Trail {
     /// Whether the step is a leader handling a client request: steady state, no phase 1.
     type Step = bool;
 
-    fn start(restored: Option<&Self>) -> LedBeforeRestart {
+    fn start(
+        restored: Option<&Self>,
+        _: &MultiPaxosActor,
+        _: Option<&Storage>,
+    ) -> LedBeforeRestart {
         LedBeforeRestart(restored.and_then(|trail| trail.led))
     }
 

@@ -11,8 +11,8 @@ use crate::model::voting::{
     order_matters, Event, Refinement, Voting, REFINES_CONSENSUS, REFINES_VOTING,
 };
 use crate::protocol::paxos::{
-    Ballot, Msg, PaxosActor, PaxosState, Phase, Proposal, ProposerState, RequestId, Roles, Timer,
-    Value, Variant,
+    Ballot, Msg, PaxosActor, PaxosState, Phase, Proposal, ProposerState, RequestId, Roles, Storage,
+    Timer, Value, Variant,
 };
 use itertools::Itertools;
 use serde::{Deserialize, Serialize};
@@ -287,10 +287,14 @@ impl Trail {
 }
 
 impl harness::Trail<PaxosActor> for Trail {
-    type Start = ();
+    /// An acceptor's promise restored from its storage at its last restart, if any: only
+    /// observed by the witnesses of a value chosen after a crash.
+    type Start = Option<Ballot>;
     type Step = ();
 
-    fn start(_: Option<&Self>) {}
+    fn start(_: Option<&Self>, actor: &PaxosActor, saved: Option<&Storage>) -> Option<Ballot> {
+        saved.filter(|_| actor.roles.acceptor).map(|s| s.promised)
+    }
 
     fn observe(&mut self, (): (), sent: &Msg) {
         match *sent {
@@ -639,10 +643,10 @@ fn adopted_earlier_value(_: &PaxosModel, state: &PaxosModelState) -> bool {
 /// it), and that are chosen.
 fn chosen_after_restart(model: &PaxosModel, state: &PaxosModelState) -> BTreeSet<Proposal> {
     let chosen = chosen(state, model.cfg.majority());
-    paxos_states(state)
-        .filter_map(|s| {
-            let acceptor = s.acceptor.as_ref()?;
-            let (restored, p) = (acceptor.restored?, acceptor.accepted?);
+    protocol_actors(state)
+        .filter_map(|(_, node)| {
+            let acceptor = node.state.acceptor.as_ref()?;
+            let (restored, p) = (node.at_start?, acceptor.accepted?);
             (p.ballot > restored && chosen.contains(&p)).then_some(p)
         })
         .collect()
@@ -1103,7 +1107,7 @@ fn rename_node(node: &PaxosNodeState, rename: &impl Fn(&Id) -> Id) -> PaxosNodeS
         state,
         trail: node.trail.clone(),
         saved: node.saved.clone(),
-        at_start: (),
+        at_start: node.at_start,
     })
 }
 

@@ -2,6 +2,6 @@
 //! (no sockets, clocks, files or encodings). The same actors run in the model checker
 //! ([`crate::model`]) and on UDP ([`crate::runtime`]).
 pub mod ballot;
-pub mod local;
 pub mod multi_paxos;
 pub mod paxos;
+pub mod self_delivery;

@@ -1,33 +1,17 @@
 //! The acceptor: the single-decree rules of §2.2, phase 1(b) once for every slot and phase
 //! 2(b) per slot (§3: "a separate instance of the Paxos consensus algorithm" per command).
-use super::{Ballot, Msg, MultiPaxosActor, Proposal, ProposerState, Slot, Snapshot, Text};
-use crate::protocol::ballot::may_promise;
-use serde::Serialize;
+use super::actor::MultiPaxosActor;
+use super::kv::Text;
+use super::messages::{Msg, Proposal, Slot};
+use super::state::{AcceptorState, ProposerState};
+use crate::protocol::ballot::{may_accept, may_promise, Ballot};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// One piece of a promise: the accepted proposals it reports, and the first accepted slot it
 /// left out, if any.
 type Piece<V> = (BTreeMap<Slot, Proposal<V>>, Option<Slot>);
-
-/// Acceptor state. Invariant: `promised >= p.ballot` for every accepted `p`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(bound = "V: Text")]
-pub struct AcceptorState<V = char> {
-    /// The highest ballot promised (or accepted), for all slots.
-    pub promised: Ballot,
-    /// The highest-numbered proposal accepted, per slot.
-    pub accepted: BTreeMap<Slot, Proposal<V>>,
-    /// Invariant: every slot below it is chosen with the command of its `accepted` proposal
-    /// (this server's replica learned it so). Saved with the acceptor, so that a restarted
-    /// server relearns that prefix from its own storage.
-    pub decided: Slot,
-    /// The snapshot the log is truncated at. Invariant: `accepted` holds no slot below its
-    /// `upto`, `decided >= upto`, and the replica's `base` is `upto`.
-    pub snapshot: Arc<Snapshot<V>>,
-}
 
 impl<V: Text> AcceptorState<V> {
     /// The leader this acceptor knows: the proposer of the highest ballot it promised.
@@ -118,9 +102,12 @@ impl<V: Text> MultiPaxosActor<V> {
         let promised = acceptor.promised;
         // §2.2 P1a, per slot: "An acceptor can accept a proposal numbered n iff it has not
         // responded to a prepare request having a number greater than n."
-        if !self.variant.may_accept(promised, proposal.ballot) {
+        if !self
+            .variant
+            .may_accept(may_accept(promised, proposal.ballot))
+        {
             if self.variant.keeps_refused() {
-                acceptor.to_mut().accepted.insert(slot, proposal.clone());
+                Self::keep_refused(acceptor, slot, &proposal);
             }
             let refusal = Msg::Rejected {
                 ballot: proposal.ballot,
@@ -143,9 +130,7 @@ impl<V: Text> MultiPaxosActor<V> {
         }
         acceptor.to_mut().accept(slot, proposal.clone());
         if !self.variant.saves_before_answering() {
-            o.send(src, Msg::Accepted { slot, proposal });
-            Self::save(proposer, acceptor, o);
-            return Some(acceptor.promised);
+            return Self::answer_before_save(acceptor, proposer, src, slot, proposal, o);
         }
         // §2.5: "An acceptor records its intended response in stable storage before actually
         // sending the response"; the runtime sends nothing given after a save before the save
@@ -158,7 +143,7 @@ impl<V: Text> MultiPaxosActor<V> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::actor;
+    use super::super::testing::actor;
     use super::super::{Command, Variant};
     use super::*;
     use crate::protocol::ballot::tests::ballot;
@@ -195,7 +180,7 @@ mod tests {
         );
         assert!(state.acceptor.accepted.is_empty());
         assert!(matches!(
-            super::super::tests::sent(o)[..],
+            super::super::testing::sent(o)[..],
             [(_, Msg::Rejected { .. })]
         ));
     }
@@ -203,11 +188,12 @@ mod tests {
 
 #[cfg(test)]
 mod piece_tests {
-    use super::super::tests::{actor, put, sent};
-    use super::super::{MultiPaxosActor, Storage, Variant};
+    use super::super::testing::{actor, put, sent};
+    use super::super::{MultiPaxosActor, Snapshot, Storage, Variant};
     use super::*;
     use crate::protocol::ballot::tests::ballot;
     use stateright::actor::Actor;
+    use std::sync::Arc;
 
     /// An acceptor that accepted a put in each of slots 0..5 under ballot (1, 0).
     fn acceptor_with_five_slots(
@@ -230,8 +216,9 @@ mod piece_tests {
         Cow::Owned(a.on_start(Id::from(1), &storage, &mut Out::new()))
     }
 
-    // Reference: no message grows with the log (spec/multi-paxos.md): a promise reports at most `piece` slots and where the next piece
-    // starts; a prepare of the same ballot from there gets the next piece.
+    // Reference: no message grows with the log (spec/multi-paxos.md): a promise reports at most
+    // `piece` slots and where the next piece starts; a prepare of the same ballot from there gets
+    // the next piece.
     #[test]
     fn promise_comes_in_pieces() {
         let a = actor(Variant::Correct); // piece = 2
@@ -258,7 +245,8 @@ mod piece_tests {
         assert_eq!(pieces, vec![vec![0, 1], vec![2, 3], vec![4]]);
     }
 
-    // Reference: a cluster restarted whole comes back (spec/runtime.md D2): a restarted server relearns its decided prefix from its storage.
+    // Reference: a cluster restarted whole comes back (spec/runtime.md D2): a restarted server
+    // relearns its decided prefix from its storage.
     #[test]
     fn restart_relearns_the_decided_prefix() {
         let a = actor(Variant::Correct);

@@ -1,74 +1,33 @@
 //! The proposer, as follower, candidate or leader (§3: the leader "acts as the distinguished
-//! proposer"): client requests, phase 1(a) once for every slot, taking over the log, and
-//! phase 2(a) per slot.
-use super::{
-    AcceptorState, Ballot, ClientCommand, Command, LeaderTick, Msg, MultiPaxosActor,
-    MultiPaxosState, Parts, Proposal, Slot, Table, Text, Timer,
-};
-use serde::Serialize;
+//! proposer"): phase 1(a) once for every slot, taking over the log, phase 2(a) per slot, the
+//! leader's tick, and stepping down. Client requests are in `requests.rs`.
+use super::actor::{LeaderTick, MultiPaxosActor};
+use super::kv::Text;
+use super::messages::{Command, Msg, Proposal, Slot, Timer};
+use super::state::{AcceptorState, InFlight, MultiPaxosState, ProposerState, Role, RoleStates};
+use crate::protocol::ballot::{highest_reported, Ballot};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A leader's proposals not yet chosen, with the acceptors known to have accepted them.
-pub(super) type InFlight<V> = BTreeMap<Slot, (Command<V>, BTreeSet<Id>)>;
-
-/// What a server does as proposer.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(bound = "V: Text")]
-pub enum Role<V = char> {
-    /// Not leading: forwards client requests to the leader it knows.
-    #[default]
-    Follower,
-    /// Phase 1 under way for every slot from `from` on: the promises received so far.
-    Candidate {
-        /// The first slot not known to be chosen when phase 1 started.
-        from: Slot,
-        /// Each acceptor's promise: its accepted proposals from `from` on.
-        promises: BTreeMap<Id, BTreeMap<Slot, Proposal<V>>>,
-        /// Promises reported in pieces, while pieces are missing: what came so far.
-        partial: BTreeMap<Id, BTreeMap<Slot, Proposal<V>>>,
-        /// The highest snapshot a promise named: every slot below it is chosen, and the new
-        /// leader proposes nothing there.
-        snapshot: Slot,
-    },
-    /// Phase 1 done: proposes in slots from `next_slot` on with phase 2 only.
-    Leader {
-        /// The next free slot.
-        next_slot: Slot,
-        /// Proposals not yet chosen, with the acceptors known to have accepted them.
-        in_flight: InFlight<V>,
-        /// While the leader holds its waiting requests after a slot was chosen
-        /// ([`MultiPaxosActor::batch_wait`]): the clients that slot answered and that have
-        /// not sent their next request yet. Empty: no hold.
-        awaited: BTreeSet<Id>,
-    },
+/// Whether a promise for `promise` answers the prepare of the candidate's `current` ballot.
+///
+/// §2.2, phase 2(a): "If the proposer receives a response to its prepare requests (numbered
+/// n)": only a promise for that very number counts.
+pub(super) fn answers_prepare(promise: Ballot, current: Ballot) -> bool {
+    promise == current
 }
 
-/// Proposer state.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(bound = "V: Text")]
-pub struct ProposerState<V = char> {
-    /// The current own ballot. Invariant: `ballot.round` is saved in
-    /// [`Storage::round`](super::Storage::round), and `ballot.proposer` is this server (but
-    /// for [`Variant::KeepProposing`](super::Variant::KeepProposing)).
-    pub ballot: Ballot,
-    /// Follower, candidate or leader.
-    pub role: Role<V>,
-    /// Client commands received while no other leader was known, proposed on taking the lead;
-    /// while leading, the requests waiting for a slot of the window
-    /// ([`MultiPaxosActor::window`]), proposed in batches as slots are chosen. A leader that
-    /// steps down keeps them as a follower does: it hands them to the leader it next hears
-    /// from, or proposes them if it leads again.
-    pub queue: BTreeSet<ClientCommand<V>>,
-}
-
-/// Keeps a request in the proposer's queue; a request kept already leaves the state as it is
-/// (borrowed, so that stateright reads the step as a no-op).
-fn keep<V: Text>(proposer: &mut Cow<ProposerState<V>>, command: ClientCommand<V>) {
-    if !proposer.queue.contains(&command) {
-        proposer.to_mut().queue.insert(command);
-    }
+/// P2c(b), per slot: the command of the highest-numbered proposal the promises reported for
+/// the slot (`reported`, not empty). A slot no promise reported is P2c(a)'s free choice, which
+/// §3 fills with a no-op: "we let it fill the gap immediately by proposing ... a special
+/// 'no-op' command that leaves the state unchanged".
+///
+/// §2.2, phase 2(a): "v is the value of the highest-numbered proposal among the responses".
+fn p2c_command<V: Text>(reported: &[(Ballot, Command<V>)]) -> Command<V> {
+    highest_reported(reported.iter().cloned())
+        .expect("reported slots are non-empty")
+        .1
 }
 
 impl<V> ProposerState<V> {
@@ -134,8 +93,10 @@ impl<V: Text> MultiPaxosActor<V> {
         else {
             return;
         };
-        // §2.2 phase 2(a): only responses "to its prepare requests (numbered n)" count.
-        if !self.variant.counts_promise(ballot, proposer.ballot) || promises.contains_key(&src) {
+        let counts = answers_prepare(ballot, proposer.ballot);
+        if !self.variant.counts_promise(counts, ballot, proposer.ballot)
+            || promises.contains_key(&src)
+        {
             return;
         }
         let (from, snapshot) = (*from, reported_snapshot.max(*snapshot));
@@ -186,11 +147,12 @@ impl<V: Text> MultiPaxosActor<V> {
         let recovered = (from..end)
             .map(|slot| {
                 let command = match reported.remove(&slot) {
-                    // P2c(b), per slot: the command of the highest-numbered reported proposal.
-                    Some(proposals) => self.variant.adopt(proposals, &mut proposer.queue),
-                    // §3: "we let it fill the gap immediately by proposing ... a special
-                    // 'no-op' command".
-                    None => self.variant.no_op(id),
+                    Some(proposals) => {
+                        let adopted = p2c_command(&proposals);
+                        self.variant
+                            .adopted(adopted, proposals, &mut proposer.queue)
+                    }
+                    None => self.variant.filler(Command::Noop, id),
                 };
                 (slot, command)
             })
@@ -199,8 +161,8 @@ impl<V: Text> MultiPaxosActor<V> {
     }
 
     /// Phase 1 is over: lead from `next_slot` on, proposing the `recovered` slots, then the
-    /// commands queued meanwhile. Only the first [`MultiPaxosActor::piece`] `Accept`s go out
-    /// at once; the leader's tick sends the rest, a piece at a time, as slots are chosen.
+    /// commands queued meanwhile. Only the first [`MultiPaxosActor::burst`] `Accept`s go out
+    /// at once; the leader's tick sends the rest, a burst at a time, as slots are chosen.
     fn take_lead(
         &self,
         proposer: &mut ProposerState<V>,
@@ -252,7 +214,7 @@ impl<V: Text> MultiPaxosActor<V> {
         }
     }
 
-    /// The leader's tick: re-sends the `Accept` of the first [`MultiPaxosActor::piece`] slots
+    /// The leader's tick: re-sends the `Accept` of the first [`MultiPaxosActor::burst`] slots
     /// in flight to the acceptors that have not accepted them (a lost `Accept` or `Accepted`
     /// would otherwise leave a gap for good), and with [`LeaderTick::Always`] tells the other
     /// servers it is alive. The tick stops when the server no longer leads.
@@ -283,16 +245,14 @@ impl<V: Text> MultiPaxosActor<V> {
             }
         }
         let ballot = state.proposer.ballot;
-        if self.variant.retransmits() {
-            for (slot, (command, by)) in in_flight.iter().take(self.burst) {
-                for server in self.servers.iter().filter(|s| !by.contains(s)) {
-                    let proposal = Proposal {
-                        ballot,
-                        command: command.clone(),
-                    };
-                    let slot = *slot;
-                    o.send(*server, Msg::Accept { slot, proposal });
-                }
+        for (slot, (command, by)) in in_flight.iter().take(self.variant.resent(self.burst)) {
+            for server in self.servers.iter().filter(|s| !by.contains(s)) {
+                let proposal = Proposal {
+                    ballot,
+                    command: command.clone(),
+                };
+                let slot = *slot;
+                o.send(*server, Msg::Accept { slot, proposal });
             }
         }
         let again = match self.leader_tick {
@@ -313,171 +273,35 @@ impl<V: Text> MultiPaxosActor<V> {
 
     /// A leader's heartbeat: a server that does not lead puts off its election timer (it
     /// campaigns only once the heartbeats stop), and asks to catch up on what the leader knows
-    /// is chosen and it does not, a piece per heartbeat. A leader or candidate of a lower
+    /// is chosen and it does not, a burst per heartbeat. A leader or candidate of a lower
     /// ballot steps down.
     pub(super) fn handle_heartbeat(
         &self,
-        parts: &mut Parts<V>,
+        states: &mut RoleStates<V>,
         src: Id,
         ballot: Ballot,
         decided: Slot,
         o: &mut Out<Self>,
     ) {
-        if ballot < parts.acceptor.promised {
+        if ballot < states.acceptor.promised {
             return; // A leader that some higher ballot has replaced.
         }
-        self.step_down(&mut parts.proposer, ballot);
-        if parts.proposer.is_leader() {
+        self.step_down(&mut states.proposer, ballot);
+        if states.proposer.is_leader() {
             return;
         }
         o.set_timer(Timer::Election, self.election_after.clone());
         // The requests it kept for want of a leader go to the one it now hears from, which
         // would otherwise be replaced when this server's timer fires (a needless leader change).
-        if !parts.proposer.queue.is_empty() {
-            for command in std::mem::take(&mut parts.proposer.to_mut().queue) {
+        if !states.proposer.queue.is_empty() {
+            for command in std::mem::take(&mut states.proposer.to_mut().queue) {
                 o.send(src, Msg::Request { command });
             }
         }
-        let from = parts.replica.first_unknown();
+        let from = states.replica.first_unknown();
         if from < decided {
             o.send(src, Msg::CatchUp { from, to: decided });
         }
-    }
-
-    /// Steady state: a batch of client commands goes to the next free slot, if any is left.
-    fn propose_new(
-        &self,
-        ballot: Ballot,
-        next_slot: &mut Slot,
-        in_flight: &mut InFlight<V>,
-        batch: Vec<ClientCommand<V>>,
-        o: &mut Out<Self>,
-    ) {
-        if *next_slot >= self.slots {
-            return; // The model's bound: no slot left.
-        }
-        let slot = *next_slot;
-        *next_slot += 1;
-        self.propose(ballot, in_flight, slot, Command::Batch(batch.into()), o);
-    }
-
-    /// Whether the leader's window has room for another slot in flight.
-    fn window_open(&self, in_flight: &InFlight<V>) -> bool {
-        self.window.is_none_or(|window| in_flight.len() < window)
-    }
-
-    /// The queued requests go into new slots, up to [`MultiPaxosActor::batch`] in each
-    /// ([`ClientCommand::fits`]), as long as the window has room.
-    fn propose_queued(
-        &self,
-        ballot: Ballot,
-        queue: &mut BTreeSet<ClientCommand<V>>,
-        next_slot: &mut Slot,
-        in_flight: &mut InFlight<V>,
-        o: &mut Out<Self>,
-    ) {
-        while !queue.is_empty() && self.window_open(in_flight) {
-            let mut batch = Vec::new();
-            while let Some(next) = queue.first() {
-                batch.push(next.clone());
-                if !ClientCommand::fits(&batch, self.batch, self.batch_bytes) {
-                    batch.pop();
-                    break;
-                }
-                queue.pop_first();
-            }
-            if batch.is_empty() {
-                break; // Only with `batch` 0, which no configuration allows: never loop.
-            }
-            self.propose_new(ballot, next_slot, in_flight, batch, o);
-        }
-    }
-
-    /// A client's command, or one a follower forwarded.
-    pub(super) fn handle_request(
-        &self,
-        id: Id,
-        parts: &mut Parts<V>,
-        src: Id,
-        command: ClientCommand<V>,
-        o: &mut Out<Self>,
-    ) {
-        let Parts {
-            proposer,
-            acceptor,
-            replica,
-        } = parts;
-        if let Role::Leader {
-            next_slot,
-            in_flight,
-            awaited,
-        } = &proposer.role
-        {
-            // At most once: a request already applied is answered from the table, not re-run.
-            let request = command.request;
-            match replica.table(&command, self.variant.at_most_once()) {
-                Some(Table::Answered(ret)) => {
-                    o.send(command.client, Msg::Reply { request, ret });
-                }
-                // A number the client used up: said so, so that it can number anew (R3 in
-                // spec/runtime.md).
-                Some(Table::Stale(last)) => {
-                    o.send(command.client, Msg::Stale { request, last });
-                }
-                // Batching: with the window full, the request waits for a slot to be chosen.
-                _ if !self.window_open(in_flight) => {
-                    keep(proposer, command);
-                }
-                // Batching (S6): the leader holds its waiting requests for the clients its
-                // last chosen slot answered; this one joins them.
-                _ if !awaited.is_empty() => {
-                    let client = command.client;
-                    let proposer = proposer.to_mut();
-                    proposer.queue.insert(command);
-                    let Role::Leader { awaited, .. } = &mut proposer.role else {
-                        unreachable!("matched as leader above")
-                    };
-                    awaited.remove(&client);
-                    if awaited.is_empty() || proposer.queue.len() >= self.batch {
-                        o.cancel_timer(Timer::Batch);
-                        self.release(proposer, o);
-                    }
-                }
-                _ => {
-                    // Written back even when no slot is left and nothing changes: stateright
-                    // reads a step that leaves the state borrowed and sends nothing as a
-                    // no-op, which would leave the request in the network, whereas this step
-                    // has always consumed (dropped) it.
-                    let (mut next_slot, mut in_flight) = (*next_slot, in_flight.clone());
-                    let ballot = proposer.ballot;
-                    let batch = vec![command];
-                    self.propose_new(ballot, &mut next_slot, &mut in_flight, batch, o);
-                    proposer.to_mut().role = Role::Leader {
-                        next_slot,
-                        in_flight,
-                        awaited: BTreeSet::new(),
-                    };
-                }
-            }
-            return;
-        }
-        if let Some(ret) = self.variant.local_read(&command, &replica.machine) {
-            let request = command.request;
-            o.send(command.client, Msg::Reply { request, ret });
-            return;
-        }
-        match acceptor.known_leader() {
-            // Forward only what came from the client itself, so that forwarding never loops.
-            Some(leader) if leader != id && src == command.client => {
-                o.send(leader, Msg::Request { command });
-            }
-            _ => {
-                keep(proposer, command);
-            }
-        }
-        // A request a follower cannot serve itself starts its leader timer: if the leader it
-        // knows (or none) does not take over, it will.
-        o.set_timer(Timer::Election, self.election_after.clone());
     }
 
     /// A leader's acceptance in `slot`. Returns the slot's command once a majority accepted
@@ -539,83 +363,6 @@ impl<V: Text> MultiPaxosActor<V> {
         self.fill_window(proposer, &command, o);
     }
 
-    /// Batching: a slot left the window, and the requests that waited go into the next one
-    /// (S4 in spec/runtime.md). With [`MultiPaxosActor::batch_wait`], the leader first holds
-    /// them for the clients of the `chosen` slot, which its replica answers now: a closed-loop
-    /// client sends its next request at once, and without the hold the clients would split
-    /// into two groups taking turns, each slot holding about half of them (S6).
-    fn fill_window(
-        &self,
-        proposer: &mut Cow<ProposerState<V>>,
-        chosen: &Command<V>,
-        o: &mut Out<Self>,
-    ) {
-        let answered: BTreeSet<Id> = chosen
-            .clients()
-            .iter()
-            .map(|command| command.client)
-            .filter(|&client| !proposer.queue.iter().any(|queued| queued.client == client))
-            .collect();
-        match &self.batch_wait {
-            Some(wait) if !answered.is_empty() && proposer.queue.len() < self.batch => {
-                let Role::Leader { awaited, .. } = &mut proposer.to_mut().role else {
-                    return;
-                };
-                awaited.extend(answered);
-                o.set_timer(Timer::Batch, wait.clone());
-            }
-            _ if !proposer.queue.is_empty() => self.release(proposer.to_mut(), o),
-            _ => {}
-        }
-    }
-
-    /// The hold is over ([`Timer::Batch`]): the waiting requests go into the next slots.
-    pub(super) fn end_hold(&self, state: &mut Cow<MultiPaxosState<V>>, o: &mut Out<Self>) {
-        if let Role::Leader { awaited, .. } = &state.proposer.role {
-            if !awaited.is_empty() {
-                self.release(&mut state.to_mut().proposer, o);
-            }
-        }
-    }
-
-    /// Ends a hold, if any, and proposes the waiting requests as the window allows.
-    fn release(&self, proposer: &mut ProposerState<V>, o: &mut Out<Self>) {
-        let Role::Leader {
-            next_slot,
-            in_flight,
-            awaited,
-        } = &mut proposer.role
-        else {
-            return;
-        };
-        awaited.clear();
-        let ballot = proposer.ballot;
-        self.propose_queued(ballot, &mut proposer.queue, next_slot, in_flight, o);
-    }
-
-    /// A leader that installed a snapshot of the slots below `upto`: its proposals there are
-    /// chosen, so they leave its window, and the requests that waited go into the next slots.
-    pub(super) fn drop_chosen_in_flight(
-        &self,
-        proposer: &mut Cow<ProposerState<V>>,
-        upto: Slot,
-        o: &mut Out<Self>,
-    ) {
-        let proposer = proposer.to_mut();
-        let Role::Leader {
-            next_slot,
-            in_flight,
-            ..
-        } = &mut proposer.role
-        else {
-            return;
-        };
-        *in_flight = in_flight.split_off(&upto);
-        *next_slot = (*next_slot).max(upto);
-        let ballot = proposer.ballot;
-        self.propose_queued(ballot, &mut proposer.queue, next_slot, in_flight, o);
-    }
-
     /// An acceptor refused this proposer's `ballot` (in `slot`, or for phase 1 when `None`)
     /// because it promised `promised`: the proposer abandons its proposal (§2.2: "it should
     /// probably inform the proposer, who should then abandon its proposal").
@@ -648,12 +395,12 @@ impl<V: Text> MultiPaxosActor<V> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{actor, put, sent};
-    use super::super::{KvOp, KvRet, MultiPaxosState, Variant};
+    use super::super::testing::{actor, leader_with_one_slot_in_flight, put, sent};
+    use super::super::Variant;
     use super::*;
     use crate::protocol::ballot::tests::ballot;
-    use crate::protocol::local::Handlers;
-    use stateright::actor::Actor;
+    use crate::protocol::self_delivery::Handlers;
+    use stateright::actor::{Actor, Command as ActorCommand};
 
     // Reference: Paxos Made Simple §3: the new leader re-proposes reported commands and fills
     // the gap below the highest reported slot with a no-op.
@@ -705,297 +452,8 @@ mod tests {
         assert!(state.is_leader());
     }
 
-    // R3 (spec/runtime.md): a leader refuses a used-up request number explicitly (`Stale`),
-    // whether it arrives as a request or was chosen in the log; a retry of the last request
-    // with the same operation is still answered from the table.
-    #[test]
-    fn a_used_up_request_number_is_refused() {
-        let a = actor(Variant::Correct);
-        let (id, client) = (Id::from(0), Id::from(5));
-        let mut state = Cow::Owned(a.on_start(id, &None, &mut Out::new()));
-        a.on_timeout(id, &mut state, &Timer::Election, &mut Out::new());
-        let promise = Msg::Promise {
-            ballot: ballot(1, 0),
-            accepted: BTreeMap::new(),
-            more: None,
-            snapshot: 0,
-        };
-        a.on_msg(id, &mut state, Id::from(1), promise, &mut Out::new());
-        assert!(state.is_leader());
-        let request = |request, op| Msg::Request {
-            command: ClientCommand {
-                client,
-                request,
-                op,
-            },
-        };
-        let put = KvOp::Put {
-            key: 'x',
-            value: 'A',
-        };
-        let append = KvOp::Append {
-            key: 'x',
-            value: 'B',
-        };
-        let mut o = Out::new();
-        a.on_msg(id, &mut state, client, request(10, put.clone()), &mut o);
-        let Some((_, Msg::Accept { slot, proposal })) = sent(o).pop() else {
-            panic!("the leader proposes");
-        };
-        let mut o = Out::new();
-        let accepted = Msg::Accepted { slot, proposal };
-        a.on_msg(id, &mut state, Id::from(1), accepted, &mut o);
-        let ok = Msg::Reply {
-            request: 10,
-            ret: KvRet::PutOk,
-        };
-        assert!(sent(o).contains(&(client, ok.clone())));
-        let answers = |state: &mut Cow<MultiPaxosState>, msg| {
-            let mut o = Out::new();
-            a.on_msg(id, state, client, msg, &mut o);
-            sent(o)
-        };
-        assert_eq!(answers(&mut state, request(10, put)), vec![(client, ok)]);
-        let reused = Msg::Stale {
-            request: 10,
-            last: 10,
-        };
-        assert_eq!(
-            answers(&mut state, request(10, append.clone())),
-            vec![(client, reused.clone())]
-        );
-        let stale = Msg::Stale {
-            request: 3,
-            last: 10,
-        };
-        assert_eq!(
-            answers(&mut state, request(3, append.clone())),
-            vec![(client, stale)]
-        );
-        // The reused number chosen all the same (a follower had queued it): refused too.
-        let chosen = Msg::Chosen {
-            slot: slot + 1,
-            command: Command::Batch(
-                vec![ClientCommand {
-                    client,
-                    request: 10,
-                    op: append,
-                }]
-                .into(),
-            ),
-        };
-        let mut o = Out::new();
-        a.on_msg(id, &mut state, Id::from(1), chosen, &mut o);
-        assert_eq!(sent(o), vec![(client, reused)]);
-        assert_eq!(state.replica.machine.kv.data[&'x'], "A");
-    }
-}
-
-#[cfg(test)]
-mod tick_tests {
-    use super::super::tests::{actor, put, sent};
-    use super::super::Variant;
-    use super::*;
-    use stateright::actor::{Actor, Command as ActorCommand};
-
-    /// Server 0 leading under (1, 0) with `command` in flight in slot 0, accepted by itself.
-    fn leader_with_one_slot_in_flight(a: &MultiPaxosActor) -> Cow<'static, MultiPaxosState> {
-        let id = Id::from(0);
-        let mut state = Cow::Owned(a.on_start(id, &None, &mut Out::new()));
-        a.on_timeout(id, &mut state, &Timer::Election, &mut Out::new());
-        let promise = Msg::Promise {
-            ballot: state.proposer.ballot,
-            accepted: BTreeMap::new(),
-            more: None,
-            snapshot: 0,
-        };
-        a.on_msg(id, &mut state, Id::from(1), promise, &mut Out::new());
-        let request = Msg::Request {
-            command: super::super::tests::append(5, 1, 'A'),
-        };
-        a.on_msg(id, &mut state, Id::from(5), request, &mut Out::new());
-        assert!(state.is_leader());
-        state
-    }
-
-    // Reference: batching (S4, spec/runtime.md) and §3: with its window full, a leader keeps new requests;
-    // when the slot in flight is chosen, they go into the next slot as one batch, and once
-    // that is chosen each client gets its own reply, from the commands applied in order.
-    #[test]
-    fn requests_that_wait_for_the_window_go_in_one_batch() {
-        use super::super::tests::append;
-        let a = MultiPaxosActor {
-            window: Some(1),
-            batch: 2,
-            ..actor(Variant::Correct)
-        };
-        let (id, acceptor) = (Id::from(0), Id::from(1));
-        let mut state = leader_with_one_slot_in_flight(&a);
-        for (client, value) in [(6, 'B'), (7, 'C'), (8, 'D')] {
-            let mut o = Out::new();
-            let command = append(client, 1, value);
-            a.on_msg(
-                id,
-                &mut state,
-                Id::from(client),
-                Msg::Request { command },
-                &mut o,
-            );
-            assert!(sent(o).is_empty(), "the window is full");
-        }
-        assert_eq!(state.proposer.queue.len(), 3);
-        let accept = |o: Out<MultiPaxosActor>| {
-            sent(o).into_iter().find_map(|(_, m)| match m {
-                Msg::Accept { slot, proposal } => Some((slot, proposal)),
-                _ => None,
-            })
-        };
-        let first = Proposal {
-            ballot: state.proposer.ballot,
-            command: put(5, 1, 'A'),
-        };
-        let mut o = Out::new();
-        let accepted = Msg::Accepted {
-            slot: 0,
-            proposal: first,
-        };
-        a.on_msg(id, &mut state, acceptor, accepted, &mut o);
-        let (slot, proposal) = accept(o).expect("slot 0 chosen: the next batch goes out");
-        let batch = vec![append(6, 1, 'B'), append(7, 1, 'C')];
-        assert_eq!(
-            (slot, &proposal.command),
-            (1, &Command::Batch(batch.into()))
-        );
-        assert_eq!(state.proposer.queue.len(), 1, "at most `batch` in a slot");
-        let mut o = Out::new();
-        a.on_msg(
-            id,
-            &mut state,
-            acceptor,
-            Msg::Accepted { slot, proposal },
-            &mut o,
-        );
-        let sent = sent(o);
-        let reply = |client: usize, value: &str| {
-            let ret = super::super::KvRet::AppendOk {
-                value: value.to_owned(),
-            };
-            (Id::from(client), Msg::Reply { request: 1, ret })
-        };
-        assert!(sent.contains(&reply(6, "AB")), "{sent:?}");
-        assert!(sent.contains(&reply(7, "ABC")), "{sent:?}");
-        assert!(sent
-            .iter()
-            .any(|(_, m)| matches!(m, Msg::Accept { slot: 2, .. })));
-        assert!(state.proposer.queue.is_empty());
-    }
-
-    // Reference: batching, the hold (S6 in spec/runtime.md): once a slot is chosen, a leader
-    // with `batch_wait` holds the requests that waited for the clients that slot answered; the
-    // last of them to come back ends the hold, and the batch goes out with it. The hold's timer
-    // ends a hold that a client never ends.
-    #[test]
-    fn a_hold_waits_for_the_answered_clients_or_its_timer() {
-        use super::super::tests::append;
-        let a = MultiPaxosActor {
-            window: Some(1),
-            batch: 3,
-            batch_wait: Some(std::time::Duration::ZERO..std::time::Duration::ZERO),
-            ..actor(Variant::Correct)
-        };
-        let (id, acceptor) = (Id::from(0), Id::from(1));
-        let accepts = |o: Out<MultiPaxosActor>| -> Vec<(Slot, Command)> {
-            sent(o)
-                .into_iter()
-                .filter_map(|(to, m)| match m {
-                    Msg::Accept { slot, proposal } if to == acceptor => {
-                        Some((slot, proposal.command))
-                    }
-                    _ => None,
-                })
-                .collect()
-        };
-        let request = |state: &mut Cow<MultiPaxosState>, client: usize, number, value| {
-            let mut o = Out::new();
-            let command = append(client, number, value);
-            let msg = Msg::Request { command };
-            a.on_msg(id, state, Id::from(client), msg, &mut o);
-            o
-        };
-        let choose = |state: &mut Cow<MultiPaxosState>, slot, command| {
-            let proposal = Proposal {
-                ballot: state.proposer.ballot,
-                command,
-            };
-            let mut o = Out::new();
-            a.on_msg(
-                id,
-                state,
-                acceptor,
-                Msg::Accepted { slot, proposal },
-                &mut o,
-            );
-            o
-        };
-        let mut state = leader_with_one_slot_in_flight(&a);
-        request(&mut state, 6, 1, 'B');
-        let o = choose(&mut state, 0, put(5, 1, 'A'));
-        assert!(
-            o.iter()
-                .any(|c| matches!(c, stateright::actor::Command::SetTimer(Timer::Batch, _))),
-            "slot 0 answered client 5: the leader holds for it"
-        );
-        assert_eq!(accepts(o), vec![], "client 6's request waits");
-        let o = request(&mut state, 5, 2, 'C');
-        let batch = vec![append(5, 2, 'C'), append(6, 1, 'B')];
-        assert_eq!(accepts(o), vec![(1, Command::Batch(batch.clone().into()))]);
-
-        // Slot 1 answers clients 5 and 6; only client 6 comes back: the timer ends the hold.
-        let o = choose(&mut state, 1, Command::Batch(batch.into()));
-        assert_eq!(accepts(o), vec![]);
-        assert_eq!(
-            accepts(request(&mut state, 6, 2, 'D')),
-            vec![],
-            "client 5 is awaited"
-        );
-        let mut o = Out::new();
-        a.on_timeout(id, &mut state, &Timer::Batch, &mut o);
-        let alone = vec![append(6, 2, 'D')];
-        assert_eq!(accepts(o), vec![(2, Command::Batch(alone.into()))]);
-
-        // Without `batch_wait`, the requests that waited go out as the slot is chosen.
-        let a = MultiPaxosActor {
-            batch_wait: None,
-            ..a
-        };
-        let mut state = leader_with_one_slot_in_flight(&a);
-        let mut o = Out::new();
-        let command = append(6, 1, 'B');
-        a.on_msg(
-            id,
-            &mut state,
-            Id::from(6),
-            Msg::Request { command },
-            &mut o,
-        );
-        let proposal = Proposal {
-            ballot: state.proposer.ballot,
-            command: put(5, 1, 'A'),
-        };
-        let mut o = Out::new();
-        a.on_msg(
-            id,
-            &mut state,
-            acceptor,
-            Msg::Accepted { slot: 0, proposal },
-            &mut o,
-        );
-        let alone = vec![append(6, 1, 'B')];
-        assert_eq!(accepts(o), vec![(1, Command::Batch(alone.into()))]);
-    }
-
-    // Reference: L2 (spec/runtime.md): the leader's tick re-sends the Accept of a slot in flight to the
-    // acceptors that have not accepted it, and tells the others it is alive; a follower that
+    // Reference: L2 (spec/runtime.md): the leader's tick re-sends the Accept of a slot in flight to
+    // the acceptors that have not accepted it, and tells the others it is alive; a follower that
     // hears it puts off its election timer and asks for what it misses.
     #[test]
     fn tick_resends_and_heartbeats_keep_followers_waiting() {
@@ -1044,7 +502,7 @@ mod tick_tests {
         let a = actor(Variant::Correct);
         let (follower, client) = (Id::from(1), Id::from(3));
         let mut f = Cow::Owned(a.on_start(follower, &None, &mut Out::new()));
-        let command = super::super::tests::append(3, 1, 'A');
+        let command = super::super::testing::append(3, 1, 'A');
         let request = Msg::Request {
             command: command.clone(),
         };
@@ -1075,11 +533,12 @@ mod tick_tests {
         assert_eq!(timers(Some(promised)), 1);
     }
 
-    // Reference: no message grows with the log (spec/multi-paxos.md): a candidate asks for a promise's next piece, counts the promise only
-    // once whole, and sends at most `piece` Accepts at once when it takes over.
+    // Reference: no message grows with the log (spec/multi-paxos.md): a candidate asks for a
+    // promise's next piece, counts the promise only once whole, and sends at most `burst` Accepts
+    // at once when it takes over.
     #[test]
     fn candidate_gathers_a_promise_in_pieces_and_paces_its_accepts() {
-        let a = actor(Variant::Correct); // piece = 2
+        let a = actor(Variant::Correct); // piece = burst = 2
         let id = Id::from(0);
         let mut state = Cow::Owned(a.on_start(id, &None, &mut Out::new()));
         a.on_timeout(id, &mut state, &Timer::Election, &mut Out::new());
@@ -1130,7 +589,7 @@ mod tick_tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(accepted_slots, BTreeSet::from([0, 1]), "a piece at a time");
+        assert_eq!(accepted_slots, BTreeSet::from([0, 1]), "a burst at a time");
     }
 
     // The liveness bug: without re-sending, the tick sends no Accept.

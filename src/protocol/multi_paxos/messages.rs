@@ -3,7 +3,9 @@
 //! name and fields are its wire format. Each is generic over the [`Text`] of the store's keys
 //! and values, `char` by default (the model's) and `String` on UDP: a one-character string
 //! and a `char` have the same JSON.
-use super::{Ballot, KvOp, KvRet, StateMachine, Text};
+use super::kv::{KvRet, Text};
+use super::machine::{ClientCommand, LastApplied, RequestId, StateMachine};
+use crate::protocol::ballot::Ballot;
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
 use std::collections::BTreeMap;
@@ -64,31 +66,6 @@ impl<V> Command<V> {
         }
     }
 }
-
-impl<V: Text> ClientCommand<V> {
-    /// Whether `batch` is one a slot may hold: not empty, at most `commands` commands, and, if
-    /// more than one, at most `bytes` UTF-8 bytes of keys and values together. The leader
-    /// makes its batches so; the UDP guard drops a peer's message with any other.
-    pub fn fits(batch: &[Self], commands: usize, bytes: usize) -> bool {
-        let size = || batch.iter().map(|cc| cc.op.bytes()).sum::<usize>();
-        !batch.is_empty() && batch.len() <= commands && (batch.len() == 1 || size() <= bytes)
-    }
-}
-
-/// A client's command: who asked, which of its requests, and what to do.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(bound = "V: Text")]
-pub struct ClientCommand<V = char> {
-    /// The client, which gets the reply.
-    pub client: Id,
-    /// The client's request number.
-    pub request: RequestId,
-    /// The operation on the store.
-    pub op: KvOp<V>,
-}
-
-/// A client's request number: 1, 2, ... in the order the client issues them.
-pub type RequestId = u64;
 
 /// Every message of the protocol, client requests and replies included.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -184,7 +161,7 @@ pub enum Msg<V = char> {
         decided: Slot,
     },
     /// Catch-up: replica to a replica that knows more: send the chosen slots in `from..to`
-    /// (at most [`MultiPaxosActor::piece`](super::MultiPaxosActor::piece) of them are sent;
+    /// (at most [`MultiPaxosActor::burst`](super::MultiPaxosActor::burst) of them are sent;
     /// the rest is asked for again).
     CatchUp {
         /// The first slot missing.
@@ -244,7 +221,7 @@ pub enum SnapshotEntry<V = char> {
         /// The client.
         client: Id,
         /// Its last applied request, with its operation and reply.
-        last: super::LastApplied<V>,
+        last: LastApplied<V>,
     },
 }
 
@@ -332,7 +309,7 @@ pub struct Storage<V = char> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::append;
+    use super::super::testing::append;
     use super::*;
 
     // `Command`'s equality takes a shortcut for a batch compared with itself: it must still be

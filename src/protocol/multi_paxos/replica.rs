@@ -1,112 +1,14 @@
 //! The replica (the learner of every slot): it learns chosen commands, applies them in slot
 //! order to the store with an at-most-once table, and catches up on gaps.
-use super::{
-    AcceptorState, ClientCommand, Command, Kv, KvOp, KvRet, Msg, MultiPaxosActor, Parts,
-    ProposerState, RequestId, Role, Slot, Snapshot, SnapshotEntry, Text,
-};
-use serde::{Deserialize, Serialize};
+use super::actor::MultiPaxosActor;
+use super::kv::Text;
+use super::machine::{ClientCommand, StateMachine};
+use super::messages::{Command, Msg, Slot, Snapshot, SnapshotEntry};
+use super::state::{AcceptorState, Applied, ProposerState, ReplicaState, Role, RoleStates, Table};
 use stateright::actor::{Id, Out};
-use stateright::semantics::SequentialSpec;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
-
-/// The state machine a replica applies the log to.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(bound = "V: Text")]
-pub struct StateMachine<V = char> {
-    /// The store.
-    pub kv: Kv<V>,
-    /// At most once: each client's last applied request, its operation and its reply.
-    pub last: BTreeMap<Id, LastApplied<V>>,
-}
-
-/// A client's last applied request, in the at-most-once table.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(bound = "V: Text")]
-pub struct LastApplied<V = char> {
-    /// The request number.
-    pub request: RequestId,
-    /// Its operation: a retry of the number with another one is stale (R3 in spec/runtime.md).
-    pub op: KvOp<V>,
-    /// Its reply.
-    pub ret: KvRet,
-}
-
-impl<V: Text> StateMachine<V> {
-    /// Applies one client command: returns the reply to send, if any, and whether the store
-    /// ran it. With `dedup`, a request at or below the client's last applied one is not run
-    /// again; the last one is answered from the table.
-    pub(crate) fn apply(&mut self, cc: &ClientCommand<V>, dedup: bool) -> (Option<KvRet>, bool) {
-        if dedup {
-            if let Some(last) = self.last.get(&cc.client) {
-                if cc.request == last.request {
-                    return (Some(last.ret.clone()), false);
-                }
-                if cc.request < last.request {
-                    return (None, false);
-                }
-            }
-        }
-        let ret = self.kv.invoke(&cc.op);
-        let (request, op) = (cc.request, cc.op.clone());
-        let last = LastApplied {
-            request,
-            op,
-            ret: ret.clone(),
-        };
-        self.last.insert(cc.client, last);
-        (Some(ret), true)
-    }
-}
-
-/// One applied log entry.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(bound = "V: Text")]
-pub struct Applied<V = char> {
-    /// The slot applied.
-    pub slot: Slot,
-    /// The command chosen in it.
-    pub command: Command<V>,
-    /// For each client command of the slot's batch, in order, whether the store ran it
-    /// (false for duplicates the table caught; empty for a no-op).
-    pub executed: Vec<bool>,
-}
-
-/// What the at-most-once table says of a request already applied or older
-/// (`ReplicaState::table`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Table {
-    /// The client's last applied request: its reply, from the table.
-    Answered(KvRet),
-    /// A number the client used up: its last applied request is this one.
-    Stale(RequestId),
-}
-
-/// Replica (learner) state.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(bound = "V: Text")]
-pub struct ReplicaState<V = char> {
-    /// Every slot from `base` on known to be chosen. Invariant: each is chosen (slot
-    /// agreement).
-    pub chosen: BTreeMap<Slot, Command<V>>,
-    /// The slots below it were applied before a snapshot, this server's or one it received,
-    /// and are kept no longer: `log` starts there.
-    pub base: Slot,
-    /// The commands applied since `base`, in the order applied. Invariant: `log[i].slot ==
-    /// base + i`, so that the log is a prefix of the chosen slots from `base` (but for
-    /// [`Variant::ApplyPastGap`](super::Variant::ApplyPastGap)).
-    pub log: Vec<Applied<V>>,
-    /// The store and its at-most-once table, after applying every slot below `base` and then
-    /// `log`.
-    pub machine: StateMachine<V>,
-    /// The first slot not known to be chosen. Invariant: every slot from `base` below it is in
-    /// `chosen`, and it is not (kept up to date by `MultiPaxosActor::learn`).
-    pub first_unknown: Slot,
-    /// A snapshot being received in pieces ([`Msg::Snapshot`]): the entries so far.
-    pub incoming: Option<Snapshot<V>>,
-}
 
 impl<V: Text> ReplicaState<V> {
     /// Whether the client's request number `command.request` was applied with another
@@ -201,7 +103,7 @@ impl<V: Text> MultiPaxosActor<V> {
         proposer: &ProposerState<V>,
         o: &mut Out<Self>,
     ) {
-        while let Some(next) = self.variant.next_to_apply(replica) {
+        while let Some(next) = self.variant.next_to_apply(replica.next_in_order(), replica) {
             let command = replica.chosen[&next].clone();
             let dedup = self.variant.at_most_once();
             // A batch's commands apply in order, each with the at-most-once table, and each
@@ -244,27 +146,27 @@ impl<V: Text> MultiPaxosActor<V> {
     /// Safe because every slot below it is chosen (the replica applied it): no leader may
     /// propose anything else there (P2), and one that asks is told to propose nothing there
     /// ([`Msg::Promise::snapshot`]) and to catch up from the snapshot instead.
-    pub(super) fn take_snapshot(&self, parts: &mut Parts<V>, o: &mut Out<Self>) {
+    pub(super) fn take_snapshot(&self, states: &mut RoleStates<V>, o: &mut Out<Self>) {
         let Some(after) = self.snapshot_after else {
             return;
         };
-        let upto = parts.replica.applied();
-        if upto < parts.acceptor.snapshot.upto + after {
+        let upto = states.replica.applied();
+        if upto < states.acceptor.snapshot.upto + after {
             return;
         }
-        let machine = parts.replica.machine.clone();
-        parts.replica.to_mut().truncate(upto, None);
-        Self::keep_snapshot(parts, Snapshot { upto, machine }, o);
+        let machine = states.replica.machine.clone();
+        states.replica.to_mut().truncate(upto, None);
+        Self::keep_snapshot(states, Snapshot { upto, machine }, o);
     }
 
     /// The acceptor's log is truncated at `snapshot`, which is saved with it; a leader stops
     /// proposing below it (those slots are chosen) and fills its window anew.
-    fn keep_snapshot(parts: &mut Parts<V>, snapshot: Snapshot<V>, o: &mut Out<Self>) {
-        let acceptor = parts.acceptor.to_mut();
+    fn keep_snapshot(states: &mut RoleStates<V>, snapshot: Snapshot<V>, o: &mut Out<Self>) {
+        let acceptor = states.acceptor.to_mut();
         acceptor.accepted = acceptor.accepted.split_off(&snapshot.upto);
         acceptor.decided = acceptor.decided.max(snapshot.upto);
         acceptor.snapshot = Arc::new(snapshot);
-        Self::save(&parts.proposer, &parts.acceptor, o);
+        Self::save(&states.proposer, &states.acceptor, o);
     }
 
     /// A piece of a snapshot from a server that truncated its log past this replica's gap
@@ -274,7 +176,7 @@ impl<V: Text> MultiPaxosActor<V> {
     #[allow(clippy::too_many_arguments)] // The message's fields, as the other handlers take them.
     pub(super) fn handle_snapshot(
         &self,
-        parts: &mut Parts<V>,
+        states: &mut RoleStates<V>,
         src: Id,
         upto: Slot,
         at: usize,
@@ -282,16 +184,16 @@ impl<V: Text> MultiPaxosActor<V> {
         total: usize,
         o: &mut Out<Self>,
     ) {
-        if upto <= parts.replica.applied() {
+        if upto <= states.replica.applied() {
             return; // Nothing this replica has not applied.
         }
-        let under_way = parts.replica.incoming.as_ref().map(|s| (s.upto, s.len()));
+        let under_way = states.replica.incoming.as_ref().map(|s| (s.upto, s.len()));
         match under_way {
             Some((u, len)) if u == upto && len == at => {}
             _ if at == 0 => {}
             _ => return, // Out of order: the replica asks for what it misses.
         }
-        let replica = parts.replica.to_mut();
+        let replica = states.replica.to_mut();
         let mut incoming = match replica.incoming.take() {
             Some(s) if s.upto == upto => s,
             _ => Snapshot {
@@ -307,11 +209,11 @@ impl<V: Text> MultiPaxosActor<V> {
             return;
         }
         replica.truncate(upto, Some(incoming.machine.clone()));
-        self.apply_chosen(replica, &parts.proposer, o);
-        Self::keep_snapshot(parts, incoming, o);
-        if let Role::Leader { in_flight, .. } = &parts.proposer.role {
+        self.apply_chosen(replica, &states.proposer, o);
+        Self::keep_snapshot(states, incoming, o);
+        if let Role::Leader { in_flight, .. } = &states.proposer.role {
             if in_flight.range(..upto).next().is_some() {
-                self.drop_chosen_in_flight(&mut parts.proposer, upto, o);
+                self.drop_chosen_in_flight(&mut states.proposer, upto, o);
             }
         }
     }
@@ -405,10 +307,11 @@ impl<V: Text> MultiPaxosActor<V> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{actor, append, put, sent};
+    use super::super::testing::{actor, append, put, sent};
     use super::super::{MultiPaxosState, Proposal, Variant};
     use super::*;
     use stateright::actor::Actor;
+    use std::collections::BTreeMap;
 
     // Reference: at most once (spec/multi-paxos.md): a per-client table.
     #[test]

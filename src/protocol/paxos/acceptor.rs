@@ -1,6 +1,7 @@
 //! The acceptor: phase 1(b) and 2(b) of §2.2, and its answer to a quorum read.
-use super::{Ballot, Msg, PaxosActor, Proposal, RequestId};
-use crate::protocol::ballot::may_promise;
+use super::actor::PaxosActor;
+use super::messages::{Msg, Proposal, RequestId, Storage};
+use crate::protocol::ballot::{may_accept, may_promise, Ballot};
 use serde::Serialize;
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -15,9 +16,6 @@ pub struct AcceptorState {
     pub promised: Ballot,
     /// The highest-numbered proposal this acceptor accepted.
     pub accepted: Option<Proposal>,
-    /// The promise restored from storage at the last restart, if any: only observed by the
-    /// model's witnesses of a value chosen after a crash.
-    pub restored: Option<Ballot>,
 }
 
 impl AcceptorState {
@@ -35,6 +33,19 @@ impl AcceptorState {
 }
 
 impl PaxosActor {
+    /// Writes stable storage (§2.5): the proposer's `round` and the acceptor's state.
+    pub(super) fn save(&self, round: u32, acceptor: Option<&AcceptorState>, o: &mut Out<Self>) {
+        let acceptor = acceptor.cloned().unwrap_or_default();
+        let storage = Storage {
+            round,
+            promised: acceptor.promised,
+            accepted: acceptor.accepted,
+        };
+        if let Some(storage) = self.variant.saved(storage) {
+            o.save(storage);
+        }
+    }
+
     /// Phase 1(b): a prepare request. `round` is this actor's proposer round, saved with the
     /// promise.
     pub(super) fn handle_prepare(
@@ -74,7 +85,10 @@ impl PaxosActor {
     ) {
         // §2.2 P1a: "An acceptor can accept a proposal numbered n iff it has not responded to
         // a prepare request having a number greater than n."
-        if !self.variant.accepts(acceptor.promised, proposal.ballot) {
+        if !self
+            .variant
+            .accepts(may_accept(acceptor.promised, proposal.ballot))
+        {
             let promised = acceptor.promised;
             let ballot = proposal.ballot;
             o.send(src, Msg::Rejected { ballot, promised });
@@ -121,7 +135,7 @@ impl PaxosActor {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{server, step};
+    use super::super::testing::{server, step};
     use super::super::Variant;
     use super::*;
     use crate::protocol::ballot::tests::ballot;

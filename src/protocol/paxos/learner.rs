@@ -1,6 +1,7 @@
 //! The learner (§2.3): it learns a value once a majority accepted one proposal. A server also
 //! answers a client's `Get` here, from what it learned or by asking the acceptors.
-use super::{Msg, PaxosActor, Proposal, RequestId, Value};
+use super::actor::PaxosActor;
+use super::messages::{Msg, Proposal, RequestId, Value};
 use serde::Serialize;
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -110,7 +111,8 @@ impl PaxosActor {
         let quorum = self.quorum();
         let mut counts: BTreeMap<Option<(Option<_>, Value)>, usize> = BTreeMap::new();
         for report in reports.values() {
-            let key = report.map(|p| self.variant.same_proposal(p));
+            // §2.2: "a single proposal with that value": its number and its value.
+            let key = report.map(|p| self.variant.same_proposal((Some(p.ballot), p.value)));
             *counts.entry(key).or_default() += 1;
         }
         let none_quorum = self.variant.none_quorum(quorum);
@@ -123,7 +125,7 @@ impl PaxosActor {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::server;
+    use super::super::testing::server;
     use super::super::Variant;
     use super::*;
     use crate::protocol::ballot::tests::ballot;

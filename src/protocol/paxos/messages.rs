@@ -1,7 +1,7 @@
 //! The words of single-decree Paxos on the wire and on disk: values, proposals, messages,
 //! timers and stable storage. The UDP runtime sends [`Msg`] as serde JSON, so a variant's
 //! name and fields are its wire format.
-use super::Ballot;
+use crate::protocol::ballot::Ballot;
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
 

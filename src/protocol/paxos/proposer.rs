@@ -1,5 +1,8 @@
 //! The proposer: phase 1(a) and 2(a) of §2.2, retries (§2.4), and the replies to its clients.
-use super::{AcceptorState, Ballot, Msg, PaxosActor, Proposal, RequestId, Timer, Value};
+use super::acceptor::AcceptorState;
+use super::actor::PaxosActor;
+use super::messages::{Msg, Proposal, RequestId, Timer, Value};
+use crate::protocol::ballot::{highest_reported, Ballot};
 use serde::Serialize;
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -11,9 +14,8 @@ pub struct ProposerState {
     /// The actor's own id, first so that sorting actor states never reorders proposers
     /// (their ballots name them, so they are not interchangeable).
     pub id: Id,
-    /// The current proposal number. Invariant: `ballot.proposer == id` (but for
-    /// [`Variant::SharedBallots`](super::Variant::SharedBallots)) and `ballot.round` is saved
-    /// in [`Storage::round`](super::Storage::round).
+    /// The current proposal number. Invariant: `ballot.proposer == id` and `ballot.round` is
+    /// saved in [`Storage::round`](super::Storage::round).
     pub ballot: Ballot,
     /// Where the current ballot is in the two phases.
     pub phase: Phase,
@@ -38,6 +40,32 @@ pub enum Phase {
     },
     /// The outcome is known: nothing left to do.
     Done,
+}
+
+/// The proposal number of `proposer`'s `round`.
+///
+/// §2.5: "Different proposers choose their numbers from disjoint sets of numbers": the number
+/// carries its proposer.
+pub(super) fn proposal_number(round: u32, proposer: Id) -> Ballot {
+    Ballot { round, proposer }
+}
+
+/// Whether a promise for `promise` answers the prepare of the proposer's `current` ballot.
+///
+/// §2.2, phase 2(a): "If the proposer receives a response to its prepare requests (numbered
+/// n)": only a promise for that very number counts.
+pub(super) fn answers_prepare(promise: Ballot, current: Ballot) -> bool {
+    promise == current
+}
+
+/// P2c: the value to propose given the proposals a majority of promises `reported`, and the
+/// proposer's `own` client's value.
+///
+/// §2.2, phase 2(a): "v is the value of the highest-numbered proposal among the responses, or
+/// is any value if the responses reported no proposals" (P2c(b), else P2c(a): the client's
+/// own).
+fn p2c_value(reported: impl Iterator<Item = Proposal>, own: Value) -> Value {
+    highest_reported(reported.map(|p| (p.ballot, p.value))).map_or(own, |(_, value)| value)
 }
 
 impl ProposerState {
@@ -87,7 +115,7 @@ impl PaxosActor {
         round: u32,
         o: &mut Out<Self>,
     ) {
-        let ballot = self.variant.ballot(round, id);
+        let ballot = self.variant.ballot(proposal_number(round, id));
         proposer.ballot = ballot;
         proposer.phase = Phase::Preparing {
             promises: BTreeMap::new(),
@@ -109,7 +137,10 @@ impl PaxosActor {
         let Phase::Preparing { promises } = &proposer.phase else {
             return;
         };
-        if !self.variant.counts_promise(ballot, proposer.ballot) || promises.contains_key(&src) {
+        let counts = answers_prepare(ballot, proposer.ballot);
+        if !self.variant.counts_promise(counts, ballot, proposer.ballot)
+            || promises.contains_key(&src)
+        {
             return;
         }
         let mut promises = promises.clone();
@@ -133,17 +164,15 @@ impl PaxosActor {
         o.broadcast(&self.acceptors, &Msg::Accept { proposal });
     }
 
-    /// Phase 2(a): the value to propose given a majority of promises.
-    ///
-    /// §2.2: "v is the value of the highest-numbered proposal among the responses, or is any
-    /// value if the responses reported no proposals" (P2c(b), else P2c(a): the client's own).
+    /// Phase 2(a): the value to propose given a majority of promises ([`p2c_value`]).
     pub(super) fn choose_value(
         &self,
         promises: &BTreeMap<Id, Option<Proposal>>,
         own: Value,
     ) -> Value {
-        self.variant
-            .adopt(promises.values().flatten().copied(), own)
+        let reported = || promises.values().flatten().copied();
+        let chosen = p2c_value(reported(), own);
+        self.variant.proposed_value(chosen, reported(), own)
     }
 
     /// An acceptor refused the current ballot for a higher one: retry above it.
@@ -166,8 +195,7 @@ impl PaxosActor {
         self.restart_ballot(id, proposer.to_mut(), acceptor, promised.round + 1, o);
     }
 
-    /// A retry: start `round`, with phase 1 as every ballot (but for
-    /// [`Variant::RetrySkipsPhase1`](super::Variant::RetrySkipsPhase1)).
+    /// A retry: start `round`, with phase 1 as every ballot.
     fn restart_ballot(
         &self,
         id: Id,
@@ -176,20 +204,10 @@ impl PaxosActor {
         round: u32,
         o: &mut Out<Self>,
     ) {
-        if self.variant.retry_prepares() {
-            return self.start_ballot(id, proposer, acceptor, round, o);
+        if !self.variant.retry_prepares() {
+            return self.retry_skipping_phase1(id, proposer, acceptor, round, o);
         }
-        let (_, _, value) = *proposer
-            .waiting
-            .first()
-            .expect("a proposer only tries for a waiting client");
-        let ballot = self.variant.ballot(round, id);
-        proposer.ballot = ballot;
-        proposer.phase = Phase::Accepting { value };
-        self.save(round, acceptor, o);
-        o.set_timer(Timer::Retry, self.retry_after.clone());
-        let proposal = Proposal { ballot, value };
-        o.broadcast(&self.acceptors, &Msg::Accept { proposal });
+        self.start_ballot(id, proposer, acceptor, round, o)
     }
 
     /// The current ballot made no progress in time: start a higher one.
@@ -223,7 +241,7 @@ impl PaxosActor {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::server;
+    use super::super::testing::server;
     use super::super::Variant;
     use super::*;
     use crate::protocol::ballot::tests::ballot;

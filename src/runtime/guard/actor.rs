@@ -2,7 +2,7 @@
 //! inner actor (H2-H4, A1, F1, L1), binds client requests to their source (R1), seals what it
 //! sends to peers (A1) and carries out the actor's commands in order, its saves made durable
 //! before what depends on them (D1).
-use crate::protocol::local::CommandOf;
+use crate::protocol::self_delivery::CommandOf;
 use crate::runtime::auth::ClusterKey;
 use crate::runtime::faults::Faults;
 use crate::runtime::guard::codec::{decode_json, Wire};
@@ -116,7 +116,7 @@ where
 
     /// D1: carries out the inner actor's commands in the order it gave them, and decides
     /// nothing about it: the protocol gives first the messages that may leave before its save,
-    /// then the save, then the rest ([`crate::protocol::local`]). `spawn` sends a step's
+    /// then the save, then the rest ([`crate::protocol::self_delivery`]). `spawn` sends a step's
     /// messages once the step returns, so a save with no message before it is made at once,
     /// and a save after messages waits, with every command after it, for the
     /// [`GuardTimer::Flush`] timer (or for the next step, which flushes first).

@@ -83,7 +83,7 @@ pub trait Handlers: Actor {
 /// delivery, observed by nobody. The same actor then runs in the model and on UDP.
 macro_rules! impl_actor {
     ($actor:ty: Msg = $msg:ty, State = $state:ty, Timer = $timer:ty, Storage = $storage:ty) => {
-        $crate::protocol::local::impl_actor!(
+        $crate::protocol::self_delivery::impl_actor!(
             impl[] $actor: Msg = $msg, State = $state, Timer = $timer, Storage = $storage
         );
     };
@@ -98,7 +98,7 @@ macro_rules! impl_actor {
             type Storage = $storage;
 
             fn name(&self) -> String {
-                $crate::protocol::local::Handlers::title(self)
+                $crate::protocol::self_delivery::Handlers::title(self)
             }
 
             fn on_start(
@@ -107,7 +107,7 @@ macro_rules! impl_actor {
                 storage: &Option<$storage>,
                 o: &mut ::stateright::actor::Out<Self>,
             ) -> $state {
-                $crate::protocol::local::Handlers::start(self, id, storage, o)
+                $crate::protocol::self_delivery::Handlers::start(self, id, storage, o)
             }
 
             fn on_msg(
@@ -119,7 +119,7 @@ macro_rules! impl_actor {
                 o: &mut ::stateright::actor::Out<Self>,
             ) {
                 let ignore = &mut |_: &$msg| {};
-                $crate::protocol::local::Handlers::on_msg_observed(
+                $crate::protocol::self_delivery::Handlers::on_msg_observed(
                     self, id, state, src, msg, o, ignore,
                 );
             }
@@ -132,7 +132,7 @@ macro_rules! impl_actor {
                 o: &mut ::stateright::actor::Out<Self>,
             ) {
                 let ignore = &mut |_: &$msg| {};
-                $crate::protocol::local::Handlers::on_timeout_observed(
+                $crate::protocol::self_delivery::Handlers::on_timeout_observed(
                     self, id, state, timer, o, ignore,
                 );
             }
