@@ -1,0 +1,19 @@
+//! The model-checking harness for Multi-Paxos: clients of the key-value store, a ghost record
+//! of every acceptance, the properties of the replicated log, and the [`ActorModel`](stateright::actor::ActorModel) that puts
+//! them together. The servers are the unmodified
+//! [`MultiPaxosActor`].
+mod client;
+mod config;
+mod ghost;
+mod judge;
+mod model;
+mod properties;
+#[cfg(test)]
+mod tests;
+mod witnesses;
+
+pub use client::{Client, ClientState};
+pub use config::MultiPaxosConfig;
+pub use ghost::{Ghost, LedBeforeRestart, Took, Trail};
+pub use model::{property_names, ModelCfg, MultiPaxosModel, MultiPaxosModelState};
+pub(crate) use properties::{applied_prefix_consistent, run_twice};

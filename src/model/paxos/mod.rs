@@ -1,0 +1,18 @@
+//! The model-checking harness for single-decree Paxos: clients, a ghost history of
+//! everything that ever happened, the properties of *Paxos Made Simple*, and the
+//! [`ActorModel`](stateright::actor::ActorModel) that puts them together. The servers are the unmodified
+//! [`PaxosActor`] that also runs on UDP.
+mod client;
+mod config;
+mod ghost;
+mod judge;
+mod model;
+mod properties;
+mod symmetry;
+#[cfg(test)]
+mod tests;
+
+pub use client::{Client, ClientState};
+pub use config::{Layout, PaxosConfig};
+pub use ghost::{Ghost, Took, Trail};
+pub use model::{property_names, ModelCfg, PaxosModel, PaxosModelState};
