@@ -8,7 +8,7 @@
 //! - [`cli`]: the `paxos` command line.
 //!
 //! ```
-//! use paxos::model::harness::NetworkKind;
+//! use paxos::model::network::NetworkKind;
 //! use paxos::model::paxos::{Layout, PaxosConfig};
 //! use stateright::{Checker, Model};
 //!

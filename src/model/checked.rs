@@ -3,18 +3,18 @@
 //! property can speak of steps ("a read that answers nothing started before anything was
 //! chosen") and not only of states. Both protocols' models are a [`Checked`].
 use super::check::{self, Checkable, Reduction, Representative};
-use super::harness::{protocol_actors, Client, ModelCfg, Node, ObservedOf, Owned, Recorded};
+use super::config::ModelCfg;
+use super::node::{
+    protocol_actors, ActionOf, CheckedState, Client, Node, ObservedOf, Owned, Recorded,
+};
 use super::view::{self, Readable};
-use stateright::actor::{Actor, ActorModel, ActorModelAction, ActorModelState, Id};
+use stateright::actor::{Actor, ActorModel, ActorModelAction, Id};
 use stateright::{Model, Path, Property};
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-
-/// The state of a [`Checked`] model.
-pub type CheckedState<A, C, H> = ActorModelState<Node<A, C>, H>;
 
 /// A judge of transitions: sees the model's configuration, the step (stateright's action: a
 /// loss and a delivery that changes nothing leave the same state on an ordered network), the
@@ -72,9 +72,6 @@ impl<A: Recorded, C: Client<Protocol = A>> Transition<'_, A, C> {
     }
 }
 
-/// A step of a model whose protocol actor is `A`: stateright's action.
-pub type ActionOf<A> = ActorModelAction<<A as Actor>::Msg, Owned<<A as Actor>::Timer>, ()>;
-
 /// A step of a [`Checked`] model.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step<M, T> {
@@ -82,7 +79,7 @@ pub enum Step<M, T> {
     Actor(ActorModelAction<M, T, ()>),
     /// D1: a server takes this step (a delivery to it or one of its timers) and crashes before
     /// the step's save, once what it gave before the save has left
-    /// (`harness::crash_mid_step`). Only where the model allows crashes, and counted
+    /// (`crash::crash_mid_step`). Only where the model allows crashes, and counted
     /// against their bound; only for a step that sends something before its save.
     CrashMidStep(ActorModelAction<M, T, ()>),
 }
@@ -196,8 +193,8 @@ where
     pub fn drop_inert_messages(&self, state: &mut CheckedState<A, C, H>) {
         let restarts = self.inner.max_crashes > 0;
         let (actors, states) = (&self.inner.actors, &state.actor_states);
-        super::harness::remove(&mut state.network, |env| {
-            super::harness::inert(actors, states, restarts, env)
+        super::network::remove(&mut state.network, |env| {
+            super::node::inert(actors, states, restarts, env)
         });
     }
 
@@ -300,12 +297,12 @@ where
                 (step, next)
             }
             Step::CrashMidStep(step) => {
-                let (id, next) = super::harness::crash_mid_step(&self.inner, last, &step)?;
+                let (id, next) = super::crash::crash_mid_step(&self.inner, last, &step)?;
                 (ActorModelAction::Crash(id), next)
             }
         };
         if let Some(lost) = self.lost_at_once {
-            super::harness::remove(&mut next.network, |env| lost(env.msg));
+            super::network::remove(&mut next.network, |env| lost(env.msg));
         }
         if self.forget_storage && self.inner.max_crashes == 0 {
             // Only a restart reads storage, and without crashes there is none: the storage
@@ -365,7 +362,7 @@ where
     A::State: Send + Sync,
     A::Storage: Send + Sync,
     A::Trail: Send + Sync,
-    <A::Trail as super::harness::Trail<A>>::Start: Send + Sync,
+    <A::Trail as super::node::Trail<A>>::Start: Send + Sync,
     C: Client<Protocol = A> + Send + Sync + 'static,
     C::State: Send + Sync,
     Cfg: Send + Sync + 'static,

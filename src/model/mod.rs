@@ -3,8 +3,13 @@
 pub mod catalogue;
 pub mod check;
 pub mod checked;
+pub mod config;
+pub mod crash;
 pub mod harness;
+pub mod linearizability;
 pub mod multi_paxos;
+pub mod network;
+pub mod node;
 pub mod paxos;
 pub mod replay;
 pub mod view;

@@ -27,9 +27,12 @@
 //!   one from before that step, the step is skipped; when it is one the step saved before its
 //!   last save (a step may save more than once), the step is replayed and the restart starts
 //!   from that save.
-use crate::model::checked::{Checked, CheckedState, Step};
-use crate::model::harness::{Calls, Client, NetworkKind, Node, NodeState, Owned, Recorded};
+use crate::model::checked::{Checked, Step};
+use crate::model::linearizability::Calls;
 use crate::model::multi_paxos::MultiPaxosConfig;
+use crate::model::network::NetworkKind;
+use crate::model::node::CheckedState;
+use crate::model::node::{Client, Node, NodeState, Owned, Recorded};
 use crate::model::paxos::{Layout, PaxosConfig};
 use crate::model::view::Readable;
 use crate::protocol::multi_paxos::Kv;

@@ -12,8 +12,10 @@
 //! The verdicts are the model's own properties run on this state, so that the Explorer says
 //! "violated" exactly where `paxos check` does; the reasons are the view's, written to explain
 //! the verdict, never to decide it. The raw dump stays one tick away.
-use super::checked::{Checked, CheckedState};
-use super::harness::{Client, ModelCfg, Node, Recorded};
+use super::checked::Checked;
+use super::config::ModelCfg;
+use super::node::CheckedState;
+use super::node::{Client, Node, Recorded};
 use crate::protocol::ballot::Ballot;
 use stateright::actor::{Actor, ActorModel, Id};
 use stateright::{Expectation, Model};
@@ -148,7 +150,7 @@ where
     C: Client<Protocol = A>,
     H: Clone + Debug + Hash + PartialEq,
 {
-    let envelopes = super::harness::envelopes(&state.network);
+    let envelopes = super::network::envelopes(&state.network);
     let mut lines: Vec<String> = envelopes
         .map(|e| {
             format!(

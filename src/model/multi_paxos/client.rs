@@ -1,6 +1,7 @@
 //! The model's clients of the key-value store: what each requests, where it sends it, and
 //! when it retries.
-use crate::model::harness::{self, ClientOut};
+use crate::model::node;
+use crate::model::node::ClientOut;
 use crate::protocol::multi_paxos::{ClientCommand, KvOp, Msg, MultiPaxosActor, RequestId, Timer};
 use serde::Serialize;
 use stateright::actor::{model_timeout, Id};
@@ -50,7 +51,7 @@ impl Client {
     }
 }
 
-impl harness::Client for Client {
+impl node::Client for Client {
     type Protocol = MultiPaxosActor;
     type State = ClientState;
 

@@ -1,6 +1,8 @@
 //! A Multi-Paxos model's configuration, as an entry of `models/` describes it: its sizes,
 //! its network and faults, its bounds; checked for sense, and summed up in one line.
-use crate::model::harness::{self, Config, Faults, NetworkKind};
+use crate::model::config;
+use crate::model::config::{Config, Faults};
+use crate::model::network::NetworkKind;
 use crate::protocol::multi_paxos::{LeaderTick, Slot, Variant};
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +98,7 @@ pub struct MultiPaxosConfig {
     pub lose_chosen: bool,
 }
 
-impl harness::Config for MultiPaxosConfig {
+impl config::Config for MultiPaxosConfig {
     fn faults(&self) -> Faults {
         Faults {
             network: self.network,
@@ -186,20 +188,23 @@ impl MultiPaxosConfig {
             };
             faults += &format!(", a snapshot every {after} applied slots (sent {piece})");
         }
-        let retries = harness::resends_in_words(self.client_retries.into());
+        let retries = config::resends_in_words(self.client_retries.into());
         format!(
             "Multi-Paxos, {}: {} servers; {} {} ({retries}); {faults}; {}; at most {} in \
              all",
-            harness::variant_in_words(&self.variant),
+            config::variant_in_words(&self.variant),
             self.servers,
-            harness::count_in_words(self.clients, "client", "clients"),
+            config::count_in_words(self.clients, "client", "clients"),
             if self.reads {
                 "writing then reading"
             } else {
                 "writing"
             },
-            harness::count_in_words(self.slots as usize, "slot", "slots"),
-            harness::count_in_words(self.ballots as usize, "ballot", "ballots"),
+            config::count_in_words(self.slots as usize, "slot", "slots"),
+            config::count_in_words(self.ballots as usize, "ballot", "ballots"),
         )
     }
 }
+
+/// The model's configuration as the properties see it: every server is an acceptor.
+pub type ModelCfg = config::ModelCfg<MultiPaxosConfig>;

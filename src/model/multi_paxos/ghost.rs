@@ -1,8 +1,11 @@
 //! The ghost record: each server's trail of what it ever did, and the model's history (what
 //! the clients submitted and were answered, the ballots started, what the judge found), with
 //! the hooks that record the clients' calls and returns.
-use super::model::ModelCfg;
-use crate::model::harness::{self, Calls, Recorded};
+use super::config::ModelCfg;
+use crate::model::harness;
+use crate::model::linearizability::Calls;
+use crate::model::node;
+use crate::model::node::Recorded;
 use crate::model::voting::Refinement;
 use crate::protocol::ballot::Ballot;
 use crate::protocol::multi_paxos::{
@@ -15,7 +18,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// Everything one server ever did that its own state may since have overwritten: the ghost
-/// record the properties are judged on (see [`harness::Trail`]).
+/// record the properties are judged on (see [`node::Trail`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Trail {
     /// Every proposal this acceptor accepted, by slot.
@@ -35,7 +38,7 @@ pub struct Trail {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct LedBeforeRestart(pub Option<Ballot>);
 
-impl harness::Trail<MultiPaxosActor> for Trail {
+impl node::Trail<MultiPaxosActor> for Trail {
     type Start = LedBeforeRestart;
     /// Whether the step is a leader handling a client request: steady state, no phase 1.
     type Step = bool;

@@ -2,13 +2,15 @@
 //! acceptance, the ballots started, the refinement of Voting and Consensus, the losses, the
 //! paths witnesses name), written into the history.
 use super::client::Client;
+use super::config::ModelCfg;
 use super::ghost::Took;
-use super::model::ModelCfg;
 use super::model::MultiPaxosModelState;
 use super::properties::servers;
 use super::properties::Acceptances;
-use crate::model::checked::{ActionOf, Transition};
-use crate::model::harness::{self, protocol_actors};
+use crate::model::checked::Transition;
+use crate::model::harness;
+use crate::model::node::protocol_actors;
+use crate::model::node::ActionOf;
 use crate::model::voting::{order_matters, Event, Illegal, Voting};
 use crate::protocol::ballot::{may_accept, Ballot};
 use crate::protocol::multi_paxos::{

@@ -2,6 +2,7 @@
 //! of every acceptance, the properties of the replicated log, and the [`ActorModel`](stateright::actor::ActorModel) that puts
 //! them together. The servers are the unmodified
 //! [`MultiPaxosActor`].
+mod assemble;
 mod client;
 mod config;
 mod ghost;
@@ -12,8 +13,10 @@ mod properties;
 mod tests;
 mod witnesses;
 
+pub use assemble::property_names;
 pub use client::{Client, ClientState};
+pub use config::ModelCfg;
 pub use config::MultiPaxosConfig;
 pub use ghost::{Ghost, LedBeforeRestart, Took, Trail};
-pub use model::{property_names, ModelCfg, MultiPaxosModel, MultiPaxosModelState};
+pub use model::{MultiPaxosModel, MultiPaxosModelState};
 pub(crate) use properties::{applied_prefix_consistent, run_twice};

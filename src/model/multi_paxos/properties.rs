@@ -4,41 +4,13 @@
 use super::ghost::Trail;
 use super::model::MultiPaxosModel;
 use super::model::MultiPaxosModelState;
-use super::witnesses::accept_refused;
-use super::witnesses::acceptance_replaced;
-use super::witnesses::all_answered;
-use super::witnesses::answered_after_loss;
-use super::witnesses::answered_from_table;
-use super::witnesses::batch_held_for_a_client;
-use super::witnesses::batch_of_2_chosen;
-use super::witnesses::catch_up_of_2_slots;
-use super::witnesses::caught_up_from_snapshot;
-use super::witnesses::chosen_after_leader_crash;
-use super::witnesses::chosen_after_restart_competing;
-use super::witnesses::command_in_two_slots;
-use super::witnesses::competing_commands;
-use super::witnesses::gap_filled;
-use super::witnesses::heartbeat_followed;
-use super::witnesses::leader_behind_snapshot;
-use super::witnesses::leader_change_with_reported_slot;
-use super::witnesses::new_command_after_recovered_slots;
-use super::witnesses::promise_in_pieces;
-use super::witnesses::promise_names_snapshot;
-use super::witnesses::queued_handed_over;
-use super::witnesses::recovered_slot;
-use super::witnesses::second_leader_change;
-use super::witnesses::snapshot_in_pieces;
-use super::witnesses::stale_refused;
-use super::witnesses::steady_state;
-use crate::model::harness::protocol_actors;
-use crate::model::voting::{REFINES_CONSENSUS, REFINES_VOTING};
+use crate::model::node::protocol_actors;
 use crate::protocol::ballot::Ballot;
 use crate::protocol::multi_paxos::{
     Applied, ClientCommand, Command, MultiPaxosState, Proposal, ReplicaState, Slot, StateMachine,
 };
 use itertools::Itertools;
 use stateright::actor::Id;
-use stateright::Property;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One server as the properties see it.
@@ -149,7 +121,7 @@ fn chosen_by_slot<'a>(
 }
 
 /// Property: at most one command is chosen per slot.
-fn slot_agreement(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+pub(super) fn slot_agreement(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     chosen_by_slot(model, state)
         .values()
         .all(|commands| commands.len() <= 1)
@@ -157,7 +129,7 @@ fn slot_agreement(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool
 
 /// Property P2c, per slot: for every issued proposal (n, v) in slot s, some majority accepted
 /// nothing in s below n, or the highest-numbered proposal below n it accepted in s has v.
-fn p2c(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+pub(super) fn p2c(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     let acceptances = Acceptances::of(state);
     let by_slot = acceptances.by_slot();
     let majority = model.cfg.majority();
@@ -215,7 +187,7 @@ pub(crate) fn applied_prefix_consistent(
 /// its snapshot is the state machine of the chosen slots ([`applied_prefix_consistent`]).
 /// Judged against the record, not other replicas' memory, so that it holds across restarts
 /// too.
-fn log_consistency(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+pub(super) fn log_consistency(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     let chosen = chosen_by_slot(model, state);
     let dedup = model.cfg.config.variant.at_most_once();
     servers(state).all(|s| applied_prefix_consistent(s.state, &chosen, dedup))
@@ -223,7 +195,7 @@ fn log_consistency(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> boo
 
 /// Property: every command in a replica's chosen map is chosen in that slot per the ghost
 /// record (a majority accepted one proposal with it).
-fn learn_only_chosen(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+pub(super) fn learn_only_chosen(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     let chosen = chosen_by_slot(model, state);
     servers(state).all(|s| {
         (s.state.replica.chosen.iter())
@@ -233,7 +205,7 @@ fn learn_only_chosen(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> b
 
 /// Property P1a, per slot: no acceptor accepts a proposal numbered below a ballot it has
 /// promised. Judged on each step that accepts ([`judge`]), whose finding is sticky.
-fn p1a(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+pub(super) fn p1a(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     !state.history.p1a_broken
 }
 
@@ -241,7 +213,7 @@ fn p1a(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
 /// promise it made, each proposal it holds as accepted it accepted (and said so), and it has
 /// promised at least each one's number; so that a change of state that sends nothing, or a
 /// promise that is sent but not kept, cannot hide from the other properties.
-fn acceptor_recorded(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+pub(super) fn acceptor_recorded(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     servers(state).all(|s| {
         let acceptor = &s.state.acceptor;
         acceptor.promised >= s.trail.promised
@@ -252,7 +224,7 @@ fn acceptor_recorded(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool 
 }
 
 /// Property: every chosen command was submitted by a client, or is a no-op.
-fn validity(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+pub(super) fn validity(model: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     chosen(model, state).into_iter().all(|(_, p)| {
         let submitted = &state.history.submitted;
         p.command.clients().iter().all(|cc| submitted.contains(cc))
@@ -279,7 +251,7 @@ pub(crate) fn run_twice(replica: &ReplicaState, snapshot: &StateMachine) -> Vec<
 }
 
 /// Property: no replica runs a client's request on its store twice ([`run_twice`]).
-fn at_most_once(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+pub(super) fn at_most_once(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     servers(state).all(|server| {
         let snapshot = &server.state.acceptor.snapshot.machine;
         run_twice(&server.state.replica, snapshot).is_empty()
@@ -287,76 +259,16 @@ fn at_most_once(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
 }
 
 /// Property: the clients' history is linearizable as a key-value store.
-fn linearizable(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+pub(super) fn linearizable(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     state.history.calls.linearizable
 }
 
 /// Property: every step maps to a legal `Voting` step or a stutter (judged by [`judge`]).
-fn refines_voting(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+pub(super) fn refines_voting(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     state.history.refinement.voting.is_none()
 }
 
 /// Property: every step maps to a legal `Consensus` step or a stutter (judged by [`judge`]).
-fn refines_consensus(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
+pub(super) fn refines_consensus(_: &MultiPaxosModel, state: &MultiPaxosModelState) -> bool {
     state.history.refinement.consensus.is_none()
-}
-
-/// Every property of the model, in the order they are reported: its name (the claim it
-/// checks), whether it must hold always or be reached sometimes, and its condition. For the
-/// actor model or its [`Simulated`] wrapper.
-pub(super) fn properties() -> [Property<MultiPaxosModel>; 38] {
-    [
-        Property::always("slot agreement", slot_agreement),
-        Property::always("P1a", p1a),
-        Property::always("P2c", p2c),
-        Property::always("acceptor recorded", acceptor_recorded),
-        Property::always("replicas learn only chosen", learn_only_chosen),
-        Property::always("log consistency", log_consistency),
-        Property::always("validity", validity),
-        Property::always("at most once", at_most_once),
-        Property::always("linearizable", linearizable),
-        Property::always(REFINES_VOTING, refines_voting),
-        Property::always(REFINES_CONSENSUS, refines_consensus),
-        Property::sometimes("steady state", steady_state),
-        Property::sometimes("competing commands in a slot", competing_commands),
-        Property::sometimes("accept refused", accept_refused),
-        Property::sometimes("acceptance replaced", acceptance_replaced),
-        Property::sometimes(
-            "leader change with reported slot",
-            leader_change_with_reported_slot,
-        ),
-        Property::sometimes("second leader change", second_leader_change),
-        Property::sometimes("promise in pieces", promise_in_pieces),
-        Property::sometimes("gap filled", gap_filled),
-        Property::sometimes("catch-up of 2+ slots", catch_up_of_2_slots),
-        Property::sometimes("command in two slots", command_in_two_slots),
-        Property::sometimes("all answered", all_answered),
-        Property::sometimes("recovered slot", recovered_slot),
-        Property::sometimes("chosen after leader crash", chosen_after_leader_crash),
-        Property::sometimes(
-            "chosen after restart with competing commands",
-            chosen_after_restart_competing,
-        ),
-        Property::sometimes("answered after a lost accept", answered_after_loss),
-        Property::sometimes("batch of 2 chosen", batch_of_2_chosen),
-        Property::sometimes("batch held for a client", batch_held_for_a_client),
-        Property::sometimes("promise names a snapshot", promise_names_snapshot),
-        Property::sometimes("caught up from a snapshot", caught_up_from_snapshot),
-        Property::sometimes("snapshot in pieces", snapshot_in_pieces),
-        Property::sometimes("leader behind a snapshot", leader_behind_snapshot),
-        Property::sometimes(
-            "retried request answered from the at-most-once table",
-            answered_from_table,
-        ),
-        Property::sometimes("stale request refused", stale_refused),
-        Property::sometimes(
-            "new command after recovered slots",
-            new_command_after_recovered_slots,
-        ),
-        Property::sometimes("heartbeat followed", heartbeat_followed),
-        Property::sometimes("queued requests handed to the leader", queued_handed_over),
-        // Liveness: judged only where a run ends (stateright reports an `eventually`
-        // property at terminal states, see spec/multi-paxos.md).
-        Property::eventually("every request answered", all_answered),
-    ]
 }

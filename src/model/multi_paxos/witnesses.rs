@@ -6,7 +6,7 @@ use super::model::MultiPaxosModelState;
 use super::properties::chosen;
 use super::properties::servers;
 use super::properties::Acceptances;
-use crate::model::harness::Node;
+use crate::model::node::Node;
 use crate::protocol::ballot::Ballot;
 use crate::protocol::multi_paxos::{Command, Proposal, Role, Slot};
 use itertools::Itertools;

@@ -1,6 +1,7 @@
 //! The model's clients of the write-once register: a put of the client's value, then reads,
 //! with their retries.
-use crate::model::harness::{self, ClientOut};
+use crate::model::node;
+use crate::model::node::ClientOut;
 use crate::protocol::paxos::{Msg, PaxosActor, RequestId, Timer, Value};
 use serde::Serialize;
 use stateright::actor::{model_timeout, Id};
@@ -69,7 +70,7 @@ impl Client {
     }
 }
 
-impl harness::Client for Client {
+impl node::Client for Client {
     type Protocol = PaxosActor;
     type State = ClientState;
 

@@ -1,7 +1,9 @@
 //! A Paxos model's configuration, as an entry of `models/` describes it: the layout of the
 //! roles, the clients, the network and faults, the bounds; checked for sense, and summed up in
 //! one line.
-use crate::model::harness::{self, Config, Faults, NetworkKind};
+use crate::model::config;
+use crate::model::config::{Config, Faults};
+use crate::model::network::NetworkKind;
 use crate::protocol::paxos::Variant;
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
@@ -97,7 +99,7 @@ pub struct PaxosConfig {
     pub variant: Variant,
 }
 
-impl harness::Config for PaxosConfig {
+impl config::Config for PaxosConfig {
     fn faults(&self) -> Faults {
         Faults {
             network: self.network,
@@ -140,18 +142,18 @@ impl PaxosConfig {
                 learners,
             } => format!("{proposers} proposers, {acceptors} acceptors, {learners} learners"),
         };
-        let clients = harness::count_in_words(self.clients, "client", "clients");
+        let clients = config::count_in_words(self.clients, "client", "clients");
         let then = if self.put_only {
             "putting"
         } else {
             "putting then reading"
         };
-        let resends = harness::resends_in_words(self.retries);
-        let readers = harness::count_in_words(self.readers, "reader", "readers");
+        let resends = config::resends_in_words(self.retries);
+        let readers = config::count_in_words(self.readers, "reader", "readers");
         let ballots = self
             .ballots
             .map_or("any number of ballots".to_owned(), |b| {
-                harness::count_in_words(b as usize, "ballot in all", "ballots in all")
+                config::count_in_words(b as usize, "ballot in all", "ballots in all")
             });
         let rounds = self.max_round.map_or(String::new(), |r| {
             format!(", each proposer up to round {r}")
@@ -159,8 +161,11 @@ impl PaxosConfig {
         format!(
             "single-decree Paxos, {}: {layout}; {clients} {then} ({resends}); {readers}; \
              {}; {ballots}{rounds}",
-            harness::variant_in_words(&self.variant),
+            config::variant_in_words(&self.variant),
             self.faults(),
         )
     }
 }
+
+/// The model's configuration as the properties see it.
+pub type ModelCfg = config::ModelCfg<PaxosConfig>;

@@ -1,8 +1,11 @@
 //! The ghost record: each actor's trail of what it ever did, and the model's history (what
 //! the clients were issued and answered, what the judge found), with the hooks that record the
 //! clients' calls and returns.
-use super::model::ModelCfg;
-use crate::model::harness::{self, Calls, Recorded};
+use super::config::ModelCfg;
+use crate::model::harness;
+use crate::model::linearizability::Calls;
+use crate::model::node;
+use crate::model::node::Recorded;
 use crate::model::voting::Refinement;
 use crate::protocol::paxos::{Ballot, Msg, PaxosActor, Proposal, RequestId, Value};
 use serde::Serialize;
@@ -12,7 +15,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// Everything one Paxos actor ever did that its own state may since have overwritten:
-/// the ghost record the safety properties are judged on (see [`harness::Trail`]).
+/// the ghost record the safety properties are judged on (see [`node::Trail`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Trail {
     /// The highest prepare this acceptor responded to with a promise.
@@ -40,7 +43,7 @@ impl Trail {
     }
 }
 
-impl harness::Trail<PaxosActor> for Trail {
+impl node::Trail<PaxosActor> for Trail {
     type Start = ();
     type Step = ();
 

@@ -3,12 +3,14 @@
 use super::client::Client;
 use super::client::GET;
 use super::client::PUT;
+use super::config::ModelCfg;
 use super::ghost::Took;
-use super::model::ModelCfg;
 use super::model::PaxosModelState;
 use super::properties::chosen;
-use crate::model::checked::{ActionOf, Transition};
-use crate::model::harness::{self, protocol_actors, NodeState, ObservedOf};
+use crate::model::checked::Transition;
+use crate::model::harness;
+use crate::model::node::ActionOf;
+use crate::model::node::{protocol_actors, NodeState, ObservedOf};
 use crate::model::voting::{order_matters, Event, Voting};
 use crate::protocol::paxos::{Msg, PaxosActor, ProposerState, Value};
 use stateright::actor::{ActorModelAction, Id};

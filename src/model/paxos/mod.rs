@@ -2,6 +2,7 @@
 //! everything that ever happened, the properties of *Paxos Made Simple*, and the
 //! [`ActorModel`](stateright::actor::ActorModel) that puts them together. The servers are the unmodified
 //! [`PaxosActor`] that also runs on UDP.
+mod assemble;
 mod client;
 mod config;
 mod ghost;
@@ -12,7 +13,9 @@ mod symmetry;
 #[cfg(test)]
 mod tests;
 
+pub use assemble::property_names;
 pub use client::{Client, ClientState};
+pub use config::ModelCfg;
 pub use config::{Layout, PaxosConfig};
 pub use ghost::{Ghost, Took, Trail};
-pub use model::{property_names, ModelCfg, PaxosModel, PaxosModelState};
+pub use model::{PaxosModel, PaxosModelState};

@@ -5,12 +5,10 @@ use super::ghost::Took;
 use super::ghost::Trail;
 use super::model::PaxosModel;
 use super::model::PaxosModelState;
-use crate::model::harness::protocol_actors;
-use crate::model::voting::{REFINES_CONSENSUS, REFINES_VOTING};
+use crate::model::node::protocol_actors;
 use crate::protocol::paxos::{PaxosState, Proposal, Value};
 use itertools::Itertools;
 use stateright::actor::Id;
-use stateright::Property;
 use std::collections::BTreeSet;
 
 /// Every acceptance that ever happened, by acceptor, gathered from the trails.
@@ -86,23 +84,23 @@ pub(super) fn issued(state: &PaxosModelState) -> Vec<Proposal> {
 }
 
 /// Property: at most one value is ever chosen.
-fn agreement(model: &PaxosModel, state: &PaxosModelState) -> bool {
+pub(super) fn agreement(model: &PaxosModel, state: &PaxosModelState) -> bool {
     chosen_values(model, state).len() <= 1
 }
 
 /// Property: only a value some client proposed can be chosen.
-fn validity(model: &PaxosModel, state: &PaxosModelState) -> bool {
+pub(super) fn validity(model: &PaxosModel, state: &PaxosModelState) -> bool {
     chosen_values(model, state).is_subset(&state.history.proposed)
 }
 
 /// Property P1a: no acceptor accepted n after promising a number above n.
-fn p1a(_: &PaxosModel, state: &PaxosModelState) -> bool {
+pub(super) fn p1a(_: &PaxosModel, state: &PaxosModelState) -> bool {
     trails(state).all(|trail| trail.p1a_broken.is_none())
 }
 
 /// Property P2c: every issued proposal (n, v) has a majority S that accepted nothing below
 /// n, or whose highest-numbered acceptance below n has value v.
-fn p2c(model: &PaxosModel, state: &PaxosModelState) -> bool {
+pub(super) fn p2c(model: &PaxosModel, state: &PaxosModelState) -> bool {
     let acceptances = Acceptances::of(state);
     issued(state)
         .into_iter()
@@ -110,7 +108,7 @@ fn p2c(model: &PaxosModel, state: &PaxosModelState) -> bool {
 }
 
 /// Property P2b: once v is chosen, every higher-numbered issued proposal has value v.
-fn p2b(model: &PaxosModel, state: &PaxosModelState) -> bool {
+pub(super) fn p2b(model: &PaxosModel, state: &PaxosModelState) -> bool {
     let chosen = chosen(state, model.cfg.majority());
     let issued = issued(state);
     chosen.iter().all(|c| {
@@ -121,7 +119,7 @@ fn p2b(model: &PaxosModel, state: &PaxosModelState) -> bool {
 }
 
 /// Property: learners learn only chosen values, hence never different ones.
-fn learners_agree(model: &PaxosModel, state: &PaxosModelState) -> bool {
+pub(super) fn learners_agree(model: &PaxosModel, state: &PaxosModelState) -> bool {
     let chosen = chosen_values(model, state);
     let learned: BTreeSet<Value> = paxos_states(state)
         .filter_map(|s| s.learner.as_ref()?.learned)
@@ -132,18 +130,18 @@ fn learners_agree(model: &PaxosModel, state: &PaxosModelState) -> bool {
 /// Property: a read reports a value only once it is chosen (the quorum read's claim), and
 /// answers `None` only if it was invoked before anything was chosen. Chosen values stay
 /// chosen, so checking every state checks each answer when it is sent.
-fn reads_only_chosen(model: &PaxosModel, state: &PaxosModelState) -> bool {
+pub(super) fn reads_only_chosen(model: &PaxosModel, state: &PaxosModelState) -> bool {
     !state.history.none_after_chosen && state.history.read.is_subset(&chosen_values(model, state))
 }
 
 /// Property: the clients' history is linearizable as a write-once register.
-fn linearizable(_: &PaxosModel, state: &PaxosModelState) -> bool {
+pub(super) fn linearizable(_: &PaxosModel, state: &PaxosModelState) -> bool {
     state.history.calls.linearizable
 }
 
 /// Property: a proposal number is issued with one value only (§2.5: "Different proposers
 /// choose their numbers from disjoint sets of numbers", and a proposer never reuses one).
-fn unique_numbers(_: &PaxosModel, state: &PaxosModelState) -> bool {
+pub(super) fn unique_numbers(_: &PaxosModel, state: &PaxosModelState) -> bool {
     issued(state)
         .iter()
         .tuple_windows()
@@ -153,7 +151,7 @@ fn unique_numbers(_: &PaxosModel, state: &PaxosModelState) -> bool {
 /// Property: every acceptor's current state is in its ghost trail: its accepted proposal is
 /// one it announced, and its promise one it sent or accepted. So no change of an acceptor's
 /// state can hide from the properties by sending nothing.
-fn acceptor_in_trail(_: &PaxosModel, state: &PaxosModelState) -> bool {
+pub(super) fn acceptor_in_trail(_: &PaxosModel, state: &PaxosModelState) -> bool {
     protocol_actors(state).all(|(_, node)| {
         let Some(acceptor) = &node.state.acceptor else {
             return true;
@@ -167,7 +165,7 @@ fn acceptor_in_trail(_: &PaxosModel, state: &PaxosModelState) -> bool {
     })
 }
 
-fn value_chosen(model: &PaxosModel, state: &PaxosModelState) -> bool {
+pub(super) fn value_chosen(model: &PaxosModel, state: &PaxosModelState) -> bool {
     !chosen_values(model, state).is_empty()
 }
 
@@ -198,7 +196,7 @@ fn issued_values(state: &PaxosModelState) -> BTreeSet<Value> {
 
 /// Two different values were accepted (by any acceptors, at any time): the states where
 /// agreement could fail.
-fn two_values_accepted(_: &PaxosModel, state: &PaxosModelState) -> bool {
+pub(super) fn two_values_accepted(_: &PaxosModel, state: &PaxosModelState) -> bool {
     let values: BTreeSet<Value> = trails(state)
         .flat_map(|t| t.accepted.iter().map(|p| p.value))
         .collect();
@@ -220,7 +218,7 @@ pub(super) fn retry_after_preemption(_: &PaxosModel, state: &PaxosModelState) ->
 /// With two values competing (two values issued), a proposer issued a value that an acceptor
 /// had accepted under another proposer's lower number: the P2c(b) path, where a proposer
 /// adopts a value instead of its client's.
-fn adopted_earlier_value(_: &PaxosModel, state: &PaxosModelState) -> bool {
+pub(super) fn adopted_earlier_value(_: &PaxosModel, state: &PaxosModelState) -> bool {
     if issued_values(state).len() < 2 {
         return false;
     }
@@ -248,7 +246,7 @@ fn chosen_after_restart(model: &PaxosModel, state: &PaxosModelState) -> BTreeSet
 
 /// An acceptor restored from storage accepted a proposal numbered above its restored
 /// promise (so after the restart), and that proposal is chosen.
-fn chosen_after_crash(model: &PaxosModel, state: &PaxosModelState) -> bool {
+pub(super) fn chosen_after_crash(model: &PaxosModel, state: &PaxosModelState) -> bool {
     !chosen_after_restart(model, state).is_empty()
 }
 
@@ -256,7 +254,7 @@ fn chosen_after_crash(model: &PaxosModel, state: &PaxosModelState) -> bool {
 /// the one chosen after the restart (judged on the acceptances, not on messages in flight).
 /// The states where a restarted acceptor's memory decides which value is chosen: the
 /// `forget-accepted` bug chooses the second value there.
-fn chosen_after_crash_competing(model: &PaxosModel, state: &PaxosModelState) -> bool {
+pub(super) fn chosen_after_crash_competing(model: &PaxosModel, state: &PaxosModelState) -> bool {
     let acceptances = Acceptances::of(state);
     chosen_after_restart(model, state)
         .iter()
@@ -271,48 +269,17 @@ pub(super) fn read_none_during_put(_: &PaxosModel, state: &PaxosModelState) -> b
 
 /// A quorum read is under way for a client whose put was answered: the read that must not
 /// answer `None`.
-fn read_after_put(model: &PaxosModel, state: &PaxosModelState) -> bool {
+pub(super) fn read_after_put(model: &PaxosModel, state: &PaxosModelState) -> bool {
     let writers = &model.cfg.clients[..model.cfg.config.clients];
     paxos_states(state).any(|s| s.reads.keys().any(|(client, _)| writers.contains(client)))
 }
 
 /// Property: every step maps to a legal `Voting` step or a stutter (judged by [`judge`]).
-fn refines_voting(_: &PaxosModel, state: &PaxosModelState) -> bool {
+pub(super) fn refines_voting(_: &PaxosModel, state: &PaxosModelState) -> bool {
     state.history.refinement.voting.is_none()
 }
 
 /// Property: every step maps to a legal `Consensus` step or a stutter (judged by [`judge`]).
-fn refines_consensus(_: &PaxosModel, state: &PaxosModelState) -> bool {
+pub(super) fn refines_consensus(_: &PaxosModel, state: &PaxosModelState) -> bool {
     state.history.refinement.consensus.is_none()
-}
-
-/// Every property of the model, in the order they are reported: its name (the claim it
-/// checks), whether it must hold always or be reached sometimes, and its condition.
-pub(super) fn properties() -> [Property<PaxosModel>; 21] {
-    [
-        Property::always("agreement", agreement),
-        Property::always("validity", validity),
-        Property::always("P1a", p1a),
-        Property::always("P2c", p2c),
-        Property::always("P2b", p2b),
-        Property::always("learners agree", learners_agree),
-        Property::always("reads only chosen", reads_only_chosen),
-        Property::always("linearizable", linearizable),
-        Property::always("unique proposal numbers", unique_numbers),
-        Property::always("acceptor state in trail", acceptor_in_trail),
-        Property::always(REFINES_VOTING, refines_voting),
-        Property::always(REFINES_CONSENSUS, refines_consensus),
-        Property::sometimes("value chosen", value_chosen),
-        Property::sometimes("dueling proposers", dueling_proposers),
-        Property::sometimes("two values accepted", two_values_accepted),
-        Property::sometimes("retry after preemption", retry_after_preemption),
-        Property::sometimes("adopted earlier value", adopted_earlier_value),
-        Property::sometimes("chosen after crash", chosen_after_crash),
-        Property::sometimes(
-            "chosen after crash with competing values",
-            chosen_after_crash_competing,
-        ),
-        Property::sometimes("read None during put", read_none_during_put),
-        Property::sometimes("read after put", read_after_put),
-    ]
 }

@@ -2,7 +2,8 @@
 //! so a state stands for every state that renames them.
 use super::client::Client;
 use super::model::PaxosModelState;
-use crate::model::harness::{self, NodeState, Observed, StateOf};
+use crate::model::node;
+use crate::model::node::{NodeState, Observed, StateOf};
 use crate::protocol::paxos::{Msg, PaxosActor, Phase};
 use stateright::actor::Id;
 use stateright::{Rewrite, RewritePlan};
@@ -68,12 +69,12 @@ pub(super) fn representative(state: &PaxosModelState) -> PaxosModelState {
             .map(|&old| Arc::new(rename_node(&state.actor_states[old], &rename)))
             .collect(),
         network: state.network.rewrite(&plan),
-        // Each timer is tagged with its holder (`harness::Owned`): it moves with the actor to
+        // Each timer is tagged with its holder (`node::Owned`): it moves with the actor to
         // the actor's new id.
         timers_set: order
             .iter()
             .enumerate()
-            .map(|(new, &old)| harness::owned_by(&state.timers_set[old], Id::from(new)))
+            .map(|(new, &old)| node::owned_by(&state.timers_set[old], Id::from(new)))
             .collect(),
         random_choices: reorder(&state.random_choices, &order),
         crashed: reorder(&state.crashed, &order),

@@ -4,11 +4,11 @@
 //! clients, and the ghost summary: the chosen proposals per slot with the acceptors that chose
 //! them, the issued proposals.
 use super::{ballot, ids, name, or_none, yes_no, Actors, Page, Readable};
-use crate::model::checked::CheckedState;
-use crate::model::harness::{protocol_actors, Node, NodeState};
 use crate::model::multi_paxos::{
     applied_prefix_consistent, run_twice, Client, Ghost, MultiPaxosConfig,
 };
+use crate::model::node::CheckedState;
+use crate::model::node::{protocol_actors, Node, NodeState};
 use crate::protocol::multi_paxos::{
     ClientCommand, Command, KvOp, MultiPaxosActor, MultiPaxosState, Proposal, Role, Slot,
     StateMachine,

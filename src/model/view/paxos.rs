@@ -3,8 +3,8 @@
 //! the ghost summary: every acceptance, the chosen proposals with the acceptors that chose
 //! them, the issued proposals.
 use super::{ballot, ids, name, or_none, yes_no, Actors, Page, Readable};
-use crate::model::checked::CheckedState;
-use crate::model::harness::{protocol_actors, NodeState};
+use crate::model::node::CheckedState;
+use crate::model::node::{protocol_actors, NodeState};
 use crate::model::paxos::{Client, Ghost, PaxosConfig};
 use crate::protocol::paxos::{PaxosActor, PaxosState, Phase, Proposal, Value};
 use itertools::Itertools;
