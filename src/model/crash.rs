@@ -1,9 +1,9 @@
 //! D1, a crash inside a step (spec/runtime.md): the state after a server takes a step and
 //! crashes before the step's save, once what it gave before the save has left.
-use super::config::ModelCfg;
+use super::harness::{Actors, Harness, ModelState};
 use super::network::send;
 use super::network::take_delivered;
-use super::node::Client;
+use super::node::ActionOf;
 use super::node::Event;
 use super::node::Node;
 use super::node::NodeState;
@@ -11,13 +11,9 @@ use super::node::NodeStorage;
 use super::node::Observed;
 use super::node::Recorded;
 use super::node::Trail;
-use super::node::{ActionOf, CheckedState};
-use stateright::actor::{
-    ActorModel, ActorModelAction, ActorModelState, Command, Envelope, Id, Out,
-};
+use crate::protocol::local::Handlers;
+use stateright::actor::{ActorModelAction, Command, Envelope, Id, Out};
 use std::borrow::Cow;
-use std::fmt::Debug;
-use std::hash::Hash;
 use std::sync::Arc;
 
 /// D1, a crash inside a step (spec/runtime.md): the state after protocol node `id` of `model`
@@ -27,20 +23,15 @@ use std::sync::Arc;
 /// happened, and the node restarts from the storage it had. `None` unless the step saves and
 /// sends something first: a crash is then stateright's own, before or after the step. The
 /// crashed node keeps its state from before the step, as stateright's crash keeps it.
-pub(crate) fn crash_mid_step<A, C, Cfg, H>(
-    model: &ActorModel<Node<A, C>, ModelCfg<Cfg>, H>,
-    last: &ActorModelState<Node<A, C>, H>,
-    step: &ActionOf<A>,
-) -> Option<(Id, CheckedState<A, C, H>)>
-where
-    A: Recorded,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    C: Client<Protocol = A>,
-    H: Clone + Debug + Hash,
-{
+pub(crate) fn crash_mid_step<P: Harness>(
+    model: &Actors<P>,
+    last: &ModelState<P>,
+    step: &ActionOf<P::Actor>,
+) -> Option<(Id, ModelState<P>)> {
     let (id, event) = match step {
-        ActorModelAction::Deliver { src, dst, msg } => (*dst, Event::<A>::Msg(*src, msg.clone())),
+        ActorModelAction::Deliver { src, dst, msg } => {
+            (*dst, Event::<P::Actor>::Msg(*src, msg.clone()))
+        }
         ActorModelAction::Timeout(id, timer) => (*id, Event::Timeout(&timer.timer)),
         _ => return None,
     };
@@ -57,7 +48,7 @@ where
     let mut out = Out::new();
     let steady = match event {
         Event::Msg(src, msg) => {
-            let steady = A::Trail::step(&node.state, &msg);
+            let steady = <P::Actor as Recorded>::Trail::step(&node.state, &msg);
             actor.on_msg_observed(id, &mut state, src, msg, &mut out, &mut |_| {});
             steady
         }
@@ -67,7 +58,7 @@ where
         }
     };
     let first_save = out.iter().position(|c| matches!(c, Command::Save(_)))?;
-    let early: Vec<(Id, A::Msg)> = out
+    let early: Vec<(Id, <P::Actor as stateright::actor::Actor>::Msg)> = out
         .into_iter()
         .take(first_save)
         .filter_map(|c| match c {

@@ -1,16 +1,64 @@
-//! What both model harnesses share: the plumbing that turns a protocol's actors, clients and
-//! property table into an actor model, and the record of the paths a step took.
+//! What both model harnesses share: the [`Harness`] trait that names a protocol harness's
+//! parts, the plumbing that turns its actors, clients and property table into an actor model,
+//! and the record of the paths a step took.
+//!
+//! A protocol harness supplies: its [`Trail`] (what the properties must remember of each
+//! protocol actor), its [`Client`], its configuration and history, named once by its
+//! [`Harness`] implementation; its properties as one table of stateright [`Property`] values
+//! and its judge of transitions, given to the model it builds. The [`Actor`] that runs them
+//! is [`Node`], written once.
 use super::config::Config;
 use super::config::ModelCfg;
 use super::node::Client;
 use super::node::Node;
-use super::node::Recorded;
+use super::node::{ObservedOf, Recorded, Trail};
 use stateright::actor::{Actor, ActorModel, ActorModelState, Id, LossyNetwork};
 use stateright::{Expectation, Model, Property};
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::Arc;
+
+/// A protocol's harness: the parts a model of the protocol is made of, named once with the
+/// bounds every generic part of the model checker needs (the model, its Explorer page, the
+/// runner, the replay of traces). Implemented by a marker type of each protocol harness
+/// (`PaxosHarness`, `MultiPaxosHarness`).
+pub trait Harness: Sized + 'static {
+    /// The protocol actor: the unmodified actor that also runs on UDP. Its messages and timers
+    /// are ordered so that a state's network and timers have one form.
+    type Actor: Recorded<
+            Msg: Ord + Send + Sync,
+            Timer: Ord + Send + Sync,
+            State: Send + Sync,
+            Storage: Send + Sync,
+            Trail: Send + Sync + Trail<Self::Actor, Start: Send + Sync>,
+        > + Send
+        + Sync;
+    /// The model's client of the protocol's service.
+    type Client: Client<Protocol = Self::Actor, State: Send + Sync> + Send + Sync;
+    /// The model file's configuration.
+    type Config: Send + Sync + 'static;
+    /// The model's ghost history: what the clients did, what the judge found.
+    type History: Clone + Debug + Hash + PartialEq + Send + Sync + 'static;
+}
+
+/// The actor model of protocol harness `P`: its actors (for their names) and its
+/// configuration, as the properties and the Explorer read them.
+pub type Actors<P> = ActorModel<
+    Node<<P as Harness>::Actor, <P as Harness>::Client>,
+    ModelCfg<<P as Harness>::Config>,
+    <P as Harness>::History,
+>;
+
+/// A message of protocol harness `P`'s actor.
+pub type ActorMsg<P> = <<P as Harness>::Actor as Actor>::Msg;
+
+/// A protocol node of protocol harness `P`'s model: the actor's state with its ghost record.
+pub type ProtocolNode<P> = ObservedOf<<P as Harness>::Actor>;
+
+/// A state of the model of protocol harness `P`.
+pub type ModelState<P> =
+    ActorModelState<Node<<P as Harness>::Actor, <P as Harness>::Client>, <P as Harness>::History>;
 
 /// What the step into a state took, of the paths some witnesses name that the state does not
 /// show (a retry after a refusal and one after a timeout can lead to the same state): the
@@ -47,19 +95,15 @@ where
 
 /// The model of `config`: the protocol actors `protocol`, among which the `acceptors`, then
 /// the clients `clients`, with the faults the configuration allows, no history yet.
-pub(crate) fn actor_model<A, C, Cfg, H>(
-    config: &Cfg,
+pub(crate) fn actor_model<P: Harness>(
+    config: &P::Config,
     acceptors: Vec<Id>,
-    protocol: Vec<A>,
-    clients: Vec<C>,
-) -> ActorModel<Node<A, C>, ModelCfg<Cfg>, H>
+    protocol: Vec<P::Actor>,
+    clients: Vec<P::Client>,
+) -> Actors<P>
 where
-    A: Recorded,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    C: Client<Protocol = A>,
-    Cfg: Config,
-    H: Clone + Debug + Default + Hash,
+    P::Config: Config,
+    P::History: Default,
 {
     let first_client = protocol.len();
     let cfg = ModelCfg {
@@ -68,7 +112,7 @@ where
         clients: Id::vec_from(first_client..first_client + clients.len()),
     };
     let faults = config.faults();
-    ActorModel::new(cfg, H::default())
+    ActorModel::new(cfg, P::History::default())
         .actors(protocol.into_iter().map(Node::Protocol))
         .actors(clients.into_iter().map(Node::Client))
         .init_network(faults.network.network())

@@ -11,9 +11,6 @@ use std::fmt::{self, Debug};
 use std::hash::Hash;
 use std::sync::Arc;
 
-/// The state of a model of [`Node`]s whose history is `H`.
-pub type CheckedState<A, C, H> = ActorModelState<Node<A, C>, H>;
-
 /// A step of a model whose protocol actor is `A`: stateright's action.
 pub type ActionOf<A> = ActorModelAction<<A as Actor>::Msg, Owned<<A as Actor>::Timer>, ()>;
 

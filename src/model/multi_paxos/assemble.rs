@@ -8,6 +8,7 @@ use super::ghost::record_in;
 use super::ghost::record_out;
 use super::ghost::Ghost;
 use super::judge::judge;
+use super::model::MultiPaxosHarness;
 use super::model::MultiPaxosModel;
 use super::model::MultiPaxosModelState;
 use super::properties::acceptor_recorded;
@@ -201,10 +202,15 @@ impl MultiPaxosConfig {
         });
         // Every server is an acceptor.
         let clients = clients.collect();
-        let actors = harness::actor_model(&self, servers.clone(), server_nodes, clients)
-            .record_msg_out(record_out)
-            .record_msg_in(record_in)
-            .within_boundary(within_boundary);
+        let actors = harness::actor_model::<MultiPaxosHarness>(
+            &self,
+            servers.clone(),
+            server_nodes,
+            clients,
+        )
+        .record_msg_out(record_out)
+        .record_msg_in(record_in)
+        .within_boundary(within_boundary);
         // Liveness is claimed only where the configuration says so (`liveness`): elsewhere
         // the ballot and slot budgets end runs with requests still pending, and "every request
         // answered" would be judged on runs the bound cut short.

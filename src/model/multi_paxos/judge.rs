@@ -1,9 +1,9 @@
 //! The judge of transitions: what each step did that the states do not show (P1a on each
 //! acceptance, the ballots started, the refinement of Voting and Consensus, the losses, the
 //! paths witnesses name), written into the history.
-use super::client::Client;
 use super::config::ModelCfg;
 use super::ghost::Took;
+use super::model::MultiPaxosHarness;
 use super::model::MultiPaxosModelState;
 use super::properties::servers;
 use super::properties::Acceptances;
@@ -29,7 +29,7 @@ use std::sync::Arc;
 /// changes an actor ([`harness::Took`]). Writes into the history only what the step did.
 pub(super) fn judge(
     cfg: &ModelCfg,
-    step: &Transition<MultiPaxosActor, Client>,
+    step: &Transition<MultiPaxosHarness>,
     before: &MultiPaxosModelState,
     after: &mut MultiPaxosModelState,
 ) {
@@ -107,7 +107,7 @@ pub(super) fn breaks_p1a_in_order(
 /// acceptor's promises and acceptances in it can change a verdict ([`order_matters`]): the
 /// state after the step holds them, but not their order. None otherwise.
 fn sent_in_order(
-    step: &Transition<MultiPaxosActor, Client>,
+    step: &Transition<MultiPaxosHarness>,
     before: &MultiPaxosModelState,
     after: &MultiPaxosModelState,
 ) -> Vec<Msg> {
@@ -311,7 +311,7 @@ enum Learned {
 /// machine itself is judged by "log consistency").
 fn refine(
     cfg: &ModelCfg,
-    step: &Transition<MultiPaxosActor, Client>,
+    step: &Transition<MultiPaxosHarness>,
     sent: &[Msg],
     before: &MultiPaxosModelState,
     after: &mut MultiPaxosModelState,

@@ -1,7 +1,7 @@
 //! The model-checking harness for Multi-Paxos: clients of the key-value store, a ghost record
 //! of every acceptance, the properties of the replicated log, and the [`ActorModel`](stateright::actor::ActorModel) that puts
 //! them together. The servers are the unmodified
-//! [`MultiPaxosActor`].
+//! [`MultiPaxosActor`](crate::protocol::multi_paxos::MultiPaxosActor).
 mod assemble;
 mod client;
 mod config;
@@ -18,5 +18,5 @@ pub use client::{Client, ClientState};
 pub use config::ModelCfg;
 pub use config::MultiPaxosConfig;
 pub use ghost::{Ghost, LedBeforeRestart, Took, Trail};
-pub use model::{MultiPaxosModel, MultiPaxosModelState};
+pub use model::{MultiPaxosHarness, MultiPaxosModel, MultiPaxosModelState};
 pub(crate) use properties::{applied_prefix_consistent, run_twice};

@@ -1,15 +1,27 @@
-//! The Multi-Paxos model's types: the checked model and its state.
+//! The Multi-Paxos model's types: its harness (the parts it is made of), the checked model and
+//! its state.
 use super::client::Client;
 use super::config::MultiPaxosConfig;
 use super::ghost::Ghost;
 use crate::model::checked::Checked;
-use crate::model::node::Node;
+use crate::model::harness::{Harness, ModelState};
 use crate::protocol::multi_paxos::MultiPaxosActor;
-use stateright::actor::ActorModelState;
 use std::sync::Arc;
 
+/// The Multi-Paxos harness: servers, key-value clients, a model file's configuration, and the
+/// ghost history.
+#[derive(Debug)]
+pub struct MultiPaxosHarness;
+
+impl Harness for MultiPaxosHarness {
+    type Actor = MultiPaxosActor;
+    type Client = Client;
+    type Config = MultiPaxosConfig;
+    type History = Arc<Ghost>;
+}
+
 /// The Multi-Paxos model: servers and key-value clients.
-pub type MultiPaxosModel = Checked<MultiPaxosActor, Client, MultiPaxosConfig, Arc<Ghost>>;
+pub type MultiPaxosModel = Checked<MultiPaxosHarness>;
 
 /// A state of [`MultiPaxosModel`].
-pub type MultiPaxosModelState = ActorModelState<Node<MultiPaxosActor, Client>, Arc<Ghost>>;
+pub type MultiPaxosModelState = ModelState<MultiPaxosHarness>;

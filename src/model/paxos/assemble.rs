@@ -8,6 +8,7 @@ use super::ghost::record_in;
 use super::ghost::record_out;
 use super::ghost::Ghost;
 use super::judge::judge;
+use super::model::PaxosHarness;
 use super::model::PaxosModel;
 use super::model::PaxosModelState;
 use super::properties::acceptor_in_trail;
@@ -122,7 +123,7 @@ impl PaxosConfig {
                 read_elsewhere: self.read_elsewhere,
             })
             .collect();
-        let actors = harness::actor_model(&self, acceptors, servers, clients)
+        let actors = harness::actor_model::<PaxosHarness>(&self, acceptors, servers, clients)
             .record_msg_out(record_out)
             .record_msg_in(record_in)
             .within_boundary(within_boundary);

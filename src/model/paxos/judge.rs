@@ -1,10 +1,10 @@
 //! The judge of transitions: what each step did that the states do not show (the
 //! refinement of Voting and Consensus, the paths witnesses name), written into the history.
-use super::client::Client;
 use super::client::GET;
 use super::client::PUT;
 use super::config::ModelCfg;
 use super::ghost::Took;
+use super::model::PaxosHarness;
 use super::model::PaxosModelState;
 use super::properties::chosen;
 use crate::model::checked::Transition;
@@ -50,7 +50,7 @@ fn acceptors_changed(before: &PaxosModelState, after: &PaxosModelState) -> bool 
 /// and `Accepted` messages show it: asked of the step only where the order can change the
 /// `Voting` verdict ([`order_matters`]), none otherwise.
 fn acceptor_events(
-    step: &Transition<PaxosActor, Client>,
+    step: &Transition<PaxosHarness>,
     before: &PaxosModelState,
     after: &PaxosModelState,
 ) -> Vec<Event<Value>> {
@@ -86,7 +86,7 @@ fn acceptor_events(
 /// that takes one or changes an actor ([`harness::Took`]).
 pub(super) fn judge(
     cfg: &ModelCfg,
-    step: &Transition<PaxosActor, Client>,
+    step: &Transition<PaxosHarness>,
     before: &PaxosModelState,
     after: &mut PaxosModelState,
 ) {

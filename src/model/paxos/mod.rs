@@ -1,7 +1,7 @@
 //! The model-checking harness for single-decree Paxos: clients, a ghost history of
 //! everything that ever happened, the properties of *Paxos Made Simple*, and the
 //! [`ActorModel`](stateright::actor::ActorModel) that puts them together. The servers are the unmodified
-//! [`PaxosActor`] that also runs on UDP.
+//! [`PaxosActor`](crate::protocol::paxos::PaxosActor) that also runs on UDP.
 mod assemble;
 mod client;
 mod config;
@@ -18,4 +18,4 @@ pub use client::{Client, ClientState};
 pub use config::ModelCfg;
 pub use config::{Layout, PaxosConfig};
 pub use ghost::{Ghost, Took, Trail};
-pub use model::{PaxosModel, PaxosModelState};
+pub use model::{PaxosHarness, PaxosModel, PaxosModelState};

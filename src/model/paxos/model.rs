@@ -1,14 +1,26 @@
-//! The Paxos model's types: the checked model and its state.
+//! The Paxos model's types: its harness (the parts it is made of), the checked model and its
+//! state.
 use super::client::Client;
 use super::config::PaxosConfig;
 use super::ghost::Ghost;
 use crate::model::checked::Checked;
-use crate::model::node::Node;
+use crate::model::harness::{Harness, ModelState};
 use crate::protocol::paxos::PaxosActor;
-use stateright::actor::ActorModelState;
 use std::sync::Arc;
 
+/// The single-decree harness: Paxos actors, write-once-register clients, a model file's
+/// configuration, and the ghost history.
+#[derive(Debug)]
+pub struct PaxosHarness;
+
+impl Harness for PaxosHarness {
+    type Actor = PaxosActor;
+    type Client = Client;
+    type Config = PaxosConfig;
+    type History = Arc<Ghost>;
+}
+
 /// The single-decree model: Paxos actors and write-once-register clients.
-pub type PaxosModel = Checked<PaxosActor, Client, PaxosConfig, Arc<Ghost>>;
+pub type PaxosModel = Checked<PaxosHarness>;
 /// A state of [`PaxosModel`].
-pub type PaxosModelState = ActorModelState<Node<PaxosActor, Client>, Arc<Ghost>>;
+pub type PaxosModelState = ModelState<PaxosHarness>;
