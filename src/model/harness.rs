@@ -3,13 +3,13 @@
 //! and the record of the paths a step took.
 //!
 //! A protocol harness supplies: its [`Trail`] (what the properties must remember of each
-//! protocol actor), its [`Client`], its configuration and history, named once by its
+//! protocol actor), its [`ModelClient`], its configuration and history, named once by its
 //! [`Harness`] implementation; its properties as one table of stateright [`Property`] values
 //! and its judge of transitions, given to the model it builds. The [`Actor`] that runs them
 //! is [`Node`], written once.
 use super::config::Config;
 use super::config::ModelCfg;
-use super::node::Client;
+use super::node::ModelClient;
 use super::node::Node;
 use super::node::{ObservedOf, Recorded, Trail};
 use stateright::actor::{Actor, ActorModel, ActorModelState, Id, LossyNetwork};
@@ -35,7 +35,7 @@ pub trait Harness: Sized + 'static {
         > + Send
         + Sync;
     /// The model's client of the protocol's service.
-    type Client: Client<Protocol = Self::Actor, State: Send + Sync> + Send + Sync;
+    type Client: ModelClient<Protocol = Self::Actor, State: Send + Sync> + Send + Sync;
     /// The model file's configuration.
     type Config: Send + Sync + 'static;
     /// The model's ghost history: what the clients did, what the judge found.

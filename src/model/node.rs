@@ -1,5 +1,5 @@
 //! The actor every model runs: a protocol actor with its ghost record ([`Trail`]) kept beside
-//! its state and storage, or a client ([`Client`]); what the harness reads of its states, and
+//! its state and storage, or a client ([`ModelClient`]); what the harness reads of its states, and
 //! which messages it ignores for good.
 use crate::protocol::local::Handlers;
 use serde::Serialize;
@@ -54,7 +54,7 @@ pub trait Recorded: Handlers<Random = ()> {
 
 /// A client of a protocol's service in the model, written by the protocol's harness. Its
 /// handlers are an [`Actor`]'s, for the client's own part of a [`Node`].
-pub trait Client: Clone + Debug + Eq + Hash + Sized {
+pub trait ModelClient: Clone + Debug + Eq + Hash + Sized {
     /// The protocol actor the client talks to.
     type Protocol: Recorded;
 
@@ -95,11 +95,11 @@ pub trait Client: Clone + Debug + Eq + Hash + Sized {
 }
 
 /// The message type of client `C`'s protocol.
-pub type MsgOf<C> = <<C as Client>::Protocol as Actor>::Msg;
+pub type MsgOf<C> = <<C as ModelClient>::Protocol as Actor>::Msg;
 
 /// Where client `C` sends its messages and sets its timers: the commands of its protocol's
 /// actor, which its [`Node`] forwards with each timer tagged ([`Owned`]).
-pub type ClientOut<C> = Out<<C as Client>::Protocol>;
+pub type ClientOut<C> = Out<<C as ModelClient>::Protocol>;
 
 /// A timer of a model's actor, tagged with the actor that holds it.
 ///
@@ -219,9 +219,9 @@ pub struct NodeStorage<T, St> {
 }
 
 /// The state of actor [`Node<A, C>`].
-pub type StateOf<A, C> = NodeState<ObservedOf<A>, <C as Client>::State>;
+pub type StateOf<A, C> = NodeState<ObservedOf<A>, <C as ModelClient>::State>;
 
-impl<A: Recorded, C: Client<Protocol = A>> Actor for Node<A, C> {
+impl<A: Recorded, C: ModelClient<Protocol = A>> Actor for Node<A, C> {
     type Msg = A::Msg;
     type State = StateOf<A, C>;
     type Timer = Owned<A::Timer>;
@@ -297,7 +297,7 @@ pub(super) enum Event<'a, A: Actor> {
     Timeout(&'a A::Timer),
 }
 
-impl<A: Recorded, C: Client<Protocol = A>> Node<A, C> {
+impl<A: Recorded, C: ModelClient<Protocol = A>> Node<A, C> {
     /// Handles `event` with the protocol actor's observed step or the client's handler.
     fn step(&self, id: Id, state: &mut Cow<StateOf<A, C>>, event: Event<A>, o: &mut Out<Self>) {
         let next = match (self, &**state) {
@@ -327,7 +327,7 @@ impl<A: Recorded, C: Client<Protocol = A>> Node<A, C> {
     }
 }
 
-impl<A: Recorded, C: Client<Protocol = A>> Node<A, C> {
+impl<A: Recorded, C: ModelClient<Protocol = A>> Node<A, C> {
     /// The messages this node, actor `id` in `state`, sends when it handles `msg` from `src`
     /// (or, with no message, its `timer`), those it delivers to itself included, in the order
     /// it sends them: the order of its events within the step, which the state after the step
@@ -360,7 +360,7 @@ impl<A: Recorded, C: Client<Protocol = A>> Node<A, C> {
 /// Runs one step of protocol actor `actor`, showing its trail every message sent and saving
 /// the trail with the actor's storage whenever either changes. Returns the new state, or
 /// `None` when nothing changed (the step then leaves the model state as it was).
-fn observed_step<A: Recorded, C: Client<Protocol = A>>(
+fn observed_step<A: Recorded, C: ModelClient<Protocol = A>>(
     actor: &A,
     id: Id,
     node: &ObservedOf<A>,
@@ -452,7 +452,7 @@ where
 /// Whether actor `dst` of `actors`, in its state of `states`, ignores `msg` from `src` now and
 /// in every state it can reach, a reply to it included: the message can never change
 /// anything (spec/reductions.md, R4). `restarts`: whether actors may yet restart.
-pub(crate) fn inert<A: Recorded, C: Client<Protocol = A>>(
+pub(crate) fn inert<A: Recorded, C: ModelClient<Protocol = A>>(
     actors: &[Node<A, C>],
     states: &[Arc<StateOf<A, C>>],
     restarts: bool,
@@ -479,7 +479,7 @@ pub(crate) fn inert<A: Recorded, C: Client<Protocol = A>>(
 }
 
 /// The protocol actors of a model state, with their ids, in index order.
-pub(crate) fn protocol_actors<A: Recorded, C: Client<Protocol = A>, H>(
+pub(crate) fn protocol_actors<A: Recorded, C: ModelClient<Protocol = A>, H>(
     state: &ActorModelState<Node<A, C>, H>,
 ) -> impl Iterator<Item = (Id, &ObservedOf<A>)> {
     state

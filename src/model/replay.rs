@@ -17,7 +17,7 @@
 //!   unordered duplicating lossy network; a client request is recorded in the model's history
 //!   (as the model's clients' sends are) then delivered; a receive is the model's `Deliver`, a
 //!   timeout its `Timeout` (the timer must be set in the model), a restart `Crash` then
-//!   `Recover`, all through [`Checked`]'s `next_state`, so that the judge and the ghost records
+//!   `Recover`, all through [`HarnessModel`]'s `next_state`, so that the judge and the ghost records
 //!   run. The model's network is kept empty: V2 and V4 check the messages, and the duplicating
 //!   network's `Deliver` takes any envelope.
 //! - **V4** Each step must do what the node recorded: save what it saved, send (at least) what
@@ -27,8 +27,8 @@
 //!   one from before that step, the step is skipped; when it is one the step saved before its
 //!   last save (a step may save more than once), the step is replayed and the restart starts
 //!   from that save.
-use crate::model::checked::{Checked, Step};
 use crate::model::harness::{Harness, ModelState};
+use crate::model::harness_model::{HarnessModel, Step};
 use crate::model::linearizability::Calls;
 use crate::model::multi_paxos::MultiPaxosConfig;
 use crate::model::network::NetworkKind;
@@ -540,7 +540,7 @@ pub fn validate(dir: &Path) -> Result<Verdict, BadTrace> {
 
 /// The replay of one protocol's traces (V2-V5).
 struct Replay<'m, P: Readable> {
-    model: &'m Checked<P>,
+    model: &'m HarnessModel<P>,
     state: ModelState<P>,
     ids: BTreeMap<u64, u64>,
     model_ids: BTreeMap<SocketAddrV4, Id>,
@@ -959,7 +959,7 @@ fn self_name<A: Recorded>() -> &'static str {
 /// calls after each client request (V3: the replay records no returns, so it checks no
 /// linearizability, and the record would only grow and be copied with every state).
 fn replay<P>(
-    model: &Checked<P>,
+    model: &HarnessModel<P>,
     traces: &Traces,
     forget_calls: fn(&mut P::History),
 ) -> Result<Verdict, BadTrace>

@@ -1,6 +1,6 @@
 //! The Multi-Paxos model put together: the table of every property in the order they are
 //! reported, the actors and clients built from a configuration, and the boundary.
-use super::client::Client;
+use super::client::KvClient;
 use super::client::KEY;
 use super::config::ModelCfg;
 use super::config::MultiPaxosConfig;
@@ -48,8 +48,8 @@ use super::witnesses::second_leader_change;
 use super::witnesses::snapshot_in_pieces;
 use super::witnesses::stale_refused;
 use super::witnesses::steady_state;
-use crate::model::checked::Checked;
 use crate::model::harness;
+use crate::model::harness_model::HarnessModel;
 use crate::model::network;
 use crate::model::voting::{REFINES_CONSENSUS, REFINES_VOTING};
 use crate::protocol::multi_paxos::{KvOp, Msg, MultiPaxosActor};
@@ -193,7 +193,7 @@ impl MultiPaxosConfig {
             if self.reads {
                 ops.push(KvOp::Get { key: KEY });
             }
-            Client {
+            KvClient {
                 index: k,
                 servers: servers.clone(),
                 ops,
@@ -218,7 +218,7 @@ impl MultiPaxosConfig {
         let properties = properties()
             .into_iter()
             .filter(move |p| liveness || p.expectation != Expectation::Eventually);
-        let checked = Checked::new(actors, properties, judge)
+        let checked = HarnessModel::new(actors, properties, judge)
             .finding(|property, ghost: &Arc<Ghost>| ghost.refinement.finding(property))
             .full_history(|ghost: &mut Arc<Ghost>| Arc::make_mut(ghost).calls.keep_full_history());
         if self.lose_chosen {

@@ -13,7 +13,7 @@ pub(super) const KEY: char = 'x';
 /// A client: client 0 puts `'A'`, client `k > 0` appends `'A' + k`; then each reads, if
 /// configured. It sends request `i` first to server `k + i` and retries at the next server.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Client {
+pub struct KvClient {
     /// The client's index `k` among the clients.
     pub index: usize,
     /// Every server, in id order.
@@ -24,9 +24,9 @@ pub struct Client {
     pub retries: u8,
 }
 
-/// Client state. `id` first, so that sorting actor states never reorders clients.
+/// A key-value client's state. `id` first, so that sorting actor states never reorders clients.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct ClientState {
+pub struct KvClientState {
     /// The client's own id.
     pub id: Id,
     /// The index of the operation awaiting its reply; `ops.len()` once all are answered.
@@ -37,8 +37,8 @@ pub struct ClientState {
     pub retries_left: u8,
 }
 
-impl Client {
-    fn send(&self, id: Id, state: &ClientState, o: &mut ClientOut<Self>) {
+impl KvClient {
+    fn send(&self, id: Id, state: &KvClientState, o: &mut ClientOut<Self>) {
         let command = ClientCommand {
             client: id,
             request: state.next as RequestId + 1,
@@ -51,12 +51,12 @@ impl Client {
     }
 }
 
-impl node::Client for Client {
+impl node::ModelClient for KvClient {
     type Protocol = MultiPaxosActor;
-    type State = ClientState;
+    type State = KvClientState;
 
-    fn on_start(&self, id: Id, o: &mut ClientOut<Self>) -> ClientState {
-        let state = ClientState {
+    fn on_start(&self, id: Id, o: &mut ClientOut<Self>) -> KvClientState {
+        let state = KvClientState {
             id,
             next: 0,
             server: self.servers[self.index % self.servers.len()],
@@ -66,7 +66,7 @@ impl node::Client for Client {
         state
     }
 
-    fn on_msg(&self, id: Id, state: &mut Cow<ClientState>, msg: Msg, o: &mut ClientOut<Self>) {
+    fn on_msg(&self, id: Id, state: &mut Cow<KvClientState>, msg: Msg, o: &mut ClientOut<Self>) {
         // A `Stale` refusal never reaches a model client (it numbers its requests 1, 2, ...
         // and waits for each answer): like any other message, it is ignored.
         let Msg::Reply { request, .. } = msg else {
@@ -89,14 +89,20 @@ impl node::Client for Client {
 
     /// A client numbers its requests 1, 2, ... and awaits each answer in turn: a reply to a
     /// request below the one it awaits, or any other message, stays ignored.
-    fn ignores_forever(&self, state: &ClientState, msg: &Msg) -> bool {
+    fn ignores_forever(&self, state: &KvClientState, msg: &Msg) -> bool {
         match msg {
             Msg::Reply { request, .. } => *request <= state.next as RequestId,
             _ => true,
         }
     }
 
-    fn on_timeout(&self, id: Id, state: &mut Cow<ClientState>, _: &Timer, o: &mut ClientOut<Self>) {
+    fn on_timeout(
+        &self,
+        id: Id,
+        state: &mut Cow<KvClientState>,
+        _: &Timer,
+        o: &mut ClientOut<Self>,
+    ) {
         if state.next >= self.ops.len() || state.retries_left == 0 {
             return;
         }

@@ -14,7 +14,7 @@ mod tests;
 mod witnesses;
 
 pub use assemble::property_names;
-pub use client::{Client, ClientState};
+pub use client::{KvClient, KvClientState};
 pub use config::ModelCfg;
 pub use config::MultiPaxosConfig;
 pub use ghost::{Ghost, LedBeforeRestart, Took, Trail};

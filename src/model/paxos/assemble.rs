@@ -1,6 +1,6 @@
 //! The Paxos model put together: the table of every property in the order they are
 //! reported, the actors and clients built from a configuration, and the boundary.
-use super::client::Client;
+use super::client::RegisterClient;
 use super::config::Layout;
 use super::config::ModelCfg;
 use super::config::PaxosConfig;
@@ -35,8 +35,8 @@ use super::properties::unique_numbers;
 use super::properties::validity;
 use super::properties::value_chosen;
 use super::symmetry::representative;
-use crate::model::checked::Checked;
 use crate::model::harness;
+use crate::model::harness_model::HarnessModel;
 use crate::model::voting::{REFINES_CONSENSUS, REFINES_VOTING};
 use crate::protocol::paxos::{PaxosActor, Roles};
 use stateright::actor::model_timeout;
@@ -113,7 +113,7 @@ impl PaxosConfig {
         };
         // Client k starts at proposer k (mod their number) and goes on round the others.
         let clients = (0..self.clients + self.readers)
-            .map(|k| Client {
+            .map(|k| RegisterClient {
                 value: (k < self.clients).then(|| (b'A' + k as u8) as char),
                 servers: (0..proposers.len())
                     .map(|i| proposers[(k + i) % proposers.len()])
@@ -127,7 +127,7 @@ impl PaxosConfig {
             .record_msg_out(record_out)
             .record_msg_in(record_in)
             .within_boundary(within_boundary);
-        Checked::new(actors, properties(), judge)
+        HarnessModel::new(actors, properties(), judge)
             .symmetry(representative)
             .finding(|property, ghost: &Arc<Ghost>| ghost.refinement.finding(property))
             .full_history(|ghost: &mut Arc<Ghost>| Arc::make_mut(ghost).calls.keep_full_history())

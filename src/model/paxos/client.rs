@@ -13,7 +13,7 @@ use std::borrow::Cow;
 /// register through the server after the last one it put to, so that the read may be a quorum
 /// read. A reader has no value and reads from the start, racing the proposals.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Client {
+pub struct RegisterClient {
     /// The value to put; a reader has none and only reads.
     pub value: Option<Value>,
     /// The servers, in the order the client tries them, starting with its first.
@@ -26,9 +26,9 @@ pub struct Client {
     pub read_elsewhere: bool,
 }
 
-/// Client state. `id` comes first so that sorting actor states never reorders clients.
+/// A register client's state. `id` comes first so that sorting actor states never reorders clients.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct ClientState {
+pub struct RegisterClientState {
     /// The client's own id.
     pub id: Id,
     /// The request waiting for its reply: 1 is the put, 2 the get.
@@ -40,7 +40,7 @@ pub struct ClientState {
 pub(super) const PUT: RequestId = 1;
 pub(super) const GET: RequestId = 2;
 
-impl Client {
+impl RegisterClient {
     /// The server the client puts through after `resent` retries.
     fn put_to(&self, resent: u32) -> Id {
         self.servers[resent as usize % self.servers.len()]
@@ -70,11 +70,11 @@ impl Client {
     }
 }
 
-impl node::Client for Client {
+impl node::ModelClient for RegisterClient {
     type Protocol = PaxosActor;
-    type State = ClientState;
+    type State = RegisterClientState;
 
-    fn on_start(&self, id: Id, o: &mut ClientOut<Self>) -> ClientState {
+    fn on_start(&self, id: Id, o: &mut ClientOut<Self>) -> RegisterClientState {
         let awaiting = match self.value {
             Some(_) => {
                 self.put(0, o);
@@ -85,21 +85,27 @@ impl node::Client for Client {
                 GET
             }
         };
-        ClientState {
+        RegisterClientState {
             id,
             awaiting: Some(awaiting),
             resent: 0,
         }
     }
 
-    fn on_msg(&self, id: Id, state: &mut Cow<ClientState>, msg: Msg, o: &mut ClientOut<Self>) {
+    fn on_msg(
+        &self,
+        id: Id,
+        state: &mut Cow<RegisterClientState>,
+        msg: Msg,
+        o: &mut ClientOut<Self>,
+    ) {
         let resent = state.resent;
         match (state.awaiting, msg) {
             (Some(PUT), Msg::PutOk { request: PUT } | Msg::PutFail { request: PUT })
                 if self.put_only =>
             {
                 o.cancel_timer(Timer::Retry);
-                *state = Cow::Owned(ClientState {
+                *state = Cow::Owned(RegisterClientState {
                     id,
                     awaiting: None,
                     resent,
@@ -108,14 +114,14 @@ impl node::Client for Client {
             (Some(PUT), Msg::PutOk { request: PUT } | Msg::PutFail { request: PUT }) => {
                 o.cancel_timer(Timer::Retry);
                 o.send(self.get_from(resent), Msg::Get { request: GET });
-                *state = Cow::Owned(ClientState {
+                *state = Cow::Owned(RegisterClientState {
                     id,
                     awaiting: Some(GET),
                     resent,
                 });
             }
             (Some(GET), Msg::GetOk { request: GET, .. }) => {
-                *state = Cow::Owned(ClientState {
+                *state = Cow::Owned(RegisterClientState {
                     id,
                     awaiting: None,
                     resent,
@@ -127,7 +133,7 @@ impl node::Client for Client {
 
     /// A client awaits its put, then its get, then nothing: a reply to a request it no longer
     /// awaits, or that it never awaits, stays ignored.
-    fn ignores_forever(&self, state: &ClientState, msg: &Msg) -> bool {
+    fn ignores_forever(&self, state: &RegisterClientState, msg: &Msg) -> bool {
         match (state.awaiting, msg) {
             (Some(PUT), Msg::PutOk { request } | Msg::PutFail { request }) => *request != PUT,
             (Some(PUT | GET), Msg::GetOk { request, .. }) => *request != GET,
@@ -136,13 +142,19 @@ impl node::Client for Client {
     }
 
     /// No answer yet: resend the put to the next server.
-    fn on_timeout(&self, id: Id, state: &mut Cow<ClientState>, _: &Timer, o: &mut ClientOut<Self>) {
+    fn on_timeout(
+        &self,
+        id: Id,
+        state: &mut Cow<RegisterClientState>,
+        _: &Timer,
+        o: &mut ClientOut<Self>,
+    ) {
         if state.awaiting != Some(PUT) || state.resent >= self.retries {
             return;
         }
         let resent = state.resent + 1;
         self.put(resent, o);
-        *state = Cow::Owned(ClientState {
+        *state = Cow::Owned(RegisterClientState {
             id,
             awaiting: Some(PUT),
             resent,

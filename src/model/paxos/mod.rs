@@ -14,7 +14,7 @@ mod symmetry;
 mod tests;
 
 pub use assemble::property_names;
-pub use client::{Client, ClientState};
+pub use client::{RegisterClient, RegisterClientState};
 pub use config::ModelCfg;
 pub use config::{Layout, PaxosConfig};
 pub use ghost::{Ghost, Took, Trail};

@@ -1,10 +1,10 @@
 //! The Paxos model's types: its harness (the parts it is made of), the checked model and its
 //! state.
-use super::client::Client;
+use super::client::RegisterClient;
 use super::config::PaxosConfig;
 use super::ghost::Ghost;
-use crate::model::checked::Checked;
 use crate::model::harness::{Harness, ModelState};
+use crate::model::harness_model::HarnessModel;
 use crate::protocol::paxos::PaxosActor;
 use std::sync::Arc;
 
@@ -15,12 +15,12 @@ pub struct PaxosHarness;
 
 impl Harness for PaxosHarness {
     type Actor = PaxosActor;
-    type Client = Client;
+    type Client = RegisterClient;
     type Config = PaxosConfig;
     type History = Arc<Ghost>;
 }
 
 /// The single-decree model: Paxos actors and write-once-register clients.
-pub type PaxosModel = Checked<PaxosHarness>;
+pub type PaxosModel = HarnessModel<PaxosHarness>;
 /// A state of [`PaxosModel`].
 pub type PaxosModelState = ModelState<PaxosHarness>;

@@ -1,6 +1,6 @@
 //! The symmetry reduction: acceptors and learners of the paper's layout are interchangeable,
 //! so a state stands for every state that renames them.
-use super::client::Client;
+use super::client::RegisterClient;
 use super::model::PaxosModelState;
 use crate::model::node;
 use crate::model::node::{NodeState, Observed, StateOf};
@@ -10,7 +10,7 @@ use stateright::{Rewrite, RewritePlan};
 use std::sync::Arc;
 
 /// The state of an actor of [`PaxosModel`].
-type PaxosNodeState = StateOf<PaxosActor, Client>;
+type PaxosNodeState = StateOf<PaxosActor, RegisterClient>;
 
 /// Which interchangeable group an actor belongs to, read off its state: acceptors and
 /// learners of the paper's layout are interchangeable among themselves; servers (whose

@@ -1,8 +1,8 @@
 //! The model the checker runs: an [`ActorModel`](stateright::actor::ActorModel) of [`Node`]s with its property table, and a
 //! judge that sees every transition whole (the state before and the state after), so that a
 //! property can speak of steps ("a read that answers nothing started before anything was
-//! chosen") and not only of states. Both protocols' models are a [`Checked`].
-use super::check::{self, Checkable, Reduction, Representative};
+//! chosen") and not only of states. Both protocols' models are a [`HarnessModel`].
+use super::check::{self, Reduction, Representative, Runnable};
 use super::config::ModelCfg;
 use super::harness::{ActorMsg, Actors, Harness, ModelState, ProtocolNode};
 use super::node::{protocol_actors, ActionOf, Node, Owned};
@@ -70,7 +70,7 @@ impl<P: Harness> Transition<'_, P> {
     }
 }
 
-/// A step of a [`Checked`] model.
+/// A step of a [`HarnessModel`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step<M, T> {
     /// One of stateright's actor steps.
@@ -82,18 +82,18 @@ pub enum Step<M, T> {
     CrashMidStep(ActorModelAction<M, T, ()>),
 }
 
-/// A step of a [`Checked`] model whose protocol actor is `A`.
+/// A step of a [`HarnessModel`] whose protocol actor is `A`.
 pub type StepOf<A> = Step<<A as Actor>::Msg, Owned<<A as Actor>::Timer>>;
 
 /// A symmetry reduction: the representative of a state's class.
 pub type Canonical<P> = fn(&ModelState<P>) -> ModelState<P>;
 
 /// What a judge recorded of a property's failure in a state, if anything (see
-/// [`Checkable::finding`]).
+/// [`Runnable::finding`]).
 pub type Finding<H> = fn(&'static str, &H) -> Option<String>;
 
 /// An actor model with its property table, its judge of transitions and its symmetry.
-pub struct Checked<P: Readable> {
+pub struct HarnessModel<P: Readable> {
     inner: Actors<P>,
     properties: Vec<Property<Self>>,
     judge: Judge<P>,
@@ -118,13 +118,13 @@ pub struct Checked<P: Readable> {
     full_history: Option<fn(&mut P::History)>,
     /// Once set, no state has successors: the checker's watchdog stops a check with it.
     stop: Arc<AtomicBool>,
-    /// The messages the network loses as soon as they are sent, if any ([`Checked::losing`]).
+    /// The messages the network loses as soon as they are sent, if any ([`HarnessModel::losing`]).
     lost_at_once: Option<fn(&ActorMsg<P>) -> bool>,
 }
 
 /// The properties read the configuration and the actors through the model, as they would on
 /// the [`ActorModel`](stateright::actor::ActorModel) itself (`model.cfg`).
-impl<P: Readable> Deref for Checked<P> {
+impl<P: Readable> Deref for HarnessModel<P> {
     type Target = Actors<P>;
 
     fn deref(&self) -> &Self::Target {
@@ -132,7 +132,7 @@ impl<P: Readable> Deref for Checked<P> {
     }
 }
 
-impl<P: Readable> Checked<P> {
+impl<P: Readable> HarnessModel<P> {
     /// The model of `actors`, checked against `properties` (reported in this order), with
     /// every transition judged by `judge`.
     pub(crate) fn new(
@@ -140,7 +140,7 @@ impl<P: Readable> Checked<P> {
         properties: impl IntoIterator<Item = Property<Self>>,
         judge: Judge<P>,
     ) -> Self {
-        Checked {
+        HarnessModel {
             inner: actors,
             properties: properties.into_iter().collect(),
             judge,
@@ -237,7 +237,7 @@ impl<P: Readable> Checked<P> {
     }
 }
 
-impl<P: Readable> Model for Checked<P> {
+impl<P: Readable> Model for HarnessModel<P> {
     type State = ModelState<P>;
     type Action = StepOf<P::Actor>;
 
@@ -324,7 +324,7 @@ impl<P: Readable> Model for Checked<P> {
     }
 }
 
-impl<P: Readable> Checkable for Checked<P> {
+impl<P: Readable> Runnable for HarnessModel<P> {
     fn describe(&self, action: &Self::Action) -> String {
         self.describe_step(action)
     }
