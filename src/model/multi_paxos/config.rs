@@ -98,6 +98,40 @@ pub struct MultiPaxosConfig {
     pub lose_chosen: bool,
 }
 
+/// The Multi-Paxos default, as models/multi-paxos-3-servers-1-client-ordered.toml: 3 servers,
+/// 1 client that puts then reads through the log (2 slots, no retries), an ordered network, no
+/// faults, at most 2 ballots in all (one leader change); no window, batching, snapshots, tick,
+/// pieces or loss bounds. A model file names every field it needs; in code, set the ones that
+/// differ and take the rest from here.
+impl Default for MultiPaxosConfig {
+    fn default() -> Self {
+        MultiPaxosConfig {
+            servers: 3,
+            clients: 1,
+            reads: true,
+            network: NetworkKind::Ordered,
+            lossy: false,
+            max_crashes: 0,
+            ballots: 2,
+            slots: 2,
+            client_retries: 0,
+            variant: Variant::default(),
+            window: None,
+            batch: None,
+            batch_wait: false,
+            batch_bytes: None,
+            snapshot_after: None,
+            snapshot_piece: None,
+            leader_tick: LeaderTick::default(),
+            piece: None,
+            burst: None,
+            max_lost: None,
+            liveness: false,
+            lose_chosen: false,
+        }
+    }
+}
+
 impl config::Config for MultiPaxosConfig {
     fn faults(&self) -> Faults {
         Faults {

@@ -1,5 +1,6 @@
 //! Unit tests of the Multi-Paxos harness: the witnesses each mean the path they name, and the judge of transitions.
 use super::client::KEY;
+use super::config::MultiPaxosConfig;
 use super::judge::breaks_p1a_in_order;
 use super::model::MultiPaxosModel;
 use super::model::MultiPaxosModelState;
@@ -281,4 +282,15 @@ fn a_truncated_log_is_judged_by_slot_and_its_snapshot_by_the_chosen_prefix() {
         replay(&chosen, 1, true),
         Some(good.acceptor.snapshot.machine.clone())
     );
+}
+
+// The default configuration is the one its documentation names.
+#[test]
+fn the_default_is_the_ordered_one_client_model() {
+    let loaded =
+        catalogue::load(Some("multi-paxos-3-servers-1-client-ordered")).expect("a catalogue model");
+    let ProtocolModel::MultiPaxos(config) = loaded.file.model else {
+        panic!("multi-paxos-3-servers-1-client-ordered is a Multi-Paxos model");
+    };
+    assert_eq!(config, MultiPaxosConfig::default());
 }

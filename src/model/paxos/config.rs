@@ -99,6 +99,29 @@ pub struct PaxosConfig {
     pub variant: Variant,
 }
 
+/// The smallest single-decree model worth checking: 3 servers (each proposer, acceptor and
+/// learner), 1 client that puts then reads, an ordered network, no faults, and one ballot per
+/// proposer (`max_round = 1`). A model file names every field it needs; in code, set the ones
+/// that differ and take the rest from here.
+impl Default for PaxosConfig {
+    fn default() -> Self {
+        PaxosConfig {
+            layout: Layout::Servers { servers: 3 },
+            clients: 1,
+            put_only: false,
+            readers: 0,
+            network: NetworkKind::Ordered,
+            lossy: false,
+            max_crashes: 0,
+            max_round: Some(1),
+            ballots: None,
+            read_elsewhere: false,
+            retries: 0,
+            variant: Variant::default(),
+        }
+    }
+}
+
 impl config::Config for PaxosConfig {
     fn faults(&self) -> Faults {
         Faults {
