@@ -3,16 +3,16 @@
 //! and the record of the paths a step took.
 //!
 //! A protocol harness supplies: its [`Trail`] (what the properties must remember of each
-//! protocol actor), its [`ModelClient`], its configuration and history, named once by its
-//! [`Harness`] implementation; its properties as one table of stateright [`Property`] values
-//! and its judge of transitions, given to the model it builds. The [`Actor`] that runs them
-//! is [`Node`], written once.
+//! protocol actor), its [`ModelClient`], its configuration, history and judge of transitions,
+//! named once by its [`Harness`] implementation; and its properties as one table of
+//! stateright [`Property`] values, given to the model it builds (they are typed by that
+//! model). The [`Actor`] that runs them is [`Node`], written once.
 use super::config::Config;
 use super::config::ModelCfg;
 use super::node::ModelClient;
 use super::node::Node;
-use super::node::{ObservedOf, Recorded, Trail};
-use stateright::actor::{Actor, ActorModel, ActorModelState, Id, LossyNetwork};
+use super::node::{protocol_actors, ActionOf, ObservedOf, Recorded, Trail};
+use stateright::actor::{Actor, ActorModel, ActorModelAction, ActorModelState, Id, LossyNetwork};
 use stateright::{Expectation, Model, Property};
 use std::collections::BTreeSet;
 use std::fmt::Debug;
@@ -40,6 +40,19 @@ pub trait Harness: Sized + 'static {
     type Config: Send + Sync + 'static;
     /// The model's ghost history: what the clients did, what the judge found.
     type History: Clone + Debug + Hash + PartialEq + Send + Sync + 'static;
+
+    /// Judges a transition: sees the model's configuration, the step (stateright's action: a
+    /// loss and a delivery that changes nothing leave the same state on an ordered network), the
+    /// state before it and the state after it, and writes what it finds into the after-state's
+    /// history (a sticky record that the `always` properties then read). It must only ever record
+    /// what a step did, never anything the state does not already determine, or it would split
+    /// equal states.
+    fn judge(
+        cfg: &ModelCfg<Self::Config>,
+        step: &Transition<Self>,
+        before: &ModelState<Self>,
+        after: &mut ModelState<Self>,
+    );
 }
 
 /// The actor model of protocol harness `P`: its actors (for their names) and its
@@ -59,6 +72,54 @@ pub type ProtocolNode<P> = ObservedOf<<P as Harness>::Actor>;
 /// A state of the model of protocol harness `P`.
 pub type ModelState<P> =
     ActorModelState<Node<<P as Harness>::Actor, <P as Harness>::Client>, <P as Harness>::History>;
+
+/// A transition as a judge ([`Harness::judge`]) sees it: stateright's action, and the actors
+/// that take it.
+pub struct Transition<'a, P: Harness> {
+    /// Stateright's action.
+    pub action: &'a ActionOf<P::Actor>,
+    pub(super) actors: &'a [Node<P::Actor, P::Client>],
+}
+
+impl<P: Harness> Transition<'_, P> {
+    /// The actor that takes the step, for a delivery or a timeout.
+    pub fn actor(&self) -> Option<Id> {
+        match self.action {
+            ActorModelAction::Deliver { dst, .. } => Some(*dst),
+            ActorModelAction::Timeout(id, _) => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// The stepping actor, and its protocol node in `before` and in `after`: none for a
+    /// client's step, a loss, a crash or a restart.
+    pub fn nodes<'s>(
+        &self,
+        before: &'s ModelState<P>,
+        after: &'s ModelState<P>,
+    ) -> Option<(Id, &'s ProtocolNode<P>, &'s ProtocolNode<P>)> {
+        let id = self.actor()?;
+        let node = |state| {
+            protocol_actors(state)
+                .find(|(i, _)| *i == id)
+                .map(|(_, n)| n)
+        };
+        Some((id, node(before)?, node(after)?))
+    }
+
+    /// The messages the stepping actor sent in this step from `before`, in order, those it
+    /// delivered to itself included ([`Node::sent_in_step`]); none for a loss, crash or
+    /// restart.
+    pub fn sent(&self, before: &ModelState<P>) -> Vec<ActorMsg<P>> {
+        let (id, event) = match self.action {
+            ActorModelAction::Deliver { src, dst, msg } => (*dst, Ok((*src, msg.clone()))),
+            ActorModelAction::Timeout(id, timer) => (*id, Err(&timer.timer)),
+            _ => return Vec::new(),
+        };
+        let i = usize::from(id);
+        self.actors[i].sent_in_step(id, &before.actor_states[i], event)
+    }
+}
 
 /// What the step into a state took, of the paths some witnesses name that the state does not
 /// show (a retry after a refusal and one after a timeout can lead to the same state): the

@@ -1,11 +1,10 @@
-//! The model the checker runs: an [`ActorModel`](stateright::actor::ActorModel) of [`Node`]s with its property table, and a
-//! judge that sees every transition whole (the state before and the state after), so that a
-//! property can speak of steps ("a read that answers nothing started before anything was
-//! chosen") and not only of states. Both protocols' models are a [`HarnessModel`].
+//! The model the checker runs: an [`ActorModel`](stateright::actor::ActorModel) of [`Node`]s with
+//! its property table, and a judge that sees every transition whole (the state before and the state
+//! after), so that a property can speak of steps ("a read that answers nothing started before
+//! anything was chosen") and not only of states. Both protocols' models are a [`HarnessModel`].
 use super::check::{self, Reduction, Representative, Runnable};
-use super::config::ModelCfg;
-use super::harness::{ActorMsg, Actors, Harness, ModelState, ProtocolNode};
-use super::node::{protocol_actors, ActionOf, Node, Owned};
+use super::harness::{ActorMsg, Actors, ModelState, Transition};
+use super::node::{Node, Owned};
 use super::view::{self, Readable};
 use stateright::actor::{Actor, ActorModelAction, Id};
 use stateright::{Model, Path, Property};
@@ -13,62 +12,6 @@ use std::fmt::Debug;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-
-/// A judge of transitions: sees the model's configuration, the step (stateright's action: a
-/// loss and a delivery that changes nothing leave the same state on an ordered network), the
-/// state before it and the state after it, and writes what it finds into the after-state's
-/// history (a sticky record that the `always` properties then read). It must only ever record
-/// what a step did, never anything the state does not already determine, or it would split
-/// equal states.
-pub type Judge<P> =
-    fn(&ModelCfg<<P as Harness>::Config>, &Transition<P>, &ModelState<P>, &mut ModelState<P>);
-
-/// A transition as a [`Judge`] sees it: stateright's action, and the actors that take it.
-pub struct Transition<'a, P: Harness> {
-    /// Stateright's action.
-    pub action: &'a ActionOf<P::Actor>,
-    actors: &'a [Node<P::Actor, P::Client>],
-}
-
-impl<P: Harness> Transition<'_, P> {
-    /// The actor that takes the step, for a delivery or a timeout.
-    pub fn actor(&self) -> Option<Id> {
-        match self.action {
-            ActorModelAction::Deliver { dst, .. } => Some(*dst),
-            ActorModelAction::Timeout(id, _) => Some(*id),
-            _ => None,
-        }
-    }
-
-    /// The stepping actor, and its protocol node in `before` and in `after`: none for a
-    /// client's step, a loss, a crash or a restart.
-    pub fn nodes<'s>(
-        &self,
-        before: &'s ModelState<P>,
-        after: &'s ModelState<P>,
-    ) -> Option<(Id, &'s ProtocolNode<P>, &'s ProtocolNode<P>)> {
-        let id = self.actor()?;
-        let node = |state| {
-            protocol_actors(state)
-                .find(|(i, _)| *i == id)
-                .map(|(_, n)| n)
-        };
-        Some((id, node(before)?, node(after)?))
-    }
-
-    /// The messages the stepping actor sent in this step from `before`, in order, those it
-    /// delivered to itself included ([`Node::sent_in_step`]); none for a loss, crash or
-    /// restart.
-    pub fn sent(&self, before: &ModelState<P>) -> Vec<ActorMsg<P>> {
-        let (id, event) = match self.action {
-            ActorModelAction::Deliver { src, dst, msg } => (*dst, Ok((*src, msg.clone()))),
-            ActorModelAction::Timeout(id, timer) => (*id, Err(&timer.timer)),
-            _ => return Vec::new(),
-        };
-        let i = usize::from(id);
-        self.actors[i].sent_in_step(id, &before.actor_states[i], event)
-    }
-}
 
 /// A step of a [`HarnessModel`].
 #[derive(Clone, Debug, PartialEq)]
@@ -96,7 +39,6 @@ pub type Finding<H> = fn(&'static str, &H) -> Option<String>;
 pub struct HarnessModel<P: Readable> {
     inner: Actors<P>,
     properties: Vec<Property<Self>>,
-    judge: Judge<P>,
     symmetry: Option<Canonical<P>>,
     /// What the judge recorded of a failure, read from the history.
     finding: Option<Finding<P::History>>,
@@ -134,16 +76,15 @@ impl<P: Readable> Deref for HarnessModel<P> {
 
 impl<P: Readable> HarnessModel<P> {
     /// The model of `actors`, checked against `properties` (reported in this order), with
-    /// every transition judged by `judge`.
+    /// every transition judged by the harness's judge
+    /// ([`Harness::judge`](super::harness::Harness::judge)).
     pub(crate) fn new(
         actors: Actors<P>,
         properties: impl IntoIterator<Item = Property<Self>>,
-        judge: Judge<P>,
     ) -> Self {
         HarnessModel {
             inner: actors,
             properties: properties.into_iter().collect(),
-            judge,
             symmetry: None,
             finding: None,
             skip_noops: false,
@@ -283,7 +224,7 @@ impl<P: Readable> Model for HarnessModel<P> {
             action: &step,
             actors: &self.inner.actors,
         };
-        (self.judge)(&self.inner.cfg, &step, last, &mut next);
+        P::judge(&self.inner.cfg, &step, last, &mut next);
         if self.drop_inert {
             self.drop_inert_messages(&mut next);
         }

@@ -49,6 +49,7 @@ use super::witnesses::snapshot_in_pieces;
 use super::witnesses::stale_refused;
 use super::witnesses::steady_state;
 use crate::model::harness;
+use crate::model::harness::{Harness, Transition};
 use crate::model::harness_model::HarnessModel;
 use crate::model::network;
 use crate::model::voting::{REFINES_CONSENSUS, REFINES_VOTING};
@@ -57,6 +58,22 @@ use stateright::actor::{model_timeout, Envelope, Id};
 use stateright::{Expectation, Property};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+impl Harness for MultiPaxosHarness {
+    type Actor = MultiPaxosActor;
+    type Client = KvClient;
+    type Config = MultiPaxosConfig;
+    type History = Arc<Ghost>;
+
+    fn judge(
+        cfg: &ModelCfg,
+        step: &Transition<Self>,
+        before: &MultiPaxosModelState,
+        after: &mut MultiPaxosModelState,
+    ) {
+        judge(cfg, step, before, after);
+    }
+}
 
 /// Every property of the model, in the order they are reported: its name (the claim it
 /// checks), whether it must hold always or be reached sometimes, and its condition. For the
@@ -218,7 +235,7 @@ impl MultiPaxosConfig {
         let properties = properties()
             .into_iter()
             .filter(move |p| liveness || p.expectation != Expectation::Eventually);
-        let checked = HarnessModel::new(actors, properties, judge)
+        let checked = HarnessModel::new(actors, properties)
             .finding(|property, ghost: &Arc<Ghost>| ghost.refinement.finding(property))
             .full_history(|ghost: &mut Arc<Ghost>| Arc::make_mut(ghost).calls.keep_full_history());
         if self.lose_chosen {

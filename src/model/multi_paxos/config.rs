@@ -36,31 +36,36 @@ pub struct MultiPaxosConfig {
     /// The protocol itself, or one of its deliberately broken versions.
     #[serde(default)]
     pub variant: Variant,
-    /// Batching: the most slots a leader has in flight before requests wait for one to be
-    /// chosen ([`MultiPaxosActor::window`](crate::protocol::multi_paxos::MultiPaxosActor::window)); by default no limit (no request ever waits).
+    /// Batching: the most slots a leader has in flight before requests wait for one to be chosen
+    /// ([`MultiPaxosActor::window`](crate::protocol::multi_paxos::MultiPaxosActor::window)); by
+    /// default no limit (no request ever waits).
     #[serde(default)]
     pub window: Option<usize>,
-    /// Batching: the most client commands one slot holds ([`MultiPaxosActor::batch`](crate::protocol::multi_paxos::MultiPaxosActor::batch)); by
+    /// Batching: the most client commands one slot holds
+    /// ([`MultiPaxosActor::batch`](crate::protocol::multi_paxos::MultiPaxosActor::batch)); by
     /// default 1.
     #[serde(default)]
     pub batch: Option<usize>,
     /// Batching: whether a leader holds its waiting requests, once a slot is chosen, for the
-    /// clients that slot answered ([`MultiPaxosActor::batch_wait`](crate::protocol::multi_paxos::MultiPaxosActor::batch_wait); its timer may fire at any
-    /// point, as every model timer); by default not.
+    /// clients that slot answered
+    /// ([`MultiPaxosActor::batch_wait`](crate::protocol::multi_paxos::MultiPaxosActor::batch_wait);
+    /// its timer may fire at any point, as every model timer); by default not.
     #[serde(default)]
     pub batch_wait: bool,
     /// Batching: the most key and value bytes a batch of several commands holds
-    /// ([`MultiPaxosActor::batch_bytes`](crate::protocol::multi_paxos::MultiPaxosActor::batch_bytes)); by default no limit (the runtime's, for replay).
+    /// ([`MultiPaxosActor::batch_bytes`](crate::protocol::multi_paxos::MultiPaxosActor::batch_bytes));
+    /// by default no limit (the runtime's, for replay).
     #[serde(default)]
     pub batch_bytes: Option<usize>,
-    /// Snapshots: a server takes one, and truncates its log below it, each time it has applied
-    /// this many slots past its last one ([`MultiPaxosActor::snapshot_after`](crate::protocol::multi_paxos::MultiPaxosActor::snapshot_after)); by default
-    /// never.
+    /// Snapshots: a server takes one, and truncates its log below it, each time it has applied this
+    /// many slots past its last one
+    /// ([`MultiPaxosActor::snapshot_after`](crate::protocol::multi_paxos::MultiPaxosActor::snapshot_after));
+    /// by default never.
     #[serde(default)]
     pub snapshot_after: Option<Slot>,
     /// Snapshots: the most entries one piece of a snapshot carries
-    /// ([`MultiPaxosActor::snapshot_piece`](crate::protocol::multi_paxos::MultiPaxosActor::snapshot_piece)); by default `piece`, or more than the model's
-    /// store has.
+    /// ([`MultiPaxosActor::snapshot_piece`](crate::protocol::multi_paxos::MultiPaxosActor::snapshot_piece));
+    /// by default `piece`, or more than the model's store has.
     #[serde(default)]
     pub snapshot_piece: Option<usize>,
     /// When a leader ticks (re-sends its `Accept`s in flight, sends heartbeats): off unless

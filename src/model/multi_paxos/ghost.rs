@@ -96,8 +96,9 @@ pub struct Ghost {
     /// The first steps that did not refine `Voting` (in some slot) and `Consensus` (in some
     /// slot, or a replica's log), set by the judge.
     pub refinement: Refinement,
-    /// With [`MultiPaxosConfig::max_lost`](super::config::MultiPaxosConfig::max_lost): how many phase 2 messages were lost, and whether a
-    /// loss it excludes happened (such states are outside the boundary).
+    /// With [`MultiPaxosConfig::max_lost`](super::config::MultiPaxosConfig::max_lost): how many
+    /// phase 2 messages were lost, and whether a loss it excludes happened (such states are outside
+    /// the boundary).
     pub lost: (u8, bool),
     /// Sticky: a server that led, crashed and restarted made, by an acceptance after its
     /// restart, a proposal chosen in a slot where another command was accepted (set by the

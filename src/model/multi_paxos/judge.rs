@@ -8,7 +8,7 @@ use super::model::MultiPaxosModelState;
 use super::properties::servers;
 use super::properties::Acceptances;
 use crate::model::harness;
-use crate::model::harness_model::Transition;
+use crate::model::harness::Transition;
 use crate::model::node::protocol_actors;
 use crate::model::node::ActionOf;
 use crate::model::voting::{order_matters, Event, Illegal, Voting};

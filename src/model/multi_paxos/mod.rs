@@ -1,7 +1,7 @@
-//! The model-checking harness for Multi-Paxos: clients of the key-value store, a ghost record
-//! of every acceptance, the properties of the replicated log, and the [`ActorModel`](stateright::actor::ActorModel) that puts
-//! them together. The servers are the unmodified
-//! [`MultiPaxosActor`](crate::protocol::multi_paxos::MultiPaxosActor).
+//! The model-checking harness for Multi-Paxos: clients of the key-value store, a ghost record of
+//! every acceptance, the properties of the replicated log, and the
+//! [`ActorModel`](stateright::actor::ActorModel) that puts them together. The servers are the
+//! unmodified [`MultiPaxosActor`](crate::protocol::multi_paxos::MultiPaxosActor).
 mod assemble;
 mod client;
 mod config;

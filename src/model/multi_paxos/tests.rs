@@ -1,4 +1,5 @@
-//! Unit tests of the Multi-Paxos harness: the witnesses each mean the path they name, and the judge of transitions.
+//! Unit tests of the Multi-Paxos harness: the witnesses each mean the path they name, and the
+//! judge of transitions.
 use super::client::KEY;
 use super::config::MultiPaxosConfig;
 use super::judge::breaks_p1a_in_order;

@@ -36,12 +36,29 @@ use super::properties::validity;
 use super::properties::value_chosen;
 use super::symmetry::representative;
 use crate::model::harness;
+use crate::model::harness::{Harness, Transition};
 use crate::model::harness_model::HarnessModel;
 use crate::model::voting::{REFINES_CONSENSUS, REFINES_VOTING};
 use crate::protocol::paxos::{PaxosActor, Roles};
 use stateright::actor::model_timeout;
 use stateright::{Expectation, Property};
 use std::sync::Arc;
+
+impl Harness for PaxosHarness {
+    type Actor = PaxosActor;
+    type Client = RegisterClient;
+    type Config = PaxosConfig;
+    type History = Arc<Ghost>;
+
+    fn judge(
+        cfg: &ModelCfg,
+        step: &Transition<Self>,
+        before: &PaxosModelState,
+        after: &mut PaxosModelState,
+    ) {
+        judge(cfg, step, before, after);
+    }
+}
 
 /// Every property of the model, in the order they are reported: its name (the claim it
 /// checks), whether it must hold always or be reached sometimes, and its condition.
@@ -127,7 +144,7 @@ impl PaxosConfig {
             .record_msg_out(record_out)
             .record_msg_in(record_in)
             .within_boundary(within_boundary);
-        HarnessModel::new(actors, properties(), judge)
+        HarnessModel::new(actors, properties())
             .symmetry(representative)
             .finding(|property, ghost: &Arc<Ghost>| ghost.refinement.finding(property))
             .full_history(|ghost: &mut Arc<Ghost>| Arc::make_mut(ghost).calls.keep_full_history())

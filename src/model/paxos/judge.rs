@@ -8,7 +8,7 @@ use super::model::PaxosHarness;
 use super::model::PaxosModelState;
 use super::properties::chosen;
 use crate::model::harness;
-use crate::model::harness_model::Transition;
+use crate::model::harness::Transition;
 use crate::model::node::ActionOf;
 use crate::model::node::{protocol_actors, NodeState, ObservedOf};
 use crate::model::voting::{order_matters, Event, Voting};

@@ -1,7 +1,7 @@
-//! The model-checking harness for single-decree Paxos: clients, a ghost history of
-//! everything that ever happened, the properties of *Paxos Made Simple*, and the
-//! [`ActorModel`](stateright::actor::ActorModel) that puts them together. The servers are the unmodified
-//! [`PaxosActor`](crate::protocol::paxos::PaxosActor) that also runs on UDP.
+//! The model-checking harness for single-decree Paxos: clients, a ghost history of everything that
+//! ever happened, the properties of *Paxos Made Simple*, and the
+//! [`ActorModel`](stateright::actor::ActorModel) that puts them together. The servers are the
+//! unmodified [`PaxosActor`](crate::protocol::paxos::PaxosActor) that also runs on UDP.
 mod assemble;
 mod client;
 mod config;

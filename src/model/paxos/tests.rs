@@ -1,4 +1,5 @@
-//! Unit tests of the Paxos harness: the witnesses each mean the path they name, and the judge of transitions.
+//! Unit tests of the Paxos harness: the witnesses each mean the path they name, and the judge of
+//! transitions.
 use super::client::GET;
 use super::client::PUT;
 use super::config::PaxosConfig;
