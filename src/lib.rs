@@ -5,6 +5,7 @@
 //! - [`protocol`]: the actors, pure state machines (no sockets, clocks or files);
 //! - [`model`]: the model-checking harnesses, properties, checker driver and catalogue;
 //! - [`runtime`]: the same actors on UDP, with durable storage, a client and a benchmark;
+//! - [`validate`]: a real run's traces replayed through the model, above both;
 //! - [`cli`]: the `paxos` command line.
 //!
 //! ```
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod model;
 pub mod protocol;
 pub mod runtime;
+pub mod validate;
 
 pub use model::multi_paxos::MultiPaxosConfig;
 pub use model::paxos::PaxosConfig;

@@ -16,9 +16,9 @@ mod common;
 use common::{Cluster, Setup};
 use paxos::protocol::multi_paxos::{Ballot, KvOp, KvRet, Storage};
 use paxos::runtime::bench::{fabricate_multi_paxos_log, FABRICATED_KEYS};
-use paxos::runtime::client::{Client, MultiPaxosCodec};
+use paxos::runtime::client::{MultiPaxosCodec, UdpClient};
 use paxos::runtime::node::Protocol;
-use paxos::runtime::storage::load_storage;
+use paxos::runtime::wal::load_storage;
 use std::net::SocketAddrV4;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -35,9 +35,9 @@ fn knob(name: &str, default: u64) -> u64 {
 }
 
 /// A client of every node of `cluster`.
-fn client(cluster: &Cluster, nodes: &[usize]) -> Client {
+fn client(cluster: &Cluster, nodes: &[usize]) -> UdpClient {
     let servers: Vec<SocketAddrV4> = nodes.iter().map(|&i| cluster.addresses[i]).collect();
-    Client::new(servers, Duration::from_millis(700), 40).expect("client")
+    UdpClient::new(servers, Duration::from_millis(700), 40).expect("client")
 }
 
 /// The highest ballot any node's storage promised, and its node.
@@ -63,7 +63,7 @@ fn promised(cluster: &Cluster) -> (Ballot, Option<usize>) {
 /// The first key of the fabricated log: slots 0, 1000, 2000 ... appended to it.
 const KEY: char = '\u{4E00}';
 
-fn timed_append(cluster: &Cluster, client: &mut Client, value: char) -> (Duration, usize) {
+fn timed_append(cluster: &Cluster, client: &mut UdpClient, value: char) -> (Duration, usize) {
     let started = Instant::now();
     let ret = client
         .call_with::<MultiPaxosCodec>(KvOp::Append { key: KEY, value })

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{run_binary, temp_dir, write_private, Cluster, History, Rng, Setup};
-use paxos::runtime::client::{Client, Op, Reply};
+use paxos::runtime::client::{Op, Reply, UdpClient};
 use paxos::runtime::node::Protocol;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -51,7 +51,7 @@ fn run_round(round: u64, victim: usize, kill_after: usize) {
             s.spawn(move || {
                 let mut rng = Rng::new(round * 100 + worker as u64);
                 let mut client =
-                    Client::new(servers, Duration::from_millis(250), 8).expect("client");
+                    UdpClient::new(servers, Duration::from_millis(250), 8).expect("client");
                 let mut recorder = history.recorder(worker, WORKERS);
                 let value = (b'A' + worker as u8) as char;
                 for _ in 0..MAX_OPS_PER_WORKER {
@@ -145,7 +145,7 @@ fn run_round(round: u64, victim: usize, kill_after: usize) {
     assert!(verdict.ok, "round {round}: {}", verdict.report);
     assert!(verdict.events > 0, "round {round}: nothing traced");
     // D1: the restarted node still has its storage, and it reads (W1-W3).
-    let storage = paxos::runtime::storage::load_storage::<paxos::protocol::paxos::Storage>(
+    let storage = paxos::runtime::wal::load_storage::<paxos::protocol::paxos::Storage>(
         &cluster.storage_path(victim),
     );
     assert!(
@@ -189,7 +189,7 @@ fn faulty_round(round: u64, partitioned: usize) {
             s.spawn(move || {
                 let mut rng = Rng::new(round * 100 + 50 + worker as u64);
                 let mut client =
-                    Client::new(servers, Duration::from_millis(250), 8).expect("client");
+                    UdpClient::new(servers, Duration::from_millis(250), 8).expect("client");
                 let mut recorder = history.recorder(worker, WORKERS);
                 let value = (b'A' + worker as u8) as char;
                 for _ in 0..MAX_OPS_PER_WORKER {
@@ -415,7 +415,7 @@ fn command_line_client_puts_and_gets() {
     let (code, _) = run_binary(&["client", "--servers", &servers, "put", "L"], dir);
     assert_eq!(code, Some(1), "a second value is refused (PutFail)");
     let mut client =
-        Client::new(cluster.addresses.clone(), Duration::from_millis(200), 10).expect("client");
+        UdpClient::new(cluster.addresses.clone(), Duration::from_millis(200), 10).expect("client");
     assert_eq!(client.call(Op::Get).ok(), Some(Reply::GetOk(Some('K'))));
     let silent =
         paxos::runtime::node::free_loopback_addresses(1).expect("a free port")[0].to_string();

@@ -13,7 +13,7 @@ use common::{Cluster, History, Rng, Setup};
 use paxos::protocol::multi_paxos::{self, ClientCommand, KvOp, KvRet};
 use paxos::protocol::paxos::{Ballot, Msg, Proposal};
 use paxos::runtime::auth::ClusterKey;
-use paxos::runtime::client::{Client, MultiPaxosCodec, Op, Reply};
+use paxos::runtime::client::{MultiPaxosCodec, Op, Reply, UdpClient};
 use paxos::runtime::guard::SEALED_MAGIC;
 use paxos::runtime::node::Protocol;
 use stateright::actor::Id;
@@ -236,7 +236,7 @@ fn hostile_datagrams_change_nothing() {
             s.spawn(move || {
                 let mut rng = Rng::new(worker as u64);
                 let mut client =
-                    Client::new(servers, Duration::from_millis(250), 8).expect("client");
+                    UdpClient::new(servers, Duration::from_millis(250), 8).expect("client");
                 let mut recorder = history.recorder(worker, 3);
                 let value = (b'A' + worker as u8) as char;
                 let mut ops = 0;
@@ -343,7 +343,8 @@ fn forged_requests_leave_their_victim_alone() {
     };
     let cluster = Cluster::start_with(Protocol::MultiPaxos, 3, "forged", setup);
     let servers = cluster.addresses.clone();
-    let mut victim = Client::new(servers.clone(), Duration::from_millis(700), 6).expect("client");
+    let mut victim =
+        UdpClient::new(servers.clone(), Duration::from_millis(700), 6).expect("client");
     let victim_id = match victim.local_address().expect("bound") {
         SocketAddr::V4(a) => Id::from(a),
         SocketAddr::V6(_) => unreachable!("bound to an IPv4 address"),
@@ -377,7 +378,8 @@ fn forged_requests_leave_their_victim_alone() {
         request(bystander_id, u64::MAX, KvOp::Get { key: 'x' }),
         request(bystander_id, 1, KvOp::Get { key: 'x' }),
     ];
-    let mut checker = Client::new(servers.clone(), Duration::from_millis(700), 6).expect("client");
+    let mut checker =
+        UdpClient::new(servers.clone(), Duration::from_millis(700), 6).expect("client");
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut forger_got = Vec::new();
     let mut applied = false;

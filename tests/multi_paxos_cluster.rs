@@ -16,9 +16,9 @@ use common::{Cluster, Setup};
 use paxos::protocol::multi_paxos::{
     ClientCommand, Kv, KvOp, KvRet, Msg, Storage, MAX_KEY_BYTES, MAX_VALUE_BYTES,
 };
-use paxos::runtime::client::{Client, MultiPaxosCodec};
+use paxos::runtime::client::{MultiPaxosCodec, UdpClient};
 use paxos::runtime::node::Protocol;
-use paxos::runtime::storage::load_storage;
+use paxos::runtime::wal::load_storage;
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use std::net::SocketAddrV4;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -60,9 +60,9 @@ fn get(key: &str) -> Op {
 
 /// A client of every node, starting with node `first`. Its per-attempt timeout exceeds the
 /// election timeout: a follower restarts its leader timer on each request it cannot serve.
-fn client(cluster: &Cluster, first: usize) -> Client {
+fn client(cluster: &Cluster, first: usize) -> UdpClient {
     let mut client =
-        Client::new(cluster.addresses.clone(), Duration::from_millis(700), 6).expect("client");
+        UdpClient::new(cluster.addresses.clone(), Duration::from_millis(700), 6).expect("client");
     client.prefer(first);
     client
 }
@@ -77,7 +77,7 @@ struct History {
 }
 
 impl History {
-    fn call(&self, thread: &mut usize, client: &mut Client, op: Op) -> Option<KvRet> {
+    fn call(&self, thread: &mut usize, client: &mut UdpClient, op: Op) -> Option<KvRet> {
         self.tester
             .lock()
             .expect("no recorder panicked")
@@ -314,7 +314,7 @@ fn a_faulty_network_loses_no_acknowledged_write() {
 
     // The node that was cut off answers on its own again (it forwards to the leader, or
     // leads), and every acknowledged append is read back.
-    let mut alone = Client::new(
+    let mut alone = UdpClient::new(
         vec![cluster.addresses[victim]],
         Duration::from_millis(700),
         10,
@@ -538,7 +538,7 @@ fn string_keys_and_values_and_their_limits_end_to_end() {
 
 // Snapshots on UDP: a node that was down while the others applied more than
 // `node::SNAPSHOT_AFTER` slots finds them truncated below a snapshot, catches up from that
-// snapshot (in pieces of `node::SNAPSHOT_PIECE` entries) and keeps it as its own; the cluster
+// snapshot (in pieces of `guard::multi_paxos::SNAPSHOT_PIECE` entries) and keeps it as its own; the cluster
 // then serves every write, whoever leads.
 #[test]
 fn a_node_behind_a_snapshot_catches_up_from_it() {

@@ -11,11 +11,10 @@ use common::{run_binary, temp_dir, TempDir};
 use paxos::protocol::multi_paxos::{
     Ballot, ClientCommand, Command, KvOp, Proposal, Slot, Snapshot, Storage,
 };
-use paxos::runtime::storage::{
-    decode_snapshot, encode_snapshot, load_storage, storage_path, write_durably,
-};
+use paxos::runtime::storage::{decode_snapshot, encode_snapshot, storage_path, write_durably};
 use paxos::runtime::wal::{
-    log_header, log_path, read_log_header, record, scan, Journal, Store, HEADER, LOG_HEADER,
+    load_storage, log_header, log_path, read_log_header, record, scan, Journal, Store, HEADER,
+    LOG_HEADER,
 };
 use stateright::actor::Id;
 use std::fs;
@@ -749,7 +748,7 @@ fn leader_among(cluster: &common::Cluster, nodes: &[usize]) -> Option<usize> {
 /// Reads every key through `client`: each holds exactly the appends acknowledged to it, in
 /// order (nothing lost, nothing never written), and a key never written reads as none.
 fn read_back(
-    client: &mut paxos::runtime::client::Client,
+    client: &mut paxos::runtime::client::UdpClient,
     expected: &[(String, String)],
     when: &str,
 ) {
@@ -787,7 +786,7 @@ fn read_back(
 fn a_damaged_node_refuses_or_loses_nothing() {
     use common::{Cluster, Setup};
     use paxos::protocol::multi_paxos::{KvOp, KvRet, Storage as KvStorage};
-    use paxos::runtime::client::{Client, MultiPaxosCodec};
+    use paxos::runtime::client::{MultiPaxosCodec, UdpClient};
     use paxos::runtime::node::{free_loopback_addresses, Protocol, SNAPSHOT_AFTER};
     use std::time::{Duration, Instant};
     let started = Instant::now();
@@ -801,8 +800,8 @@ fn a_damaged_node_refuses_or_loses_nothing() {
     let keys: Vec<String> = (0..6).map(|k| format!("key-{k}")).collect();
     let mut values: Vec<(String, String)> =
         keys.iter().map(|k| (k.clone(), String::new())).collect();
-    let mut writer =
-        Client::new(cluster.addresses.clone(), Duration::from_millis(700), 10).expect("a client");
+    let mut writer = UdpClient::new(cluster.addresses.clone(), Duration::from_millis(700), 10)
+        .expect("a client");
     writer.prefer(leader);
     let mut append = |n: usize| {
         let (key, value) = &mut values[n % keys.len()];
@@ -918,7 +917,7 @@ fn a_damaged_node_refuses_or_loses_nothing() {
         starting.len()
     );
     // The other two served all along.
-    let mut reader = Client::new(
+    let mut reader = UdpClient::new(
         vec![cluster.addresses[other], cluster.addresses[third]],
         Duration::from_millis(700),
         10,
@@ -963,7 +962,7 @@ fn a_damaged_node_refuses_or_loses_nothing() {
             std::thread::sleep(Duration::from_millis(20));
         }
         cluster.launch(third);
-        let mut client = Client::new(
+        let mut client = UdpClient::new(
             vec![cluster.addresses[victim], cluster.addresses[third]],
             Duration::from_millis(1000),
             10,

@@ -5,9 +5,9 @@
 mod common;
 
 use common::{run_binary, temp_dir, Cluster, TempDir};
-use paxos::model::replay::validate;
 use paxos::runtime::client::Op;
 use paxos::runtime::node::Protocol;
+use paxos::validate::validate;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -1,5 +1,6 @@
 //! `paxos bench`: the benchmark's command line, turned into a [`BenchConfig`].
-use crate::cli::{printed, Error, ProtocolArg};
+use crate::cli::args::ProtocolArg;
+use crate::cli::error::{printed, Error};
 use crate::runtime::bench::{self, BenchConfig};
 use std::io;
 use std::time::Duration;

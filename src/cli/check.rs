@@ -1,7 +1,7 @@
 //! `paxos check`, `paxos explore` and `paxos models`: the catalogue of models on the command
 //! line, and the report of a check (a table of verdicts, the traces of counterexamples, or
 //! JSON).
-use crate::cli::{printed, Error};
+use crate::cli::error::{printed, Error};
 use crate::model::catalogue::{self, Judged, Judgement, Loaded};
 use crate::model::check::{thousands, Outcome, Reduction, Settings, Strategy, Verdict};
 use std::collections::BTreeSet;

@@ -1,7 +1,8 @@
 //! `paxos client`: one operation against a cluster, its answer on standard output.
-use crate::cli::{parse_address, printed, Error, ProtocolArg};
+use crate::cli::args::{parse_address, ProtocolArg};
+use crate::cli::error::{printed, Error};
 use crate::protocol::multi_paxos::{KvOp, KvRet};
-use crate::runtime::client::{Client, MultiPaxosCodec, Op, Reply};
+use crate::runtime::client::{MultiPaxosCodec, Op, Reply, UdpClient};
 use std::io::{self, Write};
 use std::time::Duration;
 
@@ -111,7 +112,7 @@ pub(super) fn command(args: &ClientArgs) -> Result<bool, Error> {
         .iter()
         .map(|s| parse_address(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut client = Client::new(
+    let mut client = UdpClient::new(
         servers,
         Duration::from_millis(args.timeout_ms),
         args.attempts,

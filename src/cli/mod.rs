@@ -10,25 +10,24 @@
 //! - `validate`, a real run's traces replayed through the model ([`ValidateArgs`]).
 //!
 //! The runtime takes plain configuration structs and returns its own errors; this module
-//! turns arguments into those configurations and those errors into [`Error`].
+//! turns arguments into those configurations (`args.rs` holds what several commands share)
+//! and those errors into [`Error`] (`error.rs`).
+mod args;
 mod bench;
 mod check;
 mod client;
+mod error;
 mod spawn;
 mod validate;
 
 pub use bench::BenchArgs;
 pub use check::{check, CheckArgs, CheckOptions, ExploreArgs};
 pub use client::ClientArgs;
+pub use error::Error;
 pub use spawn::SpawnArgs;
 pub use validate::ValidateArgs;
 
-use crate::model::catalogue::CatalogueError;
-use crate::runtime;
 use clap::{Parser, Subcommand};
-use std::fmt;
-use std::io;
-use std::net::{SocketAddr, SocketAddrV4};
 
 /// Paxos and Multi-Paxos as stateright actors, checked against Paxos Made Simple.
 #[derive(Debug, Parser)]
@@ -96,206 +95,9 @@ pub fn run(cli: Cli) -> Result<bool, Error> {
     }
 }
 
-/// What went wrong, in terms a user can act on; each kind has its exit status.
-#[derive(Debug)]
-pub enum Error {
-    /// A model that cannot be found, read or understood (exit status 2).
-    Catalogue(CatalogueError),
-    /// Arguments that do not describe what to do (exit status 2).
-    Usage(String),
-    /// An address that does not parse as `IPv4:port` (exit status 2).
-    MalformedAddress {
-        /// The address as given.
-        input: String,
-        /// Why it does not parse.
-        reason: String,
-    },
-    /// The Explorer cannot serve on the address given (exit status 2).
-    Explorer {
-        /// The address as given.
-        address: String,
-        /// Why it cannot serve there.
-        source: io::Error,
-    },
-    /// A node cannot start, or had to stop (exit status 1).
-    Node(runtime::node::Error),
-    /// An operation of `paxos client` got no answer (exit status 1).
-    Client(runtime::client::Error),
-    /// The benchmark could not measure (exit status 1).
-    Bench(runtime::bench::Error),
-    /// Traces that cannot be read as one cluster's (exit status 2).
-    Trace(crate::model::replay::BadTrace),
-    /// An exhaustive `paxos check` stopped at its timeout without a counterexample, so it
-    /// decided nothing (exit status 3).
-    TimedOut {
-        /// How long it ran.
-        seconds: f64,
-        /// The states it generated.
-        states: usize,
-        /// The distinct states among them.
-        unique_states: usize,
-    },
-    /// Standard output cannot be written (exit status 1). A reader that closes it early
-    /// (`paxos models | head -3`) is not an error: the command stops quietly.
-    Output(io::Error),
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Catalogue(e) => e.fmt(f),
-            Error::Usage(message) => f.write_str(message),
-            Error::MalformedAddress { input, reason } => write!(
-                f,
-                "malformed address {input:?}: {reason}; give an IPv4 address and port such as 127.0.0.1:3000"
-            ),
-            Error::Explorer { address, source } => {
-                write!(f, "cannot serve the Explorer on {address}: {source}")
-            }
-            Error::Node(e @ runtime::node::Error::DataDir { .. }) => {
-                write!(f, "{e}; give a writable --data-dir")
-            }
-            Error::Node(e) => e.fmt(f),
-            Error::Client(e) => e.fmt(f),
-            Error::Bench(e) => e.fmt(f),
-            Error::Trace(e) => e.fmt(f),
-            Error::Output(e) => write!(f, "cannot write to standard output: {e}"),
-            Error::TimedOut {
-                seconds,
-                states,
-                unique_states,
-            } => write!(
-                f,
-                "timed out after {seconds:.0} s, {} states ({} unique): the check is not \
-                 exhaustive; give a longer --timeout, or a smaller model",
-                crate::model::check::thousands(*states),
-                crate::model::check::thousands(*unique_states)
-            ),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Catalogue(e) => Some(e),
-            Error::Explorer { source, .. } | Error::Output(source) => Some(source),
-            Error::Node(e) => Some(e),
-            Error::Client(e) => Some(e),
-            Error::Bench(e) => Some(e),
-            Error::Trace(e) => Some(e),
-            Error::Usage(_) | Error::MalformedAddress { .. } | Error::TimedOut { .. } => None,
-        }
-    }
-}
-
-impl Error {
-    /// The process exit status for this error: 2 when the command line or the model file
-    /// must change, 1 when something failed while running.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Catalogue(_)
-            | Error::Usage(_)
-            | Error::MalformedAddress { .. }
-            | Error::Explorer { .. }
-            | Error::Node(runtime::node::Error::NoAddresses)
-            | Error::Node(runtime::node::Error::ClusterKey(_))
-            | Error::Trace(_) => 2,
-            Error::Node(_) | Error::Client(_) | Error::Bench(_) | Error::Output(_) => 1,
-            Error::TimedOut { .. } => 3,
-        }
-    }
-}
-
-impl From<CatalogueError> for Error {
-    fn from(e: CatalogueError) -> Self {
-        Error::Catalogue(e)
-    }
-}
-
-impl From<runtime::node::Error> for Error {
-    fn from(e: runtime::node::Error) -> Self {
-        Error::Node(e)
-    }
-}
-
-impl From<runtime::client::Error> for Error {
-    fn from(e: runtime::client::Error) -> Self {
-        Error::Client(e)
-    }
-}
-
-/// The result of printing a command's output: a reader that closed standard output early
-/// (`paxos models | head -3`) has read what it wanted, so the command stops quietly with the
-/// status it would have had. Any other write error is an [`Error::Output`].
-fn printed(result: io::Result<()>) -> Result<(), Error> {
-    match result {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        result => result.map_err(Error::Output),
-    }
-}
-
-/// The protocols on the command line (`--protocol`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum ProtocolArg {
-    /// Single-decree Paxos: a write-once register.
-    Paxos,
-    /// Multi-Paxos: a replicated key-value log with a stable leader.
-    MultiPaxos,
-}
-
-impl From<ProtocolArg> for runtime::node::Protocol {
-    fn from(protocol: ProtocolArg) -> Self {
-        match protocol {
-            ProtocolArg::Paxos => runtime::node::Protocol::Paxos,
-            ProtocolArg::MultiPaxos => runtime::node::Protocol::MultiPaxos,
-        }
-    }
-}
-
-/// Parses `IPv4:port`. stateright's [`Id`](stateright::actor::Id) holds an IPv4 address and
-/// port, so IPv6 and host names are refused, and so is port 0 (peers must know the address in
-/// advance).
-fn parse_address(input: &str) -> Result<SocketAddrV4, Error> {
-    let malformed = |reason: &str| Error::MalformedAddress {
-        input: input.to_owned(),
-        reason: reason.to_owned(),
-    };
-    match input.trim().parse::<SocketAddr>() {
-        Ok(SocketAddr::V4(address)) if address.port() == 0 => {
-            Err(malformed("port 0 is not allowed"))
-        }
-        Ok(SocketAddr::V4(address)) => Ok(address),
-        Ok(SocketAddr::V6(_)) => Err(malformed("IPv6 is not supported")),
-        Err(e) => Err(malformed(&e.to_string())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn addresses_parse_or_explain() {
-        assert_eq!(
-            parse_address("127.0.0.1:3000").ok(),
-            Some("127.0.0.1:3000".parse().expect("a valid literal"))
-        );
-        for bad in [
-            "127.0.0.1",
-            "127.0.0.1:0",
-            "[::1]:3000",
-            "localhost:3000",
-            "1.2.3.4:70000",
-        ] {
-            let parsed = parse_address(bad);
-            assert!(
-                matches!(parsed, Err(Error::MalformedAddress { .. })),
-                "{bad}"
-            );
-            assert_eq!(parsed.err().map(|e| e.exit_code()), Some(2), "{bad}");
-        }
-    }
 
     // The command line parses as clap expects (no conflicting names, valid defaults).
     #[test]

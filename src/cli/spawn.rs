@@ -1,5 +1,6 @@
 //! `paxos spawn`: the command line of a node, turned into a [`NodeConfig`].
-use crate::cli::{parse_address, Error, ProtocolArg};
+use crate::cli::args::{parse_address, ProtocolArg};
+use crate::cli::error::Error;
 use crate::runtime::faults::FaultPlan;
 use crate::runtime::node::{self, NodeConfig};
 use std::net::SocketAddrV4;

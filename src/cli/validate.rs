@@ -1,7 +1,7 @@
 //! `paxos validate`: a directory of traces (`paxos spawn --trace DIR`) replayed through the
-//! model ([`crate::model::replay`]).
-use crate::cli::{printed, Error};
-use crate::model::replay;
+//! model ([`crate::validate`]).
+use crate::cli::error::{printed, Error};
+use crate::validate;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -17,7 +17,7 @@ pub struct ValidateArgs {
 /// broken property.
 pub(super) fn command(args: &ValidateArgs) -> Result<bool, Error> {
     let started = Instant::now();
-    let verdict = replay::validate(&args.dir).map_err(Error::Trace)?;
+    let verdict = validate::validate(&args.dir).map_err(Error::Trace)?;
     let mut out = std::io::stdout().lock();
     printed(writeln!(
         out,

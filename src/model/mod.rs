@@ -11,6 +11,5 @@ pub mod multi_paxos;
 pub mod network;
 pub mod node;
 pub mod paxos;
-pub mod replay;
 pub mod view;
 pub mod voting;

@@ -8,7 +8,7 @@
 //! one log slot, fsync'd by a majority) under concurrent clients, on a fresh cluster per
 //! client count so that every row starts from an empty log.
 use crate::protocol::multi_paxos::{KvOp, KvRet};
-use crate::runtime::client::{self, Client, MultiPaxosCodec, Op, Reply};
+use crate::runtime::client::{self, MultiPaxosCodec, Op, Reply, UdpClient};
 use crate::runtime::node::{self, NodeConfig, Protocol};
 use std::io::{self, Write};
 use std::net::{SocketAddrV4, UdpSocket};
@@ -38,7 +38,7 @@ pub struct BenchConfig {
 
 /// One measurement.
 #[derive(Clone, Debug)]
-pub struct Row {
+pub struct Measurement {
     /// What was measured (`udp echo`, `paxos get`, `paxos put`, `mp put`).
     pub target: String,
     /// Concurrent clients.
@@ -58,7 +58,7 @@ pub struct Row {
     pub slots: Option<u32>,
 }
 
-impl Row {
+impl Measurement {
     /// Answered operations per second.
     pub fn ops_per_second(&self) -> f64 {
         self.ops as f64 / self.seconds
@@ -91,7 +91,12 @@ pub enum Error {
     Output(#[source] io::Error),
 }
 
-fn row(target: &str, clients: usize, seconds: f64, results: Vec<(Vec<Duration>, usize)>) -> Row {
+fn row(
+    target: &str,
+    clients: usize,
+    seconds: f64,
+    results: Vec<(Vec<Duration>, usize)>,
+) -> Measurement {
     let failures = results.iter().map(|(_, f)| f).sum();
     let mut latencies: Vec<Duration> = results.into_iter().flat_map(|(l, _)| l).collect();
     latencies.sort();
@@ -101,7 +106,7 @@ fn row(target: &str, clients: usize, seconds: f64, results: Vec<(Vec<Duration>, 
             .copied()
             .unwrap_or_default()
     };
-    Row {
+    Measurement {
         target: target.to_owned(),
         clients,
         ops: latencies.len(),
@@ -137,7 +142,7 @@ where
 
 /// The raw UDP limit: a thread echoing datagrams, clients sending a Get-sized request and
 /// waiting for the echo.
-fn echo(clients: usize, duration: Duration) -> std::io::Result<Row> {
+fn echo(clients: usize, duration: Duration) -> std::io::Result<Measurement> {
     let server = UdpSocket::bind("127.0.0.1:0")?;
     server.set_read_timeout(Some(Duration::from_millis(50)))?;
     let address = server.local_addr()?;
@@ -187,12 +192,12 @@ fn measure_calls<F>(
     call: F,
 ) -> (f64, Vec<(Vec<Duration>, usize)>)
 where
-    F: Fn(&mut Client, usize, usize) -> bool + Send + Sync,
+    F: Fn(&mut UdpClient, usize, usize) -> bool + Send + Sync,
 {
     measure(clients, duration, |i, deadline| {
         let mut latencies = Vec::new();
         let mut failures = 0;
-        let Ok(mut client) = Client::new(servers.to_vec(), Duration::from_millis(500), 3) else {
+        let Ok(mut client) = UdpClient::new(servers.to_vec(), Duration::from_millis(500), 3) else {
             return (latencies, 1);
         };
         client.prefer(i);
@@ -211,7 +216,7 @@ where
 }
 
 /// Gets against a cluster that has chosen a value.
-fn cluster_gets(servers: &[SocketAddrV4], clients: usize, duration: Duration) -> Row {
+fn cluster_gets(servers: &[SocketAddrV4], clients: usize, duration: Duration) -> Measurement {
     let (seconds, results) = measure_calls(servers, clients, duration, |client, _, _| {
         matches!(client.call(Op::Get), Ok(Reply::GetOk(Some(_))))
     });
@@ -260,7 +265,7 @@ fn start_traced_cluster(
             Protocol::Paxos => (Duration::from_millis(100), 30),
             Protocol::MultiPaxos => (node::ELECTION_AFTER.end * 2, 10),
         };
-        let mut client = Client::new(vec![server], timeout, attempts).map_err(Error::Client)?;
+        let mut client = UdpClient::new(vec![server], timeout, attempts).map_err(Error::Client)?;
         let answer = match protocol {
             Protocol::Paxos => client.call(Op::Get).map(|_| ()),
             Protocol::MultiPaxos => client
@@ -283,7 +288,7 @@ fn start_traced_cluster(
 }
 
 /// Single-decree Paxos decides once per cluster: each committed put is timed on a fresh one.
-fn decisions(config: &BenchConfig, data_dir: &Path) -> Result<Row, Error> {
+fn decisions(config: &BenchConfig, data_dir: &Path) -> Result<Measurement, Error> {
     let mut latencies = Vec::new();
     let mut failures = 0;
     for i in 0..config.decisions {
@@ -293,7 +298,7 @@ fn decisions(config: &BenchConfig, data_dir: &Path) -> Result<Row, Error> {
             LIFETIME,
         )?;
         let mut client =
-            Client::new(servers, Duration::from_millis(500), 3).map_err(Error::Client)?;
+            UdpClient::new(servers, Duration::from_millis(500), 3).map_err(Error::Client)?;
         let sent = Instant::now();
         match client.call(Op::Put('P')) {
             Ok(Reply::PutOk) => latencies.push(sent.elapsed()),
@@ -319,7 +324,7 @@ fn multi_paxos_puts(
     data_dir: &Path,
     trace: bool,
     log: u32,
-) -> Result<Row, Error> {
+) -> Result<Measurement, Error> {
     let trace_dir = trace.then(|| data_dir.join("trace"));
     let servers = start_traced_cluster(
         Protocol::MultiPaxos,
@@ -342,7 +347,7 @@ fn multi_paxos_puts(
         (false, 0) => "mp put".to_owned(),
         (false, log) => format!("mp put log {}k", log / 1000),
     };
-    Ok(Row {
+    Ok(Measurement {
         slots: Some(after.saturating_sub(before)),
         ..row(&target, clients, seconds, results)
     })
@@ -352,7 +357,8 @@ fn multi_paxos_puts(
 /// holds (its snapshot's, or past its last accepted proposal), read without disturbing it.
 fn chosen_slots(data_dir: &Path, servers: &[SocketAddrV4]) -> Result<u32, Error> {
     use crate::protocol::multi_paxos::Storage;
-    use crate::runtime::storage::{load_storage, storage_path};
+    use crate::runtime::storage::storage_path;
+    use crate::runtime::wal::load_storage;
     let mut most = 0;
     for &server in servers {
         let saved = load_storage::<Storage<String>>(&storage_path(data_dir, server))
@@ -368,7 +374,7 @@ fn chosen_slots(data_dir: &Path, servers: &[SocketAddrV4]) -> Result<u32, Error>
 /// This disk's durable-write latency, measured as a Multi-Paxos node writes: for `duration`,
 /// one acceptance more per save, through the node's own store (a record appended to the
 /// storage log, then `fsync`, W1), in `data_dir`, on a log truncated as a node's is.
-fn durable_writes(duration: Duration, data_dir: &Path) -> Result<Row, Error> {
+fn durable_writes(duration: Duration, data_dir: &Path) -> Result<Measurement, Error> {
     use crate::protocol::multi_paxos::{Ballot, ClientCommand, Command, Proposal, Storage};
     use crate::runtime::wal::{Store, COMPACT_AFTER};
     std::fs::create_dir_all(data_dir).map_err(Error::Io)?;
@@ -430,9 +436,9 @@ fn cpu_steal() -> Option<(u64, u64)> {
 /// The ratios the write path's goals name (docs/benchmarks.md), from the rows of a Multi-Paxos run: the most clients' throughput
 /// over one client's, its p99 over one client's p50, and one client's p50 over two durable
 /// writes (the leader's and a follower's `fsync`, one after the other).
-fn batching_ratios(rows: &[Row]) -> Option<String> {
+fn batching_ratios(rows: &[Measurement]) -> Option<String> {
     let durable = rows.iter().find(|r| r.target == "durable write")?;
-    let puts: Vec<&Row> = rows.iter().filter(|r| r.target == "mp put").collect();
+    let puts: Vec<&Measurement> = rows.iter().filter(|r| r.target == "mp put").collect();
     let one = puts.iter().find(|r| r.clients == 1)?;
     let most = puts.iter().max_by_key(|r| r.clients)?;
     let micros = |d: Duration| d.as_secs_f64() * 1e6;
@@ -468,7 +474,7 @@ fn chosen_cluster(
     };
     let servers = start_traced_cluster(protocol, &dir, LIFETIME, trace_dir.as_deref(), 0)?;
     let mut setup =
-        Client::new(servers.clone(), Duration::from_millis(200), 25).map_err(Error::Client)?;
+        UdpClient::new(servers.clone(), Duration::from_millis(200), 25).map_err(Error::Client)?;
     match setup.call(Op::Put('B')) {
         Ok(Reply::PutOk | Reply::PutFail) => Ok(servers),
         other => Err(Error::NotChosen(format!("{other:?}"))),
@@ -478,7 +484,7 @@ fn chosen_cluster(
 /// Measures, writes a table to `out` row by row, and returns the rows. Single-decree Paxos:
 /// `Get`s of a chosen value, then committed puts; Multi-Paxos: committed puts; each next to
 /// the raw UDP echo, per client count.
-pub fn run(config: &BenchConfig, out: &mut dyn Write) -> Result<Vec<Row>, Error> {
+pub fn run(config: &BenchConfig, out: &mut dyn Write) -> Result<Vec<Measurement>, Error> {
     let cpu_at_start = cpu_steal();
     let data_dir = std::env::temp_dir().join(format!("paxos-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
@@ -592,7 +598,7 @@ pub fn run(config: &BenchConfig, out: &mut dyn Write) -> Result<Vec<Row>, Error>
 /// The table of measurements, written as they come.
 struct Table<'a> {
     out: &'a mut dyn Write,
-    rows: Vec<Row>,
+    rows: Vec<Measurement>,
 }
 
 impl Table<'_> {
@@ -605,7 +611,7 @@ impl Table<'_> {
         .map_err(Error::Output)
     }
 
-    fn add(&mut self, measured: Row) -> Result<(), Error> {
+    fn add(&mut self, measured: Measurement) -> Result<(), Error> {
         let per_slot = match measured.slots {
             Some(slots) if slots > 0 => format!("{:.1}", measured.ops as f64 / f64::from(slots)),
             _ => "-".to_owned(),
@@ -646,7 +652,8 @@ pub fn fabricate_multi_paxos_log(
     use crate::protocol::multi_paxos::{
         Ballot, ClientCommand, Command, Proposal, Snapshot, StateMachine, Storage,
     };
-    use crate::runtime::storage::{replace_storage, storage_path};
+    use crate::runtime::storage::storage_path;
+    use crate::runtime::wal::replace_storage;
     use stateright::actor::Id;
     let key = |slot: u32| char::from_u32(0x4E00 + slot % FABRICATED_KEYS).unwrap_or('x');
     let leader = addresses.first().ok_or(io::ErrorKind::InvalidInput)?;

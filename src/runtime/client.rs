@@ -178,7 +178,7 @@ pub enum Error {
 }
 
 /// A client bound to one UDP socket (its address is its identity for the servers).
-pub struct Client {
+pub struct UdpClient {
     socket: UdpSocket,
     /// The socket's own address: the client's identity in Multi-Paxos requests.
     address: SocketAddrV4,
@@ -194,7 +194,7 @@ pub struct Client {
     buf: Box<[u8]>,
 }
 
-impl Client {
+impl UdpClient {
     /// A client of `servers`, on an ephemeral port of the loopback interface when the first
     /// server is local, of any interface otherwise.
     pub fn new(
@@ -225,7 +225,7 @@ impl Client {
         let next_request = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(1, |d| d.as_micros() as u64);
-        Ok(Client {
+        Ok(UdpClient {
             socket,
             address,
             servers,
@@ -390,7 +390,7 @@ mod tests {
             asked
         });
         let mut client =
-            Client::new(vec![address], Duration::from_secs(2), 3).expect("a client socket");
+            UdpClient::new(vec![address], Duration::from_secs(2), 3).expect("a client socket");
         let put = KvOp::Put {
             key: 'x',
             value: 'A',
@@ -428,7 +428,7 @@ mod tests {
             }
             asked
         });
-        let mut client = Client::new(
+        let mut client = UdpClient::new(
             vec![follower_address, leader_address],
             Duration::from_secs(2),
             1,
@@ -466,7 +466,7 @@ mod tests {
             server.send_to(&bytes, from).expect("sent");
         });
         let mut client =
-            Client::new(vec![address], Duration::from_secs(2), 3).expect("a client socket");
+            UdpClient::new(vec![address], Duration::from_secs(2), 3).expect("a client socket");
         let answer = client.call_with::<MultiPaxosCodec>(KvOp::Get { key: 'x' });
         fake_leader.join().expect("the fake leader does not panic");
         assert!(matches!(answer, Err(Error::NumbersUsedUp)), "{answer:?}");

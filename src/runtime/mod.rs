@@ -2,8 +2,8 @@
 //! with durable storage; a client and a benchmark. Configured with plain structs
 //! ([`node::NodeConfig`], [`bench::BenchConfig`]); the command line lives in [`crate::cli`].
 //!
-//! - [`guard`]: what reaches the actor (H1-H3, R1, A1, L1 of `spec/runtime.md`) and the wire
-//!   codec;
+//! - [`guard`]: what reaches the actor (H1-H4, R1, A1, L1 of `spec/runtime.md`), each
+//!   protocol's wire policy and size limits, and the wire codec;
 //! - [`auth`]: the cluster key and the MAC of peer messages (A1-A3);
 //! - [`faults`]: the test-only fault layer between peers (F1);
 //! - [`storage`]: the storage files (D1, D2);

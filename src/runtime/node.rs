@@ -20,11 +20,12 @@
 //! which announce a preemption); a function building the server actor from the cluster's
 //! ids, as [`paxos_server`] does; one arm in [`run`]; and, for `paxos client` and
 //! `paxos bench`, an `impl ClientCodec` ([`crate::runtime::client`]) used through
-//! `Client::call_with`.
+//! `UdpClient::call_with`.
 use crate::protocol::multi_paxos::{self, MultiPaxosActor, Slot};
 use crate::protocol::paxos::{PaxosActor, Roles, Variant};
 use crate::runtime::auth::{self, ClusterKey, KeyError};
 use crate::runtime::faults::{FaultPlan, Faults};
+use crate::runtime::guard::multi_paxos::{BATCH, BATCH_BYTES, PIECE, SNAPSHOT_PIECE};
 use crate::runtime::guard::{self, Guard, Stop, Stopping, WireProtocol};
 use crate::runtime::storage::{self, storage_path};
 use crate::runtime::trace::Tracer;
@@ -71,21 +72,6 @@ pub const ELECTION_AFTER: Range<Duration> = Duration::from_millis(300)..Duration
 /// How often a Multi-Paxos leader sends heartbeats and re-sends the `Accept`s still in flight.
 pub const TICK_AFTER: Range<Duration> = Duration::from_millis(50)..Duration::from_millis(50);
 
-/// The most proposals a Multi-Paxos `Promise` reports: the most proposals of the largest
-/// size whose `Promise` fits in one UDP datagram of 65,507 bytes, a cluster key's 36-byte seal
-/// included (spec/runtime.md, "Key and value sizes").
-///
-/// The largest proposal holds the widest batch: [`BATCH`] commands whose keys and values add
-/// up to [`BATCH_BYTES`] = 1,280 bytes (a key and a value at their limits,
-/// [`MAX_KEY_BYTES`](multi_paxos::MAX_KEY_BYTES) = 256 and
-/// [`MAX_VALUE_BYTES`](multi_paxos::MAX_VALUE_BYTES) = 1,024), made of control characters,
-/// which JSON escapes as 6 bytes each (`\u0001`): 6 x 1,280 = 7,680 bytes of strings plus
-/// 1,715 bytes of slot, ballot, 16 clients and requests, field names and separators at their
-/// widest, 9,395 bytes. The `Promise` around them takes 128 bytes and the seal 36:
-/// 36 + 128 + 6 x 9,395 = 56,534 <= 65,507, and a seventh proposal would not fit (65,929).
-/// A unit test checks the worst case on the encoder itself.
-pub const PIECE: usize = 6;
-
 /// The most `Accept`s a Multi-Paxos leader sends at once when it takes over or re-sends, and
 /// the most `Chosen` slots one catch-up answer sends: each is a datagram of its own, so this
 /// bounds a burst, not a datagram. At one catch-up per 50 ms heartbeat ([`TICK_AFTER`]), a
@@ -97,28 +83,11 @@ pub const BURST: usize = 200;
 /// ([`BATCH`]): one durable write per acceptor then serves them all.
 pub const WINDOW: usize = 1;
 
-/// The most client commands one Multi-Paxos slot holds on UDP (a batch).
-pub const BATCH: usize = 16;
-
 /// How long a Multi-Paxos leader on UDP holds its waiting requests, once a slot is chosen, for
 /// the clients that slot answered to send their next ones ([`multi_paxos::MultiPaxosActor::batch_wait`],
 /// S6 in spec/runtime.md): a few loopback round trips. It delays only requests that arrive
 /// while a slot was being chosen, and only while some answered client has not come back.
 pub const BATCH_WAIT: Range<Duration> = Duration::from_millis(1)..Duration::from_millis(1);
-
-/// The most UTF-8 bytes of keys and values a batch of several commands holds on UDP: one
-/// command's at the limits ([`MAX_KEY_BYTES`](multi_paxos::MAX_KEY_BYTES) +
-/// [`MAX_VALUE_BYTES`](multi_paxos::MAX_VALUE_BYTES) = 1,280), so that the widest batch, of
-/// [`BATCH`] commands, is barely wider than the widest single command (see [`PIECE`]).
-pub const BATCH_BYTES: usize = multi_paxos::MAX_KEY_BYTES + multi_paxos::MAX_VALUE_BYTES;
-
-/// The most entries one piece of a Multi-Paxos snapshot carries on UDP ([`multi_paxos::Msg::Snapshot`]).
-/// The widest entry is a client of the at-most-once table whose last request appended a
-/// 1,024-byte value to a 256-byte key and got back a 1,024-byte value, all control characters
-/// (6 JSON bytes each): 6 x 2,304 = 13,824 bytes of strings, 13,975 with its numbers and field
-/// names. Four of them, sealed, make 56,035 bytes <= 65,507, and a fifth would not fit (70,010).
-/// A unit test checks it on the encoder itself.
-pub const SNAPSHOT_PIECE: usize = 4;
 
 /// A Multi-Paxos server on UDP takes a snapshot of its store, and truncates its log below it,
 /// each time it has applied this many slots past its last one: its log (and every save's copy
@@ -369,6 +338,7 @@ where
             trace,
             deferred: Arc::default(),
             stop: Arc::clone(&stop),
+            drops: Arc::default(),
         };
         actors.push((Id::from(address), guard));
     }
@@ -451,124 +421,4 @@ fn prepare_data_dir(path: &Path) -> Result<PathBuf, Error> {
     fs::write(&probe, b"probe").map_err(failed)?;
     fs::remove_file(&probe).map_err(failed)?;
     Ok(path)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::protocol::multi_paxos::{
-        Ballot, ClientCommand, Command, KvOp, Msg, Proposal, MAX_KEY_BYTES, MAX_VALUE_BYTES,
-    };
-    use crate::runtime::auth::TAG_BYTES;
-    use crate::runtime::guard::SEALED_MAGIC;
-    use std::collections::BTreeMap;
-
-    /// The widest batch a slot may hold on UDP: [`BATCH`] commands with the largest numbers,
-    /// whose keys and values, made of control characters (which JSON escapes as 6 bytes
-    /// each), add up to [`BATCH_BYTES`]; the first has its key and value at their limits.
-    fn widest_batch() -> Vec<ClientCommand<String>> {
-        let widest = Id::from(usize::MAX);
-        let command = |key: usize, value: usize| ClientCommand {
-            client: widest,
-            request: u64::MAX,
-            op: KvOp::Append {
-                key: "\u{1}".repeat(key),
-                value: "\u{1}".repeat(value),
-            },
-        };
-        let mut batch = vec![command(MAX_KEY_BYTES, MAX_VALUE_BYTES)];
-        batch.extend((1..BATCH).map(|_| command(0, 0)));
-        assert!(ClientCommand::fits(&batch, BATCH, BATCH_BYTES));
-        batch
-    }
-
-    /// The bytes on the wire of a sealed `Promise` of `n` proposals, each at its widest: the
-    /// largest numbers, the widest batch, in the highest slots.
-    fn widest_promise_bytes(n: usize) -> usize {
-        let widest = Id::from(usize::MAX);
-        let ballot = Ballot {
-            round: u32::MAX,
-            proposer: widest,
-        };
-        let proposal = Proposal {
-            ballot,
-            command: Command::Batch(widest_batch().into()),
-        };
-        let accepted: BTreeMap<Slot, Proposal<String>> = (0..n as Slot)
-            .map(|i| (Slot::MAX - i, proposal.clone()))
-            .collect();
-        let promise = Msg::Promise {
-            ballot,
-            accepted,
-            more: Some(Slot::MAX),
-            snapshot: Slot::MAX,
-        };
-        let json = serde_json::to_vec(&promise).expect("a message serializes");
-        SEALED_MAGIC.len() + TAG_BYTES + json.len()
-    }
-
-    // The arithmetic of PIECE's doc comment (spec/runtime.md, "Key and value sizes"): a
-    // `Promise` of PIECE proposals of the largest size, each the widest batch, fits in one UDP
-    // datagram, sealed; one more would not. The batch is at its limits: one more command, or
-    // one more byte, and the leader would not make it (nor the guard let it in).
-    #[test]
-    fn a_promise_of_the_widest_proposals_fits_in_a_datagram() {
-        let mut batch = widest_batch();
-        let mut longer = batch.clone();
-        longer.push(batch[1].clone());
-        assert!(!ClientCommand::fits(&longer, BATCH, BATCH_BYTES));
-        if let KvOp::Append { value, .. } = &mut batch[1].op {
-            value.push('\u{1}');
-        }
-        assert!(!ClientCommand::fits(&batch, BATCH, BATCH_BYTES));
-        let max = <MultiPaxosActor<String> as guard::WireProtocol>::MAX_DATAGRAM;
-        assert_eq!(max, 65_507, "UDP's limit over IPv4");
-        let fits = widest_promise_bytes(PIECE);
-        assert!(fits <= max, "{fits} bytes");
-        let over = widest_promise_bytes(PIECE + 1);
-        assert!(over > max, "PIECE could be larger: {over} bytes");
-        eprintln!(
-            "a sealed Promise of {PIECE} widest proposals: {fits} bytes; of one more: {over}"
-        );
-    }
-
-    /// The bytes on the wire of a sealed piece of a snapshot of `n` entries, each at its
-    /// widest: a client of the table whose last request appended a value at the limits to a
-    /// key at the limits, and got back a value at the limit, all control characters.
-    fn widest_snapshot_piece_bytes(n: usize) -> usize {
-        use crate::protocol::multi_paxos::{KvRet, LastApplied, SnapshotEntry};
-        let entry = SnapshotEntry::Last {
-            client: Id::from(usize::MAX),
-            last: LastApplied {
-                request: u64::MAX,
-                op: KvOp::Append {
-                    key: "\u{1}".repeat(MAX_KEY_BYTES),
-                    value: "\u{1}".repeat(MAX_VALUE_BYTES),
-                },
-                ret: KvRet::AppendOk {
-                    value: "\u{1}".repeat(MAX_VALUE_BYTES),
-                },
-            },
-        };
-        let piece: Msg<String> = Msg::Snapshot {
-            upto: Slot::MAX,
-            at: usize::MAX,
-            entries: vec![entry; n],
-            total: usize::MAX,
-        };
-        let json = serde_json::to_vec(&piece).expect("a message serializes");
-        SEALED_MAGIC.len() + TAG_BYTES + json.len()
-    }
-
-    // SNAPSHOT_PIECE's doc comment: a piece of a snapshot of SNAPSHOT_PIECE of the widest
-    // entries fits in one UDP datagram, sealed; one more would not.
-    #[test]
-    fn a_snapshot_piece_of_the_widest_entries_fits_in_a_datagram() {
-        let max = <MultiPaxosActor<String> as guard::WireProtocol>::MAX_DATAGRAM;
-        let fits = widest_snapshot_piece_bytes(SNAPSHOT_PIECE);
-        assert!(fits <= max, "{fits} bytes");
-        let over = widest_snapshot_piece_bytes(SNAPSHOT_PIECE + 1);
-        assert!(over > max, "SNAPSHOT_PIECE could be larger: {over} bytes");
-        eprintln!("a sealed snapshot piece of {SNAPSHOT_PIECE} widest entries: {fits} bytes; of one more: {over}");
-    }
 }

@@ -12,7 +12,6 @@
 //!   beside its snapshot, refuses to start ([`crate::runtime::wal::Store::open`]), naming the
 //!   file and what is wrong with it: an acceptor that forgets its promises and acceptances
 //!   breaks agreement (Paxos Made Simple §2.5, stable storage).
-use crate::runtime::wal::{self, Journal};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fs;
@@ -146,21 +145,6 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         .join(" ")
 }
 
-/// D2: the storage a node saved, its snapshot at `path` with its log applied
-/// ([`wal::read`]), without changing either file: `None` if the node never saved, an error if
-/// they cannot be used. The node may be running: a read that a compaction overtook (the log
-/// read before it, ending before the snapshot read after it, W4) is made again, twice at most.
-pub fn load_storage<S: Journal>(path: &Path) -> Result<Option<S>, Unreadable> {
-    let mut result = wal::read(path);
-    for _ in 0..2 {
-        if result.is_ok() {
-            break;
-        }
-        result = wal::read(path);
-    }
-    result.map(|recovered| recovered.storage)
-}
-
 /// D2: the snapshot at `path`, with the number of the first log record it does not hold and
 /// its size; `None` if there is no file, an error if there is one that cannot be used.
 pub(crate) fn load_snapshot<S: DeserializeOwned>(
@@ -191,22 +175,6 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     drop(file);
     fs::rename(&temporary, path)?;
     sync_parent(path)
-}
-
-/// Replaces the whole storage of a node that is not running, for tools and tests that
-/// fabricate it: its snapshot and its log ([`wal::log_path`]) are removed, then `storage` is
-/// saved as a fresh node's first save (W1). A crash in between leaves no files, or a log
-/// without its snapshot (refused, W3), or the new storage.
-pub fn replace_storage<S: Journal>(path: &Path, storage: &S) -> std::io::Result<()> {
-    for file in [path.to_owned(), wal::log_path(path)] {
-        match fs::remove_file(file) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-    }
-    sync_parent(path)?;
-    let store = wal::Store::<S>::open(path, wal::COMPACT_AFTER).map_err(std::io::Error::other)?;
-    store.save(storage)
 }
 
 /// Flushes the directory holding `path`, so that a file created or renamed there stays.
@@ -275,22 +243,5 @@ mod tests {
         bytes[SNAPSHOT_CRC].copy_from_slice(&crc.to_le_bytes());
         let reason = decode_snapshot::<Storage>(&bytes).expect_err("version 2");
         assert!(reason.contains("format version is 2"), "{reason}");
-    }
-
-    // D2: no files is a fresh node; a snapshot alone (its log missing) is refused.
-    #[test]
-    fn storage_is_loaded_or_refused() {
-        let dir = std::env::temp_dir().join(format!("paxos-runtime-unit-{}", std::process::id()));
-        fs::create_dir_all(&dir).expect("temp dir is writable");
-        let path = dir.join("node.storage");
-        let _ = fs::remove_file(&path);
-        let _ = fs::remove_file(wal::log_path(&path));
-        assert!(matches!(load_storage::<Storage>(&path), Ok(None)));
-        replace_storage(&path, &saved()).expect("saved");
-        assert_eq!(load_storage::<Storage>(&path).ok().flatten(), Some(saved()));
-        fs::remove_file(wal::log_path(&path)).expect("removed");
-        let refused = load_storage::<Storage>(&path).expect_err("a snapshot without its log");
-        assert!(refused.to_string().contains("missing"), "{refused}");
-        let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -1,6 +1,6 @@
 //! Trace recording (`paxos spawn --trace DIR`): one JSON line per event the protocol actor
 //! handles, per node, in `DIR/<address>.trace.jsonl`, for `paxos validate` to replay through
-//! the model ([`crate::model::replay`]). The format and the rules are in `spec/runtime.md`,
+//! the model ([`crate::validate`]). The format and the rules are in `spec/runtime.md`,
 //! "Trace recording and validation":
 //!
 //! - **T1** Every line carries the node's sequence number `seq`: its line number in the file,
@@ -28,41 +28,70 @@ pub fn trace_path(dir: &Path, address: SocketAddrV4) -> PathBuf {
     dir.join(format!("{address}.trace.jsonl"))
 }
 
-/// One line of a trace, as written. Addresses are `IPv4:port` strings; the messages, timers and
-/// storage are the protocol's own JSON, in which an actor is its `Id` (a number).
-#[derive(Serialize)]
+/// One line of a trace (T1, T2), one type for the writer ([`Tracer`]) and the reader
+/// (`paxos validate`, [`crate::validate`]). Addresses are `IPv4:port` strings; the messages
+/// (`M`), timers (`T`), storage (`S`) and storage changes (`C`) are the protocol's own JSON,
+/// in which an actor is its `Id` (a number). The writer gives the actor's values by reference;
+/// the reader, which learns the protocol from the lines themselves, reads them as JSON values
+/// and decodes them as the protocol's types once it knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
-enum Line<'a, M, T, S, C> {
+pub enum TraceLine<M, T, S, C> {
     /// The node (re)started, from `storage` (`null` for a node that never saved).
     Start {
+        /// T1: the line's number in the file, from 0.
         seq: u64,
-        node: String,
-        protocol: &'a str,
-        cluster: &'a [String],
-        storage: &'a Option<S>,
+        /// The node whose trace this is.
+        node: SocketAddrV4,
+        /// The protocol it runs (`paxos` or `multi-paxos`).
+        protocol: String,
+        /// Every member of its cluster, itself included.
+        cluster: Vec<SocketAddrV4>,
+        /// The storage it started from.
+        storage: Option<S>,
     },
     /// The actor handled `msg` from `src`.
     Receive {
+        /// T1: the line's number in the file, from 0.
         seq: u64,
-        src: String,
-        msg: &'a M,
-        saved: Option<Saved<&'a S, C>>,
-        sent: Vec<(String, &'a M)>,
+        /// Where the message came from.
+        src: SocketAddrV4,
+        /// The message.
+        msg: M,
+        /// What the step saved, if it saved.
+        saved: Option<Saved<S, C>>,
+        /// What the step sent, in the actor's order, to whom.
+        sent: Vec<(SocketAddrV4, M)>,
     },
     /// The actor handled the expiry of `timer`.
     Timeout {
+        /// T1: the line's number in the file, from 0.
         seq: u64,
-        timer: &'a T,
-        saved: Option<Saved<&'a S, C>>,
-        sent: Vec<(String, &'a M)>,
+        /// The timer.
+        timer: T,
+        /// What the step saved, if it saved.
+        saved: Option<Saved<S, C>>,
+        /// What the step sent, in the actor's order, to whom.
+        sent: Vec<(SocketAddrV4, M)>,
     },
+}
+
+impl<M, T, S, C> TraceLine<M, T, S, C> {
+    /// T1: the line's number in its file.
+    pub fn seq(&self) -> u64 {
+        match self {
+            TraceLine::Start { seq, .. }
+            | TraceLine::Receive { seq, .. }
+            | TraceLine::Timeout { seq, .. } => *seq,
+        }
+    }
 }
 
 /// T2: what a step saved, as its trace line records it: what changed since the node's previous
 /// save (the record the write-ahead log appends, W1), or the whole storage at the node's first
 /// save. A line never holds the whole log, so a trace grows with a run's length, not with its
 /// square.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Saved<S, C> {
     /// The node's first save: the whole storage.
@@ -84,7 +113,7 @@ pub(crate) enum Handled<'a, A: Actor> {
 pub struct Tracer {
     node: SocketAddrV4,
     protocol: String,
-    cluster: Vec<String>,
+    cluster: Vec<SocketAddrV4>,
     file: Mutex<Writer>,
 }
 
@@ -126,7 +155,7 @@ impl Tracer {
         Ok(Tracer {
             node,
             protocol: protocol.to_owned(),
-            cluster: cluster.iter().map(|a| a.to_string()).collect(),
+            cluster: cluster.to_vec(),
             file: Mutex::new(Writer {
                 out: BufWriter::with_capacity(64 * 1024, file),
                 seq,
@@ -142,15 +171,14 @@ impl Tracer {
         A::Timer: Serialize,
         A::Storage: Serialize,
     {
-        self.write(|seq| {
-            let line: Line<'_, A::Msg, A::Timer, A::Storage, ()> = Line::Start {
+        self.write(|seq| -> TraceLine<&A::Msg, &A::Timer, &A::Storage, ()> {
+            TraceLine::Start {
                 seq,
-                node: self.node.to_string(),
-                protocol: &self.protocol,
-                cluster: &self.cluster,
-                storage,
-            };
-            line
+                node: self.node,
+                protocol: self.protocol.clone(),
+                cluster: self.cluster.clone(),
+                storage: storage.as_ref(),
+            }
         });
     }
 
@@ -171,7 +199,7 @@ impl Tracer {
         for command in out.iter() {
             match command {
                 Command::Save(storage) => saved = Some(storage),
-                Command::Send(dst, msg) => sent.push((dst.to_string(), msg)),
+                Command::Send(dst, msg) => sent.push((SocketAddrV4::from(*dst), msg)),
                 _ => {}
             }
         }
@@ -180,23 +208,25 @@ impl Tracer {
             None => Saved::Whole(storage),
         });
         type Change<A> = <<A as Actor>::Storage as Journal>::Change;
-        self.write(|seq| -> Line<'_, A::Msg, A::Timer, A::Storage, Change<A>> {
-            match handled {
-                Handled::Msg(src, msg) => Line::Receive {
-                    seq,
-                    src: src.to_string(),
-                    msg,
-                    saved,
-                    sent,
-                },
-                Handled::Timeout(timer) => Line::Timeout {
-                    seq,
-                    timer,
-                    saved,
-                    sent,
-                },
-            }
-        });
+        self.write(
+            |seq| -> TraceLine<&A::Msg, &A::Timer, &A::Storage, Change<A>> {
+                match handled {
+                    Handled::Msg(src, msg) => TraceLine::Receive {
+                        seq,
+                        src: SocketAddrV4::from(src),
+                        msg,
+                        saved,
+                        sent,
+                    },
+                    Handled::Timeout(timer) => TraceLine::Timeout {
+                        seq,
+                        timer,
+                        saved,
+                        sent,
+                    },
+                }
+            },
+        );
     }
 
     fn write<L: Serialize>(&self, line: impl FnOnce(u64) -> L) {
@@ -248,6 +278,81 @@ mod tests {
             "{}",
             lines[2]
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    // T1, T2: a trace reads back as the lines written, and the lines read write back byte for
+    // byte: the writer and the reader share one type.
+    #[test]
+    fn a_trace_reads_back_as_written() {
+        use crate::protocol::paxos::{Ballot, Msg, PaxosActor, Storage, Timer};
+        use crate::runtime::wal::COMPACT_AFTER;
+        type Line = TraceLine<Msg, Timer, Storage, Storage>;
+        let dir = std::env::temp_dir().join(format!("paxos-trace-round-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (node, peer) = (
+            SocketAddrV4::new([127, 0, 0, 1].into(), 3000),
+            SocketAddrV4::new([127, 0, 0, 1].into(), 3001),
+        );
+        let tracer = Tracer::open(&dir, node, "paxos", &[node, peer]).expect("opens");
+        let store =
+            Store::<Storage>::open(&dir.join("node.storage"), COMPACT_AFTER).expect("opens");
+        tracer.start::<PaxosActor>(&None);
+        let ballot = Ballot {
+            round: 1,
+            proposer: Id::from(peer),
+        };
+        let prepare = Msg::Prepare { ballot };
+        let saved = Storage {
+            round: 0,
+            promised: ballot,
+            ..Storage::default()
+        };
+        let promise = Msg::Promise {
+            ballot,
+            accepted: None,
+        };
+        let mut out = Out::<PaxosActor>::new();
+        out.save(saved.clone());
+        out.send(Id::from(peer), promise.clone());
+        tracer.step(Handled::Msg(Id::from(peer), &prepare), &out, &store);
+        tracer.step(
+            Handled::<PaxosActor>::Timeout(&Timer::Retry),
+            &Out::new(),
+            &store,
+        );
+        let expected: Vec<Line> = vec![
+            TraceLine::Start {
+                seq: 0,
+                node,
+                protocol: "paxos".to_owned(),
+                cluster: vec![node, peer],
+                storage: None,
+            },
+            TraceLine::Receive {
+                seq: 1,
+                src: peer,
+                msg: prepare,
+                saved: Some(Saved::Whole(saved)),
+                sent: vec![(peer, promise)],
+            },
+            TraceLine::Timeout {
+                seq: 2,
+                timer: Timer::Retry,
+                saved: None,
+                sent: Vec::new(),
+            },
+        ];
+        let text = std::fs::read_to_string(trace_path(&dir, node)).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        let read: Vec<Line> = lines
+            .iter()
+            .map(|line| serde_json::from_str(line).expect("a trace line"))
+            .collect();
+        assert_eq!(read, expected);
+        for (line, written) in read.iter().zip(&lines) {
+            assert_eq!(&serde_json::to_string(line).expect("encodes"), written);
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -358,7 +358,7 @@ pub struct Recovered<S> {
 /// out; `None` if neither file exists. The log is read before the snapshot, so that a node
 /// compacting meanwhile (W4) makes the snapshot newer than the log, never older; the log read
 /// may then end before the snapshot's first record, and be refused
-/// ([`storage::load_storage`] reads again).
+/// ([`load_storage`] reads again).
 pub fn read<S: Journal>(snapshot: &Path) -> Result<Recovered<S>, Unreadable> {
     let log = log_path(snapshot);
     let refused = |path: &Path, reason: String| Unreadable {
@@ -500,11 +500,11 @@ pub struct Store<S> {
     snapshot: PathBuf,
     log: PathBuf,
     compact_after: u64,
-    saved: Mutex<Saved<S>>,
+    saved: Mutex<OnDisk<S>>,
 }
 
 /// What the disk holds, as the store last wrote it.
-struct Saved<S> {
+struct OnDisk<S> {
     /// The storage the snapshot and the log hold together; `None` before the first save.
     storage: Option<S>,
     /// The log, open for appending, once the store has appended to it.
@@ -556,7 +556,7 @@ impl<S: Journal> Store<S> {
             snapshot: snapshot.to_owned(),
             log,
             compact_after,
-            saved: Mutex::new(Saved {
+            saved: Mutex::new(OnDisk {
                 storage: recovered.storage,
                 file: None,
                 next,
@@ -631,7 +631,7 @@ impl<S: Journal> Store<S> {
     }
 
     /// D1, W1, W4: [`Store::save`], once the changes are known.
-    fn write(&self, saved: &mut Saved<S>, storage: &S, changes: Vec<S::Change>) -> io::Result<()> {
+    fn write(&self, saved: &mut OnDisk<S>, storage: &S, changes: Vec<S::Change>) -> io::Result<()> {
         if saved.storage.is_none() {
             return self.write_first(saved, storage);
         }
@@ -658,13 +658,13 @@ impl<S: Journal> Store<S> {
     /// D1, W1: a node's first save: the log, its record 0 the changes from the empty storage
     /// to `storage`; then the snapshot of `storage`, which holds record 0. A crash between the
     /// two leaves the log alone, which holds the whole save (W3 lets it start).
-    fn write_first(&self, saved: &mut Saved<S>, storage: &S) -> io::Result<()> {
+    fn write_first(&self, saved: &mut OnDisk<S>, storage: &S) -> io::Result<()> {
         let changes = storage.changes(&S::default());
         let record = record(&serde_json::to_vec(&changes).map_err(io::Error::other)?);
         storage::write_durably(&self.log, &[log_header(0), record].concat())?;
         let bytes = storage::encode_snapshot(storage, 1).map_err(io::Error::other)?;
         storage::write_durably(&self.snapshot, &bytes)?;
-        *saved = Saved {
+        *saved = OnDisk {
             storage: Some(storage.clone()),
             file: None,
             next: 1,
@@ -675,7 +675,7 @@ impl<S: Journal> Store<S> {
         Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Saved<S>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OnDisk<S>> {
         self.saved
             .lock()
             .expect("a save never panics while it holds the store")
@@ -690,7 +690,7 @@ impl<S: Journal> Store<S> {
     /// W4: the storage on disk as a new snapshot, written durably (unless the snapshot holds
     /// it already); then, and only then, a new log of one empty record, numbered as the first
     /// the snapshot does not hold.
-    fn compact(&self, saved: &mut Saved<S>) -> io::Result<()> {
+    fn compact(&self, saved: &mut OnDisk<S>) -> io::Result<()> {
         let storage = saved.storage.as_ref().expect("a log applies to a snapshot");
         if saved.snapshot_next != Some(saved.next) {
             let bytes = storage::encode_snapshot(storage, saved.next).map_err(io::Error::other)?;
@@ -714,6 +714,37 @@ impl<S: Journal> Store<S> {
         saved.appended = 0;
         Ok(())
     }
+}
+
+/// D2: the storage a node saved, its snapshot at `path` with its log applied
+/// ([`read`]), without changing either file: `None` if the node never saved, an error if
+/// they cannot be used. The node may be running: a read that a compaction overtook (the log
+/// read before it, ending before the snapshot read after it, W4) is made again, twice at most.
+pub fn load_storage<S: Journal>(path: &Path) -> Result<Option<S>, Unreadable> {
+    let mut result = read(path);
+    for _ in 0..2 {
+        if result.is_ok() {
+            break;
+        }
+        result = read(path);
+    }
+    result.map(|recovered| recovered.storage)
+}
+
+/// Replaces the whole storage of a node that is not running, for tools and tests that
+/// fabricate it: its snapshot and its log ([`log_path`]) are removed, then `storage` is
+/// saved as a fresh node's first save (W1). A crash in between leaves no files, or a log
+/// without its snapshot (refused, W3), or the new storage.
+pub fn replace_storage<S: Journal>(path: &Path, storage: &S) -> std::io::Result<()> {
+    for file in [path.to_owned(), log_path(path)] {
+        match fs::remove_file(file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    storage::sync_parent(path)?;
+    let store = Store::<S>::open(path, COMPACT_AFTER).map_err(std::io::Error::other)?;
+    store.save(storage)
 }
 
 #[cfg(test)]
@@ -873,5 +904,30 @@ mod tests {
         }
         let zeros = read_log_header(&vec![0; log.len()]).expect_err("zeros");
         assert!(zeros.contains("magic"), "{zeros}");
+    }
+
+    // D2: no files is a fresh node; a snapshot alone (its log missing) is refused.
+    #[test]
+    fn storage_is_loaded_or_refused() {
+        let saved = paxos::Storage {
+            round: 3,
+            ..paxos::Storage::default()
+        };
+        let dir = std::env::temp_dir().join(format!("paxos-runtime-unit-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("temp dir is writable");
+        let path = dir.join("node.storage");
+        let _ = fs::remove_file(&path);
+        let _ = fs::remove_file(log_path(&path));
+        assert!(matches!(load_storage::<paxos::Storage>(&path), Ok(None)));
+        replace_storage(&path, &saved).expect("saved");
+        assert_eq!(
+            load_storage::<paxos::Storage>(&path).ok().flatten(),
+            Some(saved)
+        );
+        fs::remove_file(log_path(&path)).expect("removed");
+        let refused =
+            load_storage::<paxos::Storage>(&path).expect_err("a snapshot without its log");
+        assert!(refused.to_string().contains("missing"), "{refused}");
+        let _ = fs::remove_dir_all(&dir);
     }
 }

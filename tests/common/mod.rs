@@ -5,7 +5,7 @@
 #![allow(dead_code)] // Each test file uses a different part.
 
 use paxos::protocol::multi_paxos::KvOp;
-use paxos::runtime::client::{Client, MultiPaxosCodec, Op, Reply};
+use paxos::runtime::client::{MultiPaxosCodec, Op, Reply, UdpClient};
 use paxos::runtime::node::{free_loopback_addresses, Protocol};
 use stateright::semantics::write_once_register::{WORegister, WORegisterOp, WORegisterRet};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
@@ -282,8 +282,8 @@ impl Cluster {
     }
 
     /// A client of node `i` alone.
-    pub fn client_of(&self, i: usize) -> Client {
-        Client::new(vec![self.addresses[i]], Duration::from_millis(200), 15).expect("client")
+    pub fn client_of(&self, i: usize) -> UdpClient {
+        UdpClient::new(vec![self.addresses[i]], Duration::from_millis(200), 15).expect("client")
     }
 
     /// Whether node `i` answers a Get within 15 s. A node process that has not bound its port
@@ -297,7 +297,7 @@ impl Cluster {
                 // A follower restarts its leader timer on each request it cannot serve: the
                 // retries must come less often than the election timeout.
                 Protocol::MultiPaxos => {
-                    Client::new(vec![self.addresses[i]], Duration::from_millis(700), 6)
+                    UdpClient::new(vec![self.addresses[i]], Duration::from_millis(700), 6)
                         .expect("client")
                         .call_with::<MultiPaxosCodec>(KvOp::Get { key: 'x' })
                         .is_ok()
@@ -317,12 +317,12 @@ impl Cluster {
 
     /// `kill -9` of every node, then `paxos validate` of their traces (V1-V5): the verdict,
     /// which the test asserts is OK.
-    pub fn kill_all_and_validate(&mut self) -> paxos::model::replay::Verdict {
+    pub fn kill_all_and_validate(&mut self) -> paxos::validate::ValidationReport {
         for i in 0..self.children.len() {
             self.kill(i);
         }
         let started = Instant::now();
-        let verdict = paxos::model::replay::validate(&self.trace_dir())
+        let verdict = paxos::validate::validate(&self.trace_dir())
             .unwrap_or_else(|e| panic!("the traces do not read: {e}"));
         eprintln!(
             "validate {}: {} ({:?})",
@@ -404,7 +404,7 @@ impl History {
 
 impl Recorder<'_> {
     /// Runs `op` with `client`, recording invocation and response.
-    pub fn call(&mut self, client: &mut Client, op: Op) -> Option<Reply> {
+    pub fn call(&mut self, client: &mut UdpClient, op: Op) -> Option<Reply> {
         let spec_op = match op {
             Op::Put(v) => WORegisterOp::Write(v),
             Op::Get => WORegisterOp::Read,

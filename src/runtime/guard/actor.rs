@@ -1,38 +1,14 @@
-//! The runtime's wrapper around a protocol actor. The actor that runs is the actor the model
-//! checks, handed to stateright's `spawn` unchanged inside a [`Guard`] that only decides
-//! *whether* a datagram reaches it and *how* its storage reaches the disk. The rules it
-//! enforces are in `spec/runtime.md`:
-//!
-//! - **H1** A datagram larger than [`WireProtocol::MAX_DATAGRAM`] or that does not decode
-//!   as a message is dropped and logged (the decoder refuses it; `spawn` skips it).
-//! - **H2** A peer-to-peer message from an address that is not a configured peer is dropped
-//!   and logged: only client requests are accepted from anyone.
-//! - **H3** A client reply sent to a server is dropped and logged.
-//! - **H4** A client request over the protocol's size limits ([`WireProtocol::refuse`]: a
-//!   Multi-Paxos key over 256 bytes, a value over 1,024) is dropped and logged.
-//! - **R1** A client request that comes straight from a client (not from a peer) is taken in
-//!   the name of its source address ([`WireProtocol::bind_to_source`]): a Multi-Paxos
-//!   `Request` naming another client is served in its sender's name, and answered there.
-//! - **A1** With a cluster key, every message to a peer is sealed with a MAC
-//!   ([`crate::runtime::auth`]) and every datagram from a peer's address must carry a valid
-//!   one: anything else from a peer's address is dropped and logged.
-//! - **F1** (tests only) A fault layer ([`crate::runtime::faults`]) drops, duplicates, delays
-//!   and partitions the traffic between peers.
-//! - **L1** A peer's notice that a ballot was preempted (`Rejected`) reaches the actor after a
-//!   random delay ([`BACKOFF`]), a network delay the protocol tolerates: proposers that
-//!   preempt each other at once on every rejection would otherwise duel for ever.
-//! - **D1** The actor's commands are carried out in the order it gave them: the messages
-//!   before its save leave, the save is made durable ([`crate::runtime::storage`]), then the
-//!   rest; a node that cannot save stops (exit status 1) instead of running on.
-//!
-//! On the wire a message is one datagram ([`Wire`]): the serde JSON of the protocol's `Msg`,
-//! or, between members of a cluster with a key, [`SEALED_MAGIC`], the MAC, then that JSON.
+//! The guard: the actor `spawn` runs, wrapping a protocol actor. It decides what reaches the
+//! inner actor (H2-H4, A1, F1, L1), binds client requests to their source (R1), seals what it
+//! sends to peers (A1) and carries out the actor's commands in order, its saves made durable
+//! before what depends on them (D1).
 use crate::protocol::local::CommandOf;
-use crate::protocol::multi_paxos::{self, MultiPaxosActor};
-use crate::protocol::paxos::{Msg, PaxosActor};
-use crate::runtime::auth::{ClusterKey, Tag, TAG_BYTES};
+use crate::runtime::auth::ClusterKey;
 use crate::runtime::faults::Faults;
-use crate::runtime::storage;
+use crate::runtime::guard::codec::{decode_json, Wire};
+use crate::runtime::guard::drops::{DropStats, Dropped};
+use crate::runtime::guard::policy::{MsgKind, WireProtocol};
+use crate::runtime::guard::stop::{Stop, Stopping};
 use crate::runtime::trace::{Handled, Tracer};
 use crate::runtime::wal::{Journal, Store};
 use serde::de::DeserializeOwned;
@@ -42,347 +18,11 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// L1: how long a preemption notice is held back, drawn at random by `spawn`'s timers.
 pub const BACKOFF: Range<Duration> = Duration::from_millis(10)..Duration::from_millis(60);
-
-/// What a runtime message is for, as far as the guard is concerned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MsgKind {
-    /// A request from a client: accepted from any address (R1 binds it to that address).
-    ClientRequest,
-    /// A reply meant for a client: a server never expects one.
-    ClientReply,
-    /// A peer-to-peer message: accepted only from a configured peer.
-    Internal,
-    /// A peer-to-peer message telling a proposer it was preempted: accepted only from a
-    /// configured peer, and delivered after a random delay (L1).
-    Preemption,
-}
-
-/// A protocol actor that can run on UDP: its messages and storage travel as JSON, and the
-/// runtime knows which messages only peers may send.
-pub trait WireProtocol: Actor + Send + 'static
-where
-    Self::Msg: Serialize + DeserializeOwned,
-    Self::Storage: Serialize + DeserializeOwned,
-{
-    /// Larger messages are dropped unread (H1).
-    const MAX_DATAGRAM: usize = 8 * 1024;
-
-    /// Classifies a message for the guard (H2, H3).
-    fn kind(msg: &Self::Msg) -> MsgKind;
-
-    /// R1: a client request received straight from the client at `src`, made to speak in the
-    /// name of that address only. The default keeps it as it is: for a protocol whose
-    /// requests name no client, the reply already goes to the datagram's source.
-    fn bind_to_source(msg: Self::Msg, _src: Id) -> Self::Msg {
-        msg
-    }
-
-    /// H4: why a message must not reach the actor (it is over the protocol's size limits),
-    /// `None` to let it. By default every message may.
-    fn refuse(_msg: &Self::Msg) -> Option<String> {
-        None
-    }
-}
-
-impl WireProtocol for PaxosActor {
-    fn kind(msg: &Msg) -> MsgKind {
-        match msg {
-            Msg::Put { .. } | Msg::Get { .. } => MsgKind::ClientRequest,
-            Msg::PutOk { .. } | Msg::PutFail { .. } | Msg::GetOk { .. } => MsgKind::ClientReply,
-            Msg::Prepare { .. }
-            | Msg::Promise { .. }
-            | Msg::Accept { .. }
-            | Msg::Accepted { .. }
-            | Msg::Read { .. }
-            | Msg::ReadReply { .. } => MsgKind::Internal,
-            Msg::Rejected { .. } => MsgKind::Preemption,
-        }
-    }
-}
-
-static REBOUND_REQUESTS: AtomicU64 = AtomicU64::new(0);
-
-/// A Multi-Paxos message on UDP: keys and values are strings.
-type MpMsg = multi_paxos::Msg<String>;
-
-impl WireProtocol for MultiPaxosActor<String> {
-    /// A `Promise` carries at most a piece of the proposals accepted, sized to fit UDP's own
-    /// limit ([`crate::runtime::node::PIECE`]).
-    const MAX_DATAGRAM: usize = 65_507;
-
-    fn kind(msg: &MpMsg) -> MsgKind {
-        use multi_paxos::Msg as M;
-        match msg {
-            // A client's request, or a follower forwarding one to the leader: R1 tells them
-            // apart by the source address.
-            M::Request { .. } => MsgKind::ClientRequest,
-            M::Reply { .. } | M::Stale { .. } => MsgKind::ClientReply,
-            M::Prepare { .. }
-            | M::Promise { .. }
-            | M::Accept { .. }
-            | M::Accepted { .. }
-            | M::Chosen { .. }
-            | M::Heartbeat { .. }
-            | M::CatchUp { .. }
-            | M::Snapshot { .. }
-            | M::SnapshotFrom { .. } => MsgKind::Internal,
-            M::Rejected { .. } => MsgKind::Preemption,
-        }
-    }
-
-    /// R1: the command is the source's, whatever client it names: the per-client table and
-    /// the reply are that address's. (Only a configured peer forwards a request in another
-    /// client's name; the guard does not call this for peers.)
-    fn bind_to_source(msg: MpMsg, src: Id) -> MpMsg {
-        match msg {
-            multi_paxos::Msg::Request { mut command } => {
-                if command.client != src {
-                    if let Some(count) = worth_logging(&REBOUND_REQUESTS) {
-                        log::warn!(
-                            "Request names a client other than its source: taken in the \
-                             source's name. src={src}, named={}, request={}, rebound={count}",
-                            command.client,
-                            command.request
-                        );
-                    }
-                    command.client = src;
-                }
-                multi_paxos::Msg::Request { command }
-            }
-            other => other,
-        }
-    }
-
-    /// H4: a key or value over [`multi_paxos::MAX_KEY_BYTES`] or
-    /// [`multi_paxos::MAX_VALUE_BYTES`], in a request or in any command a peer's message
-    /// carries, or a batch outside the leader's limits ([`crate::runtime::node::BATCH`],
-    /// [`crate::runtime::node::BATCH_BYTES`]): every datagram a command travels in (a
-    /// `Promise` of [`crate::runtime::node::PIECE`] batches included) then fits in UDP's limit.
-    fn refuse(msg: &MpMsg) -> Option<String> {
-        use crate::runtime::node::{BATCH, BATCH_BYTES, SNAPSHOT_PIECE};
-        use multi_paxos::{ClientCommand, Command, Msg as M};
-        let command = |command: &Command<String>| match command {
-            Command::Noop => None,
-            Command::Batch(batch) if !ClientCommand::fits(batch, BATCH, BATCH_BYTES) => {
-                let bytes: usize = batch.iter().map(|cc| cc.op.bytes()).sum();
-                Some(format!(
-                    "a batch of {} commands and {bytes} bytes of keys and values; the limits \
-                     are 1 to {BATCH} commands and, for several, {BATCH_BYTES} bytes",
-                    batch.len()
-                ))
-            }
-            Command::Batch(batch) => batch
-                .iter()
-                .find_map(|cc| cc.op.check_size().err())
-                .map(|too_large| too_large.to_string()),
-        };
-        match msg {
-            M::Request { command } => command.op.check_size().err().map(|e| e.to_string()),
-            M::Accept { proposal, .. } | M::Accepted { proposal, .. } => command(&proposal.command),
-            M::Chosen { command: c, .. } => command(c),
-            M::Promise { accepted, .. } => accepted.values().find_map(|p| command(&p.command)),
-            M::Snapshot { entries, .. } if entries.len() > SNAPSHOT_PIECE => Some(format!(
-                "a snapshot piece of {} entries; the limit is {SNAPSHOT_PIECE}",
-                entries.len()
-            )),
-            M::Snapshot { entries, .. } => entries.iter().find_map(snapshot_entry),
-            _ => None,
-        }
-    }
-}
-
-/// H4 for a snapshot's entry: a key or value over the limits, as a store on UDP never holds.
-fn snapshot_entry(entry: &multi_paxos::SnapshotEntry<String>) -> Option<String> {
-    use multi_paxos::{KvOp, KvRet, SnapshotEntry, MAX_VALUE_BYTES};
-    let value = |value: &String| {
-        (value.len() > MAX_VALUE_BYTES).then(|| {
-            format!(
-                "a stored value of {} bytes; the limit is {MAX_VALUE_BYTES}",
-                value.len()
-            )
-        })
-    };
-    match entry {
-        SnapshotEntry::Kv { key, value: v } => (KvOp::Get { key: key.clone() }.check_size())
-            .err()
-            .map(|e| e.to_string())
-            .or_else(|| value(v)),
-        SnapshotEntry::Last { last, .. } => {
-            let reply = match &last.ret {
-                KvRet::GetOk { value: Some(v) } | KvRet::AppendOk { value: v } => value(v),
-                _ => None,
-            };
-            last.op.check_size().err().map(|e| e.to_string()).or(reply)
-        }
-    }
-}
-
-/// The first bytes of a sealed datagram (A1). No JSON text starts with them.
-pub const SEALED_MAGIC: &[u8; 4] = b"PXM1";
-
-/// A datagram as the guard sends and receives it.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub enum Wire<M> {
-    /// A message as its JSON: client traffic, and every message of a cluster without a key
-    /// (the wire format is then exactly the protocol's JSON).
-    Plain(M),
-    /// A1: a message between members of a cluster with a key: on the wire [`SEALED_MAGIC`],
-    /// the 32-byte `tag`, then `body`, the message's JSON.
-    Sealed {
-        /// HMAC-SHA-256 over the sender, the receiver and `body` ([`ClusterKey::tag`]).
-        tag: Tag,
-        /// The message's JSON, parsed only once the tag checks out.
-        body: Vec<u8>,
-    },
-}
-
-impl<M: fmt::Debug> fmt::Debug for Wire<M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Wire::Plain(msg) => msg.fmt(f),
-            Wire::Sealed { body, .. } => write!(f, "Sealed({})", String::from_utf8_lossy(body)),
-        }
-    }
-}
-
-/// Why a datagram or a storage file did not decode (what `spawn` logs before skipping it).
-#[derive(Debug)]
-#[allow(
-    dead_code,
-    reason = "the fields are read through Debug, in spawn's log line"
-)]
-pub(crate) enum CodecError {
-    /// H1: the message is larger than the protocol's limit.
-    Oversized { bytes: usize, max: usize },
-    /// A sealed datagram too short to hold its tag.
-    Truncated { bytes: usize },
-    /// The bytes are not the JSON of a message.
-    Json(serde_json::Error),
-    /// W1, W3: the bytes are not a snapshot this build wrote: what is wrong with them.
-    Snapshot(String),
-}
-
-/// A message or storage as bytes: its JSON.
-pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
-    serde_json::to_vec(value).map_err(CodecError::Json)
-}
-
-/// A datagram as bytes: a plain message is its JSON, as without the guard; a sealed one is
-/// [`SEALED_MAGIC`], the tag, then the message's JSON.
-pub(crate) fn encode_wire<M: Serialize>(wire: &Wire<M>) -> Result<Vec<u8>, CodecError> {
-    match wire {
-        Wire::Plain(msg) => encode(msg),
-        Wire::Sealed { tag, body } => {
-            let mut bytes = Vec::with_capacity(SEALED_MAGIC.len() + TAG_BYTES + body.len());
-            bytes.extend_from_slice(SEALED_MAGIC);
-            bytes.extend_from_slice(tag);
-            bytes.extend_from_slice(body);
-            Ok(bytes)
-        }
-    }
-}
-
-/// Storage from a snapshot's bytes ([`storage::decode_snapshot`], W1), with the error type
-/// `spawn` wants for all four of its codecs. `spawn` reads `<address>.storage` from its
-/// working directory with it; what it finds is not used (`Guard::on_start`), but it reads
-/// the same format the store wrote, checks included.
-pub(crate) fn decode_storage<S: DeserializeOwned>(bytes: &[u8]) -> Result<S, CodecError> {
-    storage::decode_snapshot(bytes)
-        .map(|(storage, _)| storage)
-        .map_err(CodecError::Snapshot)
-}
-
-static DROPPED_OVERSIZED: AtomicU64 = AtomicU64::new(0);
-static DROPPED_MALFORMED: AtomicU64 = AtomicU64::new(0);
-static DROPPED_NON_PEER: AtomicU64 = AtomicU64::new(0);
-static DROPPED_REPLY: AtomicU64 = AtomicU64::new(0);
-static DROPPED_TOO_LARGE: AtomicU64 = AtomicU64::new(0);
-static DROPPED_UNAUTHENTICATED: AtomicU64 = AtomicU64::new(0);
-static DROPPED_BAD_MAC: AtomicU64 = AtomicU64::new(0);
-static DROPPED_SEALED: AtomicU64 = AtomicU64::new(0);
-
-/// Counts one dropped datagram of a kind; returns the count when it is worth a log line: the
-/// first 100 of each kind, then one in 1,000, so that a flood of datagrams does not become a
-/// flood of log lines.
-fn worth_logging(dropped: &AtomicU64) -> Option<u64> {
-    let n = dropped.fetch_add(1, Ordering::Relaxed) + 1;
-    (n <= 100 || n.is_multiple_of(1000)).then_some(n)
-}
-
-/// H1: the size limit, before anything is parsed.
-fn within_limit<A: WireProtocol>(bytes: usize) -> Result<(), CodecError>
-where
-    A::Msg: Serialize + DeserializeOwned,
-    A::Storage: Serialize + DeserializeOwned,
-{
-    if bytes <= A::MAX_DATAGRAM {
-        return Ok(());
-    }
-    if let Some(dropped) = worth_logging(&DROPPED_OVERSIZED) {
-        log::warn!(
-            "Dropped oversized datagram. bytes={bytes}, max={}, dropped={dropped}",
-            A::MAX_DATAGRAM
-        );
-    }
-    Err(CodecError::Oversized {
-        bytes,
-        max: A::MAX_DATAGRAM,
-    })
-}
-
-/// H1: a message's JSON, or a logged refusal.
-fn decode_json<A>(bytes: &[u8]) -> Result<A::Msg, CodecError>
-where
-    A: WireProtocol,
-    A::Msg: Serialize + DeserializeOwned,
-    A::Storage: Serialize + DeserializeOwned,
-{
-    serde_json::from_slice(bytes).map_err(|e| {
-        if let Some(dropped) = worth_logging(&DROPPED_MALFORMED) {
-            log::warn!(
-                "Dropped malformed datagram. bytes={}, err={e}, dropped={dropped}",
-                bytes.len()
-            );
-        }
-        CodecError::Json(e)
-    })
-}
-
-/// H1: oversized or undecodable datagrams are refused here and logged; `spawn` then skips
-/// them ("Unable to parse message. Ignoring."). A sealed datagram is only split into tag and
-/// body: its body is parsed once the guard has checked the tag (A1). The size limit applies
-/// to the message, without the 36 bytes of a seal.
-pub(crate) fn decode_wire<A>(bytes: &[u8]) -> Result<Wire<A::Msg>, CodecError>
-where
-    A: WireProtocol,
-    A::Msg: Serialize + DeserializeOwned,
-    A::Storage: Serialize + DeserializeOwned,
-{
-    let Some(sealed) = bytes.strip_prefix(SEALED_MAGIC) else {
-        within_limit::<A>(bytes.len())?;
-        return decode_json::<A>(bytes).map(Wire::Plain);
-    };
-    let Some((tag, body)) = sealed.split_first_chunk::<TAG_BYTES>() else {
-        if let Some(dropped) = worth_logging(&DROPPED_MALFORMED) {
-            log::warn!(
-                "Dropped malformed datagram: a seal without its tag. bytes={}, dropped={dropped}",
-                bytes.len()
-            );
-        }
-        return Err(CodecError::Truncated { bytes: bytes.len() });
-    };
-    within_limit::<A>(body.len())?;
-    Ok(Wire::Sealed {
-        tag: *tag,
-        body: body.to_vec(),
-    })
-}
 
 /// The guard's timers: the actor's own, held-back messages (L1) and delayed copies (F1).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -431,51 +71,9 @@ where
     /// Why the node stops, once something stops it: a guard whose save failed stops the node
     /// here and handles nothing more; `node::serve` waits for it and returns it.
     pub stop: Arc<Stop>,
-}
-
-/// Why a node stops ([`Stop`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Stopping {
-    /// `--exit-after` ran out.
-    Asked,
-    /// D1: a save failed, so nothing that depends on it may be sent: the message says which
-    /// file and why.
-    CannotSave(String),
-    /// stateright's `spawn` returned: every node thread ended, or one panicked.
-    Ended(String),
-}
-
-/// Why the node stops, set once by whichever part of it stops it first, and waited for by
-/// the thread that serves it, which returns it: no library code ends the process.
-#[derive(Debug, Default)]
-pub struct Stop {
-    why: Mutex<Option<Stopping>>,
-    set: std::sync::Condvar,
-}
-
-impl Stop {
-    /// Stops the node for `why`, unless it is stopping already.
-    pub fn stop(&self, why: Stopping) {
-        let mut now = self.why.lock().unwrap_or_else(|e| e.into_inner());
-        now.get_or_insert(why);
-        self.set.notify_all();
-    }
-
-    /// Whether the node is stopping.
-    pub fn stopping(&self) -> bool {
-        self.why.lock().unwrap_or_else(|e| e.into_inner()).is_some()
-    }
-
-    /// Waits until the node stops; returns why.
-    pub fn wait(&self) -> Stopping {
-        let mut now = self.why.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if let Some(why) = now.as_ref() {
-                return why.clone();
-            }
-            now = self.set.wait(now).unwrap_or_else(|e| e.into_inner());
-        }
-    }
+    /// H1-H4, A1, R1: what this guard dropped (or rebound), by kind; each count numbers the
+    /// log lines of its kind.
+    pub drops: Arc<DropStats>,
 }
 
 /// D1: the commands of a step from its first save on, when messages of the step left before
@@ -617,7 +215,7 @@ where
         let from_peer = self.peers.contains(&src);
         match (wire, &self.key) {
             (Wire::Plain(msg), Some(_)) if from_peer => {
-                if let Some(dropped) = worth_logging(&DROPPED_UNAUTHENTICATED) {
+                if let Some(dropped) = self.drops.worth_logging(Dropped::Unauthenticated) {
                     log::warn!(
                         "Dropped unauthenticated message from a peer address. id={id}, \
                          src={src}, msg={msg:?}, dropped={dropped}"
@@ -627,7 +225,7 @@ where
             }
             (Wire::Plain(msg), _) => Some(msg),
             (Wire::Sealed { .. }, None) => {
-                if let Some(dropped) = worth_logging(&DROPPED_SEALED) {
+                if let Some(dropped) = self.drops.worth_logging(Dropped::Sealed) {
                     log::warn!(
                         "Dropped sealed message: this node has no cluster key. id={id}, \
                          src={src}, dropped={dropped}"
@@ -636,7 +234,7 @@ where
                 None
             }
             (Wire::Sealed { .. }, Some(_)) if !from_peer => {
-                if let Some(dropped) = worth_logging(&DROPPED_NON_PEER) {
+                if let Some(dropped) = self.drops.worth_logging(Dropped::NonPeer) {
                     log::warn!(
                         "Dropped internal message from a non-peer. id={id}, src={src}, \
                          msg=(sealed), dropped={dropped}"
@@ -647,7 +245,7 @@ where
             (Wire::Sealed { tag, body }, Some(key)) => {
                 // A1: sealed by `src`, for this node, with the cluster's key.
                 if !key.verify(src, id, &body, &tag) {
-                    if let Some(dropped) = worth_logging(&DROPPED_BAD_MAC) {
+                    if let Some(dropped) = self.drops.worth_logging(Dropped::BadMac) {
                         log::warn!(
                             "Dropped peer message with a bad MAC. id={id}, src={src}, \
                              bytes={}, dropped={dropped}",
@@ -656,7 +254,7 @@ where
                     }
                     return None;
                 }
-                decode_json::<A>(&body).ok()
+                decode_json::<A>(&body, &self.drops).ok()
             }
         }
     }
@@ -736,7 +334,7 @@ where
         let from_peer = self.peers.contains(&src);
         // H4: nothing over the size limits reaches the actor.
         if let Some(why) = A::refuse(&msg) {
-            if let Some(dropped) = worth_logging(&DROPPED_TOO_LARGE) {
+            if let Some(dropped) = self.drops.worth_logging(Dropped::TooLarge) {
                 let what = match A::kind(&msg) {
                     MsgKind::ClientRequest => "client request",
                     _ => "peer message",
@@ -751,7 +349,7 @@ where
         match A::kind(&msg) {
             // H2: peer-to-peer messages only from configured peers.
             MsgKind::Internal | MsgKind::Preemption if !from_peer => {
-                if let Some(dropped) = worth_logging(&DROPPED_NON_PEER) {
+                if let Some(dropped) = self.drops.worth_logging(Dropped::NonPeer) {
                     log::warn!(
                         "Dropped internal message from a non-peer. id={id}, src={src}, \
                          msg={msg:?}, dropped={dropped}"
@@ -761,7 +359,7 @@ where
             }
             // H3: servers expect no client replies.
             MsgKind::ClientReply => {
-                if let Some(dropped) = worth_logging(&DROPPED_REPLY) {
+                if let Some(dropped) = self.drops.worth_logging(Dropped::Reply) {
                     log::warn!(
                         "Dropped unexpected client reply. id={id}, src={src}, msg={msg:?}, \
                          dropped={dropped}"
@@ -776,7 +374,7 @@ where
             }
             // R1: straight from a client, a request speaks for its source address only; from
             // a peer it is a forwarded one, in the name of the client the peer bound it to.
-            MsgKind::ClientRequest if !from_peer => msg = A::bind_to_source(msg, src),
+            MsgKind::ClientRequest if !from_peer => msg = A::bind_to_source(msg, src, &self.drops),
             MsgKind::Internal | MsgKind::ClientRequest => {}
         }
         let mut out = Out::new();
@@ -831,66 +429,13 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::paxos::{Ballot, Proposal};
+    use crate::protocol::paxos::{Ballot, Msg, PaxosActor, Proposal};
+    use crate::runtime::auth::TAG_BYTES;
     use crate::runtime::node::paxos_server;
     use std::net::SocketAddrV4;
 
-    // H2, H3: the guard's classification of every Paxos message.
-    #[test]
-    fn only_client_requests_are_open_to_anyone() {
-        assert_eq!(
-            PaxosActor::kind(&Msg::Get { request: 1 }),
-            MsgKind::ClientRequest
-        );
-        assert_eq!(
-            PaxosActor::kind(&Msg::Prepare {
-                ballot: Ballot::default()
-            }),
-            MsgKind::Internal
-        );
-        assert_eq!(
-            PaxosActor::kind(&Msg::PutOk { request: 1 }),
-            MsgKind::ClientReply
-        );
-    }
-
-    // H2, H3: the guard's classification of the Multi-Paxos messages: a Request is open to
-    // anyone (a follower forwards a client's), a Reply is for clients only.
-    #[test]
-    fn multi_paxos_requests_are_open_to_anyone() {
-        use crate::protocol::multi_paxos::{ClientCommand, KvOp, KvRet, Msg as M};
-        type MultiPaxosActor = crate::protocol::multi_paxos::MultiPaxosActor<String>;
-        let someone = Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 9));
-        let command = ClientCommand {
-            client: someone,
-            request: 1,
-            op: KvOp::Get {
-                key: "x".to_owned(),
-            },
-        };
-        assert_eq!(
-            MultiPaxosActor::kind(&M::Request { command }),
-            MsgKind::ClientRequest
-        );
-        let reply = MpMsg::Reply {
-            request: 1,
-            ret: KvRet::PutOk,
-        };
-        assert_eq!(MultiPaxosActor::kind(&reply), MsgKind::ClientReply);
-        let prepare = MpMsg::Prepare {
-            ballot: Ballot::default(),
-            from: 0,
-        };
-        assert_eq!(MultiPaxosActor::kind(&prepare), MsgKind::Internal);
-        let catch_up = MpMsg::CatchUp { from: 0, to: 1 };
-        assert_eq!(MultiPaxosActor::kind(&catch_up), MsgKind::Internal);
-        let rejected = MpMsg::Rejected {
-            ballot: Ballot::default(),
-            promised: Ballot::default(),
-            slot: None,
-        };
-        assert_eq!(MultiPaxosActor::kind(&rejected), MsgKind::Preemption);
-    }
+    /// A Multi-Paxos message on UDP: keys and values are strings.
+    type MpMsg = crate::protocol::multi_paxos::Msg<String>;
 
     /// The store of a node that never saved, at a path of its own in the temporary directory.
     fn unsaved<S: Journal>(tag: &str) -> Arc<Store<S>> {
@@ -915,6 +460,7 @@ mod tests {
             trace: None,
             deferred: Arc::default(),
             stop: Arc::default(),
+            drops: Arc::default(),
         };
         (peers, guard)
     }
@@ -1012,40 +558,6 @@ mod tests {
                 _ => None,
             })
             .collect()
-    }
-
-    // Without a key the wire format is the protocol's JSON, exactly; a sealed datagram is the
-    // magic, the tag and the JSON; one too short for its tag is refused.
-    #[test]
-    fn the_wire_format_is_plain_json_unless_sealed() {
-        let msg = Msg::Put {
-            request: 7,
-            value: 'A',
-        };
-        let plain = encode_wire(&Wire::Plain(msg.clone())).expect("encodes");
-        assert_eq!(plain, br#"{"Put":{"request":7,"value":"A"}}"#);
-        assert_eq!(
-            decode_wire::<PaxosActor>(&plain).ok(),
-            Some(Wire::Plain(msg.clone()))
-        );
-        let body = serde_json::to_vec(&msg).expect("encodes");
-        let sealed = Wire::<Msg>::Sealed {
-            tag: [9; TAG_BYTES],
-            body: body.clone(),
-        };
-        let bytes = encode_wire(&sealed).expect("encodes");
-        assert_eq!(&bytes[..4], SEALED_MAGIC);
-        assert_eq!(&bytes[4..36], &[9; TAG_BYTES]);
-        assert_eq!(&bytes[36..], &body[..]);
-        assert_eq!(decode_wire::<PaxosActor>(&bytes).ok(), Some(sealed));
-        assert!(decode_wire::<PaxosActor>(&bytes[..20]).is_err());
-        let mut huge = SEALED_MAGIC.to_vec();
-        huge.extend([0; TAG_BYTES]);
-        huge.extend(vec![b' '; PaxosActor::MAX_DATAGRAM + 1]);
-        assert!(
-            decode_wire::<PaxosActor>(&huge).is_err(),
-            "H1 applies to sealed messages"
-        );
     }
 
     // A1: with a key, what a node sends its peers is sealed for each of them; its replies to
@@ -1188,6 +700,7 @@ mod tests {
             trace: None,
             deferred: Arc::default(),
             stop: Arc::default(),
+            drops: Arc::default(),
         };
         (guard, peers)
     }
@@ -1272,7 +785,7 @@ mod tests {
     #[test]
     fn a_batch_over_the_limits_from_a_peer_is_dropped() {
         use crate::protocol::multi_paxos::{Ballot, ClientCommand, Command, KvOp, Proposal};
-        use crate::runtime::node::{BATCH, BATCH_BYTES};
+        use crate::runtime::guard::multi_paxos::{BATCH, BATCH_BYTES};
         let (guard, peers) = multi_paxos_guard("never-written-batches");
         let (me, peer) = (peers[0], peers[1]);
         let start = guard.on_start(me, &None, &mut Out::new());
@@ -1314,7 +827,7 @@ mod tests {
     #[test]
     fn a_snapshot_piece_over_the_limits_from_a_peer_is_dropped() {
         use crate::protocol::multi_paxos::{SnapshotEntry, MAX_KEY_BYTES, MAX_VALUE_BYTES};
-        use crate::runtime::node::SNAPSHOT_PIECE;
+        use crate::runtime::guard::multi_paxos::SNAPSHOT_PIECE;
         let (guard, peers) = multi_paxos_guard("never-written-snapshots");
         let (me, peer) = (peers[0], peers[1]);
         let start = guard.on_start(me, &None, &mut Out::new());
@@ -1399,6 +912,7 @@ mod deferred_save_tests {
     use std::net::SocketAddrV4;
 
     type MpGuard = Guard<MultiPaxosActor<String>>;
+    type MpMsg = crate::protocol::multi_paxos::Msg<String>;
 
     /// A guarded Multi-Paxos server among three loopback peers, saving to a store of its own.
     fn guard(tag: &str) -> (MpGuard, Vec<Id>) {
@@ -1422,6 +936,7 @@ mod deferred_save_tests {
             trace: None,
             deferred: Arc::default(),
             stop: Arc::default(),
+            drops: Arc::default(),
         };
         (guard, peers)
     }

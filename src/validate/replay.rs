@@ -1,55 +1,23 @@
-//! Trace validation (`paxos validate DIR`): the traces a real cluster recorded
-//! ([`crate::runtime::trace`]) merged into one execution consistent with causality and replayed
-//! through the model's own actors, ghost records and judge, with every `always` property checked
-//! on every state. The rules (V1-V5) are in `spec/runtime.md`, "Trace recording and validation":
-//!
-//! - **V1** Ids: the cluster's servers, sorted by address (the order `paxos spawn` gives them,
-//!   and the order of their [`Id`]s, which ballots compare), are model actors `0..n`; every
-//!   other address (a client) is `n, n + 1, ...` in the order of the addresses (a proposer
-//!   proposes the value of the first waiting client, by `Id`). Inside the
-//!   protocol's JSON an actor is its `Id`, a number: a number equal to a known address's `Id`
-//!   is taken for that address.
-//! - **V2** Merge: each node's events are taken in its own order; a receive from a server waits
-//!   until some node recorded sending that message to that node (UDP may duplicate, so one send
-//!   may be received many times). A receive from a client is an input. When only receives are
-//!   left, the first whose message no node ever recorded sending is a divergence.
-//! - **V3** Replay: the model is the protocol's with the cluster's servers, no model clients, an
-//!   unordered duplicating lossy network; a client request is recorded in the model's history
-//!   (as the model's clients' sends are) then delivered; a receive is the model's `Deliver`, a
-//!   timeout its `Timeout` (the timer must be set in the model), a restart `Crash` then
-//!   `Recover`, all through [`HarnessModel`]'s `next_state`, so that the judge and the ghost records
-//!   run. The model's network is kept empty: V2 and V4 check the messages, and the duplicating
-//!   network's `Deliver` takes any envelope.
-//! - **V4** Each step must do what the node recorded: save what it saved, send (at least) what
-//!   it sent; a restart must start from the storage the model last saved for it.
-//! - **V5** Kill -9 (T2): the last step of a node before a restart may be cut short after its
-//!   line was written, if none of its messages was received: when the restart's storage is the
-//!   one from before that step, the step is skipped; when it is one the step saved before its
-//!   last save (a step may save more than once), the step is replayed and the restart starts
-//!   from that save.
+//! The replay (V2-V5): each node's events merged in an order consistent with causality, each
+//! replayed through the model's actors, ghost records and judge, every `always` property
+//! checked on every state.
 use crate::model::harness::{Harness, ModelState};
 use crate::model::harness_model::{HarnessModel, Step};
-use crate::model::linearizability::Calls;
-use crate::model::multi_paxos::MultiPaxosConfig;
-use crate::model::network::NetworkKind;
 use crate::model::node::{Node, NodeState, Owned, Recorded};
-use crate::model::paxos::{Layout, PaxosConfig};
 use crate::model::view::Readable;
-use crate::protocol::multi_paxos::Kv;
 use crate::runtime::trace::Saved;
 use crate::runtime::wal::Journal;
+use crate::validate::ids::{decode_mapped, IdMap};
+use crate::validate::outcome::{bad, BadTrace, ValidationReport};
+use crate::validate::traces::{Event, Json, Kind, Traces};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use stateright::actor::{Actor, ActorModelAction, Command, Envelope, Id, Network, Out};
-use stateright::semantics::write_once_register::WORegister;
 use stateright::{Expectation, Model};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::fmt::{self, Debug};
 use std::net::SocketAddrV4;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// The messages, timers and storage of protocol harness `P`'s actor.
 type Msg<P> = <<P as Harness>::Actor as Actor>::Msg;
@@ -59,490 +27,12 @@ type Storage<P> = <<P as Harness>::Actor as Actor>::Storage;
 /// How many of the events before a divergence the report shows.
 const CONTEXT: usize = 8;
 
-/// Why the traces cannot be validated at all (exit status 2): the input is not a trace.
-#[derive(Debug)]
-pub struct BadTrace {
-    /// The file, if the problem is in one.
-    pub file: Option<PathBuf>,
-    /// The 1-based line, if the problem is on one.
-    pub line: Option<usize>,
-    /// What is wrong.
-    pub reason: String,
-}
-
-impl fmt::Display for BadTrace {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.file, self.line) {
-            (Some(file), Some(line)) => write!(f, "{}:{line}: ", file.display())?,
-            (Some(file), None) => write!(f, "{}: ", file.display())?,
-            _ => {}
-        }
-        write!(
-            f,
-            "{}; give the directory `paxos spawn --trace DIR` wrote",
-            self.reason
-        )
-    }
-}
-
-impl std::error::Error for BadTrace {}
-
-fn bad(file: &Path, line: Option<usize>, reason: impl Into<String>) -> BadTrace {
-    BadTrace {
-        file: Some(file.to_owned()),
-        line,
-        reason: reason.into(),
-    }
-}
-
-/// The verdict on a directory of traces.
-#[derive(Debug)]
-pub struct Verdict {
-    /// Whether the run replayed without divergence and every `always` property held.
-    pub ok: bool,
-    /// Events replayed (skipped torn steps excluded).
-    pub events: usize,
-    /// Model states checked.
-    pub states: usize,
-    /// The report to print: `OK ...`, or the first bad event with the events before it.
-    pub report: String,
-}
-
-/// What a line records.
-#[derive(Clone, Debug)]
-enum Kind {
-    Start {
-        storage: Value,
-    },
-    Receive {
-        src: SocketAddrV4,
-        msg: Value,
-        saved: Json,
-        sent: Vec<(SocketAddrV4, Value)>,
-    },
-    Timeout {
-        timer: Value,
-        saved: Json,
-        sent: Vec<(SocketAddrV4, Value)>,
-    },
-}
-
-/// A JSON value kept as its text until it is used: a parsed `Value` takes many times its
-/// text's memory, and a step's `saved` may be a node's whole storage (its first save). (When
-/// every save was recorded whole, holding every event's storage parsed made the replay of a
-/// few thousand Multi-Paxos events grow past 14 GB.)
-#[derive(Clone, Debug)]
-struct Json(Box<str>);
-
-impl Json {
-    fn of(value: &Value) -> Self {
-        Json(value.to_string().into_boxed_str())
-    }
-
-    /// The value: the text was written from a `Value`, so it parses.
-    fn value(&self) -> Value {
-        serde_json::from_str(&self.0).unwrap_or(Value::Null)
-    }
-
-    fn is_null(&self) -> bool {
-        &*self.0 == "null"
-    }
-}
-
-/// One line of one node's trace.
-#[derive(Clone, Debug)]
-struct Event {
-    file: PathBuf,
-    line: usize,
-    node: SocketAddrV4,
-    seq: u64,
-    kind: Kind,
-}
-
-impl Event {
-    fn at(&self) -> String {
-        format!("{}:{}", self.file.display(), self.line)
-    }
-
-    fn describe(&self) -> String {
-        let what = match &self.kind {
-            Kind::Start { storage } => format!("start from storage {}", short(storage)),
-            Kind::Receive {
-                src,
-                msg,
-                saved,
-                sent,
-            } => format!("receive {} from {src}{}", short(msg), effects(saved, sent)),
-            Kind::Timeout { timer, saved, sent } => {
-                format!("timeout {}{}", short(timer), effects(saved, sent))
-            }
-        };
-        format!("{} {} seq {}: {what}", self.at(), self.node, self.seq)
-    }
-}
-
-fn effects(saved: &Json, sent: &[(SocketAddrV4, Value)]) -> String {
-    let mut out = String::new();
-    if !saved.is_null() {
-        out.push_str(&format!("; saved {}", short(&saved.value())));
-    }
-    for (dst, msg) in sent {
-        out.push_str(&format!("; sent {} to {dst}", short(msg)));
-    }
-    out
-}
-
-fn short(value: &Value) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(160) {
-        Some((i, _)) => format!("{}...", &text[..i]),
-        None => text,
-    }
-}
-
-/// The traces of a directory, parsed.
-struct Traces {
-    protocol: String,
-    cluster: Vec<SocketAddrV4>,
-    /// Each server's events, by model index.
-    events: Vec<Vec<Event>>,
-    /// Every address, its `Id` as a number, and its model `Id` (V1).
-    ids: BTreeMap<SocketAddrV4, Id>,
-    torn: usize,
-    /// Every message some node recorded receiving: source, destination, the message's JSON.
-    received: HashSet<(SocketAddrV4, SocketAddrV4, String)>,
-    /// Every message some node recorded sending, likewise.
-    sent: HashSet<(SocketAddrV4, SocketAddrV4, String)>,
-}
-
-fn field<'a>(v: &'a Value, name: &str, file: &Path, line: usize) -> Result<&'a Value, BadTrace> {
-    v.get(name)
-        .ok_or_else(|| bad(file, Some(line), format!("no field `{name}`")))
-}
-
-fn address(v: &Value, file: &Path, line: usize) -> Result<SocketAddrV4, BadTrace> {
-    v.as_str()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad(file, Some(line), format!("{v} is not an IPv4:port address")))
-}
-
-fn sends(v: &Value, file: &Path, line: usize) -> Result<Vec<(SocketAddrV4, Value)>, BadTrace> {
-    let not_a_list = || {
-        bad(
-            file,
-            Some(line),
-            "`sent` is not a list of [address, message]",
-        )
-    };
-    v.as_array()
-        .ok_or_else(not_a_list)?
-        .iter()
-        .map(|pair| match pair.as_array().map(Vec::as_slice) {
-            Some([dst, msg]) => Ok((address(dst, file, line)?, msg.clone())),
-            _ => Err(not_a_list()),
-        })
-        .collect()
-}
-
-/// Reads every `*.trace.jsonl` of `dir`.
-fn read(dir: &Path) -> Result<Traces, BadTrace> {
-    let unreadable = |e: std::io::Error| BadTrace {
-        file: Some(dir.to_owned()),
-        line: None,
-        reason: format!("cannot read the trace directory: {e}"),
-    };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(unreadable)?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().ends_with(".trace.jsonl"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(BadTrace {
-            file: Some(dir.to_owned()),
-            line: None,
-            reason: "no *.trace.jsonl files here".to_owned(),
-        });
-    }
-    let mut header: Option<(String, Vec<SocketAddrV4>)> = None;
-    let mut per_node: BTreeMap<SocketAddrV4, Vec<Event>> = BTreeMap::new();
-    let mut torn = 0;
-    let mut others: Vec<SocketAddrV4> = Vec::new();
-    for file in &files {
-        let bytes = std::fs::read(file).map_err(|e| bad(file, None, e.to_string()))?;
-        let text = String::from_utf8_lossy(&bytes);
-        let mut lines: Vec<&str> = text.split('\n').collect();
-        // T2: a last line without its newline was torn by a kill: never acted on.
-        if lines.last().is_some_and(|l| !l.is_empty()) {
-            torn += 1;
-        }
-        lines.pop();
-        let mut node: Option<SocketAddrV4> = None;
-        let mut events = Vec::new();
-        for (i, text) in lines.iter().enumerate() {
-            let line = i + 1;
-            let v: Value = serde_json::from_str(text)
-                .map_err(|e| bad(file, Some(line), format!("not JSON: {e}")))?;
-            let seq = field(&v, "seq", file, line)?.as_u64();
-            if seq != Some(i as u64) {
-                return Err(bad(
-                    file,
-                    Some(line),
-                    format!("seq is {seq:?}, expected {i} (T1: lines are numbered from 0)"),
-                ));
-            }
-            let event = field(&v, "event", file, line)?.as_str().unwrap_or("");
-            let kind = match event {
-                "start" => {
-                    let this = address(field(&v, "node", file, line)?, file, line)?;
-                    let protocol = field(&v, "protocol", file, line)?
-                        .as_str()
-                        .unwrap_or("")
-                        .to_owned();
-                    let cluster = field(&v, "cluster", file, line)?
-                        .as_array()
-                        .ok_or_else(|| bad(file, Some(line), "`cluster` is not a list"))?
-                        .iter()
-                        .map(|a| address(a, file, line))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    match &header {
-                        None => header = Some((protocol, cluster)),
-                        Some(h) if *h == (protocol.clone(), cluster.clone()) => {}
-                        Some((p, c)) => {
-                            return Err(bad(
-                                file,
-                                Some(line),
-                                format!(
-                                "protocol {protocol} with cluster {cluster:?}, but other traces \
-                                     say {p} with {c:?}: give one cluster's traces"
-                            ),
-                            ))
-                        }
-                    }
-                    if node.is_some_and(|n| n != this) {
-                        return Err(bad(
-                            file,
-                            Some(line),
-                            "a trace file holds one node's events",
-                        ));
-                    }
-                    node = Some(this);
-                    Kind::Start {
-                        storage: field(&v, "storage", file, line)?.clone(),
-                    }
-                }
-                "receive" => {
-                    let src = address(field(&v, "src", file, line)?, file, line)?;
-                    others.push(src);
-                    Kind::Receive {
-                        src,
-                        msg: field(&v, "msg", file, line)?.clone(),
-                        saved: Json::of(field(&v, "saved", file, line)?),
-                        sent: sends(field(&v, "sent", file, line)?, file, line)?,
-                    }
-                }
-                "timeout" => Kind::Timeout {
-                    timer: field(&v, "timer", file, line)?.clone(),
-                    saved: Json::of(field(&v, "saved", file, line)?),
-                    sent: sends(field(&v, "sent", file, line)?, file, line)?,
-                },
-                other => {
-                    return Err(bad(
-                        file,
-                        Some(line),
-                        format!("unknown event {other:?} (start, receive or timeout)"),
-                    ))
-                }
-            };
-            if let Kind::Receive { sent, .. } | Kind::Timeout { sent, .. } = &kind {
-                others.extend(sent.iter().map(|(dst, _)| *dst));
-            }
-            let Some(node) = node else {
-                return Err(bad(file, Some(line), "a trace starts with a start event"));
-            };
-            events.push(Event {
-                file: file.clone(),
-                line,
-                node,
-                seq: i as u64,
-                kind,
-            });
-        }
-        if let Some(node) = node {
-            if per_node.insert(node, events).is_some() {
-                return Err(bad(file, None, format!("a second trace of {node}")));
-            }
-        }
-    }
-    let Some((protocol, mut cluster)) = header else {
-        return Err(BadTrace {
-            file: Some(dir.to_owned()),
-            line: None,
-            reason: "the traces hold no event".to_owned(),
-        });
-    };
-    cluster.sort();
-    cluster.dedup();
-    let mut ids: BTreeMap<SocketAddrV4, Id> = BTreeMap::new();
-    for (i, &server) in cluster.iter().enumerate() {
-        ids.insert(server, Id::from(i));
-    }
-    // V1: clients in the order of their addresses too: the protocols order clients by `Id`
-    // (a proposer proposes the value of the first client waiting).
-    let clients: std::collections::BTreeSet<SocketAddrV4> = others
-        .into_iter()
-        .filter(|a| !ids.contains_key(a))
-        .collect();
-    for address in clients {
-        let next = Id::from(ids.len());
-        ids.insert(address, next);
-    }
-    let mut events = vec![Vec::new(); cluster.len()];
-    for (node, node_events) in per_node {
-        match cluster.iter().position(|&s| s == node) {
-            Some(i) => events[i] = node_events,
-            None => {
-                let file = node_events.first().map(|e| e.file.clone());
-                return Err(BadTrace {
-                    file,
-                    line: Some(1),
-                    reason: format!("node {node} is not in its own cluster {cluster:?}"),
-                });
-            }
-        }
-    }
-    let received = events
-        .iter()
-        .flatten()
-        .filter_map(|e| match &e.kind {
-            Kind::Receive { src, msg, .. } => Some((*src, e.node, msg.to_string())),
-            _ => None,
-        })
-        .collect();
-    let sent = events
-        .iter()
-        .flatten()
-        .flat_map(|e| match &e.kind {
-            Kind::Receive { sent, .. } | Kind::Timeout { sent, .. } => sent
-                .iter()
-                .map(|(dst, msg)| (e.node, *dst, msg.to_string()))
-                .collect(),
-            Kind::Start { .. } => Vec::new(),
-        })
-        .collect();
-    Ok(Traces {
-        protocol,
-        cluster,
-        events,
-        ids,
-        torn,
-        received,
-        sent,
-    })
-}
-
-/// V1: `value` with every number that is a known address's `Id` replaced by its model `Id`.
-fn map_ids(value: &Value, ids: &BTreeMap<u64, u64>) -> Value {
-    match value {
-        Value::Number(n) => match n.as_u64().and_then(|n| ids.get(&n)) {
-            Some(&model) => Value::from(model),
-            None => value.clone(),
-        },
-        Value::Array(items) => Value::Array(items.iter().map(|v| map_ids(v, ids)).collect()),
-        // A map keyed by node ids (the at-most-once table of a saved snapshot) has them as
-        // its keys' text.
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let key = match k.parse::<u64>().ok().and_then(|n| ids.get(&n)) {
-                        Some(model) => model.to_string(),
-                        None => k.clone(),
-                    };
-                    (key, map_ids(v, ids))
-                })
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
-/// Validates the traces in `dir` against the model of the protocol they name.
-pub fn validate(dir: &Path) -> Result<Verdict, BadTrace> {
-    let traces = read(dir)?;
-    let n = traces.cluster.len();
-    match traces.protocol.as_str() {
-        "paxos" => {
-            let model = PaxosConfig {
-                layout: Layout::Servers { servers: n },
-                clients: 0,
-                put_only: false,
-                readers: 0,
-                network: NetworkKind::UnorderedDuplicating,
-                lossy: true,
-                max_crashes: n,
-                max_round: None,
-                ballots: None,
-                read_elsewhere: false,
-                retries: 0,
-                variant: Default::default(),
-            }
-            .into_model();
-            replay(
-                &model,
-                &traces,
-                |ghost: &mut Arc<crate::model::paxos::Ghost>| {
-                    Arc::make_mut(ghost).calls = Calls::new(WORegister(None));
-                },
-            )
-        }
-        "multi-paxos" => {
-            let model = MultiPaxosConfig {
-                servers: n,
-                clients: 0,
-                reads: false,
-                network: NetworkKind::UnorderedDuplicating,
-                lossy: true,
-                max_crashes: n,
-                ballots: u8::MAX,
-                slots: crate::protocol::multi_paxos::Slot::MAX,
-                client_retries: 0,
-                variant: Default::default(),
-                // As the runtime runs it (`multi_paxos_server`).
-                leader_tick: crate::protocol::multi_paxos::LeaderTick::Always,
-                piece: Some(crate::runtime::node::PIECE),
-                burst: Some(crate::runtime::node::BURST),
-                max_lost: None,
-                window: Some(crate::runtime::node::WINDOW),
-                batch: Some(crate::runtime::node::BATCH),
-                batch_wait: true,
-                batch_bytes: Some(crate::runtime::node::BATCH_BYTES),
-                snapshot_after: Some(crate::runtime::node::SNAPSHOT_AFTER),
-                snapshot_piece: Some(crate::runtime::node::SNAPSHOT_PIECE),
-                liveness: false,
-                lose_chosen: false,
-            }
-            .into_model();
-            replay(
-                &model,
-                &traces,
-                |ghost: &mut Arc<crate::model::multi_paxos::Ghost>| {
-                    Arc::make_mut(ghost).calls = Calls::new(Kv::default());
-                },
-            )
-        }
-        other => Err(BadTrace {
-            file: Some(dir.to_owned()),
-            line: None,
-            reason: format!("unknown protocol {other:?} (paxos or multi-paxos)"),
-        }),
-    }
-}
-
 /// The replay of one protocol's traces (V2-V5).
 struct Replay<'m, P: Readable> {
     model: &'m HarnessModel<P>,
     state: ModelState<P>,
-    ids: BTreeMap<u64, u64>,
+    /// V1: each address's `Id` as a number to its model `Id`'s.
+    ids: IdMap,
     model_ids: BTreeMap<SocketAddrV4, Id>,
     n: usize,
     /// V2: every message some node recorded sending, with the model's ids.
@@ -589,7 +79,7 @@ where
         event: &Event,
         what: &str,
     ) -> Result<T, Stop> {
-        serde_json::from_value(map_ids(value, &self.ids)).map_err(|e| {
+        decode_mapped(value, &self.ids).map_err(|e| {
             Stop::Bad(bad(
                 &event.file,
                 Some(event.line),
@@ -958,11 +448,11 @@ fn self_name<A: Recorded>() -> &'static str {
 /// Replays `traces` through `model`; `forget_calls` empties the history's record of client
 /// calls after each client request (V3: the replay records no returns, so it checks no
 /// linearizability, and the record would only grow and be copied with every state).
-fn replay<P>(
+pub(crate) fn replay<P>(
     model: &HarnessModel<P>,
     traces: &Traces,
     forget_calls: fn(&mut P::History),
-) -> Result<Verdict, BadTrace>
+) -> Result<ValidationReport, BadTrace>
 where
     P: Readable,
     Msg<P>: DeserializeOwned + Serialize,
@@ -1017,7 +507,7 @@ where
             Stop::Bad(bad) => return Err(bad),
             Stop::Diverged(why) => why,
         };
-        return Ok(Verdict {
+        return Ok(ValidationReport {
             ok: false,
             events: 0,
             states: 1,
@@ -1111,7 +601,7 @@ where
                 .saturating_sub(1)
         })
         .sum();
-    Ok(Verdict {
+    Ok(ValidationReport {
         ok: true,
         events: replay.events,
         states: replay.states,
@@ -1128,7 +618,7 @@ where
     })
 }
 
-fn report_divergence<P>(replay: &Replay<P>, event: &Event, why: &str) -> Verdict
+fn report_divergence<P>(replay: &Replay<P>, event: &Event, why: &str) -> ValidationReport
 where
     P: Readable,
     Msg<P>: DeserializeOwned + Serialize,
@@ -1155,7 +645,7 @@ where
     for earlier in &replay.recent {
         report.push_str(&format!("  {}\n", earlier.describe()));
     }
-    Verdict {
+    ValidationReport {
         ok: false,
         events: replay.events,
         states: replay.states,

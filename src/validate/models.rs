@@ -1,0 +1,85 @@
+//! The replay model of each protocol: its servers those of the traced cluster, no model
+//! clients, an unordered duplicating lossy network (V3), and the runtime's own tuning.
+use crate::model::linearizability::Calls;
+use crate::model::multi_paxos::MultiPaxosConfig;
+use crate::model::network::NetworkKind;
+use crate::model::paxos::{Layout, PaxosConfig};
+use crate::protocol::multi_paxos::Kv;
+use crate::validate::outcome::{BadTrace, ValidationReport};
+use crate::validate::replay::replay;
+use crate::validate::traces::read;
+use stateright::semantics::write_once_register::WORegister;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Validates the traces in `dir` against the model of the protocol they name.
+pub fn validate(dir: &Path) -> Result<ValidationReport, BadTrace> {
+    let traces = read(dir)?;
+    let n = traces.cluster.len();
+    match traces.protocol.as_str() {
+        "paxos" => {
+            let model = PaxosConfig {
+                layout: Layout::Servers { servers: n },
+                clients: 0,
+                put_only: false,
+                readers: 0,
+                network: NetworkKind::UnorderedDuplicating,
+                lossy: true,
+                max_crashes: n,
+                max_round: None,
+                ballots: None,
+                read_elsewhere: false,
+                retries: 0,
+                variant: Default::default(),
+            }
+            .into_model();
+            replay(
+                &model,
+                &traces,
+                |ghost: &mut Arc<crate::model::paxos::Ghost>| {
+                    Arc::make_mut(ghost).calls = Calls::new(WORegister(None));
+                },
+            )
+        }
+        "multi-paxos" => {
+            let model = MultiPaxosConfig {
+                servers: n,
+                clients: 0,
+                reads: false,
+                network: NetworkKind::UnorderedDuplicating,
+                lossy: true,
+                max_crashes: n,
+                ballots: u8::MAX,
+                slots: crate::protocol::multi_paxos::Slot::MAX,
+                client_retries: 0,
+                variant: Default::default(),
+                // As the runtime runs it (`multi_paxos_server`).
+                leader_tick: crate::protocol::multi_paxos::LeaderTick::Always,
+                piece: Some(crate::runtime::guard::multi_paxos::PIECE),
+                burst: Some(crate::runtime::node::BURST),
+                max_lost: None,
+                window: Some(crate::runtime::node::WINDOW),
+                batch: Some(crate::runtime::guard::multi_paxos::BATCH),
+                batch_wait: true,
+                batch_bytes: Some(crate::runtime::guard::multi_paxos::BATCH_BYTES),
+                snapshot_after: Some(crate::runtime::node::SNAPSHOT_AFTER),
+                snapshot_piece: Some(crate::runtime::guard::multi_paxos::SNAPSHOT_PIECE),
+                liveness: false,
+                lose_chosen: false,
+            }
+            .into_model();
+            replay(
+                &model,
+                &traces,
+                |ghost: &mut Arc<crate::model::multi_paxos::Ghost>| {
+                    Arc::make_mut(ghost).calls = Calls::new(Kv::default());
+                },
+            )
+        }
+        other => Err(BadTrace {
+            file: Some(dir.to_owned()),
+            line: None,
+            reason: format!("unknown protocol {other:?} (paxos or multi-paxos)"),
+        }),
+    }
+}
