@@ -9,9 +9,9 @@
 mod stateright_paxos;
 
 use paxos::model::catalogue::{self, ProtocolModel};
-use paxos::model::check::{Checkable, Reduction, Settings, Strategy};
-use paxos::model::harness::NodeState;
+use paxos::model::check::{Reduction, Runnable, Settings, Strategy};
 use paxos::model::multi_paxos::MultiPaxosConfig;
+use paxos::model::node::NodeState;
 use paxos::model::paxos::{Ghost, PaxosConfig, PaxosModelState, Trail};
 use stateright::actor::Network;
 use stateright::{Checker, Model};

@@ -9,23 +9,14 @@
 //! - [`cli`]: the `paxos` command line.
 //!
 //! ```
-//! use paxos::model::harness::NetworkKind;
+//! use paxos::model::network::NetworkKind;
 //! use paxos::model::paxos::{Layout, PaxosConfig};
 //! use stateright::{Checker, Model};
 //!
 //! let model = PaxosConfig {
 //!     layout: Layout::Servers { servers: 3 },
-//!     clients: 1,
-//!     readers: 0,
-//!     put_only: false,
 //!     network: NetworkKind::UnorderedNonduplicating,
-//!     lossy: false,
-//!     max_crashes: 0,
-//!     max_round: Some(1),
-//!     ballots: None,
-//!     read_elsewhere: false,
-//!     retries: 0,
-//!     variant: Default::default(),
+//!     ..Default::default()
 //! }
 //! .into_model();
 //! let checker = model.checker().spawn_bfs().join();

@@ -3,7 +3,7 @@
 //! reduction that applies to it, and every property must get the same verdict.
 use paxos::cli::{check, CheckOptions};
 use paxos::model::catalogue::{self, Loaded, ProtocolModel};
-use paxos::model::check::{Checkable, Outcome, Reduction, Strategy, Verdict};
+use paxos::model::check::{Outcome, Reduction, Runnable, Strategy, Verdict};
 use paxos::model::multi_paxos::MultiPaxosModel;
 use paxos::model::paxos::PaxosModel;
 use stateright::Model;

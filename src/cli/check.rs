@@ -389,7 +389,7 @@ fn judgement_word(j: Judgement) -> &'static str {
 /// Says why each property marked "not judged" is (the model file's reason), and, in one line,
 /// why the ones marked "not decided" are.
 fn print_unjudged(out: &mut impl Write, judged: &Judged) -> io::Result<()> {
-    let excluded: Vec<&catalogue::Row> = judged
+    let excluded: Vec<&catalogue::JudgedProperty> = judged
         .rows
         .iter()
         .filter(|r| r.judgement == Judgement::Excluded)

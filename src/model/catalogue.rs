@@ -454,7 +454,7 @@ pub const UNACCOUNTED: &str = "neither recorded nor excluded by the model file";
 
 /// One row of the report.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct Row {
+pub struct JudgedProperty {
     /// The property's name.
     pub name: String,
     /// Its verdict in this run.
@@ -472,7 +472,7 @@ pub struct Row {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Judged {
     /// One row per property, in the order they are reported.
-    pub rows: Vec<Row>,
+    pub rows: Vec<JudgedProperty>,
     /// The recorded unique-state count, if any, and how this run's compares with it.
     pub unique_states: Option<(usize, Judgement)>,
 }
@@ -523,7 +523,7 @@ pub fn judge(expect: &Expect, outcome: &Outcome, comparable_count: bool) -> Judg
                 Some(_) if !proved => (Judgement::Inconclusive, None),
                 Some(_) => (Judgement::Mismatch, None),
             };
-            Row {
+            JudgedProperty {
                 name: p.name.to_owned(),
                 verdict,
                 expected,

@@ -100,8 +100,8 @@ pub struct Settings {
 /// A function from a state to the representative of its symmetry class.
 pub type Representative<M> = fn(&<M as Model>::State) -> <M as Model>::State;
 
-/// A model that the runner can check and explain.
-pub trait Checkable: Model + Send + Sync + Sized + 'static
+/// A model the runner ([`run`]) can check and explain.
+pub trait Runnable: Model + Send + Sync + Sized + 'static
 where
     Self::State: Clone + Debug + Hash + PartialEq + Send + Sync + 'static,
     Self::Action: Clone + Debug + PartialEq + Send + Sync + 'static,
@@ -289,7 +289,7 @@ pub fn thousands(n: usize) -> String {
 /// Checks `model` with `settings`.
 pub fn run<M>(model: M, settings: &Settings) -> Outcome
 where
-    M: Checkable,
+    M: Runnable,
     M::State: Clone + Debug + Hash + PartialEq + Send + Sync + 'static,
     M::Action: Clone + Debug + PartialEq + Send + Sync + 'static,
 {
@@ -345,7 +345,7 @@ struct Watch<'a> {
 /// (they are not waited for).
 fn finish<M, C>(mut checker: C, watch: Watch, settings: &Settings) -> Outcome
 where
-    M: Checkable,
+    M: Runnable,
     M::State: Clone + Debug + Hash + PartialEq + Send + Sync + 'static,
     M::Action: Clone + Debug + PartialEq + Send + Sync + 'static,
     C: Checker<M> + Send + Sync,
@@ -443,7 +443,7 @@ fn cut_at_finding<M>(
     path: &Path<M::State, M::Action>,
 ) -> Path<M::State, M::Action>
 where
-    M: Checkable,
+    M: Runnable,
     M::State: Clone + Debug + Hash + PartialEq + Send + Sync + 'static,
     M::Action: Clone + Debug + PartialEq + Send + Sync + 'static,
 {

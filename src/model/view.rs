@@ -1,7 +1,7 @@
 //! What the Explorer shows of a state: a page of plain text an auditor can read at a glance.
 //!
 //! stateright's Explorer shows, for every step, the model's `format_step` (its "outcome"), and
-//! the state's `Debug` dump only when "Complete State?" is ticked. [`Checked`] renders its
+//! the state's `Debug` dump only when "Complete State?" is ticked. The checked model renders its
 //! steps with [`render`]: the step that led here, in the words of `paxos check`'s numbered
 //! trace; every `always` property this state violates, with the reason in protocol terms;
 //! the `sometimes` properties it reaches; one table row per server; the clients; the messages
@@ -12,56 +12,46 @@
 //! The verdicts are the model's own properties run on this state, so that the Explorer says
 //! "violated" exactly where `paxos check` does; the reasons are the view's, written to explain
 //! the verdict, never to decide it. The raw dump stays one tick away.
-use super::checked::{Checked, CheckedState};
-use super::harness::{Client, ModelCfg, Node, Recorded};
+use super::harness::{Actors, Harness, ModelState};
 use crate::protocol::ballot::Ballot;
 use stateright::actor::{Actor, ActorModel, Id};
 use stateright::{Expectation, Model};
 use std::collections::BTreeMap;
-use std::fmt::{Debug, Write};
+use std::fmt::Debug;
+use std::fmt::Write;
 use std::hash::Hash;
+use std::ops::Deref;
 
 pub mod multi_paxos;
 pub mod paxos;
 
-/// The actor model a view reads: its actors (for their names) and its configuration.
-pub type Actors<A, C, Cfg, H> = ActorModel<Node<A, C>, ModelCfg<Cfg>, H>;
-
-/// A protocol whose model states the Explorer can show readably.
-pub trait Readable<C, Cfg, H>: Recorded
-where
-    Self::Msg: Ord,
-    Self::Timer: Ord,
-    C: Client<Protocol = Self>,
-    H: Clone + Debug + Hash + PartialEq,
-{
+/// A protocol harness whose model states the Explorer can show readably: a model cannot exist
+/// without its Explorer page.
+pub trait Readable: Harness {
     /// Writes the servers' table, the clients, and the ghost summary of `state`.
-    fn tables(model: &Actors<Self, C, Cfg, H>, state: &CheckedState<Self, C, H>, out: &mut Page);
+    fn tables(model: &Actors<Self>, state: &ModelState<Self>, out: &mut Page);
 
     /// Why the `always` property `property` fails in `state`, in protocol terms; `None` where
     /// the view has nothing to add to the property's name.
     fn why_violated(
         property: &str,
-        model: &Actors<Self, C, Cfg, H>,
-        state: &CheckedState<Self, C, H>,
+        model: &Actors<Self>,
+        state: &ModelState<Self>,
     ) -> Option<String>;
 }
 
 /// The Explorer's text for `state`, reached from `last` by the step `action` describes (none
 /// for an initial state).
-pub fn render<A, C, Cfg, H>(
-    model: &Checked<A, C, Cfg, H>,
-    step: Option<(&str, &CheckedState<A, C, H>)>,
-    state: &CheckedState<A, C, H>,
+pub fn render<P, M>(
+    model: &M,
+    step: Option<(&str, &ModelState<P>)>,
+    state: &ModelState<P>,
 ) -> String
 where
-    A: Readable<C, Cfg, H>,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    C: Client<Protocol = A>,
-    H: Clone + Debug + Hash + PartialEq,
+    P: Readable,
+    M: Model<State = ModelState<P>> + Deref<Target = Actors<P>>,
 {
-    let actors: &Actors<A, C, Cfg, H> = model;
+    let actors: &Actors<P> = model;
     let mut page = Page::default();
     if let Some((action, _)) = step {
         page.line(format!("step: {action}"));
@@ -73,7 +63,7 @@ where
         match property.expectation {
             Expectation::Always if !holds => {
                 violated += 1;
-                let why = A::why_violated(property.name, actors, state)
+                let why = P::why_violated(property.name, actors, state)
                     .unwrap_or_else(|| "it does not hold in this state".to_owned());
                 page.line(format!("VIOLATED \"{}\": {why}", property.name));
             }
@@ -88,30 +78,26 @@ where
         page.line(format!("reached here: {}", reached.join(", ")));
     }
     page.blank();
-    A::tables(actors, state, &mut page);
+    P::tables(actors, state, &mut page);
     page.blank();
-    messages(actors, step.map(|(_, last)| last), state, &mut page);
-    timers(actors, state, &mut page);
+    messages::<P>(actors, step.map(|(_, last)| last), state, &mut page);
+    timers::<P>(actors, state, &mut page);
     page.text
 }
 
 /// The messages in flight, one a line, in the words of the trace; those the step sent marked
 /// `+`.
-fn messages<A, C, Cfg, H>(
-    model: &Actors<A, C, Cfg, H>,
-    last: Option<&CheckedState<A, C, H>>,
-    state: &CheckedState<A, C, H>,
+fn messages<P: Harness>(
+    model: &Actors<P>,
+    last: Option<&ModelState<P>>,
+    state: &ModelState<P>,
     page: &mut Page,
-) where
-    A: Recorded,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    C: Client<Protocol = A>,
-    H: Clone + Debug + Hash + PartialEq,
-{
-    let lines = in_flight(model, state);
+) {
+    let lines = in_flight::<P>(model, state);
     let mut before: BTreeMap<&String, usize> = BTreeMap::new();
-    let last_lines = last.map(|last| in_flight(model, last)).unwrap_or_default();
+    let last_lines = last
+        .map(|last| in_flight::<P>(model, last))
+        .unwrap_or_default();
     for line in &last_lines {
         *before.entry(line).or_default() += 1;
     }
@@ -137,18 +123,8 @@ fn messages<A, C, Cfg, H>(
 }
 
 /// The messages in flight, formatted and sorted.
-fn in_flight<A, C, Cfg, H>(
-    model: &Actors<A, C, Cfg, H>,
-    state: &CheckedState<A, C, H>,
-) -> Vec<String>
-where
-    A: Recorded,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    C: Client<Protocol = A>,
-    H: Clone + Debug + Hash + PartialEq,
-{
-    let envelopes = super::harness::envelopes(&state.network);
+fn in_flight<P: Harness>(model: &Actors<P>, state: &ModelState<P>) -> Vec<String> {
+    let envelopes = super::network::envelopes(&state.network);
     let mut lines: Vec<String> = envelopes
         .map(|e| {
             format!(
@@ -164,17 +140,7 @@ where
 }
 
 /// The timers set, by actor.
-fn timers<A, C, Cfg, H>(
-    model: &Actors<A, C, Cfg, H>,
-    state: &CheckedState<A, C, H>,
-    page: &mut Page,
-) where
-    A: Recorded,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    C: Client<Protocol = A>,
-    H: Clone + Debug + Hash + PartialEq,
-{
+fn timers<P: Harness>(model: &Actors<P>, state: &ModelState<P>, page: &mut Page) {
     let set: Vec<String> = state
         .timers_set
         .iter()
@@ -196,13 +162,10 @@ fn timers<A, C, Cfg, H>(
 
 /// An actor as the trace names it: its role, lower case, and its index (`server 0`,
 /// `client 3`).
-pub fn name<A, C, Cfg, H>(model: &Actors<A, C, Cfg, H>, id: Id) -> String
+pub fn name<A, Cfg, H>(model: &ActorModel<A, Cfg, H>, id: Id) -> String
 where
-    A: Recorded,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    C: Client<Protocol = A>,
-    H: Clone + Debug + Hash + PartialEq,
+    A: Actor<Msg: Ord, Timer: Ord>,
+    H: Clone + Debug + Hash,
 {
     let i = usize::from(id);
     match model.actors.get(i) {

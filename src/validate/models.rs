@@ -1,7 +1,8 @@
 //! The replay model of each protocol: its servers those of the traced cluster, no model
 //! clients, an unordered duplicating lossy network (V3), and the runtime's own tuning.
-use crate::model::harness::{Calls, NetworkKind};
+use crate::model::linearizability::Calls;
 use crate::model::multi_paxos::MultiPaxosConfig;
+use crate::model::network::NetworkKind;
 use crate::model::paxos::{Layout, PaxosConfig};
 use crate::protocol::multi_paxos::Kv;
 use crate::validate::outcome::{BadTrace, ValidationReport};

@@ -1,8 +1,9 @@
 //! The replay (V2-V5): each node's events merged in an order consistent with causality, each
 //! replayed through the model's actors, ghost records and judge, every `always` property
 //! checked on every state.
-use crate::model::checked::{Checked, CheckedState, Step};
-use crate::model::harness::{Client, Node, NodeState, Owned, Recorded};
+use crate::model::harness::{Harness, ModelState};
+use crate::model::harness_model::{HarnessModel, Step};
+use crate::model::node::{Node, NodeState, Owned, Recorded};
 use crate::model::view::Readable;
 use crate::runtime::trace::Saved;
 use crate::runtime::wal::Journal;
@@ -16,33 +17,29 @@ use stateright::actor::{Actor, ActorModelAction, Command, Envelope, Id, Network,
 use stateright::{Expectation, Model};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::fmt::Debug;
-use std::hash::Hash;
 use std::net::SocketAddrV4;
+
+/// The messages, timers and storage of protocol harness `P`'s actor.
+type Msg<P> = <<P as Harness>::Actor as Actor>::Msg;
+type Timer<P> = <<P as Harness>::Actor as Actor>::Timer;
+type Storage<P> = <<P as Harness>::Actor as Actor>::Storage;
 
 /// How many of the events before a divergence the report shows.
 const CONTEXT: usize = 8;
 
 /// The replay of one protocol's traces (V2-V5).
-struct Replay<'m, A, C, Cfg, H>
-where
-    A: Readable<C, Cfg, H>,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    C: Client<Protocol = A>,
-    H: Clone + Debug + Hash + PartialEq,
-{
-    model: &'m Checked<A, C, Cfg, H>,
-    state: CheckedState<A, C, H>,
+struct Replay<'m, P: Readable> {
+    model: &'m HarnessModel<P>,
+    state: ModelState<P>,
     /// V1: each address's `Id` as a number to its model `Id`'s.
     ids: IdMap,
     model_ids: BTreeMap<SocketAddrV4, Id>,
     n: usize,
     /// V2: every message some node recorded sending, with the model's ids.
-    sent: HashSet<(Id, Id, A::Msg)>,
+    sent: HashSet<(Id, Id, Msg<P>)>,
     /// The last [`CONTEXT`] events replayed, for a report.
     recent: VecDeque<Event>,
-    forget_calls: fn(&mut H),
+    forget_calls: fn(&mut P::History),
     events: usize,
     states: usize,
 }
@@ -69,14 +66,12 @@ enum Stop {
     Bad(BadTrace),
 }
 
-impl<A, C, Cfg, H> Replay<'_, A, C, Cfg, H>
+impl<P> Replay<'_, P>
 where
-    A: Readable<C, Cfg, H>,
-    A::Msg: Ord + DeserializeOwned + Serialize,
-    A::Timer: Ord + DeserializeOwned,
-    A::Storage: Journal,
-    C: Client<Protocol = A>,
-    H: Clone + Debug + Hash + PartialEq,
+    P: Readable,
+    Msg<P>: DeserializeOwned + Serialize,
+    Timer<P>: DeserializeOwned,
+    Storage<P>: Journal,
 {
     fn decode<T: DeserializeOwned>(
         &self,
@@ -88,7 +83,10 @@ where
             Stop::Bad(bad(
                 &event.file,
                 Some(event.line),
-                format!("the {what} is not a {} {what}: {e}", self_name::<A>()),
+                format!(
+                    "the {what} is not a {} {what}: {e}",
+                    self_name::<P::Actor>()
+                ),
             ))
         })
     }
@@ -108,11 +106,11 @@ where
     fn saved_by(
         &self,
         saved: &Json,
-        before: Option<&A::Storage>,
+        before: Option<&Storage<P>>,
         event: &Event,
-    ) -> Result<Option<A::Storage>, Stop> {
+    ) -> Result<Option<Storage<P>>, Stop> {
         type Change<A> = <<A as Actor>::Storage as Journal>::Change;
-        let saved: Option<Saved<A::Storage, Change<A>>> =
+        let saved: Option<Saved<Storage<P>, Change<P::Actor>>> =
             self.decode(&saved.value(), event, "save")?;
         Ok(match saved {
             None => None,
@@ -132,14 +130,14 @@ where
     }
 
     /// The storage the model last saved for actor `i`.
-    fn saved(&self, i: usize) -> Option<&A::Storage> {
+    fn saved(&self, i: usize) -> Option<&Storage<P>> {
         self.state.actor_storages[i]
             .as_ref()
             .and_then(|s| s.saved.as_ref())
     }
 
     /// Moves to `next` and checks every `always` property on it.
-    fn advance(&mut self, next: Option<CheckedState<A, C, H>>) -> Result<(), Stop> {
+    fn advance(&mut self, next: Option<ModelState<P>>) -> Result<(), Stop> {
         if let Some(next) = next {
             self.state = next;
         }
@@ -171,7 +169,7 @@ where
     fn enabled(&self, i: usize, event: &Event) -> Result<bool, Stop> {
         match &event.kind {
             Kind::Receive { src, msg, .. } if self.id(*src) < Id::from(self.n) => {
-                let msg: A::Msg = self.decode(msg, event, "message")?;
+                let msg: Msg<P> = self.decode(msg, event, "message")?;
                 Ok(self.sent.contains(&(self.id(*src), Id::from(i), msg)))
             }
             _ => Ok(true),
@@ -192,7 +190,7 @@ where
         event: &Event,
         next: Option<&Event>,
         received: &HashSet<(SocketAddrV4, SocketAddrV4, String)>,
-    ) -> Result<Torn<A::Storage, A::Msg>, Stop> {
+    ) -> Result<Torn<Storage<P>, Msg<P>>, Stop> {
         let (Kind::Receive { saved, sent, .. } | Kind::Timeout { saved, sent, .. }) = &event.kind
         else {
             return Ok(Torn::No);
@@ -210,7 +208,7 @@ where
         else {
             return Ok(Torn::No);
         };
-        let restarted: Option<A::Storage> = self.decode(storage, event, "storage")?;
+        let restarted: Option<Storage<P>> = self.decode(storage, event, "storage")?;
         let saved = self.saved_by(saved, self.saved(i), event)?;
         if restarted == saved {
             return Ok(Torn::No);
@@ -229,11 +227,11 @@ where
         let mut out = Out::new();
         match &event.kind {
             Kind::Receive { src, msg, .. } => {
-                let msg: A::Msg = self.decode(msg, event, "message")?;
+                let msg: Msg<P> = self.decode(msg, event, "message")?;
                 Actor::on_msg(actor, id, &mut state, self.id(*src), msg, &mut out);
             }
             Kind::Timeout { timer, .. } => {
-                let timer: A::Timer = self.decode(timer, event, "timer")?;
+                let timer: Timer<P> = self.decode(timer, event, "timer")?;
                 Actor::on_timeout(actor, id, &mut state, &timer, &mut out);
             }
             Kind::Start { .. } => {}
@@ -241,7 +239,7 @@ where
         if before_save {
             // D1: only what the actor gives before its save may have left without it.
             let first_save = out.iter().position(|c| matches!(c, Command::Save(_)));
-            let early: HashSet<(Id, A::Msg)> = out
+            let early: HashSet<(Id, Msg<P>)> = out
                 .into_iter()
                 .take(first_save.unwrap_or(0))
                 .filter_map(|c| match c {
@@ -250,7 +248,7 @@ where
                 })
                 .collect();
             for (dst, msg) in sent.iter().filter(|s| was_received(s)) {
-                let msg: A::Msg = self.decode(msg, event, "message")?;
+                let msg: Msg<P> = self.decode(msg, event, "message")?;
                 if !early.contains(&(self.id(*dst), msg.clone())) {
                     return Err(Stop::Diverged(format!(
                         "{msg:?} was received, but the node restarted without the save of the                          step that sent it, and the model's actor gives it only after that                          save (D1)"
@@ -279,8 +277,12 @@ where
     fn model_sends(
         &self,
         i: usize,
-        run: impl FnOnce(&Node<A, C>, &mut Cow<<Node<A, C> as Actor>::State>, &mut Out<Node<A, C>>),
-    ) -> HashSet<(Id, A::Msg)> {
+        run: impl FnOnce(
+            &Node<P::Actor, P::Client>,
+            &mut Cow<<Node<P::Actor, P::Client> as Actor>::State>,
+            &mut Out<Node<P::Actor, P::Client>>,
+        ),
+    ) -> HashSet<(Id, Msg<P>)> {
         let mut out = Out::new();
         if let Some(actor) = self.model.actors.get(i) {
             let mut state = Cow::Borrowed(&*self.state.actor_states[i]);
@@ -301,7 +303,7 @@ where
         i: usize,
         event: &Event,
         first: bool,
-        cut: Option<&HashSet<(Id, A::Msg)>>,
+        cut: Option<&HashSet<(Id, Msg<P>)>>,
     ) -> Result<(), Stop> {
         let wrap = |action| match cut {
             Some(_) => Step::CrashMidStep(action),
@@ -318,7 +320,7 @@ where
         };
         let (sent, model_sent) = match &event.kind {
             Kind::Start { storage } => {
-                let restarted: Option<A::Storage> = self.decode(storage, event, "storage")?;
+                let restarted: Option<Storage<P>> = self.decode(storage, event, "storage")?;
                 if first {
                     if restarted.is_some() {
                         return Err(Stop::Diverged(
@@ -348,7 +350,7 @@ where
             }
             Kind::Receive { src, msg, sent, .. } => {
                 let src_id = self.id(*src);
-                let msg: A::Msg = self.decode(msg, event, "message")?;
+                let msg: Msg<P> = self.decode(msg, event, "message")?;
                 if src_id >= Id::from(self.n) {
                     // V3: a client's request is an input, recorded in the history as the
                     // model's clients' sends are. The duplicating network's `Deliver` takes any
@@ -386,7 +388,7 @@ where
                 // The model's timers are tagged with the actor that holds them.
                 let timer = Owned {
                     owner: id,
-                    timer: self.decode::<A::Timer>(timer, event, "timer")?,
+                    timer: self.decode::<Timer<P>>(timer, event, "timer")?,
                 };
                 let model_sent = self.model_sends(i, |actor, state, out| {
                     actor.on_timeout(id, state, &timer, out)
@@ -420,7 +422,7 @@ where
         }
         let mut sends = Vec::new();
         for (dst, msg) in sent {
-            let msg: A::Msg = self.decode(msg, event, "message")?;
+            let msg: Msg<P> = self.decode(msg, event, "message")?;
             let dst = self.id(*dst);
             if !model_sent.contains(&(dst, msg.clone())) {
                 return Err(Stop::Diverged(format!(
@@ -446,18 +448,16 @@ fn self_name<A: Recorded>() -> &'static str {
 /// Replays `traces` through `model`; `forget_calls` empties the history's record of client
 /// calls after each client request (V3: the replay records no returns, so it checks no
 /// linearizability, and the record would only grow and be copied with every state).
-pub(crate) fn replay<A, C, Cfg, H>(
-    model: &Checked<A, C, Cfg, H>,
+pub(crate) fn replay<P>(
+    model: &HarnessModel<P>,
     traces: &Traces,
-    forget_calls: fn(&mut H),
+    forget_calls: fn(&mut P::History),
 ) -> Result<ValidationReport, BadTrace>
 where
-    A: Readable<C, Cfg, H>,
-    A::Msg: Ord + DeserializeOwned + Serialize,
-    A::Timer: Ord + DeserializeOwned,
-    A::Storage: Journal,
-    C: Client<Protocol = A>,
-    H: Clone + Debug + Hash + PartialEq,
+    P: Readable,
+    Msg<P>: DeserializeOwned + Serialize,
+    Timer<P>: DeserializeOwned,
+    Storage<P>: Journal,
 {
     let n = traces.cluster.len();
     let Some(init) = model.init_states().into_iter().next() else {
@@ -498,7 +498,7 @@ where
     let mut next = vec![0usize; n];
     let mut skipped = 0;
     let mut cut_short = 0;
-    let stopped = |replay: &Replay<A, C, Cfg, H>, event: &Event, stop: Stop| match stop {
+    let stopped = |replay: &Replay<P>, event: &Event, stop: Stop| match stop {
         Stop::Bad(bad) => Err(bad),
         Stop::Diverged(why) => Ok(report_divergence(replay, event, &why)),
     };
@@ -618,18 +618,12 @@ where
     })
 }
 
-fn report_divergence<A, C, Cfg, H>(
-    replay: &Replay<A, C, Cfg, H>,
-    event: &Event,
-    why: &str,
-) -> ValidationReport
+fn report_divergence<P>(replay: &Replay<P>, event: &Event, why: &str) -> ValidationReport
 where
-    A: Readable<C, Cfg, H>,
-    A::Msg: Ord + DeserializeOwned + Serialize,
-    A::Timer: Ord + DeserializeOwned,
-    A::Storage: Journal,
-    C: Client<Protocol = A>,
-    H: Clone + Debug + Hash + PartialEq,
+    P: Readable,
+    Msg<P>: DeserializeOwned + Serialize,
+    Timer<P>: DeserializeOwned,
+    Storage<P>: Journal,
 {
     let label = if why.starts_with("breaks the always property") {
         "VIOLATION"

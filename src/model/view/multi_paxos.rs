@@ -3,28 +3,24 @@
 //! the store), the
 //! clients, and the ghost summary: the chosen proposals per slot with the acceptors that chose
 //! them, the issued proposals.
-use super::{ballot, ids, name, or_none, yes_no, Actors, Page, Readable};
-use crate::model::checked::CheckedState;
-use crate::model::harness::{protocol_actors, Node, NodeState};
-use crate::model::multi_paxos::{
-    applied_prefix_consistent, run_twice, Client, Ghost, MultiPaxosConfig,
-};
+use super::{ballot, ids, name, or_none, yes_no, Page, Readable};
+use crate::model::harness::{Actors, ModelState};
+use crate::model::multi_paxos::{applied_prefix_consistent, run_twice, MultiPaxosHarness};
+use crate::model::node::{protocol_actors, Node, NodeState};
 use crate::protocol::multi_paxos::{
-    ClientCommand, Command, KvOp, MultiPaxosActor, MultiPaxosState, Proposal, Role, Slot,
-    StateMachine,
+    ClientCommand, Command, KvOp, MultiPaxosState, Proposal, Role, Slot, StateMachine,
 };
 use itertools::Itertools;
 use stateright::actor::Id;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
-type Model = Actors<MultiPaxosActor, Client, MultiPaxosConfig, Arc<Ghost>>;
-type State = CheckedState<MultiPaxosActor, Client, Arc<Ghost>>;
+type Model = Actors<MultiPaxosHarness>;
+type State = ModelState<MultiPaxosHarness>;
 
 /// Every acceptance that ever happened: per slot and proposal, the acceptors.
 type Acceptances<'a> = BTreeMap<(Slot, &'a Proposal), BTreeSet<Id>>;
 
-impl Readable<Client, MultiPaxosConfig, Arc<Ghost>> for MultiPaxosActor {
+impl Readable for MultiPaxosHarness {
     fn tables(model: &Model, state: &State, page: &mut Page) {
         let slots = model.cfg.config.slots;
         let rows: Vec<Vec<String>> = protocol_actors(state)

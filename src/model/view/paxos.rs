@@ -2,20 +2,19 @@
 //! learned, the proposer's ballot and phase, the quorum reads under way), the clients, and
 //! the ghost summary: every acceptance, the chosen proposals with the acceptors that chose
 //! them, the issued proposals.
-use super::{ballot, ids, name, or_none, yes_no, Actors, Page, Readable};
-use crate::model::checked::CheckedState;
-use crate::model::harness::{protocol_actors, NodeState};
-use crate::model::paxos::{Client, Ghost, PaxosConfig};
-use crate::protocol::paxos::{PaxosActor, PaxosState, Phase, Proposal, Value};
+use super::{ballot, ids, name, or_none, yes_no, Page, Readable};
+use crate::model::harness::{Actors, ModelState};
+use crate::model::node::{protocol_actors, NodeState};
+use crate::model::paxos::PaxosHarness;
+use crate::protocol::paxos::{PaxosState, Phase, Proposal, Value};
 use itertools::Itertools;
 use stateright::actor::Id;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
-type Model = Actors<PaxosActor, Client, PaxosConfig, Arc<Ghost>>;
-type State = CheckedState<PaxosActor, Client, Arc<Ghost>>;
+type Model = Actors<PaxosHarness>;
+type State = ModelState<PaxosHarness>;
 
-impl Readable<Client, PaxosConfig, Arc<Ghost>> for PaxosActor {
+impl Readable for PaxosHarness {
     fn tables(model: &Model, state: &State, page: &mut Page) {
         let rows: Vec<Vec<String>> = protocol_actors(state)
             .map(|(id, node)| {

@@ -1,117 +1,47 @@
-//! The model the checker runs: an [`ActorModel`] of [`Node`]s with its property table, and a
-//! judge that sees every transition whole (the state before and the state after), so that a
-//! property can speak of steps ("a read that answers nothing started before anything was
-//! chosen") and not only of states. Both protocols' models are a [`Checked`].
-use super::check::{self, Checkable, Reduction, Representative};
-use super::harness::{protocol_actors, Client, ModelCfg, Node, ObservedOf, Owned, Recorded};
+//! The model the checker runs: an [`ActorModel`](stateright::actor::ActorModel) of [`Node`]s with
+//! its property table, and a judge that sees every transition whole (the state before and the state
+//! after), so that a property can speak of steps ("a read that answers nothing started before
+//! anything was chosen") and not only of states. Both protocols' models are a [`HarnessModel`].
+use super::check::{self, Reduction, Representative, Runnable};
+use super::harness::{ActorMsg, Actors, ModelState, Transition};
+use super::node::{Node, Owned};
 use super::view::{self, Readable};
-use stateright::actor::{Actor, ActorModel, ActorModelAction, ActorModelState, Id};
+use stateright::actor::{Actor, ActorModelAction, Id};
 use stateright::{Model, Path, Property};
 use std::fmt::Debug;
-use std::hash::Hash;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// The state of a [`Checked`] model.
-pub type CheckedState<A, C, H> = ActorModelState<Node<A, C>, H>;
-
-/// A judge of transitions: sees the model's configuration, the step (stateright's action: a
-/// loss and a delivery that changes nothing leave the same state on an ordered network), the
-/// state before it and the state after it, and writes what it finds into the after-state's
-/// history (a sticky record that the `always` properties then read). It must only ever record
-/// what a step did, never anything the state does not already determine, or it would split
-/// equal states.
-pub type Judge<Cfg, A, C, H> =
-    fn(&ModelCfg<Cfg>, &Transition<A, C>, &CheckedState<A, C, H>, &mut CheckedState<A, C, H>);
-
-/// A transition as a [`Judge`] sees it: stateright's action, and the actors that take it.
-pub struct Transition<'a, A: Recorded, C: Client<Protocol = A>> {
-    /// Stateright's action.
-    pub action: &'a ActionOf<A>,
-    actors: &'a [Node<A, C>],
-}
-
-impl<A: Recorded, C: Client<Protocol = A>> Transition<'_, A, C> {
-    /// The actor that takes the step, for a delivery or a timeout.
-    pub fn actor(&self) -> Option<Id> {
-        match self.action {
-            ActorModelAction::Deliver { dst, .. } => Some(*dst),
-            ActorModelAction::Timeout(id, _) => Some(*id),
-            _ => None,
-        }
-    }
-
-    /// The stepping actor, and its protocol node in `before` and in `after`: none for a
-    /// client's step, a loss, a crash or a restart.
-    pub fn nodes<'s, H>(
-        &self,
-        before: &'s CheckedState<A, C, H>,
-        after: &'s CheckedState<A, C, H>,
-    ) -> Option<(Id, &'s ObservedOf<A>, &'s ObservedOf<A>)> {
-        let id = self.actor()?;
-        let node = |state| {
-            protocol_actors(state)
-                .find(|(i, _)| *i == id)
-                .map(|(_, n)| n)
-        };
-        Some((id, node(before)?, node(after)?))
-    }
-
-    /// The messages the stepping actor sent in this step from `before`, in order, those it
-    /// delivered to itself included ([`Node::sent_in_step`]); none for a loss, crash or
-    /// restart.
-    pub fn sent<H>(&self, before: &CheckedState<A, C, H>) -> Vec<A::Msg> {
-        let (id, event) = match self.action {
-            ActorModelAction::Deliver { src, dst, msg } => (*dst, Ok((*src, msg.clone()))),
-            ActorModelAction::Timeout(id, timer) => (*id, Err(&timer.timer)),
-            _ => return Vec::new(),
-        };
-        let i = usize::from(id);
-        self.actors[i].sent_in_step(id, &before.actor_states[i], event)
-    }
-}
-
-/// A step of a model whose protocol actor is `A`: stateright's action.
-pub type ActionOf<A> = ActorModelAction<<A as Actor>::Msg, Owned<<A as Actor>::Timer>, ()>;
-
-/// A step of a [`Checked`] model.
+/// A step of a [`HarnessModel`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step<M, T> {
     /// One of stateright's actor steps.
     Actor(ActorModelAction<M, T, ()>),
     /// D1: a server takes this step (a delivery to it or one of its timers) and crashes before
     /// the step's save, once what it gave before the save has left
-    /// (`harness::crash_mid_step`). Only where the model allows crashes, and counted
+    /// (`crash::crash_mid_step`). Only where the model allows crashes, and counted
     /// against their bound; only for a step that sends something before its save.
     CrashMidStep(ActorModelAction<M, T, ()>),
 }
 
-/// A step of a [`Checked`] model whose protocol actor is `A`.
+/// A step of a [`HarnessModel`] whose protocol actor is `A`.
 pub type StepOf<A> = Step<<A as Actor>::Msg, Owned<<A as Actor>::Timer>>;
 
 /// A symmetry reduction: the representative of a state's class.
-pub type Canonical<A, C, H> = fn(&CheckedState<A, C, H>) -> CheckedState<A, C, H>;
+pub type Canonical<P> = fn(&ModelState<P>) -> ModelState<P>;
 
 /// What a judge recorded of a property's failure in a state, if anything (see
-/// [`Checkable::finding`]).
+/// [`Runnable::finding`]).
 pub type Finding<H> = fn(&'static str, &H) -> Option<String>;
 
 /// An actor model with its property table, its judge of transitions and its symmetry.
-pub struct Checked<A, C, Cfg, H>
-where
-    A: Readable<C, Cfg, H>,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    C: Client<Protocol = A>,
-    H: Clone + Debug + Hash + PartialEq,
-{
-    inner: ActorModel<Node<A, C>, ModelCfg<Cfg>, H>,
+pub struct HarnessModel<P: Readable> {
+    inner: Actors<P>,
     properties: Vec<Property<Self>>,
-    judge: Judge<Cfg, A, C, H>,
-    symmetry: Option<Canonical<A, C, H>>,
+    symmetry: Option<Canonical<P>>,
     /// What the judge recorded of a failure, read from the history.
-    finding: Option<Finding<H>>,
+    finding: Option<Finding<P::History>>,
     /// Whether to leave out the actions that lead nowhere. stateright 0.31's simulation
     /// records a wrong action index after such an action (it pushes the index into the action
     /// list it has just `swap_remove`d from), so that a trace through it cannot be rebuilt and
@@ -127,49 +57,34 @@ where
     drop_inert: bool,
     /// Makes an initial history keep the clients' whole history rather than its summary:
     /// leaves out [`Reduction::HistorySummary`].
-    full_history: Option<fn(&mut H)>,
+    full_history: Option<fn(&mut P::History)>,
     /// Once set, no state has successors: the checker's watchdog stops a check with it.
     stop: Arc<AtomicBool>,
-    /// The messages the network loses as soon as they are sent, if any ([`Checked::losing`]).
-    lost_at_once: Option<fn(&A::Msg) -> bool>,
+    /// The messages the network loses as soon as they are sent, if any ([`HarnessModel::losing`]).
+    lost_at_once: Option<fn(&ActorMsg<P>) -> bool>,
 }
 
 /// The properties read the configuration and the actors through the model, as they would on
-/// the [`ActorModel`] itself (`model.cfg`).
-impl<A, C, Cfg, H> Deref for Checked<A, C, Cfg, H>
-where
-    A: Readable<C, Cfg, H>,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    C: Client<Protocol = A>,
-    H: Clone + Debug + Hash + PartialEq,
-{
-    type Target = ActorModel<Node<A, C>, ModelCfg<Cfg>, H>;
+/// the [`ActorModel`](stateright::actor::ActorModel) itself (`model.cfg`).
+impl<P: Readable> Deref for HarnessModel<P> {
+    type Target = Actors<P>;
 
     fn deref(&self) -> &Self::Target {
         &self.inner
     }
 }
 
-impl<A, C, Cfg, H> Checked<A, C, Cfg, H>
-where
-    A: Readable<C, Cfg, H>,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    C: Client<Protocol = A>,
-    H: Clone + Debug + Hash + PartialEq,
-{
+impl<P: Readable> HarnessModel<P> {
     /// The model of `actors`, checked against `properties` (reported in this order), with
-    /// every transition judged by `judge`.
+    /// every transition judged by the harness's judge
+    /// ([`Harness::judge`](super::harness::Harness::judge)).
     pub(crate) fn new(
-        actors: ActorModel<Node<A, C>, ModelCfg<Cfg>, H>,
+        actors: Actors<P>,
         properties: impl IntoIterator<Item = Property<Self>>,
-        judge: Judge<Cfg, A, C, H>,
     ) -> Self {
-        Checked {
+        HarnessModel {
             inner: actors,
             properties: properties.into_iter().collect(),
-            judge,
             symmetry: None,
             finding: None,
             skip_noops: false,
@@ -185,7 +100,7 @@ where
     /// explores only the runs of a lossy network in which every such message is lost (a bound,
     /// which the model's configuration states). The loss is made within the step that sent
     /// the message, as stateright's `Drop` would make it, without a state copied per loss.
-    pub(crate) fn losing(mut self, lost: fn(&A::Msg) -> bool) -> Self {
+    pub(crate) fn losing(mut self, lost: fn(&ActorMsg<P>) -> bool) -> Self {
         self.lost_at_once = Some(lost);
         self
     }
@@ -193,21 +108,21 @@ where
     /// Drops from `state`'s network every message that its receiver ignores in every state
     /// it can reach ([`Reduction::InertMessages`]): such a message can only be delivered as a
     /// no-op, so the state without it has the same futures (spec/reductions.md, R4).
-    pub fn drop_inert_messages(&self, state: &mut CheckedState<A, C, H>) {
+    pub fn drop_inert_messages(&self, state: &mut ModelState<P>) {
         let restarts = self.inner.max_crashes > 0;
         let (actors, states) = (&self.inner.actors, &state.actor_states);
-        super::harness::remove(&mut state.network, |env| {
-            super::harness::inert(actors, states, restarts, env)
+        super::network::remove(&mut state.network, |env| {
+            super::node::inert(actors, states, restarts, env)
         });
     }
 
     /// Every step from `state`, no-ops included: stateright's, then, while the bound on
     /// crashes allows one more, a crash inside each step of a server that is up (D1).
-    fn all_actions(&self, state: &CheckedState<A, C, H>, actions: &mut Vec<StepOf<A>>) {
+    fn all_actions(&self, state: &ModelState<P>, actions: &mut Vec<StepOf<P::Actor>>) {
         let mut steps = Vec::new();
         self.inner.actions(state, &mut steps);
         let crashed = state.crashed.iter().filter(|c| **c).count();
-        let mid_step: Vec<StepOf<A>> = if crashed < self.inner.max_crashes {
+        let mid_step: Vec<StepOf<P::Actor>> = if crashed < self.inner.max_crashes {
             let server = |id: &Id| {
                 let i = usize::from(*id);
                 !state.crashed[i] && matches!(self.inner.actors[i], Node::Protocol(_))
@@ -228,7 +143,7 @@ where
     }
 
     /// A step as a counterexample's trace reads it.
-    fn describe_step(&self, step: &StepOf<A>) -> String {
+    fn describe_step(&self, step: &StepOf<P::Actor>) -> String {
         match step {
             Step::Actor(step) => check::describe_actor_step(&self.inner, step),
             Step::CrashMidStep(step) => format!(
@@ -239,40 +154,33 @@ where
     }
 
     /// Offers `finding` to explain a failure from the history the judge wrote.
-    pub(crate) fn finding(mut self, finding: Finding<H>) -> Self {
+    pub(crate) fn finding(mut self, finding: Finding<P::History>) -> Self {
         self.finding = Some(finding);
         self
     }
 
     /// What the judge recorded in `state` of the failure of `property`, if anything.
-    pub fn explain(&self, property: &'static str, state: &CheckedState<A, C, H>) -> Option<String> {
+    pub fn explain(&self, property: &'static str, state: &ModelState<P>) -> Option<String> {
         self.finding?(property, &state.history)
     }
 
     /// Offers `keep` as the way to leave out [`Reduction::HistorySummary`]: it makes an
     /// initial history keep the whole history.
-    pub(crate) fn full_history(mut self, keep: fn(&mut H)) -> Self {
+    pub(crate) fn full_history(mut self, keep: fn(&mut P::History)) -> Self {
         self.full_history = Some(keep);
         self
     }
 
     /// Offers `representative` as the model's symmetry reduction.
-    pub(crate) fn symmetry(mut self, representative: Canonical<A, C, H>) -> Self {
+    pub(crate) fn symmetry(mut self, representative: Canonical<P>) -> Self {
         self.symmetry = Some(representative);
         self
     }
 }
 
-impl<A, C, Cfg, H> Model for Checked<A, C, Cfg, H>
-where
-    A: Readable<C, Cfg, H>,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    C: Client<Protocol = A>,
-    H: Clone + Debug + Hash + PartialEq,
-{
-    type State = CheckedState<A, C, H>;
-    type Action = StepOf<A>;
+impl<P: Readable> Model for HarnessModel<P> {
+    type State = ModelState<P>;
+    type Action = StepOf<P::Actor>;
 
     fn init_states(&self) -> Vec<Self::State> {
         self.inner.init_states()
@@ -300,12 +208,12 @@ where
                 (step, next)
             }
             Step::CrashMidStep(step) => {
-                let (id, next) = super::harness::crash_mid_step(&self.inner, last, &step)?;
+                let (id, next) = super::crash::crash_mid_step::<P>(&self.inner, last, &step)?;
                 (ActorModelAction::Crash(id), next)
             }
         };
         if let Some(lost) = self.lost_at_once {
-            super::harness::remove(&mut next.network, |env| lost(env.msg));
+            super::network::remove(&mut next.network, |env| lost(env.msg));
         }
         if self.forget_storage && self.inner.max_crashes == 0 {
             // Only a restart reads storage, and without crashes there is none: the storage
@@ -316,7 +224,7 @@ where
             action: &step,
             actors: &self.inner.actors,
         };
-        (self.judge)(&self.inner.cfg, &step, last, &mut next);
+        P::judge(&self.inner.cfg, &step, last, &mut next);
         if self.drop_inert {
             self.drop_inert_messages(&mut next);
         }
@@ -331,7 +239,7 @@ where
     fn format_step(&self, last: &Self::State, action: Self::Action) -> Option<String> {
         let step = self.format_action(&action);
         let next = self.next_state(last, action)?;
-        Some(view::render(self, Some((&step, last)), &next))
+        Some(view::render::<P, Self>(self, Some((&step, last)), &next))
     }
 
     /// The sequence diagram of stateright's actor model: the states and actions are its own.
@@ -357,20 +265,7 @@ where
     }
 }
 
-impl<A, C, Cfg, H> Checkable for Checked<A, C, Cfg, H>
-where
-    A: Readable<C, Cfg, H> + Send + Sync + 'static,
-    A::Msg: Ord + Send + Sync,
-    A::Timer: Ord + Send + Sync,
-    A::State: Send + Sync,
-    A::Storage: Send + Sync,
-    A::Trail: Send + Sync,
-    <A::Trail as super::harness::Trail<A>>::Start: Send + Sync,
-    C: Client<Protocol = A> + Send + Sync + 'static,
-    C::State: Send + Sync,
-    Cfg: Send + Sync + 'static,
-    H: Clone + Debug + Hash + PartialEq + Send + Sync + 'static,
-{
+impl<P: Readable> Runnable for HarnessModel<P> {
     fn describe(&self, action: &Self::Action) -> String {
         self.describe_step(action)
     }

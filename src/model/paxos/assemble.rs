@@ -1,0 +1,152 @@
+//! The Paxos model put together: the table of every property in the order they are
+//! reported, the actors and clients built from a configuration, and the boundary.
+use super::client::RegisterClient;
+use super::config::Layout;
+use super::config::ModelCfg;
+use super::config::PaxosConfig;
+use super::ghost::record_in;
+use super::ghost::record_out;
+use super::ghost::Ghost;
+use super::judge::judge;
+use super::model::PaxosHarness;
+use super::model::PaxosModel;
+use super::model::PaxosModelState;
+use super::properties::acceptor_in_trail;
+use super::properties::adopted_earlier_value;
+use super::properties::agreement;
+use super::properties::chosen_after_crash;
+use super::properties::chosen_after_crash_competing;
+use super::properties::dueling_proposers;
+use super::properties::learners_agree;
+use super::properties::linearizable;
+use super::properties::p1a;
+use super::properties::p2b;
+use super::properties::p2c;
+use super::properties::paxos_states;
+use super::properties::read_after_put;
+use super::properties::read_none_during_put;
+use super::properties::reads_only_chosen;
+use super::properties::refines_consensus;
+use super::properties::refines_voting;
+use super::properties::retry_after_preemption;
+use super::properties::trails;
+use super::properties::two_values_accepted;
+use super::properties::unique_numbers;
+use super::properties::validity;
+use super::properties::value_chosen;
+use super::symmetry::representative;
+use crate::model::harness;
+use crate::model::harness::{Harness, Transition};
+use crate::model::harness_model::HarnessModel;
+use crate::model::voting::{REFINES_CONSENSUS, REFINES_VOTING};
+use crate::protocol::paxos::{PaxosActor, Roles};
+use stateright::actor::model_timeout;
+use stateright::{Expectation, Property};
+use std::sync::Arc;
+
+impl Harness for PaxosHarness {
+    type Actor = PaxosActor;
+    type Client = RegisterClient;
+    type Config = PaxosConfig;
+    type History = Arc<Ghost>;
+
+    fn judge(
+        cfg: &ModelCfg,
+        step: &Transition<Self>,
+        before: &PaxosModelState,
+        after: &mut PaxosModelState,
+    ) {
+        judge(cfg, step, before, after);
+    }
+}
+
+/// Every property of the model, in the order they are reported: its name (the claim it
+/// checks), whether it must hold always or be reached sometimes, and its condition.
+pub(super) fn properties() -> [Property<PaxosModel>; 21] {
+    [
+        Property::always("agreement", agreement),
+        Property::always("validity", validity),
+        Property::always("P1a", p1a),
+        Property::always("P2c", p2c),
+        Property::always("P2b", p2b),
+        Property::always("learners agree", learners_agree),
+        Property::always("reads only chosen", reads_only_chosen),
+        Property::always("linearizable", linearizable),
+        Property::always("unique proposal numbers", unique_numbers),
+        Property::always("acceptor state in trail", acceptor_in_trail),
+        Property::always(REFINES_VOTING, refines_voting),
+        Property::always(REFINES_CONSENSUS, refines_consensus),
+        Property::sometimes("value chosen", value_chosen),
+        Property::sometimes("dueling proposers", dueling_proposers),
+        Property::sometimes("two values accepted", two_values_accepted),
+        Property::sometimes("retry after preemption", retry_after_preemption),
+        Property::sometimes("adopted earlier value", adopted_earlier_value),
+        Property::sometimes("chosen after crash", chosen_after_crash),
+        Property::sometimes(
+            "chosen after crash with competing values",
+            chosen_after_crash_competing,
+        ),
+        Property::sometimes("read None during put", read_none_during_put),
+        Property::sometimes("read after put", read_after_put),
+    ]
+}
+
+/// The names of the properties with `expectation`, in the order they are reported.
+pub fn property_names(expectation: Expectation) -> Vec<&'static str> {
+    harness::names(properties(), expectation)
+}
+
+/// The boundary: clients never crash, and the proposers together start at most
+/// `ballots` ballots.
+fn within_boundary(cfg: &ModelCfg, state: &PaxosModelState) -> bool {
+    let config = &cfg.config;
+    cfg.clients_up(state)
+        && config
+            .ballots
+            .is_none_or(|b| trails(state).map(|t| t.ballots).sum::<u32>() <= b)
+        && config.max_round.is_none_or(|max| {
+            paxos_states(state).all(|s| s.proposer.as_ref().is_none_or(|p| p.ballot.round <= max))
+        })
+}
+
+impl PaxosConfig {
+    /// Builds the model: the Paxos actors, the clients, and every property.
+    pub fn into_model(self) -> PaxosModel {
+        let (proposers, acceptors, learners) = self.layout.groups();
+        let paxos = |roles| PaxosActor {
+            roles,
+            acceptors: acceptors.clone(),
+            learners: learners.clone(),
+            variant: self.variant,
+            retry_after: model_timeout(),
+        };
+        let servers: Vec<PaxosActor> = match self.layout {
+            Layout::Servers { servers } => (0..servers).map(|_| paxos(Roles::SERVER)).collect(),
+            Layout::Roles { .. } => std::iter::empty()
+                .chain(proposers.iter().map(|_| paxos(Roles::PROPOSER)))
+                .chain(acceptors.iter().map(|_| paxos(Roles::ACCEPTOR)))
+                .chain(learners.iter().map(|_| paxos(Roles::LEARNER)))
+                .collect(),
+        };
+        // Client k starts at proposer k (mod their number) and goes on round the others.
+        let clients = (0..self.clients + self.readers)
+            .map(|k| RegisterClient {
+                value: (k < self.clients).then(|| (b'A' + k as u8) as char),
+                servers: (0..proposers.len())
+                    .map(|i| proposers[(k + i) % proposers.len()])
+                    .collect(),
+                retries: self.retries,
+                put_only: self.put_only,
+                read_elsewhere: self.read_elsewhere,
+            })
+            .collect();
+        let actors = harness::actor_model::<PaxosHarness>(&self, acceptors, servers, clients)
+            .record_msg_out(record_out)
+            .record_msg_in(record_in)
+            .within_boundary(within_boundary);
+        HarnessModel::new(actors, properties())
+            .symmetry(representative)
+            .finding(|property, ghost: &Arc<Ghost>| ghost.refinement.finding(property))
+            .full_history(|ghost: &mut Arc<Ghost>| Arc::make_mut(ghost).calls.keep_full_history())
+    }
+}

@@ -1,0 +1,93 @@
+//! Unit tests of the Paxos harness: the witnesses each mean the path they name, and the judge of
+//! transitions.
+use super::client::GET;
+use super::client::PUT;
+use super::config::PaxosConfig;
+use super::model::PaxosModelState;
+use super::properties::dueling_proposers;
+use super::properties::read_none_during_put;
+use super::properties::retry_after_preemption;
+use super::properties::trails;
+use crate::model::catalogue::{self, ProtocolModel};
+use crate::model::harness::{assert_judged_anew, explore};
+use crate::protocol::paxos::{Ballot, Msg};
+use stateright::actor::Envelope;
+use std::collections::BTreeSet;
+
+/// The configuration of catalogue model `name`.
+fn config(name: &str) -> PaxosConfig {
+    match catalogue::load(Some(name))
+        .expect("a catalogue model")
+        .file
+        .model
+    {
+        ProtocolModel::Paxos(config) => config,
+        ProtocolModel::MultiPaxos(_) => panic!("{name} is a single-decree model"),
+    }
+}
+
+/// The ballots of the prepares and accepts that can be delivered: what the witnesses read
+/// before they were judged on steps.
+fn ballots_in_flight(state: &PaxosModelState) -> BTreeSet<Ballot> {
+    (state.network.iter_deliverable())
+        .filter_map(|env| match env.msg {
+            Msg::Prepare { ballot } => Some(*ballot),
+            Msg::Accept { proposal } => Some(proposal.ballot),
+            _ => None,
+        })
+        .collect()
+}
+
+// Reference: §2.4, two proposers "keep issuing a sequence of proposals with increasing
+// numbers, none of which are ever chosen": an acceptor handled both proposers' ballots.
+// Two ballots in flight (each server's acceptor has promised its own) is not it yet.
+#[test]
+fn dueling_proposers_is_an_acceptor_that_handled_two_proposers() {
+    let model = config("paxos-3-servers-2-clients").into_model();
+    let states = explore(&model, 10_000);
+    let old = |s: &PaxosModelState| ballots_in_flight(s).len() >= 2;
+    assert_judged_anew(&model, &states, old, dueling_proposers);
+    // One proposer's two ballots are no duel: the one-client crash model, whose proposer
+    // retries, reaches the old reading and never the witness.
+    let model = config("paxos-3-servers-1-client-crash").into_model();
+    let states = explore(&model, 50_000);
+    assert!(states.iter().any(|s| ballots_in_flight(s).len() >= 2));
+    assert!(!states.iter().any(|s| dueling_proposers(&model, s)));
+}
+
+// Reference: §2.4, "abandoning a proposal and trying again if it learns about some request
+// with a higher proposal number": a second ballot after a timeout alone is not it.
+#[test]
+fn retry_after_preemption_is_a_new_ballot_on_a_refusal() {
+    let model = config("paxos-3-servers-2-clients-3-ballots-ordered").into_model();
+    let states = explore(&model, 50_000);
+    let old = |s: &PaxosModelState| trails(s).any(|t| t.ballots >= 2);
+    assert_judged_anew(&model, &states, old, retry_after_preemption);
+}
+
+// Reference: the register's linearizability: a read that returns `None` while a put is
+// unanswered. A `None` answer still in flight to the reader is not one yet.
+#[test]
+fn read_none_during_put_is_a_none_the_reader_received() {
+    let model = PaxosConfig {
+        clients: 1,
+        put_only: true,
+        ..config("paxos-3-servers-2-clients-reader-ordered")
+    }
+    .into_model();
+    let states = explore(&model, 50_000);
+    let old = |s: &PaxosModelState| {
+        let put_pending = s.history.calls.awaiting.values().any(|r| *r == PUT);
+        let none = |env: Envelope<&Msg>| {
+            matches!(
+                env.msg,
+                Msg::GetOk {
+                    request: GET,
+                    value: None
+                }
+            )
+        };
+        put_pending && s.network.iter_deliverable().any(none)
+    };
+    assert_judged_anew(&model, &states, old, read_none_during_put);
+}
