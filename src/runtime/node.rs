@@ -21,7 +21,7 @@
 //! ids, as [`paxos_server`] does; one arm in [`run`]; and, for `paxos client` and
 //! `paxos bench`, an `impl ClientCodec` ([`crate::runtime::client`]) used through
 //! `UdpClient::call_with`.
-use crate::protocol::multi_paxos::{self, MultiPaxosActor, Slot};
+use crate::protocol::multi_paxos::{self, LeaderTick, MultiPaxosActor, Slot, Tuning};
 use crate::protocol::paxos::{PaxosActor, Roles, Variant};
 use crate::runtime::auth::{self, ClusterKey, KeyError};
 use crate::runtime::faults::{FaultPlan, Faults};
@@ -216,25 +216,31 @@ pub fn paxos_server(cluster: &[Id]) -> PaxosActor {
     }
 }
 
+/// How a Multi-Paxos server runs on UDP: every knob of [`Tuning`] at its runtime value, each
+/// explained where it is defined. A unit test checks that it passes [`Tuning::validate`].
+pub const UDP_TUNING: Tuning = Tuning {
+    election_after: ELECTION_AFTER,
+    leader_tick: LeaderTick::Always,
+    tick_after: TICK_AFTER,
+    piece: PIECE,
+    burst: BURST,
+    window: Some(WINDOW),
+    batch: BATCH,
+    batch_wait: Some(BATCH_WAIT),
+    batch_bytes: BATCH_BYTES,
+    snapshot_piece: SNAPSHOT_PIECE,
+    snapshot_after: Some(SNAPSHOT_AFTER),
+};
+
 /// The Multi-Paxos server the model checks, with string keys and values (the model's are
-/// `char`s), real timer durations and a log as long as [`Slot`] allows (the model bounds it to
-/// keep the state space finite).
+/// `char`s), tuned for UDP ([`UDP_TUNING`]) and a log as long as [`Slot`] allows (the model
+/// bounds it to keep the state space finite).
 pub fn multi_paxos_server(cluster: &[Id]) -> MultiPaxosActor<String> {
     MultiPaxosActor {
         servers: cluster.to_vec(),
         slots: Slot::MAX,
         variant: multi_paxos::Variant::Correct,
-        election_after: ELECTION_AFTER,
-        piece: PIECE,
-        burst: BURST,
-        window: Some(WINDOW),
-        batch: BATCH,
-        batch_wait: Some(BATCH_WAIT),
-        batch_bytes: BATCH_BYTES,
-        snapshot_piece: SNAPSHOT_PIECE,
-        snapshot_after: Some(SNAPSHOT_AFTER),
-        leader_tick: multi_paxos::LeaderTick::Always,
-        tick_after: TICK_AFTER,
+        tuning: UDP_TUNING,
         text: std::marker::PhantomData,
     }
 }
@@ -421,4 +427,14 @@ fn prepare_data_dir(path: &Path) -> Result<PathBuf, Error> {
     fs::write(&probe, b"probe").map_err(failed)?;
     fs::remove_file(&probe).map_err(failed)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_udp_tuning_is_valid() {
+        assert_eq!(UDP_TUNING.validate(), Ok(()));
+    }
 }

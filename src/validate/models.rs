@@ -53,20 +53,21 @@ pub fn validate(dir: &Path) -> Result<ValidationReport, BadTrace> {
                 slots: crate::protocol::multi_paxos::Slot::MAX,
                 client_retries: 0,
                 variant: Default::default(),
-                // As the runtime runs it (`multi_paxos_server`).
-                leader_tick: crate::protocol::multi_paxos::LeaderTick::Always,
-                piece: Some(crate::runtime::guard::multi_paxos::PIECE),
-                burst: Some(crate::runtime::node::BURST),
+                leader_tick: Default::default(),
+                piece: None,
+                burst: None,
                 max_lost: None,
-                window: Some(crate::runtime::node::WINDOW),
-                batch: Some(crate::runtime::guard::multi_paxos::BATCH),
-                batch_wait: true,
-                batch_bytes: Some(crate::runtime::guard::multi_paxos::BATCH_BYTES),
-                snapshot_after: Some(crate::runtime::node::SNAPSHOT_AFTER),
-                snapshot_piece: Some(crate::runtime::guard::multi_paxos::SNAPSHOT_PIECE),
+                window: None,
+                batch: None,
+                batch_wait: false,
+                batch_bytes: None,
+                snapshot_after: None,
+                snapshot_piece: None,
                 liveness: false,
                 lose_chosen: false,
             }
+            // As the runtime runs it (`multi_paxos_server`).
+            .tuned_as(&crate::runtime::node::UDP_TUNING)
             .into_model();
             replay(
                 &model,

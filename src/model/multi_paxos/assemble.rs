@@ -54,7 +54,7 @@ use crate::model::harness_model::HarnessModel;
 use crate::model::network;
 use crate::model::voting::{REFINES_CONSENSUS, REFINES_VOTING};
 use crate::protocol::multi_paxos::{KvOp, Msg, MultiPaxosActor};
-use stateright::actor::{model_timeout, Envelope, Id};
+use stateright::actor::{Envelope, Id};
 use stateright::{Expectation, Property};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -179,18 +179,7 @@ impl MultiPaxosConfig {
                 servers: servers.clone(),
                 slots: self.slots,
                 variant: self.variant,
-                election_after: model_timeout(),
-                piece: self.piece.unwrap_or(self.slots as usize),
-                burst: self.burst(),
-                window: self.window,
-                batch: self.batch.unwrap_or(1),
-                batch_wait: self.batch_wait.then(model_timeout),
-                batch_bytes: self.batch_bytes.unwrap_or(usize::MAX),
-                snapshot_piece: (self.snapshot_piece.or(self.piece))
-                    .unwrap_or(self.slots as usize + self.clients),
-                snapshot_after: self.snapshot_after,
-                leader_tick: self.leader_tick,
-                tick_after: model_timeout(),
+                tuning: self.tuning(),
                 text: std::marker::PhantomData,
             })
             .collect();

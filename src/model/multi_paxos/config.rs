@@ -3,8 +3,9 @@
 use crate::model::config;
 use crate::model::config::{Config, Faults};
 use crate::model::network::NetworkKind;
-use crate::protocol::multi_paxos::{LeaderTick, Slot, Variant};
+use crate::protocol::multi_paxos::{LeaderTick, Slot, Tuning, Variant};
 use serde::{Deserialize, Serialize};
+use stateright::actor::model_timeout;
 
 /// One Multi-Paxos configuration: what an entry of `models/` describes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,34 +38,34 @@ pub struct MultiPaxosConfig {
     #[serde(default)]
     pub variant: Variant,
     /// Batching: the most slots a leader has in flight before requests wait for one to be chosen
-    /// ([`MultiPaxosActor::window`](crate::protocol::multi_paxos::MultiPaxosActor::window)); by
+    /// ([`Tuning::window`](crate::protocol::multi_paxos::Tuning::window)); by
     /// default no limit (no request ever waits).
     #[serde(default)]
     pub window: Option<usize>,
     /// Batching: the most client commands one slot holds
-    /// ([`MultiPaxosActor::batch`](crate::protocol::multi_paxos::MultiPaxosActor::batch)); by
+    /// ([`Tuning::batch`](crate::protocol::multi_paxos::Tuning::batch)); by
     /// default 1.
     #[serde(default)]
     pub batch: Option<usize>,
     /// Batching: whether a leader holds its waiting requests, once a slot is chosen, for the
     /// clients that slot answered
-    /// ([`MultiPaxosActor::batch_wait`](crate::protocol::multi_paxos::MultiPaxosActor::batch_wait);
+    /// ([`Tuning::batch_wait`](crate::protocol::multi_paxos::Tuning::batch_wait);
     /// its timer may fire at any point, as every model timer); by default not.
     #[serde(default)]
     pub batch_wait: bool,
     /// Batching: the most key and value bytes a batch of several commands holds
-    /// ([`MultiPaxosActor::batch_bytes`](crate::protocol::multi_paxos::MultiPaxosActor::batch_bytes));
+    /// ([`Tuning::batch_bytes`](crate::protocol::multi_paxos::Tuning::batch_bytes));
     /// by default no limit (the runtime's, for replay).
     #[serde(default)]
     pub batch_bytes: Option<usize>,
     /// Snapshots: a server takes one, and truncates its log below it, each time it has applied this
     /// many slots past its last one
-    /// ([`MultiPaxosActor::snapshot_after`](crate::protocol::multi_paxos::MultiPaxosActor::snapshot_after));
+    /// ([`Tuning::snapshot_after`](crate::protocol::multi_paxos::Tuning::snapshot_after));
     /// by default never.
     #[serde(default)]
     pub snapshot_after: Option<Slot>,
     /// Snapshots: the most entries one piece of a snapshot carries
-    /// ([`MultiPaxosActor::snapshot_piece`](crate::protocol::multi_paxos::MultiPaxosActor::snapshot_piece));
+    /// ([`Tuning::snapshot_piece`](crate::protocol::multi_paxos::Tuning::snapshot_piece));
     /// by default `piece`, or more than the model's store has.
     #[serde(default)]
     pub snapshot_piece: Option<usize>,
@@ -148,10 +149,41 @@ impl config::Config for MultiPaxosConfig {
 }
 
 impl MultiPaxosConfig {
-    /// The most `Accept`s a leader sends at once and the most slots one catch-up answer sends
-    /// ([`MultiPaxosActor::burst`]).
-    pub(super) fn burst(&self) -> usize {
-        self.burst.or(self.piece).unwrap_or(self.slots as usize)
+    /// The servers' [`Tuning`]: each knob the file sets, the model's default for the others
+    /// (a `Promise` and a burst as long as the log, a snapshot piece longer than the store,
+    /// the rest as [`Tuning::default`]); timers fire at any point, as every model timer.
+    pub fn tuning(&self) -> Tuning {
+        let log = self.slots as usize;
+        Tuning {
+            election_after: model_timeout(),
+            leader_tick: self.leader_tick,
+            tick_after: model_timeout(),
+            piece: self.piece.unwrap_or(log),
+            burst: self.burst.or(self.piece).unwrap_or(log),
+            window: self.window,
+            batch: self.batch.unwrap_or(1),
+            batch_wait: self.batch_wait.then(model_timeout),
+            snapshot_piece: (self.snapshot_piece.or(self.piece)).unwrap_or(log + self.clients),
+            batch_bytes: self.batch_bytes.unwrap_or(usize::MAX),
+            snapshot_after: self.snapshot_after,
+        }
+    }
+
+    /// This configuration with every knob of `tuning` (its timers aside: the model's fire at
+    /// any point): the replay of a real run checks the servers as they ran.
+    pub fn tuned_as(self, tuning: &Tuning) -> Self {
+        MultiPaxosConfig {
+            leader_tick: tuning.leader_tick,
+            piece: Some(tuning.piece),
+            burst: Some(tuning.burst),
+            window: tuning.window,
+            batch: Some(tuning.batch),
+            batch_wait: tuning.batch_wait.is_some(),
+            batch_bytes: Some(tuning.batch_bytes),
+            snapshot_piece: Some(tuning.snapshot_piece),
+            snapshot_after: tuning.snapshot_after,
+            ..self
+        }
     }
 
     /// Checks the sizes make sense, with a message that says what to change.
@@ -188,21 +220,7 @@ impl MultiPaxosConfig {
         if self.max_crashes >= self.servers {
             return Err("max_crashes must leave at least one server up".to_owned());
         }
-        if self.snapshot_after == Some(0) || self.snapshot_piece == Some(0) {
-            return Err(
-                "snapshot_after and snapshot_piece must be at least 1: a snapshot covers an \
-                 applied slot and a piece carries an entry (drop snapshot_after for none)"
-                    .to_owned(),
-            );
-        }
-        if self.window == Some(0) || self.batch == Some(0) {
-            return Err(
-                "window and batch must be at least 1: a leader needs a slot in flight \
-                 and a slot holds a command"
-                    .to_owned(),
-            );
-        }
-        Ok(())
+        self.tuning().validate().map_err(|bad| bad.to_string())
     }
 
     /// One line describing the configuration.

@@ -9,7 +9,7 @@ use crate::model::node::Recorded;
 use crate::model::voting::Refinement;
 use crate::protocol::ballot::Ballot;
 use crate::protocol::multi_paxos::{
-    ClientCommand, Kv, Msg, MultiPaxosActor, MultiPaxosState, Proposal, RequestId, Slot,
+    ClientCommand, Kv, Msg, MultiPaxosActor, MultiPaxosState, Proposal, RequestId, Slot, Storage,
 };
 use serde::Serialize;
 use stateright::actor::Envelope;
@@ -43,7 +43,11 @@ impl node::Trail<MultiPaxosActor> for Trail {
     /// Whether the step is a leader handling a client request: steady state, no phase 1.
     type Step = bool;
 
-    fn start(restored: Option<&Self>, _: &MultiPaxosActor, _: Option<&Storage>) -> LedBeforeRestart {
+    fn start(
+        restored: Option<&Self>,
+        _: &MultiPaxosActor,
+        _: Option<&Storage>,
+    ) -> LedBeforeRestart {
         LedBeforeRestart(restored.and_then(|trail| trail.led))
     }
 

@@ -213,7 +213,7 @@ pub(super) fn took(
                 (*to).min(replica.base).saturating_sub(*from)
             } else {
                 let known = replica.chosen.range(from..to).count();
-                known.min(cfg.config.burst()) as Slot
+                known.min(cfg.config.tuning().burst) as Slot
             };
             if answered >= 2 {
                 took.insert(Took::CatchUpOf2Slots);

@@ -7,7 +7,7 @@ use crate::model::linearizability::Calls;
 use crate::model::node;
 use crate::model::node::Recorded;
 use crate::model::voting::Refinement;
-use crate::protocol::paxos::{Ballot, Msg, PaxosActor, Proposal, RequestId, Value};
+use crate::protocol::paxos::{Ballot, Msg, PaxosActor, Proposal, RequestId, Storage, Value};
 use serde::Serialize;
 use stateright::actor::{Envelope, Id};
 use stateright::semantics::write_once_register::{WORegister, WORegisterOp, WORegisterRet};

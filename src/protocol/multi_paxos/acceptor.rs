@@ -62,7 +62,8 @@ impl<V: Text> MultiPaxosActor<V> {
         // than that of any prepare request to which it has already responded, then it responds
         // to the request with a promise".
         let reported_from = self.variant.reported_from(from);
-        let Some((accepted, more)) = acceptor.promise(ballot, reported_from, self.piece) else {
+        let Some((accepted, more)) = acceptor.promise(ballot, reported_from, self.tuning.piece)
+        else {
             let refusal = Msg::Rejected {
                 ballot,
                 promised,
@@ -235,7 +236,7 @@ mod piece_tests {
             let [(_, Msg::Promise { accepted, more, .. })] = &sent(o)[..] else {
                 panic!("one promise");
             };
-            assert!(accepted.len() <= a.piece);
+            assert!(accepted.len() <= a.tuning.piece);
             pieces.push(accepted.keys().copied().collect::<Vec<_>>());
             match more {
                 Some(next) => from = *next,

@@ -3,12 +3,10 @@
 use super::kv::Text;
 use super::messages::{Slot, Storage};
 use super::state::{AcceptorState, ProposerState};
+use super::tuning::Tuning;
 use super::variant::Variant;
-use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
 use std::marker::PhantomData;
-use std::ops::Range;
-use std::time::Duration;
 
 /// A Multi-Paxos server: proposer, acceptor and replica, for a store whose keys and values
 /// are `V`: `char` in the model, `String` on UDP.
@@ -20,57 +18,10 @@ pub struct MultiPaxosActor<V = char> {
     pub slots: Slot,
     /// The protocol, or one of its deliberate bugs.
     pub variant: Variant,
-    /// How long a server that does not lead waits before starting phase 1.
-    pub election_after: Range<Duration>,
-    /// The most proposals one `Promise` reports: no datagram grows with the log.
-    pub piece: usize,
-    /// The most `Accept`s a leader sends at once when it takes over the log or re-sends, and
-    /// the most `Chosen` slots one answer to a `CatchUp` sends (each in a datagram of its
-    /// own): no burst grows with the log.
-    pub burst: usize,
-    /// The most slots a leader has in flight before new requests wait in its queue for a
-    /// slot to be chosen (and then go into the next slot together, as one batch); `None`:
-    /// no limit, every request gets a slot of its own at once.
-    pub window: Option<usize>,
-    /// The most client commands one slot holds (a batch): 1 for no batching.
-    pub batch: usize,
-    /// When a slot is chosen, the leader holds its waiting requests, for at most this long,
-    /// until every client the slot answers has sent its next request (or a batch is full), so
-    /// that they go into the next slot together rather than into the one after (S6 in
-    /// spec/runtime.md); `None`: the waiting requests go into the next slot at once.
-    pub batch_wait: Option<Range<Duration>>,
-    /// The most UTF-8 bytes of keys and values ([`KvOp::bytes`](super::KvOp::bytes)) a batch of
-    /// more than one command holds, so that every datagram carrying one fits (a command alone
-    /// always fits in a slot).
-    pub batch_bytes: usize,
-    /// The most entries (keys of the store, clients of its table) one piece of a snapshot
-    /// carries ([`Msg::Snapshot`](super::Msg::Snapshot)): no datagram grows with the store.
-    pub snapshot_piece: usize,
-    /// A server takes a snapshot of its state machine, and truncates its log below it, each
-    /// time it has applied this many slots past its last snapshot; `None`: never.
-    pub snapshot_after: Option<Slot>,
-    /// When a leader's tick runs.
-    pub leader_tick: LeaderTick,
-    /// How often a leader ticks.
-    pub tick_after: Range<Duration>,
+    /// How it trades datagram size, batching and snapshots (every knob).
+    pub tuning: Tuning,
     /// The [`Text`] of the store's keys and values.
     pub text: PhantomData<V>,
-}
-
-/// When a leader's tick ([`Timer::Leader`](super::Timer::Leader)) runs: it re-sends the `Accept` of
-/// the slots in flight and, with [`LeaderTick::Always`], sends a `Heartbeat`. The model bounds it
-/// (each tick re-sends, and an ordered network's channels would grow without end); on UDP it is
-/// always on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LeaderTick {
-    /// No tick: no re-sending and no heartbeats.
-    #[default]
-    Off,
-    /// The tick runs while slots are in flight, to re-send their `Accept`s; no heartbeats.
-    WhileInFlight,
-    /// The tick runs as long as the server leads, re-sending and sending heartbeats.
-    Always,
 }
 
 impl<V: Text> MultiPaxosActor<V> {

@@ -1,10 +1,11 @@
 //! The proposer, as follower, candidate or leader (§3: the leader "acts as the distinguished
 //! proposer"): phase 1(a) once for every slot, taking over the log, phase 2(a) per slot, the
 //! leader's tick, and stepping down. Client requests are in `requests.rs`.
-use super::actor::{LeaderTick, MultiPaxosActor};
+use super::actor::MultiPaxosActor;
 use super::kv::Text;
 use super::messages::{Command, Msg, Proposal, Slot, Timer};
 use super::state::{AcceptorState, InFlight, MultiPaxosState, ProposerState, Role, RoleStates};
+use super::tuning::LeaderTick;
 use crate::protocol::ballot::{highest_reported, Ballot};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -66,7 +67,7 @@ impl<V: Text> MultiPaxosActor<V> {
             partial: BTreeMap::new(),
             snapshot: 0,
         };
-        o.set_timer(Timer::Election, self.election_after.clone());
+        o.set_timer(Timer::Election, self.tuning.election_after.clone());
         o.broadcast(&self.servers, &Msg::Prepare { ballot, from });
     }
 
@@ -171,14 +172,14 @@ impl<V: Text> MultiPaxosActor<V> {
         o: &mut Out<Self>,
     ) {
         o.cancel_timer(Timer::Election);
-        if self.leader_tick != LeaderTick::Off {
-            o.set_timer(Timer::Leader, self.tick_after.clone());
+        if self.tuning.leader_tick != LeaderTick::Off {
+            o.set_timer(Timer::Leader, self.tuning.tick_after.clone());
         }
         let ballot = proposer.ballot;
         let mut in_flight = InFlight::new();
         for (i, (slot, command)) in recovered.into_iter().enumerate() {
             in_flight.insert(slot, (command.clone(), BTreeSet::new()));
-            if i < self.burst {
+            if i < self.tuning.burst {
                 let proposal = Proposal { ballot, command };
                 o.broadcast(&self.servers, &Msg::Accept { slot, proposal });
             }
@@ -209,8 +210,8 @@ impl<V: Text> MultiPaxosActor<V> {
         in_flight.insert(slot, (command.clone(), BTreeSet::new()));
         let proposal = Proposal { ballot, command };
         o.broadcast(&self.servers, &Msg::Accept { slot, proposal });
-        if self.leader_tick == LeaderTick::WhileInFlight {
-            o.set_timer(Timer::Leader, self.tick_after.clone());
+        if self.tuning.leader_tick == LeaderTick::WhileInFlight {
+            o.set_timer(Timer::Leader, self.tuning.tick_after.clone());
         }
     }
 
@@ -245,7 +246,10 @@ impl<V: Text> MultiPaxosActor<V> {
             }
         }
         let ballot = state.proposer.ballot;
-        for (slot, (command, by)) in in_flight.iter().take(self.variant.resent(self.burst)) {
+        for (slot, (command, by)) in in_flight
+            .iter()
+            .take(self.variant.resent(self.tuning.burst))
+        {
             for server in self.servers.iter().filter(|s| !by.contains(s)) {
                 let proposal = Proposal {
                     ballot,
@@ -255,7 +259,7 @@ impl<V: Text> MultiPaxosActor<V> {
                 o.send(*server, Msg::Accept { slot, proposal });
             }
         }
-        let again = match self.leader_tick {
+        let again = match self.tuning.leader_tick {
             LeaderTick::Always => {
                 let decided = state.replica.first_unknown();
                 for server in self.others(id) {
@@ -267,7 +271,7 @@ impl<V: Text> MultiPaxosActor<V> {
             LeaderTick::Off => false,
         };
         if again {
-            o.set_timer(Timer::Leader, self.tick_after.clone());
+            o.set_timer(Timer::Leader, self.tuning.tick_after.clone());
         }
     }
 
@@ -290,7 +294,7 @@ impl<V: Text> MultiPaxosActor<V> {
         if states.proposer.is_leader() {
             return;
         }
-        o.set_timer(Timer::Election, self.election_after.clone());
+        o.set_timer(Timer::Election, self.tuning.election_after.clone());
         // The requests it kept for want of a leader go to the one it now hears from, which
         // would otherwise be replaced when this server's timer fires (a needless leader change).
         if !states.proposer.queue.is_empty() {

@@ -98,14 +98,16 @@ mod state;
 mod step;
 #[cfg(test)]
 mod testing;
+mod tuning;
 mod variant;
 
 pub use super::ballot::Ballot;
-pub use actor::{LeaderTick, MultiPaxosActor};
+pub use actor::MultiPaxosActor;
 pub use kv::{Kv, KvOp, KvRet, Text, TooLarge, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 pub use machine::{ClientCommand, LastApplied, RequestId, StateMachine};
 pub use messages::{Command, Msg, Proposal, Slot, Snapshot, SnapshotEntry, Storage, Timer};
 pub use state::{
     AcceptorState, Applied, MultiPaxosState, ProposerState, ReplicaState, Role, Table,
 };
+pub use tuning::{BadTuning, LeaderTick, Tuning};
 pub use variant::Variant;

@@ -147,7 +147,7 @@ impl<V: Text> MultiPaxosActor<V> {
     /// propose anything else there (P2), and one that asks is told to propose nothing there
     /// ([`Msg::Promise::snapshot`]) and to catch up from the snapshot instead.
     pub(super) fn take_snapshot(&self, states: &mut RoleStates<V>, o: &mut Out<Self>) {
-        let Some(after) = self.snapshot_after else {
+        let Some(after) = self.tuning.snapshot_after else {
             return;
         };
         let upto = states.replica.applied();
@@ -228,7 +228,7 @@ impl<V: Text> MultiPaxosActor<V> {
     ) {
         let snapshot = &acceptor.snapshot;
         let (upto, total) = (snapshot.upto, snapshot.len());
-        let entries = snapshot.entries(at, self.snapshot_piece);
+        let entries = snapshot.entries(at, self.tuning.snapshot_piece);
         o.send(
             dst,
             Msg::Snapshot {
@@ -298,7 +298,7 @@ impl<V: Text> MultiPaxosActor<V> {
         if gap.start < replica.base {
             return self.send_snapshot(acceptor, src, 0, o);
         }
-        for (slot, command) in replica.chosen.range(gap).take(self.burst) {
+        for (slot, command) in replica.chosen.range(gap).take(self.tuning.burst) {
             let (slot, command) = (*slot, command.clone());
             o.send(src, Msg::Chosen { slot, command });
         }
@@ -307,7 +307,8 @@ impl<V: Text> MultiPaxosActor<V> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{actor, append, put, sent};
+    use super::super::testing::{actor, append, put, sent, tuned};
+    use super::super::tuning::Tuning;
     use super::super::{MultiPaxosState, Proposal, Variant};
     use super::*;
     use stateright::actor::Actor;
@@ -409,11 +410,10 @@ mod tests {
 
     /// A server among three that takes a snapshot every `after` slots, in pieces of 2 entries.
     fn snapshotting(after: Slot) -> MultiPaxosActor {
-        MultiPaxosActor {
+        tuned(Tuning {
             snapshot_after: Some(after),
-            snapshot_piece: 2,
-            ..actor(Variant::Correct)
-        }
+            ..actor(Variant::Correct).tuning
+        })
     }
 
     /// Server `id` of `a` after accepting, under ballot (1, 0), and learning client 3's

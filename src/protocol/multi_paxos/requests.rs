@@ -93,7 +93,7 @@ impl<V: Text> MultiPaxosActor<V> {
             unreachable!("only a leader holds its requests")
         };
         awaited.remove(&client);
-        if awaited.is_empty() || proposer.queue.len() >= self.batch {
+        if awaited.is_empty() || proposer.queue.len() >= self.tuning.batch {
             o.cancel_timer(Timer::Batch);
             self.release(proposer, o);
         }
@@ -156,7 +156,7 @@ impl<V: Text> MultiPaxosActor<V> {
         }
         // A request a follower cannot serve itself starts its leader timer: if the leader it
         // knows (or none) does not take over, it will.
-        o.set_timer(Timer::Election, self.election_after.clone());
+        o.set_timer(Timer::Election, self.tuning.election_after.clone());
     }
 
     /// Steady state: a batch of client commands goes to the next free slot, if any is left.
@@ -178,7 +178,9 @@ impl<V: Text> MultiPaxosActor<V> {
 
     /// Whether the leader's window has room for another slot in flight.
     fn window_open(&self, in_flight: &InFlight<V>) -> bool {
-        self.window.is_none_or(|window| in_flight.len() < window)
+        self.tuning
+            .window
+            .is_none_or(|window| in_flight.len() < window)
     }
 
     /// The queued requests go into new slots, up to [`MultiPaxosActor::batch`] in each
@@ -195,7 +197,7 @@ impl<V: Text> MultiPaxosActor<V> {
             let mut batch = Vec::new();
             while let Some(next) = queue.first() {
                 batch.push(next.clone());
-                if !ClientCommand::fits(&batch, self.batch, self.batch_bytes) {
+                if !ClientCommand::fits(&batch, self.tuning.batch, self.tuning.batch_bytes) {
                     batch.pop();
                     break;
                 }
@@ -225,8 +227,8 @@ impl<V: Text> MultiPaxosActor<V> {
             .map(|command| command.client)
             .filter(|&client| !proposer.queue.iter().any(|queued| queued.client == client))
             .collect();
-        match &self.batch_wait {
-            Some(wait) if !answered.is_empty() && proposer.queue.len() < self.batch => {
+        match &self.tuning.batch_wait {
+            Some(wait) if !answered.is_empty() && proposer.queue.len() < self.tuning.batch => {
                 let Role::Leader { awaited, .. } = &mut proposer.to_mut().role else {
                     return;
                 };
@@ -288,7 +290,8 @@ impl<V: Text> MultiPaxosActor<V> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{actor, leader_with_one_slot_in_flight, put, sent};
+    use super::super::testing::{actor, leader_with_one_slot_in_flight, put, sent, tuned};
+    use super::super::tuning::Tuning;
     use super::super::{KvOp, KvRet, MultiPaxosState, Proposal, Variant};
     use super::*;
     use crate::protocol::ballot::tests::ballot;
@@ -386,11 +389,11 @@ mod tests {
     #[test]
     fn requests_that_wait_for_the_window_go_in_one_batch() {
         use super::super::testing::append;
-        let a = MultiPaxosActor {
+        let a = tuned(Tuning {
             window: Some(1),
             batch: 2,
-            ..actor(Variant::Correct)
-        };
+            ..actor(Variant::Correct).tuning
+        });
         let (id, acceptor) = (Id::from(0), Id::from(1));
         let mut state = leader_with_one_slot_in_flight(&a);
         for (client, value) in [(6, 'B'), (7, 'C'), (8, 'D')] {
@@ -459,12 +462,12 @@ mod tests {
     #[test]
     fn a_hold_waits_for_the_answered_clients_or_its_timer() {
         use super::super::testing::append;
-        let a = MultiPaxosActor {
+        let a = tuned(Tuning {
             window: Some(1),
             batch: 3,
             batch_wait: Some(std::time::Duration::ZERO..std::time::Duration::ZERO),
-            ..actor(Variant::Correct)
-        };
+            ..actor(Variant::Correct).tuning
+        });
         let (id, acceptor) = (Id::from(0), Id::from(1));
         let accepts = |o: Out<MultiPaxosActor>| -> Vec<(Slot, Command)> {
             sent(o)
@@ -526,10 +529,10 @@ mod tests {
         assert_eq!(accepts(o), vec![(2, Command::Batch(alone.into()))]);
 
         // Without `batch_wait`, the requests that waited go out as the slot is chosen.
-        let a = MultiPaxosActor {
+        let a = tuned(Tuning {
             batch_wait: None,
-            ..a
-        };
+            ..a.tuning
+        });
         let mut state = leader_with_one_slot_in_flight(&a);
         let mut o = Out::new();
         let command = append(6, 1, 'B');

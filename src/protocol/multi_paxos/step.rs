@@ -78,7 +78,7 @@ impl<V: Text> MultiPaxosActor<V> {
                     // A follower holding requests gives the candidate it promised an election
                     // timeout to be heard from (its heartbeat) before campaigning itself.
                     if !states.proposer.queue.is_empty() && !states.proposer.is_leader() {
-                        o.set_timer(Timer::Election, self.election_after.clone());
+                        o.set_timer(Timer::Election, self.tuning.election_after.clone());
                     }
                 }
             }
@@ -280,7 +280,7 @@ impl<V: Text> Handlers for MultiPaxosActor<V> {
         // leader's heartbeat puts it off. Without it, a restarted cluster would wait for a
         // client's request, and then for an election timeout, before anyone campaigns.
         if saved.promised.round > 0 {
-            o.set_timer(Timer::Election, self.election_after.clone());
+            o.set_timer(Timer::Election, self.tuning.election_after.clone());
         }
         states.changed().unwrap_or(state)
     }

@@ -1,5 +1,6 @@
 //! Test fixtures shared by the unit tests of the roles: a server among three, client
 //! commands, and the messages a step sent.
+use super::tuning::Tuning;
 use super::{
     ClientCommand, Command, KvOp, LeaderTick, Msg, MultiPaxosActor, MultiPaxosState, RequestId,
     Timer, Variant,
@@ -30,18 +31,24 @@ pub(super) fn actor(variant: Variant) -> MultiPaxosActor {
         servers: Id::vec_from(0..3),
         slots: 4,
         variant,
-        election_after: Duration::from_secs(1)..Duration::from_secs(2),
-        piece: 2,
-        burst: 2,
-        window: None,
-        batch: 1,
-        batch_wait: None,
-        batch_bytes: usize::MAX,
-        snapshot_piece: 2,
-        snapshot_after: None,
-        leader_tick: LeaderTick::Always,
-        tick_after: Duration::from_millis(100)..Duration::from_millis(100),
+        tuning: Tuning {
+            election_after: Duration::from_secs(1)..Duration::from_secs(2),
+            leader_tick: LeaderTick::Always,
+            tick_after: Duration::from_millis(100)..Duration::from_millis(100),
+            piece: 2,
+            burst: 2,
+            snapshot_piece: 2,
+            ..Tuning::default()
+        },
         text: PhantomData,
+    }
+}
+
+/// A correct server of [`actor`], with `tuning`.
+pub(super) fn tuned(tuning: Tuning) -> MultiPaxosActor {
+    MultiPaxosActor {
+        tuning,
+        ..actor(Variant::Correct)
     }
 }
 

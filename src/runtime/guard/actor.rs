@@ -1035,7 +1035,7 @@ mod deferred_save_tests {
     #[test]
     fn a_reply_for_a_slot_on_disk_leaves_before_the_next_slot_is_saved() {
         let (mut guard, peers) = guard("reply");
-        guard.inner.batch_wait = None;
+        guard.inner.tuning.batch_wait = None;
         let (me, peer, other) = (peers[0], peers[1], peers[2]);
         let (first, second) = (
             Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), 9)),
