@@ -84,7 +84,7 @@ pub const BURST: usize = 200;
 pub const WINDOW: usize = 1;
 
 /// How long a Multi-Paxos leader on UDP holds its waiting requests, once a slot is chosen, for
-/// the clients that slot answered to send their next ones ([`multi_paxos::MultiPaxosActor::batch_wait`],
+/// the clients that slot answered to send their next ones ([`multi_paxos::Tuning::batch_wait`],
 /// S6 in spec/runtime.md): a few loopback round trips. It delays only requests that arrive
 /// while a slot was being chosen, and only while some answered client has not come back.
 pub const BATCH_WAIT: Range<Duration> = Duration::from_millis(1)..Duration::from_millis(1);

@@ -206,7 +206,7 @@ pub(super) fn batch_of_2_chosen(model: &MultiPaxosModel, state: &MultiPaxosModel
         .any(|(_, p)| p.command.clients().len() >= 2)
 }
 
-/// Witness for the hold (S6, [`MultiPaxosActor::batch_wait`]): a batch of two commands or more
+/// Witness for the hold (S6, [`Tuning::batch_wait`]): a batch of two commands or more
 /// is chosen that holds the next request of a client the slot before answered. With one slot
 /// in flight and no hold, that client's request always comes too late for a batch: the
 /// requests that waited went into the next slot as it was chosen, or the request found the

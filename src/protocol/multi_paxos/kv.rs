@@ -88,7 +88,7 @@ pub enum KvOp<V = char> {
 
 impl<V: Text> KvOp<V> {
     /// The UTF-8 bytes of its key and value together: what a batch's byte limit counts
-    /// ([`MultiPaxosActor::batch_bytes`](super::MultiPaxosActor::batch_bytes)).
+    /// ([`Tuning::batch_bytes`](super::Tuning::batch_bytes)).
     pub fn bytes(&self) -> usize {
         match self {
             KvOp::Put { key, value } | KvOp::Append { key, value } => key.bytes() + value.bytes(),

@@ -162,7 +162,7 @@ impl<V: Text> MultiPaxosActor<V> {
     }
 
     /// Phase 1 is over: lead from `next_slot` on, proposing the `recovered` slots, then the
-    /// commands queued meanwhile. Only the first [`MultiPaxosActor::burst`] `Accept`s go out
+    /// commands queued meanwhile. Only the first [`Tuning::burst`] `Accept`s go out
     /// at once; the leader's tick sends the rest, a burst at a time, as slots are chosen.
     fn take_lead(
         &self,
@@ -215,7 +215,7 @@ impl<V: Text> MultiPaxosActor<V> {
         }
     }
 
-    /// The leader's tick: re-sends the `Accept` of the first [`MultiPaxosActor::burst`] slots
+    /// The leader's tick: re-sends the `Accept` of the first [`Tuning::burst`] slots
     /// in flight to the acceptors that have not accepted them (a lost `Accept` or `Accepted`
     /// would otherwise leave a gap for good), and with [`LeaderTick::Always`] tells the other
     /// servers it is alive. The tick stops when the server no longer leads.

@@ -37,7 +37,7 @@ pub enum Command<V = char> {
     Noop,
     /// A batch of client commands, applied in order: the leader puts the requests that
     /// arrived while its window of slots in flight was full into one slot
-    /// ([`MultiPaxosActor::batch`](super::MultiPaxosActor::batch)). Never empty. Shared
+    /// ([`Tuning::batch`](super::Tuning::batch)). Never empty. Shared
     /// (`Arc`): the acceptor's log, each save's copy of it and the messages that carry the
     /// batch hold one batch, so that a save copies and compares a pointer per slot, not every
     /// command's key and value (it hashes, orders and serializes as the commands themselves).
@@ -103,7 +103,7 @@ pub enum Msg<V = char> {
     },
     /// Phase 1(b): acceptor to candidate: the promise for every slot from the prepare's `from`
     /// on, with one piece of the proposals the acceptor accepted there: at most
-    /// [`MultiPaxosActor::piece`](super::MultiPaxosActor::piece) of them, so that no datagram
+    /// [`Tuning::piece`](super::Tuning::piece) of them, so that no datagram
     /// grows with the log. The candidate asks for the next piece with a `Prepare` of the same
     /// ballot from `more`.
     Promise {
@@ -161,7 +161,7 @@ pub enum Msg<V = char> {
         decided: Slot,
     },
     /// Catch-up: replica to a replica that knows more: send the chosen slots in `from..to`
-    /// (at most [`MultiPaxosActor::burst`](super::MultiPaxosActor::burst) of them are sent;
+    /// (at most [`Tuning::burst`](super::Tuning::burst) of them are sent;
     /// the rest is asked for again).
     CatchUp {
         /// The first slot missing.
@@ -172,7 +172,7 @@ pub enum Msg<V = char> {
     /// Catch-up from a snapshot: server to a replica that asked for slots below the server's
     /// [`Snapshot`] (which it keeps no longer), or to a leader that proposed in one: entries
     /// `at..` of the state machine after the slots below `upto`, at most
-    /// [`MultiPaxosActor::snapshot_piece`](super::MultiPaxosActor::snapshot_piece) of them,
+    /// [`Tuning::snapshot_piece`](super::Tuning::snapshot_piece) of them,
     /// so that no datagram grows with the store.
     Snapshot {
         /// The slots the snapshot covers: every one below it.
@@ -279,7 +279,7 @@ pub enum Timer {
     /// in flight.
     Leader,
     /// A leader held its waiting requests for the clients its last chosen slot answered
-    /// ([`MultiPaxosActor::batch_wait`](super::MultiPaxosActor::batch_wait)), and not all came
+    /// ([`Tuning::batch_wait`](super::Tuning::batch_wait)), and not all came
     /// back in time: it proposes what waits.
     Batch,
 }

@@ -9,7 +9,7 @@
 //! not know to be chosen (§3: "phase 1 for infinitely many instances" at once). An acceptor
 //! applies the single-decree rule of §2.2 phase 1(b) once for all slots ([`may_promise`]) and
 //! answers with every proposal it accepted in a slot `>= from`, in pieces of at most
-//! [`MultiPaxosActor::piece`] proposals, so that no message grows with the log.
+//! [`Tuning::piece`] proposals, so that no message grows with the log.
 //!
 //! **Taking over the log.** With promises from a majority, the new leader proposes, in every
 //! slot that some promise reported, the command of the highest-numbered proposal reported for
@@ -25,8 +25,8 @@
 //! the client and tells the other replicas with `Chosen`.
 //!
 //! **Batching.** A slot's command is a batch of client commands ([`Command::Batch`]), applied
-//! in order. With a [`MultiPaxosActor::window`], a leader with that many slots in flight keeps
-//! new requests in its queue; when a slot is chosen, up to [`MultiPaxosActor::batch`] of them
+//! in order. With a [`Tuning::window`], a leader with that many slots in flight keeps
+//! new requests in its queue; when a slot is chosen, up to [`Tuning::batch`] of them
 //! go into the next slot together, so that one durable write per acceptor serves them all.
 //!
 //! **Replicas** apply the chosen commands in slot order, a contiguous prefix, to a key-value

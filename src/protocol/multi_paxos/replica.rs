@@ -139,7 +139,7 @@ impl<V: Text> MultiPaxosActor<V> {
         }
     }
 
-    /// Takes a snapshot once the replica has applied [`MultiPaxosActor::snapshot_after`]
+    /// Takes a snapshot once the replica has applied [`Tuning::snapshot_after`]
     /// slots past the last one: the state machine after the applied prefix replaces the
     /// slots below it, in the replica and in the acceptor's log, and is saved.
     ///

@@ -183,7 +183,7 @@ impl<V: Text> MultiPaxosActor<V> {
             .is_none_or(|window| in_flight.len() < window)
     }
 
-    /// The queued requests go into new slots, up to [`MultiPaxosActor::batch`] in each
+    /// The queued requests go into new slots, up to [`Tuning::batch`] in each
     /// ([`ClientCommand::fits`]), as long as the window has room.
     pub(super) fn propose_queued(
         &self,
@@ -211,7 +211,7 @@ impl<V: Text> MultiPaxosActor<V> {
     }
 
     /// Batching: a slot left the window, and the requests that waited go into the next one
-    /// (S4 in spec/runtime.md). With [`MultiPaxosActor::batch_wait`], the leader first holds
+    /// (S4 in spec/runtime.md). With [`Tuning::batch_wait`], the leader first holds
     /// them for the clients of the `chosen` slot, which its replica answers now: a closed-loop
     /// client sends its next request at once, and without the hold the clients would split
     /// into two groups taking turns, each slot holding about half of them (S6).

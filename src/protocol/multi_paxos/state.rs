@@ -120,7 +120,7 @@ pub enum Role<V = char> {
         /// Proposals not yet chosen, with the acceptors known to have accepted them.
         in_flight: InFlight<V>,
         /// While the leader holds its waiting requests after a slot was chosen
-        /// ([`MultiPaxosActor::batch_wait`](super::MultiPaxosActor::batch_wait)): the clients that
+        /// ([`Tuning::batch_wait`](super::Tuning::batch_wait)): the clients that
         /// slot answered and that have not sent their next request yet. Empty: no hold.
         awaited: BTreeSet<Id>,
     },
@@ -137,7 +137,7 @@ pub struct ProposerState<V = char> {
     pub role: Role<V>,
     /// Client commands received while no other leader was known, proposed on taking the lead; while
     /// leading, the requests waiting for a slot of the window
-    /// ([`MultiPaxosActor::window`](super::MultiPaxosActor::window)), proposed in batches as slots
+    /// ([`Tuning::window`](super::Tuning::window)), proposed in batches as slots
     /// are chosen. A leader that steps down keeps them as a follower does: it hands them to the
     /// leader it next hears from, or proposes them if it leads again.
     pub queue: BTreeSet<ClientCommand<V>>,
