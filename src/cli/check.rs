@@ -12,7 +12,7 @@ use std::time::Duration;
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
     /// A model: a path to a .toml file, or the name of one in models/. Default: the
-    /// embedded paxos-3-servers-2-clients.
+    /// embedded paxos-3-servers-2-clients-3-ballots-reader-ordered.
     model: Option<String>,
     /// Override the model file's strategy.
     #[arg(long, value_enum)]

@@ -33,10 +33,13 @@ use stateright::Expectation;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The model `paxos check` runs with no argument.
+/// The model `paxos check` runs with no argument: the smallest exhaustive model found that
+/// reaches every witness of single-decree Paxos but the two of a crash (dueling proposers,
+/// a retry after preemption, an adopted earlier value, both reads), in a few seconds. With a
+/// crash too it passes 2 million unique states without finishing in a minute (spec/paxos.md).
 pub const DEFAULT_MODEL: (&str, &str) = (
-    "paxos-3-servers-2-clients",
-    include_str!("../../models/paxos-3-servers-2-clients.toml"),
+    "paxos-3-servers-2-clients-3-ballots-reader-ordered",
+    include_str!("../../models/paxos-3-servers-2-clients-3-ballots-reader-ordered.toml"),
 );
 
 /// One entry of `models/`.

@@ -560,7 +560,7 @@ pub fn run(config: &BenchConfig, out: &mut dyn Write) -> Result<Vec<Measurement>
             "durable write: this disk's write + fsync, as a node saves an acceptance. mp put: \
              committed Multi-Paxos puts (leader's accept, a majority's fsync'd Accepted, apply, \
              reply; the leader batches requests that wait for its window of slots in flight, \
-             node::WINDOW and node::BATCH, holding them up to node::BATCH_WAIT for the clients \
+             node::UDP_TUNING's window and batch, held up to its batch_wait for the clients \
              a chosen slot answered), each client on its own key, a fresh 3-node cluster \
              per client count. mp put log: the same, 1 client, on a cluster whose storage \
              holds a log of that many commands when it starts (--log). cmds/slot: puts \
@@ -642,8 +642,8 @@ pub const FABRICATED_KEYS: u32 = 1000;
 /// `'a'` (slot `s` to key `U+4E00 + s % FABRICATED_KEYS`), all chosen under one ballot of the
 /// first node and known decided: what the nodes would have saved after `commands` appends
 /// (a snapshot of the store after the slots below the last multiple of
-/// [`node::SNAPSHOT_AFTER`], and the accepted proposals since), written in a moment (issue
-/// 12's restart figures, `tests/availability.rs`, and `paxos bench --log`).
+/// [`node::SNAPSHOT_AFTER`], and the accepted proposals since), written in a moment (the
+/// restart figures of `tests/availability.rs`, and `paxos bench --log`).
 pub fn fabricate_multi_paxos_log(
     data_dir: &Path,
     addresses: &[SocketAddrV4],
