@@ -446,15 +446,22 @@ mod tests {
         Arc::new(Store::open(&path, crate::runtime::wal::COMPACT_AFTER).expect("nothing to read"))
     }
 
-    /// A guarded Paxos server among three loopback peers; its storage is never written.
-    fn test_guard() -> (Vec<Id>, Guard<PaxosActor>) {
+    /// Three loopback peers, and a guard without key, faults or trace around the server
+    /// `server` makes for them, with the store of a node that never saved (named after `tag`).
+    pub(super) fn loopback_guard<A: Actor>(
+        server: impl FnOnce(&[Id]) -> A,
+        tag: &str,
+    ) -> (Guard<A>, Vec<Id>)
+    where
+        A::Storage: Journal,
+    {
         let peers: Vec<Id> = (1..=3)
             .map(|p| Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), p)))
             .collect();
         let guard = Guard {
-            inner: paxos_server(&peers),
+            inner: server(&peers),
             peers: peers.iter().copied().collect(),
-            store: unsaved("never-written"),
+            store: unsaved(tag),
             key: None,
             faults: None,
             trace: None,
@@ -462,6 +469,12 @@ mod tests {
             stop: Arc::default(),
             drops: Arc::default(),
         };
+        (guard, peers)
+    }
+
+    /// A guarded Paxos server among three loopback peers; its storage is never written.
+    fn test_guard() -> (Vec<Id>, Guard<PaxosActor>) {
+        let (guard, peers) = loopback_guard(paxos_server, "never-written");
         (peers, guard)
     }
 
@@ -688,21 +701,7 @@ mod tests {
         Guard<crate::protocol::multi_paxos::MultiPaxosActor<String>>,
         Vec<Id>,
     ) {
-        let peers: Vec<Id> = (1..=3)
-            .map(|p| Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), p)))
-            .collect();
-        let guard = Guard {
-            inner: crate::runtime::node::multi_paxos_server(&peers),
-            peers: peers.iter().copied().collect(),
-            store: unsaved(tag),
-            key: None,
-            faults: None,
-            trace: None,
-            deferred: Arc::default(),
-            stop: Arc::default(),
-            drops: Arc::default(),
-        };
-        (guard, peers)
+        loopback_guard(crate::runtime::node::multi_paxos_server, tag)
     }
 
     // R1: a Multi-Paxos request straight from a client speaks for its source address,
@@ -916,29 +915,8 @@ mod deferred_save_tests {
 
     /// A guarded Multi-Paxos server among three loopback peers, saving to a store of its own.
     fn guard(tag: &str) -> (MpGuard, Vec<Id>) {
-        let peers: Vec<Id> = (1..=3)
-            .map(|p| Id::from(SocketAddrV4::new([127, 0, 0, 1].into(), p)))
-            .collect();
-        let path = std::env::temp_dir().join(format!(
-            "paxos-deferred-{tag}-{}.storage",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_file(&path);
-        let _ = std::fs::remove_file(crate::runtime::wal::log_path(&path));
-        let store =
-            Store::open(&path, crate::runtime::wal::COMPACT_AFTER).expect("nothing to read");
-        let guard = Guard {
-            inner: crate::runtime::node::multi_paxos_server(&peers),
-            peers: peers.iter().copied().collect(),
-            store: Arc::new(store),
-            key: None,
-            faults: None,
-            trace: None,
-            deferred: Arc::default(),
-            stop: Arc::default(),
-            drops: Arc::default(),
-        };
-        (guard, peers)
+        let tag = format!("deferred-{tag}");
+        super::tests::loopback_guard(crate::runtime::node::multi_paxos_server, &tag)
     }
 
     fn sends(o: &Out<MpGuard>) -> Vec<(Id, MpMsg)> {
