@@ -21,16 +21,11 @@ pub fn validate(dir: &Path) -> Result<ValidationReport, BadTrace> {
             let model = PaxosConfig {
                 layout: Layout::Servers { servers: n },
                 clients: 0,
-                put_only: false,
-                readers: 0,
                 network: NetworkKind::UnorderedDuplicating,
                 lossy: true,
                 max_crashes: n,
                 max_round: None,
-                ballots: None,
-                read_elsewhere: false,
-                retries: 0,
-                variant: Default::default(),
+                ..PaxosConfig::default()
             }
             .into_model();
             replay(
@@ -51,20 +46,7 @@ pub fn validate(dir: &Path) -> Result<ValidationReport, BadTrace> {
                 max_crashes: n,
                 ballots: u8::MAX,
                 slots: crate::protocol::multi_paxos::Slot::MAX,
-                client_retries: 0,
-                variant: Default::default(),
-                leader_tick: Default::default(),
-                piece: None,
-                burst: None,
-                max_lost: None,
-                window: None,
-                batch: None,
-                batch_wait: false,
-                batch_bytes: None,
-                snapshot_after: None,
-                snapshot_piece: None,
-                liveness: false,
-                lose_chosen: false,
+                ..MultiPaxosConfig::default()
             }
             // As the runtime runs it (`multi_paxos_server`).
             .tuned_as(&crate::runtime::node::UDP_TUNING)
