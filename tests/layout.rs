@@ -42,12 +42,15 @@ fn modules() -> BTreeMap<Module, PathBuf> {
     found
 }
 
+/// A source file's text before its `#[cfg(test)] mod tests`, if it has one.
+fn before_tests(text: &str) -> &str {
+    text.find("#[cfg(test)]\nmod tests")
+        .map_or(text, |at| &text[..at])
+}
+
 /// `text` without comments, string contents and its tests module: the code that imports.
 fn code(text: &str) -> String {
-    let text = match text.find("#[cfg(test)]\nmod tests") {
-        Some(at) => &text[..at],
-        None => text,
-    };
+    let text = before_tests(text);
     // A quote in a character literal opens no string.
     let text = text.replace("'\"'", "' '").replace("'\\\"'", "' '");
     let (mut out, mut chars) = (String::new(), text.chars().peekable());
@@ -236,11 +239,7 @@ fn no_source_file_is_over_a_thousand_lines_before_its_tests() {
     let long: Vec<String> = (modules().values())
         .filter_map(|path| {
             let text = std::fs::read_to_string(path).ok()?;
-            let code = match text.find("#[cfg(test)]\nmod tests") {
-                Some(at) => &text[..at],
-                None => &text,
-            };
-            let lines = code.lines().count();
+            let lines = before_tests(&text).lines().count();
             (lines > MOST_LINES).then(|| format!("{}: {lines} lines", path.display()))
         })
         .collect();
