@@ -79,6 +79,7 @@ fn child(name: &str) -> (usize, usize, bool) {
             without: without.to_vec(),
             progress: false,
             seed: 0,
+            walk_states: None,
         });
         (outcome.unique_states, outcome.states, !outcome.timed_out)
     };

@@ -278,12 +278,16 @@ fn outcome_column(model: &catalogue::Loaded) -> String {
     let all_hold = holds.len() == always;
     let mut column = match (file.check.strategy, file.expect.unique_states) {
         (Strategy::Simulation, _) => {
-            let seconds = file.check.timeout_secs.expect("a simulation has a timeout");
+            let budget = match (file.check.walk_states, file.check.timeout_secs) {
+                (Some(states), _) => format!("{} walked states", thousands(states)),
+                (None, Some(seconds)) => format!("{seconds} s"),
+                (None, None) => panic!("{}: a simulation has a bound", model.name),
+            };
             if all_hold {
-                format!("not exhaustive: no counterexample in {seconds} s")
+                format!("not exhaustive: no counterexample in {budget}")
             } else {
                 let which = holds.join(", ");
-                format!("not exhaustive: no counterexample to {which} in {seconds} s")
+                format!("not exhaustive: no counterexample to {which} in {budget}")
             }
         }
         (_, Some(_)) if all_hold => "all `always` hold".to_owned(),

@@ -39,6 +39,7 @@ fn settings(strategy: Strategy) -> Settings {
         without: Vec::new(),
         progress: false,
         seed: 0,
+        walk_states: None,
     }
 }
 

@@ -4,6 +4,8 @@
 use crate::cli::error::{printed, Error};
 use crate::model::catalogue::{self, Judged, Judgement, Loaded};
 use crate::model::check::{thousands, Outcome, Reduction, Settings, Strategy, Verdict};
+use crate::model::config::count_in_words;
+use stateright::Expectation;
 use std::collections::BTreeSet;
 use std::io::{self, Write};
 use std::time::Duration;
@@ -12,12 +14,13 @@ use std::time::Duration;
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
     /// A model: a path to a .toml file, or the name of one in models/. Default: the
-    /// embedded paxos-3-servers-2-clients-3-ballots-reader-ordered.
+    /// embedded paxos-3-servers-2-clients-3-ballots-reader-crash-simulation.
     model: Option<String>,
     /// Override the model file's strategy.
     #[arg(long, value_enum)]
     strategy: Option<Strategy>,
-    /// Checker threads (default: every core).
+    /// Checker threads (default: every core; one for a simulation whose model file sets
+    /// walk_states, so that its walks are the same on every machine).
     #[arg(long)]
     threads: Option<usize>,
     /// Stop after this many seconds (a stopped exhaustive run proves nothing).
@@ -156,15 +159,24 @@ pub fn check(loaded: &Loaded, options: &CheckOptions) -> Result<(Outcome, Judged
         && strategy != Strategy::Bfs
         && !options.without.contains(&Reduction::Symmetry);
     let timeout = options.timeout.or(file.check.timeout_secs);
-    if strategy == Strategy::Simulation && timeout.is_none() {
+    let walk_states = file
+        .check
+        .walk_states
+        .filter(|_| strategy == Strategy::Simulation);
+    if strategy == Strategy::Simulation && timeout.is_none() && walk_states.is_none() {
         return Err(Error::Usage(
             "the simulation strategy runs until stopped: give --timeout SECS".to_owned(),
         ));
     }
+    // Walks bounded by a state count are the same on every machine on one thread only.
+    let threads = options.threads.unwrap_or_else(|| match walk_states {
+        Some(_) => 1,
+        None => default_threads(),
+    });
     let violations = catalogue::expected_violations(file);
     let settings = Settings {
         strategy,
-        threads: options.threads.unwrap_or_else(default_threads),
+        threads,
         timeout: timeout.map(Duration::from_secs),
         finish_when: (!violations.is_empty())
             .then(|| violations.iter().copied().collect::<BTreeSet<_>>()),
@@ -172,11 +184,12 @@ pub fn check(loaded: &Loaded, options: &CheckOptions) -> Result<(Outcome, Judged
         without: options.without.clone(),
         progress: options.progress,
         seed: options.seed,
+        walk_states,
     };
     if options.progress {
         eprintln!("Checking {}: {}", loaded.name, file.model.summary());
         eprintln!(
-            "Checking by {strategy}{}{} on {} threads{}.",
+            "Checking by {strategy}{}{} on {}{}{}.",
             if symmetry {
                 " with symmetry reduction"
             } else {
@@ -195,8 +208,13 @@ pub fn check(loaded: &Loaded, options: &CheckOptions) -> Result<(Outcome, Judged
                         .join(", ")
                 )
             },
-            settings.threads,
+            count_in_words(settings.threads, "thread", "threads"),
             timeout.map_or(String::new(), |t| format!(", timeout {t}s")),
+            walk_states.map_or(String::new(), |n| format!(
+                ", seed {}, until {} states",
+                options.seed,
+                thousands(n)
+            )),
         );
     }
     let outcome = file.model.run(&settings);
@@ -226,19 +244,19 @@ fn print_report(
     } else if outcome.stopped_early {
         " (stopped once the expected counterexamples were found)"
     } else if !outcome.strategy.is_exhaustive() {
-        " (simulation: not exhaustive)"
+        " (not exhaustive)"
     } else {
         ""
     };
     writeln!(
         out,
-        "Explored {} states ({} unique, depth {}) in {:.1}s by {} on {} threads{how}.",
+        "Explored {} states ({} unique, depth {}) in {:.1}s by {} on {}{how}.",
         thousands(outcome.states),
         thousands(outcome.unique_states),
         outcome.max_depth,
         outcome.seconds,
         outcome.strategy,
-        outcome.threads,
+        count_in_words(outcome.threads, "thread", "threads"),
     )?;
     writeln!(out)?;
     // As wide as the longest name, so that the columns line up.
@@ -256,10 +274,10 @@ fn print_report(
         let kind = catalogue::kind_word(&p.expectation);
         let expected = row.expected.map_or("-".to_owned(), |e| e.to_string());
         // Without a discovery, only an exhaustive run proves "holds" or "unreached".
-        let verdict = if p.trace.is_none() && !outcome.exhaustive() {
-            "not seen".to_owned()
-        } else {
-            row.verdict.to_string()
+        let verdict = match p.expectation {
+            _ if p.trace.is_some() || outcome.exhaustive() => row.verdict.to_string(),
+            Expectation::Always => "held".to_owned(),
+            _ => "not seen".to_owned(),
         };
         writeln!(
             out,
@@ -280,6 +298,12 @@ fn print_report(
             thousands(outcome.unique_states),
             thousands(expected),
             judgement_word(judgement)
+        )?;
+    }
+    if !outcome.exhaustive() {
+        writeln!(
+            out,
+            "  (held: no state this run visited breaks it; only an exhaustive run proves it holds)"
         )?;
     }
     print_unjudged(out, judged)?;

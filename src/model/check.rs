@@ -95,6 +95,8 @@ pub struct Settings {
     pub progress: bool,
     /// The seed of the simulation strategy.
     pub seed: u64,
+    /// Stop a simulation once it has visited this many states.
+    pub walk_states: Option<usize>,
 }
 
 /// A function from a state to the representative of its symmetry class.
@@ -306,6 +308,9 @@ where
     }
     if let Some(timeout) = settings.timeout {
         builder = builder.timeout(timeout);
+    }
+    if let Some(states) = settings.walk_states {
+        builder = builder.target_state_count(states);
     }
     if let Some(names) = &settings.finish_when {
         builder = builder.finish_when(HasDiscoveries::AllOf(names.clone()));

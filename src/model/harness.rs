@@ -167,12 +167,13 @@ where
     P::History: Default,
 {
     let first_client = protocol.len();
+    let faults = config.faults();
     let cfg = ModelCfg {
         config: config.clone(),
         acceptors,
         clients: Id::vec_from(first_client..first_client + clients.len()),
+        crashable: super::config::crashable_ids(first_client, &faults.crashable),
     };
-    let faults = config.faults();
     ActorModel::new(cfg, P::History::default())
         .actors(protocol.into_iter().map(Node::Protocol))
         .actors(clients.into_iter().map(Node::Client))

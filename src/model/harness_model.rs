@@ -4,7 +4,7 @@
 //! anything was chosen") and not only of states. Both protocols' models are a [`HarnessModel`].
 use super::check::{self, Reduction, Representative, Runnable};
 use super::harness::{ActorMsg, Actors, ModelState, Transition};
-use super::node::{Node, Owned};
+use super::node::Owned;
 use super::view::{self, Readable};
 use stateright::actor::{Actor, ActorModelAction, Id};
 use stateright::{Model, Path, Property};
@@ -116,17 +116,18 @@ impl<P: Readable> HarnessModel<P> {
         });
     }
 
-    /// Every step from `state`, no-ops included: stateright's, then, while the bound on
-    /// crashes allows one more, a crash inside each step of a server that is up (D1).
+    /// Every step from `state`, no-ops included: stateright's, but for a crash of an actor
+    /// the model does not let crash (a client, or a server the file leaves out of
+    /// `crashable`); then, while the bound on crashes allows one more, a crash inside each
+    /// step of a server that is up and may crash (D1).
     fn all_actions(&self, state: &ModelState<P>, actions: &mut Vec<StepOf<P::Actor>>) {
+        let cfg = &self.inner.cfg;
         let mut steps = Vec::new();
         self.inner.actions(state, &mut steps);
+        steps.retain(|step| !matches!(step, ActorModelAction::Crash(id) if !cfg.may_crash(*id)));
         let crashed = state.crashed.iter().filter(|c| **c).count();
         let mid_step: Vec<StepOf<P::Actor>> = if crashed < self.inner.max_crashes {
-            let server = |id: &Id| {
-                let i = usize::from(*id);
-                !state.crashed[i] && matches!(self.inner.actors[i], Node::Protocol(_))
-            };
+            let server = |id: &Id| !state.crashed[usize::from(*id)] && cfg.may_crash(*id);
             (steps.iter())
                 .filter(|step| match step {
                     ActorModelAction::Deliver { dst, .. } => server(dst),

@@ -166,7 +166,7 @@ fn within_boundary(cfg: &ModelCfg, state: &MultiPaxosModelState) -> bool {
         .config
         .max_lost
         .is_none_or(|max| lost <= max && !excluded && copies_bounded(state));
-    cfg.clients_up(state) && state.history.ballots <= cfg.config.ballots && loss_ok
+    state.history.ballots <= cfg.config.ballots && loss_ok
 }
 
 impl MultiPaxosConfig {

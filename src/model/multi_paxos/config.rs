@@ -26,6 +26,10 @@ pub struct MultiPaxosConfig {
     /// Servers that may crash (clients never do).
     #[serde(default)]
     pub max_crashes: usize,
+    /// The servers that may crash, by index from 0, if not every one: a bound on which
+    /// server's crash the model explores.
+    #[serde(default)]
+    pub crashable: Option<Vec<usize>>,
     /// The ballot budget: how many times, in all, servers may start phase 1 (each start is a
     /// new ballot). The model's boundary keeps the space finite; one server may campaign
     /// `ballots` times or each of several once.
@@ -118,6 +122,7 @@ impl Default for MultiPaxosConfig {
             network: NetworkKind::Ordered,
             lossy: false,
             max_crashes: 0,
+            crashable: None,
             ballots: 2,
             slots: 2,
             client_retries: 0,
@@ -144,6 +149,7 @@ impl config::Config for MultiPaxosConfig {
             network: self.network,
             lossy: self.lossy,
             max_crashes: self.max_crashes,
+            crashable: self.crashable.clone(),
         }
     }
 }
@@ -220,6 +226,7 @@ impl MultiPaxosConfig {
         if self.max_crashes >= self.servers {
             return Err("max_crashes must leave at least one server up".to_owned());
         }
+        config::validate_crashable(self.servers, self.max_crashes, &self.crashable)?;
         self.tuning().validate().map_err(|bad| bad.to_string())
     }
 

@@ -76,6 +76,10 @@ pub struct PaxosConfig {
     /// How many actors may be down at once (clients never crash).
     #[serde(default)]
     pub max_crashes: usize,
+    /// The servers that may crash, by index from 0, if not every one: a bound on which
+    /// server's crash the model explores, only with the servers layout.
+    #[serde(default)]
+    pub crashable: Option<Vec<usize>>,
     /// Proposers never go past this round, if set (a per-proposer bound).
     #[serde(default)]
     pub max_round: Option<u32>,
@@ -113,6 +117,7 @@ impl Default for PaxosConfig {
             network: NetworkKind::Ordered,
             lossy: false,
             max_crashes: 0,
+            crashable: None,
             max_round: Some(1),
             ballots: None,
             read_elsewhere: false,
@@ -128,6 +133,7 @@ impl config::Config for PaxosConfig {
             network: self.network,
             lossy: self.lossy,
             max_crashes: self.max_crashes,
+            crashable: self.crashable.clone(),
         }
     }
 }
@@ -150,7 +156,17 @@ impl PaxosConfig {
         if self.ballots.is_none() && self.max_round.is_none() {
             return Err("set ballots (a budget for all proposers) or max_round".to_owned());
         }
-        Ok(())
+        match self.layout {
+            Layout::Servers { servers } => {
+                config::validate_crashable(servers, self.max_crashes, &self.crashable)
+            }
+            Layout::Roles { .. } if self.crashable.is_some() => Err(
+                "crashable needs the servers layout: the roles layout's symmetry reduction \
+                 takes its acceptors as interchangeable, so drop crashable"
+                    .to_owned(),
+            ),
+            Layout::Roles { .. } => Ok(()),
+        }
     }
 
     /// One line describing the configuration.
