@@ -133,6 +133,38 @@ fn a_result_not_as_recorded_exits_1() {
     );
 }
 
+// The default model is walked from a fixed seed until a fixed number of states, on one
+// thread: two runs make the same walks, reach every witness, and pass.
+#[test]
+fn the_default_walks_are_the_same_on_every_run() {
+    let runs: Vec<serde_json::Value> = (0..2)
+        .map(|_| {
+            let out = paxos(&["check", "--json"]);
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+            serde_json::from_slice(&out.stdout).expect("valid JSON")
+        })
+        .collect();
+    let walked = |run: &serde_json::Value| {
+        let outcome = &run["outcome"];
+        let properties = outcome["properties"].as_array().expect("a list");
+        let traces: Vec<&serde_json::Value> = properties.iter().map(|p| &p["trace"]).collect();
+        (
+            outcome["states"].clone(),
+            outcome["threads"].clone(),
+            format!("{traces:?}"),
+        )
+    };
+    assert_eq!(walked(&runs[0]), walked(&runs[1]));
+    assert_eq!(runs[0]["outcome"]["threads"], 1);
+    let properties = runs[0]["outcome"]["properties"].as_array().expect("a list");
+    let witnesses: Vec<&serde_json::Value> = properties
+        .iter()
+        .filter(|p| p["expectation"] == "sometimes")
+        .collect();
+    assert_eq!(witnesses.len(), 9);
+    assert!(witnesses.iter().all(|p| !p["trace"].is_null()));
+}
+
 #[test]
 fn json_output_is_machine_readable() {
     let out = paxos(&[
@@ -184,7 +216,12 @@ fn bad_input_exits_2_and_says_what_to_fix() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("is not valid"));
 
-    let out = paxos(&["check", "--strategy", "simulation"]);
+    let out = paxos(&[
+        "check",
+        "paxos-3-servers-2-clients",
+        "--strategy",
+        "simulation",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--timeout"));
 

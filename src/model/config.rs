@@ -73,7 +73,8 @@ pub(crate) fn validate_crashable(
     }
     if named.is_empty() || max_crashes == 0 {
         return Err(
-            "crashable names the servers that may crash: set max_crashes to at least 1 and name              at least one server, or drop crashable"
+            "crashable names the servers that may crash: set max_crashes to at least 1 and name \
+             at least one server, or drop crashable"
                 .to_owned(),
         );
     }
@@ -82,7 +83,8 @@ pub(crate) fn validate_crashable(
     }
     if named.len() < max_crashes {
         return Err(format!(
-            "max_crashes is {max_crashes} but crashable names only {}: name at least as many              servers as may be down at once",
+            "max_crashes is {max_crashes} but crashable names only {}: name at least as many \
+             servers as may be down at once",
             named.len()
         ));
     }

@@ -91,3 +91,53 @@ fn read_none_during_put_is_a_none_the_reader_received() {
     };
     assert_judged_anew(&model, &states, old, read_none_during_put);
 }
+
+// `crashable` bounds which servers crash: in every state of a model where only server 2 may,
+// servers 0 and 1 and the client are up, and server 2 is down in some.
+#[test]
+fn only_the_crashable_servers_crash() {
+    let model = PaxosConfig {
+        max_crashes: 1,
+        crashable: Some(vec![2]),
+        ..PaxosConfig::default()
+    }
+    .into_model();
+    let states = explore(&model, 100_000);
+    assert!(states
+        .iter()
+        .all(|s| !s.crashed[0] && !s.crashed[1] && !s.crashed[3]));
+    assert!(states.iter().any(|s| s.crashed[2]));
+}
+
+// A `crashable` that cannot mean anything is refused, saying what to change.
+#[test]
+fn a_crashable_that_means_nothing_is_refused() {
+    let refused = |crashable: Vec<usize>, max_crashes: usize| {
+        PaxosConfig {
+            max_crashes,
+            crashable: Some(crashable),
+            ..PaxosConfig::default()
+        }
+        .validate()
+        .expect_err("refused")
+    };
+    assert!(refused(vec![3], 1).contains("servers are 0 to 2"));
+    assert!(refused(vec![2], 0).contains("set max_crashes"));
+    assert!(refused(vec![], 1).contains("at least one server"));
+    assert!(refused(vec![2, 1], 1).contains("increasing order"));
+    assert!(refused(vec![2], 2).contains("only 1"));
+    let roles = PaxosConfig {
+        layout: super::config::Layout::Roles {
+            proposers: 2,
+            acceptors: 3,
+            learners: 1,
+        },
+        max_crashes: 1,
+        crashable: Some(vec![2]),
+        ..PaxosConfig::default()
+    };
+    assert!(roles
+        .validate()
+        .expect_err("refused")
+        .contains("servers layout"));
+}
