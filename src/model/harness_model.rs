@@ -1,4 +1,4 @@
-//! The model the checker runs: an [`ActorModel`](stateright::actor::ActorModel) of [`Node`]s with
+//! The model the checker runs: an [`ActorModel`](stateright::actor::ActorModel) of [`Node`](super::node::Node)s with
 //! its property table, and a judge that sees every transition whole (the state before and the state
 //! after), so that a property can speak of steps ("a read that answers nothing started before
 //! anything was chosen") and not only of states. Both protocols' models are a [`HarnessModel`].
