@@ -1,7 +1,8 @@
-//! The model the checker runs: an [`ActorModel`](stateright::actor::ActorModel) of [`Node`](super::node::Node)s with
-//! its property table, and a judge that sees every transition whole (the state before and the state
-//! after), so that a property can speak of steps ("a read that answers nothing started before
-//! anything was chosen") and not only of states. Both protocols' models are a [`HarnessModel`].
+//! The model the checker runs: an [`ActorModel`](stateright::actor::ActorModel) of
+//! [`Node`](super::node::Node)s with its property table, and a judge that sees every
+//! transition whole (the state before and the state after), so that a property can speak of
+//! steps ("a read that answers nothing started before anything was chosen") and not only of
+//! states. Both protocols' models are a [`HarnessModel`].
 use super::check::{self, Reduction, Representative, Runnable};
 use super::harness::{ActorMsg, Actors, ModelState, Transition};
 use super::node::Owned;
