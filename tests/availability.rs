@@ -187,7 +187,8 @@ fn fault_free_run_keeps_one_leader() {
     let (after, _) = promised(&cluster);
     let changes = after.round - before.round;
     eprintln!(
-        "FIGURE stable leader: {clients} clients, {seconds} s, {} answers, {changes} leader changes",
+        "FIGURE stable leader: {clients} clients, {seconds} s, {} answers, {changes} leader \
+         changes",
         answered.load(Ordering::Relaxed)
     );
     assert_eq!(

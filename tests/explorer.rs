@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 /// The single-decree bug whose counterexample docs/checking.md shows: 13 steps.
 const READ_BY_VALUE: (&str, &str) = ("paxos-bug-read-by-value", "reads only chosen");
-/// A Multi-Paxos bug caught across a leader change: server 1 takes over (ballot (2, 1)) from server 0.
+/// A Multi-Paxos bug caught across a leader change: server 1 takes over (ballot (2, 1)) from
+/// server 0.
 const IGNORE_REPORTED: (&str, &str) = ("multi-paxos-bug-ignore-reported", "P2c");
 
 fn load(name: &str) -> ProtocolModel {

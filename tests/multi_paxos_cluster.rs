@@ -166,7 +166,10 @@ fn acknowledged_writes_survive_kill_and_restart() {
         std::thread::sleep(Duration::from_millis(1500));
         let at_stop = acked();
         stop.store(true, Ordering::Relaxed);
-        eprintln!("acknowledged appends: {at_kill} at the kill, {at_restart} at the restart, {at_stop} at the end");
+        eprintln!(
+            "acknowledged appends: {at_kill} at the kill, {at_restart} at the restart, \
+             {at_stop} at the end"
+        );
         // Mid-load: appends were acknowledged before the kill, while the node was down and
         // after its restart.
         assert!(
@@ -538,8 +541,8 @@ fn string_keys_and_values_and_their_limits_end_to_end() {
 
 // Snapshots on UDP: a node that was down while the others applied more than
 // `node::SNAPSHOT_AFTER` slots finds them truncated below a snapshot, catches up from that
-// snapshot (in pieces of `guard::multi_paxos::SNAPSHOT_PIECE` entries) and keeps it as its own; the cluster
-// then serves every write, whoever leads.
+// snapshot (in pieces of `guard::multi_paxos::SNAPSHOT_PIECE` entries) and keeps it as its
+// own; the cluster then serves every write, whoever leads.
 #[test]
 fn a_node_behind_a_snapshot_catches_up_from_it() {
     use paxos::runtime::node::SNAPSHOT_AFTER;

@@ -56,7 +56,8 @@ impl fmt::Display for Error {
             Error::Usage(message) => f.write_str(message),
             Error::MalformedAddress { input, reason } => write!(
                 f,
-                "malformed address {input:?}: {reason}; give an IPv4 address and port such as 127.0.0.1:3000"
+                "malformed address {input:?}: {reason}; give an IPv4 address and port such as \
+                 127.0.0.1:3000"
             ),
             Error::Explorer { address, source } => {
                 write!(f, "cannot serve the Explorer on {address}: {source}")

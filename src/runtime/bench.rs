@@ -433,8 +433,8 @@ fn cpu_steal() -> Option<(u64, u64)> {
     Some((steal, ticks.iter().take(8).sum()))
 }
 
-/// The ratios the write path's goals name (docs/benchmarks.md), from the rows of a Multi-Paxos run: the most clients' throughput
-/// over one client's, its p99 over one client's p50, and one client's p50 over two durable
+/// The ratios the write path's goals name (docs/benchmarks.md), from the rows of a Multi-Paxos
+/// run: the most clients' throughput over one client's, its p99 over one client's p50, and one client's p50 over two durable
 /// writes (the leader's and a follower's `fsync`, one after the other).
 fn batching_ratios(rows: &[Measurement]) -> Option<String> {
     let durable = rows.iter().find(|r| r.target == "durable write")?;

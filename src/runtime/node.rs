@@ -130,7 +130,8 @@ impl fmt::Display for Error {
             Error::NoAddresses => f.write_str("no node address given"),
             Error::AddressInUse(address) => write!(
                 f,
-                "address {address} is already in use: stop the process using it or choose another port"
+                "address {address} is already in use: stop the process using it or choose \
+                 another port"
             ),
             Error::Bind { address, source } => {
                 write!(f, "cannot bind UDP socket to {address}: {source}")
@@ -301,8 +302,8 @@ where
     let mut stores = Vec::new();
     for &address in &config.addresses {
         // D2, W2-W4: refuse to start on storage that `spawn` would silently ignore; cut off a
-        // torn tail; fold the log into the snapshot. The actor starts from what the store read (the guard's
-        // `on_start`), so the storage is parsed once.
+        // torn tail; fold the log into the snapshot. The actor starts from what the store read
+        // (the guard's `on_start`), so the storage is parsed once.
         let store = Store::<A::Storage>::open(&storage_path(&data_dir, address), COMPACT_AFTER)?;
         stores.push(Arc::new(store));
     }

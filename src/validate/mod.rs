@@ -22,8 +22,9 @@
 //!   unordered duplicating lossy network; a client request is recorded in the model's history
 //!   (as the model's clients' sends are) then delivered; a receive is the model's `Deliver`, a
 //!   timeout its `Timeout` (the timer must be set in the model), a restart `Crash` then
-//!   `Recover`, all through [`HarnessModel`](crate::model::harness_model::HarnessModel)'s `next_state`, so that the judge and the ghost records
-//!   run. The model's network is kept empty: V2 and V4 check the messages, and the duplicating
+//!   `Recover`, all through
+//!   [`HarnessModel`](crate::model::harness_model::HarnessModel)'s `next_state`, so that the
+//!   judge and the ghost records run. The model's network is kept empty: V2 and V4 check the messages, and the duplicating
 //!   network's `Deliver` takes any envelope.
 //! - **V4** Each step must do what the node recorded: save what it saved, send (at least) what
 //!   it sent; a restart must start from the storage the model last saved for it.

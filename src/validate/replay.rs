@@ -251,7 +251,9 @@ where
                 let msg: Msg<P> = self.decode(msg, event, "message")?;
                 if !early.contains(&(self.id(*dst), msg.clone())) {
                     return Err(Stop::Diverged(format!(
-                        "{msg:?} was received, but the node restarted without the save of the                          step that sent it, and the model's actor gives it only after that                          save (D1)"
+                        "{msg:?} was received, but the node restarted without the save of the \
+                         step that sent it, and the model's actor gives it only after that \
+                         save (D1)"
                     )));
                 }
             }
@@ -607,8 +609,8 @@ where
         states: replay.states,
         report: format!(
             "OK: {} events of {n} {} nodes replayed ({restarts} restarts, {skipped} steps lost \
-             to a kill, {cut_short} cut short after their early sends or between saves, {} torn lines), {} model states \
-             checked against every always property ({})",
+             to a kill, {cut_short} cut short after their early sends or between saves, {} torn \
+             lines), {} model states checked against every always property ({})",
             replay.events,
             traces.protocol,
             traces.torn,

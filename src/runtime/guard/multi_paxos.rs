@@ -31,7 +31,8 @@ pub const BATCH: usize = 16;
 /// [`BATCH`] commands, is barely wider than the widest single command (see [`PIECE`]).
 pub const BATCH_BYTES: usize = multi_paxos::MAX_KEY_BYTES + multi_paxos::MAX_VALUE_BYTES;
 
-/// The most entries one piece of a Multi-Paxos snapshot carries on UDP ([`multi_paxos::Msg::Snapshot`]).
+/// The most entries one piece of a Multi-Paxos snapshot carries on UDP
+/// ([`multi_paxos::Msg::Snapshot`]).
 /// The widest entry is a client of the at-most-once table whose last request appended a
 /// 1,024-byte value to a 256-byte key and got back a 1,024-byte value, all control characters
 /// (6 JSON bytes each): 6 x 2,304 = 13,824 bytes of strings, 13,975 with its numbers and field
@@ -93,7 +94,8 @@ impl WireProtocol for MultiPaxosActor<String> {
     /// H4: a key or value over [`multi_paxos::MAX_KEY_BYTES`] or
     /// [`multi_paxos::MAX_VALUE_BYTES`], in a request or in any command a peer's message
     /// carries, or a batch outside the leader's limits ([`BATCH`], [`BATCH_BYTES`]):
-    /// every datagram a command travels in (a `Promise` of [`PIECE`] batches included) then fits in UDP's limit.
+    /// every datagram a command travels in (a `Promise` of [`PIECE`] batches included) then
+    /// fits in UDP's limit.
     fn refuse(msg: &MpMsg) -> Option<String> {
         use multi_paxos::{ClientCommand, Command, Msg as M};
         let command = |command: &Command<String>| match command {
@@ -307,6 +309,9 @@ mod tests {
         assert!(fits <= max, "{fits} bytes");
         let over = widest_snapshot_piece_bytes(SNAPSHOT_PIECE + 1);
         assert!(over > max, "SNAPSHOT_PIECE could be larger: {over} bytes");
-        eprintln!("a sealed snapshot piece of {SNAPSHOT_PIECE} widest entries: {fits} bytes; of one more: {over}");
+        eprintln!(
+            "a sealed snapshot piece of {SNAPSHOT_PIECE} widest entries: {fits} bytes; \
+             of one more: {over}"
+        );
     }
 }
