@@ -9,11 +9,13 @@ use crate::model::node::protocol_actors;
 use crate::protocol::paxos::{PaxosState, Proposal, Value};
 use itertools::Itertools;
 use stateright::actor::Id;
+use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::rc::Rc;
+use std::sync::Arc;
 
 /// Every acceptance that ever happened, by acceptor, gathered from the trails.
-/// Sorted, each once (an acceptor's trail holds each of its acceptances once): a vector, as
-/// the properties build it for every state.
+/// Sorted, each once (an acceptor's trail holds each of its acceptances once).
 struct Acceptances(Vec<(Proposal, Id)>);
 
 impl Acceptances {
@@ -38,6 +40,75 @@ impl Acceptances {
             highest.is_none_or(|(p, _)| p.value == proposal.value)
         })
     }
+
+    /// The proposals accepted by at least `majority` acceptors: each acceptor lists an
+    /// acceptance once, and equal proposals sit side by side.
+    fn chosen(&self, majority: usize) -> Vec<Proposal> {
+        let proposals = self.0.iter().map(|(p, _)| *p);
+        let counted = proposals.dedup_with_count();
+        let chosen = counted.filter(|(count, _)| *count >= majority);
+        chosen.map(|(_, p)| p).collect()
+    }
+}
+
+/// What the properties read of the trails of a state: every acceptance, the chosen proposals
+/// and their values, the issued proposals. Gathered once per state ([`facts`]) rather than
+/// once per property.
+struct Facts {
+    acceptances: Acceptances,
+    /// The proposals accepted by a majority ([`chosen`]).
+    chosen: Vec<Proposal>,
+    /// Their values.
+    chosen_values: BTreeSet<Value>,
+    /// Every issued proposal, sorted, each once ([`issued`]).
+    issued: Vec<Proposal>,
+}
+
+/// The actors' states a [`Facts`] was gathered from, and the majority it counted with.
+type FactsKey = (Vec<Arc<PaxosNodeState>>, usize);
+
+/// The state of an actor of [`PaxosModel`].
+type PaxosNodeState =
+    crate::model::node::StateOf<crate::protocol::paxos::PaxosActor, super::client::RegisterClient>;
+
+thread_local! {
+    /// The facts of the state whose properties were last asked, with their key.
+    static LAST_FACTS: RefCell<Option<(FactsKey, Rc<Facts>)>> = const { RefCell::new(None) };
+}
+
+/// The [`Facts`] of `state`. stateright asks every property of a state in turn, so the facts
+/// of the last state asked about are kept (one per checker thread) and given again while the
+/// same state is asked about.
+///
+/// Sound: the facts are a function of the actors' states and the majority alone, and the
+/// state is recognised by its actors' very states (`Arc::ptr_eq`), which the key holds: none of
+/// them can be freed and another allocated at its address, nor changed in place
+/// (`Arc::make_mut` copies a shared state), while it serves as a key. So equal states get equal
+/// facts, and nothing is stored in the state.
+fn facts(model: &PaxosModel, state: &PaxosModelState) -> Rc<Facts> {
+    let majority = model.cfg.majority();
+    LAST_FACTS.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some(((actors, m), facts)) = &*last {
+            let same = |(a, b): (&Arc<_>, &Arc<_>)| Arc::ptr_eq(a, b);
+            if *m == majority
+                && actors.len() == state.actor_states.len()
+                && actors.iter().zip(&state.actor_states).all(same)
+            {
+                return Rc::clone(facts);
+            }
+        }
+        let acceptances = Acceptances::of(state);
+        let chosen = acceptances.chosen(majority);
+        let facts = Rc::new(Facts {
+            chosen_values: chosen.iter().map(|p| p.value).collect(),
+            chosen,
+            acceptances,
+            issued: issued(state),
+        });
+        *last = Some(((state.actor_states.clone(), majority), Rc::clone(&facts)));
+        facts
+    })
 }
 
 /// The Paxos actors' own states.
@@ -66,13 +137,6 @@ pub(super) fn chosen(state: &PaxosModelState, majority: usize) -> Vec<Proposal> 
     chosen
 }
 
-fn chosen_values(model: &PaxosModel, state: &PaxosModelState) -> BTreeSet<Value> {
-    chosen(state, model.cfg.majority())
-        .into_iter()
-        .map(|p| p.value)
-        .collect()
-}
-
 /// Every issued proposal, sorted, each once.
 pub(super) fn issued(state: &PaxosModelState) -> Vec<Proposal> {
     let mut issued: Vec<Proposal> = trails(state)
@@ -85,12 +149,12 @@ pub(super) fn issued(state: &PaxosModelState) -> Vec<Proposal> {
 
 /// Property: at most one value is ever chosen.
 pub(super) fn agreement(model: &PaxosModel, state: &PaxosModelState) -> bool {
-    chosen_values(model, state).len() <= 1
+    facts(model, state).chosen_values.len() <= 1
 }
 
 /// Property: only a value some client proposed can be chosen.
 pub(super) fn validity(model: &PaxosModel, state: &PaxosModelState) -> bool {
-    chosen_values(model, state).is_subset(&state.history.proposed)
+    (facts(model, state).chosen_values).is_subset(&state.history.proposed)
 }
 
 /// Property P1a: no acceptor accepted n after promising a number above n.
@@ -101,18 +165,16 @@ pub(super) fn p1a(_: &PaxosModel, state: &PaxosModelState) -> bool {
 /// Property P2c: every issued proposal (n, v) has a majority S that accepted nothing below
 /// n, or whose highest-numbered acceptance below n has value v.
 pub(super) fn p2c(model: &PaxosModel, state: &PaxosModelState) -> bool {
-    let acceptances = Acceptances::of(state);
-    issued(state)
-        .into_iter()
-        .all(|p| acceptances.p2c_holds(p, &model.cfg.acceptors, model.cfg.majority()))
+    let facts = facts(model, state);
+    (facts.issued.iter())
+        .all(|p| (facts.acceptances).p2c_holds(*p, &model.cfg.acceptors, model.cfg.majority()))
 }
 
 /// Property P2b: once v is chosen, every higher-numbered issued proposal has value v.
 pub(super) fn p2b(model: &PaxosModel, state: &PaxosModelState) -> bool {
-    let chosen = chosen(state, model.cfg.majority());
-    let issued = issued(state);
-    chosen.iter().all(|c| {
-        issued
+    let facts = facts(model, state);
+    facts.chosen.iter().all(|c| {
+        (facts.issued)
             .iter()
             .all(|p| p.ballot <= c.ballot || p.value == c.value)
     })
@@ -120,18 +182,20 @@ pub(super) fn p2b(model: &PaxosModel, state: &PaxosModelState) -> bool {
 
 /// Property: learners learn only chosen values, hence never different ones.
 pub(super) fn learners_agree(model: &PaxosModel, state: &PaxosModelState) -> bool {
-    let chosen = chosen_values(model, state);
-    let learned: BTreeSet<Value> = paxos_states(state)
-        .filter_map(|s| s.learner.as_ref()?.learned)
-        .collect();
-    learned.len() <= 1 && learned.is_subset(&chosen)
+    let chosen = &facts(model, state).chosen_values;
+    let mut learned = paxos_states(state).filter_map(|s| s.learner.as_ref()?.learned);
+    match learned.next() {
+        None => true,
+        Some(v) => chosen.contains(&v) && learned.all(|w| w == v),
+    }
 }
 
 /// Property: a read reports a value only once it is chosen (the quorum read's claim), and
 /// answers `None` only if it was invoked before anything was chosen. Chosen values stay
 /// chosen, so checking every state checks each answer when it is sent.
 pub(super) fn reads_only_chosen(model: &PaxosModel, state: &PaxosModelState) -> bool {
-    !state.history.none_after_chosen && state.history.read.is_subset(&chosen_values(model, state))
+    !state.history.none_after_chosen
+        && (state.history.read).is_subset(&facts(model, state).chosen_values)
 }
 
 /// Property: the clients' history is linearizable as a write-once register.
@@ -141,9 +205,8 @@ pub(super) fn linearizable(_: &PaxosModel, state: &PaxosModelState) -> bool {
 
 /// Property: a proposal number is issued with one value only (§2.5: "Different proposers
 /// choose their numbers from disjoint sets of numbers", and a proposer never reuses one).
-pub(super) fn unique_numbers(_: &PaxosModel, state: &PaxosModelState) -> bool {
-    issued(state)
-        .iter()
+pub(super) fn unique_numbers(model: &PaxosModel, state: &PaxosModelState) -> bool {
+    (facts(model, state).issued.iter())
         .tuple_windows()
         .all(|(a, b)| a.ballot != b.ballot)
 }
@@ -166,7 +229,7 @@ pub(super) fn acceptor_in_trail(_: &PaxosModel, state: &PaxosModelState) -> bool
 }
 
 pub(super) fn value_chosen(model: &PaxosModel, state: &PaxosModelState) -> bool {
-    !chosen_values(model, state).is_empty()
+    !facts(model, state).chosen.is_empty()
 }
 
 /// Some acceptor handled the prepares or accepts of two proposers' ballots: its record (its
@@ -189,18 +252,12 @@ pub(super) fn dueling_proposers(_: &PaxosModel, state: &PaxosModelState) -> bool
     })
 }
 
-/// The values of the issued proposals.
-fn issued_values(state: &PaxosModelState) -> BTreeSet<Value> {
-    issued(state).into_iter().map(|p| p.value).collect()
-}
-
 /// Two different values were accepted (by any acceptors, at any time): the states where
 /// agreement could fail.
-pub(super) fn two_values_accepted(_: &PaxosModel, state: &PaxosModelState) -> bool {
-    let values: BTreeSet<Value> = trails(state)
-        .flat_map(|t| t.accepted.iter().map(|p| p.value))
-        .collect();
-    values.len() >= 2
+pub(super) fn two_values_accepted(model: &PaxosModel, state: &PaxosModelState) -> bool {
+    let acceptances = &facts(model, state).acceptances.0;
+    let mut values = acceptances.iter().map(|(p, _)| p.value);
+    values.next().is_some_and(|v| values.any(|w| w != v))
 }
 
 /// Whether the step into this state took `path` ([`Ghost::took`]).
@@ -218,13 +275,14 @@ pub(super) fn retry_after_preemption(_: &PaxosModel, state: &PaxosModelState) ->
 /// With two values competing (two values issued), a proposer issued a value that an acceptor
 /// had accepted under another proposer's lower number: the P2c(b) path, where a proposer
 /// adopts a value instead of its client's.
-pub(super) fn adopted_earlier_value(_: &PaxosModel, state: &PaxosModelState) -> bool {
-    if issued_values(state).len() < 2 {
+pub(super) fn adopted_earlier_value(model: &PaxosModel, state: &PaxosModelState) -> bool {
+    let facts = facts(model, state);
+    let mut values = facts.issued.iter().map(|p| p.value);
+    if !values.next().is_some_and(|v| values.any(|w| w != v)) {
         return false;
     }
-    let acceptances = Acceptances::of(state);
-    issued(state).into_iter().any(|n| {
-        acceptances.0.iter().any(|(m, _)| {
+    facts.issued.iter().any(|n| {
+        facts.acceptances.0.iter().any(|(m, _)| {
             m.value == n.value && m.ballot < n.ballot && m.ballot.proposer != n.ballot.proposer
         })
     })
@@ -234,7 +292,7 @@ pub(super) fn adopted_earlier_value(_: &PaxosModel, state: &PaxosModelState) -> 
 /// restored promise (so after the restart: the promise was saved, §2.5, and accepting raises
 /// it), and that are chosen.
 fn chosen_after_restart(model: &PaxosModel, state: &PaxosModelState) -> BTreeSet<Proposal> {
-    let chosen = chosen(state, model.cfg.majority());
+    let chosen = &facts(model, state).chosen;
     protocol_actors(state)
         .filter_map(|(_, node)| {
             let acceptor = node.state.acceptor.as_ref()?;
@@ -255,10 +313,10 @@ pub(super) fn chosen_after_crash(model: &PaxosModel, state: &PaxosModelState) ->
 /// The states where a restarted acceptor's memory decides which value is chosen: the
 /// `forget-accepted` bug chooses the second value there.
 pub(super) fn chosen_after_crash_competing(model: &PaxosModel, state: &PaxosModelState) -> bool {
-    let acceptances = Acceptances::of(state);
+    let facts = facts(model, state);
     chosen_after_restart(model, state)
         .iter()
-        .any(|p| acceptances.0.iter().any(|(q, _)| q.value != p.value))
+        .any(|p| facts.acceptances.0.iter().any(|(q, _)| q.value != p.value))
 }
 
 /// A client received `None` for its read while a client's put was still unanswered (judged
