@@ -81,7 +81,7 @@ pub(crate) fn crash_mid_step<P: Harness>(
         }
         take_delivered(&mut next.network, env);
     }
-    let mut trail = node.trail.clone();
+    let mut trail = <P::Actor as Recorded>::Trail::clone(&node.trail);
     for (dst, msg) in early {
         trail.observe(steady, &msg);
         let env = Envelope {
@@ -96,9 +96,10 @@ pub(crate) fn crash_mid_step<P: Harness>(
     }
     next.timers_set[i].cancel_all();
     next.crashed[i] = true;
+    let trail = Arc::new(trail);
     next.actor_storages[i] = Some(NodeStorage {
         saved: node.saved.clone(),
-        trail: trail.clone(),
+        trail: Arc::clone(&trail),
     });
     next.actor_states[i] = Arc::new(NodeState::Protocol(Observed {
         trail,

@@ -169,8 +169,10 @@ pub enum Node<A, C> {
 pub struct Observed<S, T, St, R> {
     /// The actor's own state.
     pub state: S,
-    /// Its ghost record.
-    pub trail: T,
+    /// Its ghost record: shared with the states before and after it and with the actor's
+    /// storage until a step changes it, so that a step copies it only to change it. An `Arc`
+    /// compares, hashes, orders, shows and serializes as the trail it holds.
+    pub trail: Arc<T>,
     /// What the actor last saved: the harness re-saves it with every new trail.
     pub saved: Option<St>,
     /// What the trail said when the actor last started ([`Trail::Start`]).
@@ -215,8 +217,9 @@ pub enum NodeState<P, C> {
 pub struct NodeStorage<T, St> {
     /// What the actor saved, if it saved anything yet.
     pub saved: Option<St>,
-    /// The actor's ghost record at its last step.
-    pub trail: T,
+    /// The actor's ghost record at its last step (shared with its state: see
+    /// [`Observed::trail`]).
+    pub trail: Arc<T>,
 }
 
 /// The state of actor [`Node<A, C>`].
@@ -240,10 +243,10 @@ impl<A: Recorded, C: ModelClient<Protocol = A>> Actor for Node<A, C> {
         match self {
             Node::Protocol(actor) => {
                 let (saved, trail) = match storage {
-                    Some(NodeStorage { saved, trail }) => (saved.clone(), trail.clone()),
-                    None => (None, A::Trail::default()),
+                    Some(NodeStorage { saved, trail }) => (saved.clone(), Arc::clone(trail)),
+                    None => (None, Arc::default()),
                 };
-                let restored = storage.as_ref().map(|s| &s.trail);
+                let restored = storage.as_ref().map(|s| &*s.trail);
                 let at_start = A::Trail::start(restored, actor, saved.as_ref());
                 let mut out = Out::new();
                 let state = actor.on_start(id, &saved, &mut out);
@@ -370,7 +373,7 @@ fn observed_step<A: Recorded, C: ModelClient<Protocol = A>>(
     o: &mut Out<Node<A, C>>,
 ) -> Option<ObservedOf<A>> {
     let mut state = Cow::Borrowed(&node.state);
-    let mut trail = Cow::Borrowed(&node.trail);
+    let mut trail = Cow::Borrowed(&*node.trail);
     let mut out = Out::new();
     // The trail is copied for every message sent, even one it does not record, so that such a
     // step saves the storage again: the model's states depend on it.
@@ -395,11 +398,14 @@ fn observed_step<A: Recorded, C: ModelClient<Protocol = A>>(
     }
     let changed = matches!(trail, Cow::Owned(_)) || matches!(saved, Cow::Owned(_));
     if changed {
-        let trail = trail.into_owned();
+        let trail = match trail {
+            Cow::Owned(trail) => Arc::new(trail),
+            Cow::Borrowed(_) => Arc::clone(&node.trail),
+        };
         let saved = saved.into_owned();
         o.save(NodeStorage {
             saved: saved.clone(),
-            trail: trail.clone(),
+            trail: Arc::clone(&trail),
         });
         Some(Observed {
             state: state.into_owned(),
@@ -410,7 +416,7 @@ fn observed_step<A: Recorded, C: ModelClient<Protocol = A>>(
     } else if let Cow::Owned(state) = state {
         Some(Observed {
             state,
-            trail: node.trail.clone(),
+            trail: Arc::clone(&node.trail),
             saved: node.saved.clone(),
             at_start: node.at_start.clone(),
         })

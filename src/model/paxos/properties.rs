@@ -118,7 +118,7 @@ pub(super) fn paxos_states(state: &PaxosModelState) -> impl Iterator<Item = &Pax
 
 /// The Paxos actors' trails.
 pub(super) fn trails(state: &PaxosModelState) -> impl Iterator<Item = &Trail> {
-    protocol_actors(state).map(|(_, node)| &node.trail)
+    protocol_actors(state).map(|(_, node)| &*node.trail)
 }
 
 /// The proposals accepted by at least `majority` distinct acceptors, as their trails say

@@ -107,7 +107,7 @@ fn rename_node(node: &PaxosNodeState, rename: &impl Fn(&Id) -> Id) -> PaxosNodeS
     }
     NodeState::Protocol(Observed {
         state,
-        trail: node.trail.clone(),
+        trail: Arc::clone(&node.trail),
         saved: node.saved.clone(),
         at_start: node.at_start,
     })
