@@ -44,6 +44,21 @@ impl<'a> RoleStates<'a> {
         }
     }
 
+    /// The parts of `state`, moved out of it when it is owned (the step already changed it,
+    /// and now hands the actor a message it sent itself): a handler then changes a part in
+    /// place instead of copying it again.
+    fn take(state: &mut Cow<'a, PaxosState>) -> Self {
+        match state {
+            Cow::Borrowed(state) => RoleStates::of(state),
+            Cow::Owned(state) => RoleStates {
+                proposer: state.proposer.take().map(Cow::Owned),
+                acceptor: state.acceptor.take().map(Cow::Owned),
+                learner: state.learner.take().map(Cow::Owned),
+                reads: Cow::Owned(std::mem::take(&mut state.reads)),
+            },
+        }
+    }
+
     /// The proposer's round, saved with the acceptor's state.
     fn round(&self) -> u32 {
         self.proposer.as_ref().map_or(0, |p| p.ballot.round)
@@ -255,7 +270,7 @@ impl Handlers for PaxosActor {
     }
 
     fn handle(&self, id: Id, state: &mut Cow<PaxosState>, src: Id, msg: Msg, o: &mut Out<Self>) {
-        let mut states = RoleStates::of(state);
+        let mut states = RoleStates::take(state);
         self.step(id, &mut states, src, msg, o);
         if let Some(changed) = states.changed() {
             *state = Cow::Owned(changed);
