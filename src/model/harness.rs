@@ -41,6 +41,14 @@ pub trait Harness: Sized + 'static {
     /// The model's ghost history: what the clients did, what the judge found.
     type History: Clone + Debug + Hash + PartialEq + Send + Sync + 'static;
 
+    /// Whether the model's boundary reads only what a step itself leaves (the actors' states
+    /// and trails), nothing that the judge writes or a reduction removes. A successor outside
+    /// such a boundary is then handed back as the step left it, neither judged nor reduced:
+    /// every checker drops a state outside the boundary at once, unexplored, unchecked and
+    /// unfingerprinted, so its history and network are never read. `false` unless a harness
+    /// says so.
+    const BOUNDARY_BEFORE_JUDGE: bool = false;
+
     /// Judges a transition: sees the model's configuration, the step (stateright's action: a
     /// loss and a delivery that changes nothing leave the same state on an ordered network), the
     /// state before it and the state after it, and writes what it finds into the after-state's

@@ -222,6 +222,9 @@ impl<P: Readable> Model for HarnessModel<P> {
             // a step wrote is dropped before the state is hashed, cloned or stored.
             next.actor_storages.iter_mut().for_each(|s| *s = None);
         }
+        if P::BOUNDARY_BEFORE_JUDGE && !Model::within_boundary(&self.inner, &next) {
+            return Some(next); // Dropped by the checker at once (`Harness::BOUNDARY_BEFORE_JUDGE`).
+        }
         let step = Transition {
             action: &step,
             actors: &self.inner.actors,

@@ -50,6 +50,10 @@ impl Harness for PaxosHarness {
     type Config = PaxosConfig;
     type History = Arc<Ghost>;
 
+    /// The boundary (`within_boundary`) counts the ballots the trails record and reads the
+    /// proposers' rounds, which neither the judge nor a reduction changes.
+    const BOUNDARY_BEFORE_JUDGE: bool = true;
+
     fn judge(
         cfg: &ModelCfg,
         step: &Transition<Self>,
