@@ -938,6 +938,18 @@ mod deferred_save_tests {
         saved.accepted.keys().copied().collect()
     }
 
+    /// Delivers to candidate `me` a `Promise` of its ballot from `peer`, reporting nothing
+    /// accepted: with its own promise, a majority of the three, so `me` leads.
+    fn promised_by(guard: &MpGuard, me: Id, state: &mut Cow<<MpGuard as Actor>::State>, peer: Id) {
+        let promise = MpMsg::Promise {
+            ballot: state.proposer.ballot,
+            accepted: Default::default(),
+            more: None,
+            snapshot: 0,
+        };
+        guard.on_msg(me, state, peer, Wire::Plain(promise), &mut Out::new());
+    }
+
     // D1 (spec/runtime.md): a leader's own phase 2(a) `Accept`s, in a ballot whose round is on
     // disk, leave before the step's save; the save (its own acceptance) is on disk before the
     // next step starts, and before any message that answers for it.
@@ -953,13 +965,7 @@ mod deferred_save_tests {
         assert!(!flush_timer_set(&o), "a Prepare waits for the save");
         let ballot = state.proposer.ballot;
         assert_eq!(guard.store.saved().map(|s| s.round), Some(ballot.round));
-        let promise = MpMsg::Promise {
-            ballot,
-            accepted: Default::default(),
-            more: None,
-            snapshot: 0,
-        };
-        guard.on_msg(me, &mut state, peer, Wire::Plain(promise), &mut Out::new());
+        promised_by(&guard, me, &mut state, peer);
         assert!(state.is_leader());
         // A request: the Accepts to the peers leave now; the leader's own acceptance is not on
         // disk yet, and nothing else leaves.
@@ -1026,14 +1032,8 @@ mod deferred_save_tests {
             &GuardTimer::Inner(Timer::Election),
             &mut Out::new(),
         );
+        promised_by(&guard, me, &mut state, peer);
         let ballot = state.proposer.ballot;
-        let promise = MpMsg::Promise {
-            ballot,
-            accepted: Default::default(),
-            more: None,
-            snapshot: 0,
-        };
-        guard.on_msg(me, &mut state, peer, Wire::Plain(promise), &mut Out::new());
         let command = |client, value: &str| ClientCommand {
             client,
             request: 1,
