@@ -122,19 +122,9 @@ pub(super) fn trails(state: &PaxosModelState) -> impl Iterator<Item = &Trail> {
 }
 
 /// The proposals accepted by at least `majority` distinct acceptors, as their trails say
-/// (each lists an acceptance once). Counted in place: the properties ask for every state.
+/// (each lists an acceptance once). The properties read them from their shared [`facts`].
 pub(super) fn chosen(state: &PaxosModelState, majority: usize) -> Vec<Proposal> {
-    let mut chosen = Vec::new();
-    for trail in trails(state) {
-        for p in &trail.accepted {
-            if !chosen.contains(p)
-                && trails(state).filter(|t| t.accepted.contains(p)).count() >= majority
-            {
-                chosen.push(*p);
-            }
-        }
-    }
-    chosen
+    Acceptances::of(state).chosen(majority)
 }
 
 /// Every issued proposal, sorted, each once.
