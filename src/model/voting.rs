@@ -33,28 +33,29 @@
 use crate::protocol::ballot::{quorum, Ballot};
 use itertools::Itertools;
 use stateright::actor::Id;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt::{self, Debug};
 
-/// A `Voting` state: each acceptor's `maxBal` and votes.
+/// A `Voting` state: each acceptor's `maxBal` and votes. Kept as two sorted lists rather than
+/// maps: the judge builds two of these for every step that changes a vote, and with a handful
+/// of acceptors a list is cheaper to build, copy and search.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Voting<V> {
-    /// `maxBal[a]`: the highest ballot acceptor `a` has promised or voted at.
-    pub max_bal: BTreeMap<Id, Ballot>,
-    /// `votes[a]`: every `(ballot, value)` acceptor `a` ever voted for.
-    pub votes: BTreeMap<Id, BTreeSet<(Ballot, V)>>,
+    /// `maxBal[a]` of every acceptor `a` that has one, sorted by acceptor, each once.
+    max_bal: Vec<(Id, Ballot)>,
+    /// `votes`: every `(a, b, v)` such that acceptor `a` voted for `v` at `b`, sorted, each once.
+    votes: Vec<(Id, Ballot, V)>,
 }
 
 /// `Voting`'s initial state: no acceptor has promised or voted.
 impl<V> Default for Voting<V> {
     fn default() -> Self {
         Voting {
-            max_bal: BTreeMap::new(),
-            votes: BTreeMap::new(),
+            max_bal: Vec::new(),
+            votes: Vec::new(),
         }
     }
 }
-
 /// A `Voting` action that a model step maps to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action<V> {
@@ -89,39 +90,69 @@ impl fmt::Display for Illegal {
 }
 
 impl<V: Clone + Ord + Debug> Voting<V> {
+    /// Sets `maxBal[a]` to `b`.
+    pub fn set_max_bal(&mut self, a: Id, b: Ballot) {
+        match self.max_bal.binary_search_by_key(&a, |(x, _)| *x) {
+            Ok(i) => self.max_bal[i].1 = b,
+            Err(i) => self.max_bal.insert(i, (a, b)),
+        }
+    }
+
+    /// Adds `(b, v)` to `votes[a]`.
+    pub fn add_vote(&mut self, a: Id, b: Ballot, v: V) {
+        let vote = (a, b, v);
+        if let Err(i) = self.votes.binary_search(&vote) {
+            self.votes.insert(i, vote);
+        }
+    }
+
     /// `maxBal[a]`, the lowest ballot for an acceptor that has none yet.
     fn max_bal(&self, a: Id) -> Ballot {
-        self.max_bal.get(&a).copied().unwrap_or_default()
+        let found = self.max_bal.iter().find(|(x, _)| *x == a);
+        found.map(|(_, b)| *b).unwrap_or_default()
+    }
+
+    /// `votes[a]`, in order.
+    fn votes_of(&self, a: Id) -> impl Iterator<Item = (Ballot, &V)> {
+        let start = self.votes.partition_point(|(x, ..)| *x < a);
+        let of_a = self.votes[start..]
+            .iter()
+            .take_while(move |(x, ..)| *x == a);
+        of_a.map(|(_, b, v)| (*b, v))
+    }
+
+    /// Whether `(b, v) ∈ votes[a]`.
+    fn has_vote(&self, a: Id, b: Ballot, v: &V) -> bool {
+        self.votes_of(a).any(|(c, w)| c == b && w == v)
     }
 
     fn voted(&self, a: Id, b: Ballot) -> Option<&V> {
-        self.votes
-            .get(&a)?
-            .iter()
-            .find(|(c, _)| *c == b)
-            .map(|(_, v)| v)
+        self.votes_of(a).find(|(c, _)| *c == b).map(|(_, v)| v)
     }
 
-    fn acceptors(&self) -> BTreeSet<Id> {
-        self.max_bal
-            .keys()
-            .chain(self.votes.keys())
-            .copied()
-            .collect()
+    /// Every acceptor that has a `maxBal` or a vote, in order.
+    fn acceptors(&self) -> Vec<Id> {
+        let with_max_bal = self.max_bal.iter().map(|(a, _)| *a);
+        let mut acceptors: Vec<Id> = with_max_bal
+            .chain(self.votes.iter().map(|(a, ..)| *a))
+            .collect();
+        acceptors.sort_unstable();
+        acceptors.dedup();
+        acceptors
     }
 
-    /// `chosen`: the values a quorum of the `n` acceptors voted for at one ballot.
-    pub fn chosen(&self, n: usize) -> BTreeSet<V> {
-        let mut by: BTreeMap<(Ballot, &V), usize> = BTreeMap::new();
-        for votes in self.votes.values() {
-            for (b, v) in votes {
-                *by.entry((*b, v)).or_default() += 1;
-            }
-        }
-        by.into_iter()
-            .filter(|(_, count)| *count >= quorum(n))
-            .map(|((_, v), _)| v.clone())
-            .collect()
+    /// `chosen`: the values a quorum of the `n` acceptors voted for at one ballot, sorted.
+    pub fn chosen(&self, n: usize) -> Vec<V> {
+        // An acceptor lists a vote once, so equal votes side by side are distinct acceptors'.
+        let mut votes: Vec<(Ballot, &V)> = self.votes.iter().map(|(_, b, v)| (*b, v)).collect();
+        votes.sort_unstable();
+        let counted = votes.into_iter().dedup_with_count();
+        let mut chosen: Vec<V> = (counted.filter(|(count, _)| *count >= quorum(n)))
+            .map(|(_, (_, v))| v.clone())
+            .collect();
+        chosen.sort_unstable();
+        chosen.dedup();
+        chosen
     }
 
     /// `ShowsSafeAt(Q, b, v)` (Lamport's TLA+ module `Voting`):
@@ -135,27 +166,27 @@ impl<V: Clone + Ord + Debug> Voting<V> {
     /// The only `c` that can serve is the highest ballot below `b` at which a member of `Q`
     /// voted (`-1` if none did): a lower one leaves that vote inside `(c+1)..(b-1)`, and a
     /// higher one has no vote of `Q` to show.
-    fn shows_safe_at(&self, q: &[Id], b: Ballot, v: &V) -> bool {
-        if q.iter().any(|a| self.max_bal(*a) < b) {
+    fn shows_safe_at(&self, q: &[&Id], b: Ballot, v: &V) -> bool {
+        if q.iter().any(|a| self.max_bal(**a) < b) {
             return false;
         }
         let below = || {
-            (q.iter().filter_map(|a| self.votes.get(a)))
-                .flatten()
-                .filter(|(c, _)| *c < b)
+            (self.votes.iter())
+                .filter(|(a, c, _)| *c < b && q.contains(&a))
+                .map(|(_, c, w)| (*c, w))
         };
-        match below().map(|(c, _)| *c).max() {
+        match below().map(|(c, _)| c).max() {
             None => true,
-            Some(c) => below().any(|(d, w)| *d == c && w == v),
+            Some(c) => below().any(|(d, w)| d == c && w == v),
         }
     }
 
     /// `∃Q ∈ Quorums: ShowsSafeAt(Q, b, v)` among `n` acceptors, `VoteFor`'s last condition in
-    /// Lamport's `Voting`: every quorum of the acceptors is tried. An acceptor absent from
-    /// both maps has `maxBal` -1 and cannot be in such a `Q`.
+    /// Lamport's `Voting`: every quorum of the acceptors is tried. An acceptor with neither a
+    /// `maxBal` nor a vote has `maxBal` -1 and cannot be in such a `Q`.
     pub fn shown_safe(&self, n: usize, b: Ballot, v: &V) -> Result<(), String> {
-        let acceptors: Vec<Id> = self.acceptors().into_iter().collect();
-        let mut quorums = acceptors.into_iter().combinations(quorum(n));
+        let acceptors = self.acceptors();
+        let mut quorums = acceptors.iter().combinations(quorum(n));
         if quorums.any(|q| self.shows_safe_at(&q, b, v)) {
             return Ok(());
         }
@@ -173,10 +204,8 @@ impl<V: Clone + Ord + Debug> Voting<V> {
         if let Some(w) = self.voted(a, b) {
             return Err(format!("{a:?} already voted {w:?} at {b:?}"));
         }
-        for (c, votes) in &self.votes {
-            if let Some((_, w)) = votes.iter().find(|(d, w)| *d == b && w != v) {
-                return Err(format!("{c:?} voted another value, {w:?}, at {b:?}"));
-            }
+        if let Some((c, _, w)) = self.votes.iter().find(|(_, d, w)| *d == b && w != v) {
+            return Err(format!("{c:?} voted another value, {w:?}, at {b:?}"));
         }
         self.shown_safe(n, b, v)
     }
@@ -188,8 +217,8 @@ impl<V: Clone + Ord + Debug> Voting<V> {
             let action = action.to_string();
             return Err(Illegal { action, reason });
         }
-        self.votes.entry(a).or_default().insert((b, v.clone()));
-        self.max_bal.insert(a, b);
+        self.add_vote(a, b, v.clone());
+        self.set_max_bal(a, b);
         Ok(action)
     }
 
@@ -197,17 +226,18 @@ impl<V: Clone + Ord + Debug> Voting<V> {
     /// (every vote was safe) is implied by checking each vote as it is cast; this checks
     /// `OneValuePerBallot`.
     pub fn one_value_per_ballot(&self) -> Result<(), String> {
-        let mut at: BTreeMap<Ballot, &V> = BTreeMap::new();
-        for votes in self.votes.values() {
-            for (b, v) in votes {
-                if let Some(w) = at.insert(*b, v) {
-                    if w != v {
-                        return Err(format!("two values voted at {b:?}: {w:?} and {v:?}"));
-                    }
-                }
-            }
+        let mut votes: Vec<(Ballot, &V)> = self.votes.iter().map(|(_, b, v)| (*b, v)).collect();
+        votes.sort_unstable();
+        match votes
+            .windows(2)
+            .find(|w| w[0].0 == w[1].0 && w[0].1 != w[1].1)
+        {
+            Some(w) => Err(format!(
+                "two values voted at {:?}: {:?} and {:?}",
+                w[0].0, w[0].1, w[1].1
+            )),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -247,39 +277,38 @@ pub fn check_step<V: Clone + Ord + Debug>(
 ) -> Result<Vec<Action<V>>, Illegal> {
     let mut actions = Vec::new();
     let mut now = before.clone();
-    let empty = BTreeSet::new();
     for event in events {
         match event {
             Event::Promise(a, b) if *b > now.max_bal(*a) => {
-                now.max_bal.insert(*a, *b);
+                now.set_max_bal(*a, *b);
                 actions.push(Action::IncreaseMaxBal(*a, *b));
             }
             Event::Promise(..) => {}
             Event::Vote(a, b, v) => {
-                let vote = (*b, v.clone());
-                if after.votes.get(a).unwrap_or(&empty).contains(&vote)
-                    && !now.votes.get(a).unwrap_or(&empty).contains(&vote)
-                {
+                if after.has_vote(*a, *b, v) && !now.has_vote(*a, *b, v) {
                     actions.push(now.vote(n, *a, *b, v)?);
                 }
             }
         }
     }
-    for a in before.acceptors().union(&after.acceptors()) {
-        let (old, new) = (before.max_bal(*a), after.max_bal(*a));
-        let had = before.votes.get(a).unwrap_or(&empty);
-        let has = after.votes.get(a).unwrap_or(&empty);
-        if let Some(lost) = had.difference(has).next() {
+    let mut acceptors = before.acceptors();
+    acceptors.extend(after.acceptors());
+    acceptors.sort_unstable();
+    acceptors.dedup();
+    for a in acceptors {
+        let (old, new) = (before.max_bal(a), after.max_bal(a));
+        if let Some(lost) = before.votes_of(a).find(|(b, v)| !after.has_vote(a, *b, v)) {
             return Err(Illegal {
                 action: format!("acceptor {a:?} forgetting its vote {lost:?}"),
                 reason: "votes are never withdrawn in Voting".to_owned(),
             });
         }
-        let cast = now.votes.get(a).cloned().unwrap_or_default();
-        for (b, v) in has.difference(&cast) {
-            actions.push(now.vote(n, *a, *b, v)?);
+        for (b, v) in after.votes_of(a) {
+            if !now.has_vote(a, b, v) {
+                actions.push(now.vote(n, a, b, v)?);
+            }
         }
-        let reached = now.max_bal(*a);
+        let reached = now.max_bal(a);
         if new < reached {
             let action = if new < old {
                 format!("maxBal[{a:?}] falling from {old:?} to {new:?}")
@@ -292,8 +321,8 @@ pub fn check_step<V: Clone + Ord + Debug>(
             });
         }
         if new > reached {
-            now.max_bal.insert(*a, new);
-            actions.push(Action::IncreaseMaxBal(*a, new));
+            now.set_max_bal(a, new);
+            actions.push(Action::IncreaseMaxBal(a, new));
         }
     }
     Ok(actions)
@@ -310,6 +339,7 @@ pub fn check_consensus_step<V: Clone + Ord + Debug>(
     proposed: impl Fn(&V) -> bool,
 ) -> Result<(), Illegal> {
     let (was, is) = (before.chosen(n), after.chosen(n));
+    let set = |values: &[V]| values.iter().cloned().collect::<BTreeSet<V>>();
     if was == is && is.len() <= 1 {
         return Ok(());
     }
@@ -324,7 +354,7 @@ pub fn check_consensus_step<V: Clone + Ord + Debug>(
         });
     }
     Err(Illegal {
-        action: format!("Consensus: chosen {was:?} -> {is:?}"),
+        action: format!("Consensus: chosen {:?} -> {:?}", set(&was), set(&is)),
         reason: "chosen starts empty, may become one value, and never changes after".to_owned(),
     })
 }
@@ -400,13 +430,10 @@ mod tests {
     fn voting(max_bal: &[(usize, Ballot)], votes: &[(usize, Ballot, char)]) -> Voting<char> {
         let mut v = Voting::default();
         for (a, m) in max_bal {
-            v.max_bal.insert(Id::from(*a), *m);
+            v.set_max_bal(Id::from(*a), *m);
         }
         for (a, bal, val) in votes {
-            v.votes
-                .entry(Id::from(*a))
-                .or_default()
-                .insert((*bal, *val));
+            v.add_vote(Id::from(*a), *bal, *val);
         }
         v
     }
@@ -440,11 +467,8 @@ mod tests {
         );
         // Acceptor 2 votes B at a higher ballot that no quorum promised.
         let mut s1 = s0.clone();
-        s1.votes
-            .entry(Id::from(2))
-            .or_default()
-            .insert((b(2, 1), 'B'));
-        s1.max_bal.insert(Id::from(2), b(2, 1));
+        s1.add_vote(Id::from(2), b(2, 1), 'B');
+        s1.set_max_bal(Id::from(2), b(2, 1));
         let err = check_step(3, &s0, &s1, &[]).expect_err("unsafe vote");
         assert!(err.action.starts_with("VoteFor"), "{err}");
         assert!(err.reason.contains("ShowsSafeAt"), "{err}");
@@ -472,11 +496,8 @@ mod tests {
         );
         let vote = |v| {
             let mut s1 = s0.clone();
-            s1.votes
-                .entry(Id::from(2))
-                .or_default()
-                .insert((b(3, 0), v));
-            s1.max_bal.insert(Id::from(2), b(3, 0));
+            s1.add_vote(Id::from(2), b(3, 0), v);
+            s1.set_max_bal(Id::from(2), b(3, 0));
             check_step(3, &s0, &s1, &[])
         };
         assert_eq!(

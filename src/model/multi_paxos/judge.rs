@@ -280,12 +280,10 @@ fn chosen_by_a_restarted_leader(
 fn voting(state: &MultiPaxosModelState, slot: Slot) -> Voting<Command> {
     let mut instance = Voting::default();
     for server in servers(state) {
-        instance
-            .max_bal
-            .insert(server.id, server.state.acceptor.promised);
-        let votes = server.trail.accepted.iter().filter(|(s, _)| *s == slot);
-        let votes = votes.map(|(_, p)| (p.ballot, p.command.clone()));
-        instance.votes.insert(server.id, votes.collect());
+        instance.set_max_bal(server.id, server.state.acceptor.promised);
+        for (_, p) in server.trail.accepted.iter().filter(|(s, _)| *s == slot) {
+            instance.add_vote(server.id, p.ballot, p.command.clone());
+        }
     }
     instance
 }

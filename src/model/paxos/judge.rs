@@ -24,9 +24,10 @@ fn voting(state: &PaxosModelState) -> Voting<Value> {
     let mut voting = Voting::default();
     for (id, node) in protocol_actors(state) {
         if let Some(acceptor) = &node.state.acceptor {
-            voting.max_bal.insert(id, acceptor.promised);
-            let votes = node.trail.accepted.iter().map(|p| (p.ballot, p.value));
-            voting.votes.insert(id, votes.collect());
+            voting.set_max_bal(id, acceptor.promised);
+            for p in &node.trail.accepted {
+                voting.add_vote(id, p.ballot, p.value);
+            }
         }
     }
     voting
