@@ -200,7 +200,7 @@ const ALL: Keep = Keep {
 fn project(state: &PaxosModelState, keep: Keep) -> u64 {
     let mut h = DefaultHasher::new();
     for actor in &state.actor_states {
-        match &**actor {
+        match &***actor {
             NodeState::Protocol(node) => {
                 node.state.hash(&mut h);
                 if keep.trail {

@@ -1,6 +1,7 @@
 //! D1, a crash inside a step (spec/runtime.md): the state after a server takes a step and
 //! crashes before the step's save, once what it gave before the save has left.
 use super::harness::{Actors, Harness, ModelState};
+use super::hashed::Hashed;
 use super::network::send;
 use super::network::take_delivered;
 use super::node::ActionOf;
@@ -37,7 +38,7 @@ pub(crate) fn crash_mid_step<P: Harness>(
     };
     let i = usize::from(id);
     let (Node::Protocol(actor), NodeState::Protocol(node)) =
-        (model.actors.get(i)?, &**last.actor_states.get(i)?)
+        (model.actors.get(i)?, &***last.actor_states.get(i)?)
     else {
         return None;
     };
@@ -101,9 +102,9 @@ pub(crate) fn crash_mid_step<P: Harness>(
         saved: node.saved.clone(),
         trail: Arc::clone(&trail),
     });
-    next.actor_states[i] = Arc::new(NodeState::Protocol(Observed {
+    next.actor_states[i] = Arc::new(Hashed::new(NodeState::Protocol(Observed {
         trail,
         ..node.clone()
-    }));
+    })));
     Some((id, next))
 }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod crash;
 pub mod harness;
 pub mod harness_model;
+pub mod hashed;
 pub mod linearizability;
 pub mod multi_paxos;
 pub mod network;

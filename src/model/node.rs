@@ -1,6 +1,7 @@
 //! The actor every model runs: a protocol actor with its ghost record ([`Trail`]) kept beside
 //! its state and storage, or a client ([`ModelClient`]); what the harness reads of its states, and
 //! which messages it ignores for good.
+use super::hashed::Hashed;
 use crate::protocol::self_delivery::Handlers;
 use serde::Serialize;
 use stateright::actor::{
@@ -222,12 +223,13 @@ pub struct NodeStorage<T, St> {
     pub trail: Arc<T>,
 }
 
-/// The state of actor [`Node<A, C>`].
+/// The state of actor [`Node<A, C>`], which the model keeps as a [`Hashed`] one: a step
+/// changes one actor, and the fingerprint of the state after it rehashes that actor alone.
 pub type StateOf<A, C> = NodeState<ObservedOf<A>, <C as ModelClient>::State>;
 
 impl<A: Recorded, C: ModelClient<Protocol = A>> Actor for Node<A, C> {
     type Msg = A::Msg;
-    type State = StateOf<A, C>;
+    type State = Hashed<StateOf<A, C>>;
     type Timer = Owned<A::Timer>;
     type Random = ();
     type Storage = NodeStorage<A::Trail, A::Storage>;
@@ -240,7 +242,7 @@ impl<A: Recorded, C: ModelClient<Protocol = A>> Actor for Node<A, C> {
     }
 
     fn on_start(&self, id: Id, storage: &Option<Self::Storage>, o: &mut Out<Self>) -> Self::State {
-        match self {
+        Hashed::new(match self {
             Node::Protocol(actor) => {
                 let (saved, trail) = match storage {
                     Some(NodeStorage { saved, trail }) => (saved.clone(), Arc::clone(trail)),
@@ -268,7 +270,7 @@ impl<A: Recorded, C: ModelClient<Protocol = A>> Actor for Node<A, C> {
                 forward_client(id, out, o);
                 NodeState::Client(state)
             }
-        }
+        })
     }
 
     fn on_msg(
@@ -304,8 +306,14 @@ pub(super) enum Event<'a, A: Actor> {
 
 impl<A: Recorded, C: ModelClient<Protocol = A>> Node<A, C> {
     /// Handles `event` with the protocol actor's observed step or the client's handler.
-    fn step(&self, id: Id, state: &mut Cow<StateOf<A, C>>, event: Event<A>, o: &mut Out<Self>) {
-        let next = match (self, &**state) {
+    fn step(
+        &self,
+        id: Id,
+        state: &mut Cow<Hashed<StateOf<A, C>>>,
+        event: Event<A>,
+        o: &mut Out<Self>,
+    ) {
+        let next = match (self, &***state) {
             (Node::Protocol(actor), NodeState::Protocol(node)) => {
                 observed_step(actor, id, node, event, o).map(NodeState::Protocol)
             }
@@ -327,7 +335,7 @@ impl<A: Recorded, C: ModelClient<Protocol = A>> Node<A, C> {
             _ => unreachable!("an actor's state is of the actor's kind"),
         };
         if let Some(next) = next {
-            *state = Cow::Owned(next);
+            *state = Cow::Owned(Hashed::new(next));
         }
     }
 }
@@ -462,7 +470,7 @@ where
 /// anything (spec/reductions.md, R4). `restarts`: whether actors may yet restart.
 pub(crate) fn inert<A: Recorded, C: ModelClient<Protocol = A>>(
     actors: &[Node<A, C>],
-    states: &[Arc<StateOf<A, C>>],
+    states: &[Arc<Hashed<StateOf<A, C>>>],
     restarts: bool,
     env: Envelope<&A::Msg>,
 ) -> bool {
@@ -473,7 +481,7 @@ pub(crate) fn inert<A: Recorded, C: ModelClient<Protocol = A>>(
         let (Some(actor), Some(state)) = (actors.get(i), states.get(i)) else {
             return false;
         };
-        match (actor, &**state) {
+        match (actor, &***state) {
             (Node::Protocol(actor), NodeState::Protocol(node)) => {
                 actor.ignores_forever(&node.state, src, msg, restarts, src_ignores)
             }
@@ -494,7 +502,7 @@ pub(crate) fn protocol_actors<A: Recorded, C: ModelClient<Protocol = A>, H>(
         .actor_states
         .iter()
         .enumerate()
-        .filter_map(|(i, s)| match &**s {
+        .filter_map(|(i, s)| match &***s {
             NodeState::Protocol(node) => Some((Id::from(i), node)),
             NodeState::Client(_) => None,
         })

@@ -218,7 +218,7 @@ where
             return Ok(Torn::BeforeSave);
         }
         let (Some(Node::Protocol(actor)), NodeState::Protocol(node)) =
-            (self.model.actors.get(i), &*self.state.actor_states[i])
+            (self.model.actors.get(i), &**self.state.actor_states[i])
         else {
             return Ok(Torn::No);
         };
@@ -472,7 +472,7 @@ where
     if init
         .actor_states
         .iter()
-        .any(|s| !matches!(**s, NodeState::Protocol(_)))
+        .any(|s| !matches!(***s, NodeState::Protocol(_)))
     {
         return Err(BadTrace {
             file: None,

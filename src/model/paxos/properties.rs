@@ -68,8 +68,9 @@ struct Facts {
 type FactsKey = (Vec<Arc<PaxosNodeState>>, usize);
 
 /// The state of an actor of [`PaxosModel`].
-type PaxosNodeState =
-    crate::model::node::StateOf<crate::protocol::paxos::PaxosActor, super::client::RegisterClient>;
+type PaxosNodeState = crate::model::hashed::Hashed<
+    crate::model::node::StateOf<crate::protocol::paxos::PaxosActor, super::client::RegisterClient>,
+>;
 
 thread_local! {
     /// The facts of the state whose properties were last asked, with their key.

@@ -2,6 +2,7 @@
 //! so a state stands for every state that renames them.
 use super::client::RegisterClient;
 use super::model::PaxosModelState;
+use crate::model::hashed::Hashed;
 use crate::model::node;
 use crate::model::node::{NodeState, Observed, StateOf};
 use crate::protocol::paxos::{Msg, PaxosActor, Phase};
@@ -66,7 +67,7 @@ pub(super) fn representative(state: &PaxosModelState) -> PaxosModelState {
     PaxosModelState {
         actor_states: order
             .iter()
-            .map(|&old| Arc::new(rename_node(&state.actor_states[old], &rename)))
+            .map(|&old| Arc::new(Hashed::new(rename_node(&state.actor_states[old], &rename))))
             .collect(),
         network: state.network.rewrite(&plan),
         // Each timer is tagged with its holder (`node::Owned`): it moves with the actor to

@@ -50,7 +50,7 @@ impl Readable for MultiPaxosHarness {
         page.line("clients:".to_owned());
         for (i, actor_state) in state.actor_states.iter().enumerate() {
             let (NodeState::Client(c), Some(Node::Client(client))) =
-                (&**actor_state, model.actors.get(i))
+                (&***actor_state, model.actors.get(i))
             else {
                 continue;
             };

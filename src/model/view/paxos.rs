@@ -47,7 +47,7 @@ impl Readable for PaxosHarness {
         page.blank();
         page.line("clients:".to_owned());
         for (i, actor_state) in state.actor_states.iter().enumerate() {
-            if let NodeState::Client(client) = &**actor_state {
+            if let NodeState::Client(client) = &***actor_state {
                 let doing = match client.awaiting {
                     Some(1) => "waits for its put".to_owned(),
                     Some(2) => "waits for its get".to_owned(),
