@@ -71,3 +71,35 @@ fn main() {
     };
     std::process::exit(code);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_block_has_the_alignment_its_layout_asks() {
+        for align in [1, 2, 4, 8, 16, 32, 64, 4096] {
+            for size in [1, 7, 8, 24, 40, 48, 100, 1000, 5000] {
+                let Ok(layout) = Layout::from_size_align(size, align) else {
+                    continue;
+                };
+                // SAFETY: a non-zero size; each block is freed once, with its own layout.
+                unsafe {
+                    for block in [ALLOCATOR.alloc(layout), ALLOCATOR.alloc_zeroed(layout)] {
+                        assert!(
+                            !block.is_null() && block.align_offset(align) == 0,
+                            "{layout:?}"
+                        );
+                        let grown = ALLOCATOR.realloc(block, layout, size * 3);
+                        assert!(
+                            !grown.is_null() && grown.align_offset(align) == 0,
+                            "{layout:?}"
+                        );
+                        let layout = Layout::from_size_align(size * 3, align).expect("a layout");
+                        ALLOCATOR.dealloc(grown, layout);
+                    }
+                }
+            }
+        }
+    }
+}
