@@ -11,37 +11,39 @@ static ALLOCATOR: Mimalloc = Mimalloc;
 /// `mi_malloc_aligned`, and mimalloc 3 serves that from the plain size classes only when a
 /// class's free list happens to start aligned or its block size is a power of two: otherwise
 /// (a 24- or 48-byte block, a class whose page has just run out) it takes its over-allocating
-/// path, a larger block for a slower call. A request of at most `MI_MAX_ALIGN_SIZE` (16 bytes)
-/// alignment whose size is a multiple of it is what plain `mi_malloc` guarantees (its size
-/// classes are multiples of 8, and of 16 above 16), so it goes there; any other request keeps
-/// the aligned calls. The same fix is proposed upstream (purpleprotocol/mimalloc_rust#170).
-/// Measured in docs/benchmarks.md, "Cutting the per-state cost".
+/// path, a larger block for a slower call. The same fix is proposed upstream
+/// (purpleprotocol/mimalloc_rust#170). Measured in docs/benchmarks.md, "Cutting the per-state
+/// cost".
+///
+/// A request of at most `MI_MAX_ALIGN_SIZE` (16 bytes) alignment goes to plain `mi_malloc`,
+/// for its size rounded up to a multiple of the alignment (a hash table asks for an odd size
+/// at 16 bytes): mimalloc's first block in a page is 16-aligned, and its size classes are
+/// multiples of 8 bytes, and of 16 for a size that is a multiple of 16, so every block of such
+/// a class has the alignment asked. A larger alignment keeps the aligned calls.
 struct Mimalloc;
 
 impl Mimalloc {
-    /// Whether plain `mi_malloc` and friends give `layout`'s alignment.
-    fn natural(layout: Layout) -> bool {
-        layout.align() <= 16 && layout.size().is_multiple_of(layout.align())
+    /// The size to ask plain `mi_malloc` and friends for, to get `layout`, if they can.
+    fn natural(layout: Layout) -> Option<usize> {
+        (layout.align() <= 16).then(|| layout.pad_to_align().size())
     }
 }
 
-// SAFETY: every call is mimalloc's own, for the layout's size, with the layout's alignment
-// either guaranteed by the plain call (`natural`) or asked for; `dealloc` frees with
+// SAFETY: every call is mimalloc's own, for at least the layout's size, with the layout's
+// alignment either given by the plain call (`natural`) or asked for; `dealloc` frees with
 // `mi_free`, which frees both kinds.
 unsafe impl GlobalAlloc for Mimalloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if Self::natural(layout) {
-            mi::mi_malloc(layout.size()).cast()
-        } else {
-            mi::mi_malloc_aligned(layout.size(), layout.align()).cast()
+        match Self::natural(layout) {
+            Some(size) => mi::mi_malloc(size).cast(),
+            None => mi::mi_malloc_aligned(layout.size(), layout.align()).cast(),
         }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if Self::natural(layout) {
-            mi::mi_zalloc(layout.size()).cast()
-        } else {
-            mi::mi_zalloc_aligned(layout.size(), layout.align()).cast()
+        match Self::natural(layout) {
+            Some(size) => mi::mi_zalloc(size).cast(),
+            None => mi::mi_zalloc_aligned(layout.size(), layout.align()).cast(),
         }
     }
 
@@ -50,10 +52,10 @@ unsafe impl GlobalAlloc for Mimalloc {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if Self::natural(layout) && new_size.is_multiple_of(layout.align()) {
-            mi::mi_realloc(ptr.cast(), new_size).cast()
-        } else {
-            mi::mi_realloc_aligned(ptr.cast(), new_size, layout.align()).cast()
+        let new_layout = Layout::from_size_align(new_size, layout.align());
+        match new_layout.ok().and_then(Self::natural) {
+            Some(size) => mi::mi_realloc(ptr.cast(), size).cast(),
+            None => mi::mi_realloc_aligned(ptr.cast(), new_size, layout.align()).cast(),
         }
     }
 }
