@@ -9,13 +9,12 @@ use serde::{Serialize, Serializer};
 use std::cmp::Ordering;
 use std::fmt::{self, Debug};
 use std::hash::{Hash, Hasher};
-use std::ops::Deref;
+use std::ops::{Deref, DerefMut};
 use std::sync::OnceLock;
 
-/// A value with its hash, computed when first asked and kept. It cannot be changed in place
-/// (there is no `DerefMut`): a changed value is a new [`Hashed`], so the hash kept is always
-/// the value's. Compared, ordered, shown and serialized as the value; hashed as the value's
-/// hash, so equal values hash equal.
+/// A value with its hash, computed when first asked and kept until the value is borrowed to
+/// change ([`DerefMut`]), so the hash kept is always the value's. Compared, ordered, shown and
+/// serialized as the value; hashed as the value's hash, so equal values hash equal.
 #[derive(Clone)]
 pub struct Hashed<T> {
     value: T,
@@ -30,11 +29,6 @@ impl<T> Hashed<T> {
             hash: OnceLock::new(),
         }
     }
-
-    /// The value, to change it (its hash is dropped with the wrapper).
-    pub fn into_inner(self) -> T {
-        self.value
-    }
 }
 
 impl<T> Deref for Hashed<T> {
@@ -42,6 +36,21 @@ impl<T> Deref for Hashed<T> {
 
     fn deref(&self) -> &T {
         &self.value
+    }
+}
+
+/// The value, to change: the hash kept is dropped first, to be computed again when next asked.
+/// It cannot be asked while the value is borrowed to change, so it is always the value's.
+impl<T> DerefMut for Hashed<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.hash.take();
+        &mut self.value
+    }
+}
+
+impl<T: Default> Default for Hashed<T> {
+    fn default() -> Self {
+        Hashed::new(T::default())
     }
 }
 
@@ -114,5 +123,9 @@ mod tests {
         assert_ne!(hash_of(&a), hash_of(&Hashed::new(vec![1, 2, 4])));
         assert_eq!(a, b);
         assert_eq!(format!("{a:?}"), "[1, 2, 3]");
+        let mut changed = a.clone();
+        changed.push(4);
+        assert_eq!(hash_of(&changed), hash_of(&Hashed::new(vec![1, 2, 3, 4])));
+        assert_ne!(hash_of(&changed), hash_of(&a));
     }
 }

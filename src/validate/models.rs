@@ -31,7 +31,7 @@ pub fn validate(dir: &Path) -> Result<ValidationReport, BadTrace> {
             replay(
                 &model,
                 &traces,
-                |ghost: &mut Arc<crate::model::paxos::Ghost>| {
+                |ghost: &mut crate::model::paxos::History| {
                     Arc::make_mut(ghost).calls = Calls::new(WORegister(None));
                 },
             )
@@ -54,7 +54,7 @@ pub fn validate(dir: &Path) -> Result<ValidationReport, BadTrace> {
             replay(
                 &model,
                 &traces,
-                |ghost: &mut Arc<crate::model::multi_paxos::Ghost>| {
+                |ghost: &mut crate::model::multi_paxos::History| {
                     Arc::make_mut(ghost).calls = Calls::new(Kv::default());
                 },
             )

@@ -6,7 +6,7 @@ use super::config::ModelCfg;
 use super::config::MultiPaxosConfig;
 use super::ghost::record_in;
 use super::ghost::record_out;
-use super::ghost::Ghost;
+use super::ghost::History;
 use super::judge::judge;
 use super::model::MultiPaxosHarness;
 use super::model::MultiPaxosModel;
@@ -63,7 +63,7 @@ impl Harness for MultiPaxosHarness {
     type Actor = MultiPaxosActor;
     type Client = KvClient;
     type Config = MultiPaxosConfig;
-    type History = Arc<Ghost>;
+    type History = super::ghost::History;
 
     fn judge(
         cfg: &ModelCfg,
@@ -225,8 +225,8 @@ impl MultiPaxosConfig {
             .into_iter()
             .filter(move |p| liveness || p.expectation != Expectation::Eventually);
         let checked = HarnessModel::new(actors, properties)
-            .finding(|property, ghost: &Arc<Ghost>| ghost.refinement.finding(property))
-            .full_history(|ghost: &mut Arc<Ghost>| Arc::make_mut(ghost).calls.keep_full_history());
+            .finding(|property, ghost: &History| ghost.refinement.finding(property))
+            .full_history(|ghost: &mut History| Arc::make_mut(ghost).calls.keep_full_history());
         if self.lose_chosen {
             checked.losing(|msg| matches!(msg, Msg::Chosen { .. }))
         } else {

@@ -3,6 +3,7 @@
 //! the hooks that record the clients' calls and returns.
 use super::config::ModelCfg;
 use crate::model::harness;
+use crate::model::hashed::Hashed;
 use crate::model::linearizability::Calls;
 use crate::model::node;
 use crate::model::node::Recorded;
@@ -126,6 +127,11 @@ pub struct Ghost {
     pub took: harness::Took<Took>,
 }
 
+/// The model's history: the [`Ghost`], shared by a state and its successors until a step
+/// changes it, with its hash kept ([`Hashed`]), so that a state's fingerprint rehashes it only
+/// when a step changed it.
+pub type History = Arc<Hashed<Ghost>>;
+
 /// A path a witness names that the state after it does not show ([`harness::Took`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Took {
@@ -162,11 +168,7 @@ impl Default for Ghost {
     }
 }
 
-pub(super) fn record_out(
-    _: &ModelCfg,
-    ghost: &Arc<Ghost>,
-    env: Envelope<&Msg>,
-) -> Option<Arc<Ghost>> {
+pub(super) fn record_out(_: &ModelCfg, ghost: &History, env: Envelope<&Msg>) -> Option<History> {
     let Msg::Request { command } = env.msg else {
         return None;
     };
@@ -178,14 +180,10 @@ pub(super) fn record_out(
     next.submitted.insert(command.clone());
     next.calls
         .invoke(env.src, command.request, command.op.clone());
-    Some(Arc::new(next))
+    Some(Arc::new(Hashed::new(next)))
 }
 
-pub(super) fn record_in(
-    _: &ModelCfg,
-    ghost: &Arc<Ghost>,
-    env: Envelope<&Msg>,
-) -> Option<Arc<Ghost>> {
+pub(super) fn record_in(_: &ModelCfg, ghost: &History, env: Envelope<&Msg>) -> Option<History> {
     let Msg::Reply { request, ret } = env.msg else {
         return None;
     };
@@ -194,5 +192,5 @@ pub(super) fn record_in(
     }
     let mut next = Ghost::clone(ghost);
     next.calls.ret(env.dst, ret.clone());
-    Some(Arc::new(next))
+    Some(Arc::new(Hashed::new(next)))
 }

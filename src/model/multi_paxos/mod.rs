@@ -17,6 +17,6 @@ pub use assemble::property_names;
 pub use client::{KvClient, KvClientState};
 pub use config::ModelCfg;
 pub use config::MultiPaxosConfig;
-pub use ghost::{Ghost, LedBeforeRestart, Took, Trail};
+pub use ghost::{Ghost, History, LedBeforeRestart, Took, Trail};
 pub use model::{MultiPaxosHarness, MultiPaxosModel, MultiPaxosModelState};
 pub(crate) use properties::{applied_prefix_consistent, run_twice};

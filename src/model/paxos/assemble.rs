@@ -6,7 +6,7 @@ use super::config::ModelCfg;
 use super::config::PaxosConfig;
 use super::ghost::record_in;
 use super::ghost::record_out;
-use super::ghost::Ghost;
+use super::ghost::History;
 use super::judge::judge;
 use super::model::PaxosHarness;
 use super::model::PaxosModel;
@@ -48,7 +48,7 @@ impl Harness for PaxosHarness {
     type Actor = PaxosActor;
     type Client = RegisterClient;
     type Config = PaxosConfig;
-    type History = Arc<Ghost>;
+    type History = super::ghost::History;
 
     /// The boundary (`within_boundary`) counts the ballots the trails record and reads the
     /// proposers' rounds, which neither the judge nor a reduction changes.
@@ -149,7 +149,7 @@ impl PaxosConfig {
             .within_boundary(within_boundary);
         HarnessModel::new(actors, properties())
             .symmetry(representative)
-            .finding(|property, ghost: &Arc<Ghost>| ghost.refinement.finding(property))
-            .full_history(|ghost: &mut Arc<Ghost>| Arc::make_mut(ghost).calls.keep_full_history())
+            .finding(|property, ghost: &History| ghost.refinement.finding(property))
+            .full_history(|ghost: &mut History| Arc::make_mut(ghost).calls.keep_full_history())
     }
 }

@@ -3,6 +3,7 @@
 //! clients' calls and returns.
 use super::config::ModelCfg;
 use crate::model::harness;
+use crate::model::hashed::Hashed;
 use crate::model::linearizability::Calls;
 use crate::model::node;
 use crate::model::node::Recorded;
@@ -99,6 +100,11 @@ pub struct Ghost {
     pub took: harness::Took<Took>,
 }
 
+/// The model's history: the [`Ghost`], shared by a state and its successors until a step
+/// changes it, with its hash kept ([`Hashed`]), so that a state's fingerprint rehashes it only
+/// when a step changed it.
+pub type History = Arc<Hashed<Ghost>>;
+
 /// A path a witness names that the state after it does not show ([`harness::Took`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Took {
@@ -123,17 +129,13 @@ impl Default for Ghost {
     }
 }
 
-pub(super) fn record_out(
-    _: &ModelCfg,
-    ghost: &Arc<Ghost>,
-    env: Envelope<&Msg>,
-) -> Option<Arc<Ghost>> {
+pub(super) fn record_out(_: &ModelCfg, ghost: &History, env: Envelope<&Msg>) -> Option<History> {
     if let Msg::GetOk {
         value: Some(value), ..
     } = *env.msg
     {
         let mut next = Ghost::clone(ghost);
-        return next.read.insert(value).then(|| Arc::new(next));
+        return next.read.insert(value).then(|| Arc::new(Hashed::new(next)));
     }
     let op = match *env.msg {
         Msg::Put { value, .. } => WORegisterOp::Write(value),
@@ -151,14 +153,10 @@ pub(super) fn record_out(
         next.proposed.insert(value);
     }
     next.calls.invoke(env.src, request, op);
-    Some(Arc::new(next))
+    Some(Arc::new(Hashed::new(next)))
 }
 
-pub(super) fn record_in(
-    _: &ModelCfg,
-    ghost: &Arc<Ghost>,
-    env: Envelope<&Msg>,
-) -> Option<Arc<Ghost>> {
+pub(super) fn record_in(_: &ModelCfg, ghost: &History, env: Envelope<&Msg>) -> Option<History> {
     let (request, ret) = match *env.msg {
         Msg::PutOk { request } => (request, WORegisterRet::WriteOk),
         Msg::PutFail { request } => (request, WORegisterRet::WriteFail),
@@ -173,5 +171,5 @@ pub(super) fn record_in(
         next.none_after_chosen = true;
     }
     next.calls.ret(env.dst, ret);
-    Some(Arc::new(next))
+    Some(Arc::new(Hashed::new(next)))
 }

@@ -17,5 +17,5 @@ pub use assemble::property_names;
 pub use client::{RegisterClient, RegisterClientState};
 pub use config::ModelCfg;
 pub use config::{Layout, PaxosConfig};
-pub use ghost::{Ghost, Took, Trail};
+pub use ghost::{Ghost, History, Took, Trail};
 pub use model::{PaxosHarness, PaxosModel, PaxosModelState};
