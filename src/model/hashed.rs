@@ -1,10 +1,11 @@
-//! A value that keeps its hash: what a model state holds for each actor, so that the
-//! fingerprint of a state rehashes only the actors a step changed.
+//! A value that keeps its hash: what a model state holds for each actor and for its history,
+//! so that the fingerprint of a state rehashes only what a step changed.
 //!
 //! stateright fingerprints every state it generates by hashing the whole of it, and one step
-//! changes one actor: the other actors' states are shared with the state before (stateright
-//! keeps them in `Arc`s) and were hashed already. A [`Hashed`] value computes its hash the
-//! first time it is asked and keeps it; the state's hash then takes that one number.
+//! changes one actor, and the history now and then: the rest is shared with the state before
+//! (stateright keeps the actors' states in `Arc`s, the harnesses the history) and was hashed
+//! already. A [`Hashed`] value computes its hash the first time it is asked and keeps it; the
+//! state's hash then takes that one number.
 use serde::{Serialize, Serializer};
 use std::cmp::Ordering;
 use std::fmt::{self, Debug};
