@@ -400,11 +400,13 @@ impl ProtocolModel {
             ProtocolModel::Paxos(config) => {
                 let mut model = config.clone().into_model();
                 model.skip_noops = settings.strategy == Strategy::Simulation;
+                model.exhaustive = settings.strategy != Strategy::Simulation;
                 check::run(model, settings)
             }
             ProtocolModel::MultiPaxos(config) => {
                 let mut model = config.clone().into_model();
                 model.skip_noops = settings.strategy == Strategy::Simulation;
+                model.exhaustive = settings.strategy != Strategy::Simulation;
                 check::run(model, settings)
             }
         }

@@ -41,13 +41,22 @@ pub trait Harness: Sized + 'static {
     /// The model's ghost history: what the clients did, what the judge found.
     type History: Clone + Debug + Hash + PartialEq + Send + Sync + 'static;
 
-    /// Whether the model's boundary reads only what a step itself leaves (the actors' states
-    /// and trails), nothing that the judge writes or a reduction removes. A successor outside
-    /// such a boundary is then handed back as the step left it, neither judged nor reduced:
-    /// every checker drops a state outside the boundary at once, unexplored, unchecked and
-    /// unfingerprinted, so its history and network are never read. `false` unless a harness
-    /// says so.
-    const BOUNDARY_BEFORE_JUDGE: bool = false;
+    /// The model's boundary, where it reads the actors' states alone (their own states and
+    /// trails): nothing the judge writes, a reduction removes or the network holds. Whether
+    /// `actors` are within it, or `None` (the default) where the boundary reads more.
+    ///
+    /// Where it is given, a successor outside the boundary is handed back as the step left it,
+    /// neither judged nor reduced: every checker drops a state outside the boundary at once,
+    /// unexplored, unchecked and unfingerprinted, so its history and network are never read.
+    /// And the exhaustive checkers are spared a timeout that leads outside
+    /// ([`HarnessModel::exhaustive`](super::harness_model::HarnessModel::exhaustive)).
+    fn actors_within_boundary(
+        cfg: &ModelCfg<Self::Config>,
+        actors: &[Arc<ActorState<Self>>],
+    ) -> Option<bool> {
+        let _ = (cfg, actors);
+        None
+    }
 
     /// Judges a transition: sees the model's configuration, the step (stateright's action: a
     /// loss and a delivery that changes nothing leave the same state on an ordered network), the
@@ -76,6 +85,10 @@ pub type ActorMsg<P> = <<P as Harness>::Actor as Actor>::Msg;
 
 /// A protocol node of protocol harness `P`'s model: the actor's state with its ghost record.
 pub type ProtocolNode<P> = ObservedOf<<P as Harness>::Actor>;
+
+/// The state of an actor of protocol harness `P`'s model, as a model state holds it.
+pub type ActorState<P> =
+    super::hashed::Hashed<super::node::StateOf<<P as Harness>::Actor, <P as Harness>::Client>>;
 
 /// A state of the model of protocol harness `P`.
 pub type ModelState<P> =

@@ -22,22 +22,21 @@ use super::properties::linearizable;
 use super::properties::p1a;
 use super::properties::p2b;
 use super::properties::p2c;
-use super::properties::paxos_states;
 use super::properties::read_after_put;
 use super::properties::read_none_during_put;
 use super::properties::reads_only_chosen;
 use super::properties::refines_consensus;
 use super::properties::refines_voting;
 use super::properties::retry_after_preemption;
-use super::properties::trails;
 use super::properties::two_values_accepted;
 use super::properties::unique_numbers;
 use super::properties::validity;
 use super::properties::value_chosen;
 use super::symmetry::representative;
 use crate::model::harness;
-use crate::model::harness::{Harness, Transition};
+use crate::model::harness::{ActorState, Harness, Transition};
 use crate::model::harness_model::HarnessModel;
+use crate::model::node::{NodeState, ObservedOf};
 use crate::model::voting::{REFINES_CONSENSUS, REFINES_VOTING};
 use crate::protocol::paxos::{PaxosActor, Roles};
 use stateright::actor::model_timeout;
@@ -50,9 +49,11 @@ impl Harness for PaxosHarness {
     type Config = PaxosConfig;
     type History = super::ghost::History;
 
-    /// The boundary (`within_boundary`) counts the ballots the trails record and reads the
-    /// proposers' rounds, which neither the judge nor a reduction changes.
-    const BOUNDARY_BEFORE_JUDGE: bool = true;
+    /// The boundary counts the ballots the trails record and reads the proposers' rounds,
+    /// which neither the judge nor a reduction changes.
+    fn actors_within_boundary(cfg: &ModelCfg, actors: &[Arc<ActorState<Self>>]) -> Option<bool> {
+        Some(actors_within_boundary(cfg, actors))
+    }
 
     fn judge(
         cfg: &ModelCfg,
@@ -100,15 +101,28 @@ pub fn property_names(expectation: Expectation) -> Vec<&'static str> {
     harness::names(properties(), expectation)
 }
 
-/// The boundary: the proposers together start at most `ballots` ballots (clients never
-/// crash: the model has no such step).
+/// The boundary: the proposers together start at most `ballots` ballots, and none goes past
+/// round `max_round` (clients never crash: the model has no such step).
 fn within_boundary(cfg: &ModelCfg, state: &PaxosModelState) -> bool {
+    actors_within_boundary(cfg, &state.actor_states)
+}
+
+/// The boundary ([`within_boundary`]) as the actors' states alone show it.
+fn actors_within_boundary(cfg: &ModelCfg, actors: &[Arc<ActorState<PaxosHarness>>]) -> bool {
+    let nodes = || {
+        actors.iter().filter_map(|actor| match &***actor {
+            NodeState::Protocol(node) => Some(node),
+            NodeState::Client(_) => None,
+        })
+    };
     let config = &cfg.config;
     config
         .ballots
-        .is_none_or(|b| trails(state).map(|t| t.ballots).sum::<u32>() <= b)
+        .is_none_or(|b| nodes().map(|n| n.trail.ballots).sum::<u32>() <= b)
         && config.max_round.is_none_or(|max| {
-            paxos_states(state).all(|s| s.proposer.as_ref().is_none_or(|p| p.ballot.round <= max))
+            let round =
+                |n: &ObservedOf<PaxosActor>| n.state.proposer.as_ref().map(|p| p.ballot.round);
+            nodes().all(|n| round(n).is_none_or(|r| r <= max))
         })
 }
 

@@ -9,6 +9,7 @@ use super::properties::read_none_during_put;
 use super::properties::retry_after_preemption;
 use super::properties::trails;
 use crate::model::catalogue::{self, ProtocolModel};
+use crate::model::check::{self, Settings, Strategy};
 use crate::model::harness::{assert_judged_anew, explore};
 use crate::protocol::paxos::{Ballot, Msg};
 use stateright::actor::Envelope;
@@ -140,4 +141,39 @@ fn a_crashable_that_means_nothing_is_refused() {
         .validate()
         .expect_err("refused")
         .contains("servers layout"));
+}
+
+// The exhaustive checkers refuse a timeout that leads outside the boundary before stateright
+// copies the state for it (`HarnessModel::exhaustive`): the same states, the same verdicts.
+#[test]
+fn refusing_the_timeouts_that_leave_the_boundary_changes_no_count_and_no_verdict() {
+    let models = [
+        "paxos-3-servers-1-client-crash",
+        "paxos-3-servers-2-clients-3-ballots-ordered",
+    ];
+    for name in models {
+        let outcome = |exhaustive| {
+            let mut model = config(name).into_model();
+            model.exhaustive = exhaustive;
+            let settings = Settings {
+                strategy: Strategy::Bfs,
+                threads: 1,
+                timeout: None,
+                finish_when: None,
+                symmetry: false,
+                without: Vec::new(),
+                progress: false,
+                seed: 0,
+                walk_states: None,
+            };
+            let outcome = check::run(model, &settings);
+            let found = outcome
+                .properties
+                .iter()
+                .map(|p| (p.name, p.trace.is_some()));
+            let found: Vec<_> = found.collect();
+            (outcome.states, outcome.unique_states, found)
+        };
+        assert_eq!(outcome(true), outcome(false), "{name}");
+    }
 }
