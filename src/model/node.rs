@@ -118,7 +118,7 @@ pub type ClientOut<C> = Out<<C as ModelClient>::Protocol>;
 ///
 /// Shown (`Debug`) and serialized as the bare timer, so that the Explorer and the traces of
 /// counterexamples read as without the tag.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Owned<T> {
     /// The actor that set the timer.
     pub owner: Id,
