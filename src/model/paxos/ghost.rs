@@ -139,8 +139,12 @@ pub(super) fn record_out(
         value: Some(value), ..
     } = *env.msg
     {
+        if ghost.read.contains(&value) {
+            return None;
+        }
         let mut next = Ghost::clone(ghost);
-        return next.read.insert(value).then(|| Arc::new(next));
+        next.read.insert(value);
+        return Some(Arc::new(next));
     }
     let op = match *env.msg {
         Msg::Put { value, .. } => WORegisterOp::Write(value),
