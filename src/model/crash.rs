@@ -82,9 +82,9 @@ pub(crate) fn crash_mid_step<P: Harness>(
         }
         take_delivered(&mut next.network, env);
     }
-    let mut trail = <P::Actor as Recorded>::Trail::clone(&node.trail);
+    let mut trail = Cow::Borrowed(&*node.trail);
     for (dst, msg) in early {
-        trail.observe(steady, &msg);
+        <P::Actor as Recorded>::Trail::observe(&mut trail, steady, &msg);
         let env = Envelope {
             src: id,
             dst,
@@ -97,7 +97,7 @@ pub(crate) fn crash_mid_step<P: Harness>(
     }
     next.timers_set[i].cancel_all();
     next.crashed[i] = true;
-    let trail = Arc::new(trail);
+    let trail = Arc::new(trail.into_owned());
     next.actor_storages[i] = Some(NodeStorage {
         saved: node.saved.clone(),
         trail: Arc::clone(&trail),

@@ -5,7 +5,7 @@
 //! states. Both protocols' models are a [`HarnessModel`].
 use super::check::{self, Reduction, Representative, Runnable};
 use super::harness::{ActorMsg, Actors, ModelState, Transition};
-use super::node::Owned;
+use super::node::{ActionOf, Owned};
 use super::view::{self, Readable};
 use stateright::actor::{Actor, ActorModelAction, Id, Out};
 use stateright::{Model, Path, Property};
@@ -120,10 +120,56 @@ impl<P: Readable> HarnessModel<P> {
     /// it can reach ([`Reduction::InertMessages`]): such a message can only be delivered as a
     /// no-op, so the state without it has the same futures (spec/reductions.md, R4).
     pub fn drop_inert_messages(&self, state: &mut ModelState<P>) {
+        self.drop_inert_of(None, state);
+    }
+
+    /// [`HarnessModel::drop_inert_messages`] on `next`, the successor by `step` of a state
+    /// that keeps no inert message, testing only the messages from or to the actor that took
+    /// the step.
+    ///
+    /// Whether a message is inert ([`node::inert`](super::node::inert)) depends on nothing
+    /// but the message, the states of its receiver and of its sender (for a reply), and
+    /// whether actors may restart, which is the model's. A step changes the state of one
+    /// actor at most, the one that takes it (a delivery's receiver, the holder of a timer, an
+    /// actor that crashes, mid-step or not, or restarts), and every message it sends is that
+    /// actor's; a loss changes no actor; the judge writes only the history, and a loss at once
+    /// only removes messages. So a message of `next` that neither comes from nor goes to that
+    /// actor was in the state before, between actors in the same states, and was not inert
+    /// there. The state before keeps no inert message because every state the model hands
+    /// out is reduced: its initial states ([`Model::init_states`] reduces them) and each
+    /// successor it judges. (A successor outside the boundary, handed back unjudged for the
+    /// checkers to drop, is not reduced; only the Explorer shows its successors, with the
+    /// inert messages it had.)
+    fn drop_inert_after(&self, step: &ActionOf<P::Actor>, next: &mut ModelState<P>) {
+        let actor = match step {
+            ActorModelAction::Deliver { dst, .. } => Some(*dst),
+            ActorModelAction::Timeout(id, _)
+            | ActorModelAction::Crash(id)
+            | ActorModelAction::Recover(id) => Some(*id),
+            ActorModelAction::SelectRandom { actor, .. } => Some(*actor),
+            ActorModelAction::Drop(_) => None,
+        };
+        if let Some(actor) = actor {
+            self.drop_inert_of(Some(actor), next);
+        }
+        debug_assert!(
+            super::network::envelopes(&next.network).all(|env| !super::node::inert(
+                &self.inner.actors,
+                &next.actor_states,
+                self.inner.max_crashes > 0,
+                env
+            )),
+            "a step's successor kept an inert message between two actors that did not step"
+        );
+    }
+
+    /// Drops the inert messages from or to `actor` (every inert message, without one).
+    fn drop_inert_of(&self, actor: Option<Id>, state: &mut ModelState<P>) {
         let restarts = self.inner.max_crashes > 0;
         let (actors, states) = (&self.inner.actors, &state.actor_states);
         super::network::remove(&mut state.network, |env| {
-            super::node::inert(actors, states, restarts, env)
+            actor.is_none_or(|a| env.src == a || env.dst == a)
+                && super::node::inert(actors, states, restarts, env)
         });
     }
 
@@ -221,8 +267,13 @@ impl<P: Readable> Model for HarnessModel<P> {
     type State = ModelState<P>;
     type Action = StepOf<P::Actor>;
 
+    /// stateright's initial states, reduced as every successor is.
     fn init_states(&self) -> Vec<Self::State> {
-        self.inner.init_states()
+        let mut states = self.inner.init_states();
+        if self.drop_inert {
+            states.iter_mut().for_each(|s| self.drop_inert_messages(s));
+        }
+        states
     }
 
     fn actions(&self, state: &Self::State, actions: &mut Vec<Self::Action>) {
@@ -274,7 +325,7 @@ impl<P: Readable> Model for HarnessModel<P> {
         };
         P::judge(&self.inner.cfg, &step, last, &mut next);
         if self.drop_inert {
-            self.drop_inert_messages(&mut next);
+            self.drop_inert_after(step.action, &mut next);
         }
         Some(next)
     }

@@ -197,6 +197,9 @@ where
     S: SequentialSpec + Hash + PartialEq,
     S::Ret: Clone + Debug + Hash,
 {
+    if ways.len() < 2 {
+        return ways; // Already without repeats and in order.
+    }
     let mut keyed: Vec<(u64, Way<S>)> = ways
         .into_iter()
         .map(|way| {

@@ -37,8 +37,10 @@ pub trait Trail<A: Actor>: Clone + Debug + Default + Eq + Ord + Hash + Serialize
         Self::Step::default()
     }
 
-    /// Records `sent`, a message the actor sent during `step` (to itself included).
-    fn observe(&mut self, step: Self::Step, sent: &A::Msg);
+    /// Records `sent`, a message the actor sent during `step` (to itself included). Takes the
+    /// trail as a [`Cow`], as [`Trail::settle`] does, so that a message the trail already
+    /// shows does not copy it.
+    fn observe(trail: &mut Cow<'_, Self>, step: Self::Step, sent: &A::Msg);
 
     /// Records what the actor's `state` after a step shows. Takes the trail as a [`Cow`] so
     /// that the trail is copied only when it changes: a trail that is not copied, with nothing
@@ -119,7 +121,7 @@ pub type ClientOut<C> = Out<<C as ModelClient>::Protocol>;
 ///
 /// Shown (`Debug`) and serialized as the bare timer, so that the Explorer and the traces of
 /// counterexamples read as without the tag.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Owned<T> {
     /// The actor that set the timer.
     pub owner: Id,
@@ -382,20 +384,21 @@ fn observed_step<A: Recorded, C: ModelClient<Protocol = A>>(
 ) -> Option<ObservedOf<A>> {
     let mut state = Cow::Borrowed(&node.state);
     let mut trail = Cow::Borrowed(&*node.trail);
+    let mut sent_any = false;
     let mut out = Out::new();
-    // The trail is copied for every message sent, even one it does not record, so that such a
-    // step saves the storage again: the model's states depend on it.
     match event {
         Event::Msg(src, msg) => {
             let step = A::Trail::step(&node.state, &msg);
             actor.on_msg_observed(id, &mut state, src, msg, &mut out, &mut |sent| {
-                trail.to_mut().observe(step, sent)
+                sent_any = true;
+                A::Trail::observe(&mut trail, step, sent)
             });
         }
         Event::Timeout(timer) => {
             let step = Default::default();
             actor.on_timeout_observed(id, &mut state, timer, &mut out, &mut |sent| {
-                trail.to_mut().observe(step, sent)
+                sent_any = true;
+                A::Trail::observe(&mut trail, step, sent)
             });
         }
     }
@@ -404,7 +407,9 @@ fn observed_step<A: Recorded, C: ModelClient<Protocol = A>>(
     if let Some(storage) = forward_except_saves(id, out, o) {
         *saved.to_mut() = Some(storage);
     }
-    let changed = matches!(trail, Cow::Owned(_)) || matches!(saved, Cow::Owned(_));
+    // A step that sends a message saves the storage again, even when its trail records
+    // nothing of it: the model's states depend on it.
+    let changed = sent_any || matches!(trail, Cow::Owned(_)) || matches!(saved, Cow::Owned(_));
     if changed {
         let trail = match trail {
             Cow::Owned(trail) => Arc::new(trail),

@@ -159,10 +159,27 @@ fn deliver_locally<A: Handlers>(
     actor: &A,
     id: Id,
     state: &mut Cow<A::State>,
-    out: Out<A>,
+    mut out: Out<A>,
     o: &mut Out<A>,
     observe: &mut dyn FnMut(&A::Msg),
 ) {
+    // Most steps send nothing to the actor itself and save once at most: the order below is
+    // then the order the handler gave, and the commands go out as they are.
+    let local = |c: &CommandOf<A>| matches!(c, Command::Send(dst, _) if *dst == id);
+    let saves = out.iter().filter(|c| matches!(c, Command::Save(_))).count();
+    if saves <= 1 && !out.iter().any(local) {
+        for command in out.iter() {
+            if let Command::Send(_, msg) = command {
+                observe(msg);
+            }
+        }
+        if o.is_empty() {
+            *o = out;
+        } else {
+            o.append(&mut out);
+        }
+        return;
+    }
     let mut pending: VecDeque<_> = out.into_iter().collect();
     // The step's commands from its first save on, which wait for the last save.
     let mut after_save: Option<(A::Storage, Vec<CommandOf<A>>)> = None;

@@ -314,7 +314,7 @@ mod tests {
         };
         let mut out = Out::<PaxosActor>::new();
         out.save(saved.clone());
-        out.send(Id::from(peer), promise.clone());
+        out.send(Id::from(peer), promise);
         tracer.step(Handled::Msg(Id::from(peer), &prepare), &out, &store);
         tracer.step(
             Handled::<PaxosActor>::Timeout(&Timer::Retry),

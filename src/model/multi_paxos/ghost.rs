@@ -56,17 +56,18 @@ impl node::Trail<MultiPaxosActor> for Trail {
         matches!(msg, Msg::Request { .. }) && state.is_leader()
     }
 
-    fn observe(&mut self, steady: bool, sent: &Msg) {
+    fn observe(trail: &mut Cow<'_, Self>, steady: bool, sent: &Msg) {
+        let trail = trail.to_mut();
         match sent {
             Msg::Accepted { slot, proposal } => {
-                self.accepted.insert((*slot, proposal.clone()));
-                self.promised = self.promised.max(proposal.ballot);
+                trail.accepted.insert((*slot, proposal.clone()));
+                trail.promised = trail.promised.max(proposal.ballot);
             }
-            Msg::Promise { ballot, .. } => self.promised = self.promised.max(*ballot),
+            Msg::Promise { ballot, .. } => trail.promised = trail.promised.max(*ballot),
             Msg::Accept { slot, proposal } => {
-                self.issued.insert((*slot, proposal.clone()));
+                trail.issued.insert((*slot, proposal.clone()));
                 if steady {
-                    self.steady.insert((*slot, proposal.clone()));
+                    trail.steady.insert((*slot, proposal.clone()));
                 }
             }
             _ => {}

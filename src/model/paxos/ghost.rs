@@ -12,6 +12,7 @@ use crate::protocol::paxos::{Ballot, Msg, PaxosActor, Proposal, RequestId, Stora
 use serde::Serialize;
 use stateright::actor::{Envelope, Id};
 use stateright::semantics::write_once_register::{WORegister, WORegisterOp, WORegisterRet};
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -54,21 +55,27 @@ impl node::Trail<PaxosActor> for Trail {
         saved.filter(|_| actor.roles.acceptor).map(|s| s.promised)
     }
 
-    fn observe(&mut self, (): (), sent: &Msg) {
+    /// Copies the trail only for a message that changes it.
+    fn observe(trail: &mut Cow<'_, Self>, (): (), sent: &Msg) {
         match *sent {
-            Msg::Promise { ballot, .. } => self.promised = self.promised.max(ballot),
-            Msg::Accepted { proposal }
-                if self.accepted.insert(proposal)
-                    && self.promised > proposal.ballot
-                    && self.p1a_broken.is_none() =>
+            Msg::Promise { ballot, .. } if ballot > trail.promised => {
+                trail.to_mut().promised = ballot;
+            }
+            Msg::Accepted { proposal } if !trail.accepted.contains(&proposal) => {
+                let trail = trail.to_mut();
+                trail.accepted.insert(proposal);
+                if trail.promised > proposal.ballot && trail.p1a_broken.is_none() {
+                    trail.p1a_broken = Some(proposal);
+                }
+            }
+            Msg::Accept { proposal }
+                if !trail.issued.contains(&proposal) || proposal.ballot != trail.last_ballot =>
             {
-                self.p1a_broken = Some(proposal);
+                let trail = trail.to_mut();
+                trail.issued.insert(proposal);
+                trail.count(proposal.ballot);
             }
-            Msg::Accept { proposal } => {
-                self.issued.insert(proposal);
-                self.count(proposal.ballot);
-            }
-            Msg::Prepare { ballot } => self.count(ballot),
+            Msg::Prepare { ballot } if ballot != trail.last_ballot => trail.to_mut().count(ballot),
             _ => {}
         }
     }
@@ -134,8 +141,12 @@ pub(super) fn record_out(_: &ModelCfg, ghost: &History, env: Envelope<&Msg>) -> 
         value: Some(value), ..
     } = *env.msg
     {
+        if ghost.read.contains(&value) {
+            return None;
+        }
         let mut next = Ghost::clone(ghost);
-        return next.read.insert(value).then(|| Arc::new(Hashed::new(next)));
+        next.read.insert(value);
+        return Some(Arc::new(Hashed::new(next)));
     }
     let op = match *env.msg {
         Msg::Put { value, .. } => WORegisterOp::Write(value),

@@ -234,12 +234,10 @@ pub(super) fn dueling_proposers(_: &PaxosModel, state: &PaxosModelState) -> bool
         let promised = [acceptor.promised, node.trail.promised];
         let promised = promised.into_iter().filter(|b| b.round > 0);
         let accepted = node.trail.accepted.iter().map(|p| p.ballot);
-        promised
-            .chain(accepted)
-            .map(|b| b.proposer)
-            .unique()
-            .count()
-            >= 2
+        let mut proposers = promised.chain(accepted).map(|b| b.proposer);
+        proposers
+            .next()
+            .is_some_and(|first| proposers.any(|other| other != first))
     })
 }
 

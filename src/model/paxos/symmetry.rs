@@ -118,6 +118,6 @@ fn rename_node(node: &PaxosNodeState, rename: &impl Fn(&Id) -> Id) -> PaxosNodeS
 /// `src` and `dst`, which the network renames itself.
 impl Rewrite<Id> for Msg {
     fn rewrite<S>(&self, _: &RewritePlan<Id, S>) -> Self {
-        self.clone()
+        *self
     }
 }

@@ -30,8 +30,9 @@ impl std::fmt::Debug for Proposal {
     }
 }
 
-/// Every message of the protocol, client requests and replies included.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Every message of the protocol, client requests and replies included. `Copy`, as each of its
+/// fields is: the model checker then copies a state's network of envelopes as one block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Msg {
     /// Client to proposer: write `value` into the write-once register.
     Put {

@@ -520,7 +520,7 @@ mod tests {
                 proposer: peers[1],
             },
         };
-        let wire = Wire::Plain(rejected.clone());
+        let wire = Wire::Plain(rejected);
         guard.on_msg(peers[0], &mut state, peers[1], wire, &mut o);
         assert!(matches!(state, Cow::Borrowed(_)));
         let timer = GuardTimer::Deliver(peers[1], rejected);
@@ -630,7 +630,7 @@ mod tests {
         let mut start_out = Out::new();
         let start = guard.on_start(me, &None, &mut start_out);
         let forged = [
-            (peer, Wire::Plain(prepare.clone())),
+            (peer, Wire::Plain(prepare)),
             (
                 peer,
                 Wire::Sealed {

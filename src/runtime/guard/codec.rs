@@ -175,11 +175,11 @@ mod tests {
             request: 7,
             value: 'A',
         };
-        let plain = encode_wire(&Wire::Plain(msg.clone())).expect("encodes");
+        let plain = encode_wire(&Wire::Plain(msg)).expect("encodes");
         assert_eq!(plain, br#"{"Put":{"request":7,"value":"A"}}"#);
         assert_eq!(
             decode_wire::<PaxosActor>(&plain).ok(),
-            Some(Wire::Plain(msg.clone()))
+            Some(Wire::Plain(msg))
         );
         let body = serde_json::to_vec(&msg).expect("encodes");
         let sealed = Wire::<Msg>::Sealed {
