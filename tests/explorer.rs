@@ -30,20 +30,6 @@ fn load(name: &str) -> ProtocolModel {
         .model
 }
 
-fn settings(strategy: Strategy) -> Settings {
-    Settings {
-        strategy,
-        threads: 1,
-        timeout: None,
-        finish_when: None,
-        symmetry: false,
-        without: Vec::new(),
-        progress: false,
-        seed: 0,
-        walk_states: None,
-    }
-}
-
 /// Follows the Explorer path `path` (`0/3/1/...`: the initial state's index, then each
 /// action's index among its state's actions) in `model`, as the Explorer does: the last
 /// state, and the text the Explorer shows for the last step.
@@ -87,7 +73,7 @@ fn holds<M: Model>(model: &M, property: &str, state: &M::State) -> bool {
 fn a_counterexample_link_lands_on_a_state_that_says_it_violates_the_property() {
     for (name, property) in [READ_BY_VALUE, IGNORE_REPORTED] {
         let model = load(name);
-        let mut settings = settings(Strategy::Bfs);
+        let mut settings = Settings::one_thread(Strategy::Bfs);
         settings.finish_when = Some(BTreeSet::from([property]));
         let outcome = model.run(&settings);
         let trace = outcome
@@ -126,7 +112,7 @@ fn a_snapshot_counterexample_is_explained_by_slots() {
     let ProtocolModel::MultiPaxos(config) = load(name) else {
         panic!("{name} is a Multi-Paxos model");
     };
-    let mut settings = settings(Strategy::Bfs);
+    let mut settings = Settings::one_thread(Strategy::Bfs);
     settings.finish_when = Some(BTreeSet::from([property]));
     let model = ProtocolModel::MultiPaxos(config.clone());
     let outcome = model.run(&settings);
@@ -157,7 +143,7 @@ fn a_simulation_link_counts_every_action_the_explorer_lists() {
     let property = "steady state";
     let mut found = 0;
     for seed in 0..4 {
-        let mut settings = settings(Strategy::Simulation);
+        let mut settings = Settings::one_thread(Strategy::Simulation);
         settings.seed = seed;
         settings.timeout = Some(Duration::from_secs(3));
         settings.finish_when = Some(BTreeSet::from([property]));

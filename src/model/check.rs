@@ -99,6 +99,24 @@ pub struct Settings {
     pub walk_states: Option<usize>,
 }
 
+impl Settings {
+    /// `strategy` on one thread, to the end, with every reduction but symmetry, quietly: a
+    /// check whose counts and traces are the same on every run.
+    pub fn one_thread(strategy: Strategy) -> Self {
+        Settings {
+            strategy,
+            threads: 1,
+            timeout: None,
+            finish_when: None,
+            symmetry: false,
+            without: Vec::new(),
+            progress: false,
+            seed: 0,
+            walk_states: None,
+        }
+    }
+}
+
 /// A function from a state to the representative of its symmetry class.
 pub type Representative<M> = fn(&<M as Model>::State) -> <M as Model>::State;
 

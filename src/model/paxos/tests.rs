@@ -155,18 +155,7 @@ fn refusing_the_timeouts_that_leave_the_boundary_changes_no_count_and_no_verdict
         let outcome = |exhaustive| {
             let mut model = config(name).into_model();
             model.exhaustive = exhaustive;
-            let settings = Settings {
-                strategy: Strategy::Bfs,
-                threads: 1,
-                timeout: None,
-                finish_when: None,
-                symmetry: false,
-                without: Vec::new(),
-                progress: false,
-                seed: 0,
-                walk_states: None,
-            };
-            let outcome = check::run(model, &settings);
+            let outcome = check::run(model, &Settings::one_thread(Strategy::Bfs));
             let found = outcome
                 .properties
                 .iter()
