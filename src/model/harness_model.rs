@@ -212,6 +212,10 @@ impl<P: Readable> HarnessModel<P> {
         id: Id,
         timer: &Owned<<P::Actor as Actor>::Timer>,
     ) -> bool {
+        let cfg = &self.inner.cfg;
+        if P::actors_within_boundary(cfg, &last.actor_states).is_none() {
+            return false; // The boundary reads more than the actors (Multi-Paxos).
+        }
         let i = usize::from(id);
         let (Some(actor), Some(state)) = (self.inner.actors.get(i), last.actor_states.get(i))
         else {
@@ -224,7 +228,7 @@ impl<P: Readable> HarnessModel<P> {
         };
         let mut actors = last.actor_states.clone();
         actors[i] = Arc::new(stepped);
-        P::actors_within_boundary(&self.inner.cfg, &actors) == Some(false)
+        P::actors_within_boundary(cfg, &actors) == Some(false)
     }
 
     /// A step as a counterexample's trace reads it.
