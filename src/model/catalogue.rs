@@ -399,14 +399,12 @@ impl ProtocolModel {
         match self {
             ProtocolModel::Paxos(config) => {
                 let mut model = config.clone().into_model();
-                model.skip_noops = settings.strategy == Strategy::Simulation;
-                model.exhaustive = settings.strategy != Strategy::Simulation;
+                model.checked_by(settings.strategy);
                 check::run(model, settings)
             }
             ProtocolModel::MultiPaxos(config) => {
                 let mut model = config.clone().into_model();
-                model.skip_noops = settings.strategy == Strategy::Simulation;
-                model.exhaustive = settings.strategy != Strategy::Simulation;
+                model.checked_by(settings.strategy);
                 check::run(model, settings)
             }
         }

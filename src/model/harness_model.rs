@@ -3,7 +3,7 @@
 //! transition whole (the state before and the state after), so that a property can speak of
 //! steps ("a read that answers nothing started before anything was chosen") and not only of
 //! states. Both protocols' models are a [`HarnessModel`].
-use super::check::{self, Reduction, Representative, Runnable};
+use super::check::{self, Reduction, Representative, Runnable, Strategy};
 use super::harness::{ActorMsg, Actors, ModelState, Transition};
 use super::node::{ActionOf, Owned};
 use super::view::{self, Readable};
@@ -240,6 +240,13 @@ impl<P: Readable> HarnessModel<P> {
                 check::describe_actor_step(&self.inner, step)
             ),
         }
+    }
+
+    /// Sets what depends on the checker that runs the model: `skip_noops` for a simulation,
+    /// `exhaustive` for depth- and breadth-first search.
+    pub(crate) fn checked_by(&mut self, strategy: Strategy) {
+        self.skip_noops = strategy == Strategy::Simulation;
+        self.exhaustive = strategy != Strategy::Simulation;
     }
 
     /// Offers `finding` to explain a failure from the history the judge wrote.

@@ -503,8 +503,14 @@ pub(crate) fn inert<A: Recorded, C: ModelClient<Protocol = A>>(
 pub(crate) fn protocol_actors<A: Recorded, C: ModelClient<Protocol = A>, H>(
     state: &ActorModelState<Node<A, C>, H>,
 ) -> impl Iterator<Item = (Id, &ObservedOf<A>)> {
-    state
-        .actor_states
+    protocol_nodes::<A, C>(&state.actor_states)
+}
+
+/// The protocol actors among `actor_states` (a model state's), with their ids, in index order.
+pub(crate) fn protocol_nodes<A: Recorded, C: ModelClient<Protocol = A>>(
+    actor_states: &[Arc<Hashed<StateOf<A, C>>>],
+) -> impl Iterator<Item = (Id, &ObservedOf<A>)> {
+    actor_states
         .iter()
         .enumerate()
         .filter_map(|(i, s)| match &***s {

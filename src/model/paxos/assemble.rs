@@ -36,7 +36,7 @@ use super::symmetry::representative;
 use crate::model::harness;
 use crate::model::harness::{ActorState, Harness, Transition};
 use crate::model::harness_model::HarnessModel;
-use crate::model::node::{NodeState, ObservedOf};
+use crate::model::node::protocol_nodes;
 use crate::model::voting::{REFINES_CONSENSUS, REFINES_VOTING};
 use crate::protocol::paxos::{PaxosActor, Roles};
 use stateright::actor::model_timeout;
@@ -109,20 +109,18 @@ fn within_boundary(cfg: &ModelCfg, state: &PaxosModelState) -> bool {
 
 /// The boundary ([`within_boundary`]) as the actors' states alone show it.
 fn actors_within_boundary(cfg: &ModelCfg, actors: &[Arc<ActorState<PaxosHarness>>]) -> bool {
-    let nodes = || {
-        actors.iter().filter_map(|actor| match &***actor {
-            NodeState::Protocol(node) => Some(node),
-            NodeState::Client(_) => None,
-        })
-    };
+    let nodes = || protocol_nodes::<PaxosActor, RegisterClient>(actors).map(|(_, node)| node);
     let config = &cfg.config;
     config
         .ballots
         .is_none_or(|b| nodes().map(|n| n.trail.ballots).sum::<u32>() <= b)
         && config.max_round.is_none_or(|max| {
-            let round =
-                |n: &ObservedOf<PaxosActor>| n.state.proposer.as_ref().map(|p| p.ballot.round);
-            nodes().all(|n| round(n).is_none_or(|r| r <= max))
+            nodes().all(|n| {
+                n.state
+                    .proposer
+                    .as_ref()
+                    .is_none_or(|p| p.ballot.round <= max)
+            })
         })
 }
 

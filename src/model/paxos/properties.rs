@@ -68,9 +68,7 @@ struct Facts {
 type FactsKey = (Vec<Arc<PaxosNodeState>>, usize);
 
 /// The state of an actor of [`PaxosModel`].
-type PaxosNodeState = crate::model::hashed::Hashed<
-    crate::model::node::StateOf<crate::protocol::paxos::PaxosActor, super::client::RegisterClient>,
->;
+type PaxosNodeState = crate::model::harness::ActorState<super::model::PaxosHarness>;
 
 thread_local! {
     /// The facts of the state whose properties were last asked, with their key.
