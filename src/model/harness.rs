@@ -43,16 +43,17 @@ pub trait Harness: Sized + 'static {
 
     /// The model's boundary, where it reads the actors' states alone (their own states and
     /// trails): nothing the judge writes, a reduction removes or the network holds. Whether
-    /// `actors` are within it, or `None` (the default) where the boundary reads more.
+    /// `actors` (a state's actor states, in index order) are within it, or `None` (the
+    /// default) where the boundary reads more.
     ///
     /// Where it is given, a successor outside the boundary is handed back as the step left it,
     /// neither judged nor reduced: every checker drops a state outside the boundary at once,
     /// unexplored, unchecked and unfingerprinted, so its history and network are never read.
-    /// And the exhaustive checkers are spared a timeout that leads outside
+    /// And the exhaustive checkers are spared a step that leads outside
     /// ([`HarnessModel::exhaustive`](super::harness_model::HarnessModel::exhaustive)).
-    fn actors_within_boundary(
+    fn actors_within_boundary<'a>(
         cfg: &ModelCfg<Self::Config>,
-        actors: &[Arc<ActorState<Self>>],
+        actors: impl Iterator<Item = &'a ActorState<Self>> + Clone,
     ) -> Option<bool> {
         let _ = (cfg, actors);
         None

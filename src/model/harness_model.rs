@@ -3,9 +3,10 @@
 //! transition whole (the state before and the state after), so that a property can speak of
 //! steps ("a read that answers nothing started before anything was chosen") and not only of
 //! states. Both protocols' models are a [`HarnessModel`].
+use super::ahead;
 use super::check::{self, Reduction, Representative, Runnable, Strategy};
 use super::harness::{ActorMsg, Actors, ModelState, Transition};
-use super::node::{ActionOf, Owned};
+use super::node::{ActionOf, Event, Owned};
 use super::view::{self, Readable};
 use stateright::actor::{Actor, ActorModelAction, Id, Out};
 use stateright::{Model, Path, Property};
@@ -47,8 +48,8 @@ pub struct HarnessModel<P: Readable> {
     /// Whether an exhaustive checker (depth- or breadth-first) runs the model: they drop a
     /// successor outside the boundary exactly as they drop a step that changes nothing
     /// (unexplored, uncounted, and never making the state before it non-terminal), so a
-    /// timeout that leads outside is refused as a no-op, before stateright copies the whole
-    /// state for it (`HarnessModel::timeout_leaves_boundary`). Not for a simulation (whose
+    /// step that leads outside is refused as a no-op, before stateright copies the whole
+    /// state for it (`HarnessModel::actor_step`). Not for a simulation (whose
     /// walk stops at a state outside the boundary but goes on past a no-op), nor for the
     /// Explorer, which shows such a step.
     pub exhaustive: bool,
@@ -200,35 +201,53 @@ impl<P: Readable> HarnessModel<P> {
         actions.extend(mid_step);
     }
 
-    /// Whether the expiry of actor `id`'s `timer` in `last` leads outside the boundary, judged
-    /// on the actor's step alone where the boundary reads the actors' states alone
-    /// ([`Harness::actors_within_boundary`]). Where the ballots are bounded, a proposer's
-    /// retry past its last ballot is such a timeout: in `paxos-3-servers-3-clients`, every
-    /// timeout is, 21% of the steps computed. A step that changes the actor is run again
-    /// by stateright when it stays within.
-    fn timeout_leaves_boundary(
-        &self,
-        last: &ModelState<P>,
-        id: Id,
-        timer: &Owned<<P::Actor as Actor>::Timer>,
-    ) -> bool {
+    /// stateright's actor `step` from `last`. Under an exhaustive checker, where the boundary
+    /// reads the actors' states alone ([`Harness::actors_within_boundary`]), the stepping
+    /// actor is run first, alone, and a step that leads outside the boundary gives no
+    /// successor, before stateright copies the whole state for it. Where the ballots are
+    /// bounded, a proposer's retry past its last ballot is such a step (in
+    /// `paxos-3-servers-3-clients`, 43% of the steps computed). A step that stays within is
+    /// not run again: stateright's call takes its result ([`ahead`]).
+    fn actor_step(&self, last: &ModelState<P>, step: &ActionOf<P::Actor>) -> Option<ModelState<P>> {
+        let stateright = || self.inner.next_state(last, step.clone());
+        let (id, event) = match step {
+            ActorModelAction::Deliver { src, dst, msg } => (*dst, Ok((*src, msg.clone()))),
+            ActorModelAction::Timeout(id, timer) => (*id, Err(timer)),
+            _ => return stateright(),
+        };
         let cfg = &self.inner.cfg;
-        if P::actors_within_boundary(cfg, &last.actor_states).is_none() {
-            return false; // The boundary reads more than the actors (Multi-Paxos).
-        }
+        let actors = || last.actor_states.iter().map(|s| &**s);
         let i = usize::from(id);
-        let (Some(actor), Some(state)) = (self.inner.actors.get(i), last.actor_states.get(i))
-        else {
-            return false;
+        let (Some(actor), Some(from), Some(false)) = (
+            self.inner.actors.get(i),
+            last.actor_states.get(i),
+            last.crashed.get(i).copied(),
+        ) else {
+            return stateright();
         };
-        let mut stepped = Cow::Borrowed(&**state);
-        actor.on_timeout(id, &mut stepped, timer, &mut Out::new());
-        let Cow::Owned(stepped) = stepped else {
-            return false;
+        if !self.exhaustive || P::actors_within_boundary(cfg, actors()).is_none() {
+            return stateright();
+        }
+        let mut state = Cow::Borrowed(&**from);
+        let mut out = Out::new();
+        let event = match event {
+            Ok((src, msg)) => Event::Msg(src, msg),
+            Err(timer) => Event::Timeout(&timer.timer),
         };
-        let mut actors = last.actor_states.clone();
-        actors[i] = Arc::new(stepped);
-        P::actors_within_boundary(cfg, &actors) == Some(false)
+        actor.step(id, &mut state, event, &mut out);
+        let state = match state {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(state) => {
+                let stepped = actors()
+                    .enumerate()
+                    .map(|(j, s)| if j == i { &state } else { s });
+                if P::actors_within_boundary(cfg, stepped) == Some(false) {
+                    return None;
+                }
+                Some(state)
+            }
+        };
+        ahead::keep(id, &**from, state, out, stateright)
     }
 
     /// A step as a counterexample's trace reads it.
@@ -305,12 +324,7 @@ impl<P: Readable> Model for HarnessModel<P> {
     fn next_state(&self, last: &Self::State, action: Self::Action) -> Option<Self::State> {
         let (step, mut next) = match action {
             Step::Actor(step) => {
-                if let ActorModelAction::Timeout(id, timer) = &step {
-                    if self.exhaustive && self.timeout_leaves_boundary(last, *id, timer) {
-                        return None;
-                    }
-                }
-                let next = self.inner.next_state(last, step.clone())?;
+                let next = self.actor_step(last, &step)?;
                 (step, next)
             }
             Step::CrashMidStep(step) => {
@@ -326,7 +340,8 @@ impl<P: Readable> Model for HarnessModel<P> {
             // a step wrote is dropped before the state is hashed, cloned or stored.
             next.actor_storages.iter_mut().for_each(|s| *s = None);
         }
-        if P::actors_within_boundary(&self.inner.cfg, &next.actor_states) == Some(false) {
+        let actors = next.actor_states.iter().map(|s| &**s);
+        if P::actors_within_boundary(&self.inner.cfg, actors) == Some(false) {
             // Dropped by the checker at once (`Harness::actors_within_boundary`).
             return Some(next);
         }

@@ -1,5 +1,6 @@
 //! Model checking: the harnesses that wrap the protocol actors with clients, ghost records
 //! and the properties of *Paxos Made Simple*; the checker driver; the catalogue of models.
+pub mod ahead;
 pub mod catalogue;
 pub mod check;
 pub mod config;

@@ -1,6 +1,7 @@
 //! The actor every model runs: a protocol actor with its ghost record ([`Trail`]) kept beside
 //! its state and storage, or a client ([`ModelClient`]); what the harness reads of its states, and
 //! which messages it ignores for good.
+use super::ahead;
 use super::hashed::Hashed;
 use crate::protocol::self_delivery::Handlers;
 use serde::Serialize;
@@ -51,14 +52,14 @@ pub trait Trail<A: Actor>: Clone + Debug + Default + Eq + Ord + Hash + Serialize
 }
 
 /// A protocol actor the model can run: names the ghost record the model keeps for it.
-pub trait Recorded: Handlers<Random = ()> {
+pub trait Recorded: Handlers<Random = ()> + 'static {
     /// The actor's ghost record.
     type Trail: Trail<Self>;
 }
 
 /// A client of a protocol's service in the model, written by the protocol's harness. Its
 /// handlers are an [`Actor`]'s, for the client's own part of a [`Node`].
-pub trait ModelClient: Clone + Debug + Eq + Hash + Sized {
+pub trait ModelClient: Clone + Debug + Eq + Hash + Sized + 'static {
     /// The protocol actor the client talks to.
     type Protocol: Recorded;
 
@@ -283,7 +284,9 @@ impl<A: Recorded, C: ModelClient<Protocol = A>> Actor for Node<A, C> {
         msg: A::Msg,
         o: &mut Out<Self>,
     ) {
-        self.step(id, state, Event::Msg(src, msg), o);
+        if !self.take_ahead(id, state, o) {
+            self.step(id, state, Event::Msg(src, msg), o);
+        }
     }
 
     fn on_timeout(
@@ -294,7 +297,9 @@ impl<A: Recorded, C: ModelClient<Protocol = A>> Actor for Node<A, C> {
         o: &mut Out<Self>,
     ) {
         assert_eq!(timer.owner, id, "an actor's timers are tagged with its id");
-        self.step(id, state, Event::Timeout(&timer.timer), o);
+        if !self.take_ahead(id, state, o) {
+            self.step(id, state, Event::Timeout(&timer.timer), o);
+        }
     }
 }
 
@@ -307,8 +312,26 @@ pub(super) enum Event<'a, A: Actor> {
 }
 
 impl<A: Recorded, C: ModelClient<Protocol = A>> Node<A, C> {
+    /// Takes the result of this step where the model has run it ahead ([`ahead`]), and says
+    /// whether it did.
+    fn take_ahead(
+        &self,
+        id: Id,
+        state: &mut Cow<Hashed<StateOf<A, C>>>,
+        o: &mut Out<Self>,
+    ) -> bool {
+        let Some((next, out)) = ahead::take::<Self>(id, state) else {
+            return false;
+        };
+        if let Some(next) = next {
+            *state = Cow::Owned(next);
+        }
+        *o = out;
+        true
+    }
+
     /// Handles `event` with the protocol actor's observed step or the client's handler.
-    fn step(
+    pub(super) fn step(
         &self,
         id: Id,
         state: &mut Cow<Hashed<StateOf<A, C>>>,
@@ -503,20 +526,17 @@ pub(crate) fn inert<A: Recorded, C: ModelClient<Protocol = A>>(
 pub(crate) fn protocol_actors<A: Recorded, C: ModelClient<Protocol = A>, H>(
     state: &ActorModelState<Node<A, C>, H>,
 ) -> impl Iterator<Item = (Id, &ObservedOf<A>)> {
-    protocol_nodes::<A, C>(&state.actor_states)
+    protocol_nodes(state.actor_states.iter().map(|s| &**s))
 }
 
-/// The protocol actors among `actor_states` (a model state's), with their ids, in index order.
-pub(crate) fn protocol_nodes<A: Recorded, C: ModelClient<Protocol = A>>(
-    actor_states: &[Arc<Hashed<StateOf<A, C>>>],
-) -> impl Iterator<Item = (Id, &ObservedOf<A>)> {
-    actor_states
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| match &***s {
-            NodeState::Protocol(node) => Some((Id::from(i), node)),
-            NodeState::Client(_) => None,
-        })
+/// The protocol actors among `actor_states` (a model state's, in index order), with their ids.
+pub(crate) fn protocol_nodes<'a, P: 'a, C: 'a>(
+    actor_states: impl Iterator<Item = &'a Hashed<NodeState<P, C>>>,
+) -> impl Iterator<Item = (Id, &'a P)> {
+    actor_states.enumerate().filter_map(|(i, s)| match &**s {
+        NodeState::Protocol(node) => Some((Id::from(i), node)),
+        NodeState::Client(_) => None,
+    })
 }
 
 #[cfg(test)]

@@ -51,7 +51,10 @@ impl Harness for PaxosHarness {
 
     /// The boundary counts the ballots the trails record and reads the proposers' rounds,
     /// which neither the judge nor a reduction changes.
-    fn actors_within_boundary(cfg: &ModelCfg, actors: &[Arc<ActorState<Self>>]) -> Option<bool> {
+    fn actors_within_boundary<'a>(
+        cfg: &ModelCfg,
+        actors: impl Iterator<Item = &'a ActorState<Self>> + Clone,
+    ) -> Option<bool> {
         Some(actors_within_boundary(cfg, actors))
     }
 
@@ -104,12 +107,15 @@ pub fn property_names(expectation: Expectation) -> Vec<&'static str> {
 /// The boundary: the proposers together start at most `ballots` ballots, and none goes past
 /// round `max_round` (clients never crash: the model has no such step).
 fn within_boundary(cfg: &ModelCfg, state: &PaxosModelState) -> bool {
-    actors_within_boundary(cfg, &state.actor_states)
+    actors_within_boundary(cfg, state.actor_states.iter().map(|s| &**s))
 }
 
 /// The boundary ([`within_boundary`]) as the actors' states alone show it.
-fn actors_within_boundary(cfg: &ModelCfg, actors: &[Arc<ActorState<PaxosHarness>>]) -> bool {
-    let nodes = || protocol_nodes::<PaxosActor, RegisterClient>(actors).map(|(_, node)| node);
+fn actors_within_boundary<'a>(
+    cfg: &ModelCfg,
+    actors: impl Iterator<Item = &'a ActorState<PaxosHarness>> + Clone,
+) -> bool {
+    let nodes = || protocol_nodes(actors.clone()).map(|(_, n)| n);
     let config = &cfg.config;
     config
         .ballots
