@@ -55,20 +55,23 @@ impl<T: Default> Default for Hashed<T> {
     }
 }
 
-/// The value's hash by ahash with fixed keys, the hasher stateright fingerprints with: the same
+/// `value`'s hash by ahash with fixed keys, the hasher stateright fingerprints with: the same
 /// on every run, so that runs and their traces are reproducible.
+pub fn hash_of<T: Hash>(value: &T) -> u64 {
+    const KEYS: [u64; 4] = [
+        0x243f_6a88_85a3_08d3,
+        0x1319_8a2e_0370_7344,
+        0xa409_3822_299f_31d0,
+        0x082e_fa98_ec4e_6c89,
+    ];
+    let [k1, k2, k3, k4] = KEYS;
+    ahash::RandomState::with_seeds(k1, k2, k3, k4).hash_one(value)
+}
+
+/// The value's hash ([`hash_of`]), computed once.
 impl<T: Hash> Hash for Hashed<T> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        let hash = self.hash.get_or_init(|| {
-            const KEYS: [u64; 4] = [
-                0x243f_6a88_85a3_08d3,
-                0x1319_8a2e_0370_7344,
-                0xa409_3822_299f_31d0,
-                0x082e_fa98_ec4e_6c89,
-            ];
-            let [k1, k2, k3, k4] = KEYS;
-            ahash::RandomState::with_seeds(k1, k2, k3, k4).hash_one(&self.value)
-        });
+        let hash = self.hash.get_or_init(|| hash_of(&self.value));
         state.write_u64(*hash);
     }
 }

@@ -1,9 +1,9 @@
 //! The linearizability checker of the clients' calls: the whole history in stateright's
 //! `LinearizabilityTester`, or only the summary that decides every later verdict (the
 //! linearizations still open: spec/reductions.md, `HistorySummary`).
+use crate::protocol::sorted::SortedMap;
 use stateright::actor::Id;
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester, SequentialSpec};
-use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::hash::Hash;
 
@@ -17,7 +17,7 @@ where
     S::Ret: Clone + Debug + Hash,
 {
     /// The request each client is waiting on, so that only the reply it consumes is recorded.
-    pub awaiting: BTreeMap<Id, R>,
+    pub awaiting: SortedMap<Id, R>,
     /// Whether the history was linearizable after its last return.
     pub linearizable: bool,
     /// What is kept of the history to judge the next returns.
@@ -51,7 +51,7 @@ where
     /// No calls yet, on an object that starts as `init`, judged on the summary.
     pub(crate) fn new(init: S) -> Self {
         Calls {
-            awaiting: BTreeMap::new(),
+            awaiting: SortedMap::new(),
             linearizable: true,
             record: CallRecord::Summary(Linearizations::new(init)),
         }
@@ -119,7 +119,7 @@ where
     S::Ret: Clone + Debug + Hash,
 {
     /// The calls invoked and not yet returned, by client.
-    pub pending: BTreeMap<Id, S::Op>,
+    pub pending: SortedMap<Id, S::Op>,
     /// The ways, each once, in a canonical order (by fingerprint) so that equal sets are equal.
     pub ways: Vec<Way<S>>,
 }
@@ -134,7 +134,7 @@ where
     /// The object after the calls that took effect.
     pub object: S,
     /// The result of each pending call that already took effect.
-    pub took_effect: BTreeMap<Id, S::Ret>,
+    pub took_effect: SortedMap<Id, S::Ret>,
 }
 
 impl<S> Linearizations<S>
@@ -145,10 +145,10 @@ where
 {
     fn new(init: S) -> Self {
         Linearizations {
-            pending: BTreeMap::new(),
+            pending: SortedMap::new(),
             ways: vec![Way {
                 object: init,
-                took_effect: BTreeMap::new(),
+                took_effect: SortedMap::new(),
             }],
         }
     }
@@ -163,7 +163,7 @@ where
             if closed.contains(&way) {
                 continue;
             }
-            for (client, op) in &self.pending {
+            for (client, op) in self.pending.iter() {
                 if way.took_effect.contains_key(client) {
                     continue;
                 }
@@ -202,11 +202,7 @@ where
     }
     let mut keyed: Vec<(u64, Way<S>)> = ways
         .into_iter()
-        .map(|way| {
-            let mut h = std::hash::DefaultHasher::new();
-            way.hash(&mut h);
-            (std::hash::Hasher::finish(&h), way)
-        })
+        .map(|way| (super::hashed::hash_of(&way), way))
         .collect();
     keyed.sort_by_key(|(key, _)| *key);
     let mut out: Vec<Way<S>> = Vec::with_capacity(keyed.len());
@@ -222,6 +218,7 @@ where
 mod tests {
     use super::*;
     use stateright::semantics::write_once_register::{WORegister, WORegisterOp, WORegisterRet};
+    use std::collections::BTreeMap;
 
     type Register = WORegister<char>;
 

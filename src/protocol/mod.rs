@@ -5,3 +5,4 @@ pub mod ballot;
 pub mod multi_paxos;
 pub mod paxos;
 pub mod self_delivery;
+pub mod sorted;

@@ -9,11 +9,11 @@ use crate::model::node;
 use crate::model::node::Recorded;
 use crate::model::voting::Refinement;
 use crate::protocol::paxos::{Ballot, Msg, PaxosActor, Proposal, RequestId, Storage, Value};
+use crate::protocol::sorted::SortedSet;
 use serde::Serialize;
 use stateright::actor::{Envelope, Id};
 use stateright::semantics::write_once_register::{WORegister, WORegisterOp, WORegisterRet};
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// Everything one Paxos actor ever did that its own state may since have overwritten:
@@ -23,9 +23,9 @@ pub struct Trail {
     /// The highest prepare this acceptor responded to with a promise.
     pub promised: Ballot,
     /// Every proposal this acceptor accepted.
-    pub accepted: BTreeSet<Proposal>,
+    pub accepted: SortedSet<Proposal>,
     /// Every proposal this proposer issued (sent an `Accept` for).
-    pub issued: BTreeSet<Proposal>,
+    pub issued: SortedSet<Proposal>,
     /// An acceptance that broke P1a: numbered below a promise made before it.
     pub p1a_broken: Option<Proposal>,
     /// How many ballots this proposer started: each new number it sent a `Prepare` or an
@@ -90,14 +90,14 @@ impl Recorded for PaxosActor {
 #[derive(Clone, Debug, PartialEq, Hash)]
 pub struct Ghost {
     /// Every value a client proposed.
-    pub proposed: BTreeSet<Value>,
+    pub proposed: SortedSet<Value>,
     /// Every value a server reported to a client's read.
-    pub read: BTreeSet<Value>,
+    pub read: SortedSet<Value>,
     /// The clients' calls on the write-once register.
     pub calls: Calls<WORegister<Value>, RequestId>,
     /// The clients whose `Get` was invoked once a value was already chosen (recorded by the
     /// judge at the invocation).
-    pub get_after_chosen: BTreeSet<Id>,
+    pub get_after_chosen: SortedSet<Id>,
     /// A read invoked after a value was chosen answered `None`.
     pub none_after_chosen: bool,
     /// The first steps that did not refine `Voting` and `Consensus` (set by the judge).
@@ -125,13 +125,13 @@ pub enum Took {
 impl Default for Ghost {
     fn default() -> Self {
         Ghost {
-            proposed: BTreeSet::new(),
-            read: BTreeSet::new(),
+            proposed: SortedSet::new(),
+            read: SortedSet::new(),
             calls: Calls::new(WORegister(None)),
-            get_after_chosen: BTreeSet::new(),
+            get_after_chosen: SortedSet::new(),
             none_after_chosen: false,
             refinement: Refinement::default(),
-            took: BTreeSet::new(),
+            took: harness::Took::new(),
         }
     }
 }

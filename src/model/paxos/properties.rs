@@ -7,6 +7,7 @@ use super::model::PaxosModel;
 use super::model::PaxosModelState;
 use crate::model::node::protocol_actors;
 use crate::protocol::paxos::{PaxosState, Proposal, Value};
+use crate::protocol::sorted::SortedSet;
 use itertools::Itertools;
 use stateright::actor::Id;
 use std::cell::RefCell;
@@ -59,7 +60,7 @@ struct Facts {
     /// The proposals accepted by a majority ([`chosen`]).
     chosen: Vec<Proposal>,
     /// Their values.
-    chosen_values: BTreeSet<Value>,
+    chosen_values: SortedSet<Value>,
     /// Every issued proposal, sorted, each once ([`issued`]).
     issued: Vec<Proposal>,
 }

@@ -7,6 +7,7 @@ use crate::model::harness::{Actors, ModelState};
 use crate::model::node::{protocol_actors, NodeState};
 use crate::model::paxos::PaxosHarness;
 use crate::protocol::paxos::{PaxosState, Phase, Proposal, Value};
+use crate::protocol::sorted::SortedSet;
 use itertools::Itertools;
 use stateright::actor::Id;
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,7 +66,7 @@ impl Readable for PaxosHarness {
         let acceptances = acceptances(state);
         let majority = model.cfg.majority();
         let chosen = chosen(&acceptances, majority);
-        let chosen_values: BTreeSet<Value> = chosen.keys().map(|p| p.value).collect();
+        let chosen_values: SortedSet<Value> = chosen.keys().map(|p| p.value).collect();
         let by = |p: &Proposal| format!("{p:?} (accepted by {})", ids(&acceptances[p]));
         Some(match property {
             "agreement" => {
@@ -281,6 +282,6 @@ fn all_acceptances(acceptances: &BTreeMap<Proposal, BTreeSet<Id>>) -> String {
         .join("; ")
 }
 
-fn values(values: &BTreeSet<Value>) -> String {
+fn values(values: &SortedSet<Value>) -> String {
     or_none(values.iter().map(|v| format!("{v:?}")).join(", "))
 }

@@ -2,23 +2,24 @@
 //! answers a client's `Get` here, from what it learned or by asking the acceptors.
 use super::actor::PaxosActor;
 use super::messages::{Msg, Proposal, RequestId, Value};
+use crate::protocol::sorted::{SortedMap, SortedSet};
 use serde::Serialize;
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Learner state (also kept by proposers, which learn the fate of their own proposals).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct LearnerState {
     /// The acceptors known to have accepted each proposal. Cleared once a value is learned.
-    pub accepted_by: BTreeMap<Proposal, BTreeSet<Id>>,
+    pub accepted_by: SortedMap<Proposal, SortedSet<Id>>,
     /// Invariant: `learned` is a chosen value (agreement, learners agree).
     pub learned: Option<Value>,
 }
 
 /// The quorum reads under way, by (client, request): each acceptor's report
 /// ([`PaxosState::reads`](super::PaxosState::reads)).
-pub(super) type Reads = BTreeMap<(Id, RequestId), BTreeMap<Id, Option<Proposal>>>;
+pub(super) type Reads = SortedMap<(Id, RequestId), SortedMap<Id, Option<Proposal>>>;
 
 impl PaxosActor {
     /// An acceptance (phase 2(b)) seen by a learner. Returns the value learned, if this
@@ -38,7 +39,7 @@ impl PaxosActor {
         }
         let quorum = self.quorum();
         let learner = learner.to_mut();
-        let by = learner.accepted_by.entry(proposal).or_default();
+        let by = learner.accepted_by.get_or_default(proposal);
         by.insert(src);
         // §2.3: "To learn that a value has been chosen, a learner must find out that a
         // proposal has been accepted by a majority of acceptors."
@@ -65,7 +66,7 @@ impl PaxosActor {
             let value = Some(value);
             o.send(client, Msg::GetOk { request, value });
         } else if !reads.contains_key(&key) {
-            reads.to_mut().insert(key, BTreeMap::new());
+            reads.to_mut().insert(key, SortedMap::new());
             o.broadcast(&self.acceptors, &Msg::Read { client, request });
         }
     }
@@ -106,7 +107,7 @@ impl PaxosActor {
     /// acceptors."
     pub(super) fn read_outcome(
         &self,
-        reports: &BTreeMap<Id, Option<Proposal>>,
+        reports: &SortedMap<Id, Option<Proposal>>,
     ) -> Option<Option<Value>> {
         let quorum = self.quorum();
         let mut counts: BTreeMap<Option<(Option<_>, Value)>, usize> = BTreeMap::new();
@@ -139,18 +140,18 @@ mod tests {
                 value,
             })
         };
-        let split = BTreeMap::from([(Id::from(0), p(1, 0, 'A')), (Id::from(1), p(1, 1, 'A'))]);
+        let split = SortedMap::from([(Id::from(0), p(1, 0, 'A')), (Id::from(1), p(1, 1, 'A'))]);
         assert_eq!(server(Variant::Correct).read_outcome(&split), None);
         assert_eq!(
             server(Variant::ReadByValue).read_outcome(&split),
             Some(Some('A'))
         );
-        let same = BTreeMap::from([(Id::from(0), p(1, 1, 'A')), (Id::from(1), p(1, 1, 'A'))]);
+        let same = SortedMap::from([(Id::from(0), p(1, 1, 'A')), (Id::from(1), p(1, 1, 'A'))]);
         assert_eq!(
             server(Variant::Correct).read_outcome(&same),
             Some(Some('A'))
         );
-        let empty = BTreeMap::from([(Id::from(0), None), (Id::from(2), None)]);
+        let empty = SortedMap::from([(Id::from(0), None), (Id::from(2), None)]);
         assert_eq!(server(Variant::Correct).read_outcome(&empty), Some(None));
     }
 }

@@ -3,10 +3,10 @@ use super::acceptor::AcceptorState;
 use super::actor::PaxosActor;
 use super::messages::{Msg, Proposal, RequestId, Timer, Value};
 use crate::protocol::ballot::{highest_reported, Ballot};
+use crate::protocol::sorted::{SortedMap, SortedSet};
 use serde::Serialize;
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
 
 /// Proposer state.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -20,7 +20,7 @@ pub struct ProposerState {
     /// Where the current ballot is in the two phases.
     pub phase: Phase,
     /// Clients waiting for the outcome of their `Put`. The first one's value is proposed.
-    pub waiting: BTreeSet<(Id, RequestId, Value)>,
+    pub waiting: SortedSet<(Id, RequestId, Value)>,
 }
 
 /// Where a proposer is in the two phases.
@@ -31,7 +31,7 @@ pub enum Phase {
     /// Phase 1 of `ballot`: the promises received so far.
     Preparing {
         /// Each acceptor's promise: the highest-numbered proposal it reported, if any.
-        promises: BTreeMap<Id, Option<Proposal>>,
+        promises: SortedMap<Id, Option<Proposal>>,
     },
     /// Phase 2 of `ballot`: proposing `value`.
     Accepting {
@@ -118,7 +118,7 @@ impl PaxosActor {
         let ballot = self.variant.ballot(proposal_number(round, id));
         proposer.ballot = ballot;
         proposer.phase = Phase::Preparing {
-            promises: BTreeMap::new(),
+            promises: SortedMap::new(),
         };
         self.save(round, acceptor, o);
         o.set_timer(Timer::Retry, self.retry_after.clone());
@@ -167,7 +167,7 @@ impl PaxosActor {
     /// Phase 2(a): the value to propose given a majority of promises ([`p2c_value`]).
     pub(super) fn choose_value(
         &self,
-        promises: &BTreeMap<Id, Option<Proposal>>,
+        promises: &SortedMap<Id, Option<Proposal>>,
         own: Value,
     ) -> Value {
         let reported = || promises.values().flatten().copied();
@@ -249,7 +249,7 @@ mod tests {
     // Reference: §2.2, P2c and phase 2(a).
     #[test]
     fn a_proposer_adopts_the_highest_numbered_reported_value() {
-        let promises = BTreeMap::from([
+        let promises = SortedMap::from([
             (
                 Id::from(1),
                 Some(Proposal {
@@ -279,7 +279,7 @@ mod tests {
             server(Variant::IgnorePromisedValues).choose_value(&promises, 'A'),
             'A'
         );
-        let none = BTreeMap::from([(Id::from(1), None), (Id::from(2), None)]);
+        let none = SortedMap::from([(Id::from(1), None), (Id::from(2), None)]);
         assert_eq!(server(Variant::Correct).choose_value(&none, 'A'), 'A');
     }
 }

@@ -7,9 +7,9 @@ use super::messages::{Msg, Proposal, RequestId, Storage, Timer};
 use super::proposer::{answers_prepare, proposal_number, Phase, ProposerState};
 use crate::protocol::ballot::{may_accept, Ballot};
 use crate::protocol::self_delivery::{self, Handlers};
+use crate::protocol::sorted::{SortedMap, SortedSet};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
 
 /// The state of one actor: one part per role it plays, in the order used to sort states.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -21,7 +21,7 @@ pub struct PaxosState {
     /// The learner part, if the actor learns (proposers do).
     pub learner: Option<LearnerState>,
     /// Quorum reads under way, by (client, request): each acceptor's report.
-    pub reads: BTreeMap<(Id, RequestId), BTreeMap<Id, Option<Proposal>>>,
+    pub reads: SortedMap<(Id, RequestId), SortedMap<Id, Option<Proposal>>>,
 }
 
 /// A [`PaxosState`] split by role for one step: each handler gets its role's part, borrowed
@@ -257,7 +257,7 @@ impl Handlers for PaxosActor {
                 id,
                 ballot: self.variant.ballot(proposal_number(saved.round, id)),
                 phase: Phase::Idle,
-                waiting: BTreeSet::new(),
+                waiting: SortedSet::new(),
             }),
             acceptor: self.roles.acceptor.then_some(AcceptorState {
                 promised: saved.promised,
@@ -265,7 +265,7 @@ impl Handlers for PaxosActor {
             }),
             // Proposers learn too: they answer their clients once the outcome is known.
             learner: (self.roles.learner || self.roles.proposer).then(LearnerState::default),
-            reads: BTreeMap::new(),
+            reads: SortedMap::new(),
         }
     }
 
