@@ -471,6 +471,10 @@ where
 {
     let owned = |timer| Owned { owner: id, timer };
     let mut saved = None;
+    if o.is_empty() {
+        // The usual case: `o` gets exactly the room for `out`'s commands, at once.
+        *o = Out::from_iter(Vec::with_capacity(out.len()));
+    }
     for command in out {
         match command {
             Command::Save(storage) => saved = Some(storage),

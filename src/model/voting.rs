@@ -130,15 +130,13 @@ impl<V: Clone + Ord + Debug> Voting<V> {
         self.votes_of(a).find(|(c, _)| *c == b).map(|(_, v)| v)
     }
 
-    /// Every acceptor that has a `maxBal` or a vote, in order.
-    fn acceptors(&self) -> Vec<Id> {
+    /// Every acceptor that has a `maxBal` or a vote, in order, each once (both lists are
+    /// sorted by acceptor).
+    fn acceptors(&self) -> impl Iterator<Item = Id> + Clone + '_ {
         let with_max_bal = self.max_bal.iter().map(|(a, _)| *a);
-        let mut acceptors: Vec<Id> = with_max_bal
-            .chain(self.votes.iter().map(|(a, ..)| *a))
-            .collect();
-        acceptors.sort_unstable();
-        acceptors.dedup();
-        acceptors
+        with_max_bal
+            .merge(self.votes.iter().map(|(a, ..)| *a))
+            .dedup()
     }
 
     /// `chosen`: the values a quorum of the `n` acceptors voted for at one ballot, sorted.
@@ -166,13 +164,13 @@ impl<V: Clone + Ord + Debug> Voting<V> {
     /// The only `c` that can serve is the highest ballot below `b` at which a member of `Q`
     /// voted (`-1` if none did): a lower one leaves that vote inside `(c+1)..(b-1)`, and a
     /// higher one has no vote of `Q` to show.
-    fn shows_safe_at(&self, q: &[&Id], b: Ballot, v: &V) -> bool {
-        if q.iter().any(|a| self.max_bal(**a) < b) {
+    fn shows_safe_at(&self, q: &[Id], b: Ballot, v: &V) -> bool {
+        if q.iter().any(|a| self.max_bal(*a) < b) {
             return false;
         }
         let below = || {
             (self.votes.iter())
-                .filter(|(a, c, _)| *c < b && q.contains(&a))
+                .filter(|(a, c, _)| *c < b && q.contains(a))
                 .map(|(_, c, w)| (*c, w))
         };
         match below().map(|(c, _)| c).max() {
@@ -185,8 +183,7 @@ impl<V: Clone + Ord + Debug> Voting<V> {
     /// Lamport's `Voting`: every quorum of the acceptors is tried. An acceptor with neither a
     /// `maxBal` nor a vote has `maxBal` -1 and cannot be in such a `Q`.
     pub fn shown_safe(&self, n: usize, b: Ballot, v: &V) -> Result<(), String> {
-        let acceptors = self.acceptors();
-        let mut quorums = acceptors.iter().combinations(quorum(n));
+        let mut quorums = self.acceptors().combinations(quorum(n));
         if quorums.any(|q| self.shows_safe_at(&q, b, v)) {
             return Ok(());
         }
@@ -291,11 +288,7 @@ pub fn check_step<V: Clone + Ord + Debug>(
             }
         }
     }
-    let mut acceptors = before.acceptors();
-    acceptors.extend(after.acceptors());
-    acceptors.sort_unstable();
-    acceptors.dedup();
-    for a in acceptors {
+    for a in before.acceptors().merge(after.acceptors()).dedup() {
         let (old, new) = (before.max_bal(a), after.max_bal(a));
         if let Some(lost) = before.votes_of(a).find(|(b, v)| !after.has_vote(a, *b, v)) {
             return Err(Illegal {

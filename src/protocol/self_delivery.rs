@@ -58,7 +58,7 @@ pub trait Handlers: Actor {
         o: &mut Out<Self>,
         observe: &mut dyn FnMut(&Self::Msg),
     ) {
-        let mut out = Out::new();
+        let mut out = with_room();
         self.handle(id, state, src, msg, &mut out);
         deliver_locally(self, id, state, out, o, observe);
     }
@@ -72,10 +72,17 @@ pub trait Handlers: Actor {
         o: &mut Out<Self>,
         observe: &mut dyn FnMut(&Self::Msg),
     ) {
-        let mut out = Out::new();
+        let mut out = with_room();
         self.timeout(id, state, timer, &mut out);
         deliver_locally(self, id, state, out, o, observe);
     }
+}
+
+/// An empty [`Out`] with room for a step's commands (a broadcast to the acceptors, a save, a
+/// timer), so that a handler's sends do not grow it a command at a time. stateright's `Out`
+/// has no `with_capacity`; collected from an empty `Vec`, it keeps the `Vec`'s room.
+pub fn with_room<A: Actor>() -> Out<A> {
+    Out::from_iter(Vec::with_capacity(8))
 }
 
 /// Implements stateright's [`Actor`] for a protocol actor from its [`Handlers`], given its

@@ -130,7 +130,7 @@ pub(super) fn judge(
 /// The proposer part of actor `id`, if it has one.
 pub(super) fn proposer(state: &PaxosModelState, id: Id) -> Option<&ProposerState> {
     match &**state.actor_states[usize::from(id)] {
-        NodeState::Protocol(node) => node.state.proposer.as_ref(),
+        NodeState::Protocol(node) => node.state.proposer.as_deref(),
         NodeState::Client(_) => None,
     }
 }

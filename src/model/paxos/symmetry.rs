@@ -94,12 +94,12 @@ fn rename_node(node: &PaxosNodeState, rename: &impl Fn(&Id) -> Id) -> PaxosNodeS
     };
     let mut state = node.state.clone();
     if let Some(proposer) = &mut state.proposer {
-        if let Phase::Preparing { promises } = &mut proposer.phase {
+        if let Phase::Preparing { promises } = &mut Arc::make_mut(proposer).phase {
             *promises = promises.iter().map(|(a, p)| (rename(a), *p)).collect();
         }
     }
     if let Some(learner) = &mut state.learner {
-        for by in learner.accepted_by.values_mut() {
+        for by in Arc::make_mut(learner).accepted_by.values_mut() {
             *by = by.iter().map(rename).collect();
         }
     }

@@ -3,6 +3,7 @@
 use super::actor::PaxosActor;
 use super::messages::{Msg, Proposal, RequestId, Value};
 use crate::protocol::sorted::{SortedMap, SortedSet};
+use crate::protocol::{edit, Part};
 use serde::Serialize;
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
@@ -26,7 +27,7 @@ impl PaxosActor {
     /// acceptance makes a majority.
     pub(super) fn handle_accepted(
         &self,
-        learner: &mut Cow<LearnerState>,
+        learner: &mut Part<LearnerState>,
         src: Id,
         proposal: Proposal,
     ) -> Option<Value> {
@@ -38,7 +39,7 @@ impl PaxosActor {
             return None;
         }
         let quorum = self.quorum();
-        let learner = learner.to_mut();
+        let learner = edit(learner);
         let by = learner.accepted_by.get_or_default(proposal);
         by.insert(src);
         // §2.3: "To learn that a value has been chosen, a learner must find out that a

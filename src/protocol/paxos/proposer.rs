@@ -4,9 +4,9 @@ use super::actor::PaxosActor;
 use super::messages::{Msg, Proposal, RequestId, Timer, Value};
 use crate::protocol::ballot::{highest_reported, Ballot};
 use crate::protocol::sorted::{SortedMap, SortedSet};
+use crate::protocol::{edit, Part};
 use serde::Serialize;
 use stateright::actor::{Id, Out};
-use std::borrow::Cow;
 
 /// Proposer state.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -83,7 +83,7 @@ impl PaxosActor {
     pub(super) fn handle_put(
         &self,
         id: Id,
-        proposer: &mut Cow<ProposerState>,
+        proposer: &mut Part<ProposerState>,
         acceptor: Option<&AcceptorState>,
         learned: Option<Value>,
         put: (Id, RequestId, Value),
@@ -92,7 +92,7 @@ impl PaxosActor {
         if proposer.waiting.contains(&put) {
             return; // A duplicate.
         }
-        let proposer = proposer.to_mut();
+        let proposer = edit(proposer);
         proposer.waiting.insert(put);
         if let Some(learned) = learned {
             Self::answer_clients(proposer, learned, o);
@@ -128,7 +128,7 @@ impl PaxosActor {
     /// A promise for the current ballot; with a majority of them, phase 2(a).
     pub(super) fn handle_promise(
         &self,
-        proposer: &mut Cow<ProposerState>,
+        proposer: &mut Part<ProposerState>,
         src: Id,
         ballot: Ballot,
         accepted: Option<Proposal>,
@@ -148,7 +148,7 @@ impl PaxosActor {
         // §2.2 phase 2(a): "If the proposer receives a response to its prepare requests
         // (numbered n) from a majority of acceptors, then it sends an accept request".
         if promises.len() < self.quorum() {
-            proposer.to_mut().phase = Phase::Preparing { promises };
+            edit(proposer).phase = Phase::Preparing { promises };
             return;
         }
         let (_, _, own) = *proposer
@@ -156,7 +156,7 @@ impl PaxosActor {
             .first()
             .expect("a proposer only prepares for a waiting client");
         let value = self.choose_value(&promises, own);
-        proposer.to_mut().phase = Phase::Accepting { value };
+        edit(proposer).phase = Phase::Accepting { value };
         let proposal = Proposal {
             ballot: proposer.ballot,
             value,
@@ -183,7 +183,7 @@ impl PaxosActor {
     pub(super) fn handle_rejected(
         &self,
         id: Id,
-        proposer: &mut Cow<ProposerState>,
+        proposer: &mut Part<ProposerState>,
         acceptor: Option<&AcceptorState>,
         ballot: Ballot,
         promised: Ballot,
@@ -192,7 +192,7 @@ impl PaxosActor {
         if !proposer.is_trying() || ballot != proposer.ballot || promised <= ballot {
             return;
         }
-        self.restart_ballot(id, proposer.to_mut(), acceptor, promised.round + 1, o);
+        self.restart_ballot(id, edit(proposer), acceptor, promised.round + 1, o);
     }
 
     /// A retry: start `round`, with phase 1 as every ballot.
@@ -214,13 +214,13 @@ impl PaxosActor {
     pub(super) fn retry(
         &self,
         id: Id,
-        proposer: &mut Cow<ProposerState>,
+        proposer: &mut Part<ProposerState>,
         acceptor: Option<&AcceptorState>,
         o: &mut Out<Self>,
     ) {
         if proposer.is_trying() {
             let round = proposer.ballot.round + 1;
-            self.restart_ballot(id, proposer.to_mut(), acceptor, round, o);
+            self.restart_ballot(id, edit(proposer), acceptor, round, o);
         }
     }
 

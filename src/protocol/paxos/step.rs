@@ -8,18 +8,20 @@ use super::proposer::{answers_prepare, proposal_number, Phase, ProposerState};
 use crate::protocol::ballot::{may_accept, Ballot};
 use crate::protocol::self_delivery::{self, Handlers};
 use crate::protocol::sorted::{SortedMap, SortedSet};
+use crate::protocol::{edit, Part};
 use stateright::actor::{Id, Out};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// The state of one actor: one part per role it plays, in the order used to sort states.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct PaxosState {
     /// The proposer part, if the actor proposes.
-    pub proposer: Option<ProposerState>,
+    pub proposer: Option<Arc<ProposerState>>,
     /// The acceptor part, if the actor accepts.
     pub acceptor: Option<AcceptorState>,
     /// The learner part, if the actor learns (proposers do).
-    pub learner: Option<LearnerState>,
+    pub learner: Option<Arc<LearnerState>>,
     /// Quorum reads under way, by (client, request): each acceptor's report.
     pub reads: SortedMap<(Id, RequestId), SortedMap<Id, Option<Proposal>>>,
 }
@@ -28,9 +30,9 @@ pub struct PaxosState {
 /// until the handler changes it (so that a step that changes nothing leaves the state
 /// borrowed, which stateright reads as a no-op).
 struct RoleStates<'a> {
-    proposer: Option<Cow<'a, ProposerState>>,
+    proposer: Option<Part<'a, ProposerState>>,
     acceptor: Option<Cow<'a, AcceptorState>>,
-    learner: Option<Cow<'a, LearnerState>>,
+    learner: Option<Part<'a, LearnerState>>,
     reads: Cow<'a, Reads>,
 }
 
@@ -133,7 +135,7 @@ impl PaxosActor {
                     return;
                 };
                 if let Some(proposer) = proposer {
-                    Self::answer_clients(proposer.to_mut(), value, o);
+                    Self::answer_clients(edit(proposer), value, o);
                 }
             }
             Msg::Get { request } => self.handle_get(reads, learned, (src, request), o),
@@ -253,18 +255,20 @@ impl Handlers for PaxosActor {
     fn start(&self, id: Id, storage: &Option<Storage>, _o: &mut Out<Self>) -> PaxosState {
         let saved = storage.clone().unwrap_or_default();
         PaxosState {
-            proposer: self.roles.proposer.then(|| ProposerState {
-                id,
-                ballot: self.variant.ballot(proposal_number(saved.round, id)),
-                phase: Phase::Idle,
-                waiting: SortedSet::new(),
+            proposer: self.roles.proposer.then(|| {
+                Arc::new(ProposerState {
+                    id,
+                    ballot: self.variant.ballot(proposal_number(saved.round, id)),
+                    phase: Phase::Idle,
+                    waiting: SortedSet::new(),
+                })
             }),
             acceptor: self.roles.acceptor.then_some(AcceptorState {
                 promised: saved.promised,
                 accepted: saved.accepted,
             }),
             // Proposers learn too: they answer their clients once the outcome is known.
-            learner: (self.roles.learner || self.roles.proposer).then(LearnerState::default),
+            learner: (self.roles.learner || self.roles.proposer).then(Arc::default),
             reads: SortedMap::new(),
         }
     }
@@ -328,10 +332,10 @@ mod tests {
             value: 'A',
         };
         let mut learned = preparing.clone();
-        learned.learner = Some(LearnerState {
+        learned.learner = Some(Arc::new(LearnerState {
             learned: Some('A'),
             ..LearnerState::default()
-        });
+        }));
         let accepted = Msg::Accepted { proposal };
         assert!(ignores(&learned, &accepted, false));
         assert!(
