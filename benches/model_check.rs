@@ -1,7 +1,9 @@
 //! Model-checking capacity, next to stateright's own Paxos example, in one run:
 //! `cargo bench --bench model_check`. Each row runs in a child process of this benchmark so
 //! that its CPU time and peak memory are its own (from `wait4`'s rusage). Configurations that
-//! do not finish are stopped at [`BUDGET`] seconds and say so.
+//! do not finish are stopped at [`BUDGET`] seconds and say so. Both models run on the
+//! allocator the `paxos` binary runs on ([`paxos::cli::Mimalloc`]), on 2 threads unless
+//! `-- --threads N` says otherwise; `-- --only NAME,NAME` runs only the rows named.
 //!
 //! `cargo bench --bench model_check -- --sources [CLIENTS]` instead explores the single-decree
 //! model with `CLIENTS` clients (default 2) and counts how many of its unique states differ
@@ -20,6 +22,11 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// The allocator `paxos check` runs on, for both our model and stateright's example.
+#[global_allocator]
+static ALLOCATOR: paxos::cli::Mimalloc = paxos::cli::Mimalloc;
+
+/// Checker threads, unless `--threads` says otherwise.
 const THREADS: usize = 2;
 
 /// Seconds after which a configuration is stopped (and reported as not finished).
@@ -67,12 +74,18 @@ fn multi_paxos_model(name: &str) -> MultiPaxosConfig {
     }
 }
 
-/// Checks one configuration; returns (unique states, states, finished).
-fn child(name: &str) -> (usize, usize, bool) {
+/// The value after `flag` in the arguments, if any.
+fn arg<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    let i = args.iter().position(|a| a == flag)?;
+    args.get(i + 1).map(String::as_str)
+}
+
+/// Checks one configuration on `threads` threads; returns (unique states, states, finished).
+fn child(name: &str, threads: usize) -> (usize, usize, bool) {
     let run = |model: ProtocolModel, strategy, without: &[Reduction]| {
         let outcome = model.run(&Settings {
             strategy,
-            threads: THREADS,
+            threads,
             timeout: Some(Duration::from_secs(BUDGET)),
             finish_when: None,
             symmetry: true,
@@ -113,7 +126,7 @@ fn child(name: &str) -> (usize, usize, bool) {
         }
         .into_model()
         .checker()
-        .threads(THREADS)
+        .threads(threads)
         .timeout(Duration::from_secs(BUDGET))
         .spawn_dfs()
         .join();
@@ -143,12 +156,13 @@ fn child(name: &str) -> (usize, usize, bool) {
     }
 }
 
-/// Runs `name` in a child process; returns its report, wall and CPU seconds, peak MB.
+/// Runs `name` in a child process on `threads` threads; returns its report, wall and CPU
+/// seconds, peak MB.
 #[allow(clippy::zombie_processes)] // Reaped by `wait4`, which also reports its rusage.
-fn measure(name: &str) -> (String, f64, f64, f64) {
+fn measure(name: &str, threads: usize) -> (String, f64, f64, f64) {
     let start = Instant::now();
     let mut process = Command::new(std::env::current_exe().expect("the benchmark's own path"))
-        .args(["--child", name])
+        .args(["--child", name, "--threads", &threads.to_string()])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("spawns itself");
@@ -354,8 +368,16 @@ fn sources(clients: usize, without: &[Reduction]) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--child") {
-        let (unique, states, finished) = child(&args[i + 1]);
+    let threads = match arg(&args, "--threads").map(str::parse::<usize>) {
+        None => THREADS,
+        Some(Ok(n)) if n > 0 => n,
+        Some(_) => {
+            eprintln!("--threads takes a number of threads, 1 or more");
+            std::process::exit(2);
+        }
+    };
+    if let Some(name) = arg(&args, "--child") {
+        let (unique, states, finished) = child(name, threads);
         println!("{unique} {states} {finished}");
         return;
     }
@@ -365,11 +387,19 @@ fn main() {
         sources(clients, &Reduction::ALL);
         return;
     }
+    let only: Option<Vec<&str>> = arg(&args, "--only").map(|names| names.split(',').collect());
+    if let Some(unknown) = (only.iter().flatten()).find(|name| !RUNS.contains(name)) {
+        eprintln!(
+            "no configuration {unknown}; the configurations: {}",
+            RUNS.join(", ")
+        );
+        std::process::exit(2);
+    }
     println!(
-        "Model checking on {THREADS} threads, each row one child process, stopped after {BUDGET} s."
+        "Model checking on {threads} threads, each row one child process, stopped after {BUDGET} s."
     );
     println!(
-        "{:<40} {:>10} {:>11} {:>8} {:>8} {:>8} {:>12} {:>8}",
+        "{:<40} {:>10} {:>11} {:>8} {:>8} {:>8} {:>12} {:>12} {:>8}",
         "configuration",
         "unique",
         "states",
@@ -377,10 +407,14 @@ fn main() {
         "wall s",
         "CPU s",
         "unique/CPU-s",
+        "states/CPU-s",
         "peak MB"
     );
-    for name in RUNS {
-        let (report, wall, cpu, peak) = measure(name);
+    let runs = RUNS
+        .iter()
+        .filter(|name| only.as_ref().is_none_or(|o| o.contains(name)));
+    for name in runs {
+        let (report, wall, cpu, peak) = measure(name, threads);
         let mut fields = report.split_whitespace();
         let mut number = || {
             fields
@@ -391,7 +425,7 @@ fn main() {
         let (unique, states) = (number(), number());
         let finished = report.ends_with("true");
         println!(
-            "{:<40} {:>10} {:>11} {:>8} {:>8.2} {:>8.2} {:>12.0} {:>8.1}",
+            "{:<40} {:>10} {:>11} {:>8} {:>8.2} {:>8.2} {:>12.0} {:>12.0} {:>8.1}",
             name,
             unique,
             states,
@@ -399,6 +433,7 @@ fn main() {
             wall,
             cpu,
             unique / cpu,
+            states / cpu,
             peak
         );
     }

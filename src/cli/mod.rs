@@ -11,7 +11,9 @@
 //!
 //! The runtime takes plain configuration structs and returns its own errors; this module
 //! turns arguments into those configurations (`args.rs` holds what several commands share)
-//! and those errors into [`Error`] (`error.rs`).
+//! and those errors into [`Error`] (`error.rs`). The binary's allocator is here too
+//! ([`Mimalloc`], `alloc.rs`), for the benchmarks to run on.
+mod alloc;
 mod args;
 mod bench;
 mod check;
@@ -20,6 +22,7 @@ mod error;
 mod spawn;
 mod validate;
 
+pub use alloc::Mimalloc;
 pub use bench::BenchArgs;
 pub use check::{check, CheckArgs, CheckOptions, ExploreArgs};
 pub use client::ClientArgs;
