@@ -50,27 +50,18 @@ const RUNS: [&str; 14] = [
     "mp-3x2x3-slots-ballots-3-loss-crash-dfs",
 ];
 
-/// The single-decree model of `name` in the catalogue.
-fn paxos_model(name: &str) -> PaxosConfig {
-    match catalogue::load(Some(name))
-        .expect("the model loads")
-        .file
-        .model
-    {
-        ProtocolModel::Paxos(config) => config,
-        ProtocolModel::MultiPaxos(_) => unreachable!("{name} is a single-decree model"),
-    }
+/// The model of `name` in the catalogue, and whether its file turns symmetry reduction on (as
+/// `paxos check` does: a model file without `symmetry = true` is checked without it).
+fn catalogued(name: &str) -> (ProtocolModel, bool) {
+    let file = catalogue::load(Some(name)).expect("the model loads").file;
+    (file.model, file.check.symmetry)
 }
 
-/// The Multi-Paxos model of `name` in the catalogue.
-fn multi_paxos_model(name: &str) -> MultiPaxosConfig {
-    match catalogue::load(Some(name))
-        .expect("the model loads")
-        .file
-        .model
-    {
-        ProtocolModel::MultiPaxos(config) => config,
-        ProtocolModel::Paxos(_) => unreachable!("{name} is a Multi-Paxos model"),
+/// The single-decree model of `name` in the catalogue.
+fn paxos_model(name: &str) -> PaxosConfig {
+    match catalogued(name).0 {
+        ProtocolModel::Paxos(config) => config,
+        ProtocolModel::MultiPaxos(_) => unreachable!("{name} is a single-decree model"),
     }
 }
 
@@ -82,13 +73,13 @@ fn arg<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
 
 /// Checks one configuration on `threads` threads; returns (unique states, states, finished).
 fn child(name: &str, threads: usize) -> (usize, usize, bool) {
-    let run = |model: ProtocolModel, strategy, without: &[Reduction]| {
+    let run = |(model, symmetry): (ProtocolModel, bool), strategy, without: &[Reduction]| {
         let outcome = model.run(&Settings {
             strategy,
             threads,
             timeout: Some(Duration::from_secs(BUDGET)),
             finish_when: None,
-            symmetry: true,
+            symmetry,
             without: without.to_vec(),
             progress: false,
             seed: 0,
@@ -98,24 +89,19 @@ fn child(name: &str, threads: usize) -> (usize, usize, bool) {
     };
     use Reduction::{ForgetStorage, HistorySummary, Symmetry};
     let none: &[Reduction] = &[];
-    let default = || ProtocolModel::Paxos(paxos_model("paxos-3-servers-2-clients"));
-    let three = || {
-        ProtocolModel::Paxos(PaxosConfig {
-            clients: 3,
-            ..paxos_model("paxos-3-servers-2-clients")
-        })
-    };
-    let roles = || {
-        ProtocolModel::Paxos(paxos_model(
-            "paxos-roles-2-proposers-3-acceptors-2-learners",
-        ))
-    };
-    let mp = |lossy, max_crashes| {
-        ProtocolModel::MultiPaxos(MultiPaxosConfig {
-            lossy,
-            max_crashes,
-            ..multi_paxos_model("multi-paxos-3-servers-2-clients-3-slots")
-        })
+    let default = || catalogued("paxos-3-servers-2-clients");
+    let three = || catalogued("paxos-3-servers-3-clients");
+    let roles = || catalogued("paxos-roles-2-proposers-3-acceptors-2-learners");
+    let mp = |lossy, max_crashes| match catalogued("multi-paxos-3-servers-2-clients-3-slots") {
+        (ProtocolModel::MultiPaxos(config), symmetry) => {
+            let config = MultiPaxosConfig {
+                lossy,
+                max_crashes,
+                ..config
+            };
+            (ProtocolModel::MultiPaxos(config), symmetry)
+        }
+        (ProtocolModel::Paxos(_), _) => unreachable!("a Multi-Paxos model"),
     };
     let theirs = |client_count| {
         let started = Instant::now();
