@@ -90,6 +90,15 @@ impl fmt::Display for Illegal {
 }
 
 impl<V: Clone + Ord + Debug> Voting<V> {
+    /// The initial state, with room for `acceptors` acceptors' `maxBal` and `votes` votes (so
+    /// that building it allocates once for each list).
+    pub fn with_room(acceptors: usize, votes: usize) -> Self {
+        Voting {
+            max_bal: Vec::with_capacity(acceptors),
+            votes: Vec::with_capacity(votes),
+        }
+    }
+
     /// Sets `maxBal[a]` to `b`.
     pub fn set_max_bal(&mut self, a: Id, b: Ballot) {
         match self.max_bal.binary_search_by_key(&a, |(x, _)| *x) {

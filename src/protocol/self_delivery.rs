@@ -187,6 +187,9 @@ fn deliver_locally<A: Handlers>(
         }
         return;
     }
+    if o.is_empty() {
+        *o = with_room();
+    }
     let mut pending: VecDeque<_> = out.into_iter().collect();
     // The step's commands from its first save on, which wait for the last save.
     let mut after_save: Option<(A::Storage, Vec<CommandOf<A>>)> = None;
@@ -195,7 +198,7 @@ fn deliver_locally<A: Handlers>(
             Command::Send(dst, msg) => {
                 observe(&msg);
                 if dst == id {
-                    let mut local = Out::new();
+                    let mut local = with_room();
                     actor.handle(id, state, id, msg, &mut local);
                     pending.extend(local);
                     continue;
@@ -205,7 +208,7 @@ fn deliver_locally<A: Handlers>(
             Command::Save(storage) => {
                 match &mut after_save {
                     Some((saved, _)) => *saved = storage,
-                    None => after_save = Some((storage, Vec::new())),
+                    None => after_save = Some((storage, Vec::with_capacity(pending.len()))),
                 }
                 continue;
             }

@@ -11,8 +11,27 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt::{self, Debug};
 
 /// A map as a list of entries sorted by key, each key once.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SortedMap<K, V>(Vec<(K, V)>);
+
+/// A copy with room for one more entry: a state is copied to be changed, and the change is
+/// often one insertion, which would otherwise move the exact-size copy at once.
+impl<K: Clone, V: Clone> Clone for SortedMap<K, V> {
+    fn clone(&self) -> Self {
+        SortedMap(with_room_for_one(&self.0))
+    }
+}
+
+/// `entries`, copied into a list with room for one more (none if `entries` is empty: an empty
+/// list allocates nothing).
+fn with_room_for_one<T: Clone>(entries: &[T]) -> Vec<T> {
+    if entries.is_empty() {
+        return Vec::new();
+    }
+    let mut copy = Vec::with_capacity(entries.len() + 1);
+    copy.extend_from_slice(entries);
+    copy
+}
 
 impl<K, V> Default for SortedMap<K, V> {
     fn default() -> Self {
@@ -172,8 +191,15 @@ impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> serde::de::Visitor<'de> for 
 }
 
 /// A set as a sorted list, each element once.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SortedSet<T>(Vec<T>);
+
+/// A copy with room for one more element, as for [`SortedMap`].
+impl<T: Clone> Clone for SortedSet<T> {
+    fn clone(&self) -> Self {
+        SortedSet(with_room_for_one(&self.0))
+    }
+}
 
 impl<T> Default for SortedSet<T> {
     fn default() -> Self {

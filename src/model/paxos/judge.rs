@@ -21,7 +21,9 @@ use std::sync::Arc;
 /// `promised` (its own state: frozen while it is down, restored from its storage when it
 /// restarts), `votes[a]` every proposal its trail says it accepted.
 fn voting(state: &PaxosModelState) -> Voting<Value> {
-    let mut voting = Voting::default();
+    let acceptors = || protocol_actors(state).filter(|(_, node)| node.state.acceptor.is_some());
+    let votes = acceptors().map(|(_, node)| node.trail.accepted.len()).sum();
+    let mut voting = Voting::with_room(acceptors().count(), votes);
     for (id, node) in protocol_actors(state) {
         if let Some(acceptor) = &node.state.acceptor {
             voting.set_max_bal(id, acceptor.promised);
