@@ -59,6 +59,23 @@ pub trait Harness: Sized + 'static {
         None
     }
 
+    /// Whether `state`, a protocol actor's own state, is outside the boundary by what it alone
+    /// shows, in a way that no step brings back within (the boundary's part that only grows,
+    /// such as a proposer's round). A step run ahead is asked this half-way, after its handler
+    /// and before the actor's messages to itself are delivered, and is abandoned there when
+    /// it says so: such a step can only end outside. `false` (the default) where the boundary
+    /// has no such part. A build with debug assertions also runs every step it abandons whole
+    /// and asserts that it ends outside; the unit test
+    /// `steps_run_ahead_give_the_same_successors_and_refuse_only_those_outside` compares every
+    /// step of two models with and without the run ahead.
+    fn actor_past_boundary(
+        cfg: &ModelCfg<Self::Config>,
+        state: &<Self::Actor as Actor>::State,
+    ) -> bool {
+        let _ = (cfg, state);
+        false
+    }
+
     /// Judges a transition: sees the model's configuration, the step (stateright's action: a
     /// loss and a delivery that changes nothing leave the same state on an ordered network), the
     /// state before it and the state after it, and writes what it finds into the after-state's

@@ -285,7 +285,7 @@ impl<A: Recorded, C: ModelClient<Protocol = A>> Actor for Node<A, C> {
         o: &mut Out<Self>,
     ) {
         if !self.take_ahead(id, state, o) {
-            self.step(id, state, Event::Msg(src, msg), o);
+            self.step(id, state, Event::Msg(src, msg), o, &|_| false);
         }
     }
 
@@ -298,7 +298,7 @@ impl<A: Recorded, C: ModelClient<Protocol = A>> Actor for Node<A, C> {
     ) {
         assert_eq!(timer.owner, id, "an actor's timers are tagged with its id");
         if !self.take_ahead(id, state, o) {
-            self.step(id, state, Event::Timeout(&timer.timer), o);
+            self.step(id, state, Event::Timeout(&timer.timer), o, &|_| false);
         }
     }
 }
@@ -331,16 +331,23 @@ impl<A: Recorded, C: ModelClient<Protocol = A>> Node<A, C> {
     }
 
     /// Handles `event` with the protocol actor's observed step or the client's handler.
+    /// A protocol actor's step is abandoned half-way where `abandon` says so of its state
+    /// ([`Handlers::step_observed`]): this then says `false`, and `state` and `o` are as
+    /// they were.
     pub(super) fn step(
         &self,
         id: Id,
         state: &mut Cow<Hashed<StateOf<A, C>>>,
         event: Event<A>,
         o: &mut Out<Self>,
-    ) {
+        abandon: &dyn Fn(&A::State) -> bool,
+    ) -> bool {
         let next = match (self, &***state) {
             (Node::Protocol(actor), NodeState::Protocol(node)) => {
-                observed_step(actor, id, node, event, o).map(NodeState::Protocol)
+                let Some(next) = observed_step(actor, id, node, event, o, abandon) else {
+                    return false;
+                };
+                next.map(NodeState::Protocol)
             }
             (Node::Client(client), NodeState::Client(client_state)) => {
                 let mut client_state = Cow::Borrowed(client_state);
@@ -362,6 +369,7 @@ impl<A: Recorded, C: ModelClient<Protocol = A>> Node<A, C> {
         if let Some(next) = next {
             *state = Cow::Owned(Hashed::new(next));
         }
+        true
     }
 }
 
@@ -397,33 +405,30 @@ impl<A: Recorded, C: ModelClient<Protocol = A>> Node<A, C> {
 
 /// Runs one step of protocol actor `actor`, showing its trail every message sent and saving
 /// the trail with the actor's storage whenever either changes. Returns the new state, or
-/// `None` when nothing changed (the step then leaves the model state as it was).
+/// `Some(None)` when nothing changed (the step then leaves the model state as it was), or
+/// `None` where `abandon` stopped the step half-way ([`Handlers::step_observed`]).
 fn observed_step<A: Recorded, C: ModelClient<Protocol = A>>(
     actor: &A,
     id: Id,
     node: &ObservedOf<A>,
     event: Event<A>,
     o: &mut Out<Node<A, C>>,
-) -> Option<ObservedOf<A>> {
+    abandon: &dyn Fn(&A::State) -> bool,
+) -> Option<Option<ObservedOf<A>>> {
     let mut state = Cow::Borrowed(&node.state);
     let mut trail = Cow::Borrowed(&*node.trail);
     let mut sent_any = false;
     let mut out = Out::new();
-    match event {
-        Event::Msg(src, msg) => {
-            let step = A::Trail::step(&node.state, &msg);
-            actor.on_msg_observed(id, &mut state, src, msg, &mut out, &mut |sent| {
-                sent_any = true;
-                A::Trail::observe(&mut trail, step, sent)
-            });
-        }
-        Event::Timeout(timer) => {
-            let step = Default::default();
-            actor.on_timeout_observed(id, &mut state, timer, &mut out, &mut |sent| {
-                sent_any = true;
-                A::Trail::observe(&mut trail, step, sent)
-            });
-        }
+    let (step, event) = match event {
+        Event::Msg(src, msg) => (A::Trail::step(&node.state, &msg), Ok((src, msg))),
+        Event::Timeout(timer) => (Default::default(), Err(timer)),
+    };
+    let observe = &mut |sent: &A::Msg| {
+        sent_any = true;
+        A::Trail::observe(&mut trail, step, sent)
+    };
+    if !actor.step_observed(id, &mut state, event, &mut out, observe, abandon) {
+        return None;
     }
     A::Trail::settle(&mut trail, &state);
     let mut saved = Cow::Borrowed(&node.saved);
@@ -443,21 +448,21 @@ fn observed_step<A: Recorded, C: ModelClient<Protocol = A>>(
             saved: saved.clone(),
             trail: Arc::clone(&trail),
         });
-        Some(Observed {
+        Some(Some(Observed {
             state: state.into_owned(),
             trail,
             saved,
             at_start: node.at_start.clone(),
-        })
+        }))
     } else if let Cow::Owned(state) = state {
-        Some(Observed {
+        Some(Some(Observed {
             state,
             trail: Arc::clone(&node.trail),
             saved: node.saved.clone(),
             at_start: node.at_start.clone(),
-        })
+        }))
     } else {
-        None
+        Some(None)
     }
 }
 

@@ -58,9 +58,7 @@ pub trait Handlers: Actor {
         o: &mut Out<Self>,
         observe: &mut dyn FnMut(&Self::Msg),
     ) {
-        let mut out = with_room();
-        self.handle(id, state, src, msg, &mut out);
-        deliver_locally(self, id, state, out, o, observe);
+        self.step_observed(id, state, Ok((src, msg)), o, observe, &|_| false);
     }
 
     /// Handles a timeout as [`Actor::on_timeout`] does, showing `observe` every message sent.
@@ -72,9 +70,32 @@ pub trait Handlers: Actor {
         o: &mut Out<Self>,
         observe: &mut dyn FnMut(&Self::Msg),
     ) {
+        self.step_observed(id, state, Err(timer), o, observe, &|_| false);
+    }
+
+    /// Handles a message (`Ok((src, msg))`) or a timeout, showing `observe` every message
+    /// sent, unless `abandon` says so of the state the handler leaves before the actor's
+    /// messages to itself are delivered: the step then stops there, half-way, and this says
+    /// `false` (a model abandons a step that can only end outside its boundary).
+    fn step_observed(
+        &self,
+        id: Id,
+        state: &mut Cow<Self::State>,
+        event: Result<(Id, Self::Msg), &Self::Timer>,
+        o: &mut Out<Self>,
+        observe: &mut dyn FnMut(&Self::Msg),
+        abandon: &dyn Fn(&Self::State) -> bool,
+    ) -> bool {
         let mut out = with_room();
-        self.timeout(id, state, timer, &mut out);
+        match event {
+            Ok((src, msg)) => self.handle(id, state, src, msg, &mut out),
+            Err(timer) => self.timeout(id, state, timer, &mut out),
+        }
+        if abandon(state) {
+            return false;
+        }
         deliver_locally(self, id, state, out, o, observe);
+        true
     }
 }
 

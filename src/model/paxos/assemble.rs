@@ -38,7 +38,7 @@ use crate::model::harness::{ActorState, Harness, Transition};
 use crate::model::harness_model::HarnessModel;
 use crate::model::node::protocol_nodes;
 use crate::model::voting::{REFINES_CONSENSUS, REFINES_VOTING};
-use crate::protocol::paxos::{PaxosActor, Roles};
+use crate::protocol::paxos::{PaxosActor, PaxosState, Roles};
 use stateright::actor::model_timeout;
 use stateright::{Expectation, Property};
 use std::sync::Arc;
@@ -56,6 +56,14 @@ impl Harness for PaxosHarness {
         actors: impl Iterator<Item = &'a ActorState<Self>> + Clone,
     ) -> Option<bool> {
         Some(actors_within_boundary(cfg, actors))
+    }
+
+    /// A proposer past round `max_round`. Its round never falls within a step: each ballot it
+    /// starts is numbered higher than the last (§2.5: it "begins phase 1 with a higher
+    /// proposal number than any it has already used"; a retry and a rejection start a higher
+    /// round), so a step whose handler takes it past `max_round` ends past it.
+    fn actor_past_boundary(cfg: &ModelCfg, state: &PaxosState) -> bool {
+        past_max_round(cfg, state)
     }
 
     fn judge(
@@ -120,14 +128,14 @@ fn actors_within_boundary<'a>(
     config
         .ballots
         .is_none_or(|b| nodes().map(|n| n.trail.ballots).sum::<u32>() <= b)
-        && config.max_round.is_none_or(|max| {
-            nodes().all(|n| {
-                n.state
-                    .proposer
-                    .as_ref()
-                    .is_none_or(|p| p.ballot.round <= max)
-            })
-        })
+        && nodes().all(|n| !past_max_round(cfg, &n.state))
+}
+
+/// Whether `state` is a proposer's past round `max_round`, outside the boundary.
+fn past_max_round(cfg: &ModelCfg, state: &PaxosState) -> bool {
+    let max = cfg.config.max_round;
+    let proposer = state.proposer.as_ref();
+    max.is_some_and(|max| proposer.is_some_and(|p| p.ballot.round > max))
 }
 
 impl PaxosConfig {
