@@ -3,7 +3,7 @@
 //! which messages it ignores for good.
 use super::ahead;
 use super::hashed::Hashed;
-use crate::protocol::self_delivery::Handlers;
+use crate::protocol::self_delivery::{self, Handlers};
 use serde::Serialize;
 use stateright::actor::{
     Actor, ActorModelAction, ActorModelState, Command, Envelope, Id, Out, Timers,
@@ -478,7 +478,7 @@ where
     let mut saved = None;
     if o.is_empty() {
         // The usual case: `o` gets exactly the room for `out`'s commands, at once.
-        *o = Out::from_iter(Vec::with_capacity(out.len()));
+        *o = self_delivery::with_room_for(out.len());
     }
     for command in out {
         match command {

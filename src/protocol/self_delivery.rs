@@ -100,10 +100,15 @@ pub trait Handlers: Actor {
 }
 
 /// An empty [`Out`] with room for a step's commands (a broadcast to the acceptors, a save, a
-/// timer), so that a handler's sends do not grow it a command at a time. stateright's `Out`
-/// has no `with_capacity`; collected from an empty `Vec`, it keeps the `Vec`'s room.
+/// timer), so that a handler's sends do not grow it a command at a time.
 pub fn with_room<A: Actor>() -> Out<A> {
-    Out::from_iter(Vec::with_capacity(8))
+    with_room_for(8)
+}
+
+/// An empty [`Out`] with room for `commands` commands. stateright's `Out` has no
+/// `with_capacity`; collected from an empty `Vec`, it keeps the `Vec`'s room.
+pub fn with_room_for<A: Actor>(commands: usize) -> Out<A> {
+    Out::from_iter(Vec::with_capacity(commands))
 }
 
 /// Implements stateright's [`Actor`] for a protocol actor from its [`Handlers`], given its
